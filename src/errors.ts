@@ -1,0 +1,170 @@
+/**
+ * Typed errors. Every error tickpipe raises on purpose is a {@link TickpipeError} with a stable
+ * `code`; callers decide on the code (retry, skip, exit status), never on the message text.
+ */
+export type ErrorCode =
+  | 'E_USAGE'
+  | 'E_INPUT'
+  | 'E_AUTH'
+  | 'E_RATE_LIMITED'
+  | 'E_SERVER'
+  | 'E_NETWORK'
+  | 'E_TIMEOUT'
+  | 'E_PROTOCOL'
+  | 'E_BAD_REQUEST'
+  | 'E_NOT_FOUND'
+  | 'E_PAGINATION_LOOP'
+  | 'E_LOCKED'
+  | 'E_RUN_MISMATCH'
+  | 'E_DISK'
+  | 'E_ABORTED';
+
+export class TickpipeError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+  /** Whether repeating the same operation may succeed. */
+  get retryable(): boolean {
+    return false;
+  }
+}
+
+/** Bad command line: unknown flag, malformed value. Exit 2. */
+export class UsageError extends TickpipeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_USAGE', message, options);
+  }
+}
+
+/** Bad input data: missing file, wrong column, invalid symbol, bad date. Exit 2. */
+export class InputError extends TickpipeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_INPUT', message, options);
+  }
+}
+
+/** Base of every error raised while talking to the market-data API. */
+export class HttpError extends TickpipeError {
+  /** HTTP status when a response arrived, otherwise undefined. */
+  readonly status: number | undefined;
+  constructor(code: ErrorCode, message: string, status?: number, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.status = status;
+  }
+}
+
+/** 401 (and the API's 400 "API Key was not provided"): never retried. Exit 3. */
+export class AuthError extends HttpError {
+  constructor(message: string, status: number, options?: { cause?: unknown }) {
+    super('E_AUTH', message, status, options);
+  }
+}
+
+/** 429. `retryAfterMs` is set when the server sent Retry-After. */
+export class RateLimitedError extends HttpError {
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, retryAfterMs?: number, options?: { cause?: unknown }) {
+    super('E_RATE_LIMITED', message, 429, options);
+    this.retryAfterMs = retryAfterMs;
+  }
+  override get retryable(): boolean {
+    return true;
+  }
+}
+
+/** 5xx responses. Retried. */
+export class ServerError extends HttpError {
+  constructor(message: string, status: number, options?: { cause?: unknown }) {
+    super('E_SERVER', message, status, options);
+  }
+  override get retryable(): boolean {
+    return true;
+  }
+}
+
+/** Connection refused/reset, DNS failure. Retried. */
+export class NetworkError extends HttpError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_NETWORK', message, undefined, options);
+  }
+  override get retryable(): boolean {
+    return true;
+  }
+}
+
+/** No complete response within the deadline (headers or body stalled). Retried. */
+export class TimeoutError extends HttpError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_TIMEOUT', message, undefined, options);
+  }
+  override get retryable(): boolean {
+    return true;
+  }
+}
+
+/** Malformed or truncated JSON, or a body of the wrong shape. Retried. */
+export class ProtocolError extends HttpError {
+  constructor(message: string, status?: number, options?: { cause?: unknown }) {
+    super('E_PROTOCOL', message, status, options);
+  }
+  override get retryable(): boolean {
+    return true;
+  }
+}
+
+/** 400 / 403 and other 4xx that repeating cannot fix. Not retried. */
+export class BadRequestError extends HttpError {
+  constructor(message: string, status: number, options?: { cause?: unknown }) {
+    super('E_BAD_REQUEST', message, status, options);
+  }
+}
+
+/** 404. Not retried. */
+export class NotFoundError extends HttpError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_NOT_FOUND', message, 404, options);
+  }
+}
+
+/** A `next_url` led back to a cursor already seen. Not retried. */
+export class PaginationLoopError extends HttpError {
+  constructor(message: string) {
+    super('E_PAGINATION_LOOP', message);
+  }
+}
+
+/** Another live process holds a partition lock. */
+export class LockedError extends TickpipeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_LOCKED', message, options);
+  }
+}
+
+/** The output folder belongs to a run with a different spec. */
+export class RunMismatchError extends TickpipeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_RUN_MISMATCH', message, options);
+  }
+}
+
+/** Filesystem failure while publishing (ENOSPC, EACCES, EROFS, persistent EPERM). */
+export class DiskError extends TickpipeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_DISK', message, options);
+  }
+}
+
+/** The operation was cancelled (SIGINT/SIGTERM, unsubscribe). */
+export class AbortedError extends TickpipeError {
+  constructor(message = 'aborted', options?: { cause?: unknown }) {
+    super('E_ABORTED', message, options);
+  }
+}
+
+/** True when `err` is a tickpipe error that may succeed if tried again. */
+export function isRetryable(err: unknown): boolean {
+  return err instanceof TickpipeError && err.retryable;
+}

@@ -3,6 +3,9 @@ import { UsageError } from '../errors.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
+/** The `values` and `positionals` of a strict parse with `options`. */
+export type ParsedFlags<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: boolean }>>;
+
 /**
  * Strict flag parsing for one command: unknown flags and missing values become a
  * {@link UsageError} naming the flag.
@@ -12,7 +15,7 @@ export function parseFlags<O extends Options>(
   argv: readonly string[],
   options: O,
   allowPositionals = false,
-) {
+): ParsedFlags<O> {
   try {
     return parseArgs({ args: [...argv], options, strict: true, allowPositionals });
   } catch (err) {

@@ -1,0 +1,30 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { InputError } from '../errors.js';
+import { consolidate } from '../pipeline/consolidate.js';
+import { parseFlags } from './args.js';
+import type { Command } from './main.js';
+
+const HELP = `Usage: tickpipe consolidate --out DIR
+
+Writes DIR/events/events.parquet from the committed stage-1 shards only, sorted by
+(symbol, timestamp) and de-duplicated on (symbol, event_type, timestamp), and reports the counts.`;
+
+export const consolidateCommand: Command = {
+  name: 'consolidate',
+  summary: 'write events/events.parquet from the committed shards',
+  async run(argv, io) {
+    const { values } = parseFlags('consolidate', argv, { out: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
+    if (values.help) {
+      io.stdout.write(HELP + '\n');
+      return 0;
+    }
+    const out = values.out ?? 'tickpipe-data';
+    if (!existsSync(join(out, 'run.json'))) throw new InputError(`not a tickpipe run folder (no run.json): ${out}`);
+    const r = await consolidate(out);
+    io.stdout.write(
+      `consolidated ${r.shards} shards: ${r.rows} rows -> ${r.events} events (${r.duplicates} duplicates removed) in ${r.path}\n`,
+    );
+    return 0;
+  },
+};

@@ -1,0 +1,96 @@
+import { AuthError, TickpipeError } from '../errors.js';
+import { scrubSecret } from '../log.js';
+
+/** What a command gets from the entry point; only main() decides the process exit status. */
+export interface CommandIo {
+  readonly stdout: NodeJS.WriteStream;
+  readonly stderr: NodeJS.WriteStream;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+export interface Command {
+  readonly name: string;
+  readonly summary: string;
+  run(argv: string[], io: CommandIo): Promise<number>;
+}
+
+async function commands(): Promise<Command[]> {
+  const [{ runCommand }, { simCommand }, { consolidateCommand }] = await Promise.all([
+    import('./run.js'),
+    import('./sim.js'),
+    import('./consolidate.js'),
+  ]);
+  return [runCommand, simCommand, consolidateCommand];
+}
+
+function usage(all: readonly Command[]): string {
+  const width = Math.max(...all.map((c) => c.name.length));
+  return [
+    'tickpipe — exactly-once market-data pipelines for the Polygon.io (Massive) REST API',
+    '',
+    'Usage: tickpipe <command> [options]      (tickpipe <command> --help for its options)',
+    '',
+    'Commands:',
+    ...all.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Exit codes: 0 done, 1 finished with permanent failures, 2 bad usage or input,',
+    '            3 authentication refused, 130/143 stopped by SIGINT/SIGTERM after a graceful drain.',
+    'Environment: POLYGON_API_KEY (or --api-key) with --base-url selects the real API;',
+    '             with neither, `run` uses the embedded simulator.',
+  ].join('\n');
+}
+
+/** Maps an error to the documented exit status. */
+export function exitCodeFor(err: unknown): number {
+  if (err instanceof AuthError) return 3;
+  if (err instanceof TickpipeError) {
+    switch (err.code) {
+      case 'E_USAGE':
+      case 'E_INPUT':
+      case 'E_LOCKED':
+      case 'E_RUN_MISMATCH':
+        return 2;
+      default:
+        return 1;
+    }
+  }
+  return 1;
+}
+
+/** The CLI entry point: returns the exit status instead of exiting, so tests can call it. */
+export async function main(argv: string[], io: CommandIo = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+  const all = await commands();
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(usage(all) + '\n');
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-v') {
+    const { readFileSync } = await import('node:fs');
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    io.stdout.write(`${pkg.version}\n`);
+    return 0;
+  }
+  const cmd = all.find((c) => c.name === name);
+  if (!cmd) {
+    io.stderr.write(`tickpipe: unknown command ${JSON.stringify(name)} (try tickpipe --help)\n`);
+    return 2;
+  }
+  try {
+    return await cmd.run(rest, io);
+  } catch (err) {
+    const key = io.env.POLYGON_API_KEY ?? apiKeyFromArgv(rest);
+    const msg = err instanceof Error ? err.message : String(err);
+    io.stderr.write(`tickpipe ${name}: ${scrubSecret(msg, key)}\n`);
+    return exitCodeFor(err);
+  }
+}
+
+function apiKeyFromArgv(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--api-key') return argv[i + 1];
+    if (a.startsWith('--api-key=')) return a.slice('--api-key='.length);
+  }
+  return undefined;
+}

@@ -1,0 +1,97 @@
+/**
+ * The terminal view of a running job. On a TTY it redraws a small block in place a few times a
+ * second; otherwise it prints one plain line every `plainEveryMs`, which is what a log file or CI
+ * wants.
+ */
+export interface ProgressViewOptions {
+  readonly stream: NodeJS.WriteStream;
+  /** @default stream.isTTY */
+  readonly tty?: boolean;
+  /** @default 250 */
+  readonly redrawMs?: number;
+  /** @default 5000 */
+  readonly plainEveryMs?: number;
+}
+
+export class ProgressView {
+  private readonly stream: NodeJS.WriteStream;
+  private readonly tty: boolean;
+  private readonly redrawMs: number;
+  private readonly plainEveryMs: number;
+  private drawn = 0;
+  private lastDraw = 0;
+  private pending: (() => string[]) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(opts: ProgressViewOptions) {
+    this.stream = opts.stream;
+    this.tty = opts.tty ?? Boolean(opts.stream.isTTY);
+    this.redrawMs = opts.redrawMs ?? 250;
+    this.plainEveryMs = opts.plainEveryMs ?? 5_000;
+  }
+
+  /** Asks for a redraw; `render` is called lazily, at most once per redraw period. */
+  update(render: () => string[]): void {
+    this.pending = render;
+    const every = this.tty ? this.redrawMs : this.plainEveryMs;
+    const wait = this.lastDraw + every - Date.now();
+    if (wait <= 0) this.draw();
+    else if (!this.timer) this.timer = setTimeout(() => this.draw(), wait).unref();
+  }
+
+  /** Prints a line above the live block (TTY) or as is (plain). */
+  line(text: string): void {
+    this.clear();
+    this.stream.write(text + '\n');
+  }
+
+  /** Draws the last state once more and stops redrawing. */
+  end(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.pending) this.draw();
+    this.drawn = 0;
+  }
+
+  private clear(): void {
+    if (this.tty && this.drawn > 0) {
+      this.stream.write(`\x1b[${this.drawn}A\x1b[J`);
+      this.drawn = 0;
+    }
+  }
+
+  private draw(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const render = this.pending;
+    if (!render) return;
+    this.pending = undefined;
+    this.lastDraw = Date.now();
+    const lines = render();
+    if (this.tty) {
+      this.clear();
+      const width = this.stream.columns || 120;
+      this.stream.write(lines.map((l) => (l.length > width ? l.slice(0, width - 1) : l)).join('\n') + '\n');
+      this.drawn = lines.length;
+    } else {
+      this.stream.write(lines.join(' | ') + '\n');
+    }
+  }
+}
+
+/** `[#####.....]` of `width` cells. */
+export function bar(done: number, total: number, width = 20): string {
+  const f = total > 0 ? Math.min(1, done / total) : 1;
+  const n = Math.round(f * width);
+  return `[${'#'.repeat(n)}${'.'.repeat(width - n)}]`;
+}
+
+/** `1h02m`, `3m05s`, `12s`. */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return '?';
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}

@@ -1,0 +1,10 @@
+import type { Command } from './main.js';
+
+export const simCommand: Command = {
+  name: 'sim',
+  summary: 'serve the simulated Polygon-compatible market on loopback',
+  async run(argv, io) {
+    const { simMain } = await import('../sim/cli.js');
+    return simMain(argv, { stdout: io.stdout, stderr: io.stderr });
+  },
+};

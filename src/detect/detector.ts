@@ -1,0 +1,83 @@
+/**
+ * The pluggable detector interface. The four built-in detectors implement exactly this interface;
+ * a user detector is any object of the same shape.
+ */
+import pl from 'nodejs-polars';
+
+/** What a detector knows besides the bars. */
+export interface DetectorContext {
+  readonly symbol: string;
+}
+
+/**
+ * An event detector: a lazy Polars query over the prepared minute bars of ONE symbol.
+ *
+ * `candidates` returns every bar that qualifies; {@link detectEvents} then keeps at most one event
+ * per `cooldownMinutes` (or per NY day with `oncePerDay`) for each detector and NY day, in time order.
+ * Building the query must be cheap and must not collect: all detectors of a symbol run in one
+ * asynchronous `collect()`, off the event loop.
+ *
+ * Columns available in `bars` (see {@link prepareBars}): `t` (UTC ms, Float64), `o h l c v vw n`
+ * (Float64), `day` (NY date as YYYYMMDD, Int32), `minute` (NY minute of the day, Int32),
+ * `session` ('PM' | 'RTH' | 'AH'), `day_vwap` (VWAP of the NY day from 04:00, Float64, null before
+ * the first traded volume). Rows are sorted by `t`, unique in `t`, on whole minutes, within 04:00–20:00 NY.
+ *
+ * Build the Polars expressions once, outside `candidates`: in nodejs-polars every Expr method call
+ * allocates a large JS wrapper (~0.1 ms), so a plan rebuilt per symbol can cost more than running it.
+ *
+ * @example
+ * ```ts
+ * import pl from 'nodejs-polars';
+ * import { builtinDetectors, candidateColumns, detectEvents, type Detector } from 'tickpipe';
+ *
+ * // A close at least 20% above the previous close of the same NY day.
+ * const gain = pl.col('c').div(pl.col('c').shift(1)).sub(1).mul(100);
+ * const isGap = pl.col('day').shift(1).eq(pl.col('day')).and(gain.gtEq(20));
+ * const columns = candidateColumns(gain);
+ * const gapUp: Detector = {
+ *   name: 'gap_up',
+ *   description: 'close >= 20% above the previous close of the same NY day; cooldown 60 min',
+ *   measure: 'gain_pct',
+ *   cooldownMinutes: 60,
+ *   candidates: (bars) => bars.filter(isGap).select(...columns),
+ * };
+ * const rows = await detectEvents(bars, 'ABCD', [...builtinDetectors(), gapUp]);
+ * ```
+ */
+export interface Detector {
+  /** `event_type` written in the rows, e.g. 'flush'. Unique among the detectors of a run. */
+  readonly name: string;
+  /** Human description including the thresholds in force. */
+  readonly description: string;
+  /** Name of the detector's measure (stored in the row's `measure`), e.g. 'drop_pct'. */
+  readonly measure: string;
+  /**
+   * Given the prepared bars of one symbol, a LazyFrame of candidate rows with at least the columns
+   * `t` (the bar's UTC ms), `price`, `volume`, `vwap`, `measure` (numbers). Extra columns are ignored.
+   */
+  candidates(bars: pl.LazyDataFrame, ctx: DetectorContext): pl.LazyDataFrame;
+  /**
+   * After an event, further candidates of the same NY day are dropped until this many minutes
+   * have passed (a candidate exactly `cooldownMinutes` later is kept).
+   * @default 0 (every candidate bar is an event)
+   */
+  readonly cooldownMinutes?: number;
+  /** At most one event per NY day (the first candidate). @default false */
+  readonly oncePerDay?: boolean;
+  /** The settings in force, for run identity and reports (JSON-serialisable). */
+  readonly settings?: Readonly<Record<string, number | boolean | string>>;
+}
+
+/**
+ * The usual candidate columns of a bar-level event: `t`, `price` = close, `volume` = bar volume,
+ * `vwap` = day VWAP, and the given `measure`.
+ */
+export function candidateColumns(measure: pl.Expr): pl.Expr[] {
+  return [
+    pl.col('t'),
+    pl.col('c').alias('price'),
+    pl.col('v').alias('volume'),
+    pl.col('day_vwap').alias('vwap'),
+    measure.alias('measure'),
+  ];
+}

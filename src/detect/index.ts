@@ -1,0 +1,27 @@
+/** Event detection over minute bars, and the New York trading-session calendar. */
+export {
+  AH_END_MINUTE,
+  PM_START_MINUTE,
+  RTH_END_MINUTE,
+  RTH_START_MINUTE,
+  epochDayToIso,
+  epochDayToYmd,
+  isNyseHoliday,
+  nyEpochDay,
+  nyLocalParts,
+  nyOffsetMinutes,
+  parseDay,
+  sessionOf,
+  sessionOfMinute,
+  tradingDays,
+  type TradingDaysOptions,
+} from './calendar.js';
+export { candidateColumns, type Detector, type DetectorContext } from './detector.js';
+export { prepareBars, prepareColumns, prepareColumnsAsync, preparedFrame, preparedFrameAsync, type PreparedBars } from './prepare.js';
+export { detectEvents, validateDetectors } from './detect-events.js';
+export { EVENT_COLUMNS, EVENT_SCHEMA, emptyEventsDataFrame, eventsFromDataFrame, eventsToDataFrame } from './event-frame.js';
+export { openingRangeBreak, type OpeningRangeBreakOptions } from './opening-range-break.js';
+export { vwapBreak, type VwapBreakOptions } from './vwap-break.js';
+export { flush, type FlushOptions } from './flush.js';
+export { volumeSpike, type VolumeSpikeOptions } from './volume-spike.js';
+export { builtinDetectorNames, builtinDetectors, detectorsByName } from './registry.js';

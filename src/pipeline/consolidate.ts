@@ -1,0 +1,54 @@
+import { join } from 'node:path';
+import pl from 'nodejs-polars';
+import { committedShards, writeParquetAtomically } from '../sinks/index.js';
+
+export interface ConsolidateResult {
+  /** Path of the manifest written. */
+  readonly path: string;
+  readonly shards: number;
+  /** Rows across the committed shards. */
+  readonly rows: number;
+  /** Rows in the manifest after de-duplication on (symbol, event_type, timestamp). */
+  readonly events: number;
+  /** rows - events: duplicate rows the shards held (0 when the commit protocol held). */
+  readonly duplicates: number;
+  readonly byType: Readonly<Record<string, number>>;
+}
+
+/** Where the consolidated manifest of a run folder lives. */
+export function manifestPath(outDir: string): string {
+  return join(outDir, 'events', 'events.parquet');
+}
+
+/**
+ * Writes `events/events.parquet` from the shards named in the detect journals only (never from a
+ * directory listing, so an uncommitted shard can never leak in), sorted by (symbol, timestamp) and
+ * de-duplicated on (symbol, event_type, timestamp). All Polars work is lazy and collected off the
+ * event loop.
+ */
+export async function consolidate(outDir: string): Promise<ConsolidateResult> {
+  const shards = (await committedShards(outDir)).filter((s) => s.rows > 0);
+  const out = manifestPath(outDir);
+  let frame: pl.DataFrame;
+  let rows = 0;
+  for (const s of shards) rows += s.rows;
+  if (shards.length === 0) {
+    const { eventsToDataFrame } = await import('../detect/index.js');
+    frame = eventsToDataFrame([]);
+  } else {
+    const all = pl.concat(shards.map((s) => pl.scanParquet(s.path)));
+    frame = await all
+      .unique({ subset: ['symbol', 'event_type', 'timestamp'], keep: 'first', maintainOrder: false })
+      .sort({ by: ['symbol', 'timestamp', 'event_type'] })
+      .collect();
+  }
+  await writeParquetAtomically(out, frame);
+  const byType: Record<string, number> = {};
+  if (frame.height > 0) {
+    const counts = await frame.lazy().groupBy('event_type').agg(pl.len().alias('n')).sort('event_type').collect();
+    const types = counts.getColumn('event_type').toArray() as string[];
+    const ns = counts.getColumn('n').toArray() as Array<number | bigint>;
+    types.forEach((t, i) => (byType[t] = Number(ns[i])));
+  }
+  return { path: out, shards: shards.length, rows, events: frame.height, duplicates: rows - frame.height, byType };
+}

@@ -1,0 +1,202 @@
+import {
+  EMPTY,
+  catchError,
+  concat,
+  concatMap,
+  connect,
+  defer,
+  filter,
+  finalize,
+  from,
+  ignoreElements,
+  map,
+  merge,
+  mergeMap,
+  of,
+  reduce,
+  throwError,
+  type Observable,
+} from 'rxjs';
+import type { Detector } from '../detect/index.js';
+import { detectEvents, eventsToDataFrame } from '../detect/index.js';
+import { AuthError, HttpError } from '../errors.js';
+import { batchBySymbols } from '../operators/batch-by-symbols.js';
+import { skipCompleted } from '../operators/skip-completed.js';
+import { stridePartition } from '../operators/stride-partition.js';
+import { ShardWriter, loadCompletedSymbols } from '../sinks/index.js';
+import type { PolygonClient } from '../streams/polygon-client.js';
+import type { Bar, EventRow } from '../types.js';
+import { admission } from './gate.js';
+import { ownedWorkers, WHOLE, type Partition } from './partition.js';
+
+/** Options of {@link detectStage}. */
+export interface DetectStageOptions {
+  /** Run folder. */
+  readonly outDir: string;
+  /** The run's sorted, de-duplicated universe: a symbol's position here decides its worker. */
+  readonly symbols: readonly string[];
+  /** First and last day (YYYY-MM-DD, inclusive) of minute bars. */
+  readonly from: string;
+  readonly to: string;
+  readonly client: PolygonClient;
+  readonly detectors: readonly Detector[];
+  /** Worker partitions of the whole run. @default 4 */
+  readonly workers?: number;
+  /** Share of the workers this process runs. @default the whole run */
+  readonly partition?: Partition;
+  /** Symbols per shard. @default 50 */
+  readonly batchSize?: number;
+  /** Symbols in flight per worker. @default 4 */
+  readonly concurrency?: number;
+  /** While true, no new symbol is started. */
+  readonly paused$?: Observable<boolean>;
+  /** Graceful stop: no new symbol is started; symbols already finished are committed. */
+  readonly signal?: AbortSignal;
+  /** Take over locks held by live processes or other hosts. @default false */
+  readonly stealLocks?: boolean;
+}
+
+/** Progress notifications of stage 1. `batch` is emitted once the shard's journal line is durable. */
+export type DetectProgress =
+  | { readonly kind: 'start'; readonly workers: readonly number[]; readonly total: number; readonly owned: number; readonly pending: number; readonly skipped: number }
+  | { readonly kind: 'symbol'; readonly worker: number; readonly symbol: string; readonly bars: number; readonly events: number }
+  | {
+      readonly kind: 'batch';
+      readonly worker: number;
+      /** Shard file name, or null for a batch without events (journaled, no file). */
+      readonly shard: string | null;
+      readonly symbols: readonly string[];
+      readonly rows: number;
+      readonly batch: number;
+      readonly totalBatches: number;
+    }
+  | {
+      readonly kind: 'failed';
+      readonly worker: number;
+      readonly symbol: string;
+      readonly code: string;
+      readonly status: number | undefined;
+      readonly message: string;
+    };
+
+type Outcome =
+  | { readonly ok: true; readonly symbol: string; readonly bars: number; readonly rows: readonly EventRow[] }
+  | { readonly ok: false; readonly symbol: string; readonly err: HttpError };
+
+/** Minute bars of one symbol over the run's dates, all pages. */
+export function fetchMinuteBars(client: PolygonClient, symbol: string, from: string, to: string): Observable<Bar[]> {
+  return client.aggregates$(symbol, 1, 'minute', from, to, { adjusted: true, sort: 'asc', limit: 50_000 }).pipe(
+    reduce((acc: Bar[], page) => {
+      for (const b of page.results) acc.push(b);
+      return acc;
+    }, []),
+  );
+}
+
+function validate(name: string, v: number): number {
+  if (!Number.isInteger(v) || v < 1) {
+    throw new TypeError(`detectStage: ${name} must be a whole number >= 1, got ${String(v)} (${typeof v})`);
+  }
+  return v;
+}
+
+/**
+ * Stage 1 as a stream: universe → stridePartition(workers) → per worker skipCompleted →
+ * mergeMap(fetch bars + detect, concurrency) → batchBySymbols → atomic shard, then journal line.
+ * Locks are taken and uncommitted shards removed before any request is sent; locks are released
+ * however the stream ends.
+ *
+ * @example
+ * await lastValueFrom(detectStage({ outDir, symbols, from: '2024-03-01', to: '2024-03-29', client, detectors: builtinDetectors() }));
+ */
+export function detectStage(opts: DetectStageOptions): Observable<DetectProgress> {
+  const workers = validate('workers', opts.workers ?? 4);
+  const batchSize = validate('batchSize', opts.batchSize ?? 50);
+  const concurrency = validate('concurrency', opts.concurrency ?? 4);
+  const mine = ownedWorkers(workers, opts.partition ?? WHOLE);
+
+  const open = defer(async () => {
+    const writers = new Map<number, ShardWriter>();
+    try {
+      for (const k of mine) writers.set(k, await ShardWriter.open(opts.outDir, k, { steal: opts.stealLocks ?? false }));
+      // Completed = union of every detect journal, whatever worker count wrote it.
+      return { writers, completed: await loadCompletedSymbols(opts.outDir) };
+    } catch (err) {
+      await Promise.allSettled([...writers.values()].map((w) => w.close()));
+      throw err;
+    }
+  });
+
+  const processSymbol = (symbol: string): Observable<Outcome> =>
+    admission(opts.paused$, opts.signal).pipe(
+      concatMap(() => fetchMinuteBars(opts.client, symbol, opts.from, opts.to)),
+      concatMap(async (bars): Promise<Outcome> => ({ ok: true, symbol, bars: bars.length, rows: await detectEvents(bars, symbol, opts.detectors) })),
+      catchError((err: unknown) => {
+        // A refused key ends the run; other permanent API failures leave the symbol unjournaled (retried next run).
+        if (err instanceof AuthError || !(err instanceof HttpError)) throw err;
+        return of<Outcome>({ ok: false, symbol, err });
+      }),
+    );
+
+  return open.pipe(
+    mergeMap(({ writers, completed }) => {
+      const pendingByWorker = new Map<number, number>();
+      let owned = 0;
+      opts.symbols.forEach((s, i) => {
+        const k = i % workers;
+        if (!writers.has(k)) return;
+        owned++;
+        if (!completed.has(s)) pendingByWorker.set(k, (pendingByWorker.get(k) ?? 0) + 1);
+      });
+      const pending = [...pendingByWorker.values()].reduce((a, b) => a + b, 0);
+
+      const work$ = from(opts.symbols.map((symbol, index) => ({ symbol, index }))).pipe(
+        stridePartition(workers, (x) => x.index),
+        mergeMap((group) => {
+          const worker = group.key;
+          const writer = writers.get(worker);
+          if (!writer) return EMPTY;
+          const totalBatches = Math.ceil((pendingByWorker.get(worker) ?? 0) / batchSize);
+          let batch = 0;
+          return group.pipe(
+            skipCompleted((x: { symbol: string }) => completed.has(x.symbol)),
+            mergeMap(({ symbol }) => processSymbol(symbol), concurrency),
+            connect((outcome$) =>
+              merge(
+                outcome$.pipe(
+                  map((o): DetectProgress =>
+                    o.ok
+                      ? { kind: 'symbol', worker, symbol: o.symbol, bars: o.bars, events: o.rows.length }
+                      : { kind: 'failed', worker, symbol: o.symbol, code: o.err.code, status: o.err.status, message: o.err.message },
+                  ),
+                ),
+                outcome$.pipe(
+                  filter((o): o is Extract<Outcome, { ok: true }> => o.ok),
+                  batchBySymbols(batchSize),
+                  concatMap(async (done): Promise<DetectProgress> => {
+                    const rows = done.flatMap((d) => d.rows);
+                    const symbols = done.map((d) => d.symbol);
+                    const { shard } = await writer.commit({ symbols, events: eventsToDataFrame(rows) });
+                    batch++;
+                    return { kind: 'batch', worker, shard, symbols, rows: rows.length, batch, totalBatches: Math.max(totalBatches, batch) };
+                  }),
+                ),
+              ),
+            ),
+          );
+        }),
+      );
+
+      const closeAll = () => Promise.allSettled([...writers.values()].map((w) => w.close()));
+      return concat(
+        of<DetectProgress>({ kind: 'start', workers: mine, total: opts.symbols.length, owned, pending, skipped: owned - pending }),
+        work$,
+        defer(closeAll).pipe(ignoreElements()),
+      ).pipe(
+        catchError((err: unknown) => from(closeAll()).pipe(mergeMap(() => throwError(() => err)))),
+        // Unsubscribed mid-run (second SIGINT): release what we can; a lock left behind is stale and recovered.
+        finalize(() => void closeAll()),
+      );
+    }),
+  );
+}

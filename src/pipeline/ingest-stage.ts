@@ -1,0 +1,168 @@
+import { EMPTY, catchError, concat, concatMap, defer, forkJoin, from, map, mergeMap, of, reduce, throwError, type Observable } from 'rxjs';
+import { AuthError, HttpError } from '../errors.js';
+import { downsampleQuotes } from '../operators/downsample-quotes.js';
+import { WindowWriter, loadIngestState, quotesFrame, tradesFrame } from '../sinks/index.js';
+import { readManifest, type ManifestEvent } from '../streams/manifest.js';
+import type { PolygonClient } from '../streams/polygon-client.js';
+import { pullMap } from '../streams/pull.js';
+import type { Quote, Trade } from '../types.js';
+import { admission } from './gate.js';
+import { WHOLE, type Partition } from './partition.js';
+
+/** Time around each event whose trades and quotes are downloaded. */
+export interface EventWindow {
+  /** @default 600_000 (10 minutes before) */
+  readonly beforeMs: number;
+  /** @default 1_200_000 (20 minutes after) */
+  readonly afterMs: number;
+}
+
+export const DEFAULT_WINDOW: EventWindow = { beforeMs: 600_000, afterMs: 1_200_000 };
+
+/** Options of {@link ingestStage}. */
+export interface IngestStageOptions {
+  readonly outDir: string;
+  /** Parquet or CSV with `symbol, event_type, timestamp`. */
+  readonly manifestPath: string;
+  readonly client: PolygonClient;
+  /** Share of the manifest this process owns (row position mod count). @default the whole manifest */
+  readonly partition?: Partition;
+  /** Windows in flight. @default 64 */
+  readonly concurrency?: number;
+  /** @default {@link DEFAULT_WINDOW} */
+  readonly window?: EventWindow;
+  /** Quotes kept per second (last NBBO of each bucket); 0 keeps every quote. @default 1 */
+  readonly quotesHz?: number;
+  /** Try events in the failure journal again. @default false */
+  readonly retryFailed?: boolean;
+  /** Group-commit interval of the ingest journal. @default 200 */
+  readonly groupCommitMs?: number;
+  readonly paused$?: Observable<boolean>;
+  /** Graceful stop: no new window is started; windows in flight finish and are committed. */
+  readonly signal?: AbortSignal;
+  /** Take over a lock held by a live process or another host. @default false */
+  readonly stealLocks?: boolean;
+}
+
+export type IngestProgress =
+  | { readonly kind: 'start'; readonly total: number; readonly completed: number; readonly failedBefore: number; readonly pending: number }
+  | { readonly kind: 'window'; readonly symbol: string; readonly eventId: string; readonly trades: number; readonly quotes: number; readonly bytes: number }
+  | {
+      readonly kind: 'failed';
+      readonly symbol: string;
+      readonly eventId: string;
+      readonly code: string;
+      readonly status: number | undefined;
+      readonly message: string;
+    };
+
+const NS_PER_MS = 1_000_000n;
+
+/** Every trade of `[t - before, t + after]`, all pages, ascending. */
+export function fetchTrades(client: PolygonClient, symbol: string, gte: bigint, lte: bigint): Observable<Trade[]> {
+  return client.trades$(symbol, { gte, lte, order: 'asc', limit: 50_000 }).pipe(
+    reduce((acc: Trade[], page) => {
+      for (const t of page.results) acc.push(t);
+      return acc;
+    }, []),
+  );
+}
+
+/** Quotes of the window downsampled page by page, so memory does not grow with the window. */
+export function fetchQuotes(client: PolygonClient, symbol: string, gte: bigint, lte: bigint, hz: number): Observable<Quote[]> {
+  return client.quotes$(symbol, { gte, lte, order: 'asc', limit: 50_000 }).pipe(
+    map((page) => page.results),
+    downsampleQuotes(hz),
+    reduce((acc: Quote[], qs) => {
+      for (const q of qs) acc.push(q);
+      return acc;
+    }, []),
+  );
+}
+
+async function* until<T>(source: AsyncIterable<T>, signal: AbortSignal | undefined): AsyncGenerator<T> {
+  for await (const item of source) {
+    if (signal?.aborted) return;
+    yield item;
+  }
+}
+
+async function* owned<T extends ManifestEvent>(
+  source: AsyncIterable<T>,
+  partition: Partition,
+  skip: (e: T) => boolean,
+): AsyncGenerator<T> {
+  for await (const e of source) {
+    if (e.index % partition.count !== partition.index || skip(e)) continue;
+    yield e;
+  }
+}
+
+/**
+ * Stage 2 as a stream: manifest (streamed in record batches) → owned partition → skip journaled →
+ * pull-driven mergeMap(fetch window, concurrency) → both files published atomically → journal line.
+ * At most `concurrency` windows are in memory, whatever the manifest's size.
+ */
+export function ingestStage(opts: IngestStageOptions): Observable<IngestProgress> {
+  const partition = opts.partition ?? WHOLE;
+  const concurrency = opts.concurrency ?? 64;
+  const window = opts.window ?? DEFAULT_WINDOW;
+  const hz = opts.quotesHz ?? 1;
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new TypeError(`ingestStage: concurrency must be a whole number >= 1, got ${String(concurrency)} (${typeof concurrency})`);
+  }
+  if (!(hz >= 0) || !Number.isFinite(hz)) throw new TypeError(`ingestStage: quotesHz must be >= 0, got ${String(hz)} (${typeof hz})`);
+
+  return defer(async () => {
+    const state = await loadIngestState(opts.outDir);
+    const writer = await WindowWriter.open(opts.outDir, partition, { groupCommitMs: opts.groupCommitMs ?? 200, steal: opts.stealLocks ?? false });
+    const isDone = (e: ManifestEvent) => state.completed.has(e.eventId) || (!opts.retryFailed && state.failed.has(e.eventId));
+    let total = 0;
+    let completed = 0;
+    let failedBefore = 0;
+    try {
+      // A counting pass over the streamed manifest: the ETA needs the total, memory stays flat.
+      for await (const e of readManifest(opts.manifestPath)) {
+        if (e.index % partition.count !== partition.index) continue;
+        total++;
+        if (state.completed.has(e.eventId)) completed++;
+        else if (state.failed.has(e.eventId) && !opts.retryFailed) failedBefore++;
+      }
+    } catch (err) {
+      await writer.close();
+      throw err;
+    }
+    return { writer, isDone, start: { kind: 'start', total, completed, failedBefore, pending: total - completed - failedBefore } as IngestProgress };
+  }).pipe(
+    mergeMap(({ writer, isDone, start }) => {
+      const fetchWindow = (e: ManifestEvent): Observable<IngestProgress> => {
+        const gte = BigInt(e.timestampMs - window.beforeMs) * NS_PER_MS;
+        const lte = BigInt(e.timestampMs + window.afterMs) * NS_PER_MS;
+        // Pausing is done by pullMap (no new window is pulled); stopping also drops windows not yet started.
+        return admission(undefined, opts.signal).pipe(
+          concatMap(() =>
+            forkJoin([fetchTrades(opts.client, e.symbol, gte, lte), fetchQuotes(opts.client, e.symbol, gte, lte, hz)]),
+          ),
+          concatMap(async ([trades, quotes]): Promise<IngestProgress> => {
+            const { bytes } = await writer.commit({ symbol: e.symbol, eventId: e.eventId, trades: tradesFrame(trades), quotes: quotesFrame(quotes) });
+            return { kind: 'window', symbol: e.symbol, eventId: e.eventId, trades: trades.length, quotes: quotes.length, bytes };
+          }),
+          catchError((err: unknown) => {
+            // A refused key ends the run; a permanent API failure is journaled and the run goes on.
+            if (err instanceof AuthError || !(err instanceof HttpError)) return throwError(() => err);
+            return from(
+              writer.fail({ eventId: e.eventId, symbol: e.symbol, status: err.status, code: err.code, reason: err.message }),
+            ).pipe(
+              map((): IngestProgress => ({ kind: 'failed', symbol: e.symbol, eventId: e.eventId, code: err.code, status: err.status, message: err.message })),
+            );
+          }),
+        );
+      };
+      const source = until(owned(readManifest(opts.manifestPath), partition, isDone), opts.signal);
+      const closeWriter = defer(() => writer.close()).pipe(mergeMap(() => EMPTY));
+      return concat(of(start), pullMap(source, fetchWindow, concurrency, opts.paused$ ? { paused$: opts.paused$ } : {}), closeWriter).pipe(
+        catchError((err: unknown) => from(writer.close()).pipe(mergeMap(() => throwError(() => err)))),
+      );
+    }),
+  );
+}

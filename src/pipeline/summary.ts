@@ -1,0 +1,117 @@
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import pl from 'nodejs-polars';
+import { committedShards, loadJournal } from '../sinks/index.js';
+import type { ClientMetrics } from '../streams/polygon-client.js';
+import { manifestPath } from './consolidate.js';
+
+/** What `tickpipe run` prints at the end; every count is read back from the run folder. */
+export interface RunSummary {
+  readonly symbols: number;
+  readonly symbolsDone: number;
+  readonly events: number;
+  readonly eventsByType: Readonly<Record<string, number>>;
+  readonly windows: number;
+  readonly windowsFailed: number;
+  readonly tradeRows: number;
+  readonly quoteRows: number;
+  /** Duplicate event rows across committed shards + symbols journaled twice + windows journaled twice. */
+  readonly duplicates: number;
+  readonly wallMs: number;
+  readonly requests: number;
+  readonly rateLimited: number;
+  readonly rateLimitedShare: number;
+  readonly requestsPerSec: number;
+  readonly quota: number;
+  /** Successful requests/s during ingest over the quota; undefined when nothing was requested. */
+  readonly quotaShare: number | undefined;
+}
+
+async function journalFiles(dir: string, pattern: RegExp): Promise<string[]> {
+  if (!existsSync(dir)) return [];
+  return (await readdir(dir)).filter((f) => pattern.test(f)).map((f) => join(dir, f));
+}
+
+export async function runSummary(
+  outDir: string,
+  run: { wallMs: number; metrics: ClientMetrics; quota: number; ingestElapsedMs: number | undefined },
+): Promise<RunSummary> {
+  const spec = JSON.parse(await readFile(join(outDir, 'run.json'), 'utf8')) as { universe?: { count: number } };
+
+  let symbolsJournaled = 0;
+  const symbolsDone = new Set<string>();
+  for (const f of await journalFiles(join(outDir, 'state', 'detect'), /^worker-\d+\.jsonl$/)) {
+    for (const e of (await loadJournal<{ symbols: string[] }>(f)).entries) {
+      for (const s of e.symbols) {
+        symbolsJournaled++;
+        symbolsDone.add(s);
+      }
+    }
+  }
+
+  let shardDuplicates = 0;
+  const shards = (await committedShards(outDir)).filter((s) => s.rows > 0);
+  if (shards.length > 0) {
+    const all = pl.concat(shards.map((s) => pl.scanParquet(s.path)));
+    const [total, unique] = await Promise.all([
+      all.select(pl.len().alias('n')).collect(),
+      all.unique({ subset: ['symbol', 'event_type', 'timestamp'] }).select(pl.len().alias('n')).collect(),
+    ]);
+    shardDuplicates = Number(total.getColumn('n').get(0)) - Number(unique.getColumn('n').get(0));
+  }
+
+  let events = 0;
+  const eventsByType: Record<string, number> = {};
+  const mp = manifestPath(outDir);
+  if (existsSync(mp)) {
+    const counts = await pl.scanParquet(mp).groupBy('event_type').agg(pl.len().alias('n')).sort('event_type').collect();
+    const types = counts.getColumn('event_type').toArray() as string[];
+    const ns = counts.getColumn('n').toArray() as Array<number | bigint>;
+    types.forEach((t, i) => {
+      eventsByType[t] = Number(ns[i]);
+      events += Number(ns[i]);
+    });
+  }
+
+  let windowLines = 0;
+  let tradeRows = 0;
+  let quoteRows = 0;
+  const windows = new Set<string>();
+  for (const f of await journalFiles(join(outDir, 'state', 'ingest'), /^part-\d+\.jsonl$/)) {
+    for (const e of (await loadJournal<{ event: string; trades: number; quotes: number }>(f)).entries) {
+      windowLines++;
+      if (!windows.has(e.event)) {
+        tradeRows += e.trades;
+        quoteRows += e.quotes;
+      }
+      windows.add(e.event);
+    }
+  }
+  const failed = new Set<string>();
+  for (const f of await journalFiles(join(outDir, 'state', 'ingest'), /^part-\d+\.failed\.jsonl$/)) {
+    for (const e of (await loadJournal<{ event: string }>(f)).entries) if (!windows.has(e.event)) failed.add(e.event);
+  }
+
+  const m = run.metrics;
+  const elapsed = run.ingestElapsedMs ?? run.wallMs;
+  const requestsPerSec = elapsed > 0 ? m.ok / (elapsed / 1000) : 0;
+  return {
+    symbols: spec.universe?.count ?? symbolsDone.size,
+    symbolsDone: symbolsDone.size,
+    events,
+    eventsByType,
+    windows: windows.size,
+    windowsFailed: failed.size,
+    tradeRows,
+    quoteRows,
+    duplicates: shardDuplicates + (symbolsJournaled - symbolsDone.size) + (windowLines - windows.size),
+    wallMs: run.wallMs,
+    requests: m.requests,
+    rateLimited: m.rateLimited,
+    rateLimitedShare: m.requests > 0 ? m.rateLimited / m.requests : 0,
+    requestsPerSec,
+    quota: run.quota,
+    quotaShare: m.ok > 0 && run.ingestElapsedMs !== undefined ? requestsPerSec / run.quota : undefined,
+  };
+}

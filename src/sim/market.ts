@@ -1,0 +1,701 @@
+/**
+ * Synthetic small-cap market data, a pure function of (seed, ticker, day, eventiness).
+ *
+ * Layering, so that every consumer sees one truth and the cheap paths stay cheap:
+ * 1. the day plan (random stream "P"): per-minute trade counts, price levels, spreads, events;
+ * 2. the trade core (stream "A"): price and size of every trade; minute bars are the exact
+ *    aggregation of this core, so bars never need the expensive per-trade details;
+ * 3. trade details (stream "B"): timestamps, exchanges, conditions, TRF fields;
+ * 4. quotes (stream "C"): derived from the trades so that the NBBO in force brackets every trade.
+ * Each layer has its own generator, so asking for bars never shifts the draws of trades or quotes.
+ *
+ * Prices are integers in units of $0.0001 ("E4"), on a $0.01 grid at or above $1 and a $0.0001 grid
+ * below, so sums of price x size are exact and the JSON shows no binary-float noise.
+ */
+import { Rng, cumulative, hashUnit } from './prng.js';
+import {
+  RTH_CLOSE_MINUTE,
+  RTH_OPEN_MINUTE,
+  SESSION_MINUTES,
+  isSessionDay,
+  nextSessionDay,
+  sessionStartMs,
+} from './calendar.js';
+import { LruCache } from './lru.js';
+
+/** Options of the data generator itself (the server passes its own through). */
+export interface SimDataOptions {
+  /**
+   * How often "in play" days (gaps, spikes, flushes, volume bursts, trends) happen, 0..1.
+   * At 0 days are quiet random walks (events are rare but not impossible); at 1 most days are in play.
+   * @default 0.5
+   */
+  readonly eventiness?: number;
+}
+
+export const DEFAULT_EVENTINESS = 0.5;
+
+export type DayEventKind = 'gap_up' | 'gap_down' | 'spike' | 'flush' | 'volume_burst' | 'trend_up' | 'trend_down';
+
+/** An event the generator planted in a day (minute index counted from 04:00 New York). */
+export interface DayEvent {
+  readonly kind: DayEventKind;
+  readonly minute: number;
+  /** Relative size: gap/spike/flush/trend as a fraction of price, bursts as the activity multiple. */
+  readonly magnitude: number;
+}
+
+const MINUTE_NS = 60e9;
+/** Minimum spacing of consecutive trades, so 1–4 quotes always fit strictly between two trades. */
+const MIN_TRADE_GAP_NS = 2000;
+
+// ---------------------------------------------------------------------------------------------
+// Per-ticker constants and the day-to-day price anchor
+
+interface TickerProfile {
+  readonly basePrice: number;
+  readonly liquidity: number;
+  readonly volScale: number;
+  readonly tape: number;
+}
+
+const profileCache = new LruCache<string, TickerProfile>(20_000);
+
+function tickerProfile(seed: number, ticker: string): TickerProfile {
+  const key = `${seed}|${ticker}`;
+  let p = profileCache.get(key);
+  if (!p) {
+    const r = new Rng(`${key}|profile`);
+    const u = r.next();
+    p = {
+      basePrice: Math.exp(r.range(Math.log(1.5), Math.log(14))),
+      liquidity: Math.exp(r.range(Math.log(0.35), Math.log(2))),
+      volScale: r.range(0.7, 1.5),
+      tape: u < 0.7 ? 3 : u < 0.9 ? 2 : 1,
+    };
+    profileCache.set(key, p);
+  }
+  return p;
+}
+
+const OCTAVES = [
+  { period: 5, amp: 0.04 },
+  { period: 23, amp: 0.1 },
+  { period: 97, amp: 0.18 },
+  { period: 389, amp: 0.3 },
+] as const;
+
+/**
+ * Closing price level a day is steered to, from smooth value noise over the day index. It is a pure
+ * function of the day, which is what lets any day be generated without its predecessors while
+ * yesterday's close still lines up with today's open.
+ */
+export function anchorPrice(seed: number, ticker: string, day: number): number {
+  const prof = tickerProfile(seed, ticker);
+  let x = Math.log(prof.basePrice);
+  for (let k = 0; k < OCTAVES.length; k++) {
+    const { period, amp } = OCTAVES[k]!;
+    const pos = day / period;
+    const i = Math.floor(pos);
+    const f = pos - i;
+    const s = f * f * (3 - 2 * f);
+    const a = hashUnit(`${seed}|${ticker}|o${k}|${i}`) * 2 - 1;
+    const b = hashUnit(`${seed}|${ticker}|o${k}|${i + 1}`) * 2 - 1;
+    x += amp * (a + (b - a) * s);
+  }
+  return Math.min(19, Math.max(1.1, Math.exp(x)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Day plan
+
+export interface DayPlan {
+  readonly seed: number;
+  readonly ticker: string;
+  readonly day: number;
+  readonly eventiness: number;
+  readonly tape: number;
+  /** UTC ms of 04:00 New York. */
+  readonly baseMs: number;
+  /** Trades per minute. */
+  readonly counts: Int32Array;
+  /** First trade index of each minute (length SESSION_MINUTES + 1; the last entry is the total). */
+  readonly starts: Int32Array;
+  /** Price level in dollars at each minute boundary. */
+  readonly level: Float64Array;
+  /** Relative amplitude of intra-minute price noise. */
+  readonly noise: Float64Array;
+  /** Quoted spread in price ticks. */
+  readonly spread: Int32Array;
+  /** Multiplier on trade sizes (bursts trade bigger lots). */
+  readonly sizeMult: Float64Array;
+  readonly events: readonly DayEvent[];
+}
+
+function baseIntensity(m: number): number {
+  if (m < 180) return 0.12; // 04:00-07:00
+  if (m < RTH_OPEN_MINUTE) return 0.25 + (1.3 * (m - 180)) / 150; // 07:00-09:30 ramps up
+  if (m < 360) return 32 - (22 * (m - RTH_OPEN_MINUTE)) / 30; // opening half hour
+  if (m < 690) {
+    const x = (m - 525) / 165; // midday lull
+    return 3.2 + 2.3 * x * x;
+  }
+  if (m < RTH_CLOSE_MINUTE) return 12; // closing half hour
+  if (m < 840) return 0.9 - (0.6 * (m - RTH_CLOSE_MINUTE)) / 120; // 16:00-18:00
+  return 0.12; // 18:00-20:00
+}
+
+const BASE_INTENSITY = Float64Array.from({ length: SESSION_MINUTES }, (_, m) => baseIntensity(m));
+
+const EVENT_KINDS = ['spike', 'flush', 'volume_burst', 'trend'] as const;
+const EVENT_WEIGHTS = cumulative([3, 3, 3, 1.5]);
+
+function clampEventiness(e: number | undefined): number {
+  return e === undefined ? DEFAULT_EVENTINESS : e;
+}
+
+export function dayPlan(seed: number, ticker: string, day: number, eventinessOpt?: number): DayPlan {
+  const eventiness = clampEventiness(eventinessOpt);
+  const prof = tickerProfile(seed, ticker);
+  const r = new Rng(`${seed}|${ticker}|${day}|${eventiness}|plan`);
+  const n = SESSION_MINUTES;
+  const activity = new Float64Array(n).fill(1);
+  const drift = new Float64Array(n);
+  const volMult = new Float64Array(n).fill(1);
+  const sizeMult = new Float64Array(n).fill(1);
+  const events: DayEvent[] = [];
+
+  const inPlay = r.chance(0.1 + 0.6 * eventiness);
+  let gap = r.normal() * 0.01;
+  if (inPlay) {
+    const rthBoost = r.range(2, 5);
+    const pmBoost = r.range(4, 10);
+    for (let m = 0; m < n; m++) {
+      activity[m] = m < RTH_OPEN_MINUTE ? pmBoost : m < RTH_CLOSE_MINUTE ? rthBoost : pmBoost / 2;
+      volMult[m] = 1.6;
+    }
+    if (r.chance(0.6)) {
+      const up = r.chance(0.65);
+      const mag = r.range(0.05, 0.3);
+      gap = up ? Math.log(1 + mag) : Math.log(1 - mag);
+      events.push({ kind: up ? 'gap_up' : 'gap_down', minute: 0, magnitude: up ? mag : -mag });
+    }
+  }
+  const nEvents = inPlay ? 1 + r.poisson(2 * eventiness) : r.chance(0.5 * eventiness) ? 1 : 0;
+  for (let k = 0; k < nEvents; k++) {
+    const kind = EVENT_KINDS[r.pick(EVENT_WEIGHTS)]!;
+    const where = r.next();
+    const m0 =
+      where < 0.65 ? r.int(RTH_OPEN_MINUTE + 5, 700) : where < 0.9 ? r.int(150, RTH_OPEN_MINUTE - 5) : r.int(725, 840);
+    if (kind === 'spike') {
+      const dur = r.int(2, 6);
+      const rise = r.range(0.08, 0.3);
+      const boost = r.range(8, 25);
+      for (let j = 0; j < dur && m0 + j < n; j++) {
+        drift[m0 + j]! += Math.log(1 + rise) / dur;
+        activity[m0 + j]! *= boost;
+        sizeMult[m0 + j] = 2;
+        volMult[m0 + j]! *= 2;
+      }
+      const frac = r.range(0.3, 0.9);
+      const rdur = r.int(8, 40);
+      for (let j = 0; j < rdur && m0 + dur + j < n; j++) {
+        drift[m0 + dur + j]! -= (Math.log(1 + rise) * frac) / rdur;
+        activity[m0 + dur + j]! *= 1 + 3 * (1 - j / rdur);
+      }
+      events.push({ kind, minute: m0, magnitude: rise });
+    } else if (kind === 'flush') {
+      const dur = r.int(2, 7);
+      const drop = r.range(0.13, 0.28);
+      const boost = r.range(8, 20);
+      for (let j = 0; j < dur && m0 + j < n; j++) {
+        drift[m0 + j]! += Math.log(1 - drop) / dur;
+        activity[m0 + j]! *= boost;
+        sizeMult[m0 + j] = 2;
+        volMult[m0 + j]! *= 2;
+      }
+      const frac = r.range(0.2, 0.6);
+      const rdur = r.int(10, 30);
+      for (let j = 0; j < rdur && m0 + dur + j < n; j++) {
+        drift[m0 + dur + j]! -= (Math.log(1 - drop) * frac) / rdur;
+        activity[m0 + dur + j]! *= 1 + 2 * (1 - j / rdur);
+      }
+      events.push({ kind, minute: m0, magnitude: -drop });
+    } else if (kind === 'volume_burst') {
+      const dur = r.int(1, 3);
+      const boost = r.range(10, 25);
+      const move = r.normal() * 0.02;
+      for (let j = 0; j < dur && m0 + j < n; j++) {
+        activity[m0 + j]! *= boost;
+        sizeMult[m0 + j] = 2.5;
+        drift[m0 + j]! += move / dur;
+      }
+      events.push({ kind, minute: m0, magnitude: boost });
+    } else {
+      const up = r.chance(0.55);
+      const mag = r.range(0.06, 0.18);
+      const from = 360;
+      const to = 690;
+      for (let m = from; m < to; m++) {
+        drift[m]! += Math.log(up ? 1 + mag : 1 - mag) / (to - from);
+        activity[m]! *= 1.5;
+      }
+      events.push({ kind: up ? 'trend_up' : 'trend_down', minute: from, magnitude: up ? mag : -mag });
+    }
+  }
+
+  // Price path in log space, then a linear correction so the regular-session close meets the next
+  // session day's anchor: that keeps consecutive days consistent (close → next open is the gap).
+  const x = new Float64Array(n + 1);
+  const start = Math.log(anchorPrice(seed, ticker, day)) + gap;
+  x[0] = start;
+  const sigma = 0.0022 * prof.volScale;
+  for (let m = 0; m < n; m++) {
+    const open = m >= RTH_OPEN_MINUTE && m < RTH_OPEN_MINUTE + 30 ? 1.8 : 1;
+    x[m + 1] = x[m]! + sigma * open * volMult[m]! * r.normal() + drift[m]!;
+  }
+  const target = Math.log(anchorPrice(seed, ticker, nextSessionDay(day))) + r.normal() * 0.005;
+  const fix = target - x[RTH_CLOSE_MINUTE]!;
+  const level = new Float64Array(n + 1);
+  for (let m = 0; m <= n; m++) {
+    const w = m >= RTH_CLOSE_MINUTE ? 1 : m / RTH_CLOSE_MINUTE;
+    level[m] = Math.min(60, Math.max(0.3, Math.exp(x[m]! + fix * w)));
+  }
+
+  const counts = new Int32Array(n);
+  const starts = new Int32Array(n + 1);
+  const noise = new Float64Array(n);
+  const spread = new Int32Array(n);
+  let total = 0;
+  for (let m = 0; m < n; m++) {
+    const lambda = Math.min(1200, 0.6 * BASE_INTENSITY[m]! * prof.liquidity * activity[m]!);
+    const c = r.poisson(lambda);
+    counts[m] = c;
+    starts[m] = total;
+    total += c;
+    noise[m] = sigma * 0.6 * volMult[m]!;
+    const price = level[m]!;
+    const rel = m >= RTH_OPEN_MINUTE && m < RTH_CLOSE_MINUTE ? r.range(0.0015, 0.006) : r.range(0.004, 0.02);
+    const tick = price >= 1 ? 0.01 : 0.0001;
+    spread[m] = Math.max(1, Math.round((price * rel) / tick));
+  }
+  starts[n] = total;
+
+  return {
+    seed,
+    ticker,
+    day,
+    eventiness,
+    tape: prof.tape,
+    baseMs: sessionStartMs(day),
+    counts,
+    starts,
+    level,
+    noise,
+    spread,
+    sizeMult,
+    events,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Trade core: prices and sizes (stream A)
+
+/** E4 price → nearest valid price on the tick grid. */
+export function toGridE4(e4: number): number {
+  if (e4 >= 10_000) return Math.round(e4 / 100) * 100;
+  const v = Math.round(e4);
+  return v < 1 ? 1 : v;
+}
+
+export function tickE4(e4: number): number {
+  return e4 >= 10_000 ? 100 : 1;
+}
+
+// Size buckets: odd lots, round lots, larger blocks. One uniform draw picks the bucket and, reused,
+// the value inside it.
+const SIZE_CUM = [0.28, 0.68, 0.78, 0.83, 0.92, 0.98, 1];
+
+function drawSize(u: number, mult: number): number {
+  let size: number;
+  if (u < SIZE_CUM[0]!) size = 1 + Math.floor((u / SIZE_CUM[0]!) * 99);
+  else if (u < SIZE_CUM[1]!) size = 100;
+  else if (u < SIZE_CUM[2]!) size = 200;
+  else if (u < SIZE_CUM[3]!) size = 300;
+  else if (u < SIZE_CUM[4]!) size = 100 * (4 + Math.floor(((u - SIZE_CUM[3]!) / 0.09) * 6));
+  else if (u < SIZE_CUM[5]!) size = 100 * (10 + Math.floor(((u - SIZE_CUM[4]!) / 0.06) * 16));
+  else size = 100 * (30 + Math.floor(((u - SIZE_CUM[5]!) / 0.02) * 71));
+  if (mult !== 1 && size >= 100) size = 100 * Math.round((size / 100) * mult);
+  return size;
+}
+
+export interface TradeCore {
+  readonly plan: DayPlan;
+  readonly price: Int32Array;
+  readonly size: Int32Array;
+}
+
+export function tradeCore(plan: DayPlan): TradeCore {
+  const total = plan.starts[SESSION_MINUTES]!;
+  const price = new Int32Array(total);
+  const size = new Int32Array(total);
+  const r = new Rng(`${plan.seed}|${plan.ticker}|${plan.day}|${plan.eventiness}|core`);
+  for (let m = 0; m < SESSION_MINUTES; m++) {
+    const c = plan.counts[m]!;
+    if (c === 0) continue;
+    const s0 = plan.starts[m]!;
+    const l0 = plan.level[m]! * 1e4;
+    const l1 = plan.level[m + 1]! * 1e4;
+    const amp = plan.noise[m]!;
+    const mult = plan.sizeMult[m]!;
+    for (let j = 0; j < c; j++) {
+      // One 32-bit draw per trade, split: 12 bits of noise, 8 bits of side, 12 bits of size. Bars
+      // are built from this loop alone, so its cost is the cost of a long minute-bar download.
+      const w = r.u32();
+      const f = c === 1 ? 0.5 : j / (c - 1);
+      const mid = (l0 + (l1 - l0) * f) * (1 + amp * ((w & 0xfff) / 2048 - 1));
+      const tick = mid >= 10_000 ? 100 : 1;
+      const half = (plan.spread[m]! * tick) / 2;
+      const side = ((w >>> 12) & 0xff) / 256;
+      const p = side < 0.45 ? mid - half : side < 0.9 ? mid + half : mid;
+      price[s0 + j] = toGridE4(p);
+      size[s0 + j] = drawSize((w >>> 20) / 4096, mult);
+    }
+  }
+  return { plan, price, size };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Minute bars, the exact aggregation of the trade core
+
+/** Minute bars of one day as columns; prices in E4, `pv` = sum(priceE4 * size) (exact integer). */
+export interface DayBars {
+  readonly count: number;
+  readonly t: Float64Array;
+  readonly o: Int32Array;
+  readonly h: Int32Array;
+  readonly l: Int32Array;
+  readonly c: Int32Array;
+  readonly v: Float64Array;
+  readonly pv: Float64Array;
+  readonly n: Int32Array;
+}
+
+export const EMPTY_BARS: DayBars = {
+  count: 0,
+  t: new Float64Array(0),
+  o: new Int32Array(0),
+  h: new Int32Array(0),
+  l: new Int32Array(0),
+  c: new Int32Array(0),
+  v: new Float64Array(0),
+  pv: new Float64Array(0),
+  n: new Int32Array(0),
+};
+
+export function barsFromCore(core: TradeCore): DayBars {
+  const { plan, price, size } = core;
+  let count = 0;
+  for (let m = 0; m < SESSION_MINUTES; m++) if (plan.counts[m]! > 0) count++;
+  const b = {
+    count,
+    t: new Float64Array(count),
+    o: new Int32Array(count),
+    h: new Int32Array(count),
+    l: new Int32Array(count),
+    c: new Int32Array(count),
+    v: new Float64Array(count),
+    pv: new Float64Array(count),
+    n: new Int32Array(count),
+  };
+  let k = 0;
+  for (let m = 0; m < SESSION_MINUTES; m++) {
+    const cnt = plan.counts[m]!;
+    if (cnt === 0) continue;
+    const s0 = plan.starts[m]!;
+    let hi = price[s0]!;
+    let lo = hi;
+    let vol = 0;
+    let pv = 0;
+    for (let i = s0; i < s0 + cnt; i++) {
+      const p = price[i]!;
+      if (p > hi) hi = p;
+      if (p < lo) lo = p;
+      vol += size[i]!;
+      pv += p * size[i]!;
+    }
+    b.t[k] = plan.baseMs + m * 60_000;
+    b.o[k] = price[s0]!;
+    b.c[k] = price[s0 + cnt - 1]!;
+    b.h[k] = hi;
+    b.l[k] = lo;
+    b.v[k] = vol;
+    b.pv[k] = pv;
+    b.n[k] = cnt;
+    k++;
+  }
+  return b;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Trades and quotes with every field (streams B and C)
+
+const LIT_EXCHANGES = [12, 11, 10, 8, 7, 15, 19, 21, 1, 2, 3, 9];
+const LIT_CUM = cumulative([30, 12, 8, 9, 4, 5, 9, 4, 3, 5, 3, 3]);
+const TRF_IDS = [201, 202, 203];
+const TRF_CUM = cumulative([60, 30, 10]);
+
+/** Condition bits for trades; see {@link conditionCodes}. */
+export const COND_EXTENDED = 1; // 12: Form T (extended hours)
+export const COND_ISO = 2; // 14: intermarket sweep
+export const COND_ODD_LOT = 4; // 37: odd lot
+
+/** All trades and quotes of a ticker-day as columns. Times are ns offsets from the 04:00 base. */
+export interface DayTicks {
+  readonly day: number;
+  readonly tape: number;
+  /** UTC ms of 04:00 New York; absolute ns = baseMs * 1e6 + offset. */
+  readonly baseMs: number;
+  readonly tradeCount: number;
+  readonly tSip: Float64Array;
+  readonly tPart: Float64Array;
+  /** TRF timestamp offset, NaN when the trade was not reported through a TRF. */
+  readonly tTrf: Float64Array;
+  readonly tPrice: Int32Array;
+  readonly tSize: Int32Array;
+  readonly tExch: Uint8Array;
+  readonly tTrfId: Int32Array;
+  readonly tCond: Uint8Array;
+  readonly tSeq: Int32Array;
+  readonly quoteCount: number;
+  readonly qSip: Float64Array;
+  readonly qPart: Float64Array;
+  readonly qBid: Int32Array;
+  readonly qAsk: Int32Array;
+  readonly qBidSize: Int32Array;
+  readonly qAskSize: Int32Array;
+  readonly qBidExch: Uint8Array;
+  readonly qAskExch: Uint8Array;
+  readonly qSeq: Int32Array;
+}
+
+export function dayTicks(plan: DayPlan, core: TradeCore): DayTicks {
+  const total = core.price.length;
+  const tSip = new Float64Array(total);
+  const tPart = new Float64Array(total);
+  const tTrf = new Float64Array(total);
+  const tExch = new Uint8Array(total);
+  const tTrfId = new Int32Array(total);
+  const tCond = new Uint8Array(total);
+  const tSeq = new Int32Array(total);
+  const rb = new Rng(`${plan.seed}|${plan.ticker}|${plan.day}|${plan.eventiness}|trades`);
+  const gaps = new Float64Array(1300);
+
+  for (let m = 0; m < SESSION_MINUTES; m++) {
+    const c = plan.counts[m]!;
+    if (c === 0) continue;
+    const s0 = plan.starts[m]!;
+    // Exponential gaps give Poisson-like clustering; the j*MIN_TRADE_GAP term keeps times strictly
+    // increasing and inside the minute whatever the draws.
+    const g = c + 1 <= gaps.length ? gaps : new Float64Array(c + 1);
+    let sum = 0;
+    for (let j = 0; j <= c; j++) {
+      const e = rb.exp();
+      g[j] = e;
+      sum += e;
+    }
+    const width = MINUTE_NS - 2 * MIN_TRADE_GAP_NS * (c + 1);
+    const ext = m < RTH_OPEN_MINUTE || m >= RTH_CLOSE_MINUTE;
+    let acc = 0;
+    for (let j = 0; j < c; j++) {
+      acc += g[j]!;
+      const i = s0 + j;
+      const sip = m * MINUTE_NS + Math.floor((width * acc) / sum) + (j + 1) * MIN_TRADE_GAP_NS;
+      tSip[i] = sip;
+      const viaTrf = rb.next() < 0.35;
+      const lat = 20_000 + Math.floor(rb.next() * 3_000_000);
+      if (viaTrf) {
+        tExch[i] = 4;
+        tTrfId[i] = TRF_IDS[rb.pick(TRF_CUM)]!;
+        const trfLat = 5_000 + Math.floor(rb.next() * 900_000);
+        tTrf[i] = sip - trfLat;
+        tPart[i] = sip - trfLat - lat;
+      } else {
+        tExch[i] = LIT_EXCHANGES[rb.pick(LIT_CUM)]!;
+        tTrf[i] = NaN;
+        tPart[i] = sip - lat;
+      }
+      let cond = 0;
+      if (ext) cond |= COND_EXTENDED;
+      if (core.size[i]! < 100) cond |= COND_ODD_LOT;
+      if (!ext && !viaTrf && rb.next() < 0.06) cond |= COND_ISO;
+      tCond[i] = cond;
+      tSeq[i] = 4 * i + 1 + Math.floor(rb.next() * 3);
+    }
+  }
+
+  // Quotes: 1–4 (mean 2.5) NBBO updates strictly between consecutive trades; the last one before a
+  // trade brackets its price, so bid <= price <= ask holds at every trade time.
+  const rc = new Rng(`${plan.seed}|${plan.ticker}|${plan.day}|${plan.eventiness}|quotes`);
+  const cap = 4 * total + 4;
+  const qSip = new Float64Array(cap);
+  const qPart = new Float64Array(cap);
+  const qBid = new Int32Array(cap);
+  const qAsk = new Int32Array(cap);
+  const qBidSize = new Int32Array(cap);
+  const qAskSize = new Int32Array(cap);
+  const qBidExch = new Uint8Array(cap);
+  const qAskExch = new Uint8Array(cap);
+  const qSeq = new Int32Array(cap);
+  let q = 0;
+  let prevT = 0;
+  let prevP = total > 0 ? core.price[0]! : Math.round(plan.level[0]! * 1e4);
+  let trade = 0;
+  let minute = 0;
+  const emit = (sip: number, bid: number, ask: number): void => {
+    qSip[q] = sip;
+    qPart[q] = sip - (10_000 + Math.floor(rc.next() * 1_000_000));
+    qBid[q] = bid;
+    qAsk[q] = ask;
+    qBidSize[q] = 100 * (1 + Math.floor(rc.next() * rc.next() * 40));
+    qAskSize[q] = 100 * (1 + Math.floor(rc.next() * rc.next() * 40));
+    qBidExch[q] = LIT_EXCHANGES[rc.pick(LIT_CUM)]!;
+    qAskExch[q] = LIT_EXCHANGES[rc.pick(LIT_CUM)]!;
+    qSeq[q] = 3 * q + 1 + Math.floor(rc.next() * 2);
+    q++;
+  };
+  const quoteAround = (mid: number, spreadTicks: number): [number, number] => {
+    const tick = tickE4(mid);
+    let bid = toGridE4(mid - (spreadTicks * tick) / 2);
+    if (bid < tick) bid = tick;
+    return [bid, bid + spreadTicks * tick];
+  };
+  for (let i = 0; i <= total; i++) {
+    const last = i === total;
+    const t = last ? SESSION_MINUTES * MINUTE_NS : tSip[i]!;
+    const p = last ? prevP : core.price[i]!;
+    if (!last) while (plan.starts[minute + 1]! <= i) minute++;
+    const spreadTicks = plan.spread[last ? SESSION_MINUTES - 1 : minute]!;
+    const u = rc.next();
+    const r = last ? 1 + Math.floor(u * 3) : u < 0.15 ? 1 : u < 0.5 ? 2 : u < 0.85 ? 3 : 4;
+    const gap = t - prevT;
+    let prevQ = prevT;
+    for (let k = 0; k < r; k++) {
+      let sip = prevT + 1 + Math.floor(((gap - 2) * (k + rc.next())) / r);
+      if (sip <= prevQ) sip = prevQ + 1;
+      prevQ = sip;
+      if (!last && k === r - 1) {
+        const tick = tickE4(p);
+        const below = Math.floor(rc.next() * (spreadTicks + 1));
+        let bid = p - below * tick;
+        if (bid < 1) bid = 1;
+        // below <= spreadTicks, so ask = bid + spread >= price (also when bid is clamped).
+        emit(sip, bid, bid + spreadTicks * tick);
+      } else {
+        const f = (k + 1) / (r + 1);
+        const mid = prevP + (p - prevP) * f;
+        const [bid, ask] = quoteAround(mid, spreadTicks);
+        emit(sip, bid, ask);
+      }
+    }
+    prevT = t;
+    prevP = p;
+  }
+
+  return {
+    day: plan.day,
+    tape: plan.tape,
+    baseMs: plan.baseMs,
+    tradeCount: total,
+    tSip,
+    tPart,
+    tTrf,
+    tPrice: core.price,
+    tSize: core.size,
+    tExch,
+    tTrfId,
+    tCond,
+    tSeq,
+    quoteCount: q,
+    qSip: qSip.subarray(0, q),
+    qPart: qPart.subarray(0, q),
+    qBid: qBid.subarray(0, q),
+    qAsk: qAsk.subarray(0, q),
+    qBidSize: qBidSize.subarray(0, q),
+    qAskSize: qAskSize.subarray(0, q),
+    qBidExch: qBidExch.subarray(0, q),
+    qAskExch: qAskExch.subarray(0, q),
+    qSeq: qSeq.subarray(0, q),
+  };
+}
+
+export const EMPTY_TICKS: DayTicks = {
+  day: 0,
+  tape: 3,
+  baseMs: 0,
+  tradeCount: 0,
+  tSip: new Float64Array(0),
+  tPart: new Float64Array(0),
+  tTrf: new Float64Array(0),
+  tPrice: new Int32Array(0),
+  tSize: new Int32Array(0),
+  tExch: new Uint8Array(0),
+  tTrfId: new Int32Array(0),
+  tCond: new Uint8Array(0),
+  tSeq: new Int32Array(0),
+  quoteCount: 0,
+  qSip: new Float64Array(0),
+  qPart: new Float64Array(0),
+  qBid: new Int32Array(0),
+  qAsk: new Int32Array(0),
+  qBidSize: new Int32Array(0),
+  qAskSize: new Int32Array(0),
+  qBidExch: new Uint8Array(0),
+  qAskExch: new Uint8Array(0),
+  qSeq: new Int32Array(0),
+};
+
+/** Condition codes of a trade's condition bits, in ascending order. */
+export function conditionCodes(bits: number): number[] {
+  const out: number[] = [];
+  if (bits & COND_EXTENDED) out.push(12);
+  if (bits & COND_ISO) out.push(14);
+  if (bits & COND_ODD_LOT) out.push(37);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cached accessors: bars are small and asked for in long runs of days (detect stage), ticks are
+// large and asked for a few days at a time (event windows), so they get separate LRUs.
+
+const barsCache = new LruCache<string, DayBars>(2048);
+const ticksCache = new LruCache<string, DayTicks>(16);
+
+function key(seed: number, ticker: string, day: number, eventiness: number): string {
+  return `${seed}|${eventiness}|${ticker}|${day}`;
+}
+
+export function getDayBars(seed: number, ticker: string, day: number, eventiness = DEFAULT_EVENTINESS): DayBars {
+  if (!isSessionDay(day)) return EMPTY_BARS;
+  const k = key(seed, ticker, day, eventiness);
+  let b = barsCache.get(k);
+  if (!b) {
+    b = barsFromCore(tradeCore(dayPlan(seed, ticker, day, eventiness)));
+    barsCache.set(k, b);
+  }
+  return b;
+}
+
+export function getDayTicks(seed: number, ticker: string, day: number, eventiness = DEFAULT_EVENTINESS): DayTicks {
+  if (!isSessionDay(day)) return EMPTY_TICKS;
+  const k = key(seed, ticker, day, eventiness);
+  let t = ticksCache.get(k);
+  if (!t) {
+    const plan = dayPlan(seed, ticker, day, eventiness);
+    const core = tradeCore(plan);
+    t = dayTicks(plan, core);
+    ticksCache.set(k, t);
+    if (!barsCache.get(k)) barsCache.set(k, barsFromCore(core));
+  }
+  return t;
+}

@@ -1,0 +1,307 @@
+/**
+ * A small injectable filesystem layer: exactly the operations the sinks use, so tests can inject
+ * faults (ENOSPC, EACCES, EPERM on rename…) and simulated crashes at any step.
+ *
+ * Production code uses {@link nodeFs}. Tests wrap it with {@link instrumentFs}, whose hook sees every
+ * operation (numbered from 0) before it runs and may throw: an errno-style error to simulate a
+ * fault, or a {@link SimulatedCrash} to simulate the process dying there. After a crash the layer
+ * is "dead": every later call throws the same crash, so nothing after the crash point touches the
+ * disk (no cleanup, no journal line), leaving the disk exactly as a real crash would.
+ *
+ * @example
+ * ```ts
+ * import { nodeFs, instrumentFs, SimulatedCrash } from 'tickpipe/sinks';
+ * const fs = instrumentFs(nodeFs, ({ step, op }) => {
+ *   if (op === 'rename') throw new SimulatedCrash(step, op);
+ * });
+ * await publishBytes('/tmp/out/a.txt', 'hello', { fs }); // rejects with SimulatedCrash
+ * ```
+ */
+import * as fsp from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+
+/** An open file. Writes are complete (looped until every byte is written) or throw. */
+export interface FsFileHandle {
+  /** Writes all of `data` at the current position (append mode: at the end). */
+  write(data: Uint8Array | string): Promise<void>;
+  /** fsync(2): data and metadata are durable when this resolves. */
+  sync(): Promise<void>;
+  /** Truncates the file to `length` bytes. */
+  truncate(length: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Minimal stat result. */
+export interface FsStat {
+  readonly size: number;
+  readonly mtimeMs: number;
+  isFile(): boolean;
+  isDirectory(): boolean;
+}
+
+/**
+ * Open flags the sinks use: `'r'` read, `'a'` append (create), `'wx'` create exclusively (fails
+ * with EEXIST), `'w'` create or truncate, `'r+'` read/write existing.
+ */
+export type OpenFlags = 'r' | 'a' | 'wx' | 'w' | 'r+';
+
+/** The filesystem operations used by the sinks. All paths are absolute or cwd-relative. */
+export interface FsLayer {
+  mkdir(path: string): Promise<void>;
+  open(path: string, flags: OpenFlags): Promise<FsFileHandle>;
+  readFile(path: string): Promise<Buffer>;
+  rename(from: string, to: string): Promise<void>;
+  /** Hard link (atomic create-if-absent; fails with EEXIST). */
+  link(existing: string, newPath: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  readdir(path: string): Promise<string[]>;
+  stat(path: string): Promise<FsStat>;
+  /** fsync of a directory, so a rename/create/unlink in it is durable. No-op where unsupported. */
+  fsyncDir(path: string): Promise<void>;
+}
+
+function wrapHandle(h: fsp.FileHandle): FsFileHandle {
+  return {
+    async write(data) {
+      const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+      let off = 0;
+      while (off < buf.byteLength) {
+        const { bytesWritten } = await h.write(buf, off, buf.byteLength - off);
+        if (bytesWritten <= 0) throw Object.assign(new Error('write returned 0 bytes'), { code: 'EIO' });
+        off += bytesWritten;
+      }
+    },
+    sync: () => h.sync(),
+    truncate: (length) => h.truncate(length),
+    close: () => h.close(),
+  };
+}
+
+const OPEN_FLAGS: Record<OpenFlags, number | string> = {
+  r: 'r',
+  a: 'a',
+  wx: 'wx',
+  w: 'w',
+  'r+': 'r+',
+};
+
+/** The real filesystem (node:fs/promises). */
+export const nodeFs: FsLayer = {
+  async mkdir(path) {
+    await fsp.mkdir(path, { recursive: true });
+  },
+  async open(path, flags) {
+    return wrapHandle(await fsp.open(path, OPEN_FLAGS[flags], 0o644));
+  },
+  readFile: (path) => fsp.readFile(path),
+  rename: (from, to) => fsp.rename(from, to),
+  link: (existing, newPath) => fsp.link(existing, newPath),
+  unlink: (path) => fsp.unlink(path),
+  readdir: (path) => fsp.readdir(path),
+  stat: (path) => fsp.stat(path),
+  async fsyncDir(path) {
+    let h: fsp.FileHandle | undefined;
+    try {
+      h = await fsp.open(path, fsConstants.O_RDONLY);
+      await h.sync();
+    } catch (err) {
+      // Windows cannot open/fsync directories (EPERM/EISDIR/EINVAL): the rename is as durable as
+      // that platform allows. Everything else is a real failure.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EPERM' && code !== 'EISDIR' && code !== 'EINVAL' && code !== 'EACCES') throw err;
+    } finally {
+      await h?.close().catch(() => undefined);
+    }
+  },
+};
+
+/** Thrown by an instrumented layer to simulate the process dying at a given step. */
+export class SimulatedCrash extends Error {
+  readonly step: number;
+  readonly op: string;
+  constructor(step: number, op: string) {
+    super(`simulated crash at step ${step} (${op})`);
+    this.name = 'SimulatedCrash';
+    this.step = step;
+    this.op = op;
+  }
+}
+
+/** Names of the operations a hook can see. File-handle operations are `handle.*`. */
+export type FsOp =
+  | 'mkdir'
+  | 'open'
+  | 'readFile'
+  | 'rename'
+  | 'link'
+  | 'unlink'
+  | 'readdir'
+  | 'stat'
+  | 'fsyncDir'
+  | 'handle.write'
+  | 'handle.sync'
+  | 'handle.truncate'
+  | 'handle.close';
+
+/** What the hook of {@link instrumentFs} sees before each operation runs. */
+export interface FsCall {
+  /** 0-based count of operations through this layer. */
+  readonly step: number;
+  readonly op: FsOp;
+  /** Path the operation acts on (for handle ops: the path the file was opened with). */
+  readonly path: string;
+  /** Second path (rename/link target). */
+  readonly path2?: string;
+  /** Flags for `open`. */
+  readonly flags?: OpenFlags;
+  /** Bytes for `handle.write`. */
+  readonly data?: Uint8Array | string;
+}
+
+/**
+ * What a hook may return for `handle.write`: `{ partial: k }` writes only the first k bytes and
+ * then crashes (a torn write).
+ */
+export type FsHookResult = void | { readonly partial: number };
+
+/** An instrumented layer: the wrapped operations plus counters for assertions. */
+export interface InstrumentedFs extends FsLayer {
+  /** Operations seen so far (the next step number). */
+  readonly steps: number;
+  /** Count per operation name. */
+  readonly counts: Readonly<Record<string, number>>;
+  /** The crash that killed this layer, if any. */
+  readonly crashed: SimulatedCrash | undefined;
+}
+
+/**
+ * Wraps a layer so `hook` sees every operation before it runs. A hook throwing a
+ * {@link SimulatedCrash} kills the layer (every later call throws that crash); any other error is
+ * thrown from that single call only (a fault).
+ *
+ * @example
+ * ```ts
+ * // ENOSPC on the first write
+ * const fs = instrumentFs(nodeFs, ({ op }) => {
+ *   if (op === 'handle.write') throw Object.assign(new Error('no space'), { code: 'ENOSPC' });
+ * });
+ * ```
+ */
+export function instrumentFs(base: FsLayer, hook: (call: FsCall) => FsHookResult): InstrumentedFs {
+  let step = 0;
+  let crashed: SimulatedCrash | undefined;
+  const counts: Record<string, number> = {};
+
+  const before = (call: Omit<FsCall, 'step'>): FsHookResult => {
+    if (crashed) throw crashed;
+    const s = step++;
+    counts[call.op] = (counts[call.op] ?? 0) + 1;
+    try {
+      return hook({ ...call, step: s });
+    } catch (err) {
+      if (err instanceof SimulatedCrash) crashed = err;
+      throw err;
+    }
+  };
+  const afterCheck = (): void => {
+    if (crashed) throw crashed;
+  };
+
+  const wrapH = (h: FsFileHandle, path: string): FsFileHandle => ({
+    async write(data) {
+      const r = before({ op: 'handle.write', path, data });
+      if (r && typeof r === 'object' && 'partial' in r) {
+        const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+        await h.write(buf.subarray(0, Math.max(0, Math.min(r.partial, buf.byteLength))));
+        crashed = new SimulatedCrash(step - 1, 'handle.write (torn)');
+        throw crashed;
+      }
+      await h.write(data);
+    },
+    async sync() {
+      before({ op: 'handle.sync', path });
+      await h.sync();
+    },
+    async truncate(length) {
+      before({ op: 'handle.truncate', path });
+      await h.truncate(length);
+    },
+    async close() {
+      try {
+        before({ op: 'handle.close', path });
+      } catch (err) {
+        // A dead process's descriptors are closed by the kernel (and a failed close(2) releases the
+        // descriptor too): release it, then report the crash or fault.
+        await h.close().catch(() => undefined);
+        throw err;
+      }
+      await h.close();
+    },
+  });
+
+  const layer: InstrumentedFs = {
+    get steps() {
+      return step;
+    },
+    get counts() {
+      return counts;
+    },
+    get crashed() {
+      return crashed;
+    },
+    async mkdir(path) {
+      before({ op: 'mkdir', path });
+      await base.mkdir(path);
+    },
+    async open(path, flags) {
+      before({ op: 'open', path, flags });
+      const h = await base.open(path, flags);
+      return wrapH(h, path);
+    },
+    async readFile(path) {
+      before({ op: 'readFile', path });
+      const b = await base.readFile(path);
+      afterCheck();
+      return b;
+    },
+    async rename(from, to) {
+      before({ op: 'rename', path: from, path2: to });
+      await base.rename(from, to);
+    },
+    async link(existing, newPath) {
+      before({ op: 'link', path: existing, path2: newPath });
+      await base.link(existing, newPath);
+    },
+    async unlink(path) {
+      before({ op: 'unlink', path });
+      await base.unlink(path);
+    },
+    async readdir(path) {
+      before({ op: 'readdir', path });
+      return base.readdir(path);
+    },
+    async stat(path) {
+      before({ op: 'stat', path });
+      return base.stat(path);
+    },
+    async fsyncDir(path) {
+      before({ op: 'fsyncDir', path });
+      await base.fsyncDir(path);
+    },
+  };
+  return layer;
+}
+
+/** The errno code of `err`, if it is a Node system error. */
+export function errnoCode(err: unknown): string | undefined {
+  if (err && typeof err === 'object' && 'code' in err && typeof (err as { code: unknown }).code === 'string') {
+    const c = (err as { code: string }).code;
+    return /^E[A-Z0-9]+$/.test(c) ? c : undefined;
+  }
+  return undefined;
+}
+
+/** True when `err` is a system error with code ENOENT. */
+export function isNotFound(err: unknown): boolean {
+  return errnoCode(err) === 'ENOENT';
+}

@@ -1,0 +1,105 @@
+/**
+ * tickpipe sinks: atomic publishing, journals, locks, run identity, Parquet output, and the
+ * stage-1 shard and stage-2 event-window sinks that implement the exactly-once commit protocol.
+ *
+ * @example
+ * ```ts
+ * import { ShardWriter, loadCompletedSymbols, WindowWriter, loadIngestState } from 'tickpipe/sinks';
+ * ```
+ */
+export {
+  nodeFs,
+  instrumentFs,
+  SimulatedCrash,
+  errnoCode,
+  isNotFound,
+  type FsLayer,
+  type FsFileHandle,
+  type FsStat,
+  type OpenFlags,
+  type FsOp,
+  type FsCall,
+  type FsHookResult,
+  type InstrumentedFs,
+} from './fs-layer.js';
+export { validatePathComponent, validateSymbol, validateEventId, toDiskError } from './paths.js';
+export {
+  publishAtomically,
+  publishBytes,
+  isTmpName,
+  tmpFinalName,
+  tmpPathFor,
+  type PublishOptions,
+} from './publish-atomically.js';
+export {
+  Journal,
+  loadJournal,
+  parseJournal,
+  type JournalOptions,
+  type LoadJournalOptions,
+  type LoadedJournal,
+} from './journal.js';
+export {
+  acquireLock,
+  readLock,
+  describeLock,
+  isProcessAlive,
+  redactSecrets,
+  type LockInfo,
+  type LockHandle,
+  type AcquireLockOptions,
+} from './lock-file.js';
+export {
+  ensureRunSpec,
+  readRunSpec,
+  normalizeRunSpec,
+  hashUniverse,
+  runSpecHash,
+  canonicalJson,
+  sanitizeBaseUrl,
+  RUN_SPEC_IDENTITY_FIELDS,
+  type RunSpec,
+  type RunSource,
+  type StoredRunSpec,
+  type JsonValue,
+  type EnsureRunSpecOptions,
+  type EnsureRunSpecResult,
+} from './run-spec.js';
+export {
+  writeParquetAtomically,
+  tradesFrame,
+  quotesFrame,
+  int64Values,
+  TRADES_SCHEMA,
+  QUOTES_SCHEMA,
+  RECORDS_MAX_ROWS,
+  type WriteParquetOptions,
+  type ParquetWriteResult,
+  type ParquetCompression,
+} from './parquet.js';
+export {
+  ShardWriter,
+  loadCompletedSymbols,
+  committedShards,
+  readShardJournals,
+  shardName,
+  shardPaths,
+  type ShardJournalLine,
+  type CommittedShard,
+  type ShardWriterOptions,
+  type ShardCommitResult,
+  type ShardCleanup,
+  type ReadShardStateOptions,
+} from './shard-sink.js';
+export {
+  WindowWriter,
+  loadIngestState,
+  windowPaths,
+  windowComplete,
+  type WindowJournalLine,
+  type WindowFailureLine,
+  type WindowFailure,
+  type IngestState,
+  type WindowWriterOptions,
+  type WindowCommitResult,
+} from './window-sink.js';

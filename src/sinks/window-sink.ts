@@ -1,0 +1,317 @@
+/**
+ * Stage 2 sink: one folder per event window, both files published atomically, then a
+ * group-committed journal line (DESIGN.md §2).
+ *
+ * Layout under `outDir`:
+ * - `windows/symbol=S/event=ID/trades.parquet` and `quotes.parquet` (a window without trades still
+ *   gets a valid empty file with the fixed schema)
+ * - `state/ingest/part-K.jsonl` — `{"event":ID,"symbol":S,"trades":n,"quotes":m}` per window,
+ *   appended after both renames
+ * - `state/ingest/part-K.failed.jsonl` —
+ *   `{"event":ID,"symbol":S,"status":404|null,"code":"E_NOT_FOUND","reason":"…","at":"<ISO time>"}`
+ * - `state/ingest/part-K.lock`
+ *
+ * An event is complete iff both files exist; the journal is the index that lets a restart skip it
+ * without touching the disk. Files are keyed by event ID, so downloading a window again overwrites
+ * identical content (idempotent): a journal line lost with a group commit only costs a re-download.
+ * Tmp leftovers of a crash stay in the window folder until `clean` removes them (`isTmpName`);
+ * they are never read.
+ *
+ * @example
+ * ```ts
+ * import { WindowWriter, loadIngestState, tradesFrame, quotesFrame } from 'tickpipe/sinks';
+ * const state = await loadIngestState('/data/out');
+ * const w = await WindowWriter.open('/data/out', { index: 0, count: 1 });
+ * if (!state.completed.has(id)) await w.commit({ symbol: 'AAPL', eventId: id, trades: tradesFrame(t), quotes: quotesFrame(q) });
+ * await w.close();
+ * ```
+ */
+import { join } from 'node:path';
+import type pl from 'nodejs-polars';
+import { InputError } from '../errors.js';
+import { isNotFound, nodeFs, type FsLayer } from './fs-layer.js';
+import { Journal, loadJournal } from './journal.js';
+import { acquireLock, redactSecrets, type LockHandle } from './lock-file.js';
+import { writeParquetAtomically, type ParquetCompression } from './parquet.js';
+import { toDiskError, validateEventId, validateNonNegInt, validateSymbol } from './paths.js';
+
+/** One line of `state/ingest/part-K.jsonl`. */
+export interface WindowJournalLine {
+  readonly event: string;
+  readonly symbol: string;
+  readonly trades: number;
+  readonly quotes: number;
+}
+
+/** One line of `state/ingest/part-K.failed.jsonl`. */
+export interface WindowFailureLine {
+  readonly event: string;
+  readonly symbol: string;
+  readonly status: number | null;
+  readonly code: string;
+  readonly reason: string;
+  /** When it failed (informational). */
+  readonly at: string;
+}
+
+/** A permanent failure as {@link loadIngestState} reports it. */
+export interface WindowFailure {
+  readonly symbol: string;
+  readonly code: string;
+  readonly status: number | null;
+  readonly reason: string;
+}
+
+/** Journal state of stage 2, over all partitions. */
+export interface IngestState {
+  /** Event IDs journaled as complete. */
+  readonly completed: Set<string>;
+  /** Event IDs whose last attempt failed permanently (and that are not complete). */
+  readonly failed: Map<string, WindowFailure>;
+}
+
+/** Options of {@link WindowWriter.open}. */
+export interface WindowWriterOptions {
+  /** Journal group-commit interval (0 = fsync every line). @default 200 */
+  readonly groupCommitMs?: number;
+  /** Filesystem layer. @default nodeFs */
+  readonly fs?: FsLayer;
+  /** Take the partition lock even if a live process (or another host) holds it. @default false */
+  readonly steal?: boolean;
+  /** Recorded in the lock file (secrets redacted). @default undefined */
+  readonly command?: string;
+  /** Liveness check for stale-lock recovery. @default signal 0 */
+  readonly processAlive?: (pid: number) => boolean;
+  /** Parquet codec. @default 'zstd' */
+  readonly compression?: ParquetCompression;
+}
+
+/** What {@link WindowWriter.commit} returns. */
+export interface WindowCommitResult {
+  readonly trades: number;
+  readonly quotes: number;
+  /** Bytes of both files. */
+  readonly bytes: number;
+}
+
+/** Folder and files of one event window. Validates symbol and event ID. */
+export function windowPaths(outDir: string, symbol: string, eventId: string): { dir: string; trades: string; quotes: string } {
+  const dir = join(outDir, 'windows', `symbol=${validateSymbol(symbol)}`, `event=${validateEventId(eventId)}`);
+  return { dir, trades: join(dir, 'trades.parquet'), quotes: join(dir, 'quotes.parquet') };
+}
+
+/** Whether both files of the window exist (the definition of a complete event). */
+export async function windowComplete(outDir: string, symbol: string, eventId: string, opts?: { readonly fs?: FsLayer }): Promise<boolean> {
+  const fs = opts?.fs ?? nodeFs;
+  const p = windowPaths(outDir, symbol, eventId);
+  const exists = async (f: string): Promise<boolean> => {
+    try {
+      return (await fs.stat(f)).isFile();
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw toDiskError(err, 'checking', f);
+    }
+  };
+  const [t, q] = await Promise.all([exists(p.trades), exists(p.quotes)]);
+  return t && q;
+}
+
+function ingestPaths(outDir: string, index: number): { journal: string; failed: string; lock: string } {
+  const dir = join(outDir, 'state', 'ingest');
+  return { journal: join(dir, `part-${index}.jsonl`), failed: join(dir, `part-${index}.failed.jsonl`), lock: join(dir, `part-${index}.lock`) };
+}
+
+/** The stage-2 writer of one partition (`--partition index/count`). */
+export class WindowWriter {
+  readonly outDir: string;
+  readonly partition: { readonly index: number; readonly count: number };
+  readonly lock: LockHandle;
+  readonly #fs: FsLayer;
+  readonly #journal: Journal<WindowJournalLine>;
+  readonly #failed: Journal<WindowFailureLine>;
+  readonly #compression: ParquetCompression;
+  #closed = false;
+  #inFlight = new Set<Promise<unknown>>();
+
+  private constructor(args: {
+    outDir: string;
+    partition: { index: number; count: number };
+    lock: LockHandle;
+    fs: FsLayer;
+    journal: Journal<WindowJournalLine>;
+    failed: Journal<WindowFailureLine>;
+    compression: ParquetCompression;
+  }) {
+    this.outDir = args.outDir;
+    this.partition = args.partition;
+    this.lock = args.lock;
+    this.#fs = args.fs;
+    this.#journal = args.journal;
+    this.#failed = args.failed;
+    this.#compression = args.compression;
+  }
+
+  /**
+   * Takes the partition lock and opens its journals (torn tails truncated).
+   *
+   * @throws InputError for a bad partition, LockedError when a live process holds it.
+   */
+  static async open(
+    outDir: string,
+    partition: { readonly index: number; readonly count: number },
+    opts?: WindowWriterOptions,
+  ): Promise<WindowWriter> {
+    const count = validateNonNegInt(partition?.count, 'partition count');
+    const index = validateNonNegInt(partition?.index, 'partition index');
+    if (count < 1 || index >= count) throw new InputError(`invalid partition ${index}/${count}: need 0 <= index < count`);
+    const fs = opts?.fs ?? nodeFs;
+    const groupCommitMs = opts?.groupCommitMs ?? 200;
+    const p = ingestPaths(outDir, index);
+    const lock = await acquireLock(p.lock, {
+      fs,
+      steal: opts?.steal ?? false,
+      ...(opts?.command !== undefined ? { command: opts.command } : {}),
+      ...(opts?.processAlive ? { processAlive: opts.processAlive } : {}),
+    });
+    let journal: Journal<WindowJournalLine> | undefined;
+    try {
+      journal = await Journal.open<WindowJournalLine>(p.journal, { fs, groupCommitMs });
+      const failed = await Journal.open<WindowFailureLine>(p.failed, { fs, groupCommitMs });
+      return new WindowWriter({ outDir, partition: { index, count }, lock, fs, journal, failed, compression: opts?.compression ?? 'zstd' });
+    } catch (err) {
+      await journal?.close().catch(() => undefined);
+      await lock.release().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  #track<T>(p: Promise<T>): Promise<T> {
+    this.#inFlight.add(p);
+    const done = (): void => {
+      this.#inFlight.delete(p);
+    };
+    p.then(done, done);
+    return p;
+  }
+
+  /**
+   * Publishes both files of a window atomically, then appends its journal line (resolves once the
+   * group commit covering it is fsync'd). Safe to call concurrently for different events.
+   */
+  commit(w: {
+    readonly symbol: string;
+    readonly eventId: string;
+    readonly trades: pl.DataFrame;
+    readonly quotes: pl.DataFrame;
+  }): Promise<WindowCommitResult> {
+    return this.#track(this.#commit(w));
+  }
+
+  async #commit(w: {
+    readonly symbol: string;
+    readonly eventId: string;
+    readonly trades: pl.DataFrame;
+    readonly quotes: pl.DataFrame;
+  }): Promise<WindowCommitResult> {
+    if (this.#closed) throw new InputError('WindowWriter is closed');
+    const p = windowPaths(this.outDir, w.symbol, w.eventId);
+    const opts = { fs: this.#fs, compression: this.#compression };
+    const results = await Promise.allSettled([
+      writeParquetAtomically(p.trades, w.trades, opts),
+      writeParquetAtomically(p.quotes, w.quotes, opts),
+    ]);
+    for (const r of results) if (r.status === 'rejected') throw r.reason;
+    const [t, q] = results.map((r) => (r as PromiseFulfilledResult<{ rows: number; bytes: number }>).value) as [
+      { rows: number; bytes: number },
+      { rows: number; bytes: number },
+    ];
+    await this.#journal.append({ event: w.eventId, symbol: w.symbol, trades: t.rows, quotes: q.rows });
+    return { trades: t.rows, quotes: q.rows, bytes: t.bytes + q.bytes };
+  }
+
+  /** Records a permanent failure (reason redacted of API keys). Resolves once durable. */
+  fail(f: {
+    readonly eventId: string;
+    readonly symbol: string;
+    readonly status?: number | undefined;
+    readonly code: string;
+    readonly reason: string;
+  }): Promise<void> {
+    if (this.#closed) return Promise.reject(new InputError('WindowWriter is closed'));
+    try {
+      validateEventId(f.eventId);
+      validateSymbol(f.symbol);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#track(
+      this.#failed.append({
+        event: f.eventId,
+        symbol: f.symbol,
+        status: typeof f.status === 'number' ? f.status : null,
+        code: String(f.code),
+        reason: redactSecrets(String(f.reason)).slice(0, 2000),
+        at: new Date().toISOString(),
+      }),
+    );
+  }
+
+  /** Makes every journal line appended so far durable now. */
+  async flush(): Promise<void> {
+    await Promise.all([this.#journal.flush(), this.#failed.flush()]);
+  }
+
+  /** Waits for in-flight commits, flushes and closes the journals, releases the lock. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.allSettled([...this.#inFlight]);
+    let first: unknown;
+    await this.#journal.close().catch((e: unknown) => (first ??= e));
+    await this.#failed.close().catch((e: unknown) => (first ??= e));
+    await this.lock.release().catch((e: unknown) => (first ??= e));
+    if (first !== undefined) throw first;
+  }
+}
+
+const PART_RE = /^part-(\d+)\.jsonl$/;
+const FAILED_RE = /^part-(\d+)\.failed\.jsonl$/;
+
+/**
+ * Stage-2 journal state over all `state/ingest/part-*.jsonl` (whatever partition count wrote
+ * them): completed event IDs, and permanent failures not since completed (last failure wins).
+ */
+export async function loadIngestState(outDir: string, opts?: { readonly fs?: FsLayer }): Promise<IngestState> {
+  const fs = opts?.fs ?? nodeFs;
+  const dir = join(outDir, 'state', 'ingest');
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch (err) {
+    if (isNotFound(err)) return { completed: new Set(), failed: new Map() };
+    throw toDiskError(err, 'listing', dir);
+  }
+  names.sort();
+  const completed = new Set<string>();
+  const failed = new Map<string, WindowFailure>();
+  const parts = await Promise.all(
+    names.filter((n) => PART_RE.test(n)).map((n) => loadJournal<WindowJournalLine>(join(dir, n), { fs }).then((j) => ({ n, j }))),
+  );
+  for (const { n, j } of parts) {
+    j.entries.forEach((e, i) => {
+      if (!e || typeof e.event !== 'string') throw new InputError(`${join(dir, n)}: entry ${i + 1} has no event ID`);
+      completed.add(e.event);
+    });
+  }
+  const fails = await Promise.all(
+    names.filter((n) => FAILED_RE.test(n)).map((n) => loadJournal<WindowFailureLine>(join(dir, n), { fs }).then((j) => ({ n, j }))),
+  );
+  for (const { n, j } of fails) {
+    j.entries.forEach((e, i) => {
+      if (!e || typeof e.event !== 'string') throw new InputError(`${join(dir, n)}: entry ${i + 1} has no event ID`);
+      if (completed.has(e.event)) return;
+      failed.set(e.event, { symbol: e.symbol, code: e.code, status: e.status ?? null, reason: e.reason });
+    });
+  }
+  return { completed, failed };
+}

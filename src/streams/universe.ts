@@ -1,0 +1,232 @@
+import { readFile, stat } from 'node:fs/promises';
+import { extname, resolve } from 'node:path';
+import pl from 'nodejs-polars';
+import { InputError } from '../errors.js';
+import { validateSymbol } from './symbols.js';
+
+export type UniverseFormat = 'txt' | 'csv' | 'parquet';
+
+export interface Universe {
+  /** Sorted (byte order), de-duplicated, validated symbols. The position is the partition key. */
+  readonly symbols: string[];
+  /** Symbols that occurred more than once (each listed once, sorted); the caller warns. */
+  readonly duplicates: string[];
+  /** Absolute path the universe was read from. */
+  readonly source: string;
+  readonly format: UniverseFormat;
+}
+
+/** Column names accepted for the ticker, in order of preference (matched case-insensitively). */
+export const SYMBOL_COLUMNS = ['symbol', 'ticker'] as const;
+
+/**
+ * @internal Splits CSV text into records (RFC 4180: `"` quoting, `""` escapes, newlines inside quotes),
+ * returning each record with the 1-based line it starts on. Trailing `\r` is dropped.
+ */
+export class CsvRecordSplitter {
+  private fields: string[] = [];
+  private field = '';
+  private inQuotes = false;
+  private quotedField = false;
+  private line = 0;
+  private startLine = 1;
+
+  /** Feeds one physical line (without its `\n`); returns the record it completes, if any. */
+  push(rawLine: string): { fields: string[]; line: number } | undefined {
+    this.line++;
+    const text = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
+    if (!this.inQuotes) this.startLine = this.line;
+    else this.field += '\n';
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i];
+      if (this.inQuotes) {
+        if (c === '"') {
+          if (text[i + 1] === '"') {
+            this.field += '"';
+            i++;
+          } else this.inQuotes = false;
+        } else this.field += c;
+      } else if (c === '"' && this.field.length === 0 && !this.quotedField) {
+        this.inQuotes = true;
+        this.quotedField = true;
+      } else if (c === ',') {
+        this.fields.push(this.field);
+        this.field = '';
+        this.quotedField = false;
+      } else this.field += c;
+    }
+    if (this.inQuotes) return undefined;
+    this.fields.push(this.field);
+    const record = { fields: this.fields, line: this.startLine };
+    this.fields = [];
+    this.field = '';
+    this.quotedField = false;
+    return record;
+  }
+
+  /** Whether input ended inside a quoted field. */
+  get unterminated(): boolean {
+    return this.inQuotes;
+  }
+
+  get currentLine(): number {
+    return this.startLine;
+  }
+}
+
+/** @internal Index of the first header cell named one of `names` (case-insensitive, trimmed). */
+export function findColumn(header: readonly string[], names: readonly string[]): number {
+  const lower = header.map((h) => h.trim().replace(/^\uFEFF/, '').toLowerCase());
+  for (const name of names) {
+    const i = lower.indexOf(name);
+    if (i >= 0) return i;
+  }
+  return -1;
+}
+
+function located(path: string, where: string, err: unknown): InputError {
+  const reason = err instanceof Error ? err.message : String(err);
+  return new InputError(`${path}:${where}: ${reason}`, { cause: err });
+}
+
+function parseTxt(path: string, text: string): string[] {
+  const out: string[] = [];
+  const lines = text.replace(/^\uFEFF/, '').split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const hash = lines[i]!.indexOf('#');
+    const body = (hash >= 0 ? lines[i]!.slice(0, hash) : lines[i]!).trim();
+    if (body === '') continue;
+    try {
+      out.push(validateSymbol(body));
+    } catch (err) {
+      throw located(path, `${i + 1}`, err);
+    }
+  }
+  return out;
+}
+
+function parseCsv(path: string, text: string): string[] {
+  const splitter = new CsvRecordSplitter();
+  const out: string[] = [];
+  let col = -1;
+  let header: string[] | undefined;
+  for (const line of text.replace(/^\uFEFF/, '').split('\n')) {
+    const rec = splitter.push(line);
+    if (!rec) continue;
+    if (rec.fields.length === 1 && rec.fields[0]!.trim() === '') continue;
+    if (!header) {
+      header = rec.fields;
+      col = findColumn(header, SYMBOL_COLUMNS);
+      if (col < 0) {
+        throw new InputError(
+          `${path}: no "symbol" or "ticker" column; columns found: ${header.map((h) => JSON.stringify(h.trim())).join(', ')}`,
+        );
+      }
+      continue;
+    }
+    try {
+      out.push(validateSymbol((rec.fields[col] ?? '').trim()));
+    } catch (err) {
+      throw located(path, `${rec.line}`, err);
+    }
+  }
+  if (splitter.unterminated) throw new InputError(`${path}:${splitter.currentLine}: unterminated quoted field`);
+  return out;
+}
+
+function parseParquet(path: string): string[] {
+  let columns: string[];
+  try {
+    columns = pl.scanParquet(path).columns;
+  } catch (err) {
+    throw new InputError(`${path}: not a readable Parquet file (${(err as Error).message})`, { cause: err });
+  }
+  const col = findColumn(columns, SYMBOL_COLUMNS);
+  if (col < 0) {
+    throw new InputError(
+      `${path}: no "symbol" or "ticker" column; columns found: ${columns.map((c) => JSON.stringify(c)).join(', ')}`,
+    );
+  }
+  const name = columns[col]!;
+  const series = pl.readParquet(path, { columns: [name] }).getColumn(name);
+  const variant = series.dtype.variant;
+  if (variant !== 'String' && variant !== 'Utf8' && variant !== 'Categorical') {
+    throw new InputError(`${path}: column "${name}" must hold strings (Utf8), found ${variant}`);
+  }
+  const values = (variant === 'Categorical' ? series.cast(pl.Utf8) : series).toArray() as (string | null)[];
+  const out: string[] = new Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    try {
+      out[i] = validateSymbol(values[i]);
+    } catch (err) {
+      throw located(path, `row ${i + 1}`, err);
+    }
+  }
+  return out;
+}
+
+/**
+ * Reads a universe file: `.txt` (one symbol a line, blank lines and `#` comments ignored), `.csv`
+ * (a `symbol` or `ticker` column, case-insensitive) or `.parquet` (a `symbol`/`ticker` string column).
+ *
+ * @example
+ * const { symbols, duplicates } = await readUniverse('universe.txt');
+ * if (duplicates.length) log.warn({ duplicates }, 'duplicate symbols ignored');
+ * @throws {InputError} missing file, unknown extension, missing column, invalid symbol (with the
+ *   file and line/row), or an empty universe.
+ */
+export async function readUniverse(path: string): Promise<Universe> {
+  const source = resolve(path);
+  try {
+    const st = await stat(source);
+    if (!st.isFile()) throw new InputError(`universe file is not a regular file: ${path}`);
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new InputError(`universe file not found: ${path}`);
+    throw new InputError(`cannot read universe file ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  const ext = extname(source).toLowerCase();
+  let format: UniverseFormat;
+  let raw: string[];
+  if (ext === '.parquet' || ext === '.pq') {
+    format = 'parquet';
+    raw = parseParquet(path);
+  } else if (ext === '.csv') {
+    format = 'csv';
+    raw = parseCsv(path, await readFile(source, 'utf8'));
+  } else if (ext === '.txt' || ext === '') {
+    format = 'txt';
+    raw = parseTxt(path, await readFile(source, 'utf8'));
+  } else {
+    throw new InputError(`unsupported universe file type "${ext}" (expected .txt, .csv or .parquet): ${path}`);
+  }
+  if (raw.length === 0) throw new InputError(`universe file has no symbols: ${path}`);
+  // Symbols are ASCII, so UTF-16 order (the default sort) is byte order, as other processes and
+  // the Python tools sort them.
+  raw.sort();
+  const symbols: string[] = [];
+  const duplicates: string[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    if (i > 0 && raw[i] === raw[i - 1]) {
+      if (duplicates[duplicates.length - 1] !== raw[i]) duplicates.push(raw[i]!);
+    } else symbols.push(raw[i]!);
+  }
+  return { symbols, duplicates, source, format };
+}
+
+/**
+ * Position of each symbol in a sorted, de-duplicated universe: the `index` for `stridePartition`.
+ *
+ * @example
+ * const idx = universeIndex(symbols);
+ * symbols$.pipe(stridePartition(4, (s) => idx.get(s)!));
+ * @throws {RangeError} if `symbols` holds a duplicate (pass `readUniverse(...).symbols`).
+ */
+export function universeIndex(symbols: readonly string[]): Map<string, number> {
+  const map = new Map<string, number>();
+  symbols.forEach((s, i) => {
+    if (map.has(s)) throw new RangeError(`universeIndex: duplicate symbol ${JSON.stringify(s)} at ${i}`);
+    map.set(s, i);
+  });
+  return map;
+}

@@ -15,12 +15,8 @@ export interface Command {
 }
 
 async function commands(): Promise<Command[]> {
-  const [{ runCommand }, { simCommand }, { consolidateCommand }] = await Promise.all([
-    import('./run.js'),
-    import('./sim.js'),
-    import('./consolidate.js'),
-  ]);
-  return [runCommand, simCommand, consolidateCommand];
+  const { COMMANDS } = await import('./commands.js');
+  return Promise.all(COMMANDS.map((load) => load()));
 }
 
 function usage(all: readonly Command[]): string {

@@ -1,0 +1,11 @@
+import type { Command } from './main.js';
+
+/**
+ * Every CLI command, loaded lazily so `tickpipe sim` does not pay for Polars and `--help` stays
+ * fast. One line per command; the order is the order of `tickpipe --help`.
+ */
+export const COMMANDS: ReadonlyArray<() => Promise<Command>> = [
+  async () => (await import('./run.js')).runCommand,
+  async () => (await import('./sim.js')).simCommand,
+  async () => (await import('./consolidate.js')).consolidateCommand,
+];

@@ -123,8 +123,12 @@ export interface DayPlan {
   readonly starts: Int32Array;
   /** Price level in dollars at each minute boundary. */
   readonly level: Float64Array;
+  /** Target volume (shares) of each minute that trades; trade sizes are scaled to about this sum. */
+  readonly vol: Float64Array;
   /** Relative amplitude of intra-minute price noise. */
   readonly noise: Float64Array;
+  /** Order-flow imbalance, -1..1: > 0 more trades at the ask (up-leg), < 0 more at the bid. */
+  readonly flow: Float64Array;
   /** Quoted spread in price ticks. */
   readonly spread: Int32Array;
   /** Multiplier on trade sizes (bursts trade bigger lots). */
@@ -146,6 +150,20 @@ function baseIntensity(m: number): number {
 }
 
 const BASE_INTENSITY = Float64Array.from({ length: SESSION_MINUTES }, (_, m) => baseIntensity(m));
+
+// Price regimes: RTH segment length range (minutes), chance a segment keeps the previous direction,
+// typical log move of an hour-long segment (RTH / extended hours), per-minute random-walk sigma.
+const SEG_MIN = Number(process.env.T_SEG_MIN ?? 20);
+const SEG_MAX = Number(process.env.T_SEG_MAX ?? 90);
+const SEG_KEEP = Number(process.env.T_SEG_KEEP ?? 0.6);
+const SEG_MOVE = Number(process.env.T_SEG_MOVE ?? 0.015);
+const SEG_MOVE_EXT = Number(process.env.T_SEG_MOVE_EXT ?? 0.015);
+const WALK_SIGMA = Number(process.env.T_WALK_SIGMA ?? 0.0008);
+/** Per-minute log drift at which order flow is fully one-sided. */
+const FLOW_SLOPE = Number(process.env.T_FLOW_SLOPE ?? 0.0002);
+/** Shares per unit of trade intensity in a minute's volume, and the sigma of its lognormal noise. */
+const LOT_SHARES = Number(process.env.T_LOT_SHARES ?? 350);
+const VOL_NOISE = Number(process.env.T_VOL_NOISE ?? 0.35);
 
 const EVENT_KINDS = ['spike', 'flush', 'volume_burst', 'trend'] as const;
 const EVENT_WEIGHTS = cumulative([3, 3, 3, 1.5]);
@@ -244,15 +262,32 @@ export function dayPlan(seed: number, ticker: string, day: number, eventinessOpt
     }
   }
 
-  // Price path in log space, then a linear correction so the regular-session close meets the next
-  // session day's anchor: that keeps consecutive days consistent (close → next open is the gap).
+  // Price path in log space: regimes (segments of 20-180 minutes, each a steady drift) plus a small
+  // random walk, so price trends away from the day's VWAP and stays on one side of it for long
+  // stretches instead of chopping around it. Segments tend to continue the previous direction
+  // (momentum) and start afresh at the open and the close. Then a linear correction makes the
+  // regular-session close meet the next session day's anchor: that keeps consecutive days consistent
+  // (close → next open is the gap).
+  const volScale = prof.volScale * (inPlay ? 1.4 : 1);
+  const slope = new Float64Array(n);
+  let dir = r.chance(0.5) ? 1 : -1;
+  for (let m = 0; m < n; ) {
+    const ext = m < RTH_OPEN_MINUTE || m >= RTH_CLOSE_MINUTE;
+    const limit = m < RTH_OPEN_MINUTE ? RTH_OPEN_MINUTE : m < RTH_CLOSE_MINUTE ? RTH_CLOSE_MINUTE : n;
+    let dur = ext ? r.int(60, 180) : r.int(SEG_MIN, SEG_MAX);
+    if (limit - (m + dur) < 20) dur = limit - m;
+    if (!r.chance(SEG_KEEP)) dir = -dir;
+    const move = dir * (0.25 + Math.abs(r.normal())) * (ext ? SEG_MOVE_EXT : SEG_MOVE) * volScale * Math.sqrt(dur / 60);
+    for (let j = 0; j < dur; j++) slope[m + j] = move / dur;
+    m += dur;
+  }
   const x = new Float64Array(n + 1);
   const start = Math.log(anchorPrice(seed, ticker, day)) + gap;
   x[0] = start;
-  const sigma = 0.0022 * prof.volScale;
+  const sigma = WALK_SIGMA * prof.volScale;
   for (let m = 0; m < n; m++) {
     const open = m >= RTH_OPEN_MINUTE && m < RTH_OPEN_MINUTE + 30 ? 1.8 : 1;
-    x[m + 1] = x[m]! + sigma * open * volMult[m]! * r.normal() + drift[m]!;
+    x[m + 1] = x[m]! + sigma * open * volMult[m]! * r.normal() + slope[m]! + drift[m]!;
   }
   const target = Math.log(anchorPrice(seed, ticker, nextSessionDay(day))) + r.normal() * 0.005;
   const fix = target - x[RTH_CLOSE_MINUTE]!;
@@ -262,9 +297,14 @@ export function dayPlan(seed: number, ticker: string, day: number, eventinessOpt
     level[m] = Math.min(60, Math.max(0.3, Math.exp(x[m]! + fix * w)));
   }
 
+  // Trades per minute (Poisson) and, separately, the volume of each minute that trades: a smooth
+  // intraday profile with moderate lognormal noise, so a minute's volume is never many times its
+  // neighbours' unless the plan says so (bursts, spikes, flushes multiply activity and lot size).
   const counts = new Int32Array(n);
   const starts = new Int32Array(n + 1);
+  const vol = new Float64Array(n);
   const noise = new Float64Array(n);
+  const flow = new Float64Array(n);
   const spread = new Int32Array(n);
   let total = 0;
   for (let m = 0; m < n; m++) {
@@ -273,9 +313,12 @@ export function dayPlan(seed: number, ticker: string, day: number, eventinessOpt
     counts[m] = c;
     starts[m] = total;
     total += c;
-    noise[m] = sigma * 0.6 * volMult[m]!;
+    vol[m] = c === 0 ? 0 : Math.round(LOT_SHARES * sizeMult[m]! * (0.5 + lambda) * Math.exp(VOL_NOISE * r.normal() - VOL_NOISE * VOL_NOISE / 2));
+    noise[m] = sigma * 0.8 * volMult[m]!;
+    const f = (slope[m]! + drift[m]!) / FLOW_SLOPE;
+    flow[m] = f > 1 ? 1 : f < -1 ? -1 : f;
     const price = level[m]!;
-    const rel = m >= RTH_OPEN_MINUTE && m < RTH_CLOSE_MINUTE ? r.range(0.0015, 0.006) : r.range(0.004, 0.02);
+    const rel = m >= RTH_OPEN_MINUTE && m < RTH_CLOSE_MINUTE ? r.range(0.0015, 0.006) : r.range(0.003, 0.01);
     const tick = price >= 1 ? 0.01 : 0.0001;
     spread[m] = Math.max(1, Math.round((price * rel) / tick));
   }
@@ -291,7 +334,9 @@ export function dayPlan(seed: number, ticker: string, day: number, eventinessOpt
     counts,
     starts,
     level,
+    vol,
     noise,
+    flow,
     spread,
     sizeMult,
     events,
@@ -316,7 +361,7 @@ export function tickE4(e4: number): number {
 // the value inside it.
 const SIZE_CUM = [0.28, 0.68, 0.78, 0.83, 0.92, 0.98, 1];
 
-function drawSize(u: number, mult: number): number {
+function drawSize(u: number): number {
   let size: number;
   if (u < SIZE_CUM[0]!) size = 1 + Math.floor((u / SIZE_CUM[0]!) * 99);
   else if (u < SIZE_CUM[1]!) size = 100;
@@ -325,7 +370,6 @@ function drawSize(u: number, mult: number): number {
   else if (u < SIZE_CUM[4]!) size = 100 * (4 + Math.floor(((u - SIZE_CUM[3]!) / 0.09) * 6));
   else if (u < SIZE_CUM[5]!) size = 100 * (10 + Math.floor(((u - SIZE_CUM[4]!) / 0.06) * 16));
   else size = 100 * (30 + Math.floor(((u - SIZE_CUM[5]!) / 0.02) * 71));
-  if (mult !== 1 && size >= 100) size = 100 * Math.round((size / 100) * mult);
   return size;
 }
 
@@ -347,7 +391,11 @@ export function tradeCore(plan: DayPlan): TradeCore {
     const l0 = plan.level[m]! * 1e4;
     const l1 = plan.level[m + 1]! * 1e4;
     const amp = plan.noise[m]!;
-    const mult = plan.sizeMult[m]!;
+    // Order flow follows the regime: buyers lift the offer in an up-leg, sellers hit the bid in a
+    // down-leg (10% of trades print inside the spread either way).
+    const bidCut = 0.45 - 0.35 * plan.flow[m]!;
+    let odd = 0;
+    let lots = 0;
     for (let j = 0; j < c; j++) {
       // One 32-bit draw per trade, split: 12 bits of noise, 8 bits of side, 12 bits of size. Bars
       // are built from this loop alone, so its cost is the cost of a long minute-bar download.
@@ -357,9 +405,21 @@ export function tradeCore(plan: DayPlan): TradeCore {
       const tick = mid >= 10_000 ? 100 : 1;
       const half = (plan.spread[m]! * tick) / 2;
       const side = ((w >>> 12) & 0xff) / 256;
-      const p = side < 0.45 ? mid - half : side < 0.9 ? mid + half : mid;
+      const p = side < bidCut ? mid - half : side < 0.9 ? mid + half : mid;
       price[s0 + j] = toGridE4(p);
-      size[s0 + j] = drawSize((w >>> 20) / 4096, mult);
+      const sz = drawSize((w >>> 20) / 4096);
+      size[s0 + j] = sz;
+      if (sz < 100) odd += sz;
+      else lots += sz;
+    }
+    // Scale the round lots so the minute trades about its planned volume: sizes keep their mix
+    // (odd lots, round lots, blocks), but one block can no longer make a quiet minute a spike.
+    if (lots > 0) {
+      const k = Math.max(0, plan.vol[m]! - odd) / lots;
+      for (let i = s0; i < s0 + c; i++) {
+        const sz = size[i]!;
+        if (sz >= 100) size[i] = Math.max(100, 100 * Math.round((sz * k) / 100));
+      }
     }
   }
   return { plan, price, size };

@@ -38,7 +38,8 @@ export interface DetectStageOptions {
   /** First and last day (YYYY-MM-DD, inclusive) of minute bars. */
   readonly from: string;
   readonly to: string;
-  readonly client: PolygonClient;
+  /** Where minute bars come from: a {@link PolygonClient} or anything with the same `aggregates$`. */
+  readonly client: BarsClient;
   readonly detectors: readonly Detector[];
   /** Worker partitions of the whole run. @default 4 */
   readonly workers?: number;
@@ -55,6 +56,9 @@ export interface DetectStageOptions {
   /** Take over locks held by live processes or other hosts. @default false */
   readonly stealLocks?: boolean;
 }
+
+/** The part of {@link PolygonClient} stage 1 uses. */
+export type BarsClient = Pick<PolygonClient, 'aggregates$'>;
 
 /** Progress notifications of stage 1. `batch` is emitted once the shard's journal line is durable. */
 export type DetectProgress =
@@ -84,7 +88,7 @@ type Outcome =
   | { readonly ok: false; readonly symbol: string; readonly err: HttpError };
 
 /** Minute bars of one symbol over the run's dates, all pages. */
-export function fetchMinuteBars(client: PolygonClient, symbol: string, from: string, to: string): Observable<Bar[]> {
+export function fetchMinuteBars(client: BarsClient, symbol: string, from: string, to: string): Observable<Bar[]> {
   return client.aggregates$(symbol, 1, 'minute', from, to, { adjusted: true, sort: 'asc', limit: 50_000 }).pipe(
     reduce((acc: Bar[], page) => {
       for (const b of page.results) acc.push(b);

@@ -24,7 +24,8 @@ export interface IngestStageOptions {
   readonly outDir: string;
   /** Parquet or CSV with `symbol, event_type, timestamp`. */
   readonly manifestPath: string;
-  readonly client: PolygonClient;
+  /** Where trades and quotes come from: a {@link PolygonClient} or anything with the same methods. */
+  readonly client: WindowsClient;
   /** Share of the manifest this process owns (row position mod count). @default the whole manifest */
   readonly partition?: Partition;
   /** Windows in flight. @default 64 */
@@ -56,10 +57,13 @@ export type IngestProgress =
       readonly message: string;
     };
 
+/** The part of {@link PolygonClient} stage 2 uses. */
+export type WindowsClient = Pick<PolygonClient, 'trades$' | 'quotes$'>;
+
 const NS_PER_MS = 1_000_000n;
 
 /** Every trade of `[t - before, t + after]`, all pages, ascending. */
-export function fetchTrades(client: PolygonClient, symbol: string, gte: bigint, lte: bigint): Observable<Trade[]> {
+export function fetchTrades(client: WindowsClient, symbol: string, gte: bigint, lte: bigint): Observable<Trade[]> {
   return client.trades$(symbol, { gte, lte, order: 'asc', limit: 50_000 }).pipe(
     reduce((acc: Trade[], page) => {
       for (const t of page.results) acc.push(t);
@@ -69,7 +73,7 @@ export function fetchTrades(client: PolygonClient, symbol: string, gte: bigint, 
 }
 
 /** Quotes of the window downsampled page by page, so memory does not grow with the window. */
-export function fetchQuotes(client: PolygonClient, symbol: string, gte: bigint, lte: bigint, hz: number): Observable<Quote[]> {
+export function fetchQuotes(client: WindowsClient, symbol: string, gte: bigint, lte: bigint, hz: number): Observable<Quote[]> {
   return client.quotes$(symbol, { gte, lte, order: 'asc', limit: 50_000 }).pipe(
     map((page) => page.results),
     downsampleQuotes(hz),

@@ -78,6 +78,8 @@ function tickerProfile(seed: number, ticker: string): TickerProfile {
   return p;
 }
 
+const DAY_MOVE = Number(process.env.T_DAY_MOVE ?? 0.04);
+
 const OCTAVES = [
   { period: 5, amp: 0.04 },
   { period: 23, amp: 0.1 },
@@ -103,6 +105,11 @@ export function anchorPrice(seed: number, ticker: string, day: number): number {
     const b = hashUnit(`${seed}|${ticker}|o${k}|${i + 1}`) * 2 - 1;
     x += amp * (a + (b - a) * s);
   }
+  // Plus an independent move per day, so that days trend (the close lands away from the open, and
+  // the price away from its VWAP) instead of wandering back to where they started.
+  const u1 = Math.max(1e-12, hashUnit(`${seed}|${ticker}|d1|${day}`));
+  const u2 = hashUnit(`${seed}|${ticker}|d2|${day}`);
+  x += DAY_MOVE * Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
   return Math.min(19, Math.max(1.1, Math.exp(x)));
 }
 

@@ -76,7 +76,7 @@ describe('stage 1 through the real CLI: SIGKILL mid-run, resume with another --w
       const worker = l.file.replace('.jsonl', '');
       const df = pl.readParquet(join(out, 'events', 'shards', worker, l.shard));
       expect(df.height).toBe(l.rows);
-      const ts = df.getColumn('timestamp').cast(pl.Int64).toArray() as number[];
+      const ts = (df.getColumn('timestamp').cast(pl.Int64).toArray() as unknown[]).map(Number);
       const sym = df.getColumn('symbol').toArray() as string[];
       const typ = df.getColumn('event_type').toArray() as string[];
       for (let i = 0; i < df.height; i++) keys.push(`${sym[i]}|${typ[i]}|${ts[i]}`);

@@ -1,0 +1,100 @@
+/**
+ * Benchmarks 1 and 2: share of the server's quota turned into successful requests, and the 429
+ * share, over a steady window after warm-up, read from the simulator's own counters.
+ */
+import { performance } from 'node:perf_hooks';
+import type { SimStats } from '../../src/sim/index.js';
+import type { EventRow } from '../../src/types.js';
+import { sleep, withTmp } from './common.js';
+import { startIngest } from './ingest.js';
+import { startOldDesign } from './old-design.js';
+import { openSim, type SimMode } from './sim.js';
+
+export const LATENCY = { medianMs: 100, p99Ms: 600 } as const;
+
+export interface QuotaMeasure {
+  readonly design: 'tickpipe' | 'old';
+  readonly quota: number;
+  readonly clientRate: number;
+  readonly adaptive: boolean;
+  readonly concurrency: number;
+  readonly windowSec: number;
+  /** Successful (complete 200) responses per second in the window. */
+  readonly okPerSec: number;
+  /** okPerSec / quota. */
+  readonly quotaUse: number;
+  /** 429 responses / all requests in the window. */
+  readonly share429: number;
+  readonly requests: number;
+  /** Event windows completed per second in the window (tickpipe: committed to disk; old: downloaded). */
+  readonly eventsPerSec: number;
+  /** Client bucket's rate at the end (adaptive mode). */
+  readonly finalRate?: number;
+}
+
+export interface QuotaSetup {
+  readonly quota: number;
+  readonly clientRate: number;
+  readonly adaptive: boolean;
+  readonly warmMs: number;
+  readonly measureMs: number;
+  readonly manifestPath: string;
+  readonly events: readonly EventRow[];
+  readonly simMode: SimMode;
+}
+
+function delta(a: SimStats, b: SimStats): { ok: number; requests: number; rateLimited: number } {
+  return { ok: b.ok - a.ok, requests: b.requests - a.requests, rateLimited: b.rateLimited - a.rateLimited };
+}
+
+/** Windows in flight so that requests in flight cover rate × p99 latency with room to spare. */
+export function concurrencyFor(rate: number): number {
+  return Math.max(16, Math.ceil(rate * (LATENCY.p99Ms / 1000)));
+}
+
+export async function measureQuota(design: 'tickpipe' | 'old', s: QuotaSetup): Promise<QuotaMeasure> {
+  const sim = await openSim({ rate: s.quota, latency: LATENCY, seed: 7 }, s.simMode);
+  try {
+    return await withTmp('quota', async (outDir) => {
+      const concurrency = design === 'old' ? 6 : concurrencyFor(s.clientRate);
+      const run =
+        design === 'old'
+          ? (() => {
+              const r = startOldDesign({ url: sim.url, apiKey: 'bench-key', rate: s.clientRate, events: s.events });
+              return { events: () => r.events(), stop: async () => void (await r.stop()) };
+            })()
+          : (() => {
+              const r = startIngest({ url: sim.url, manifestPath: s.manifestPath, outDir, rate: s.clientRate, adaptive: s.adaptive, concurrency });
+              return { events: () => r.windows(), stop: async () => void (await r.stop()), bucket: r.bucket };
+            })();
+      await sleep(s.warmMs);
+      const a = await sim.stats();
+      const ev0 = run.events();
+      const t0 = performance.now();
+      await sleep(s.measureMs);
+      const b = await sim.stats();
+      const ev1 = run.events();
+      const sec = (performance.now() - t0) / 1000;
+      const finalRate = 'bucket' in run ? run.bucket?.currentRate : undefined;
+      await run.stop();
+      const d = delta(a, b);
+      const okPerSec = d.ok / sec;
+      return {
+        design,
+        quota: s.quota,
+        clientRate: s.clientRate,
+        adaptive: s.adaptive,
+        concurrency,
+        windowSec: sec,
+        okPerSec,
+        quotaUse: okPerSec / s.quota,
+        share429: d.requests > 0 ? d.rateLimited / d.requests : 0,
+        requests: d.requests,
+        eventsPerSec: (ev1 - ev0) / sec,
+        ...(finalRate !== undefined ? { finalRate } : {}),
+      };
+    });
+  } finally {
+    await sim.close();
+  }
+}

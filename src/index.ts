@@ -1,0 +1,65 @@
+/**
+ * tickpipe: exactly-once, quota-saturating market-data pipelines as RxJS streams.
+ *
+ * The CLI is built from exactly these parts; a script composing them gets the same guarantees.
+ * Sub-paths: `tickpipe/operators`, `tickpipe/streams`, `tickpipe/sinks`, `tickpipe/sim`.
+ *
+ * @example
+ * import { PolygonClient, TokenBucket, detectStage, builtinDetectors } from 'tickpipe';
+ * const bucket = new TokenBucket({ rate: 50 });
+ * const client = new PolygonClient({ baseUrl, apiKey, bucket });
+ * await lastValueFrom(detectStage({ outDir: './run', symbols: ['AAOI', 'BOXL'], from: '2024-03-01', to: '2024-03-29', client, detectors: builtinDetectors() }));
+ */
+export * from './errors.js';
+export type * from './types.js';
+export * from './operators/index.js';
+export * from './streams/index.js';
+export {
+  publishAtomically,
+  Journal,
+  loadJournal,
+  acquireLock,
+  ensureRunSpec,
+  hashUniverse,
+  writeParquetAtomically,
+  tradesFrame,
+  quotesFrame,
+  ShardWriter,
+  loadCompletedSymbols,
+  committedShards,
+  WindowWriter,
+  loadIngestState,
+  windowPaths,
+  type RunSpec,
+  type FsLayer,
+} from './sinks/index.js';
+export {
+  builtinDetectors,
+  builtinDetectorNames,
+  detectorsByName,
+  detectEvents,
+  eventsToDataFrame,
+  eventsFromDataFrame,
+  openingRangeBreak,
+  vwapBreak,
+  flush,
+  volumeSpike,
+  tradingDays,
+  sessionOf,
+  type Detector,
+  type DetectorContext,
+} from './detect/index.js';
+export { detectStage, fetchMinuteBars, type DetectStageOptions, type DetectProgress, type BarsClient } from './pipeline/detect-stage.js';
+export {
+  ingestStage,
+  fetchTrades,
+  fetchQuotes,
+  DEFAULT_WINDOW,
+  type IngestStageOptions,
+  type IngestProgress,
+  type EventWindow,
+  type WindowsClient,
+} from './pipeline/ingest-stage.js';
+export { consolidate, manifestPath, type ConsolidateResult } from './pipeline/consolidate.js';
+export { ownedWorkers, parsePartition, type Partition } from './pipeline/partition.js';
+export { openRunLogs, type RunLogs } from './log.js';

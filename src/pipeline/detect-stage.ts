@@ -23,7 +23,7 @@ import { AuthError, HttpError } from '../errors.js';
 import { batchBySymbols } from '../operators/batch-by-symbols.js';
 import { skipCompleted } from '../operators/skip-completed.js';
 import { stridePartition } from '../operators/stride-partition.js';
-import { ShardWriter, loadCompletedSymbols } from '../sinks/index.js';
+import { ShardWriter, loadCompletedSymbols, type FsLayer } from '../sinks/index.js';
 import type { PolygonClient } from '../streams/polygon-client.js';
 import type { Bar, EventRow } from '../types.js';
 import { admission } from './gate.js';
@@ -55,6 +55,8 @@ export interface DetectStageOptions {
   readonly signal?: AbortSignal;
   /** Take over locks held by live processes or other hosts. @default false */
   readonly stealLocks?: boolean;
+  /** Filesystem layer of the sinks (fault and crash injection in tests). @default nodeFs */
+  readonly fs?: FsLayer;
 }
 
 /** The part of {@link PolygonClient} stage 1 uses. */
@@ -122,9 +124,9 @@ export function detectStage(opts: DetectStageOptions): Observable<DetectProgress
   const open = defer(async () => {
     const writers = new Map<number, ShardWriter>();
     try {
-      for (const k of mine) writers.set(k, await ShardWriter.open(opts.outDir, k, { steal: opts.stealLocks ?? false }));
+      for (const k of mine) writers.set(k, await ShardWriter.open(opts.outDir, k, { steal: opts.stealLocks ?? false, ...(opts.fs ? { fs: opts.fs } : {}) }));
       // Completed = union of every detect journal, whatever worker count wrote it.
-      return { writers, completed: await loadCompletedSymbols(opts.outDir) };
+      return { writers, completed: await loadCompletedSymbols(opts.outDir, opts.fs ? { fs: opts.fs } : undefined) };
     } catch (err) {
       await Promise.allSettled([...writers.values()].map((w) => w.close()));
       throw err;

@@ -1,7 +1,7 @@
 import { EMPTY, catchError, concat, concatMap, defer, forkJoin, from, map, mergeMap, of, reduce, throwError, type Observable } from 'rxjs';
 import { AuthError, HttpError } from '../errors.js';
 import { downsampleQuotes } from '../operators/downsample-quotes.js';
-import { WindowWriter, loadIngestState, quotesFrame, tradesFrame } from '../sinks/index.js';
+import { WindowWriter, loadIngestState, quotesFrame, tradesFrame, type FsLayer } from '../sinks/index.js';
 import { readManifest, type ManifestEvent } from '../streams/manifest.js';
 import type { PolygonClient } from '../streams/polygon-client.js';
 import { pullMap } from '../streams/pull.js';
@@ -43,6 +43,8 @@ export interface IngestStageOptions {
   readonly signal?: AbortSignal;
   /** Take over a lock held by a live process or another host. @default false */
   readonly stealLocks?: boolean;
+  /** Filesystem layer of the sinks (fault and crash injection in tests). @default nodeFs */
+  readonly fs?: FsLayer;
 }
 
 export type IngestProgress =
@@ -118,8 +120,9 @@ export function ingestStage(opts: IngestStageOptions): Observable<IngestProgress
   if (!(hz >= 0) || !Number.isFinite(hz)) throw new TypeError(`ingestStage: quotesHz must be >= 0, got ${String(hz)} (${typeof hz})`);
 
   return defer(async () => {
-    const state = await loadIngestState(opts.outDir);
-    const writer = await WindowWriter.open(opts.outDir, partition, { groupCommitMs: opts.groupCommitMs ?? 200, steal: opts.stealLocks ?? false });
+    const fsOpt = opts.fs ? { fs: opts.fs } : {};
+    const state = await loadIngestState(opts.outDir, fsOpt);
+    const writer = await WindowWriter.open(opts.outDir, partition, { groupCommitMs: opts.groupCommitMs ?? 200, steal: opts.stealLocks ?? false, ...fsOpt });
     const isDone = (e: ManifestEvent) => state.completed.has(e.eventId) || (!opts.retryFailed && state.failed.has(e.eventId));
     let total = 0;
     let completed = 0;

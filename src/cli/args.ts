@@ -22,7 +22,8 @@ export function parseFlags<O extends Options>(
     const msg = err instanceof Error ? err.message : String(err);
     // node's messages are long and multi-line; keep the first sentence.
     const first = msg.split('\n')[0]!.replace(/\. To specify a positional argument.*$/, '');
-    throw new UsageError(`${command}: ${first}`, { cause: err });
+    // main() already prefixes "tickpipe <command>:"; the hint keeps the command for other callers.
+    throw new UsageError(`${first} (see tickpipe ${command} --help)`, { cause: err });
   }
 }
 

@@ -8,4 +8,11 @@ export const COMMANDS: ReadonlyArray<() => Promise<Command>> = [
   async () => (await import('./run.js')).runCommand,
   async () => (await import('./sim.js')).simCommand,
   async () => (await import('./consolidate.js')).consolidateCommand,
+  async () => (await import('./status.js')).statusCommand,
+  async () => (await import('./verify.js')).verifyCommand,
+  async () => (await import('./reconcile.js')).reconcileCommand,
+  async () => (await import('./clean.js')).cleanCommand,
+  async () => (await import('./tail.js')).tailCommand,
+  async () => (await import('./report.js')).reportCommand,
+  async () => (await import('./adopt.js')).adoptCommand,
 ];

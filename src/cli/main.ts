@@ -75,9 +75,10 @@ export async function main(argv: string[], io: CommandIo = { stdout: process.std
   try {
     return await cmd.run(rest, io);
   } catch (err) {
-    const key = io.env.POLYGON_API_KEY ?? apiKeyFromArgv(rest);
+    // --api-key wins over the environment in `run`, so either may be the key in use: scrub both.
     const msg = err instanceof Error ? err.message : String(err);
-    io.stderr.write(`tickpipe ${name}: ${scrubSecret(msg, key)}\n`);
+    const scrubbed = scrubSecret(scrubSecret(msg, apiKeyFromArgv(rest)), io.env.POLYGON_API_KEY);
+    io.stderr.write(`tickpipe ${name}: ${scrubbed}\n`);
     return exitCodeFor(err);
   }
 }

@@ -1,17 +1,18 @@
 import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { lastValueFrom, share, tap, type Observable } from 'rxjs';
 import type { Detector } from '../detect/index.js';
 import { builtinDetectors, detectorsByName, parseDay } from '../detect/index.js';
-import { InputError, UsageError } from '../errors.js';
+import { InputError, LockedError, UsageError } from '../errors.js';
 import { openRunLogs, type RunLogs } from '../log.js';
 import { TokenBucket } from '../operators/token-bucket.js';
 import { consolidate, manifestPath, type ConsolidateResult } from '../pipeline/consolidate.js';
 import { detectStage, type DetectProgress } from '../pipeline/detect-stage.js';
 import { DEFAULT_WINDOW, ingestStage, type EventWindow, type IngestProgress } from '../pipeline/ingest-stage.js';
-import { parsePartition, WHOLE, type Partition } from '../pipeline/partition.js';
+import { ownedWorkers, parsePartition, WHOLE, type Partition } from '../pipeline/partition.js';
 import { runSummary, type RunSummary } from '../pipeline/summary.js';
-import { ensureRunSpec, hashUniverse, type RunSpec } from '../sinks/index.js';
+import { describeLock, ensureRunSpec, hashUniverse, isProcessAlive, readLock, shardPaths, type RunSpec } from '../sinks/index.js';
 import { pauseFlag$ } from '../streams/pause-flag.js';
 import { PolygonClient } from '../streams/polygon-client.js';
 import { readUniverse } from '../streams/universe.js';
@@ -206,6 +207,9 @@ async function runJob(values: Values, io: CommandIo): Promise<number> {
           : {}),
         ...(doIngest ? { window, quotesHz, manifest: values.manifest === undefined ? 'events/events.parquet' : resolve(values.manifest) } : {}),
       };
+      if (!(values['steal-locks'] ?? false)) {
+        await refuseHeldLocks(out, doDetect ? ownedWorkers(workers, partition) : [], doIngest ? partition.index : undefined);
+      }
       await ensureRunSpec(out, spec);
       const logs = openRunLogs(out);
       try {
@@ -218,6 +222,23 @@ async function runJob(values: Values, io: CommandIo): Promise<number> {
     }
   } finally {
     await source.close();
+  }
+}
+
+/**
+ * A second process on the same partitions is refused before it writes anything: the stage locks
+ * alone would stop it only at the stage its holder is in, after it had consolidated and logged.
+ * Racy by nature (the stages' own lock acquisition stays the guarantee); a stale lock of a dead
+ * process on this host is left for the stage to recover.
+ */
+async function refuseHeldLocks(out: string, workers: readonly number[], ingestPart: number | undefined): Promise<void> {
+  const paths = workers.map((k) => shardPaths(out, k).lock);
+  if (ingestPart !== undefined) paths.push(join(out, 'state', 'ingest', `part-${ingestPart}.lock`));
+  for (const p of paths) {
+    const holder = await readLock(p);
+    if (!holder || holder.pid === process.pid) continue;
+    if (holder.host === hostname() && !isProcessAlive(holder.pid)) continue;
+    throw new LockedError(`${p} is locked by ${describeLock(holder)}: another run is using this folder; stop it or pass --steal-locks to take the lock over`);
   }
 }
 
@@ -260,8 +281,12 @@ async function execute(job: Job): Promise<number> {
     },
     () => logs.flush(),
   );
+  // Each subscription (per stage) re-emits the current state; only a change is news.
+  let wasPaused = false;
   const paused$: Observable<boolean> = pauseFlag$(join(job.out, 'PAUSE')).pipe(
     tap((p) => {
+      if (p === wasPaused) return;
+      wasPaused = p;
       view.line(p ? 'tickpipe: PAUSE flag found: no new requests until it is removed' : 'tickpipe: PAUSE flag removed: resuming');
       logs.log.info({ paused: p }, p ? 'paused' : 'resumed');
     }),

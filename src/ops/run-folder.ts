@@ -276,8 +276,11 @@ export async function parquetRowCount(path: string): Promise<ParquetCheck> {
     const tail = Buffer.alloc(tailLen);
     await fh.read(tail, 0, tailLen, size - tailLen);
     if (tail.readUInt32LE(tailLen - 4) !== MAGIC) return { ok: false, reason: 'truncated: no PAR1 magic at the end' };
-    const head = Buffer.alloc(4);
-    await fh.read(head, 0, 4, 0);
+    let head = tail;
+    if (tailLen < size) {
+      head = Buffer.alloc(4);
+      await fh.read(head, 0, 4, 0);
+    }
     if (head.readUInt32LE(0) !== MAGIC) return { ok: false, reason: 'no PAR1 magic at the start' };
     const footerLen = tail.readUInt32LE(tailLen - 8);
     if (footerLen <= 0 || footerLen > size - 12) return { ok: false, reason: `bad footer length ${footerLen}` };

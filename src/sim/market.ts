@@ -2,7 +2,8 @@
  * Synthetic small-cap market data, a pure function of (seed, ticker, day, eventiness).
  *
  * Layering, so that every consumer sees one truth and the cheap paths stay cheap:
- * 1. the day plan (random stream "P"): per-minute trade counts, price levels, spreads, events;
+ * 1. the day plan (random stream "P"): per-minute trade counts and volumes, price levels, order
+ *    flow, spreads, events;
  * 2. the trade core (stream "A"): price and size of every trade; minute bars are the exact
  *    aggregation of this core, so bars never need the expensive per-trade details;
  * 3. trade details (stream "B"): timestamps, exchanges, conditions, TRF fields;
@@ -78,7 +79,10 @@ function tickerProfile(seed: number, ticker: string): TickerProfile {
   return p;
 }
 
-const DAY_MOVE = Number(process.env.T_DAY_MOVE ?? 0.04);
+/** Trade intensity of 04:00-07:00 (see baseIntensity). */
+const EARLY_PM = 0.06;
+/** Sigma of the independent per-day log move of the anchor price. */
+const DAY_MOVE = 0.04;
 
 const OCTAVES = [
   { period: 5, amp: 0.04 },
@@ -138,39 +142,52 @@ export interface DayPlan {
   readonly flow: Float64Array;
   /** Quoted spread in price ticks. */
   readonly spread: Int32Array;
-  /** Multiplier on trade sizes (bursts trade bigger lots). */
+  /** Multiplier on the minute's volume (bursts trade bigger lots); already applied in `vol`. */
   readonly sizeMult: Float64Array;
   readonly events: readonly DayEvent[];
 }
 
+/**
+ * Expected trades per minute (before liquidity and activity): a sparse early pre-market, a ramp into
+ * the open, then the U-shaped regular session (a burst at the open decaying into a midday lull, a
+ * build-up into the close), and an after-hours tail fading out.
+ */
 function baseIntensity(m: number): number {
-  if (m < 180) return 0.12; // 04:00-07:00
-  if (m < RTH_OPEN_MINUTE) return 0.25 + (1.3 * (m - 180)) / 150; // 07:00-09:30 ramps up
-  if (m < 360) return 32 - (22 * (m - RTH_OPEN_MINUTE)) / 30; // opening half hour
-  if (m < 690) {
-    const x = (m - 525) / 165; // midday lull
-    return 3.2 + 2.3 * x * x;
+  if (m < 180) return EARLY_PM; // 04:00-07:00
+  if (m < RTH_OPEN_MINUTE) return 0.2 * Math.exp((Math.LN10 * (m - 180)) / 150); // 07:00-09:30: 0.2 → 2
+  if (m < RTH_CLOSE_MINUTE) {
+    const t = m - RTH_OPEN_MINUTE;
+    const u = (t - 195) / 195;
+    return 3.4 + 22 * Math.exp(-t / 15) + 2.5 * u * u + 7 * Math.exp(-(389 - t) / 25);
   }
-  if (m < RTH_CLOSE_MINUTE) return 12; // closing half hour
-  if (m < 840) return 0.9 - (0.6 * (m - RTH_CLOSE_MINUTE)) / 120; // 16:00-18:00
-  return 0.12; // 18:00-20:00
+  return 0.05 + 1.2 * Math.exp(-(m - RTH_CLOSE_MINUTE) / 60); // 16:00-20:00 fades out
 }
 
 const BASE_INTENSITY = Float64Array.from({ length: SESSION_MINUTES }, (_, m) => baseIntensity(m));
 
-// Price regimes: RTH segment length range (minutes), chance a segment keeps the previous direction,
-// typical log move of an hour-long segment (RTH / extended hours), per-minute random-walk sigma.
-const SEG_MIN = Number(process.env.T_SEG_MIN ?? 20);
-const SEG_MAX = Number(process.env.T_SEG_MAX ?? 90);
-const SEG_KEEP = Number(process.env.T_SEG_KEEP ?? 0.6);
-const SEG_MOVE = Number(process.env.T_SEG_MOVE ?? 0.015);
-const SEG_MOVE_EXT = Number(process.env.T_SEG_MOVE_EXT ?? 0.015);
-const WALK_SIGMA = Number(process.env.T_WALK_SIGMA ?? 0.0008);
-/** Per-minute log drift at which order flow is fully one-sided. */
-const FLOW_SLOPE = Number(process.env.T_FLOW_SLOPE ?? 0.0002);
+// Price regimes (see dayPlan): a regular-session leg lasts SEG_MIN..SEG_MAX minutes (extended-hours
+// legs 60-180) and keeps the previous leg's direction with chance SEG_KEEP; its log move is
+// (SEG_MIN_MOVE + |normal|) x SEG_MOVE (SEG_MOVE_EXT outside the session) x sqrt(hours), scaled by the
+// ticker's volatility. Around the legs, a random walk of WALK_SIGMA per minute (x EXT_WALK outside
+// the session, x 1.8 in the opening half hour).
+const SEG_MIN = 20;
+const SEG_MAX = 90;
+const SEG_KEEP = 0.8;
+const SEG_MIN_MOVE = 0.6;
+const SEG_MOVE = 0.01;
+const SEG_MOVE_EXT = 0.015;
+const WALK_SIGMA = 0.0003;
+const EXT_WALK = 0.5;
+/**
+ * Order flow: at a log drift of FLOW_SLOPE per minute or more, prints land on the touch the leg is
+ * heading for (the ask in an up-leg) with FLOW_SIDE of the chance they otherwise land elsewhere
+ * removed; in a flat market they bounce between bid and ask.
+ */
+const FLOW_SIDE = 1;
+const FLOW_SLOPE = 0.00002;
 /** Shares per unit of trade intensity in a minute's volume, and the sigma of its lognormal noise. */
-const LOT_SHARES = Number(process.env.T_LOT_SHARES ?? 350);
-const VOL_NOISE = Number(process.env.T_VOL_NOISE ?? 0.35);
+const LOT_SHARES = 350;
+const VOL_NOISE = 0.35;
 
 const EVENT_KINDS = ['spike', 'flush', 'volume_burst', 'trend'] as const;
 const EVENT_WEIGHTS = cumulative([3, 3, 3, 1.5]);
@@ -269,12 +286,12 @@ export function dayPlan(seed: number, ticker: string, day: number, eventinessOpt
     }
   }
 
-  // Price path in log space: regimes (segments of 20-180 minutes, each a steady drift) plus a small
+  // Price path in log space: legs (regimes of 20-180 minutes, each a steady drift) plus a small
   // random walk, so price trends away from the day's VWAP and stays on one side of it for long
-  // stretches instead of chopping around it. Segments tend to continue the previous direction
-  // (momentum) and start afresh at the open and the close. Then a linear correction makes the
-  // regular-session close meet the next session day's anchor: that keeps consecutive days consistent
-  // (close → next open is the gap).
+  // stretches instead of chopping around it. Legs tend to continue the previous direction
+  // (momentum) and break at the open and the close. Then a correction makes the regular-session
+  // close meet the next session day's anchor: that keeps consecutive days consistent (close → next
+  // open is the gap). In-play days swing wider.
   const volScale = prof.volScale * (inPlay ? 1.4 : 1);
   const slope = new Float64Array(n);
   let dir = r.chance(0.5) ? 1 : -1;
@@ -284,7 +301,7 @@ export function dayPlan(seed: number, ticker: string, day: number, eventinessOpt
     let dur = ext ? r.int(60, 180) : r.int(SEG_MIN, SEG_MAX);
     if (limit - (m + dur) < 20) dur = limit - m;
     if (!r.chance(SEG_KEEP)) dir = -dir;
-    const move = dir * (0.25 + Math.abs(r.normal())) * (ext ? SEG_MOVE_EXT : SEG_MOVE) * volScale * Math.sqrt(dur / 60);
+    const move = dir * (SEG_MIN_MOVE + Math.abs(r.normal())) * (ext ? SEG_MOVE_EXT : SEG_MOVE) * volScale * Math.sqrt(dur / 60);
     for (let j = 0; j < dur; j++) slope[m + j] = move / dur;
     m += dur;
   }
@@ -293,15 +310,24 @@ export function dayPlan(seed: number, ticker: string, day: number, eventinessOpt
   x[0] = start;
   const sigma = WALK_SIGMA * prof.volScale;
   for (let m = 0; m < n; m++) {
-    const open = m >= RTH_OPEN_MINUTE && m < RTH_OPEN_MINUTE + 30 ? 1.8 : 1;
+    const open = m < RTH_OPEN_MINUTE || m >= RTH_CLOSE_MINUTE ? EXT_WALK : m < RTH_OPEN_MINUTE + 30 ? 1.8 : 1;
     x[m + 1] = x[m]! + sigma * open * volMult[m]! * r.normal() + slope[m]! + drift[m]!;
   }
   const target = Math.log(anchorPrice(seed, ticker, nextSessionDay(day))) + r.normal() * 0.005;
+  // The correction steepens the legs that already go its way (spread evenly only when they are too
+  // few): added to every minute it would flatten legs going against it into chop.
   const fix = target - x[RTH_CLOSE_MINUTE]!;
+  let along = 0;
+  for (let m = 0; m < RTH_CLOSE_MINUTE; m++) if (slope[m]! * fix > 0) along++;
+  const fixRate = new Float64Array(n);
+  for (let m = 0; m < RTH_CLOSE_MINUTE; m++) {
+    fixRate[m] = along >= 90 ? (slope[m]! * fix > 0 ? fix / along : 0) : fix / RTH_CLOSE_MINUTE;
+  }
   const level = new Float64Array(n + 1);
+  let cum = 0;
   for (let m = 0; m <= n; m++) {
-    const w = m >= RTH_CLOSE_MINUTE ? 1 : m / RTH_CLOSE_MINUTE;
-    level[m] = Math.min(60, Math.max(0.3, Math.exp(x[m]! + fix * w)));
+    level[m] = Math.min(60, Math.max(0.3, Math.exp(x[m]! + cum)));
+    if (m < n) cum += fixRate[m]!;
   }
 
   // Trades per minute (Poisson) and, separately, the volume of each minute that trades: a smooth
@@ -313,6 +339,9 @@ export function dayPlan(seed: number, ticker: string, day: number, eventinessOpt
   const noise = new Float64Array(n);
   const flow = new Float64Array(n);
   const spread = new Int32Array(n);
+  const rthSpread = r.range(0.0015, 0.005);
+  const extSpread = r.range(0.003, 0.01);
+  let spreadAr = 0;
   let total = 0;
   for (let m = 0; m < n; m++) {
     const lambda = Math.min(1200, 0.6 * BASE_INTENSITY[m]! * prof.liquidity * activity[m]!);
@@ -322,10 +351,13 @@ export function dayPlan(seed: number, ticker: string, day: number, eventinessOpt
     total += c;
     vol[m] = c === 0 ? 0 : Math.round(LOT_SHARES * sizeMult[m]! * (0.5 + lambda) * Math.exp(VOL_NOISE * r.normal() - VOL_NOISE * VOL_NOISE / 2));
     noise[m] = sigma * 0.8 * volMult[m]!;
-    const f = (slope[m]! + drift[m]!) / FLOW_SLOPE;
+    const f = (slope[m]! + drift[m]! + fixRate[m]!) / FLOW_SLOPE;
     flow[m] = f > 1 ? 1 : f < -1 ? -1 : f;
+    // The quoted spread wanders slowly around the day's typical width (a fresh width every minute
+    // would make every print jump by half a spread at random, chop no trader would recognise).
+    spreadAr = 0.95 * spreadAr + 0.31 * r.normal();
     const price = level[m]!;
-    const rel = m >= RTH_OPEN_MINUTE && m < RTH_CLOSE_MINUTE ? r.range(0.0015, 0.006) : r.range(0.003, 0.01);
+    const rel = (m >= RTH_OPEN_MINUTE && m < RTH_CLOSE_MINUTE ? rthSpread : extSpread) * Math.exp(0.15 * spreadAr);
     const tick = price >= 1 ? 0.01 : 0.0001;
     spread[m] = Math.max(1, Math.round((price * rel) / tick));
   }
@@ -398,9 +430,13 @@ export function tradeCore(plan: DayPlan): TradeCore {
     const l0 = plan.level[m]! * 1e4;
     const l1 = plan.level[m + 1]! * 1e4;
     const amp = plan.noise[m]!;
-    // Order flow follows the regime: buyers lift the offer in an up-leg, sellers hit the bid in a
-    // down-leg (10% of trades print inside the spread either way).
-    const bidCut = 0.45 - 0.35 * plan.flow[m]!;
+    // Order flow follows the leg: buyers lift the offer in an up-leg, sellers hit the bid in a
+    // down-leg. With no drift, prints are 45% bid, 45% ask, 10% inside the spread.
+    const flow = plan.flow[m]!;
+    const strength = flow < 0 ? -flow : flow;
+    const against = 0.45 * (1 - FLOW_SIDE * strength);
+    const midCut = against + 0.1 * (1 - FLOW_SIDE * strength);
+    const withSign = flow < 0 ? -1 : 1;
     let odd = 0;
     let lots = 0;
     for (let j = 0; j < c; j++) {
@@ -412,7 +448,7 @@ export function tradeCore(plan: DayPlan): TradeCore {
       const tick = mid >= 10_000 ? 100 : 1;
       const half = (plan.spread[m]! * tick) / 2;
       const side = ((w >>> 12) & 0xff) / 256;
-      const p = side < bidCut ? mid - half : side < 0.9 ? mid + half : mid;
+      const p = side < against ? mid - withSign * half : side < midCut ? mid : mid + withSign * half;
       price[s0 + j] = toGridE4(p);
       const sz = drawSize((w >>> 20) / 4096);
       size[s0 + j] = sz;

@@ -1,0 +1,47 @@
+import type { CleanResult } from '../ops/clean.js';
+import { parseFlags } from './args.js';
+import type { Command } from './main.js';
+
+const HELP = `Usage: tickpipe clean [--out DIR] [--dry-run] [--json]
+
+Removes what interrupted runs left behind: tmp files (a window's or the manifest's tmp whose final
+file is missing is promoted when it is a complete Parquet file), moved-aside .uncommitted/ shard
+folders and shard files no journal names. Refused while a run holds the lock of a partition
+concerned, so in-flight files of a live run are never touched.
+
+Options:
+  --out DIR    run folder (default ./tickpipe-data)
+  --dry-run    report what would be done, change nothing
+  --json       print the actions as JSON
+  -h, --help   this help`;
+
+export const cleanCommand: Command = {
+  name: 'clean',
+  summary: 'remove tmp leftovers and uncommitted shards (--dry-run to preview)',
+  async run(argv, io) {
+    const { values } = parseFlags('clean', argv, {
+      out: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    });
+    if (values.help) {
+      io.stdout.write(HELP + '\n');
+      return 0;
+    }
+    const { cleanRun } = await import('../ops/clean.js');
+    const r = await cleanRun(values.out ?? 'tickpipe-data', { dryRun: values['dry-run'] ?? false });
+    io.stdout.write((values.json ? JSON.stringify(r) : formatClean(r)) + '\n');
+    return 0;
+  },
+};
+
+/** The text form: one line per action. */
+export function formatClean(r: CleanResult): string {
+  if (r.actions.length === 0) return 'nothing to clean';
+  const verb = (k: string) =>
+    ({ 'delete-tmp': 'delete', 'promote-tmp': 'promote', 'delete-uncommitted-shard': 'delete', 'remove-uncommitted-dir': 'remove' })[k] ?? k;
+  const lines = r.actions.map((a) => `${r.dryRun ? 'would ' : ''}${verb(a.kind)} ${a.path}${a.target ? ` -> ${a.target}` : ''}  (${a.reason})`);
+  lines.push(`${r.actions.length} action(s)${r.dryRun ? ' planned (dry run: nothing changed)' : ' done'}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,59 @@
+import type { ReconcileChange, ReconcileResult } from '../ops/reconcile.js';
+import { parseFlags } from './args.js';
+import type { Command } from './main.js';
+
+const HELP = `Usage: tickpipe reconcile [--out DIR] [--json]
+
+Rebuilds the journals from what is on disk (refused while a run holds a lock):
+- detect: drops lines whose shard file is missing or unreadable (their symbols are redone), repeated
+  and redundant lines; corrects row counts. A shard no journal names is not adopted (its batch's
+  symbol list is unknown): it stays uncommitted and 'tickpipe clean' removes it.
+- ingest: drops lines whose window is incomplete or unreadable (downloaded again), repeats; corrects
+  counts; journals complete windows found on disk (into part-0.jsonl).
+- drops torn tails and corrupt lines. Each journal is replaced atomically; files are not touched.
+
+Options:
+  --out DIR   run folder (default ./tickpipe-data)
+  --json      print the result as JSON
+  -h, --help  this help`;
+
+export const reconcileCommand: Command = {
+  name: 'reconcile',
+  summary: 'rebuild the journals from the files on disk',
+  async run(argv, io) {
+    const { values } = parseFlags('reconcile', argv, { out: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+    if (values.help) {
+      io.stdout.write(HELP + '\n');
+      return 0;
+    }
+    const { reconcileRun } = await import('../ops/reconcile.js');
+    const r = await reconcileRun(values.out ?? 'tickpipe-data', { onProgress: (m) => io.stderr.write(`${m}\n`) });
+    io.stdout.write((values.json ? JSON.stringify(r) : formatReconcile(r)) + '\n');
+    return 0;
+  },
+};
+
+function list(title: string, changes: readonly ReconcileChange[], max = 10): string[] {
+  if (changes.length === 0) return [];
+  const out = [`  ${title}: ${changes.length}`];
+  for (const c of changes.slice(0, max)) out.push(`    ${c.journal}${c.line !== undefined ? `:${c.line}` : ''} ${c.item}: ${c.reason}`);
+  if (changes.length > max) out.push(`    … and ${changes.length - max} more`);
+  return out;
+}
+
+/** The text form of a reconcile result. */
+export function formatReconcile(r: ReconcileResult): string {
+  const lines = [
+    `detect: kept ${r.detect.kept} line(s)`,
+    ...list('dropped', r.detect.dropped),
+    ...list('corrected', r.detect.corrected),
+    ...(r.detect.notAdopted.length ? [`  not adopted (uncommitted; 'tickpipe clean' removes them): ${r.detect.notAdopted.join(', ')}`] : []),
+    `ingest: kept ${r.ingest.kept} line(s)`,
+    ...list('added', r.ingest.added),
+    ...list('dropped', r.ingest.dropped),
+    ...list('corrected', r.ingest.corrected),
+    ...list('failure-journal lines dropped', r.failedDropped),
+    r.rewritten.length ? `rewrote ${r.rewritten.join(', ')}` : 'journals already agree with the disk: nothing rewritten',
+  ];
+  return lines.join('\n');
+}

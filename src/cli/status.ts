@@ -1,0 +1,62 @@
+import type { StatusReport } from '../ops/status.js';
+import { parseFlags } from './args.js';
+import type { Command } from './main.js';
+import { bar, formatDuration } from './progress-view.js';
+
+const HELP = `Usage: tickpipe status [--out DIR] [--json]
+
+One-shot summary of a run folder (safe while a run is active): stages present, symbols and
+windows done of total, failures by code and reason, last activity, and who holds the locks.
+
+Options:
+  --out DIR   run folder (default ./tickpipe-data)
+  --json      print one JSON object instead of text
+  -h, --help  this help`;
+
+export const statusCommand: Command = {
+  name: 'status',
+  summary: 'summarise a run folder: progress, failures, last activity, live locks',
+  async run(argv, io) {
+    const { values } = parseFlags('status', argv, { out: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+    if (values.help) {
+      io.stdout.write(HELP + '\n');
+      return 0;
+    }
+    const { runStatus } = await import('../ops/status.js');
+    const s = await runStatus(values.out ?? 'tickpipe-data');
+    io.stdout.write((values.json ? JSON.stringify(s) : formatStatus(s)) + '\n');
+    return 0;
+  },
+};
+
+/** The text form of a status report. */
+export function formatStatus(s: StatusReport): string {
+  const fmt = (n: number) => n.toLocaleString('en-US');
+  const rows: Array<[string, string]> = [
+    ['run', `${s.run.from ?? '?'} .. ${s.run.to ?? '?'} from ${s.run.source}`],
+    ['stages', s.stages.length ? s.stages.join(', ') : 'none yet'],
+  ];
+  if (s.detect) {
+    const total = s.detect.symbolsTotal;
+    rows.push(['detect', `${total !== null ? `${bar(s.detect.symbolsDone, total)} ` : ''}${fmt(s.detect.symbolsDone)}/${total === null ? '?' : fmt(total)} symbols, ${fmt(s.detect.shards)} shards, ${fmt(s.detect.eventRows)} event rows`]);
+  }
+  if (s.manifest) rows.push(['manifest', `${s.manifest.events === null ? 'unreadable' : `${fmt(s.manifest.events)} events`} (${s.manifest.path})`]);
+  if (s.ingest) {
+    const i = s.ingest;
+    rows.push(['ingest', `${i.windowsTotal !== null ? `${bar(i.windowsDone, i.windowsTotal)} ` : ''}${fmt(i.windowsDone)}/${i.windowsTotal === null ? '?' : fmt(i.windowsTotal)} windows, ${fmt(i.failed)} failed, trades ${fmt(i.tradeRows)}, quotes ${fmt(i.quoteRows)}`]);
+    if (i.failed > 0) {
+      rows.push(['failures', Object.entries(i.failuresByCode).map(([c, n]) => `${c} ${fmt(n)}`).join(', ')]);
+      for (const r of i.failuresByReason.slice(0, 3)) rows.push(['', `${fmt(r.count)} x ${r.reason.slice(0, 100)}`]);
+    }
+  }
+  const a = s.lastActivity;
+  rows.push(['last activity', a.at === null ? 'none' : `${a.at} (${formatDuration((a.agoSec ?? 0) * 1000)} ago)`]);
+  if (s.locks.length === 0) rows.push(['locks', 'none']);
+  for (const l of s.locks) {
+    const name = `${l.stage === 'detect' ? 'worker' : 'part'}-${l.index}`;
+    rows.push([l === s.locks[0] ? 'locks' : '', `${name}: ${l.state}${l.pid !== null ? ` pid ${l.pid} on ${l.host} since ${l.since}` : ''}${l.command ? ` (${l.command})` : ''}`]);
+  }
+  rows.push(['running', s.live ? 'yes: a live process holds a lock' : 'no']);
+  const w = Math.max(...rows.map((r) => r[0].length));
+  return [`tickpipe status of ${s.outDir}`, ...rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`)].join('\n');
+}

@@ -1,0 +1,174 @@
+/**
+ * `tickpipe tail`: a live view of a run folder, driven by chokidar events on
+ * `logs/heartbeat.ndjson` and `state/` (no polling loop of its own). The model lives in
+ * src/ops/tail.ts; this file only wires files, timers and output.
+ *
+ * @example
+ * ```sh
+ * tickpipe tail --out ./tickpipe-data              # redraws in place on a TTY
+ * tickpipe tail --out ./tickpipe-data --once       # prints the current view and exits
+ * tickpipe tail --out ./tickpipe-data --json | jq  # one JSON object per update
+ * ```
+ */
+import { join } from 'node:path';
+import { watch, type FSWatcher } from 'chokidar';
+import { openRunFolder } from '../ops/run-folder.js';
+import { emptyTailState, FileFollower, foldHeartbeat, nextStallAt, renderTail, StateReader, tailView, withDisk, type TailViewData } from '../ops/tail.js';
+import { parseDuration, parseFlags } from './args.js';
+import { UsageError } from '../errors.js';
+import type { Command, CommandIo } from './main.js';
+import { ProgressView } from './progress-view.js';
+
+const HELP = `Usage: tickpipe tail --out DIR [--once] [--json] [--stall-after 60s]
+
+A live view of a run: per worker (detect) and partition (ingest) the last symbol or event,
+done/total, items/s, requests/s against the quota, 429s and failures in the last minute, ETA, and a
+warning for workers silent longer than --stall-after. Follows logs/heartbeat.ndjson (it may not
+exist yet) and state/. Stop with Ctrl-C (exit 0).
+
+Options:
+  --out DIR            run folder (default ./tickpipe-data)
+  --once               print the current view and exit
+  --json               one JSON object per update, one line each (for other tools)
+  --stall-after D      silence that makes a worker "stalled" (default 60s)
+  -h, --help           this help`;
+
+const FLAGS = {
+  out: { type: 'string' },
+  once: { type: 'boolean' },
+  json: { type: 'boolean' },
+  'stall-after': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export const tailCommand: Command = {
+  name: 'tail',
+  summary: 'live view of a run folder: per-worker progress, rates, 429s, ETA, stalls',
+  async run(argv, io) {
+    const { values } = parseFlags('tail', argv, FLAGS);
+    if (values.help) {
+      io.stdout.write(HELP + '\n');
+      return 0;
+    }
+    const stallAfterMs = values['stall-after'] === undefined ? 60_000 : parseDuration('--stall-after', values['stall-after']);
+    if (!(stallAfterMs > 0)) throw new UsageError(`--stall-after: expected a duration above zero, got ${JSON.stringify(values['stall-after'])}`);
+    const { dir } = await openRunFolder(values.out ?? 'tickpipe-data');
+    return tail(dir, { once: values.once ?? false, json: values.json ?? false, stallAfterMs }, io);
+  },
+};
+
+interface TailOptions {
+  readonly once: boolean;
+  readonly json: boolean;
+  readonly stallAfterMs: number;
+}
+
+async function tail(dir: string, opts: TailOptions, io: CommandIo): Promise<number> {
+  const hbPath = join(dir, 'logs', 'heartbeat.ndjson');
+  let state = emptyTailState();
+  const follower = new FileFollower(hbPath);
+  const disk = new StateReader(dir);
+  const readAll = async (): Promise<void> => {
+    // A rotated or truncated file starts a fresh history: the old counters no longer match it.
+    await follower.poll(
+      (line) => void foldHeartbeat(state, line),
+      () => {
+        const d = state.disk;
+        state = withDisk(emptyTailState(), d);
+      },
+    );
+    withDisk(state, await disk.refresh());
+  };
+  await readAll();
+  const view = (): TailViewData => tailView(state, Date.now(), { stallAfterMs: opts.stallAfterMs });
+
+  if (opts.once) {
+    const v = view();
+    io.stdout.write(opts.json ? JSON.stringify(v) + '\n' : renderTail(v).join('\n') + '\n');
+    return 0;
+  }
+
+  const pv = opts.json ? undefined : new ProgressView({ stream: io.stdout });
+  let lastJson = '';
+  const emit = (): void => {
+    const v = view();
+    if (opts.json) {
+      // Print only real changes: the clock alone moving is not an update.
+      const key = JSON.stringify({ ...v, at: '', workers: v.workers.map((w) => ({ ...w, silentSec: 0 })) });
+      if (key === lastJson) return;
+      lastJson = key;
+      io.stdout.write(JSON.stringify(v) + '\n');
+    } else {
+      pv!.update(() => renderTail(v));
+    }
+  };
+
+  let stop: () => void = () => {};
+  const stopped = new Promise<void>((resolve) => {
+    stop = resolve;
+  });
+  let stallTimer: NodeJS.Timeout | undefined;
+  const armStallTimer = (): void => {
+    if (stallTimer) clearTimeout(stallTimer);
+    stallTimer = undefined;
+    const at = nextStallAt(state, Date.now(), opts.stallAfterMs);
+    if (at !== undefined) stallTimer = setTimeout(emit, Math.max(0, at - Date.now()));
+  };
+
+  // Updates are serialized: events arriving during one set `dirty` and cause exactly one more.
+  let running: Promise<void> | undefined;
+  let dirty = false;
+  let failure: unknown;
+  const update = (): void => {
+    if (running) {
+      dirty = true;
+      return;
+    }
+    running = (async () => {
+      do {
+        dirty = false;
+        await readAll();
+        emit();
+        armStallTimer();
+      } while (dirty);
+    })()
+      .catch((err: unknown) => {
+        failure = err;
+        stop();
+      })
+      .finally(() => (running = undefined));
+  };
+
+  const watched = new Set([join(dir, 'logs'), hbPath, join(dir, 'state'), join(dir, 'state', 'detect'), join(dir, 'state', 'ingest')]);
+  const stateRoot = join(dir, 'state') + '/';
+  const watcher: FSWatcher = watch(dir, {
+    ignoreInitial: true,
+    depth: 2,
+    // Only the heartbeat and state/: windows/ can hold a million folders.
+    ignored: (p: string) => !(p === dir || watched.has(p) || p.startsWith(stateRoot)),
+  });
+  watcher.on('all', () => update());
+
+  const onSignal = (): void => stop();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  watcher.on('error', (err) => {
+    failure = err;
+    stop();
+  });
+  watcher.on('ready', () => update()); // catch what was appended while the watcher started
+  emit();
+  armStallTimer();
+  try {
+    await stopped;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    if (stallTimer) clearTimeout(stallTimer);
+    await watcher.close();
+    await running?.catch(() => undefined);
+    pv?.end();
+  }
+  if (failure !== undefined) throw failure;
+  return 0;
+}

@@ -1,0 +1,239 @@
+/**
+ * `clean`: removes what interrupted runs left behind, reporting every action.
+ *
+ * - Tmp files (`NAME.tmp-<hex>`, see `isTmpName`) anywhere under the folder:
+ *   - of a window file or `events/events.parquet` whose final file is missing: promoted (linked onto
+ *     the final name, never over an existing file) when it is a complete Parquet file that
+ *     nodejs-polars reads in full, else deleted. A promoted window file makes its window complete
+ *     only once both files exist; `reconcile` then journals it.
+ *   - of a shard: deleted (a promoted shard would be uncommitted: no journal line names it).
+ *   - of a lock file, a journal, run.json, or a file whose final exists: deleted.
+ * - Uncommitted shards: moved-aside `events/shards/worker-K/.uncommitted/` folders, and shard
+ *   files that worker K's journal does not name, are deleted.
+ *
+ * Refuses (LockedError naming the holder) when a running process may hold the lock of a partition
+ * concerned: worker K for its shard folder and `worker-K.*` state files, any ingest partition for
+ * the window folders (which partition owns a window depends on the partition count, not on disk),
+ * partition K for `part-K.*` state files, any lock for the rest. So a live run's in-flight tmp
+ * files and its shard between publish and journal line are never touched. `dryRun` plans the same
+ * actions (and refuses the same way) without changing anything.
+ *
+ * @example
+ * ```ts
+ * import { cleanRun } from 'tickpipe/ops/clean';
+ * const plan = await cleanRun('./tickpipe-data', { dryRun: true });
+ * for (const a of plan.actions) console.log(a.kind, a.path, a.reason);
+ * ```
+ */
+import { link, rm, unlink } from 'node:fs/promises';
+import { basename, dirname, join, relative } from 'node:path';
+import pl from 'nodejs-polars';
+import { InputError, LockedError } from '../errors.js';
+import { nodeFs, isTmpName, tmpFinalName, toDiskError } from '../sinks/index.js';
+import {
+  SHARD_FILE_RE,
+  UNCOMMITTED_DIR,
+  WORKER_DIR_RE,
+  describeHolder,
+  listJournals,
+  mayBeHeld,
+  namesIn,
+  openRunFolder,
+  parquetRowCount,
+  readLocks,
+  streamJournal,
+  walkFiles,
+  walkWindows,
+  type LockState,
+} from './run-folder.js';
+import { asShardLine } from './verify.js';
+
+export type CleanActionKind = 'delete-tmp' | 'promote-tmp' | 'delete-uncommitted-shard' | 'remove-uncommitted-dir';
+
+/** One thing clean did (or, with dryRun, would do). */
+export interface CleanAction {
+  readonly kind: CleanActionKind;
+  /** Path relative to the run folder. */
+  readonly path: string;
+  /** For promote-tmp: the final name it was linked onto (relative). */
+  readonly target?: string;
+  readonly reason: string;
+}
+
+/** What {@link cleanRun} did. */
+export interface CleanResult {
+  readonly dryRun: boolean;
+  readonly actions: readonly CleanAction[];
+}
+
+/** Options of {@link cleanRun}. */
+export interface CleanOptions {
+  /** Plan and report only; change nothing. @default false */
+  readonly dryRun?: boolean;
+  /** Progress lines on long runs. @default undefined */
+  readonly onProgress?: (message: string) => void;
+}
+
+/** Which lock protects a path: a worker, a partition, any ingest partition, or any lock at all. */
+type Concern = { readonly stage: 'detect' | 'ingest'; readonly index: number | 'any' } | 'any';
+
+interface Planned extends CleanAction {
+  readonly abs: string;
+  readonly absTarget?: string;
+  readonly concern: Concern;
+}
+
+/** Whether `p` is a complete Parquet file: footer sane and every page decodes. */
+async function completeParquet(p: string): Promise<{ ok: true } | { ok: false; reason: string }> {
+  const f = await parquetRowCount(p);
+  if (!f.ok) return f;
+  try {
+    const df = await pl.scanParquet(p).collect();
+    if (df.height !== f.rows) return { ok: false, reason: `decoded ${df.height} rows, footer says ${f.rows}` };
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, reason: `does not read: ${(err as Error).message.split('\n')[0]}` };
+  }
+}
+
+function concernOfState(name: string, stage: 'detect' | 'ingest'): Concern {
+  const m = /^(?:worker|part)-(\d+)\./.exec(name);
+  return m ? { stage, index: Number(m[1]) } : { stage, index: 'any' };
+}
+
+function blocks(c: Concern, l: LockState): boolean {
+  if (c === 'any') return true;
+  return c.stage === l.stage && (c.index === 'any' || c.index === l.index);
+}
+
+/**
+ * Plans and (unless `dryRun`) carries out the cleanup of a run folder (see the module comment).
+ *
+ * @throws InputError when `outDir` is not a run folder; LockedError naming the holder when a
+ * running process may hold the lock of a partition concerned.
+ */
+export async function cleanRun(outDir: string, opts?: CleanOptions): Promise<CleanResult> {
+  const dryRun = opts?.dryRun ?? false;
+  if (typeof dryRun !== 'boolean') throw new InputError(`clean: dryRun must be a boolean, got ${String(dryRun)} (${typeof dryRun})`);
+  const { dir } = await openRunFolder(outDir);
+  const rel = (p: string): string => relative(dir, p);
+  const plan: Planned[] = [];
+  const add = (a: Omit<Planned, 'path' | 'target'>): void => {
+    plan.push({ ...a, path: rel(a.abs), ...(a.absTarget !== undefined ? { target: rel(a.absTarget) } : {}) });
+  };
+
+  // Shard folders: uncommitted shards, moved-aside folders, tmp files.
+  const shardsDir = join(dir, 'events', 'shards');
+  const journals = await listJournals(dir);
+  const named = new Map<number, Set<string>>();
+  for (const f of journals.detect) {
+    const names = new Set<string>();
+    named.set(f.index, names);
+    await streamJournal(f.path, (v) => {
+      const l = asShardLine(v);
+      if (l?.shard) names.add(l.shard);
+    });
+  }
+  for (const w of (await namesIn(shardsDir)).sort()) {
+    const m = WORKER_DIR_RE.exec(w);
+    if (!m) continue;
+    const worker = Number(m[1]);
+    const concern: Concern = { stage: 'detect', index: worker };
+    const wdir = join(shardsDir, w);
+    for (const n of (await namesIn(wdir)).sort()) {
+      const abs = join(wdir, n);
+      if (n === UNCOMMITTED_DIR) {
+        add({ kind: 'remove-uncommitted-dir', abs, concern, reason: 'shards moved aside by a run as uncommitted' });
+      } else if (SHARD_FILE_RE.test(n) && !(named.get(worker)?.has(n) ?? false)) {
+        add({ kind: 'delete-uncommitted-shard', abs, concern, reason: `no line of worker-${worker}.jsonl names it` });
+      } else if (isTmpName(n)) {
+        add({ kind: 'delete-tmp', abs, concern, reason: 'shard tmp (a promoted shard would be uncommitted)' });
+      }
+    }
+  }
+
+  // Window folders.
+  const windowConcern: Concern = { stage: 'ingest', index: 'any' };
+  for await (const w of walkWindows(dir)) {
+    const promoted = new Set<string>();
+    for (const n of [...w.names].sort()) {
+      if (!isTmpName(n)) continue;
+      const abs = join(w.dir, n);
+      const final = tmpFinalName(n)!;
+      if (w.names.includes(final) || promoted.has(final)) {
+        add({ kind: 'delete-tmp', abs, concern: windowConcern, reason: `${final} exists` });
+        continue;
+      }
+      if (final !== 'trades.parquet' && final !== 'quotes.parquet') {
+        add({ kind: 'delete-tmp', abs, concern: windowConcern, reason: 'not a window file' });
+        continue;
+      }
+      const c = await completeParquet(abs);
+      if (c.ok) {
+        promoted.add(final);
+        add({ kind: 'promote-tmp', abs, absTarget: join(w.dir, final), concern: windowConcern, reason: `complete Parquet file and ${final} is missing` });
+      } else {
+        add({ kind: 'delete-tmp', abs, concern: windowConcern, reason: `incomplete: ${c.reason}` });
+      }
+    }
+  }
+
+  // Everything else: state/, events/events.parquet, logs/, the top folder.
+  const promotedElsewhere = new Set<string>();
+  for await (const abs of walkFiles(dir, new Set([join(dir, 'windows'), shardsDir]))) {
+    const n = basename(abs);
+    if (!isTmpName(n)) continue;
+    const final = tmpFinalName(n)!;
+    const parent = dirname(abs);
+    const where = relative(dir, parent);
+    const concern: Concern =
+      where === join('state', 'detect') ? concernOfState(n, 'detect') : where === join('state', 'ingest') ? concernOfState(n, 'ingest') : 'any';
+    if (final.endsWith('.lock')) {
+      add({ kind: 'delete-tmp', abs, concern, reason: 'lock-file leftover' });
+    } else if (where === 'events' && final === 'events.parquet') {
+      const exists = (await namesIn(parent)).includes(final) || promotedElsewhere.has(final);
+      const c = exists ? undefined : await completeParquet(abs);
+      if (c?.ok) {
+        promotedElsewhere.add(final);
+        add({ kind: 'promote-tmp', abs, absTarget: join(parent, final), concern, reason: 'complete manifest and events.parquet is missing' });
+      } else {
+        add({ kind: 'delete-tmp', abs, concern, reason: exists ? `${final} exists` : `incomplete: ${c!.ok ? '' : c!.reason}` });
+      }
+    } else {
+      add({ kind: 'delete-tmp', abs, concern, reason: 'tmp leftover' });
+    }
+  }
+
+  // Refuse before touching anything if a running process may own a path concerned.
+  const held = (await readLocks(dir)).filter(mayBeHeld);
+  for (const a of plan) {
+    const l = held.find((h) => blocks(a.concern, h));
+    if (l) {
+      throw new LockedError(`refusing to clean ${a.path} while a run may be active: ${describeHolder(l)}; stop it first`);
+    }
+  }
+
+  if (!dryRun) {
+    for (const a of plan) {
+      try {
+        if (a.kind === 'remove-uncommitted-dir') await rm(a.abs, { recursive: true, force: true });
+        else if (a.kind === 'promote-tmp') {
+          // link + unlink rather than rename: never replaces a final file that appeared meanwhile.
+          await link(a.abs, a.absTarget!);
+          await unlink(a.abs);
+          await nodeFs.fsyncDir(dirname(a.abs));
+        } else await unlink(a.abs);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') continue; // already gone
+        if (code === 'EEXIST' && a.kind === 'promote-tmp') {
+          await unlink(a.abs).catch(() => undefined);
+          continue;
+        }
+        throw toDiskError(err, a.kind === 'promote-tmp' ? 'promoting' : 'removing', a.abs);
+      }
+    }
+    opts?.onProgress?.(`clean: ${plan.length} actions done`);
+  }
+  return { dryRun, actions: plan.map(({ kind, path, target, reason }) => ({ kind, path, ...(target !== undefined ? { target } : {}), reason })) };
+}

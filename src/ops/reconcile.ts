@@ -1,0 +1,367 @@
+/**
+ * `reconcile`: rebuilds the journals from what is on disk (the disk is the truth, the journal its
+ * index), reporting every line added, dropped or corrected.
+ *
+ * Rules:
+ * - Stage 1 (`state/detect/worker-K.jsonl`): a line is kept when its shard file opens (or it has
+ *   no shard); its `rows` is corrected to the file's row count. Dropped: lines whose shard is
+ *   missing or unreadable (their symbols are then redone by the next run), a repeat of a shard
+ *   already committed, and redundant lines — every symbol already committed by an earlier line and
+ *   every row already present in earlier kept shards (e.g. a copied shard). A shard on disk that no
+ *   line names is NOT adopted: the symbol list of its batch (including symbols without events) is
+ *   unknown, so it stays uncommitted (`clean` removes it; the next run redoes its symbols).
+ * - Stage 2 (`state/ingest/part-K.jsonl`): a line is kept when both files of its window open; its
+ *   counts are corrected to the files'. Dropped: lines whose window is incomplete or unreadable
+ *   (downloaded again by the next run) and repeats of an event. Complete windows on disk that no
+ *   line names are added to `part-0.jsonl` (`loadIngestState` reads every `part-<n>.jsonl`).
+ * - Torn tails and corrupt lines are dropped from every journal, failure journals included.
+ * - Refuses while a running process may hold any lock; holds every partition lock itself while it
+ *   works, so no run starts meanwhile. Each changed journal is written with publishAtomically: a
+ *   crash leaves the old or the new journal, never a mix. Unchanged journals are not rewritten.
+ * - Files are never deleted or changed (that is `clean`'s job).
+ *
+ * @example
+ * ```ts
+ * import { reconcileRun } from 'tickpipe/ops/reconcile';
+ * const r = await reconcileRun('./tickpipe-data');
+ * console.log(r.ingest.added.length, 'windows journaled', r.rewritten);
+ * ```
+ */
+import { open } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import pl from 'nodejs-polars';
+import { InputError } from '../errors.js';
+import { acquireLock, publishAtomically, type LockHandle } from '../sinks/index.js';
+import {
+  PART_JOURNAL_RE,
+  SHARD_FILE_RE,
+  WORKER_DIR_RE,
+  forEachConcurrent,
+  listJournals,
+  namesIn,
+  openRunFolder,
+  parquetRowCount,
+  readLocks,
+  refuseIfHeld,
+  stateDirs,
+  streamJournal,
+  throttled,
+  walkWindows,
+  type JournalFile,
+} from './run-folder.js';
+import { asShardLine, asWindowLine } from './verify.js';
+
+/** One journal line reconcile added, dropped or corrected. */
+export interface ReconcileChange {
+  /** Journal path relative to the run folder. */
+  readonly journal: string;
+  /** 1-based line in the old journal (absent for added lines). */
+  readonly line?: number;
+  /** The shard file or event ID concerned. */
+  readonly item: string;
+  readonly reason: string;
+}
+
+/** What {@link reconcileRun} did. */
+export interface ReconcileResult {
+  readonly detect: {
+    readonly kept: number;
+    readonly dropped: readonly ReconcileChange[];
+    readonly corrected: readonly ReconcileChange[];
+    /** Shard files no journal names: left uncommitted (see the module comment). */
+    readonly notAdopted: readonly string[];
+  };
+  readonly ingest: {
+    readonly kept: number;
+    readonly added: readonly ReconcileChange[];
+    readonly dropped: readonly ReconcileChange[];
+    readonly corrected: readonly ReconcileChange[];
+  };
+  /** Failure-journal lines dropped (torn tails, corrupt lines). */
+  readonly failedDropped: readonly ReconcileChange[];
+  /** Journals written (relative paths). */
+  readonly rewritten: readonly string[];
+}
+
+/** Options of {@link reconcileRun}. */
+export interface ReconcileOptions {
+  /** Window folders checked at once. @default 32 */
+  readonly concurrency?: number;
+  /** Progress lines on long runs. @default undefined */
+  readonly onProgress?: (message: string) => void;
+}
+
+interface Line<T> {
+  readonly line: number;
+  readonly value: T;
+}
+
+interface LoadedJournal<T> {
+  readonly file: JournalFile;
+  readonly good: Array<Line<T>>;
+  /** Lines that were not entries of the right shape, torn tail included. */
+  readonly bad: Array<{ line: number; reason: string }>;
+}
+
+async function load<T>(file: JournalFile, shape: (v: unknown) => T | undefined): Promise<LoadedJournal<T>> {
+  const good: Array<Line<T>> = [];
+  const bad: Array<{ line: number; reason: string }> = [];
+  let last = 0;
+  const s = await streamJournal(file.path, (v, line) => {
+    last = line;
+    const l = shape(v);
+    if (l === undefined) bad.push({ line, reason: 'not a journal entry of the right shape' });
+    else good.push({ line, value: l });
+  });
+  for (const c of s.corrupt) bad.push({ line: c.line, reason: 'not valid JSON' });
+  if (s.tornTail) bad.push({ line: last + 1, reason: 'torn tail' });
+  return { file, good, bad };
+}
+
+async function writeJournal(path: string, entries: readonly unknown[]): Promise<void> {
+  await publishAtomically(path, async (tmp) => {
+    const h = await open(tmp, 'wx');
+    try {
+      let buf = '';
+      for (const e of entries) {
+        buf += `${JSON.stringify(e)}\n`;
+        if (buf.length > 1 << 20) {
+          await h.write(buf);
+          buf = '';
+        }
+      }
+      if (buf.length > 0) await h.write(buf);
+    } finally {
+      await h.close();
+    }
+  });
+}
+
+/**
+ * Rebuilds the journals of a run folder from its files (see the module comment for the rules).
+ *
+ * @throws InputError when `outDir` is not a run folder; LockedError naming the holder when a
+ * running process may hold a lock.
+ */
+export async function reconcileRun(outDir: string, opts?: ReconcileOptions): Promise<ReconcileResult> {
+  const concurrency = opts?.concurrency ?? 32;
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1024) {
+    throw new InputError(`reconcile: concurrency must be a whole number in 1..1024, got ${String(concurrency)} (${typeof concurrency})`);
+  }
+  const { dir } = await openRunFolder(outDir);
+  refuseIfHeld(await readLocks(dir), 'reconcile');
+  const journals = await listJournals(dir);
+  const s = stateDirs(dir);
+  const lockPaths = new Set<string>([
+    ...journals.detect.map((f) => join(s.detect, `worker-${f.index}.lock`)),
+    ...[...journals.ingest, ...journals.failed].map((f) => join(s.ingest, `part-${f.index}.lock`)),
+    // part-0 receives the windows found on disk but not journaled.
+    ...(journals.ingest.length > 0 || (await namesIn(join(dir, 'windows'))).length > 0 ? [join(s.ingest, 'part-0.lock')] : []),
+    ...(await readLocks(dir)).map((l) => l.path),
+  ]);
+  const held: LockHandle[] = [];
+  try {
+    // acquireLock refuses a live holder (race-free), recovers a stale one.
+    for (const p of [...lockPaths].sort()) held.push(await acquireLock(p, { command: 'tickpipe reconcile' }));
+    return await reconcileLocked(dir, journals, concurrency, opts?.onProgress);
+  } finally {
+    for (const l of held.reverse()) await l.release().catch(() => undefined);
+  }
+}
+
+async function reconcileLocked(
+  dir: string,
+  journals: Awaited<ReturnType<typeof listJournals>>,
+  concurrency: number,
+  onProgress: ((m: string) => void) | undefined,
+): Promise<ReconcileResult> {
+  const rel = (p: string): string => relative(dir, p);
+  const rewritten: string[] = [];
+
+  // --- stage 1 ---
+  const shardsDir = join(dir, 'events', 'shards');
+  const dDropped: ReconcileChange[] = [];
+  const dCorrected: ReconcileChange[] = [];
+  const keptSymbols = new Set<string>();
+  const keptShards: string[] = [];
+  const named = new Map<number, Set<string>>();
+  let dKept = 0;
+  const keys = ['symbol', 'event_type', 'timestamp'];
+  for (const f of journals.detect) {
+    const j = await load(f, asShardLine);
+    const journal = rel(f.path);
+    const out: unknown[] = [];
+    const mine = new Set<string>();
+    named.set(f.index, mine);
+    let changed = j.bad.length > 0;
+    for (const b of j.bad) dDropped.push({ journal, line: b.line, item: '-', reason: b.reason });
+    for (const { line, value: l } of j.good) {
+      const drop = (reason: string): void => {
+        dDropped.push({ journal, line, item: l.shard ?? `(no shard: ${l.symbols.join(',')})`, reason });
+        changed = true;
+      };
+      let entry = l as Record<string, unknown>;
+      const path = l.shard === null ? undefined : join(shardsDir, `worker-${f.index}`, l.shard);
+      if (path !== undefined) {
+        if (mine.has(l.shard!)) {
+          drop('names a shard an earlier line already committed');
+          continue;
+        }
+        const c = await parquetRowCount(path);
+        if (!c.ok) {
+          drop(c.reason.includes('ENOENT') ? 'shard file is gone' : `shard does not open: ${c.reason}`);
+          continue;
+        }
+        if (c.rows !== l.rows) {
+          dCorrected.push({ journal, line, item: l.shard!, reason: `rows ${l.rows} -> ${c.rows} (the file's count)` });
+          entry = { ...entry, rows: c.rows };
+          changed = true;
+        }
+      }
+      if (l.symbols.every((sym) => keptSymbols.has(sym))) {
+        // Nothing new in its symbols: redundant if its rows are all in the shards kept so far.
+        let fresh = 0;
+        if (path !== undefined) {
+          const mineRows = pl.scanParquet(path).select(...keys);
+          fresh =
+            keptShards.length === 0
+              ? Number((await mineRows.select(pl.len().alias('n')).collect()).getColumn('n').get(0))
+              : Number(
+                  (
+                    await mineRows
+                      .join(pl.concat(keptShards.map((p) => pl.scanParquet(p).select(...keys))).unique(), { on: keys, how: 'anti' })
+                      .select(pl.len().alias('n'))
+                      .collect()
+                  )
+                    .getColumn('n')
+                    .get(0),
+                );
+        }
+        if (fresh === 0) {
+          drop(path === undefined ? 'redundant: its symbols are already committed' : 'redundant: its symbols are already committed and its rows are in earlier shards');
+          continue;
+        }
+      }
+      for (const sym of l.symbols) keptSymbols.add(sym);
+      if (path !== undefined) {
+        mine.add(l.shard!);
+        keptShards.push(path);
+      }
+      out.push(entry);
+      dKept++;
+    }
+    if (changed) {
+      await writeJournal(f.path, out);
+      rewritten.push(journal);
+    }
+  }
+  const notAdopted: string[] = [];
+  for (const w of (await namesIn(shardsDir)).sort()) {
+    const m = WORKER_DIR_RE.exec(w);
+    if (!m) continue;
+    const mine = named.get(Number(m[1])) ?? new Set<string>();
+    for (const n of (await namesIn(join(shardsDir, w))).sort()) {
+      if (SHARD_FILE_RE.test(n) && !mine.has(n)) notAdopted.push(rel(join(shardsDir, w, n)));
+    }
+  }
+
+  // --- stage 2: what is on disk ---
+  const progress = throttled(onProgress);
+  const onDisk = new Map<string, { symbol: string; trades: number; quotes: number }>();
+  const broken = new Map<string, string>();
+  let seen = 0;
+  await forEachConcurrent(walkWindows(dir), concurrency, async (w) => {
+    seen++;
+    progress(() => `reconcile: ${seen.toLocaleString('en-US')} window folders read`);
+    const hasT = w.names.includes('trades.parquet');
+    const hasQ = w.names.includes('quotes.parquet');
+    if (!hasT || !hasQ) {
+      broken.set(w.event, hasT || hasQ ? `${hasT ? 'quotes' : 'trades'}.parquet is missing` : 'window files are gone');
+      return;
+    }
+    const [t, q] = await Promise.all([parquetRowCount(join(w.dir, 'trades.parquet')), parquetRowCount(join(w.dir, 'quotes.parquet'))]);
+    if (!t.ok || !q.ok) {
+      broken.set(w.event, `${!t.ok ? 'trades' : 'quotes'}.parquet does not open: ${(!t.ok ? t : (q as { reason: string })).reason}`);
+      return;
+    }
+    onDisk.set(w.event, { symbol: w.symbol, trades: t.rows, quotes: q.rows });
+  });
+
+  // --- stage 2: journals ---
+  const iAdded: ReconcileChange[] = [];
+  const iDropped: ReconcileChange[] = [];
+  const iCorrected: ReconcileChange[] = [];
+  const journaled = new Set<string>();
+  let iKept = 0;
+  const ingestDir = stateDirs(dir).ingest;
+  const part0 = journals.ingest.find((f) => f.index === 0) ?? { index: 0, path: join(ingestDir, 'part-0.jsonl'), name: 'part-0.jsonl' };
+  const parts = journals.ingest.some((f) => f.index === 0) ? journals.ingest : [part0, ...journals.ingest];
+  const outputs = new Map<string, { entries: unknown[]; changed: boolean }>();
+  for (const f of parts) {
+    if (!PART_JOURNAL_RE.test(f.name)) continue;
+    const j = await load(f, asWindowLine);
+    const journal = rel(f.path);
+    const out: unknown[] = [];
+    let changed = j.bad.length > 0;
+    for (const b of j.bad) iDropped.push({ journal, line: b.line, item: '-', reason: b.reason });
+    for (const { line, value: l } of j.good) {
+      const drop = (reason: string): void => {
+        iDropped.push({ journal, line, item: l.event, reason });
+        changed = true;
+      };
+      if (journaled.has(l.event)) {
+        drop('repeats an event journaled earlier');
+        continue;
+      }
+      const d = onDisk.get(l.event);
+      if (!d || d.symbol !== l.symbol) {
+        drop(broken.get(l.event) ?? 'window files are gone');
+        continue;
+      }
+      let entry = l as Record<string, unknown>;
+      if (d.trades !== l.trades || d.quotes !== l.quotes) {
+        iCorrected.push({ journal, line, item: l.event, reason: `trades ${l.trades} -> ${d.trades}, quotes ${l.quotes} -> ${d.quotes} (the files' counts)` });
+        entry = { ...entry, trades: d.trades, quotes: d.quotes };
+        changed = true;
+      }
+      journaled.add(l.event);
+      out.push(entry);
+      iKept++;
+    }
+    outputs.set(f.path, { entries: out, changed });
+  }
+  const missing = [...onDisk.entries()].filter(([e]) => !journaled.has(e)).sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  if (missing.length > 0) {
+    const o = outputs.get(part0.path)!;
+    for (const [event, d] of missing) {
+      o.entries.push({ event, symbol: d.symbol, trades: d.trades, quotes: d.quotes });
+      iAdded.push({ journal: rel(part0.path), item: event, reason: 'complete window on disk that no journal named' });
+    }
+    o.changed = true;
+  }
+  for (const [path, o] of outputs) {
+    if (!o.changed) continue;
+    await writeJournal(path, o.entries);
+    rewritten.push(rel(path));
+  }
+
+  // --- failure journals: only torn tails and corrupt lines go ---
+  const failedDropped: ReconcileChange[] = [];
+  for (const f of journals.failed) {
+    const j = await load(f, (v) => (v !== null && typeof v === 'object' && typeof (v as { event?: unknown }).event === 'string' ? v : undefined));
+    if (j.bad.length === 0) continue;
+    for (const b of j.bad) failedDropped.push({ journal: rel(f.path), line: b.line, item: '-', reason: b.reason });
+    await writeJournal(
+      f.path,
+      j.good.map((g) => g.value),
+    );
+    rewritten.push(rel(f.path));
+  }
+
+  return {
+    detect: { kept: dKept, dropped: dDropped, corrected: dCorrected, notAdopted },
+    ingest: { kept: iKept, added: iAdded, dropped: iDropped, corrected: iCorrected },
+    failedDropped,
+    rewritten,
+  };
+}

@@ -1,0 +1,344 @@
+/**
+ * `tickpipe report`: one self-contained HTML file about a run folder — inline CSS and inline SVG
+ * charts drawn here, no script, no network reference — so it can be mailed, archived or opened
+ * offline. Charts: throughput (items/s) and requests/s against the quota over time, 429s and
+ * failures over time (all from `logs/heartbeat.ndjson`, streamed), events by type and by session
+ * (from `events/events.parquet`, lazy + async collect), and per-worker progress (heartbeat model
+ * of src/ops/tail.ts plus the journals).
+ *
+ * @example
+ * ```ts
+ * import { buildReport, renderReportHtml, writeReport } from 'tickpipe/ops/report';
+ * const path = await writeReport('./tickpipe-data');            // ./tickpipe-data/report.html
+ * const html = renderReportHtml(await buildReport('./tickpipe-data'));
+ * ```
+ */
+import { createReadStream, existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import pl from 'nodejs-polars';
+import { InputError } from '../errors.js';
+import { publishAtomically } from '../sinks/index.js';
+import { openRunFolder } from './run-folder.js';
+import { emptyTailState, foldHeartbeat, parseHeartbeat, StateReader, tailView, withDisk, type DiskState, type WorkerView } from './tail.js';
+
+/** A time series point: ms since the epoch and a value. */
+export interface Point {
+  readonly t: number;
+  readonly v: number;
+}
+
+/** Everything the report shows, as plain data. */
+export interface ReportData {
+  readonly dir: string;
+  readonly generatedAt: string;
+  readonly spec: unknown;
+  readonly heartbeatLines: number;
+  readonly span: { readonly from: number; readonly to: number } | undefined;
+  /** Items/s per time bin. */
+  readonly throughput: { readonly detect: Point[]; readonly ingest: Point[] };
+  /** Requests/s as the heartbeats reported them, and the quota. */
+  readonly requests: { readonly points: Point[]; readonly quota: number | undefined };
+  /** 429s and failed windows per time bin (counts). */
+  readonly errors: { readonly rateLimited: Point[]; readonly failed: Point[] };
+  readonly eventsByType: ReadonlyArray<readonly [string, number]>;
+  readonly eventsBySession: ReadonlyArray<readonly [string, number]>;
+  readonly events: number;
+  readonly workers: readonly WorkerView[];
+  readonly disk: DiskState;
+}
+
+/** Options of {@link buildReport}. */
+export interface BuildReportOptions {
+  /** Time bins of the throughput and error charts (at most). @default 120 */
+  readonly bins?: number;
+}
+
+interface IngestSample {
+  readonly t: number;
+  readonly done: number;
+  readonly failed: number;
+  readonly rateLimited: number;
+}
+
+/** Reads a run folder into {@link ReportData}. @throws InputError when DIR has no run.json. */
+export async function buildReport(outDir: string, opts?: BuildReportOptions): Promise<ReportData> {
+  const bins = opts?.bins ?? 120;
+  if (!Number.isInteger(bins) || bins < 1 || bins > 10_000) throw new InputError(`buildReport: bins must be a whole number in 1..10000, got ${String(bins)} (${typeof bins})`);
+  const { dir, spec } = await openRunFolder(outDir);
+  const state = emptyTailState();
+  const detectTimes: number[] = [];
+  const ingest = new Map<number, IngestSample[]>();
+  const requests: Point[] = [];
+  let quota: number | undefined;
+  let from = Infinity;
+  let to = -Infinity;
+  const hb = join(dir, 'logs', 'heartbeat.ndjson');
+  if (existsSync(hb)) {
+    const rl = createInterface({ input: createReadStream(hb, { encoding: 'utf8' }), crlfDelay: Infinity });
+    for await (const line of rl) {
+      // Whole history for the charts; the tail model only needs the last window.
+      foldHeartbeat(state, line);
+      const h = parseHeartbeat(line);
+      if (!h) continue;
+      from = Math.min(from, h.t);
+      to = Math.max(to, h.t);
+      const r = h.raw;
+      if (h.stage === 'detect') {
+        detectTimes.push(h.t);
+        continue;
+      }
+      const n = (k: string): number => (typeof r[k] === 'number' ? (r[k] as number) : 0);
+      const list = ingest.get(h.pid) ?? [];
+      list.push({ t: h.t, done: n('processed') + n('failed'), failed: n('failed'), rateLimited: n('rateLimited') });
+      ingest.set(h.pid, list);
+      if (typeof r.reqPerSec === 'number') requests.push({ t: h.t, v: r.reqPerSec });
+      if (typeof r.quota === 'number') quota = r.quota;
+    }
+  }
+  const span = from <= to ? { from, to: Math.max(to, from + 1000) } : undefined;
+  const binMs = span ? Math.max(1000, Math.ceil((span.to - span.from) / bins)) : 1000;
+  const nbins = span ? Math.max(1, Math.ceil((span.to - span.from) / binMs)) : 0;
+  const zero = (): number[] => new Array<number>(nbins).fill(0);
+  const binOf = (t: number): number => Math.min(nbins - 1, Math.max(0, Math.floor((t - span!.from) / binMs)));
+  const detect = zero();
+  for (const t of detectTimes) detect[binOf(t)]!++;
+  const ing = zero();
+  const rl = zero();
+  const failed = zero();
+  for (const samples of ingest.values()) {
+    // The first heartbeat of a process covers the time since its ingest started: unknown, so only deltas count.
+    for (let i = 1; i < samples.length; i++) {
+      const a = samples[i - 1]!;
+      const b = samples[i]!;
+      spread(ing, a.t, b.t, Math.max(0, b.done - a.done));
+      rl[binOf(b.t)]! += Math.max(0, b.rateLimited - a.rateLimited);
+      failed[binOf(b.t)]! += Math.max(0, b.failed - a.failed);
+    }
+  }
+  function spread(into: number[], t0: number, t1: number, amount: number): void {
+    if (amount === 0) return;
+    if (t1 <= t0) {
+      into[binOf(t1)]! += amount;
+      return;
+    }
+    for (let b = binOf(t0); b <= binOf(t1); b++) {
+      const lo = Math.max(t0, span!.from + b * binMs);
+      const hi = Math.min(t1, span!.from + (b + 1) * binMs);
+      if (hi > lo) into[b]! += (amount * (hi - lo)) / (t1 - t0);
+    }
+  }
+  const series = (counts: number[], perSec: boolean): Point[] => counts.map((c, i) => ({ t: span!.from + (i + 0.5) * binMs, v: perSec ? c / (binMs / 1000) : c }));
+
+  const disk = await new StateReader(dir).refresh();
+  withDisk(state, disk);
+  const view = tailView(state, state.lastHeartbeatMs || Date.now());
+
+  let eventsByType: Array<[string, number]> = [];
+  let eventsBySession: Array<[string, number]> = [];
+  let events = 0;
+  const manifest = join(dir, 'events', 'events.parquet');
+  if (existsSync(manifest)) {
+    const lf = pl.scanParquet(manifest);
+    const count = async (col: string): Promise<Array<[string, number]>> => {
+      const df = await lf.groupBy(col).agg(pl.len().alias('n')).sort(col).collect();
+      const keys = df.getColumn(col).toArray() as Array<string | null>;
+      const ns = df.getColumn('n').toArray() as Array<number | bigint>;
+      return keys.map((k, i) => [k ?? '(none)', Number(ns[i])]);
+    };
+    [eventsByType, eventsBySession] = await Promise.all([count('event_type'), count('session')]);
+    events = eventsByType.reduce((a, [, n]) => a + n, 0);
+  }
+  return {
+    dir,
+    generatedAt: new Date().toISOString(),
+    spec,
+    heartbeatLines: state.lines,
+    span,
+    throughput: { detect: span ? series(detect, true) : [], ingest: span ? series(ing, true) : [] },
+    requests: { points: requests, quota },
+    errors: { rateLimited: span ? series(rl, false) : [], failed: span ? series(failed, false) : [] },
+    eventsByType,
+    eventsBySession,
+    events,
+    workers: view.workers,
+    disk,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// SVG drawing.
+
+const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const r1 = (n: number): string => (Math.round(n * 10) / 10).toString();
+
+function niceMax(v: number): number {
+  if (!(v > 0)) return 1;
+  const p = 10 ** Math.floor(Math.log10(v));
+  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
+  return 10 * p;
+}
+
+function hhmmss(t: number): string {
+  return new Date(t).toISOString().slice(11, 19);
+}
+
+interface LineSeries {
+  readonly name: string;
+  readonly color: string;
+  readonly points: readonly Point[];
+  /** Draw as a dashed reference line. */
+  readonly dashed?: boolean;
+  /** Draw as bars instead of a line. */
+  readonly bars?: boolean;
+}
+
+const W = 1000;
+const H = 200;
+const PAD = { l: 56, r: 16, t: 14, b: 30 };
+
+/** A time chart: lines and/or bars over a shared time axis, y from 0. */
+export function timeChartSvg(title: string, unit: string, series: readonly LineSeries[], span: { from: number; to: number } | undefined): string {
+  const all = series.flatMap((s) => s.points);
+  if (!span || all.length === 0) return `<p class="empty">${esc(title)}: no data in the heartbeat log.</p>`;
+  // Counts get whole-number ticks.
+  const top = Math.max(...all.map((p) => p.v));
+  const ymax = unit === 'count' ? Math.max(4, Math.ceil(top / 4) * 4) : niceMax(top);
+  const x = (t: number): number => PAD.l + ((t - span.from) / Math.max(1, span.to - span.from)) * (W - PAD.l - PAD.r);
+  const y = (v: number): number => H - PAD.b - (v / ymax) * (H - PAD.t - PAD.b);
+  const parts: string[] = [];
+  for (let i = 0; i <= 4; i++) {
+    const v = (ymax * i) / 4;
+    parts.push(`<line x1="${PAD.l}" x2="${W - PAD.r}" y1="${r1(y(v))}" y2="${r1(y(v))}" class="grid"/>`);
+    parts.push(`<text x="${PAD.l - 6}" y="${r1(y(v) + 4)}" text-anchor="end">${esc(r1(v))}</text>`);
+  }
+  for (let i = 0; i <= 5; i++) {
+    const t = span.from + ((span.to - span.from) * i) / 5;
+    parts.push(`<text x="${r1(x(t))}" y="${H - 10}" text-anchor="${i === 0 ? 'start' : i === 5 ? 'end' : 'middle'}">${hhmmss(t)}</text>`);
+  }
+  const barSeries = series.filter((s) => s.bars);
+  series.forEach((s) => {
+    if (s.points.length === 0) return;
+    if (s.bars) {
+      const k = barSeries.indexOf(s);
+      const step = s.points.length > 1 ? x(s.points[1]!.t) - x(s.points[0]!.t) : 8;
+      const bw = Math.max(1, (step * 0.8) / barSeries.length);
+      for (const p of s.points) {
+        if (p.v <= 0) continue;
+        parts.push(`<rect x="${r1(x(p.t) - (step * 0.4) + k * bw)}" y="${r1(y(p.v))}" width="${r1(bw)}" height="${r1(y(0) - y(p.v))}" fill="${s.color}"/>`);
+      }
+    } else {
+      const d = s.points.map((p, i) => `${i ? 'L' : 'M'}${r1(x(p.t))},${r1(y(p.v))}`).join('');
+      parts.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
+    }
+  });
+  const legend = series
+    .map((s, i) => `<rect x="${PAD.l + 10 + i * 190}" y="${PAD.t - 10}" width="12" height="12" fill="${s.color}"/><text x="${PAD.l + 28 + i * 190}" y="${PAD.t}">${esc(s.name)}</text>`)
+    .join('');
+  return `<figure><figcaption>${esc(title)} <span class="unit">(${esc(unit)}, UTC)</span></figcaption><svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(title)}"><line x1="${PAD.l}" x2="${PAD.l}" y1="${PAD.t}" y2="${H - PAD.b}" class="axis"/><line x1="${PAD.l}" x2="${W - PAD.r}" y1="${H - PAD.b}" y2="${H - PAD.b}" class="axis"/>${parts.join('')}${legend}</svg></figure>`;
+}
+
+/** Horizontal bars of labelled counts. */
+export function barChartSvg(title: string, rows: ReadonlyArray<readonly [string, number]>, color: string): string {
+  if (rows.length === 0) return `<p class="empty">${esc(title)}: no events.</p>`;
+  const rowH = 26;
+  const h = rows.length * rowH + 8;
+  const max = Math.max(...rows.map(([, n]) => n), 1);
+  const labelW = 200;
+  const w = 480;
+  const body = rows
+    .map(([k, n], i) => {
+      const bw = ((w - labelW - 70) * n) / max;
+      const yy = 4 + i * rowH;
+      return `<text x="${labelW - 8}" y="${yy + 17}" text-anchor="end">${esc(k)}</text><rect x="${labelW}" y="${yy + 4}" width="${r1(Math.max(1, bw))}" height="${rowH - 8}" fill="${color}"/><text x="${r1(labelW + bw + 6)}" y="${yy + 17}">${n.toLocaleString('en-US')}</text>`;
+    })
+    .join('');
+  return `<figure class="half"><figcaption>${esc(title)}</figcaption><svg viewBox="0 0 ${w} ${h}" role="img" aria-label="${esc(title)}">${body}</svg></figure>`;
+}
+
+/** Per-worker progress bars. */
+export function progressSvg(workers: readonly WorkerView[]): string {
+  if (workers.length === 0) return '<p class="empty">Per-worker progress: no heartbeat yet.</p>';
+  const rowH = 28;
+  const w = 1000;
+  const labelW = 150;
+  const barW = 520;
+  const body = workers
+    .map((wk, i) => {
+      const yy = 4 + i * rowH;
+      const frac = wk.total !== null ? (wk.total > 0 ? Math.min(1, wk.done / wk.total) : 1) : wk.totalBatches ? Math.min(1, (wk.batch ?? 0) / wk.totalBatches) : wk.status === 'finished' ? 1 : 0;
+      const what = wk.total !== null ? `${wk.done.toLocaleString('en-US')}/${wk.total.toLocaleString('en-US')}` : `${wk.done} symbols`;
+      const color = wk.status === 'stalled' ? '#d9534f' : wk.status === 'stopped' ? '#999' : wk.status === 'finished' ? '#2e8b57' : '#3b7dd8';
+      return `<text x="${labelW - 8}" y="${yy + 18}" text-anchor="end">${esc(`${wk.stage} ${wk.name}`)}</text><rect x="${labelW}" y="${yy + 5}" width="${barW}" height="${rowH - 10}" class="track"/><rect x="${labelW}" y="${yy + 5}" width="${r1(barW * frac)}" height="${rowH - 10}" fill="${color}"/><text x="${labelW + barW + 8}" y="${yy + 18}">${esc(`${what}  ${wk.status}  last ${wk.last}`)}</text>`;
+    })
+    .join('');
+  return `<figure><figcaption>Per-worker progress</figcaption><svg viewBox="0 0 ${w} ${workers.length * rowH + 8}" role="img" aria-label="per-worker progress">${body}</svg></figure>`;
+}
+
+const CSS = `body{font:14px/1.4 system-ui,-apple-system,Segoe UI,sans-serif;margin:24px auto;max-width:1080px;color:#222;background:#fff}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
+.meta{color:#666;font-size:12px}table{border-collapse:collapse;margin:8px 0}td,th{padding:3px 12px 3px 0;text-align:left}
+th{color:#666;font-weight:normal}figure{margin:8px 0 16px}figcaption{font-weight:600;margin-bottom:4px}.unit{color:#888;font-weight:normal}
+svg{width:100%;height:auto;font-size:12px;fill:#333}.grid{stroke:#eee}.axis{stroke:#999}.track{fill:#eee}
+.half{display:inline-block;width:49%;vertical-align:top}.empty{color:#888;font-style:italic}`;
+
+/** The HTML document of a report (self-contained: no script, no external reference). */
+export function renderReportHtml(d: ReportData): string {
+  const fmt = (n: number): string => n.toLocaleString('en-US');
+  const s = d.spec as { from?: string; to?: string; universe?: { count: number }; source?: { sim?: { seed: number }; baseUrl?: string } };
+  const source = s.source?.sim ? `simulator (seed ${s.source.sim.seed})` : (s.source?.baseUrl ?? '-');
+  const quotaPts = d.requests.quota !== undefined && d.span ? [{ t: d.span.from, v: d.requests.quota }, { t: d.span.to, v: d.requests.quota }] : [];
+  const summary: Array<[string, string]> = [
+    ['source', source],
+    ['days', s.from && s.to ? `${s.from} … ${s.to}` : '-'],
+    ['universe', s.universe ? `${fmt(s.universe.count)} symbols` : '-'],
+    ['symbols committed', fmt(d.disk.symbolsCommitted)],
+    ['events', fmt(d.events)],
+    ['windows committed', `${fmt(d.disk.windowsCommitted)} (${fmt(d.disk.windowsFailed)} failure lines)`],
+    ['heartbeat', d.span ? `${fmt(d.heartbeatLines)} lines, ${new Date(d.span.from).toISOString()} … ${new Date(d.span.to).toISOString()}` : 'none'],
+  ];
+  return `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>tickpipe report — ${esc(d.dir)}</title><style>${CSS}</style></head>
+<body>
+<h1>tickpipe run report</h1>
+<p class="meta">${esc(d.dir)} · generated ${esc(d.generatedAt)}</p>
+<table>${summary.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('')}</table>
+<h2>Throughput</h2>
+${timeChartSvg('Items per second', 'items/s', [
+  { name: 'detect: symbols/s', color: '#8a5cc2', points: d.throughput.detect, bars: true },
+  { name: 'ingest: windows/s', color: '#3b7dd8', points: d.throughput.ingest },
+], d.span)}
+<h2>Requests against the quota</h2>
+${timeChartSvg('Requests per second (ingest)', 'req/s', [
+  { name: 'requests/s', color: '#2e8b57', points: d.requests.points },
+  { name: `quota ${d.requests.quota ?? '-'}/s`, color: '#d9534f', points: quotaPts, dashed: true },
+], d.span)}
+<h2>429s and failures</h2>
+${timeChartSvg('429 responses and failed windows per interval', 'count', [
+  { name: '429s', color: '#f0ad4e', points: d.errors.rateLimited, bars: true },
+  { name: 'failed windows', color: '#d9534f', points: d.errors.failed, bars: true },
+], d.span)}
+<h2>Events</h2>
+${barChartSvg('By type', d.eventsByType, '#3b7dd8')}${barChartSvg('By session', d.eventsBySession, '#8a5cc2')}
+<h2>Workers</h2>
+${progressSvg(d.workers)}
+</body></html>
+`;
+}
+
+/** Options of {@link writeReport}. */
+export interface WriteReportOptions extends BuildReportOptions {
+  /** Output file. @default DIR/report.html */
+  readonly output?: string;
+}
+
+/** Builds and atomically writes the report; returns its path. */
+export async function writeReport(outDir: string, opts?: WriteReportOptions): Promise<{ path: string; data: ReportData }> {
+  const data = await buildReport(outDir, opts);
+  const path = resolve(opts?.output ?? join(data.dir, 'report.html'));
+  const html = renderReportHtml(data);
+  await publishAtomically(path, (tmp) => writeFile(tmp, html, 'utf8'));
+  return { path, data };
+}

@@ -1,0 +1,233 @@
+/**
+ * `status`: a one-shot summary of a run folder from its journals, files and locks. Read-only and
+ * cheap (journals streamed, the manifest's row count read from its Parquet footer), so it is safe
+ * to call while a run is active, e.g. from a cron job or a dashboard.
+ *
+ * @example
+ * ```ts
+ * import { runStatus } from 'tickpipe/ops/status';
+ * const s = await runStatus('./tickpipe-data');
+ * console.log(`${s.ingest?.windowsDone}/${s.ingest?.windowsTotal} windows`, s.live ? 'running' : 'idle');
+ * ```
+ */
+import { open, stat } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
+import {
+  listJournals,
+  mayBeHeld,
+  openRunFolder,
+  parquetRowCount,
+  readLocks,
+  streamJournal,
+  type LockStateKind,
+  type ReadLocksOptions,
+} from './run-folder.js';
+import { asShardLine, asWindowLine } from './verify.js';
+
+/** A lock as status reports it. */
+export interface StatusLock {
+  readonly stage: 'detect' | 'ingest';
+  readonly index: number;
+  readonly state: LockStateKind;
+  readonly pid: number | null;
+  readonly host: string | null;
+  readonly since: string | null;
+  readonly command: string | null;
+}
+
+/** What {@link runStatus} returns (also the `--json` output). */
+export interface StatusReport {
+  readonly outDir: string;
+  readonly run: {
+    readonly from: string | null;
+    readonly to: string | null;
+    readonly source: string;
+  };
+  /** Stages with something on disk: 'detect', 'consolidate', 'ingest'. */
+  readonly stages: readonly string[];
+  readonly detect: {
+    readonly symbolsDone: number;
+    /** universe.count of run.json; null when the run has no detect spec. */
+    readonly symbolsTotal: number | null;
+    readonly shards: number;
+    readonly eventRows: number;
+  } | null;
+  readonly manifest: { readonly path: string; readonly events: number | null } | null;
+  readonly ingest: {
+    readonly windowsDone: number;
+    /** Rows of the manifest; null when it is absent or does not open. */
+    readonly windowsTotal: number | null;
+    readonly failed: number;
+    readonly failuresByCode: Readonly<Record<string, number>>;
+    /** Most frequent failure reasons first (at most 10). */
+    readonly failuresByReason: ReadonlyArray<{ readonly reason: string; readonly count: number }>;
+    readonly tradeRows: number;
+    readonly quoteRows: number;
+  } | null;
+  readonly lastActivity: {
+    /** `time` of the last heartbeat line. */
+    readonly heartbeatAt: string | null;
+    /** Latest modification time of a journal. */
+    readonly journalAt: string | null;
+    /** The later of the two. */
+    readonly at: string | null;
+    readonly agoSec: number | null;
+    /** The last heartbeat line itself (stage, processed, total, reqPerSec, …). */
+    readonly heartbeat: Readonly<Record<string, unknown>> | null;
+  };
+  readonly locks: readonly StatusLock[];
+  /** A running process may hold a lock (live on this host, or on another host). */
+  readonly live: boolean;
+}
+
+/** Options of {@link runStatus}. */
+export type StatusOptions = ReadLocksOptions;
+
+async function lastHeartbeat(path: string): Promise<Record<string, unknown> | null> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const size = (await fh.stat()).size;
+    const len = Math.min(size, 64 * 1024);
+    const buf = Buffer.alloc(len);
+    await fh.read(buf, 0, len, size - len);
+    const lines = buf.toString('utf8').split('\n');
+    for (let i = lines.length - 1; i >= 0; i--) {
+      try {
+        const v = JSON.parse(lines[i]!) as Record<string, unknown>;
+        if (v && typeof v === 'object' && typeof v.time === 'string') return v;
+      } catch {
+        // a torn or partial line: look further back
+      }
+    }
+    return null;
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Summarises a run folder.
+ *
+ * @throws InputError when `outDir` is not a run folder (no run.json).
+ */
+export async function runStatus(outDir: string, opts?: StatusOptions): Promise<StatusReport> {
+  const { dir, spec } = await openRunFolder(outDir);
+  const journals = await listJournals(dir);
+  let latestJournal = 0;
+
+  let detect: StatusReport['detect'] = null;
+  if (journals.detect.length > 0 || spec.universe) {
+    const symbols = new Set<string>();
+    let shards = 0;
+    let eventRows = 0;
+    for (const f of journals.detect) {
+      const s = await streamJournal(f.path, (v) => {
+        const l = asShardLine(v);
+        if (!l) return;
+        for (const sym of l.symbols) symbols.add(sym);
+        if (l.shard !== null) shards++;
+        eventRows += l.rows;
+      });
+      latestJournal = Math.max(latestJournal, s.mtimeMs);
+    }
+    detect = { symbolsDone: symbols.size, symbolsTotal: spec.universe?.count ?? null, shards, eventRows };
+  }
+
+  const recorded = (spec as { manifest?: unknown }).manifest;
+  const manifestFile =
+    typeof recorded === 'string' ? (isAbsolute(recorded) ? recorded : join(dir, recorded)) : join(dir, 'events', 'events.parquet');
+  let manifest: StatusReport['manifest'] = null;
+  try {
+    await stat(manifestFile);
+    const c = await parquetRowCount(manifestFile);
+    manifest = { path: manifestFile, events: c.ok ? c.rows : null };
+  } catch {
+    manifest = null;
+  }
+
+  let ingest: StatusReport['ingest'] = null;
+  if (journals.ingest.length > 0 || journals.failed.length > 0) {
+    const done = new Set<string>();
+    let tradeRows = 0;
+    let quoteRows = 0;
+    for (const f of journals.ingest) {
+      const s = await streamJournal(f.path, (v) => {
+        const l = asWindowLine(v);
+        if (!l || done.has(l.event)) return;
+        done.add(l.event);
+        tradeRows += l.trades;
+        quoteRows += l.quotes;
+      });
+      latestJournal = Math.max(latestJournal, s.mtimeMs);
+    }
+    const failures = new Map<string, { code: string; reason: string }>();
+    for (const f of journals.failed) {
+      const s = await streamJournal(f.path, (v) => {
+        const l = v as { event?: unknown; code?: unknown; reason?: unknown } | null;
+        if (!l || typeof l.event !== 'string' || done.has(l.event)) return;
+        failures.set(l.event, { code: String(l.code ?? 'unknown'), reason: String(l.reason ?? '') });
+      });
+      latestJournal = Math.max(latestJournal, s.mtimeMs);
+    }
+    const byCode: Record<string, number> = {};
+    const byReason = new Map<string, number>();
+    for (const f of failures.values()) {
+      byCode[f.code] = (byCode[f.code] ?? 0) + 1;
+      byReason.set(f.reason, (byReason.get(f.reason) ?? 0) + 1);
+    }
+    ingest = {
+      windowsDone: done.size,
+      windowsTotal: manifest?.events ?? null,
+      failed: failures.size,
+      failuresByCode: byCode,
+      failuresByReason: [...byReason.entries()]
+        .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+        .slice(0, 10)
+        .map(([reason, count]) => ({ reason, count })),
+      tradeRows,
+      quoteRows,
+    };
+  }
+
+  const hb = await lastHeartbeat(join(dir, 'logs', 'heartbeat.ndjson'));
+  const hbMs = hb ? Date.parse(hb.time as string) : Number.NaN;
+  const atMs = Math.max(Number.isFinite(hbMs) ? hbMs : 0, latestJournal);
+  const lockStates = await readLocks(dir, opts);
+  const locks: StatusLock[] = lockStates.map((l) => ({
+    stage: l.stage,
+    index: l.index,
+    state: l.state,
+    pid: l.info?.pid ?? null,
+    host: l.info?.host ?? null,
+    since: l.info?.startedAt ?? null,
+    command: l.info?.command ?? null,
+  }));
+  const source = 'sim' in spec.source ? `simulator (seed ${spec.source.sim.seed})` : spec.source.baseUrl;
+  const stages = [
+    ...(journals.detect.length > 0 ? ['detect'] : []),
+    ...(manifest && !isAbsolute(String(recorded ?? '')) ? ['consolidate'] : []),
+    ...(journals.ingest.length > 0 || journals.failed.length > 0 ? ['ingest'] : []),
+  ];
+  return {
+    outDir: dir,
+    run: { from: spec.from ?? null, to: spec.to ?? null, source },
+    stages,
+    detect,
+    manifest,
+    ingest,
+    lastActivity: {
+      heartbeatAt: Number.isFinite(hbMs) ? new Date(hbMs).toISOString() : null,
+      journalAt: latestJournal > 0 ? new Date(latestJournal).toISOString() : null,
+      at: atMs > 0 ? new Date(atMs).toISOString() : null,
+      agoSec: atMs > 0 ? Math.max(0, Math.round((Date.now() - atMs) / 1000)) : null,
+      heartbeat: hb,
+    },
+    locks,
+    live: lockStates.some(mayBeHeld),
+  };
+}

@@ -1,0 +1,636 @@
+/**
+ * The model behind `tickpipe tail` (and the per-worker part of `tickpipe report`): heartbeat lines
+ * and a snapshot of `state/` folded into a view of every worker, with rates over a sliding window
+ * and stall detection. Nothing here reads a clock: `now` is always a parameter, so every rule is
+ * unit-testable without timers. The accumulator ({@link TailState}) is mutated in place by
+ * {@link foldHeartbeat} because a heartbeat file of a week-long run holds millions of lines.
+ *
+ * Also here: {@link LineSplitter} (bytes → complete lines, keeping a partial tail) and
+ * {@link followPlan} (where to read a growing file from next, detecting truncation and rotation),
+ * plus {@link FileFollower}, the small I/O piece that uses both.
+ *
+ * Heartbeat fields (written by `tickpipe run`, see src/cli/run.ts): detect lines carry `worker`,
+ * `symbol`, `batch`, `totalBatches` and the *process's* `done`/`total`; ingest lines carry
+ * `partition`, `last`, cumulative `processed`/`failed`/`skipped`/`rateLimited`, `total`,
+ * `reqPerSec`, `rate` and `quota`.
+ *
+ * @example
+ * ```ts
+ * import { emptyTailState, foldHeartbeat, tailView, renderTail } from 'tickpipe/ops/tail';
+ * const state = emptyTailState();
+ * for (const line of text.split('\n')) foldHeartbeat(state, line);
+ * console.log(renderTail(tailView(state, Date.now(), { stallAfterMs: 60_000 })).join('\n'));
+ * ```
+ */
+import { open, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { bar, formatDuration } from '../cli/progress-view.js';
+import { InputError } from '../errors.js';
+import { FAILED_JOURNAL_RE, namesIn, PART_JOURNAL_RE, readLocks, stateDirs, WORKER_JOURNAL_RE } from './run-folder.js';
+
+/** Stage of a heartbeat line. */
+export type Stage = 'detect' | 'ingest';
+
+/** One point of a worker's cumulative counters. */
+export interface Sample {
+  /** Heartbeat time, ms since the epoch. */
+  readonly t: number;
+  readonly done: number;
+  readonly failed: number;
+  readonly rateLimited: number;
+  /** Requests/s the process measured at that time (ingest only). */
+  readonly reqPerSec: number | undefined;
+}
+
+/** What the heartbeat log says about one worker (detect) or partition (ingest). */
+export interface WorkerState {
+  readonly stage: Stage;
+  /** Worker number (detect) or partition index (ingest). */
+  readonly id: number;
+  pid: number;
+  /** Last symbol (detect) or event ID (ingest). */
+  last: string;
+  /** Detect: symbols this worker detected in this process; ingest: skipped + processed + failed. */
+  done: number;
+  /** Ingest: events of the partition; detect: undefined (the heartbeat has process totals only). */
+  total: number | undefined;
+  failed: number;
+  rateLimited: number;
+  reqPerSec: number | undefined;
+  quota: number | undefined;
+  rate: number | undefined;
+  batch: number;
+  totalBatches: number;
+  firstSeenMs: number;
+  lastSeenMs: number;
+  /** Samples of the last window (plus the newest one older than it, as the base of rates). */
+  samples: Sample[];
+}
+
+/** Latest process-level progress of one pid in one stage. */
+export interface ProcessState {
+  readonly pid: number;
+  readonly stage: Stage;
+  done: number;
+  total: number;
+  lastSeenMs: number;
+}
+
+/** What `state/` says (read by the caller; see {@link readDiskState} in the CLI). */
+export interface DiskState {
+  /** Lock files: `stage/index` → holder state. */
+  readonly locks: ReadonlyArray<{ readonly stage: Stage; readonly index: number; readonly state: 'live' | 'stale' | 'foreign' | 'unreadable'; readonly pid: number | undefined }>;
+  /** Symbols journaled by stage 1 (lines summed, so a duplicate would count twice). */
+  readonly symbolsCommitted: number;
+  /** Window lines journaled by stage 2 over all partitions. */
+  readonly windowsCommitted: number;
+  /** Failure lines journaled by stage 2. */
+  readonly windowsFailed: number;
+}
+
+/** The accumulator of {@link foldHeartbeat}. */
+export interface TailState {
+  readonly workers: Map<string, WorkerState>;
+  readonly processes: Map<string, ProcessState>;
+  /** Heartbeat lines folded, and lines that were not heartbeats (torn, foreign, bad JSON). */
+  lines: number;
+  badLines: number;
+  /** Time of the newest heartbeat, ms (0 before any). */
+  lastHeartbeatMs: number;
+  disk: DiskState | undefined;
+}
+
+/** Options of {@link tailView}. */
+export interface TailViewOptions {
+  /** A worker silent this long while not finished is reported as stalled. @default 60000 */
+  readonly stallAfterMs?: number;
+  /** Width of the sliding window of rates. @default 60000 */
+  readonly windowMs?: number;
+}
+
+/** Status of one worker in a view. */
+export type WorkerStatus = 'running' | 'finished' | 'stalled' | 'stopped';
+
+/** One worker row of a view (plain data: this is what `tail --json` prints). */
+export interface WorkerView {
+  readonly stage: Stage;
+  readonly id: number;
+  readonly name: string;
+  readonly pid: number;
+  readonly last: string;
+  readonly done: number;
+  readonly total: number | null;
+  readonly batch: number | null;
+  readonly totalBatches: number | null;
+  readonly itemsPerSec: number | null;
+  readonly reqPerSec: number | null;
+  readonly quota: number | null;
+  readonly rateLimitedLastMin: number | null;
+  readonly failedLastMin: number | null;
+  readonly etaSec: number | null;
+  readonly silentSec: number;
+  readonly status: WorkerStatus;
+}
+
+/** Progress of one stage, summed over the processes currently owning its workers. */
+export interface StageView {
+  readonly done: number;
+  readonly total: number;
+  readonly itemsPerSec: number | null;
+  readonly etaSec: number | null;
+  readonly finished: boolean;
+}
+
+/** The whole view at one instant. */
+export interface TailViewData {
+  readonly at: string;
+  readonly heartbeatLines: number;
+  readonly lastHeartbeatAt: string | null;
+  readonly stages: { readonly detect?: StageView; readonly ingest?: StageView };
+  readonly workers: readonly WorkerView[];
+  readonly stalled: readonly string[];
+  readonly disk: DiskState | null;
+}
+
+/** A fresh accumulator. */
+export function emptyTailState(): TailState {
+  return { workers: new Map(), processes: new Map(), lines: 0, badLines: 0, lastHeartbeatMs: 0, disk: undefined };
+}
+
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+/** A parsed heartbeat line, or undefined when the text is not one (blank, torn, another logger). */
+export interface Heartbeat {
+  readonly stage: Stage;
+  readonly id: number;
+  readonly t: number;
+  readonly pid: number;
+  readonly raw: Readonly<Record<string, unknown>>;
+}
+
+/** Parses one line of `logs/heartbeat.ndjson`. Never throws. */
+export function parseHeartbeat(line: string): Heartbeat | undefined {
+  if (line.trim() === '') return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (v === null || typeof v !== 'object') return undefined;
+  const r = v as Record<string, unknown>;
+  const t = typeof r.time === 'string' ? Date.parse(r.time) : num(r.time);
+  if (t === undefined || !Number.isFinite(t)) return undefined;
+  const pid = num(r.pid) ?? 0;
+  if (r.stage === 'detect' && num(r.worker) !== undefined) return { stage: 'detect', id: r.worker as number, t, pid, raw: r };
+  if (r.stage === 'ingest' && num(r.partition) !== undefined) return { stage: 'ingest', id: r.partition as number, t, pid, raw: r };
+  return undefined;
+}
+
+function prune(samples: Sample[], windowMs: number): void {
+  const newest = samples[samples.length - 1];
+  if (!newest) return;
+  // Keep the newest sample at or before the window start as the base of rates.
+  const firstInWindow = samples.findIndex((s) => s.t > newest.t - windowMs);
+  if (firstInWindow > 1) samples.splice(0, firstInWindow - 1);
+  // Bound memory even when a process beats very often.
+  if (samples.length > 10_000) samples.splice(0, samples.length - 10_000);
+}
+
+/**
+ * Folds one heartbeat line into `state` (mutating it) and returns it. A new pid for a worker
+ * resets its counters (a restart: counters are per process). Lines that are not heartbeats are
+ * counted in `badLines` and otherwise ignored.
+ *
+ * @param windowMs samples older than this (relative to the worker's newest) are dropped. @default 60000
+ */
+export function foldHeartbeat(state: TailState, line: string, windowMs = 60_000): TailState {
+  const hb = parseHeartbeat(line);
+  if (!hb) {
+    if (line.trim() !== '') state.badLines++;
+    return state;
+  }
+  state.lines++;
+  state.lastHeartbeatMs = Math.max(state.lastHeartbeatMs, hb.t);
+  const r = hb.raw;
+  const key = `${hb.stage}/${hb.id}`;
+  let w = state.workers.get(key);
+  if (!w || w.pid !== hb.pid) {
+    w = {
+      stage: hb.stage,
+      id: hb.id,
+      pid: hb.pid,
+      last: '-',
+      done: 0,
+      total: undefined,
+      failed: 0,
+      rateLimited: 0,
+      reqPerSec: undefined,
+      quota: undefined,
+      rate: undefined,
+      batch: 0,
+      totalBatches: 0,
+      firstSeenMs: hb.t,
+      lastSeenMs: hb.t,
+      samples: [],
+    };
+    state.workers.set(key, w);
+  }
+  w.lastSeenMs = Math.max(w.lastSeenMs, hb.t);
+  if (hb.stage === 'detect') {
+    w.done++;
+    w.last = typeof r.symbol === 'string' ? r.symbol : w.last;
+    w.batch = num(r.batch) ?? w.batch;
+    w.totalBatches = num(r.totalBatches) ?? w.totalBatches;
+  } else {
+    w.last = typeof r.last === 'string' ? r.last : w.last;
+    w.done = (num(r.skipped) ?? 0) + (num(r.processed) ?? 0) + (num(r.failed) ?? 0);
+    w.total = num(r.total) ?? w.total;
+    w.failed = num(r.failed) ?? w.failed;
+    w.rateLimited = num(r.rateLimited) ?? w.rateLimited;
+    w.reqPerSec = num(r.reqPerSec) ?? w.reqPerSec;
+    w.quota = num(r.quota) ?? w.quota;
+    w.rate = num(r.rate) ?? w.rate;
+  }
+  const prev = w.samples[w.samples.length - 1];
+  // Out-of-order times (a clock step) would make rates negative: keep the counters, skip the sample.
+  if (!prev || hb.t >= prev.t) {
+    w.samples.push({ t: hb.t, done: w.done, failed: w.failed, rateLimited: w.rateLimited, reqPerSec: hb.stage === 'ingest' ? w.reqPerSec : undefined });
+    prune(w.samples, windowMs);
+  }
+  const pkey = `${hb.stage}/${hb.pid}`;
+  const p = state.processes.get(pkey) ?? { pid: hb.pid, stage: hb.stage, done: 0, total: 0, lastSeenMs: hb.t };
+  if (hb.stage === 'detect') {
+    p.done = num(r.done) ?? p.done;
+    p.total = num(r.total) ?? p.total;
+  } else {
+    p.done = w.done;
+    p.total = w.total ?? p.total;
+  }
+  p.lastSeenMs = Math.max(p.lastSeenMs, hb.t);
+  state.processes.set(pkey, p);
+  return state;
+}
+
+/** Sets the `state/` snapshot of the view. */
+export function withDisk(state: TailState, disk: DiskState | undefined): TailState {
+  state.disk = disk;
+  return state;
+}
+
+interface Rates {
+  readonly itemsPerSec: number | null;
+  readonly reqPerSec: number | null;
+  readonly rateLimited: number | null;
+  readonly failed: number | null;
+}
+
+/**
+ * Rates over the window `(end - windowMs, end]`: items/s and counter deltas from the newest sample
+ * at or before the window start (or the first sample, when the worker is younger than the window)
+ * to the newest sample; requests/s as the time-weighted mean of the samples in the window.
+ */
+export function windowRates(samples: readonly Sample[], end: number, windowMs: number): Rates {
+  const newest = samples[samples.length - 1];
+  if (!newest) return { itemsPerSec: null, reqPerSec: null, rateLimited: null, failed: null };
+  const start = end - windowMs;
+  let base = samples[0]!;
+  for (const s of samples) if (s.t <= start) base = s;
+  const span = (end - base.t) / 1000;
+  const itemsPerSec = base === newest ? (newest.t <= start ? 0 : null) : span > 0 ? Math.max(0, newest.done - base.done) / span : null;
+  let wsum = 0;
+  let vsum = 0;
+  let prevT = base.t;
+  let lastIn: Sample | undefined;
+  for (const s of samples) {
+    if (s.t <= start || s.reqPerSec === undefined) continue;
+    const dt = Math.max(1, s.t - Math.max(prevT, start));
+    wsum += dt;
+    vsum += dt * s.reqPerSec;
+    prevT = s.t;
+    lastIn = s;
+  }
+  const reqPerSec = lastIn ? vsum / wsum : null;
+  const inWindow = newest.t > start;
+  return {
+    itemsPerSec,
+    reqPerSec,
+    rateLimited: inWindow ? Math.max(0, newest.rateLimited - (base === newest ? 0 : base.rateLimited)) : 0,
+    failed: inWindow ? Math.max(0, newest.failed - (base === newest ? 0 : base.failed)) : 0,
+  };
+}
+
+function lockOf(disk: DiskState | undefined, stage: Stage, id: number) {
+  return disk?.locks.find((l) => l.stage === stage && l.index === id);
+}
+
+const round1 = (n: number | null): number | null => (n === null ? null : Math.round(n * 10) / 10);
+
+/**
+ * The view of `state` at `now`: one row per worker (newest pid per worker), stage totals summed
+ * over the processes that own those workers, and the names of stalled workers.
+ *
+ * A worker is *finished* when its partition reached its total (ingest), when its process reached
+ * its total or went on to ingest (detect); *stopped* when the disk snapshot shows its lock gone or
+ * its holder dead; *stalled* when neither and it has been silent for longer than `stallAfterMs`.
+ */
+export function tailView(state: TailState, now: number, opts?: TailViewOptions): TailViewData {
+  const stallAfterMs = opts?.stallAfterMs ?? 60_000;
+  const windowMs = opts?.windowMs ?? 60_000;
+  if (!Number.isFinite(stallAfterMs) || stallAfterMs <= 0) throw new InputError(`tailView: stallAfterMs must be a number > 0, got ${String(stallAfterMs)} (${typeof stallAfterMs})`);
+  if (!Number.isFinite(windowMs) || windowMs <= 0) throw new InputError(`tailView: windowMs must be a number > 0, got ${String(windowMs)} (${typeof windowMs})`);
+  const disk = state.disk;
+  const workers: WorkerView[] = [];
+  const stalled: string[] = [];
+  const sorted = [...state.workers.values()].sort((a, b) => (a.stage === b.stage ? a.id - b.id : a.stage === 'detect' ? -1 : 1));
+  for (const w of sorted) {
+    const proc = state.processes.get(`${w.stage}/${w.pid}`);
+    const movedOn = w.stage === 'detect' && state.processes.has(`ingest/${w.pid}`);
+    const finished =
+      w.stage === 'ingest'
+        ? w.total !== undefined && w.done >= w.total
+        : movedOn || (proc !== undefined && proc.total > 0 && proc.done >= proc.total);
+    const lock = lockOf(disk, w.stage, w.id);
+    const lockGone = disk !== undefined && (lock === undefined || lock.state === 'stale' || (lock.pid !== undefined && lock.pid !== w.pid && lock.state !== 'foreign'));
+    const silentMs = Math.max(0, now - w.lastSeenMs);
+    const status: WorkerStatus = finished ? 'finished' : lockGone ? 'stopped' : silentMs > stallAfterMs ? 'stalled' : 'running';
+    const name = w.stage === 'detect' ? `worker-${w.id}` : `part-${w.id}`;
+    if (status === 'stalled') stalled.push(`${w.stage} ${name}`);
+    // A finished or stopped worker keeps the rates of its last minute of work.
+    const end = status === 'running' || status === 'stalled' ? Math.max(now, w.lastSeenMs) : w.lastSeenMs;
+    const r = windowRates(w.samples, end, windowMs);
+    const remaining = w.total !== undefined ? Math.max(0, w.total - w.done) : undefined;
+    const eta = finished ? 0 : remaining !== undefined && r.itemsPerSec !== null && r.itemsPerSec > 0 ? Math.round(remaining / r.itemsPerSec) : null;
+    workers.push({
+      stage: w.stage,
+      id: w.id,
+      name,
+      pid: w.pid,
+      last: w.last,
+      done: w.done,
+      total: w.total ?? null,
+      batch: w.stage === 'detect' ? w.batch : null,
+      totalBatches: w.stage === 'detect' ? w.totalBatches : null,
+      itemsPerSec: round1(r.itemsPerSec),
+      reqPerSec: round1(r.reqPerSec),
+      quota: w.quota ?? null,
+      rateLimitedLastMin: w.stage === 'ingest' ? r.rateLimited : null,
+      failedLastMin: w.stage === 'ingest' ? r.failed : null,
+      etaSec: eta,
+      silentSec: Math.round(silentMs / 1000),
+      status,
+    });
+  }
+  const stages: { detect?: StageView; ingest?: StageView } = {};
+  for (const stage of ['detect', 'ingest'] as const) {
+    const rows = workers.filter((w) => w.stage === stage);
+    if (rows.length === 0) continue;
+    const pids = new Set(rows.map((w) => w.pid));
+    let done = 0;
+    let total = 0;
+    for (const pid of pids) {
+      const p = state.processes.get(`${stage}/${pid}`);
+      if (p) {
+        done += p.done;
+        total += p.total;
+      }
+    }
+    const finished = rows.every((w) => w.status === 'finished');
+    const rates = rows.map((w) => w.itemsPerSec).filter((x): x is number => x !== null);
+    const itemsPerSec = rates.length ? round1(rates.reduce((a, b) => a + b, 0)) : null;
+    const etaSec = finished ? 0 : itemsPerSec && itemsPerSec > 0 ? Math.round(Math.max(0, total - done) / itemsPerSec) : null;
+    stages[stage] = { done, total, itemsPerSec, etaSec, finished };
+  }
+  return {
+    at: new Date(now).toISOString(),
+    heartbeatLines: state.lines,
+    lastHeartbeatAt: state.lastHeartbeatMs > 0 ? new Date(state.lastHeartbeatMs).toISOString() : null,
+    stages,
+    workers,
+    stalled,
+    disk: disk ?? null,
+  };
+}
+
+/**
+ * When the next worker would cross the stall threshold if nothing arrives (ms since the epoch),
+ * or undefined: lets a viewer re-render exactly then instead of polling.
+ */
+export function nextStallAt(state: TailState, now: number, stallAfterMs: number): number | undefined {
+  let next: number | undefined;
+  for (const w of tailView(state, now, { stallAfterMs }).workers) {
+    if (w.status !== 'running') continue;
+    const ws = state.workers.get(`${w.stage}/${w.id}`)!;
+    const at = ws.lastSeenMs + stallAfterMs + 1;
+    if (next === undefined || at < next) next = at;
+  }
+  return next;
+}
+
+const fmt = (n: number | null, digits = 1): string => (n === null ? '-' : n.toFixed(digits));
+const eta = (s: number | null): string => (s === null ? '-' : formatDuration(s * 1000));
+
+/** Plain text lines of a view (the TTY block and the `--once` output). */
+export function renderTail(v: TailViewData): string[] {
+  const out: string[] = [];
+  const last = v.lastHeartbeatAt ? `last heartbeat ${v.lastHeartbeatAt}` : 'no heartbeat yet';
+  out.push(`tickpipe tail  ${v.at}  ${v.heartbeatLines} heartbeat lines, ${last}`);
+  if (v.workers.length === 0) out.push('  waiting for logs/heartbeat.ndjson …');
+  for (const stage of ['detect', 'ingest'] as const) {
+    const s = v.stages[stage];
+    if (!s) continue;
+    const unit = stage === 'detect' ? 'symbols' : 'windows';
+    out.push(
+      `${stage.padEnd(6)} ${bar(s.done, s.total)} ${s.done}/${s.total} ${unit}  ${fmt(s.itemsPerSec)} ${unit}/s  ETA ${eta(s.etaSec)}${s.finished ? '  finished' : ''}`,
+    );
+    for (const w of v.workers.filter((x) => x.stage === stage)) {
+      const progress =
+        w.total !== null
+          ? `${bar(w.done, w.total, 12)} ${w.done}/${w.total}`
+          : `${w.done} ${unit}${w.totalBatches ? `  batch ${Math.min(w.batch ?? 0, w.totalBatches)}/${w.totalBatches}` : ''}`;
+      const req = stage === 'ingest' ? `  req ${fmt(w.reqPerSec)}/s of ${w.quota ?? '-'}/s  429s/1m ${w.rateLimitedLastMin ?? '-'}  failed/1m ${w.failedLastMin ?? '-'}` : '';
+      const warn = w.status === 'stalled' ? `  STALLED: silent ${formatDuration(w.silentSec * 1000)}` : `  ${w.status}`;
+      out.push(`  ${w.name.padEnd(8)} ${progress}  ${fmt(w.itemsPerSec)}/s${req}  ETA ${eta(w.etaSec)}  last ${w.last}${warn}`);
+    }
+  }
+  if (v.disk) {
+    const live = v.disk.locks.filter((l) => l.state === 'live' || l.state === 'foreign').length;
+    const stale = v.disk.locks.filter((l) => l.state === 'stale').length;
+    out.push(
+      `state  ${v.disk.symbolsCommitted} symbols committed, ${v.disk.windowsCommitted} windows committed, ${v.disk.windowsFailed} failed; ${live} live lock(s)${stale ? `, ${stale} stale` : ''}`,
+    );
+  }
+  if (v.stalled.length) out.push(`WARNING: stalled: ${v.stalled.join(', ')} (silent for longer than the stall threshold)`);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Following a growing file.
+
+/** Splits a byte stream into complete lines; a partial last line waits for its newline. */
+export class LineSplitter {
+  #rest = '';
+  #decoder = new TextDecoder('utf-8');
+
+  /** Feeds bytes, returns the lines they completed (without newlines). */
+  push(chunk: Uint8Array): string[] {
+    const text = this.#rest + this.#decoder.decode(chunk, { stream: true });
+    const parts = text.split('\n');
+    this.#rest = parts.pop()!;
+    return parts;
+  }
+
+  /** Forgets a pending partial line (after truncation/rotation). */
+  reset(): void {
+    this.#rest = '';
+    this.#decoder = new TextDecoder('utf-8');
+  }
+
+  /** Bytes of a partial line waiting for its newline, as text. */
+  get pending(): string {
+    return this.#rest;
+  }
+}
+
+/** Where a follower stands in a file. */
+export interface FollowPosition {
+  readonly offset: number;
+  readonly ino: number | undefined;
+}
+
+/**
+ * Where to read next, given the last position and the file's current size and inode: from the
+ * offset normally, from 0 (`reset`) when the file shrank (truncation) or is another file
+ * (rotation: inode changed), nothing when it did not grow.
+ */
+export function followPlan(pos: FollowPosition, now: { readonly size: number; readonly ino: number }): { readonly from: number; readonly reset: boolean; readonly read: boolean } {
+  const rotated = pos.ino !== undefined && pos.ino !== now.ino;
+  if (rotated || now.size < pos.offset) return { from: 0, reset: true, read: now.size > 0 };
+  return { from: pos.offset, reset: false, read: now.size > pos.offset };
+}
+
+/**
+ * Reads what was appended to a file since the last call, line by line, in bounded chunks (a big
+ * file is streamed, never loaded whole). A missing file is "nothing yet". Not re-entrant: callers
+ * serialize calls to {@link FileFollower.poll} (the CLI chains them on one promise).
+ */
+export class FileFollower {
+  readonly path: string;
+  #pos: FollowPosition = { offset: 0, ino: undefined };
+  readonly #split = new LineSplitter();
+  readonly #chunk: number;
+  /** How many times the file was found truncated or replaced. */
+  resets = 0;
+
+  constructor(path: string, opts?: { readonly chunkBytes?: number }) {
+    this.path = path;
+    this.#chunk = opts?.chunkBytes ?? 1 << 20;
+    if (!Number.isInteger(this.#chunk) || this.#chunk < 1) throw new InputError(`FileFollower: chunkBytes must be a whole number >= 1, got ${String(opts?.chunkBytes)} (${typeof opts?.chunkBytes})`);
+  }
+
+  get offset(): number {
+    return this.#pos.offset;
+  }
+
+  /** Calls `onLine` for every complete line appended since the last call; `onReset` on truncation/rotation. */
+  async poll(onLine: (line: string) => void, onReset?: () => void): Promise<number> {
+    let st;
+    try {
+      st = await stat(this.path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        if (this.#pos.ino !== undefined) {
+          this.#pos = { offset: 0, ino: undefined };
+          this.#split.reset();
+        }
+        return 0;
+      }
+      throw err;
+    }
+    const plan = followPlan(this.#pos, { size: st.size, ino: st.ino });
+    if (plan.reset) {
+      this.resets++;
+      this.#split.reset();
+      onReset?.();
+    }
+    this.#pos = { offset: plan.from, ino: st.ino };
+    if (!plan.read) return 0;
+    let n = 0;
+    const fh = await open(this.path, 'r');
+    try {
+      const buf = Buffer.alloc(this.#chunk);
+      let offset = plan.from;
+      for (;;) {
+        const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
+        if (bytesRead === 0) break;
+        offset += bytesRead;
+        for (const line of this.#split.push(buf.subarray(0, bytesRead))) {
+          n++;
+          onLine(line);
+        }
+      }
+      this.#pos = { offset, ino: st.ino };
+    } finally {
+      await fh.close();
+    }
+    return n;
+  }
+}
+
+/**
+ * Keeps a {@link DiskState} of a run folder up to date by following its journals incrementally
+ * (each `refresh()` reads only what was appended) and re-reading the lock files.
+ */
+export class StateReader {
+  readonly dir: string;
+  readonly #followers = new Map<string, { f: FileFollower; kind: 'detect' | 'ingest' | 'failed'; count: number }>();
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  /** Reads what changed under `state/` and returns the new snapshot. Serialize calls. */
+  async refresh(): Promise<DiskState> {
+    const s = stateDirs(this.dir);
+    const [dn, inames] = await Promise.all([namesIn(s.detect), namesIn(s.ingest)]);
+    const files: Array<{ path: string; kind: 'detect' | 'ingest' | 'failed' }> = [
+      ...dn.filter((n) => WORKER_JOURNAL_RE.test(n)).map((n) => ({ path: join(s.detect, n), kind: 'detect' as const })),
+      ...inames.filter((n) => PART_JOURNAL_RE.test(n)).map((n) => ({ path: join(s.ingest, n), kind: 'ingest' as const })),
+      ...inames.filter((n) => FAILED_JOURNAL_RE.test(n)).map((n) => ({ path: join(s.ingest, n), kind: 'failed' as const })),
+    ];
+    for (const { path, kind } of files) {
+      let e = this.#followers.get(path);
+      if (!e) {
+        e = { f: new FileFollower(path), kind, count: 0 };
+        this.#followers.set(path, e);
+      }
+      const entry = e;
+      await entry.f.poll(
+        (line) => {
+          if (line.trim() === '') return;
+          if (entry.kind !== 'detect') {
+            entry.count++;
+            return;
+          }
+          try {
+            const v = JSON.parse(line) as { symbols?: unknown };
+            if (Array.isArray(v.symbols)) entry.count += v.symbols.length;
+          } catch {
+            // a torn line is not a commit
+          }
+        },
+        () => (entry.count = 0),
+      );
+    }
+    const locks = (await readLocks(this.dir)).map((l) => ({ stage: l.stage, index: l.index, state: l.state, pid: l.info?.pid }));
+    let symbolsCommitted = 0;
+    let windowsCommitted = 0;
+    let windowsFailed = 0;
+    for (const e of this.#followers.values()) {
+      if (e.kind === 'detect') symbolsCommitted += e.count;
+      else if (e.kind === 'ingest') windowsCommitted += e.count;
+      else windowsFailed += e.count;
+    }
+    return { locks, symbolsCommitted, windowsCommitted, windowsFailed };
+  }
+}

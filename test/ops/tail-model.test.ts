@@ -1,0 +1,150 @@
+import { appendFile, mkdtemp, rm, truncate, writeFile, rename } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { emptyTailState, FileFollower, foldHeartbeat, followPlan, LineSplitter, nextStallAt, renderTail, tailView, windowRates, withDisk } from '../../src/ops/tail.js';
+
+const T0 = Date.parse('2024-03-04T14:00:00Z');
+const iso = (ms: number) => new Date(T0 + ms).toISOString();
+const ingest = (ms: number, o: Record<string, unknown>, pid = 100) =>
+  JSON.stringify({ level: 30, time: iso(ms), pid, name: 'heartbeat', stage: 'ingest', partition: 0, last: 'E', processed: 0, failed: 0, skipped: 0, total: 1000, rateLimited: 0, reqPerSec: 50, quota: 100, rate: 100, ...o });
+const detect = (ms: number, worker: number, symbol: string, done: number, total: number, pid = 100) =>
+  JSON.stringify({ level: 30, time: iso(ms), pid, name: 'heartbeat', stage: 'detect', worker, symbol, batch: 1, totalBatches: 0, bars: 1, events: 1, done, total });
+
+describe('tail model', () => {
+  it('folds detect lines per worker and sums process totals', () => {
+    const s = emptyTailState();
+    foldHeartbeat(s, detect(0, 0, 'AAA', 1, 4));
+    foldHeartbeat(s, detect(1000, 1, 'BBB', 2, 4));
+    foldHeartbeat(s, detect(2000, 0, 'CCC', 3, 4));
+    foldHeartbeat(s, 'not json');
+    foldHeartbeat(s, '{"level":30,"time":"x"}');
+    const v = tailView(s, T0 + 2500);
+    expect(s.lines).toBe(3);
+    expect(s.badLines).toBe(2);
+    expect(v.workers.map((w) => [w.name, w.done, w.last, w.status])).toEqual([
+      ['worker-0', 2, 'CCC', 'running'],
+      ['worker-1', 1, 'BBB', 'running'],
+    ]);
+    expect(v.stages.detect).toMatchObject({ done: 3, total: 4, finished: false });
+    foldHeartbeat(s, detect(3000, 1, 'DDD', 4, 4));
+    expect(tailView(s, T0 + 3000).stages.detect).toMatchObject({ done: 4, total: 4, finished: true, etaSec: 0 });
+  });
+
+  it('computes items/s, 429s and failures over the sliding window, and the ETA', () => {
+    const s = emptyTailState();
+    // 10 windows/s for 120 s; 429s and failures only in the last minute.
+    for (let t = 0; t <= 120_000; t += 5_000) {
+      foldHeartbeat(s, ingest(t, { total: 5000, processed: t / 100, rateLimited: t > 60_000 ? 3 + (t - 60_000) / 5_000 : 3, failed: t >= 100_000 ? 2 : 0, reqPerSec: 80 }));
+    }
+    const v = tailView(s, T0 + 120_000);
+    const w = v.workers[0]!;
+    expect(w.itemsPerSec).toBeCloseTo(10, 5);
+    expect(w.rateLimitedLastMin).toBe(12);
+    expect(w.failedLastMin).toBe(2);
+    expect(w.reqPerSec).toBeCloseTo(80, 5);
+    expect(w.done).toBe(1202);
+    expect(w.etaSec).toBeCloseTo((5000 - 1202) / 10, -1); // failures count as done, so the rate is ~10.03/s
+    // samples are pruned to the window (+ one base)
+    expect(s.workers.get('ingest/0')!.samples.length).toBeLessThanOrEqual(14);
+  });
+
+  it('ETA = remaining / rate; rate decays to 0 when silent; restart (new pid) resets counters', () => {
+    const s = emptyTailState();
+    foldHeartbeat(s, ingest(0, { processed: 0 }));
+    foldHeartbeat(s, ingest(10_000, { processed: 100 }));
+    let w = tailView(s, T0 + 10_000).workers[0]!;
+    expect(w.itemsPerSec).toBe(10);
+    expect(w.etaSec).toBe(90);
+    w = tailView(s, T0 + 200_000, { stallAfterMs: 1e9 }).workers[0]!;
+    expect(w.itemsPerSec).toBe(0);
+    foldHeartbeat(s, ingest(300_000, { processed: 5, skipped: 100 }, 200));
+    w = tailView(s, T0 + 300_000).workers[0]!;
+    expect([w.pid, w.done]).toEqual([200, 105]);
+  });
+
+  it('windowRates uses the newest sample at or before the window start as the base', () => {
+    const samples = [0, 30_000, 60_000, 90_000].map((t, i) => ({ t, done: i * 60, failed: 0, rateLimited: i, reqPerSec: 10 * (i + 1) }));
+    const r = windowRates(samples, 90_000, 60_000);
+    expect(r.itemsPerSec).toBeCloseTo(120 / 60, 5);
+    expect(r.rateLimited).toBe(2);
+    // time-weighted mean of 30 (30 s) and 40 (30 s)
+    expect(r.reqPerSec).toBeCloseTo(35, 5);
+  });
+
+  it('flags a silent unfinished worker as stalled after --stall-after, not a finished or stopped one', () => {
+    const s = emptyTailState();
+    foldHeartbeat(s, ingest(0, { processed: 10 }));
+    expect(tailView(s, T0 + 59_000, { stallAfterMs: 60_000 }).stalled).toEqual([]);
+    expect(nextStallAt(s, T0 + 59_000, 60_000)).toBe(T0 + 60_001);
+    const v = tailView(s, T0 + 61_000, { stallAfterMs: 60_000 });
+    expect(v.stalled).toEqual(['ingest part-0']);
+    expect(v.workers[0]!.status).toBe('stalled');
+    expect(renderTail(v).join('\n')).toMatch(/STALLED: silent 1m01s/);
+    // the lock is gone: the process ended, it is not stalled
+    withDisk(s, { locks: [], symbolsCommitted: 0, windowsCommitted: 0, windowsFailed: 0 });
+    expect(tailView(s, T0 + 61_000).workers[0]!.status).toBe('stopped');
+    withDisk(s, { locks: [{ stage: 'ingest', index: 0, state: 'live', pid: 100 }], symbolsCommitted: 0, windowsCommitted: 0, windowsFailed: 0 });
+    expect(tailView(s, T0 + 61_000).workers[0]!.status).toBe('stalled');
+    foldHeartbeat(s, ingest(70_000, { processed: 1000 }));
+    expect(tailView(s, T0 + 500_000).workers[0]!.status).toBe('finished');
+    expect(nextStallAt(s, T0 + 500_000, 60_000)).toBeUndefined();
+  });
+
+  it('a detect worker whose process went on to ingest is finished, not stalled', () => {
+    const s = emptyTailState();
+    foldHeartbeat(s, detect(0, 0, 'AAA', 1, 9));
+    foldHeartbeat(s, ingest(1000, { processed: 1 }));
+    expect(tailView(s, T0 + 3_600_000).workers.find((w) => w.stage === 'detect')!.status).toBe('finished');
+  });
+
+  it('LineSplitter keeps a partial line until its newline, across multi-byte characters', () => {
+    const sp = new LineSplitter();
+    const bytes = Buffer.from('a\nbé');
+    expect(sp.push(bytes.subarray(0, 4))).toEqual(['a']); // 'b' + first byte of é
+    expect(sp.push(Buffer.concat([bytes.subarray(4), Buffer.from('c\n')]))).toEqual(['béc']);
+    sp.push(Buffer.from('partial'));
+    sp.reset();
+    expect(sp.push(Buffer.from('x\n'))).toEqual(['x']);
+  });
+
+  it('followPlan resets on truncation or inode change', () => {
+    expect(followPlan({ offset: 100, ino: 5 }, { size: 150, ino: 5 })).toEqual({ from: 100, reset: false, read: true });
+    expect(followPlan({ offset: 100, ino: 5 }, { size: 100, ino: 5 })).toEqual({ from: 100, reset: false, read: false });
+    expect(followPlan({ offset: 100, ino: 5 }, { size: 40, ino: 5 })).toEqual({ from: 0, reset: true, read: true });
+    expect(followPlan({ offset: 100, ino: 5 }, { size: 400, ino: 6 })).toEqual({ from: 0, reset: true, read: true });
+    expect(followPlan({ offset: 0, ino: undefined }, { size: 0, ino: 6 })).toEqual({ from: 0, reset: false, read: false });
+  });
+});
+
+describe('FileFollower', () => {
+  let dir: string;
+  afterEach(async () => rm(dir, { recursive: true, force: true }));
+
+  it('waits for a missing file, reads appends incrementally, restarts after truncation and rotation', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tp-follow-'));
+    const p = join(dir, 'hb.ndjson');
+    const f = new FileFollower(p, { chunkBytes: 7 });
+    const got: string[] = [];
+    let resets = 0;
+    const poll = () => f.poll((l) => got.push(l), () => resets++);
+    expect(await poll()).toBe(0);
+    await writeFile(p, 'one\ntwo\nthr');
+    await poll();
+    expect(got).toEqual(['one', 'two']);
+    await appendFile(p, 'ee\n');
+    await poll();
+    expect(got).toEqual(['one', 'two', 'three']);
+    await truncate(p, 0);
+    await appendFile(p, 'x\n');
+    await poll();
+    expect(got.at(-1)).toBe('x');
+    expect(resets).toBe(1);
+    await writeFile(join(dir, 'new'), 'rotated-1\nrotated-2\n');
+    await rename(join(dir, 'new'), p);
+    await poll();
+    expect(got.slice(-2)).toEqual(['rotated-1', 'rotated-2']);
+    expect(resets).toBe(2);
+    expect(f.offset).toBe(20);
+  });
+});

@@ -1,6 +1,6 @@
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import pl from 'nodejs-polars';
-import { committedShards, writeParquetAtomically } from '../sinks/index.js';
+import { committedShards, sweepStaleTmps, writeParquetAtomically } from '../sinks/index.js';
 
 export interface ConsolidateResult {
   /** Path of the manifest written. */
@@ -42,6 +42,7 @@ export async function consolidate(outDir: string): Promise<ConsolidateResult> {
       .sort({ by: ['symbol', 'timestamp', 'event_type'] })
       .collect();
   }
+  await sweepStaleTmps(dirname(out), [basename(out)]);
   await writeParquetAtomically(out, frame);
   const byType: Record<string, number> = {};
   if (frame.height > 0) {

@@ -64,7 +64,16 @@ export type BarsClient = Pick<PolygonClient, 'aggregates$'>;
 
 /** Progress notifications of stage 1. `batch` is emitted once the shard's journal line is durable. */
 export type DetectProgress =
-  | { readonly kind: 'start'; readonly workers: readonly number[]; readonly total: number; readonly owned: number; readonly pending: number; readonly skipped: number }
+  | {
+      readonly kind: 'start';
+      readonly workers: readonly number[];
+      readonly total: number;
+      readonly owned: number;
+      readonly pending: number;
+      readonly skipped: number;
+      /** Per worker of this process: symbols it owns and how many of them are still to do. */
+      readonly perWorker: Readonly<Record<number, { readonly owned: number; readonly pending: number }>>;
+    }
   | { readonly kind: 'symbol'; readonly worker: number; readonly symbol: string; readonly bars: number; readonly events: number }
   | {
       readonly kind: 'batch';
@@ -147,12 +156,18 @@ export function detectStage(opts: DetectStageOptions): Observable<DetectProgress
   return open.pipe(
     mergeMap(({ writers, completed }) => {
       const pendingByWorker = new Map<number, number>();
+      const perWorker: Record<number, { owned: number; pending: number }> = {};
+      for (const k of mine) perWorker[k] = { owned: 0, pending: 0 };
       let owned = 0;
       opts.symbols.forEach((s, i) => {
         const k = i % workers;
         if (!writers.has(k)) return;
         owned++;
-        if (!completed.has(s)) pendingByWorker.set(k, (pendingByWorker.get(k) ?? 0) + 1);
+        perWorker[k]!.owned++;
+        if (!completed.has(s)) {
+          perWorker[k]!.pending++;
+          pendingByWorker.set(k, (pendingByWorker.get(k) ?? 0) + 1);
+        }
       });
       const pending = [...pendingByWorker.values()].reduce((a, b) => a + b, 0);
 
@@ -195,7 +210,7 @@ export function detectStage(opts: DetectStageOptions): Observable<DetectProgress
 
       const closeAll = () => Promise.allSettled([...writers.values()].map((w) => w.close()));
       return concat(
-        of<DetectProgress>({ kind: 'start', workers: mine, total: opts.symbols.length, owned, pending, skipped: owned - pending }),
+        of<DetectProgress>({ kind: 'start', workers: mine, total: opts.symbols.length, owned, pending, skipped: owned - pending, perWorker }),
         work$,
         defer(closeAll).pipe(ignoreElements()),
       ).pipe(

@@ -29,6 +29,7 @@ export {
   isTmpName,
   tmpFinalName,
   tmpPathFor,
+  sweepStaleTmps,
   type PublishOptions,
 } from './publish-atomically.js';
 export {

@@ -23,11 +23,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname as osHostname } from 'node:os';
-import { dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { InputError, LockedError } from '../errors.js';
 import { errnoCode, isNotFound, nodeFs, type FsLayer } from './fs-layer.js';
 import { toDiskError } from './paths.js';
-import { tmpPathFor } from './publish-atomically.js';
+import { tmpFinalName, tmpPathFor } from './publish-atomically.js';
 
 /** Content of a lock file. */
 export interface LockInfo {
@@ -91,6 +91,31 @@ export function redactSecrets(command: string): string {
 /** One-line description of a holder: "pid 123 on host-a since 2024-…". */
 export function describeLock(info: LockInfo): string {
   return `pid ${info.pid} on ${info.host} since ${info.startedAt}${info.command ? ` (${info.command})` : ''}`;
+}
+
+/**
+ * Tmp files of this lock left by processes killed while taking it. Only those whose writer is
+ * provably dead (same host, pid gone) or that hold no lock record are removed: a live process may
+ * be taking the lock at this very moment with its own tmp file.
+ */
+async function sweepDeadLockTmps(fs: FsLayer, path: string, host: string, alive: (pid: number) => boolean): Promise<void> {
+  const dir = dirname(path);
+  const own = basename(path);
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (tmpFinalName(name) !== own) continue;
+    const p = join(dir, name);
+    const info = parseLock(await fs.readFile(p).catch(() => Buffer.alloc(0)));
+    if (info && (info.host !== host || alive(info.pid))) continue;
+    // A record-less tmp may be one a live process is writing right now: only old ones are debris.
+    if (!info && Date.now() - ((await fs.stat(p).catch(() => undefined))?.mtimeMs ?? Date.now()) < 60_000) continue;
+    await fs.unlink(p).catch(() => undefined);
+  }
 }
 
 function parseLock(buf: Buffer): LockInfo | undefined {
@@ -212,6 +237,7 @@ export async function acquireLock(path: string, opts?: AcquireLockOptions): Prom
   } catch (err) {
     throw toDiskError(err, 'syncing folder of', path);
   }
+  await sweepDeadLockTmps(fs, path, host, alive);
 
   let released = false;
   return {

@@ -18,7 +18,7 @@
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { DiskError, InputError } from '../errors.js';
-import { errnoCode, nodeFs, type FsLayer } from './fs-layer.js';
+import { errnoCode, isNotFound, nodeFs, type FsLayer } from './fs-layer.js';
 import { toDiskError } from './paths.js';
 
 /** Options of {@link publishAtomically}. */
@@ -64,6 +64,33 @@ export function isTmpName(name: string): boolean {
 export function tmpFinalName(name: string): string | undefined {
   const m = TMP_RE.exec(name);
   return m ? m[1] : undefined;
+}
+
+/**
+ * Removes tmp files that a killed publish left next to the given final names in `dir` (never
+ * read by anything, but flagged by `verify`). Call it only while holding the lock that makes this
+ * process the single writer of those names. Returns the names removed; a missing folder is fine.
+ */
+export async function sweepStaleTmps(dir: string, finalNames: readonly string[], fs: FsLayer = nodeFs): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch (err) {
+    if (isNotFound(err)) return [];
+    throw err;
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const target = tmpFinalName(name);
+    if (target === undefined || !finalNames.includes(target)) continue;
+    try {
+      await fs.unlink(join(dir, name));
+      removed.push(name);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+  return removed;
 }
 
 /** A fresh tmp path next to `finalPath`. */

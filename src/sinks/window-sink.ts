@@ -33,6 +33,7 @@ import { isNotFound, nodeFs, type FsLayer } from './fs-layer.js';
 import { Journal, loadJournal } from './journal.js';
 import { acquireLock, redactSecrets, type LockHandle } from './lock-file.js';
 import { writeParquetAtomically, type ParquetCompression } from './parquet.js';
+import { sweepStaleTmps } from './publish-atomically.js';
 import { toDiskError, validateEventId, validateNonNegInt, validateSymbol } from './paths.js';
 
 /** One line of `state/ingest/part-K.jsonl`. */
@@ -216,6 +217,8 @@ export class WindowWriter {
     if (this.#closed) throw new InputError('WindowWriter is closed');
     const p = windowPaths(this.outDir, w.symbol, w.eventId);
     const opts = { fs: this.#fs, compression: this.#compression };
+    // An uncommitted window is redone by its owner only, so tmp files a killed run left here are stale.
+    await sweepStaleTmps(p.dir, ['trades.parquet', 'quotes.parquet'], this.#fs);
     const results = await Promise.allSettled([
       writeParquetAtomically(p.trades, w.trades, opts),
       writeParquetAtomically(p.quotes, w.quotes, opts),

@@ -26,6 +26,7 @@ import { scanTicks } from './ticks.js';
 export type { SimOptions, LatencyOption, UniformLatency, LognormalLatency } from './options.js';
 export type { SimServer } from './server.js';
 export type { SimStats } from './stats.js';
+export { startSimThread, type SimThread } from './thread.js';
 export type { SimDataOptions, DayEvent, DayEventKind } from './market.js';
 
 /** Starts the simulator. Options are validated first ({@link InputError} naming the bad value). */

@@ -1,14 +1,19 @@
 /**
  * tickpipe: exactly-once, quota-saturating market-data pipelines as RxJS streams.
  *
- * The CLI is built from exactly these parts; a script composing them gets the same guarantees.
- * Sub-paths: `tickpipe/operators`, `tickpipe/streams`, `tickpipe/sinks`, `tickpipe/sim`.
+ * The CLI is built from exactly these parts; a script composing them gets the same guarantees
+ * (atomic publish, journals as commit points, partition locks, run identity, one shared token bucket).
+ * Sub-paths: `tickpipe/operators`, `tickpipe/streams`, `tickpipe/sinks`, `tickpipe/detect`, `tickpipe/sim`.
  *
  * @example
- * import { PolygonClient, TokenBucket, detectStage, builtinDetectors } from 'tickpipe';
+ * ```ts
+ * import { lastValueFrom } from 'rxjs';
+ * import { PolygonClient, TokenBucket, detectStage, consolidate, builtinDetectors } from 'tickpipe';
  * const bucket = new TokenBucket({ rate: 50 });
  * const client = new PolygonClient({ baseUrl, apiKey, bucket });
  * await lastValueFrom(detectStage({ outDir: './run', symbols: ['AAOI', 'BOXL'], from: '2024-03-01', to: '2024-03-29', client, detectors: builtinDetectors() }));
+ * await consolidate('./run'); // ./run/events/events.parquet
+ * ```
  */
 export * from './errors.js';
 export type * from './types.js';
@@ -20,16 +25,22 @@ export {
   loadJournal,
   acquireLock,
   ensureRunSpec,
+  readRunSpec,
   hashUniverse,
+  isTmpName,
   writeParquetAtomically,
   tradesFrame,
   quotesFrame,
+  int64Values,
   ShardWriter,
   loadCompletedSymbols,
   committedShards,
   WindowWriter,
   loadIngestState,
   windowPaths,
+  windowComplete,
+  type WindowJournalLine,
+  type ShardJournalLine,
   type RunSpec,
   type FsLayer,
 } from './sinks/index.js';
@@ -40,6 +51,10 @@ export {
   detectEvents,
   eventsToDataFrame,
   eventsFromDataFrame,
+  candidateColumns,
+  validateDetectors,
+  loadDetectorModule,
+  selectDetectors,
   openingRangeBreak,
   vwapBreak,
   flush,
@@ -48,6 +63,7 @@ export {
   sessionOf,
   type Detector,
   type DetectorContext,
+  type DetectorModule,
 } from './detect/index.js';
 export { detectStage, fetchMinuteBars, type DetectStageOptions, type DetectProgress, type BarsClient } from './pipeline/detect-stage.js';
 export {
@@ -63,3 +79,4 @@ export {
 export { consolidate, manifestPath, type ConsolidateResult } from './pipeline/consolidate.js';
 export { ownedWorkers, parsePartition, type Partition } from './pipeline/partition.js';
 export { openRunLogs, type RunLogs } from './log.js';
+export { verifyRun, type VerifyResult, type VerifyOptions } from './ops/verify.js';

@@ -3,7 +3,8 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { lastValueFrom, share, tap, type Observable } from 'rxjs';
 import type { Detector } from '../detect/index.js';
-import { builtinDetectors, detectorsByName, parseDay } from '../detect/index.js';
+import { parseDay } from '../detect/index.js';
+import { detectorSpec, loadDetectorModule, selectDetectors } from '../detect/module-loader.js';
 import { InputError, LockedError, UsageError } from '../errors.js';
 import { openRunLogs, type RunLogs } from '../log.js';
 import { TokenBucket } from '../operators/token-bucket.js';
@@ -45,7 +46,9 @@ Options:
   --window -10m,+20m       time around each event (default -10m,+20m)
   --quotes-hz H            quotes kept per second, last NBBO per bucket; 0 keeps all (default 1)
   --retry-failed           try events of the failure journal again
-  --detectors a,b          detectors to run (default all: opening_range_break,vwap_break,flush,volume_spike)
+  --detectors a,b          detectors to run (default all: opening_range_break,vwap_break,flush,volume_spike,
+                           plus every detector of --detector-module)
+  --detector-module FILE   ES module whose default export or \`detectors\` export is a Detector or an array of them
   --base-url URL           API origin (default https://api.polygon.io when a key is given)
   --api-key KEY            API key (default $POLYGON_API_KEY); never logged or written
   --steal-locks            take over partition locks held by another live process or host
@@ -70,6 +73,7 @@ const FLAGS = {
   'quotes-hz': { type: 'string' },
   'retry-failed': { type: 'boolean' },
   detectors: { type: 'string' },
+  'detector-module': { type: 'string' },
   'base-url': { type: 'string' },
   'api-key': { type: 'string' },
   'steal-locks': { type: 'boolean' },
@@ -115,8 +119,8 @@ async function openSource(values: { 'base-url'?: string; 'api-key'?: string; 'si
     return { baseUrl: origin, apiKey, spec: { baseUrl: origin }, quota: rate ?? 100, close: async () => {} };
   }
   const seed = values['sim-seed'] === undefined ? DEMO_SIM.seed : parseIntInRange('--sim-seed', values['sim-seed'], 0, 2 ** 31 - 1);
-  const { startSim } = await import('../sim/index.js');
-  const sim = await startSim({ seed, port: 0, rate: DEMO_SIM.rate, latency: DEMO_SIM.latency });
+  const { startSimThread } = await import('../sim/index.js');
+  const sim = await startSimThread({ seed, port: 0, rate: DEMO_SIM.rate, latency: DEMO_SIM.latency });
   return { baseUrl: sim.url, apiKey: 'demo-key', spec: { sim: { seed } }, quota: DEMO_SIM.rate, close: () => sim.close() };
 }
 
@@ -154,7 +158,8 @@ async function runJob(values: Values, io: CommandIo): Promise<number> {
   if (!Number.isFinite(quotesHz) || quotesHz < 0 || quotesHz > 1000) {
     throw new UsageError(`--quotes-hz: expected a number from 0 to 1000, got ${JSON.stringify(values['quotes-hz'])}`);
   }
-  const detectors: readonly Detector[] = values.detectors === undefined ? builtinDetectors() : detectorsByName(values.detectors.split(',').map((s) => s.trim()));
+  const detectorModule = values['detector-module'] === undefined ? undefined : await loadDetectorModule(values['detector-module'], { label: '--detector-module' });
+  const detectors: readonly Detector[] = selectDetectors(values.detectors?.split(',').map((s) => s.trim()), detectorModule);
   const embedded = values['base-url'] === undefined && !(values['api-key'] ?? io.env.POLYGON_API_KEY);
 
   let symbols: string[] = [];
@@ -190,7 +195,10 @@ async function runJob(values: Values, io: CommandIo): Promise<number> {
   try {
     const rate = userRate ?? (embedded ? source.quota : 100 / partition.count);
     const bucket = new TokenBucket({ rate, adaptive: values.adaptive ?? false });
-    const client = new PolygonClient({ baseUrl: source.baseUrl, apiKey: source.apiKey, bucket, connections: 128 });
+    // Retries and 429s go to tickpipe.log, which exists only once preflight has passed.
+    let appLog: RunLogs['log'] | undefined;
+    const logger = { warn: (o: object, m?: string) => appLog?.warn(o, m), debug: (o: object, m?: string) => appLog?.debug(o, m) };
+    const client = new PolygonClient({ baseUrl: source.baseUrl, apiKey: source.apiKey, bucket, connections: 128, logger });
     try {
       // A refused key or an unreachable host is reported before anything is written.
       await client.preflight(symbols[0] ?? 'AAPL');
@@ -202,7 +210,7 @@ async function runJob(values: Values, io: CommandIo): Promise<number> {
               universe: { hash: hashUniverse(symbols), count: symbols.length },
               from,
               to,
-              detectors: Object.fromEntries(detectors.map((d) => [d.name, d.settings ?? {}])),
+              detectors: detectorSpec(detectors, detectorModule) as RunSpec['detectors'],
             }
           : {}),
         ...(doIngest ? { window, quotesHz, manifest: values.manifest === undefined ? 'events/events.parquet' : resolve(values.manifest) } : {}),
@@ -212,6 +220,7 @@ async function runJob(values: Values, io: CommandIo): Promise<number> {
       }
       await ensureRunSpec(out, spec);
       const logs = openRunLogs(out);
+      appLog = logs.log;
       try {
         return await execute({ io, out, logs, client, bucket, quota: source.quota, rate, doDetect, doIngest, symbols, from: from!, to: to!, workers, partition, batchSize, concurrency, detectors, manifest, window, quotesHz, retryFailed: values['retry-failed'] ?? false, stealLocks: values['steal-locks'] ?? false, progress: !(values['no-progress'] ?? false) });
       } finally {
@@ -331,7 +340,7 @@ async function execute(job: Job): Promise<number> {
 async function runDetect(job: Job, view: ProgressView, paused$: Observable<boolean>, signal: AbortSignal) {
   const { logs } = job;
   const concurrency = job.concurrency ?? 4;
-  const perWorker = new Map<number, { done: number; last: string; batch: number; totalBatches: number }>();
+  const perWorker = new Map<number, { done: number; owned: number; last: string; batch: number; totalBatches: number }>();
   let owned = 0;
   let done = 0;
   let failed = 0;
@@ -342,7 +351,7 @@ async function runDetect(job: Job, view: ProgressView, paused$: Observable<boole
     const rate = done / Math.max(0.001, (Date.now() - t0) / 1000);
     const lines = [`detect ${bar(committed, owned)} ${committed}/${owned} symbols committed, ${done} detected, ${failed} failed, ${events} events, ${rate.toFixed(1)} symbols/s, rss ${rssMB()} MB`];
     for (const [w, s] of [...perWorker.entries()].sort((a, b) => a[0] - b[0])) {
-      lines.push(`  worker-${w}: batch ${s.batch}/${s.totalBatches} last ${s.last}`);
+      lines.push(`  worker-${w}: ${bar(s.done, s.owned, 12)} ${s.done}/${s.owned} symbols, batch ${s.batch}/${s.totalBatches}, last ${s.last}`);
     }
     return lines;
   };
@@ -367,7 +376,10 @@ async function runDetect(job: Job, view: ProgressView, paused$: Observable<boole
           case 'start':
             owned = p.owned;
             committed = p.skipped;
-            for (const w of p.workers) perWorker.set(w, { done: 0, last: '-', batch: 0, totalBatches: 0 });
+            for (const w of p.workers) {
+              const pw = p.perWorker[w] ?? { owned: 0, pending: 0 };
+              perWorker.set(w, { done: pw.owned - pw.pending, owned: pw.owned, last: '-', batch: 0, totalBatches: Math.ceil(pw.pending / job.batchSize) });
+            }
             logs.log.info({ stage: 'detect', ...p }, 'detect started');
             view.line(`detect: ${p.owned} symbols owned by worker(s) ${p.workers.join(',')}, ${p.skipped} already done, ${p.pending} to go`);
             break;
@@ -377,7 +389,7 @@ async function runDetect(job: Job, view: ProgressView, paused$: Observable<boole
             const w = perWorker.get(p.worker)!;
             w.done++;
             w.last = p.symbol;
-            logs.heartbeat.info({ stage: 'detect', worker: p.worker, symbol: p.symbol, batch: w.batch + 1, totalBatches: w.totalBatches, bars: p.bars, events: p.events, done: committed + done, total: owned, rssMB: rssMB() });
+            logs.heartbeat.info({ stage: 'detect', worker: p.worker, symbol: p.symbol, batch: Math.min(w.batch + 1, Math.max(1, w.totalBatches)), totalBatches: w.totalBatches, bars: p.bars, events: p.events, workerDone: w.done, workerTotal: w.owned, done: committed + done, total: owned, requests: job.client.metrics().requests, rateLimited: job.client.metrics().rateLimited, failed, rssMB: rssMB() });
             break;
           }
           case 'batch': {

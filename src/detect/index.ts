@@ -1,4 +1,13 @@
-/** Event detection over minute bars, and the New York trading-session calendar. */
+/**
+ * Event detection over minute bars, the pluggable {@link Detector} interface, detector modules,
+ * and the New York trading-session calendar (`tickpipe/detect`).
+ *
+ * @example
+ * ```ts
+ * import { builtinDetectors, candidateColumns, detectEvents, type Detector } from 'tickpipe/detect';
+ * const rows = await detectEvents(bars, 'ABCD', builtinDetectors());
+ * ```
+ */
 export {
   AH_END_MINUTE,
   PM_START_MINUTE,
@@ -25,3 +34,4 @@ export { vwapBreak, type VwapBreakOptions } from './vwap-break.js';
 export { flush, type FlushOptions } from './flush.js';
 export { volumeSpike, type VolumeSpikeOptions } from './volume-spike.js';
 export { builtinDetectorNames, builtinDetectors, detectorsByName } from './registry.js';
+export { detectorSpec, loadDetectorModule, selectDetectors, type DetectorModule, type LoadDetectorModuleOptions } from './module-loader.js';

@@ -1,6 +1,7 @@
 import { asyncScheduler, retry, throwError, timer, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
 import { isRetryable, RateLimitedError } from '../errors.js';
 
+/** Options of {@link retryBackoff}; all optional, validated when the operator is created. */
 export interface RetryBackoffOptions {
   /**
    * Total tries including the first subscription; `1` disables retries.

@@ -1,5 +1,6 @@
 import { defer, filter, type MonoTypeOperatorFunction, type Observable } from 'rxjs';
 
+/** Options of {@link skipCompleted}. */
 export interface SkipCompletedOptions<T> {
   /**
    * Called after each skipped item with the running count for this subscription (the heartbeat's

@@ -20,6 +20,10 @@ export interface AdaptiveOptions {
   readonly minRate?: number;
 }
 
+/**
+ * Options of {@link TokenBucket}, validated by the constructor (a bad value throws a TypeError showing it).
+ * @example new TokenBucket({ rate: 100, burst: 10, adaptive: { decrease: 0.5 } })
+ */
 export interface TokenBucketOptions {
   /** Sustained rate in tokens (requests) per second. Required, > 0. */
   readonly rate: number;
@@ -48,6 +52,7 @@ export interface TokenBucketOptions {
   readonly pauseOnRateLimitMs?: number | ((consecutive: number) => number);
 }
 
+/** A snapshot of a {@link TokenBucket} (`bucket.stats()`). */
 export interface TokenBucketStats {
   /** Tokens handed out since creation. */
   readonly granted: number;

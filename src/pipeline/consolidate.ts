@@ -2,6 +2,7 @@ import { basename, dirname, join } from 'node:path';
 import pl from 'nodejs-polars';
 import { committedShards, sweepStaleTmps, writeParquetAtomically } from '../sinks/index.js';
 
+/** What {@link consolidate} wrote. */
 export interface ConsolidateResult {
   /** Path of the manifest written. */
   readonly path: string;
@@ -25,6 +26,9 @@ export function manifestPath(outDir: string): string {
  * directory listing, so an uncommitted shard can never leak in), sorted by (symbol, timestamp) and
  * de-duplicated on (symbol, event_type, timestamp). All Polars work is lazy and collected off the
  * event loop.
+ *
+ * @example
+ * const { events, duplicates, byType } = await consolidate('./tickpipe-data'); // duplicates === 0
  */
 export async function consolidate(outDir: string): Promise<ConsolidateResult> {
   const shards = (await committedShards(outDir)).filter((s) => s.rows > 0);

@@ -17,6 +17,7 @@ export interface EventWindow {
   readonly afterMs: number;
 }
 
+/** 10 minutes before to 20 minutes after each event (the CLI's `--window -10m,+20m`). */
 export const DEFAULT_WINDOW: EventWindow = { beforeMs: 600_000, afterMs: 1_200_000 };
 
 /** Options of {@link ingestStage}. */
@@ -47,6 +48,7 @@ export interface IngestStageOptions {
   readonly fs?: FsLayer;
 }
 
+/** Progress notifications of stage 2. `window` is emitted once both files are published and journaled. */
 export type IngestProgress =
   | { readonly kind: 'start'; readonly total: number; readonly completed: number; readonly failedBefore: number; readonly pending: number }
   | { readonly kind: 'window'; readonly symbol: string; readonly eventId: string; readonly trades: number; readonly quotes: number; readonly bytes: number }
@@ -107,7 +109,11 @@ async function* owned<T extends ManifestEvent>(
 /**
  * Stage 2 as a stream: manifest (streamed in record batches) → owned partition → skip journaled →
  * pull-driven mergeMap(fetch window, concurrency) → both files published atomically → journal line.
- * At most `concurrency` windows are in memory, whatever the manifest's size.
+ * At most `concurrency` windows are in memory, whatever the manifest's size. Options are validated
+ * up front (TypeError showing the bad value).
+ *
+ * @example
+ * await lastValueFrom(ingestStage({ outDir, manifestPath: manifestPath(outDir), client, concurrency: 32, quotesHz: 1 }), { defaultValue: undefined });
  */
 export function ingestStage(opts: IngestStageOptions): Observable<IngestProgress> {
   const partition = opts.partition ?? WHOLE;

@@ -28,6 +28,9 @@ export async function startSimThread(opts: SimOptions): Promise<SimThread> {
   return {
     url,
     async close() {
+      // An unref'd worker would let the process exit while we wait for it, silently dropping the
+      // caller's pending error or summary: hold the loop open until the thread is gone.
+      worker.ref();
       const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
       worker.postMessage('close');
       await exited;

@@ -223,7 +223,14 @@ export class PolygonClient {
     const label = `${this.#basePath}/v3/reference/tickers`;
     const target = label + toSearch({ ticker, limit: 1 });
     const r = this.#retry;
-    await lastValueFrom(this.#try$(target, label, r === false ? false : { ...r, maxAttempts: Math.min(3, r.maxAttempts ?? 3) }));
+    try {
+      await lastValueFrom(this.#try$(target, label, r === false ? false : { ...r, maxAttempts: Math.min(3, r.maxAttempts ?? 3) }));
+    } catch (e) {
+      // "GET /v3/reference/tickers: ECONNREFUSED" does not say which host: name the origin.
+      if (e instanceof NetworkError) throw new NetworkError(`cannot reach the API at ${this.origin}: ${e.message}`, { cause: e });
+      if (e instanceof TimeoutError) throw new TimeoutError(`no answer from the API at ${this.origin}: ${e.message}`, { cause: e });
+      throw e;
+    }
   }
 
   /** Closes the pool after in-flight requests finish. */

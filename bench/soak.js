@@ -7,7 +7,7 @@
  *
  * Plain ESM over the built `dist/` (no compile step of its own): `npm run soak` builds first.
  *
- * Usage: node bench/soak.js [--kills 25] [--seed 1] [--symbols 10] [--from 2024-03-04]
+ * Usage: node bench/soak.js [--kills 25] [--seed 1] [--rate 200/s] [--symbols 10] [--from 2024-03-04]
  *                           [--to 2024-03-15] [--out DIR] [--keep] [--json] [--quiet]
  * Exit status 0 when every check passed, 1 otherwise, 2 for bad flags.
  *
@@ -201,6 +201,7 @@ async function main() {
   const { values } = parseArgs({
     options: {
       kills: { type: 'string' },
+      rate: { type: 'string' },
       seed: { type: 'string' },
       symbols: { type: 'string' },
       from: { type: 'string' },
@@ -214,7 +215,7 @@ async function main() {
     strict: true,
   });
   if (values.help) {
-    process.stdout.write('Usage: node bench/soak.js [--kills 25] [--seed 1] [--symbols 10] [--from 2024-03-04] [--to 2024-03-15] [--out DIR] [--keep] [--json] [--quiet]\n');
+    process.stdout.write('Usage: node bench/soak.js [--kills 25] [--seed 1] [--rate 200/s] [--symbols 10] [--from 2024-03-04] [--to 2024-03-15] [--out DIR] [--keep] [--json] [--quiet]\n');
     return 0;
   }
   const kills = intFlag('kills', values.kills, 25, 0, 10_000);
@@ -222,6 +223,8 @@ async function main() {
   const nSymbols = intFlag('symbols', values.symbols, 10, 1, TICKERS.length);
   const from = values.from ?? '2024-03-04';
   const to = values.to ?? '2024-03-15';
+  // The client's rate; a short soak lowers it so that every kill lands while work remains.
+  const clientRate = values.rate ?? '200/s';
   if (!/^\d{4}-\d{2}-\d{2}$/.test(from) || !/^\d{4}-\d{2}-\d{2}$/.test(to)) usage(`--from/--to: expected YYYY-MM-DD, got ${JSON.stringify(from)} and ${JSON.stringify(to)}`);
   if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) usage('dist/ is missing: run `npm run build` first');
   const say = values.quiet ? () => {} : (m) => process.stderr.write(`${m}\n`);
@@ -241,7 +244,7 @@ async function main() {
   const url = /listening on (http:\/\/\S+)/.exec(sim.stdout)[1];
   say(`soak: simulator ${url} (seed ${seed}), run folder ${out}, ${symbols.length} symbols ${from}..${to}, ${kills} kills`);
 
-  const runArgs = (workers, concurrency) => ['run', '--universe', universe, '--from', from, '--to', to, '--out', out, '--base-url', url, '--api-key', KEY, '--rate', '200/s', '--workers', String(workers), '--concurrency', String(concurrency), '--no-progress'];
+  const runArgs = (workers, concurrency) => ['run', '--universe', universe, '--from', from, '--to', to, '--out', out, '--base-url', url, '--api-key', KEY, '--rate', clientRate, '--workers', String(workers), '--concurrency', String(concurrency), '--no-progress'];
   const CONC = [1, 2, 4, 8, 16, 32, 64];
   const phases = { startup: 0, detect: 0, consolidate: 0, ingest: 0 };
   const seenWindows = new Set();

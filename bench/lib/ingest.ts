@@ -8,7 +8,7 @@
  */
 import { lastValueFrom, tap } from 'rxjs';
 import { TokenBucket } from '../../src/operators/token-bucket.js';
-import { ingestStage } from '../../src/pipeline/ingest-stage.js';
+import { ingestStage, type EventWindow } from '../../src/pipeline/ingest-stage.js';
 import { PolygonClient } from '../../src/streams/polygon-client.js';
 
 export interface IngestRunOptions {
@@ -20,6 +20,8 @@ export interface IngestRunOptions {
   readonly adaptive?: boolean;
   /** Windows in flight. */
   readonly concurrency: number;
+  /** @default the stage's default (10 min before, 20 min after) */
+  readonly window?: EventWindow;
   /** Keep-alive connections. @default 2 × concurrency (two requests per window in flight) */
   readonly connections?: number;
 }
@@ -45,7 +47,7 @@ export function startIngest(o: IngestRunOptions): IngestRun {
   let windows = 0;
   let failed = 0;
   const done = lastValueFrom(
-    ingestStage({ outDir: o.outDir, manifestPath: o.manifestPath, client, concurrency: o.concurrency, signal: ac.signal }).pipe(
+    ingestStage({ outDir: o.outDir, manifestPath: o.manifestPath, client, concurrency: o.concurrency, signal: ac.signal, ...(o.window ? { window: o.window } : {}) }).pipe(
       tap((p) => {
         if (p.kind === 'window') windows++;
         else if (p.kind === 'failed') failed++;

@@ -46,6 +46,8 @@ export interface OldDesignOptions {
   /** Requests per second the limiter allows (min_interval = 1/rate). */
   readonly rate: number;
   readonly events: readonly EventRow[];
+  /** Milliseconds before and after each event. @default 600_000 and 1_200_000, as tickpipe */
+  readonly window?: { readonly beforeMs: number; readonly afterMs: number };
   /** @default 6 */
   readonly workers?: number;
 }
@@ -86,8 +88,8 @@ export function startOldDesign(o: OldDesignOptions): OldDesignRun {
   };
 
   const download = async (kind: 'trades' | 'quotes', e: EventRow): Promise<number> => {
-    const gte = BigInt(e.timestamp - 600_000) * NS;
-    const lte = BigInt(e.timestamp + 1_200_000) * NS;
+    const gte = BigInt(e.timestamp - (o.window?.beforeMs ?? 600_000)) * NS;
+    const lte = BigInt(e.timestamp + (o.window?.afterMs ?? 1_200_000)) * NS;
     let path: string | undefined =
       `/v3/${kind}/${e.symbol}?timestamp.gte=${gte}&timestamp.lte=${lte}&order=asc&limit=50000&sort=timestamp&apiKey=${o.apiKey}`;
     let rows = 0;

@@ -3,6 +3,7 @@
  * share, over a steady window after warm-up, read from the simulator's own counters.
  */
 import { performance } from 'node:perf_hooks';
+import type { TokenBucket } from '../../src/operators/token-bucket.js';
 import type { SimStats } from '../../src/sim/index.js';
 import type { EventRow } from '../../src/types.js';
 import { sleep, withTmp } from './common.js';
@@ -19,6 +20,8 @@ export interface QuotaMeasure {
   readonly adaptive: boolean;
   readonly concurrency: number;
   readonly windowSec: number;
+  /** Event window length in minutes. */
+  readonly eventWindowMin: number;
   /** Successful (complete 200) responses per second in the window. */
   readonly okPerSec: number;
   /** okPerSec / quota. */
@@ -41,6 +44,8 @@ export interface QuotaSetup {
   readonly manifestPath: string;
   readonly events: readonly EventRow[];
   readonly simMode: SimMode;
+  /** Event window; undefined: the stage's default (30 minutes). */
+  readonly window?: { readonly beforeMs: number; readonly afterMs: number };
 }
 
 function delta(a: SimStats, b: SimStats): { ok: number; requests: number; rateLimited: number } {
@@ -57,15 +62,17 @@ export async function measureQuota(design: 'tickpipe' | 'old', s: QuotaSetup): P
   try {
     return await withTmp('quota', async (outDir) => {
       const concurrency = design === 'old' ? 6 : concurrencyFor(s.clientRate);
+      let bucket: TokenBucket | undefined;
       const run =
         design === 'old'
           ? (() => {
-              const r = startOldDesign({ url: sim.url, apiKey: 'bench-key', rate: s.clientRate, events: s.events });
+              const r = startOldDesign({ url: sim.url, apiKey: 'bench-key', rate: s.clientRate, events: s.events, ...(s.window ? { window: s.window } : {}) });
               return { events: () => r.events(), stop: async () => void (await r.stop()) };
             })()
           : (() => {
-              const r = startIngest({ url: sim.url, manifestPath: s.manifestPath, outDir, rate: s.clientRate, adaptive: s.adaptive, concurrency });
-              return { events: () => r.windows(), stop: async () => void (await r.stop()), bucket: r.bucket };
+              const r = startIngest({ url: sim.url, manifestPath: s.manifestPath, outDir, rate: s.clientRate, adaptive: s.adaptive, concurrency, ...(s.window ? { window: s.window } : {}) });
+              bucket = r.bucket;
+              return { events: () => r.windows(), stop: async () => void (await r.stop()) };
             })();
       await sleep(s.warmMs);
       const a = await sim.stats();
@@ -75,7 +82,7 @@ export async function measureQuota(design: 'tickpipe' | 'old', s: QuotaSetup): P
       const b = await sim.stats();
       const ev1 = run.events();
       const sec = (performance.now() - t0) / 1000;
-      const finalRate = 'bucket' in run ? run.bucket?.currentRate : undefined;
+      const finalRate = bucket?.currentRate;
       await run.stop();
       const d = delta(a, b);
       const okPerSec = d.ok / sec;
@@ -86,6 +93,7 @@ export async function measureQuota(design: 'tickpipe' | 'old', s: QuotaSetup): P
         adaptive: s.adaptive,
         concurrency,
         windowSec: sec,
+        eventWindowMin: s.window ? (s.window.beforeMs + s.window.afterMs) / 60_000 : 30,
         okPerSec,
         quotaUse: okPerSec / s.quota,
         share429: d.requests > 0 ? d.rateLimited / d.requests : 0,

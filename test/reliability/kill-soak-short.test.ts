@@ -1,5 +1,5 @@
 /**
- * The kill soak in small (bench/soak.js with 3 kills, 2 symbols, 3 days): the full `tickpipe run`
+ * The kill soak in small (bench/soak.js with 3 kills, 3 symbols, 5 days, the client at 15 req/s so that no run finishes before its kill): the full `tickpipe run`
  * against a faulty simulator process, SIGKILLed at random moments, restarted with random
  * --workers/--concurrency, then completed; the soak checks every file against the simulator's data
  * and `tickpipe verify`. `npm run soak` runs the long version (25 kills).
@@ -41,7 +41,7 @@ function soak(args: string[]): Promise<{ code: number | null; stdout: string; st
 
 describe('kill soak (short)', () => {
   it('3 SIGKILLs at random moments: no duplicate, nothing lost, nothing corrupt, data equal to the simulator', async () => {
-    const r = await soak(['--kills', '3', '--symbols', '2', '--from', '2024-03-04', '--to', '2024-03-06', '--seed', '5', '--json']);
+    const r = await soak(['--kills', '3', '--symbols', '3', '--from', '2024-03-04', '--to', '2024-03-08', '--rate', '15/s', '--seed', '5', '--json']);
     const last = r.stdout.trim().split('\n').pop() ?? '';
     const res = JSON.parse(last) as SoakResult;
     expect(res.problems, r.stderr).toEqual([]);

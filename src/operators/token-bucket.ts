@@ -4,13 +4,16 @@ import { AbortedError } from '../errors.js';
 /** AIMD settings of an adaptive {@link TokenBucket}. */
 export interface AdaptiveOptions {
   /**
-   * Factor applied to the current rate on a 429 (once per pause window).
-   * @default 0.5
+   * Factor applied to the current rate on a 429 (once per pause window). The rate at which the 429
+   * came is remembered as the server's ceiling: recovery is `increaseStep * 5` up to 95% of it,
+   * then `increaseStep` while probing above it, so the rate spends its time just under the quota
+   * instead of sawing between half and all of it.
+   * @default 0.85
    */
   readonly decrease?: number;
   /**
-   * Additive recovery, in tokens/s gained per second of successful traffic.
-   * @default rate * 0.02
+   * Additive recovery, in tokens/s gained per second of successful traffic, near the ceiling.
+   * @default rate * 0.01
    */
   readonly increaseStep?: number;
   /**
@@ -47,7 +50,9 @@ export interface TokenBucketOptions {
   /**
    * Pause when a 429 carries no Retry-After: a fixed number of ms, or a function of the number of
    * consecutive rate-limit windows (1, 2, …).
-   * @default (n) => Math.min(30_000, 1_000 * 2 ** (n - 1))
+   * @default (n) => Math.min(30_000, 1_000 * 2 ** (n - 1)); with `adaptive`, 250 ms instead of
+   * 1 s to start with, since lowering the rate already relieves the server
+   
    */
   readonly pauseOnRateLimitMs?: number | ((consecutive: number) => number);
 }
@@ -89,6 +94,7 @@ function positive(name: string, v: unknown, allowZero = false): number {
 }
 
 const defaultPause = (n: number): number => Math.min(30_000, 1_000 * 2 ** Math.max(0, n - 1));
+const adaptivePause = (n: number): number => Math.min(30_000, 250 * 2 ** Math.max(0, n - 1));
 
 /**
  * The one token bucket shared by every request of a process: a request is sent only while it holds
@@ -116,6 +122,8 @@ export class TokenBucket {
   private lastIncrease: number;
   private pausedUntil = -Infinity;
   private consecutive = 0;
+  /** Rate at which the server last answered 429 (adaptive mode). */
+  private ceiling = Infinity;
   private grantedCount = 0;
   private pauseCount = 0;
 
@@ -148,11 +156,11 @@ export class TokenBucket {
       this.adaptive = undefined;
     } else if (a === true || (typeof a === 'object' && a !== null)) {
       const o: AdaptiveOptions = a === true ? {} : a;
-      const decrease = o.decrease ?? 0.5;
+      const decrease = o.decrease ?? 0.85;
       if (typeof decrease !== 'number' || !(decrease > 0 && decrease < 1)) {
         throw new TypeError(`TokenBucket: expected \`adaptive.decrease\` to be a number in (0, 1), got ${describe(decrease)}`);
       }
-      const increaseStep = positive('adaptive.increaseStep', o.increaseStep ?? this.rate * 0.02);
+      const increaseStep = positive('adaptive.increaseStep', o.increaseStep ?? this.rate * 0.01);
       const minRate = positive('adaptive.minRate', o.minRate ?? this.rate * 0.05);
       if (minRate > this.rate) {
         throw new TypeError(`TokenBucket: expected \`adaptive.minRate\` to be <= rate (${this.rate}), got ${describe(minRate)}`);
@@ -162,7 +170,7 @@ export class TokenBucket {
       throw new TypeError(`TokenBucket: expected \`adaptive\` to be a boolean or an object, got ${describe(a)}`);
     }
 
-    const p = options.pauseOnRateLimitMs ?? defaultPause;
+    const p = options.pauseOnRateLimitMs ?? (this.adaptive ? adaptivePause : defaultPause);
     if (typeof p !== 'function') positive('pauseOnRateLimitMs', p, true);
     this.pauseOnRateLimitMs = p;
 
@@ -260,7 +268,10 @@ export class TokenBucket {
     if (!sameWindow) {
       this.consecutive++;
       this.pauseCount++;
-      if (this.adaptive) this.rateNow = Math.max(this.adaptive.minRate, this.rateNow * this.adaptive.decrease);
+      if (this.adaptive) {
+        this.ceiling = this.rateNow;
+        this.rateNow = Math.max(this.adaptive.minRate, this.rateNow * this.adaptive.decrease);
+      }
     }
     const p = this.pauseOnRateLimitMs;
     const delay = retryAfterMs ?? (typeof p === 'function' ? p(this.consecutive) : p);
@@ -281,7 +292,8 @@ export class TokenBucket {
     const elapsed = now - this.lastIncrease;
     if (elapsed <= 0) return;
     this.refill(now);
-    this.rateNow = Math.min(this.rate, this.rateNow + (this.adaptive.increaseStep * elapsed) / 1000);
+    const step = this.rateNow < this.ceiling * 0.95 ? this.adaptive.increaseStep * 5 : this.adaptive.increaseStep;
+    this.rateNow = Math.min(this.rate, this.rateNow + (step * elapsed) / 1000);
     this.lastIncrease = now;
     // A faster rate may need an earlier wake than the one armed.
     this.rearm(false);

@@ -87,14 +87,14 @@ describe('TokenBucket marbles', () => {
     });
   });
 
-  it('adaptive: halves the rate on a 429 window and recovers additively with successes', () => {
+  it('adaptive: lowers the rate on a 429 window, recovers fast to 95% of that ceiling, then probes slowly', () => {
     const ts = newTs();
     ts.run(({ cold, expectObservable, flush }) => {
       const bucket = new TokenBucket({
         rate: 10,
         burst: 1,
         scheduler: ts,
-        adaptive: { decrease: 0.5, increaseStep: 2, minRate: 1 },
+        adaptive: { decrease: 0.5, increaseStep: 0.5, minRate: 1 },
       });
       ts.schedule(() => {
         bucket.onRateLimited(100);
@@ -104,9 +104,17 @@ describe('TokenBucket marbles', () => {
       // Rate 5 after the pause ends at 100: tokens 200 ms apart.
       expectObservable(cold('(abc|)').pipe(rateLimit(bucket))).toBe('300ms a 199ms b 199ms (c|)');
       ts.schedule(() => {
-        bucket.onSuccess(); // 1 s since the pause ended at 100 → +2 tokens/s
-        expect(bucket.currentRate).toBeCloseTo(7, 9);
-      }, 1100);
+        bucket.onSuccess(); // 0.7 s since the pause ended at 100, below 95% of the ceiling 10: +5 × 0.5 tokens/s per s
+        expect(bucket.currentRate).toBeCloseTo(6.75, 9);
+      }, 800);
+      ts.schedule(() => {
+        bucket.onSuccess(); // still below 9.5 when this step starts
+        expect(bucket.currentRate).toBeCloseTo(9.75, 9);
+      }, 2000);
+      ts.schedule(() => {
+        bucket.onSuccess(); // near the ceiling: probing at 0.5 tokens/s per s
+        expect(bucket.currentRate).toBeCloseTo(9.85, 9);
+      }, 2200);
       ts.schedule(() => {
         bucket.onSuccess(); // capped at the configured rate
         expect(bucket.currentRate).toBe(10);

@@ -329,7 +329,8 @@ async function execute(job: Job): Promise<number> {
     wallMs: Date.now() - started,
     metrics: client.metrics(),
     quota: job.quota,
-    ingestElapsedMs: ingestResult?.elapsedMs,
+    // A resumed run with nothing left to fetch measures no rate: its one request is the preflight.
+    ingestElapsedMs: ingestResult && ingestResult.windows + ingestResult.failed > 0 ? ingestResult.elapsedMs : undefined,
   });
   logs.log.info({ summary, signal: sig }, 'run finished');
   io.stdout.write(formatSummary(summary) + '\n');
@@ -537,8 +538,8 @@ function formatSummary(s: RunSummary): string {
     ['rows', `trades ${fmt(s.tradeRows)}, quotes ${fmt(s.quoteRows)}`],
     ['duplicates found', fmt(s.duplicates)],
     ['wall time', `${(s.wallMs / 1000).toFixed(1)} s`],
-    ['requests/s', `${s.requestsPerSec.toFixed(1)} (${fmt(s.requests)} requests, ${fmt(s.rateLimited)} 429s = ${(s.rateLimitedShare * 100).toFixed(2)}%)`],
-    ['share of quota used', s.quotaShare === undefined ? '-' : `${(s.quotaShare * 100).toFixed(1)}% of ${s.quota} req/s`],
+    ['requests/s', `${s.quotaShare === undefined ? '-' : s.requestsPerSec.toFixed(1)} (${fmt(s.requests)} requests, ${fmt(s.rateLimited)} 429s = ${(s.rateLimitedShare * 100).toFixed(2)}%)`],
+    ['share of quota used', s.quotaShare === undefined ? '- (nothing was left to download)' : `${(s.quotaShare * 100).toFixed(1)}% of ${s.quota} req/s`],
   ];
   const w = Math.max(...rows.map((r) => r[0].length));
   return ['', 'tickpipe run summary', ...rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`)].join('\n');

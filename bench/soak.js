@@ -7,7 +7,7 @@
  *
  * Plain ESM over the built `dist/` (no compile step of its own): `npm run soak` builds first.
  *
- * Usage: node bench/soak.js [--kills 25] [--seed 1] [--rate 200/s] [--symbols 10] [--from 2024-03-04]
+ * Usage: node bench/soak.js [--kills 25] [--seed 1] [--rate 25/s] [--symbols 10] [--from 2024-03-04]
  *                           [--to 2024-03-15] [--out DIR] [--keep] [--json] [--quiet]
  * Exit status 0 when every check passed, 1 otherwise, 2 for bad flags.
  *
@@ -215,7 +215,7 @@ async function main() {
     strict: true,
   });
   if (values.help) {
-    process.stdout.write('Usage: node bench/soak.js [--kills 25] [--seed 1] [--rate 200/s] [--symbols 10] [--from 2024-03-04] [--to 2024-03-15] [--out DIR] [--keep] [--json] [--quiet]\n');
+    process.stdout.write('Usage: node bench/soak.js [--kills 25] [--seed 1] [--rate 25/s] [--symbols 10] [--from 2024-03-04] [--to 2024-03-15] [--out DIR] [--keep] [--json] [--quiet]\n');
     return 0;
   }
   const kills = intFlag('kills', values.kills, 25, 0, 10_000);
@@ -224,7 +224,7 @@ async function main() {
   const from = values.from ?? '2024-03-04';
   const to = values.to ?? '2024-03-15';
   // The client's rate; a short soak lowers it so that every kill lands while work remains.
-  const clientRate = values.rate ?? '200/s';
+  const clientRate = values.rate ?? '25/s';
   if (!/^\d{4}-\d{2}-\d{2}$/.test(from) || !/^\d{4}-\d{2}-\d{2}$/.test(to)) usage(`--from/--to: expected YYYY-MM-DD, got ${JSON.stringify(from)} and ${JSON.stringify(to)}`);
   if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) usage('dist/ is missing: run `npm run build` first');
   const say = values.quiet ? () => {} : (m) => process.stderr.write(`${m}\n`);

@@ -39,9 +39,15 @@ export interface JournalOptions {
 }
 
 /** Options of {@link loadJournal}. */
-export interface LoadJournalOptions {
+export interface LoadJournalOptions<T = unknown> {
   /** Filesystem layer. @default nodeFs */
   readonly fs?: FsLayer;
+  /**
+   * Called with each committed entry instead of collecting them (`entries` is then empty): a
+   * 600k-line journal then costs what the caller keeps (e.g. a Set of IDs), not every parsed line.
+   * @default undefined (collect)
+   */
+  readonly onEntry?: (entry: T, line: number) => void;
 }
 
 /** What {@link loadJournal} returns. */
@@ -66,7 +72,7 @@ const NL = 0x0a;
  * Parses journal bytes. Blank lines are skipped. A torn last line is reported, not thrown; an
  * invalid line before the last throws InputError naming the file and the 1-based line number.
  */
-export function parseJournal<T>(buf: Buffer, path: string): LoadedJournal<T> {
+export function parseJournal<T>(buf: Buffer, path: string, onEntry?: (entry: T, line: number) => void): LoadedJournal<T> {
   const size = buf.byteLength;
   if (size === 0) return { entries: [], tornTail: false, validBytes: 0 };
   let end = size; // bytes [0, end) are newline-terminated lines
@@ -85,7 +91,7 @@ export function parseJournal<T>(buf: Buffer, path: string): LoadedJournal<T> {
     }
   }
   const text = buf.toString('utf8', 0, end);
-  const entries = parseLines<T>(text, path);
+  const entries = parseLines<T>(text, path, onEntry);
   return { entries, tornTail, validBytes: end };
 }
 
@@ -98,21 +104,27 @@ function isJson(s: string): boolean {
   }
 }
 
-function parseLines<T>(text: string, path: string): T[] {
-  // One split + one JSON.parse per line. (Parsing the whole journal as a single JSON array was
+function parseLines<T>(text: string, path: string, onEntry?: (entry: T, line: number) => void): T[] {
+  // One JSON.parse per line. (Parsing the whole journal as a single JSON array was
   // measured too: no faster on 600k lines, both ≈ 0.35–0.45 s, dominated by allocation.)
   const out: T[] = [];
   if (text.length === 0) return out;
-  const lines = text.split('\n');
-  lines.pop(); // text ends with '\n'
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!;
+  // Walk the text instead of split('\n'): the array of 600k line strings would be the peak of a load.
+  let start = 0;
+  for (let i = 0; start < text.length; i++) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const line = text.slice(start, end);
+    start = end + 1;
     if (line.length === 0 || line.trim() === '') continue;
+    let entry: T;
     try {
-      out.push(JSON.parse(line) as T);
+      entry = JSON.parse(line) as T;
     } catch (err) {
       throw new InputError(`${path}:${i + 1}: invalid journal line (${(err as Error).message})`, { cause: err });
     }
+    if (onEntry) onEntry(entry, i + 1);
+    else out.push(entry);
   }
   return out;
 }
@@ -127,7 +139,7 @@ function parseLines<T>(text: string, path: string): T[] {
  * ```
  * @throws InputError when a line other than the last is not valid JSON (names file and line).
  */
-export async function loadJournal<T>(path: string, opts?: LoadJournalOptions): Promise<LoadedJournal<T>> {
+export async function loadJournal<T>(path: string, opts?: LoadJournalOptions<T>): Promise<LoadedJournal<T>> {
   const fs = opts?.fs ?? nodeFs;
   let buf: Buffer;
   try {
@@ -136,7 +148,7 @@ export async function loadJournal<T>(path: string, opts?: LoadJournalOptions): P
     if (isNotFound(err)) return { entries: [], tornTail: false, validBytes: 0 };
     throw toDiskError(err, 'reading', path);
   }
-  return parseJournal<T>(buf, path);
+  return parseJournal<T>(buf, path, opts?.onEntry);
 }
 
 function validateJournalOptions(opts: JournalOptions | undefined): { groupCommitMs: number; fs: FsLayer } {

@@ -297,23 +297,27 @@ export async function loadIngestState(outDir: string, opts?: { readonly fs?: FsL
   names.sort();
   const completed = new Set<string>();
   const failed = new Map<string, WindowFailure>();
-  const parts = await Promise.all(
-    names.filter((n) => PART_RE.test(n)).map((n) => loadJournal<WindowJournalLine>(join(dir, n), { fs }).then((j) => ({ n, j }))),
-  );
-  for (const { n, j } of parts) {
-    j.entries.forEach((e, i) => {
-      if (!e || typeof e.event !== 'string') throw new InputError(`${join(dir, n)}: entry ${i + 1} has no event ID`);
-      completed.add(e.event);
+  // One journal at a time, keeping only what the caller needs: the parsed lines of a 600k-line
+  // journal would cost several hundred MB.
+  for (const n of names.filter((x) => PART_RE.test(x))) {
+    const path = join(dir, n);
+    await loadJournal<WindowJournalLine>(path, {
+      fs,
+      onEntry: (e, line) => {
+        if (!e || typeof e.event !== 'string') throw new InputError(`${path}:${line}: entry has no event ID`);
+        completed.add(e.event);
+      },
     });
   }
-  const fails = await Promise.all(
-    names.filter((n) => FAILED_RE.test(n)).map((n) => loadJournal<WindowFailureLine>(join(dir, n), { fs }).then((j) => ({ n, j }))),
-  );
-  for (const { n, j } of fails) {
-    j.entries.forEach((e, i) => {
-      if (!e || typeof e.event !== 'string') throw new InputError(`${join(dir, n)}: entry ${i + 1} has no event ID`);
-      if (completed.has(e.event)) return;
-      failed.set(e.event, { symbol: e.symbol, code: e.code, status: e.status ?? null, reason: e.reason });
+  for (const n of names.filter((x) => FAILED_RE.test(x))) {
+    const path = join(dir, n);
+    await loadJournal<WindowFailureLine>(path, {
+      fs,
+      onEntry: (e, line) => {
+        if (!e || typeof e.event !== 'string') throw new InputError(`${path}:${line}: entry has no event ID`);
+        if (completed.has(e.event)) return;
+        failed.set(e.event, { symbol: e.symbol, code: e.code, status: e.status ?? null, reason: e.reason });
+      },
     });
   }
   return { completed, failed };

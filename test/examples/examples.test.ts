@@ -148,8 +148,8 @@ describe('examples compiled and run directly, and tickpipe run --detector-module
     await exec(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.examples.json')], { cwd: ROOT });
   });
 
-  it('the docs/library.md example runs as plain JS and its output verifies', async () => {
-    const md = readFileSync(join(ROOT, 'docs/library.md'), 'utf8');
+  it("the README's library example runs as plain JS and its output verifies", async () => {
+    const md = readFileSync(join(ROOT, 'README.md'), 'utf8').split('## Use as a library')[1]!;
     const code = /```js\n([\s\S]*?)```/.exec(md)![1]!;
     expect(code.split('\n').length).toBeLessThanOrEqual(31);
     const file = join(ROOT, 'dist-examples', `readme-example-${process.pid}.mjs`);

@@ -1,7 +1,8 @@
 /**
- * First SIGINT/SIGTERM: graceful drain through the returned AbortSignal. Second: exit at once;
- * every file is published atomically and the journal is the commit point, so this never leaves
- * corrupt output, only work to redo.
+ * First SIGINT/SIGTERM: graceful drain through the returned AbortSignal. Second: stop at once, by
+ * removing these handlers and raising the signal again so its default action ends the process
+ * (status 130/143 to the shell). Every file is published atomically and the journal is the commit
+ * point, so this never leaves corrupt output, only work to redo.
  */
 export function gracefulStop(onFirst: (signal: NodeJS.Signals) => void, onHardExit: () => void = () => {}): {
   readonly signal: AbortSignal;
@@ -13,7 +14,10 @@ export function gracefulStop(onFirst: (signal: NodeJS.Signals) => void, onHardEx
   const handler = (sig: NodeJS.Signals) => {
     if (received) {
       onHardExit();
-      process.exit(sig === 'SIGTERM' ? 143 : 130);
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+      process.kill(process.pid, sig);
+      return;
     }
     received = sig;
     onFirst(sig);

@@ -11,7 +11,7 @@ import type { Bar } from '../../src/types.js';
 import { tickerOf, withTmp } from './common.js';
 import { openSim, type SimMode } from './sim.js';
 
-/** Deterministic small-cap-like random walk, every minute 04:00–20:00 NY on weekdays (as in detect.bench.ts). */
+/** Deterministic small-cap-like random walk, every minute 04:00–20:00 NY on weekdays (also used by detect.bench.ts). */
 export function synthBars(count: number, seed: number): Bar[] {
   let s = seed >>> 0;
   const rnd = (): number => {

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import {
   EMPTY,
   catchError,
@@ -19,11 +20,11 @@ import {
 } from 'rxjs';
 import type { Detector } from '../detect/index.js';
 import { detectEvents, eventsToDataFrame } from '../detect/index.js';
-import { AuthError, HttpError } from '../errors.js';
+import { AuthError, HttpError, LockedError } from '../errors.js';
 import { batchBySymbols } from '../operators/batch-by-symbols.js';
 import { skipCompleted } from '../operators/skip-completed.js';
 import { stridePartition } from '../operators/stride-partition.js';
-import { ShardWriter, loadCompletedSymbols, type FsLayer } from '../sinks/index.js';
+import { ShardWriter, isNotFound, loadCompletedSymbols, nodeFs, type FsLayer } from '../sinks/index.js';
 import type { PolygonClient } from '../streams/polygon-client.js';
 import type { Bar, EventRow } from '../types.js';
 import { admission } from './gate.js';
@@ -108,6 +109,33 @@ export function fetchMinuteBars(client: BarsClient, symbol: string, from: string
   );
 }
 
+/**
+ * Worker folders numbered at or above the current worker count (left by a run with more workers)
+ * belong to no worker now, so nothing would ever remove a shard a crash left uncommitted there.
+ * Each process opens the ones of its partition once (which cleans them, under their lock) and
+ * closes them again; a folder whose lock a live process holds is left to that process.
+ */
+async function sweepOrphanWorkers(outDir: string, workers: number, partition: Partition, opts: { fs?: FsLayer; steal: boolean }): Promise<void> {
+  const fs = opts.fs ?? nodeFs;
+  let names: string[];
+  try {
+    names = await fs.readdir(join(outDir, 'events', 'shards'));
+  } catch (err) {
+    if (isNotFound(err)) return;
+    throw err;
+  }
+  for (const name of names) {
+    const m = /^worker-(\d+)$/.exec(name);
+    const k = m ? Number(m[1]) : -1;
+    if (k < workers || k % partition.count !== partition.index) continue;
+    try {
+      await (await ShardWriter.open(outDir, k, opts)).close();
+    } catch (err) {
+      if (!(err instanceof LockedError)) throw err;
+    }
+  }
+}
+
 function validate(name: string, v: number): number {
   if (!Number.isInteger(v) || v < 1) {
     throw new TypeError(`detectStage: ${name} must be a whole number >= 1, got ${String(v)} (${typeof v})`);
@@ -133,7 +161,9 @@ export function detectStage(opts: DetectStageOptions): Observable<DetectProgress
   const open = defer(async () => {
     const writers = new Map<number, ShardWriter>();
     try {
-      for (const k of mine) writers.set(k, await ShardWriter.open(opts.outDir, k, { steal: opts.stealLocks ?? false, ...(opts.fs ? { fs: opts.fs } : {}) }));
+      const fsOpt = opts.fs ? { fs: opts.fs } : {};
+      for (const k of mine) writers.set(k, await ShardWriter.open(opts.outDir, k, { steal: opts.stealLocks ?? false, ...fsOpt }));
+      await sweepOrphanWorkers(opts.outDir, workers, opts.partition ?? WHOLE, { ...fsOpt, steal: opts.stealLocks ?? false });
       // Completed = union of every detect journal, whatever worker count wrote it.
       return { writers, completed: await loadCompletedSymbols(opts.outDir, opts.fs ? { fs: opts.fs } : undefined) };
     } catch (err) {

@@ -92,5 +92,8 @@ describe('stage 1 through the real CLI: SIGKILL mid-run, resume with another --w
     }
     expect(keys.sort()).toEqual(expected.sort());
     expect(second.stdout).toMatch(/duplicates found\s+0/);
+    // Nothing left behind: no uncommitted shard or tmp file in any worker folder.
+    const verify = await runCli(['verify', '--out', out]);
+    expect(verify.code, verify.stdout).toBe(0);
   }, 180_000);
 });

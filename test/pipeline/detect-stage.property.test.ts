@@ -94,8 +94,10 @@ describe('detectStage: exactly once across crashes and changes of worker count (
           }
           const expected = symbols.flatMap((s) => barsFor(index.get(s)!).filter((b) => b.v === 999).map((b) => `${s}@${b.t}`));
           expect(keys.sort()).toEqual(expected.sort());
-          // No tmp file survives in a shard folder that a completed run opened.
-          for (let k = 0; k < finalWorkers; k++) {
+          // No tmp file and no uncommitted shard survives in any worker folder, including those of
+          // earlier runs with more workers than the last one.
+          const named = new Set((await committedShards(out)).map((s) => s.path));
+          for (let k = 0; k < 5; k++) {
             const dir = join(out, 'events', 'shards', `worker-${k}`);
             const names = (() => {
               try {
@@ -105,6 +107,7 @@ describe('detectStage: exactly once across crashes and changes of worker count (
               }
             })();
             expect(names.filter((f) => f.includes('.tmp-'))).toEqual([]);
+            expect(names.filter((f) => f.endsWith('.parquet') && !named.has(join(dir, f)))).toEqual([]);
           }
         },
       ),

@@ -6,13 +6,17 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-/** Where CI puts the shared reference: `shared/` beside the repository. */
-export const SPEC_URL = new URL('../../../shared/reference/polygon-stocks-openapi.json', import.meta.url);
+/**
+ * The four stock endpoints of the official OpenAPI description (from `massive-com/client-js`,
+ * `src/openapi.json`, MIT), copied unchanged from `shared/reference/` so the test needs nothing
+ * outside the repository.
+ */
+export const SPEC_URL = new URL('../fixtures/polygon-stocks-openapi.json', import.meta.url);
 
 export function loadSpec(): any {
   const path = fileURLToPath(SPEC_URL);
   if (!existsSync(path)) {
-    throw new Error(`OpenAPI reference not found at ${path}: expected shared/reference/ beside the repository`);
+    throw new Error(`OpenAPI reference not found at ${path}: expected test/fixtures/polygon-stocks-openapi.json`);
   }
   return JSON.parse(readFileSync(path, 'utf8'));
 }

@@ -347,6 +347,7 @@ async function runDetect(job: Job, view: ProgressView, paused$: Observable<boole
   let failed = 0;
   let events = 0;
   let committed = 0;
+  let skippedAtStart = 0;
   const t0 = Date.now();
   const render = () => {
     const rate = done / Math.max(0.001, (Date.now() - t0) / 1000);
@@ -377,6 +378,7 @@ async function runDetect(job: Job, view: ProgressView, paused$: Observable<boole
           case 'start':
             owned = p.owned;
             committed = p.skipped;
+            skippedAtStart = p.skipped;
             for (const w of p.workers) {
               const pw = p.perWorker[w] ?? { owned: 0, pending: 0 };
               perWorker.set(w, { done: pw.owned - pw.pending, owned: pw.owned, last: '-', batch: 0, totalBatches: Math.ceil(pw.pending / job.batchSize) });
@@ -390,7 +392,7 @@ async function runDetect(job: Job, view: ProgressView, paused$: Observable<boole
             const w = perWorker.get(p.worker)!;
             w.done++;
             w.last = p.symbol;
-            logs.heartbeat.info({ stage: 'detect', worker: p.worker, symbol: p.symbol, batch: Math.min(w.batch + 1, Math.max(1, w.totalBatches)), totalBatches: w.totalBatches, bars: p.bars, events: p.events, workerDone: w.done, workerTotal: w.owned, done: committed + done, total: owned, requests: job.client.metrics().requests, rateLimited: job.client.metrics().rateLimited, failed, rssMB: rssMB() });
+            logs.heartbeat.info({ stage: 'detect', worker: p.worker, symbol: p.symbol, batch: Math.min(w.batch + 1, Math.max(1, w.totalBatches)), totalBatches: w.totalBatches, bars: p.bars, events: p.events, workerDone: w.done, workerTotal: w.owned, done: skippedAtStart + done, total: owned, requests: job.client.metrics().requests, rateLimited: job.client.metrics().rateLimited, failed, rssMB: rssMB() });
             break;
           }
           case 'batch': {

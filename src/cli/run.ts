@@ -7,6 +7,7 @@ import { parseDay } from '../detect/index.js';
 import { detectorSpec, loadDetectorModule, selectDetectors } from '../detect/module-loader.js';
 import { InputError, LockedError, UsageError } from '../errors.js';
 import { openRunLogs, type RunLogs } from '../log.js';
+import { heartbeat } from '../operators/heartbeat.js';
 import { TokenBucket } from '../operators/token-bucket.js';
 import { consolidate, manifestPath, type ConsolidateResult } from '../pipeline/consolidate.js';
 import { detectStage, type DetectProgress } from '../pipeline/detect-stage.js';
@@ -479,7 +480,6 @@ async function runIngest(job: Job, view: ProgressView, paused$: Observable<boole
       `  requests ${reqPerSec.toFixed(1)}/s of ${job.quota}/s quota, rate ${bucket.currentRate.toFixed(1)}/s, 429s ${m.rateLimited}, p50 ${m.latencyP50Ms} ms p95 ${m.latencyP95Ms} ms, trades ${trades} quotes ${quotes}, ${(bytes / 1_048_576).toFixed(1)} MB, last ${last}`,
     ];
   };
-  const timer = setInterval(beat, 5_000).unref();
   try {
     await lastValueFrom(
       ingestStage({
@@ -509,7 +509,6 @@ async function runIngest(job: Job, view: ProgressView, paused$: Observable<boole
               quotes += p.quotes;
               bytes += p.bytes;
               last = p.eventId;
-              if (processed % 100 === 0) beat();
               break;
             case 'failed':
               failed++;
@@ -519,11 +518,14 @@ async function runIngest(job: Job, view: ProgressView, paused$: Observable<boole
           }
           view.update(render);
         }),
+        // A line every 5 s while the stage is live (so `tail` can tell slow from stalled), and one per 100 windows.
+        heartbeat((p) => {
+          if (p === undefined || (p.kind === 'window' && processed % 100 === 0)) beat();
+        }, 5_000),
       ),
       { defaultValue: undefined },
     );
   } finally {
-    clearInterval(timer);
     beat();
   }
   view.update(render);

@@ -146,6 +146,11 @@ async function runJob(values: Values, io: CommandIo): Promise<number> {
   if (stage !== undefined && stage !== 'detect' && stage !== 'ingest') {
     throw new UsageError(`--stage: expected detect or ingest, got ${JSON.stringify(stage)}`);
   }
+  if (stage === undefined && values.partition !== undefined && parsePartition('--partition', values.partition).count > 1) {
+    // The manifest must be consolidated once, from every partition's shards, before any ingest half
+    // reads it: positions in it decide who owns an event.
+    throw new UsageError('--partition i/N needs --stage detect or --stage ingest: run every detect half, then `tickpipe consolidate`, then the ingest halves');
+  }
   const doDetect = stage !== 'ingest';
   const doIngest = stage !== 'detect';
   const out = resolve(values.out ?? 'tickpipe-data');
@@ -312,7 +317,9 @@ async function execute(job: Job): Promise<number> {
       detectResult = await runDetect(job, view, paused$, stop.signal);
       failures += detectResult.failed;
     }
-    if (job.doDetect && !stop.signal.aborted) {
+    if (job.doDetect && !stop.signal.aborted && job.partition.count > 1) {
+      view.line(`detect: partition ${job.partition.index}/${job.partition.count} done; once every partition is, run \`tickpipe consolidate --out ${job.out}\``);
+    } else if (job.doDetect && !stop.signal.aborted) {
       consolidated = await consolidate(job.out);
       view.line(`consolidated ${consolidated.events} events from ${consolidated.shards} shards (${consolidated.duplicates} duplicates)`);
       logs.log.info({ ...consolidated }, 'consolidated');

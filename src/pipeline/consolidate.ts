@@ -1,6 +1,6 @@
 import { basename, dirname, join } from 'node:path';
 import pl from 'nodejs-polars';
-import { committedShards, sweepStaleTmps, writeParquetAtomically } from '../sinks/index.js';
+import { acquireLock, committedShards, sweepStaleTmps, writeParquetAtomically } from '../sinks/index.js';
 
 /** What {@link consolidate} wrote. */
 export interface ConsolidateResult {
@@ -46,8 +46,14 @@ export async function consolidate(outDir: string): Promise<ConsolidateResult> {
       .sort({ by: ['symbol', 'timestamp', 'event_type'] })
       .collect();
   }
-  await sweepStaleTmps(dirname(out), [basename(out)]);
-  await writeParquetAtomically(out, frame);
+  // One consolidation at a time: the sweep below must never remove another one's file in flight.
+  const lock = await acquireLock(join(outDir, 'state', 'consolidate.lock'));
+  try {
+    await sweepStaleTmps(dirname(out), [basename(out)]);
+    await writeParquetAtomically(out, frame);
+  } finally {
+    await lock.release();
+  }
   const byType: Record<string, number> = {};
   if (frame.height > 0) {
     const counts = await frame.lazy().groupBy('event_type').agg(pl.len().alias('n')).sort('event_type').collect();

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,5 +21,14 @@ describe('run on the embedded simulator (a worker thread)', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/belongs to a different run: .*source\.sim\.seed: 7 in run\.json vs 8 now/);
     expect(await readFile(join(dir, 'run.json'), 'utf8')).toBe(before);
+  }, 60_000);
+
+  it('refuses --partition without --stage: the manifest must be consolidated once from every half', async () => {
+    const out = join(dir!, 'partitioned');
+    const r = await runCli(['run', '--out', out, '--partition', '0/2', '--no-progress']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/--partition i\/N needs --stage detect or --stage ingest/);
+    expect(existsSync(out)).toBe(false);
   }, 60_000);
 });

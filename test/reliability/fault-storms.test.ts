@@ -118,7 +118,7 @@ describe('fault storms', () => {
       writeFileSync(join(dir, 'storm.txt'), 'AAPL\nLOOP\n');
       const out = join(dir, 'storm');
       const r = await runCli(
-        ['run', '--universe', join(dir, 'storm.txt'), '--from', '2024-03-04', '--to', '2024-03-05', '--out', out, '--no-progress', '--base-url', proxy.url, '--api-key', 'k', '--workers', '2', '--concurrency', '4', '--rate', '400/s'],
+        ['run', '--universe', join(dir, 'storm.txt'), '--from', '2024-03-04', '--to', '2024-03-08', '--out', out, '--no-progress', '--base-url', proxy.url, '--api-key', 'k', '--workers', '2', '--concurrency', '4', '--rate', '400/s'],
         { timeoutMs: 180_000 },
       );
       for (const f of ['429', '429-retry-after', '5xx', 'reset', 'truncate', 'malformed'] as const) expect(proxy.counts[f], f).toBeGreaterThan(0);

@@ -95,9 +95,10 @@ export async function main(opts: OtherApiOptions = {}): Promise<OtherApiResult> 
       }),
     );
 
-  // Retry each page on its own, so a failure repeats one request, not the whole listing.
+  // Retry each page on its own, so a failure repeats one request, not the whole listing. This API
+  // fails ~31% of requests, so 12 tries leave a page ~1e-6 odds of failing for good.
   const page$ = (cursor: number) =>
-    defer(() => fetchPage(cursor)).pipe(retryBackoff({ maxAttempts: 6, baseMs: 10, capMs: 200, onRetry: () => retries++ }));
+    defer(() => fetchPage(cursor)).pipe(retryBackoff({ maxAttempts: 12, baseMs: 10, capMs: 200, onRetry: () => retries++ }));
 
   const listing$ = () => page$(0).pipe(expand((p) => (p.next === null ? EMPTY : page$(p.next))));
 

@@ -1,4 +1,4 @@
-import { EMPTY, defer, filter, fromEvent, of, take, takeUntil, type Observable } from 'rxjs';
+import { EMPTY, defer, filter, fromEvent, map, of, take, takeUntil, type Observable } from 'rxjs';
 
 /**
  * Completes without emitting when a graceful stop has been requested, waits while `paused$` says
@@ -10,11 +10,10 @@ export function admission(paused$: Observable<boolean> | undefined, signal: Abor
     if (signal?.aborted) return EMPTY;
     const ready$: Observable<true> = paused$
       ? paused$.pipe(
-          filter((p) => !p),
+          filter((p) => !p && !signal?.aborted),
           take(1),
-          filter((): boolean => !signal?.aborted),
-          filter((x): x is true => true),
-        ) as unknown as Observable<true>
+          map((): true => true),
+        )
       : of(true as const);
     return signal ? ready$.pipe(takeUntil(fromEvent(signal, 'abort'))) : ready$;
   });

@@ -20,6 +20,7 @@ import { TokenBucket } from '../operators/token-bucket.js';
 import { retryBackoff, type RetryBackoffOptions } from '../operators/retry-backoff.js';
 import { losslessParse } from './lossless-json.js';
 import { HttpMetrics, type HttpMetricsSnapshot } from './http-metrics.js';
+import { checkPageBody, type PageEndpointKind } from './page-status.js';
 
 export type { HttpMetricsSnapshot, LatencySnapshot } from './http-metrics.js';
 /** Snapshot returned by {@link PolygonClient.metrics}. */
@@ -127,6 +128,16 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
   const at = Date.parse(s);
   if (Number.isNaN(at)) return undefined;
   return Math.max(0, at - now);
+}
+
+/** A check of a parsed 200 body; a returned error is raised (and retried) instead of the page. */
+type BodyCheck = (body: unknown) => Error | undefined;
+
+/** Which page rule applies to `path` (see page-status.ts); undefined for other endpoints. */
+function pageKindOf(path: string): PageEndpointKind | undefined {
+  if (path.startsWith('/v2/aggs/')) return 'aggregates';
+  if (path.startsWith('/v3/')) return 'v3';
+  return undefined;
 }
 
 function rowsOf<T>(body: any, label: string): T[] {
@@ -262,6 +273,9 @@ export class PolygonClient {
     if (typeof parse !== 'function') bad('parse', 'a function', parse);
     return new Observable<Page<T>>((subscriber) => {
       const label = this.#basePath + path;
+      const kind = pageKindOf(path);
+      // Inside the retried unit: a 200 that is not data is retried like a truncated body.
+      const check = kind === undefined ? undefined : (b: unknown) => checkPageBody(b, kind, `GET ${label}`);
       const seen = new Set<string>();
       let inner: Subscription | undefined;
       let pageNo = 0;
@@ -269,7 +283,7 @@ export class PolygonClient {
       const fetchPage = (target: string): void => {
         let body: any;
         let got = false;
-        inner = this.#try$(target, label).subscribe({
+        inner = this.#try$(target, label, this.#retry, check).subscribe({
           next: (b) => {
             body = b;
             got = true;
@@ -382,9 +396,9 @@ export class PolygonClient {
   }
 
   /** One try through the bucket, wrapped by the retry layer (so each retry waits for a new token). */
-  #try$(target: string, label: string, r: RetryBackoffOptions | false = this.#retry): Observable<any> {
+  #try$(target: string, label: string, r: RetryBackoffOptions | false = this.#retry, check?: BodyCheck): Observable<any> {
     const bucket = this.bucket;
-    const once$ = defer(() => (bucket ? bucket.acquire() : of(undefined))).pipe(concatMap(() => this.#once$(target, label)));
+    const once$ = defer(() => (bucket ? bucket.acquire() : of(undefined))).pipe(concatMap(() => this.#once$(target, label, check)));
     if (r === false) return once$;
     return once$.pipe(
       retryBackoff({
@@ -398,11 +412,11 @@ export class PolygonClient {
     );
   }
 
-  #once$(target: string, label: string): Observable<any> {
+  #once$(target: string, label: string, check?: BodyCheck): Observable<any> {
     return new Observable<any>((subscriber) => {
       const ac = new AbortController();
       let settled = false;
-      this.#send(target, label, ac.signal).then(
+      this.#send(target, label, ac.signal, check).then(
         (v) => {
           settled = true;
           subscriber.next(v);
@@ -419,7 +433,7 @@ export class PolygonClient {
     });
   }
 
-  async #send(target: string, label: string, signal: AbortSignal): Promise<any> {
+  async #send(target: string, label: string, signal: AbortSignal, check?: BodyCheck): Promise<any> {
     if (this.#closed) throw new AbortedError(`GET ${label}: client closed`);
     const headers: Record<string, string> = { accept: 'application/json' };
     let path = target;
@@ -447,6 +461,8 @@ export class PolygonClient {
       }
       if (status >= 200 && status < 300) {
         const body = losslessParse(text, { context: `GET ${label}`, status });
+        const problem = check?.(body);
+        if (problem) throw new ProtocolError(this.#scrub(problem.message), 200);
         m.ok++;
         m.latency.record(performance.now() - t0);
         this.bucket?.onSuccess();

@@ -508,7 +508,7 @@ async function runIngest(job: Job, view: ProgressView, paused$: Observable<boole
               total = p.total;
               skipped = p.completed + p.failedBefore;
               logs.log.info({ stage: 'ingest', ...p }, 'ingest started');
-              view.line(`ingest: ${p.total} events, ${p.completed} already done, ${p.failedBefore} failed before${job.retryFailed ? '' : ' (skipped; --retry-failed to retry)'}, ${p.pending} to go`);
+              view.line(`ingest: ${p.total} events, ${p.completed} already done, ${p.failedBefore} failed before${job.retryFailed ? '' : ' (skipped; --retry-failed to retry)'}, ${p.pending} to go${p.repeatedIds ? `; ${p.repeatedIds} repeated manifest row(s) ignored (first position wins)` : ''}`);
               break;
             case 'window':
               processed++;

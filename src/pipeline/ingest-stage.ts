@@ -7,6 +7,7 @@ import type { PolygonClient } from '../streams/polygon-client.js';
 import { pullMap } from '../streams/pull.js';
 import type { Quote, Trade } from '../types.js';
 import { admission } from './gate.js';
+import { firstOccurrences, type RepeatCounter } from './repeated-ids.js';
 import { WHOLE, type Partition } from './partition.js';
 
 /** Time around each event whose trades and quotes are downloaded. */
@@ -50,7 +51,15 @@ export interface IngestStageOptions {
 
 /** Progress notifications of stage 2. `window` is emitted once both files are published and journaled. */
 export type IngestProgress =
-  | { readonly kind: 'start'; readonly total: number; readonly completed: number; readonly failedBefore: number; readonly pending: number }
+  | {
+      readonly kind: 'start';
+      readonly total: number;
+      readonly completed: number;
+      readonly failedBefore: number;
+      readonly pending: number;
+      /** Manifest rows dropped because an earlier row has the same event ID (whole manifest); absent when none. */
+      readonly repeatedIds?: number;
+    }
   | { readonly kind: 'window'; readonly symbol: string; readonly eventId: string; readonly trades: number; readonly quotes: number; readonly bytes: number }
   | {
       readonly kind: 'failed';
@@ -133,9 +142,10 @@ export function ingestStage(opts: IngestStageOptions): Observable<IngestProgress
     let total = 0;
     let completed = 0;
     let failedBefore = 0;
+    const repeated: RepeatCounter = { repeats: 0 };
     try {
       // A counting pass over the streamed manifest: the ETA needs the total, memory stays flat.
-      for await (const e of readManifest(opts.manifestPath)) {
+      for await (const e of firstOccurrences(readManifest(opts.manifestPath), repeated)) {
         if (e.index % partition.count !== partition.index) continue;
         total++;
         if (state.completed.has(e.eventId)) completed++;
@@ -145,7 +155,7 @@ export function ingestStage(opts: IngestStageOptions): Observable<IngestProgress
       await writer.close();
       throw err;
     }
-    return { writer, isDone, start: { kind: 'start', total, completed, failedBefore, pending: total - completed - failedBefore } as IngestProgress };
+    return { writer, isDone, start: { kind: 'start', total, completed, failedBefore, pending: total - completed - failedBefore, ...(repeated.repeats > 0 ? { repeatedIds: repeated.repeats } : {}) } as IngestProgress };
   }).pipe(
     mergeMap(({ writer, isDone, start }) => {
       const fetchWindow = (e: ManifestEvent): Observable<IngestProgress> => {
@@ -171,7 +181,7 @@ export function ingestStage(opts: IngestStageOptions): Observable<IngestProgress
           }),
         );
       };
-      const source = until(owned(readManifest(opts.manifestPath), partition, isDone), opts.signal);
+      const source = until(owned(firstOccurrences(readManifest(opts.manifestPath)), partition, isDone), opts.signal);
       const closeWriter = defer(() => writer.close()).pipe(mergeMap(() => EMPTY));
       return concat(of(start), pullMap(source, fetchWindow, concurrency, opts.paused$ ? { paused$: opts.paused$ } : {}), closeWriter).pipe(
         catchError((err: unknown) => from(writer.close()).pipe(mergeMap(() => throwError(() => err)))),

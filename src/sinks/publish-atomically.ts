@@ -67,9 +67,22 @@ export function tmpFinalName(name: string): string | undefined {
 }
 
 /**
+ * Tmp paths this process is writing right now. A sweep never removes them: two commits of one
+ * window in flight at once (a repeated manifest row) would otherwise delete each other's tmp file
+ * and fail the rename with ENOENT.
+ */
+const writingNow = new Set<string>();
+
+/** Whether `path` is a tmp file a publish of this process is still writing. */
+export function isTmpBeingWritten(path: string): boolean {
+  return writingNow.has(path);
+}
+
+/**
  * Removes tmp files that a killed publish left next to the given final names in `dir` (never
  * read by anything, but flagged by `verify`). Call it only while holding the lock that makes this
- * process the single writer of those names. Returns the names removed; a missing folder is fine.
+ * process the single writer of those names; tmp files this process is still writing are kept.
+ * Returns the names removed; a missing folder is fine.
  */
 export async function sweepStaleTmps(dir: string, finalNames: readonly string[], fs: FsLayer = nodeFs): Promise<string[]> {
   let names: string[];
@@ -83,6 +96,7 @@ export async function sweepStaleTmps(dir: string, finalNames: readonly string[],
   for (const name of names) {
     const target = tmpFinalName(name);
     if (target === undefined || !finalNames.includes(target)) continue;
+    if (writingNow.has(join(dir, name))) continue;
     try {
       await fs.unlink(join(dir, name));
       removed.push(name);
@@ -131,6 +145,7 @@ export async function publishAtomically(
   }
   const tmp = tmpPathFor(finalPath);
   let renamed = false;
+  writingNow.add(tmp);
   try {
     try {
       await write(tmp);
@@ -180,6 +195,8 @@ export async function publishAtomically(
       await fs.unlink(tmp).catch(() => undefined);
     }
     throw err;
+  } finally {
+    writingNow.delete(tmp);
   }
 }
 

@@ -133,6 +133,8 @@ export class WindowWriter {
   readonly #compression: ParquetCompression;
   #closed = false;
   #inFlight = new Set<Promise<unknown>>();
+  /** Commits in flight by event ID: a second commit of the same window joins the first (one journal line). */
+  #committing = new Map<string, Promise<WindowCommitResult>>();
 
   private constructor(args: {
     outDir: string;
@@ -205,7 +207,15 @@ export class WindowWriter {
     readonly trades: pl.DataFrame;
     readonly quotes: pl.DataFrame;
   }): Promise<WindowCommitResult> {
-    return this.#track(this.#commit(w));
+    const running = this.#committing.get(w.eventId);
+    if (running) return running;
+    const p = this.#track(this.#commit(w));
+    this.#committing.set(w.eventId, p);
+    const forget = (): void => {
+      if (this.#committing.get(w.eventId) === p) this.#committing.delete(w.eventId);
+    };
+    p.then(forget, forget);
+    return p;
   }
 
   async #commit(w: {

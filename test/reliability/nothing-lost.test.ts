@@ -89,3 +89,66 @@ describe('point 1: a 200 reply that is not data is never committed as "no data"'
     }
   }, 180_000);
 });
+
+/** `n` distinct AAPL events on 2024-03-05/06, each written once as UTC and again as New York time. */
+function repeatedManifest(n: number): { csv: string; unique: number } {
+  const rows: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const day = i % 2 === 0 ? '05' : '06';
+    const hh = 14 + Math.floor(i / 2) % 5;
+    const mm = String((i * 7) % 60).padStart(2, '0');
+    rows.push(`AAPL,flush,2024-03-${day}T${hh}:${mm}:00Z`);
+    // The same instant as New York local time with its offset (EST in early March): same event ID.
+    rows.push(`AAPL,flush,2024-03-${day}T${String(hh - 5).padStart(2, '0')}:${mm}:00-05:00`);
+  }
+  rows.push(rows[0]!); // and one row repeated verbatim
+  return { csv: `symbol,event_type,timestamp\n${rows.join('\n')}\n`, unique: new Set(rows.map((r) => r.split(',')[2])).size / 2 };
+}
+
+function journalLines(out: string): string[] {
+  const d = join(out, 'state', 'ingest');
+  return readdirSync(d)
+    .filter((f) => /^part-\d+\.jsonl$/.test(f))
+    .flatMap((f) => readFileSync(join(d, f), 'utf8').trim().split('\n'))
+    .filter(Boolean)
+    .map((l) => JSON.parse(l).event as string);
+}
+
+describe('point 2: repeated manifest rows are downloaded once and never crash the run', () => {
+  it('default concurrency: no ENOENT abort, each event journaled once, the start line counts the repeats, verify clean', async () => {
+    const out = join(dir, 'p2-dup');
+    const manifest = join(dir, 'p2-events.csv');
+    const { csv } = repeatedManifest(12);
+    writeFileSync(manifest, csv);
+    const r = await runCli(['run', '--stage', 'ingest', '--manifest', manifest, '--out', out, ...api(sim.url)], { timeoutMs: 170_000 });
+    expect(r.stderr).not.toMatch(/ENOENT/);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/ingest: 12 events, .* 13 repeated manifest row\(s\) ignored/);
+    const ids = journalLines(out);
+    expect(ids).toHaveLength(12);
+    expect(new Set(ids).size).toBe(12);
+    const v = await runCli(['verify', '--out', out]);
+    expect(v.code, v.stdout).toBe(0);
+  }, 180_000);
+
+  it('--partition 0/2 and 1/2: an event at positions 0 and 1 is owned by one process only', async () => {
+    const out = join(dir, 'p2-part');
+    const manifest = join(dir, 'p2-part.csv');
+    writeFileSync(manifest, 'symbol,event_type,timestamp\nAAPL,flush,2024-03-05T15:00:00Z\nAAPL,flush,2024-03-05 10:00:00-05:00\nAAPL,flush,2024-03-05T16:00:00Z\n');
+    // Both halves at once, as a user runs them.
+    const [r0, r1] = await Promise.all(
+      ['0/2', '1/2'].map((part) => runCli(['run', '--stage', 'ingest', '--partition', part, '--manifest', manifest, '--out', out, ...api(sim.url)], { timeoutMs: 170_000 })),
+    );
+    expect(r0!.code, r0!.stderr).toBe(0);
+    expect(r1!.code, r1!.stderr).toBe(0);
+    expect(r0!.stderr).toMatch(/ingest: 2 events,/);
+    expect(r1!.stderr).toMatch(/ingest: 0 events,/);
+    const ids = journalLines(out);
+    expect(ids.sort()).toEqual([...new Set(ids)].sort());
+    expect(ids).toHaveLength(2);
+    // First position wins: the event at 0 and 1 belongs to partition 0, the one at 2 too.
+    expect(readFileSync(join(out, 'state', 'ingest', 'part-0.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2);
+    const v = await runCli(['verify', '--out', out]);
+    expect(v.code, v.stdout).toBe(0);
+  }, 180_000);
+});

@@ -310,7 +310,7 @@ async function execute(job: Job): Promise<number> {
   let failures = 0;
   let detectResult: { symbols: number; done: number; failed: number; events: number } | undefined;
   let consolidated: ConsolidateResult | undefined;
-  let ingestResult: { windows: number; failed: number; elapsedMs: number; requestsOk: number } | undefined;
+  let ingestResult: { windows: number; failed: number; failedBefore: number; elapsedMs: number; requestsOk: number } | undefined;
   logs.log.info({ out: job.out, stageDetect: job.doDetect, stageIngest: job.doIngest, rate: job.rate, workers: job.workers, partition: job.partition }, 'run started');
   try {
     if (job.doDetect) {
@@ -327,6 +327,8 @@ async function execute(job: Job): Promise<number> {
     if (job.doIngest && !stop.signal.aborted) {
       ingestResult = await runIngest(job, view, paused$, stop.signal);
       failures += ingestResult.failed;
+      // Failures journaled by an earlier run and skipped now are still failures: exit 1 until retried.
+      failures += ingestResult.failedBefore;
     }
   } finally {
     view.end();
@@ -342,6 +344,11 @@ async function execute(job: Job): Promise<number> {
   });
   logs.log.info({ summary, signal: sig }, 'run finished');
   io.stdout.write(formatSummary(summary) + '\n');
+  if (ingestResult && ingestResult.failedBefore > 0) {
+    io.stderr.write(
+      `tickpipe run: ${ingestResult.failedBefore} window(s) failed permanently in an earlier run and were not retried (state/ingest/part-*.failed.jsonl); run again with --retry-failed to try them\n`,
+    );
+  }
   if (sig) return exitStatusForSignal(sig);
   return failures > 0 ? 1 : 0;
 }
@@ -434,6 +441,7 @@ async function runIngest(job: Job, view: ProgressView, paused$: Observable<boole
   let skipped = 0;
   let processed = 0;
   let failed = 0;
+  let failedBefore = 0;
   let trades = 0;
   let quotes = 0;
   let bytes = 0;
@@ -507,6 +515,7 @@ async function runIngest(job: Job, view: ProgressView, paused$: Observable<boole
             case 'start':
               total = p.total;
               skipped = p.completed + p.failedBefore;
+              failedBefore = job.retryFailed ? 0 : p.failedBefore;
               logs.log.info({ stage: 'ingest', ...p }, 'ingest started');
               view.line(`ingest: ${p.total} events, ${p.completed} already done, ${p.failedBefore} failed before${job.retryFailed ? '' : ' (skipped; --retry-failed to retry)'}, ${p.pending} to go${p.repeatedIds ? `; ${p.repeatedIds} repeated manifest row(s) ignored (first position wins)` : ''}`);
               break;
@@ -537,7 +546,7 @@ async function runIngest(job: Job, view: ProgressView, paused$: Observable<boole
   }
   view.update(render);
   view.end();
-  return { windows: processed, failed, elapsedMs: Date.now() - t0, requestsOk: client.metrics().ok };
+  return { windows: processed, failed, failedBefore, elapsedMs: Date.now() - t0, requestsOk: client.metrics().ok };
 }
 
 function formatSummary(s: RunSummary): string {

@@ -39,8 +39,10 @@ export function failureLines(out: string): Array<Record<string, any>> {
 const api = (url: string) => ['--base-url', url, '--api-key', 'k', '--no-progress'];
 
 describe('point 1: a 200 reply that is not data is never committed as "no data"', () => {
-  it('ingest: status ERROR and a v3 page without results end in the failure journal, exit 1; the good event commits', async () => {
+  it('ingest: status ERROR and a v3 page without results end in the failure journal, exit 1; the good event commits (and point 7: reruns exit 1 until --retry-failed)', async () => {
+    let healed = false;
     const proxy = await startRewriteProxy(sim.url, (u, reply) => {
+      if (healed) return reply;
       if (u.pathname === '/v3/trades/BADX') return { status: 200, body: '{"status":"ERROR","request_id":"r1","error":"Internal error, please retry"}' };
       if (u.pathname === '/v3/quotes/NORS') return { status: 200, body: '{"status":"OK","request_id":"r2"}' };
       return reply;
@@ -62,6 +64,18 @@ describe('point 1: a 200 reply that is not data is never committed as "no data"'
       // The retries happened (8 tries), and the key never left in a reason.
       expect(proxy.seen.get('/v3/trades/BADX')).toBe(8);
       expect(JSON.stringify(failed)).not.toContain('apiKey');
+
+      // Point 7: a rerun that skips the journaled failures still exits 1, and says how to retry them.
+      const again = await runCli(['run', '--stage', 'ingest', '--manifest', manifest, '--out', out, ...api(proxy.url)], { timeoutMs: 120_000 });
+      expect(again.code, again.stderr).toBe(1);
+      expect(again.stderr).toMatch(/2 window\(s\) failed permanently in an earlier run .*--retry-failed/);
+      expect(proxy.seen.get('/v3/trades/BADX')).toBe(8);
+      healed = true;
+      const retried = await runCli(['run', '--stage', 'ingest', '--manifest', manifest, '--out', out, '--retry-failed', ...api(proxy.url)], { timeoutMs: 120_000 });
+      expect(retried.code, retried.stderr).toBe(0);
+      expect((await loadIngestState(out)).completed.size).toBe(3);
+      const clean = await runCli(['run', '--stage', 'ingest', '--manifest', manifest, '--out', out, ...api(proxy.url)], { timeoutMs: 120_000 });
+      expect(clean.code, clean.stderr).toBe(0);
     } finally {
       await proxy.close();
     }

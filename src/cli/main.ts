@@ -1,5 +1,6 @@
 import { AuthError, TickpipeError } from '../errors.js';
 import { scrubSecret } from '../log.js';
+import { readApiKeyFile } from './api-key.js';
 
 /** What a command gets from the entry point; only main() decides the process exit status. */
 export interface CommandIo {
@@ -31,7 +32,8 @@ function usage(all: readonly Command[]): string {
     '',
     'Exit codes: 0 done, 1 finished with permanent failures, 2 bad usage or input,',
     '            3 authentication refused, 130/143 stopped by SIGINT/SIGTERM after a graceful drain.',
-    'Environment: POLYGON_API_KEY (or --api-key) with --base-url selects the real API;',
+    'Environment: POLYGON_API_KEY (or --api-key-file; --api-key shows the key to every user in `ps`)',
+    '             with --base-url selects the real API;',
     '             with neither, `run` uses the embedded simulator.',
   ].join('\n');
 }
@@ -88,6 +90,14 @@ function apiKeyFromArgv(argv: readonly string[]): string | undefined {
     const a = argv[i]!;
     if (a === '--api-key') return argv[i + 1];
     if (a.startsWith('--api-key=')) return a.slice('--api-key='.length);
+    const file = a === '--api-key-file' ? argv[i + 1] : a.startsWith('--api-key-file=') ? a.slice('--api-key-file='.length) : undefined;
+    if (file !== undefined) {
+      try {
+        return readApiKeyFile(file);
+      } catch {
+        return undefined;
+      }
+    }
   }
   return undefined;
 }

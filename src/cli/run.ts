@@ -18,6 +18,7 @@ import { describeLock, ensureRunSpec, hashUniverse, isProcessAlive, readLock, sh
 import { pauseFlag$ } from '../streams/pause-flag.js';
 import { PolygonClient } from '../streams/polygon-client.js';
 import { readUniverse } from '../streams/universe.js';
+import { resolveApiKey } from './api-key.js';
 import { parseDuration, parseFlags, parseIntInRange, parseRate, type ParsedFlags } from './args.js';
 import { DEMO_FROM, DEMO_SIM, DEMO_TO, DEMO_UNIVERSE } from './demo.js';
 import type { Command, CommandIo } from './main.js';
@@ -51,7 +52,10 @@ Options:
                            plus every detector of --detector-module)
   --detector-module FILE   ES module whose default export or \`detectors\` export is a Detector or an array of them
   --base-url URL           API origin (default https://api.polygon.io when a key is given)
-  --api-key KEY            API key (default $POLYGON_API_KEY); never logged or written
+  --api-key KEY            API key (default $POLYGON_API_KEY); never logged or written, but visible
+                           to every user of this machine in \`ps\` while the run lasts: prefer
+                           POLYGON_API_KEY or --api-key-file
+  --api-key-file FILE      read the API key from the first line of FILE
   --steal-locks            take over partition locks held by another live process or host
   --sim-seed N             seed of the embedded simulator (default 7)
   --no-progress            no live view; plain lines only
@@ -77,6 +81,7 @@ const FLAGS = {
   'detector-module': { type: 'string' },
   'base-url': { type: 'string' },
   'api-key': { type: 'string' },
+  'api-key-file': { type: 'string' },
   'steal-locks': { type: 'boolean' },
   'sim-seed': { type: 'string' },
   'no-progress': { type: 'boolean' },
@@ -103,11 +108,10 @@ interface Source {
   close(): Promise<void>;
 }
 
-async function openSource(values: { 'base-url'?: string; 'api-key'?: string; 'sim-seed'?: string }, env: NodeJS.ProcessEnv, rate: number | undefined): Promise<Source> {
-  const apiKey = values['api-key'] ?? env.POLYGON_API_KEY;
+async function openSource(values: { 'base-url'?: string; 'sim-seed'?: string }, apiKey: string | undefined, rate: number | undefined): Promise<Source> {
   const baseUrl = values['base-url'];
   if (baseUrl !== undefined || apiKey) {
-    if (!apiKey) throw new UsageError('--base-url needs an API key: set POLYGON_API_KEY or pass --api-key');
+    if (!apiKey) throw new UsageError('--base-url needs an API key: set POLYGON_API_KEY or pass --api-key-file');
     const url = baseUrl ?? 'https://api.polygon.io';
     let origin: string;
     try {
@@ -166,7 +170,8 @@ async function runJob(values: Values, io: CommandIo): Promise<number> {
   }
   const detectorModule = values['detector-module'] === undefined ? undefined : await loadDetectorModule(values['detector-module'], { label: '--detector-module' });
   const detectors: readonly Detector[] = selectDetectors(values.detectors?.split(',').map((s) => s.trim()), detectorModule);
-  const embedded = values['base-url'] === undefined && !(values['api-key'] ?? io.env.POLYGON_API_KEY);
+  const apiKey = resolveApiKey(values, io.env);
+  const embedded = values['base-url'] === undefined && !apiKey;
 
   let symbols: string[] = [];
   let from = values.from;
@@ -197,7 +202,7 @@ async function runJob(values: Values, io: CommandIo): Promise<number> {
     );
   }
 
-  const source = await openSource(values, io.env, userRate);
+  const source = await openSource(values, apiKey, userRate);
   try {
     const rate = userRate ?? (embedded ? source.quota : 100 / partition.count);
     const bucket = new TokenBucket({ rate, adaptive: values.adaptive ?? false });

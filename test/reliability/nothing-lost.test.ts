@@ -166,3 +166,42 @@ describe('point 2: repeated manifest rows are downloaded once and never crash th
     expect(v.code, v.stdout).toBe(0);
   }, 180_000);
 });
+
+describe('point 10: the key need not be on the command line', () => {
+  it('--help warns about ps; --api-key-file is used (a keyed server accepts it); a missing or empty file is one line, exit 2', async () => {
+    const help = await runCli(['run', '--help']);
+    expect(help.stdout).toMatch(/visible\s+to every user of this machine in `ps`/);
+    expect(help.stdout).toMatch(/--api-key-file FILE/);
+    const keyed = await startSim({ seed: SEED, apiKey: 'file-key-123' });
+    try {
+      const keyFile = join(dir, 'key.txt');
+      writeFileSync(keyFile, 'file-key-123\n');
+      const manifest = join(dir, 'p10.csv');
+      writeFileSync(manifest, 'symbol,event_type,timestamp\nAAPL,flush,2024-03-05T15:00:00Z\n');
+      const out = join(dir, 'p10');
+      const ok = await runCli(['run', '--stage', 'ingest', '--manifest', manifest, '--out', out, '--base-url', keyed.url, '--api-key-file', keyFile, '--no-progress']);
+      expect(ok.code, ok.stderr).toBe(0);
+      expect((await loadIngestState(out)).completed.size).toBe(1);
+      writeFileSync(keyFile, 'wrong-key\n');
+      const refused = await runCli(['run', '--stage', 'ingest', '--manifest', manifest, '--out', join(dir, 'p10b'), '--base-url', keyed.url, '--api-key-file', keyFile, '--no-progress']);
+      expect(refused.code).toBe(3);
+      expect(refused.stderr).not.toContain('wrong-key');
+      for (const [args, re] of [
+        [['--api-key-file', join(dir, 'nope.txt')], /--api-key-file: cannot read .*nope\.txt \(ENOENT\)/],
+        [['--api-key-file', join(dir, 'p10.csv'), '--api-key', 'x'], /give one of them, not both/],
+      ] as const) {
+        const r = await runCli(['run', '--stage', 'ingest', '--manifest', manifest, '--out', join(dir, 'p10c'), '--base-url', keyed.url, ...args]);
+        expect(r.code).toBe(2);
+        expect(r.stderr.trim().split('\n')).toHaveLength(1);
+        expect(r.stderr).toMatch(re);
+      }
+      writeFileSync(keyFile, '\n');
+      const empty = await runCli(['run', '--stage', 'ingest', '--manifest', manifest, '--out', join(dir, 'p10c'), '--base-url', keyed.url, '--api-key-file', keyFile]);
+      expect(empty.code).toBe(2);
+      expect(empty.stderr).toMatch(/is empty/);
+      expect(existsSync(join(dir, 'p10c'))).toBe(false);
+    } finally {
+      await keyed.close();
+    }
+  }, 120_000);
+});

@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'E_BAD_REQUEST'
   | 'E_NOT_FOUND'
   | 'E_PAGINATION_LOOP'
+  | 'E_DATA'
   | 'E_LOCKED'
   | 'E_RUN_MISMATCH'
   | 'E_DISK'
@@ -133,6 +134,17 @@ export class NotFoundError extends HttpError {
 export class PaginationLoopError extends HttpError {
   constructor(message: string) {
     super('E_PAGINATION_LOOP', message);
+  }
+}
+
+/**
+ * A row of a well-formed reply that cannot be stored: a field missing, of the wrong type or out of
+ * range (a `sip_timestamp` beyond Int64, a minute bar without `v`). It fails its own window or
+ * symbol (failure journal) and the run goes on; not retried, since the server sends the same row.
+ */
+export class DataError extends HttpError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_DATA', message, 200, options);
   }
 }
 

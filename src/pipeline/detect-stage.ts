@@ -28,6 +28,7 @@ import { ShardWriter, isNotFound, loadCompletedSymbols, nodeFs, type FsLayer } f
 import type { PolygonClient } from '../streams/polygon-client.js';
 import type { Bar, EventRow } from '../types.js';
 import { admission } from './gate.js';
+import { checkMinuteBars } from './malformed-rows.js';
 import { ownedWorkers, WHOLE, type Partition } from './partition.js';
 
 /** Options of {@link detectStage}. */
@@ -175,7 +176,11 @@ export function detectStage(opts: DetectStageOptions): Observable<DetectProgress
   const processSymbol = (symbol: string): Observable<Outcome> =>
     admission(opts.paused$, opts.signal).pipe(
       concatMap(() => fetchMinuteBars(opts.client, symbol, opts.from, opts.to)),
-      concatMap(async (bars): Promise<Outcome> => ({ ok: true, symbol, bars: bars.length, rows: await detectEvents(bars, symbol, opts.detectors) })),
+      concatMap(async (bars): Promise<Outcome> => {
+        // A malformed bar fails this symbol (DataError), never the run.
+        checkMinuteBars(symbol, bars);
+        return { ok: true, symbol, bars: bars.length, rows: await detectEvents(bars, symbol, opts.detectors) };
+      }),
       catchError((err: unknown) => {
         // A refused key ends the run; other permanent API failures leave the symbol unjournaled (retried next run).
         if (err instanceof AuthError || !(err instanceof HttpError)) throw err;

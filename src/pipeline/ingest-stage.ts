@@ -1,12 +1,13 @@
 import { EMPTY, catchError, concat, concatMap, defer, forkJoin, from, map, mergeMap, of, reduce, throwError, type Observable } from 'rxjs';
-import { AuthError, HttpError } from '../errors.js';
+import { AuthError, DataError, HttpError } from '../errors.js';
 import { downsampleQuotes } from '../operators/downsample-quotes.js';
-import { WindowWriter, loadIngestState, quotesFrame, tradesFrame, type FsLayer } from '../sinks/index.js';
+import { WindowWriter, loadIngestState, type FsLayer } from '../sinks/index.js';
 import { readManifest, type ManifestEvent } from '../streams/manifest.js';
 import type { PolygonClient } from '../streams/polygon-client.js';
 import { pullMap } from '../streams/pull.js';
 import type { Quote, Trade } from '../types.js';
 import { admission } from './gate.js';
+import { checkQuoteTimes, windowFrames } from './malformed-rows.js';
 import { firstOccurrences, type RepeatCounter } from './repeated-ids.js';
 import { WHOLE, type Partition } from './partition.js';
 
@@ -88,8 +89,10 @@ export function fetchTrades(client: WindowsClient, symbol: string, gte: bigint, 
 /** Quotes of the window downsampled page by page, so memory does not grow with the window. */
 export function fetchQuotes(client: WindowsClient, symbol: string, gte: bigint, lte: bigint, hz: number): Observable<Quote[]> {
   return client.quotes$(symbol, { gte, lte, order: 'asc', limit: 50_000 }).pipe(
-    map((page) => page.results),
+    map((page) => checkQuoteTimes(symbol, page.results)),
     downsampleQuotes(hz),
+    // Quotes going back in time are the server's data, not a bug here: that window fails, the run goes on.
+    catchError((err: unknown) => throwError(() => (err instanceof RangeError ? new DataError(`${symbol}: ${err.message}`, { cause: err }) : err))),
     reduce((acc: Quote[], qs) => {
       for (const q of qs) acc.push(q);
       return acc;
@@ -167,12 +170,14 @@ export function ingestStage(opts: IngestStageOptions): Observable<IngestProgress
             forkJoin([fetchTrades(opts.client, e.symbol, gte, lte), fetchQuotes(opts.client, e.symbol, gte, lte, hz)]),
           ),
           concatMap(async ([trades, quotes]): Promise<IngestProgress> => {
-            const { bytes } = await writer.commit({ symbol: e.symbol, eventId: e.eventId, trades: tradesFrame(trades), quotes: quotesFrame(quotes) });
+            const frames = windowFrames(e.symbol, e.eventId, trades, quotes);
+            const { bytes } = await writer.commit({ symbol: e.symbol, eventId: e.eventId, ...frames });
             return { kind: 'window', symbol: e.symbol, eventId: e.eventId, trades: trades.length, quotes: quotes.length, bytes };
           }),
-          catchError((err: unknown) => {
+          catchError((caught: unknown) => {
             // A refused key ends the run; a permanent API failure is journaled and the run goes on.
-            if (err instanceof AuthError || !(err instanceof HttpError)) return throwError(() => err);
+            if (caught instanceof AuthError || !(caught instanceof HttpError)) return throwError(() => caught);
+            const err = caught instanceof DataError && !caught.message.includes(e.eventId) ? new DataError(`${e.eventId}: ${caught.message}`, { cause: caught }) : caught;
             return from(
               writer.fail({ eventId: e.eventId, symbol: e.symbol, status: err.status, code: err.code, reason: err.message }),
             ).pipe(

@@ -205,3 +205,57 @@ describe('point 10: the key need not be on the command line', () => {
     }
   }, 120_000);
 });
+
+describe('point 4: one malformed row fails its own item, and the run goes on', () => {
+  it('ingest: a sip_timestamp beyond Int64 fails that window (failure journal names symbol, event and field); a rerun does not die on it', async () => {
+    const proxy = await startRewriteProxy(sim.url, (u, reply) => {
+      if (u.pathname === '/v3/trades/POIS' && reply.status === 200) {
+        return { ...reply, body: reply.body.replace(/"sip_timestamp":\d+/, '"sip_timestamp":99999999999999999999') };
+      }
+      if (u.pathname === '/v3/quotes/PQTS' && reply.status === 200) {
+        return { ...reply, body: reply.body.replace(/"sip_timestamp":\d+,?/, '') };
+      }
+      return reply;
+    });
+    try {
+      const out = join(dir, 'p4-ingest');
+      const manifest = join(dir, 'p4-events.csv');
+      writeFileSync(manifest, 'symbol,event_type,timestamp\nAAPL,flush,2024-03-05T15:00:00Z\nPOIS,flush,2024-03-05T15:00:00Z\nPQTS,flush,2024-03-05T15:00:00Z\nMSFT,flush,2024-03-05T15:00:00Z\n');
+      for (let run = 0; run < 2; run++) {
+        const r = await runCli(['run', '--stage', 'ingest', '--manifest', manifest, '--out', out, ...api(proxy.url), ...(run ? ['--retry-failed'] : [])], { timeoutMs: 120_000 });
+        expect(r.code, r.stderr).toBe(1);
+        const state = await loadIngestState(out);
+        expect([...state.completed].map((id) => id.split('_')[0]).sort()).toEqual(['AAPL', 'MSFT']);
+        const failed = new Map([...state.failed.entries()].map(([id, f]) => [f.symbol, { id, ...f }]));
+        expect([...failed.keys()].sort()).toEqual(['POIS', 'PQTS']);
+        const pois = failed.get('POIS')!;
+        expect(pois.code).toBe('E_DATA');
+        expect(pois.reason).toContain(pois.id);
+        expect(pois.reason).toMatch(/POIS .*trades sip_timestamp: value does not fit in Int64/);
+        expect(failed.get('PQTS')!.reason).toMatch(/PQTS_flush_.*PQTS: quotes row 0 has sip_timestamp missing/);
+      }
+      const v = await runCli(['verify', '--out', out]);
+      expect(v.code, v.stdout).toBe(0);
+    } finally {
+      await proxy.close();
+    }
+  }, 180_000);
+
+  it('detect: a minute bar without v fails that symbol with the field named; the others commit', async () => {
+    const proxy = await startRewriteProxy(sim.url, (u, reply) => {
+      if (u.pathname.startsWith('/v2/aggs/ticker/PBAR/') && reply.status === 200) return { ...reply, body: reply.body.replace(/"v":[0-9.e+]+,/, '') };
+      return reply;
+    });
+    try {
+      const out = join(dir, 'p4-detect');
+      const universe = join(dir, 'p4-universe.txt');
+      writeFileSync(universe, 'AAPL\nPBAR\nZZZZ\n');
+      const r = await runCli(['run', '--stage', 'detect', '--universe', universe, '--from', '2024-03-04', '--to', '2024-03-05', '--out', out, '--workers', '1', ...api(proxy.url)], { timeoutMs: 120_000 });
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(/PBAR failed: PBAR: minute bar 0 \(t=\d+\) has v missing/);
+      expect([...(await loadCompletedSymbols(out))].sort()).toEqual(['AAPL', 'ZZZZ']);
+    } finally {
+      await proxy.close();
+    }
+  }, 180_000);
+});

@@ -12,6 +12,7 @@ import { TokenBucket } from '../operators/token-bucket.js';
 import { consolidate, manifestPath, type ConsolidateResult } from '../pipeline/consolidate.js';
 import { detectStage, type DetectProgress } from '../pipeline/detect-stage.js';
 import { DEFAULT_WINDOW, ingestStage, type EventWindow, type IngestProgress } from '../pipeline/ingest-stage.js';
+import { detectCompleteness, incompleteDetection, refuseStaleManifest } from '../pipeline/manifest-freshness.js';
 import { ownedWorkers, parsePartition, WHOLE, type Partition } from '../pipeline/partition.js';
 import { runSummary, type RunSummary } from '../pipeline/summary.js';
 import { describeLock, ensureRunSpec, hashUniverse, isProcessAlive, readLock, shardPaths, type RunSpec } from '../sinks/index.js';
@@ -201,6 +202,8 @@ async function runJob(values: Values, io: CommandIo): Promise<number> {
       values.manifest !== undefined ? `manifest not found: ${values.manifest}` : `no manifest at ${manifest}: run the detect stage first or pass --manifest`,
     );
   }
+  // A manifest consolidated before some shards were committed would silently leave their events out.
+  if (doIngest && !doDetect && values.manifest === undefined) await refuseStaleManifest(out);
 
   const source = await openSource(values, apiKey, userRate);
   try {
@@ -326,7 +329,8 @@ async function execute(job: Job): Promise<number> {
       view.line(`detect: partition ${job.partition.index}/${job.partition.count} done; once every partition is, run \`tickpipe consolidate --out ${job.out}\``);
     } else if (job.doDetect && !stop.signal.aborted) {
       consolidated = await consolidate(job.out);
-      view.line(`consolidated ${consolidated.events} events from ${consolidated.shards} shards (${consolidated.duplicates} duplicates)`);
+      const incomplete = incompleteDetection(await detectCompleteness(job.out));
+      view.line(`consolidated ${consolidated.events} events from ${consolidated.shards} shards (${consolidated.duplicates} duplicates)${incomplete ? `; ${incomplete}: rerun to retry them` : ''}`);
       logs.log.info({ ...consolidated }, 'consolidated');
     }
     if (job.doIngest && !stop.signal.aborted) {

@@ -51,6 +51,7 @@ export const VERIFY_PROBLEMS = {
   'orphan-tmp': 'tmp files left by an interrupted atomic publish',
   'torn-journal-tail': 'journals whose last line is torn (ignored on load)',
   'corrupt-journal-line': 'journal lines before the last that are not valid entries (the pipeline refuses these journals)',
+  'manifest-stale': 'events/events.parquet disagrees with the committed shards (events missing from it or not in any shard): run `tickpipe consolidate`',
 } as const;
 
 export type VerifyProblemKind = keyof typeof VERIFY_PROBLEMS;
@@ -255,6 +256,7 @@ export async function verifyRun(outDir: string, opts?: VerifyOptions): Promise<V
     const c = await parquetRowCount(manifest);
     parquetFiles++;
     if (!c.ok) problems.add('unreadable-parquet', `${rel(manifest)}: ${c.reason}`);
+    else await compareManifest(manifest, readableShards, problems);
   }
 
   // --- stage 2: ingest journals and windows ---
@@ -331,4 +333,26 @@ export async function verifyRun(outDir: string, opts?: VerifyOptions): Promise<V
     heldLocks,
     elapsedMs: Date.now() - started,
   };
+}
+
+/**
+ * A manifest consolidated before every shard was committed (detection still running, or one
+ * partition half) silently limits stage 2 to the events it holds: compare it with the shards.
+ */
+async function compareManifest(manifest: string, shards: readonly string[], problems: Problems): Promise<void> {
+  const keys = ['symbol', 'event_type', 'timestamp'];
+  const inManifest = pl.scanParquet(manifest).select(...keys);
+  const show = async (df: pl.LazyDataFrame, what: string): Promise<void> => {
+    const rows = await df.sort(keys).collect();
+    if (rows.height === 0) return;
+    const sym = rows.getColumn('symbol').toArray() as string[];
+    const et = rows.getColumn('event_type').toArray() as string[];
+    const ts = rows.getColumn('timestamp').toArray() as unknown[];
+    const t0 = ts[0] instanceof Date ? (ts[0] as Date).toISOString() : String(ts[0]);
+    problems.add('manifest-stale', `${rows.height} event(s) ${what}, e.g. ${sym[0]} ${et[0]} ${t0}`, rows.height);
+  };
+  if (shards.length === 0) return show(inManifest.unique(), 'in events/events.parquet but in no committed shard');
+  const inShards = pl.concat(shards.map((p) => pl.scanParquet(p).select(...keys))).unique();
+  await show(inShards.join(inManifest, { on: keys, how: 'anti' }), 'of committed shards missing from events/events.parquet');
+  await show(inManifest.unique().join(inShards, { on: keys, how: 'anti' }), 'in events/events.parquet but in no committed shard');
 }

@@ -259,3 +259,40 @@ describe('point 4: one malformed row fails its own item, and the run goes on', (
     }
   }, 180_000);
 });
+
+describe('point 3: a stale or partial manifest never loses events silently', () => {
+  it('consolidate refuses after one detect half; ingest refuses a manifest older than a shard; verify compares manifest and shards', async () => {
+    const out = join(dir, 'p3');
+    const universe = join(dir, 'p3-universe.txt');
+    writeFileSync(universe, 'AAOI\nABVC\nBOXL\nCEAD\n');
+    const detect = (part: string) =>
+      runCli(['run', '--stage', 'detect', '--partition', part, '--workers', '2', '--universe', universe, '--from', '2024-03-04', '--to', '2024-03-08', '--out', out, ...api(sim.url)], { timeoutMs: 120_000 });
+    const first = await detect('0/2');
+    expect(first.code, first.stderr).toBe(0);
+
+    const refused = await runCli(['consolidate', '--out', out]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+    expect(refused.stderr).toMatch(/detection is incomplete: 2 of 4 symbols committed.*--partial/);
+    expect(existsSync(join(out, 'events', 'events.parquet'))).toBe(false);
+    const partial = await runCli(['consolidate', '--out', out, '--partial']);
+    expect(partial.code, partial.stderr).toBe(0);
+    expect(partial.stderr).toMatch(/warning: detection is incomplete/);
+
+    const second = await detect('1/2');
+    expect(second.code, second.stderr).toBe(0);
+    const stale = await runCli(['run', '--stage', 'ingest', '--partition', '0/2', '--out', out, ...api(sim.url)]);
+    expect(stale.code).toBe(2);
+    expect(stale.stderr).toMatch(/events\.parquet is older than the committed shard .*worker-1.*tickpipe consolidate/);
+    expect(existsSync(join(out, 'state', 'ingest'))).toBe(false);
+    const v = await runCli(['verify', '--out', out, '--json']);
+    expect(v.code).toBe(1);
+    const problems = JSON.parse(v.stdout).problems;
+    expect(Object.keys(problems)).toEqual(['manifest-stale']);
+    expect(problems['manifest-stale'].examples[0]).toMatch(/of committed shards missing from events\/events\.parquet/);
+
+    const full = await runCli(['consolidate', '--out', out]);
+    expect(full.code, full.stderr).toBe(0);
+    expect((await runCli(['verify', '--out', out])).code).toBe(0);
+  }, 240_000);
+});

@@ -1,6 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
+import { DiskError } from './errors.js';
+import { toDiskError } from './sinks/paths.js';
 
 export type { Logger } from 'pino';
 
@@ -13,13 +15,29 @@ export interface RunLogs {
   readonly log: Logger;
   /** `logs/heartbeat.ndjson`: one line per completed item or interval; read by `tail` and `report`. */
   readonly heartbeat: Logger;
-  /** Flushes both files synchronously; safe to call on exit. */
+  /** Flushes both files synchronously; safe to call on exit, and never spins on a failed file. */
   flush(): void;
+  /** The first log write that failed (disk full, …), as a DiskError naming the file; undefined while all is well. */
+  failure(): Error | undefined;
+  /** Calls `cb` once, with that error, when a log write fails (at once if one already has). */
+  onFailure(cb: (err: Error) => void): void;
 }
 
-function fileLogger(path: string, name: string): Logger {
-  // sync: false keeps appends off the hot path; flush() is called on every exit route.
-  const dest = pino.destination({ dest: path, mkdir: true, sync: false, minLength: 0 });
+type Failed = (err: Error) => void;
+
+function fileLogger(path: string, name: string, failed: Failed): Logger {
+  // sync: true: a log line is a few hundred bytes at most a few hundred times a second (µs each), and
+  // a write error then surfaces at the write. The async destination buffered it, re-emitted the
+  // error unhandled, and flushed at exit with a loop that retries ENOSPC forever (SIGKILL only).
+  const dest = pino.destination({ dest: path, mkdir: true, sync: true, minLength: 0 });
+  dest.on('error', (err: unknown) => {
+    // Stop writing to it (like pino does on EPIPE): later lines would fail the same way, and a
+    // flush would retry the bytes already refused.
+    const noop = (): boolean => true;
+    Object.assign(dest, { write: noop, flushSync: () => undefined, end: () => undefined });
+    const e = toDiskError(err, 'writing', path);
+    failed(e instanceof Error ? e : new DiskError(`writing ${path}: ${String(err)}`));
+  });
   return pino(
     {
       name,
@@ -35,11 +53,23 @@ function fileLogger(path: string, name: string): Logger {
 export function openRunLogs(outDir: string): RunLogs {
   const dir = join(outDir, 'logs');
   mkdirSync(dir, { recursive: true });
-  const log = fileLogger(join(dir, 'tickpipe.log'), 'tickpipe');
-  const heartbeat = fileLogger(join(dir, 'heartbeat.ndjson'), 'heartbeat');
+  let first: Error | undefined;
+  const waiting: Failed[] = [];
+  const failed: Failed = (err) => {
+    if (first) return;
+    first = err;
+    for (const cb of waiting.splice(0)) cb(err);
+  };
+  const log = fileLogger(join(dir, 'tickpipe.log'), 'tickpipe', failed);
+  const heartbeat = fileLogger(join(dir, 'heartbeat.ndjson'), 'heartbeat', failed);
   return {
     log,
     heartbeat,
+    failure: () => first,
+    onFailure(cb) {
+      if (first) cb(first);
+      else waiting.push(cb);
+    },
     flush() {
       for (const l of [log, heartbeat]) {
         try {

@@ -304,6 +304,13 @@ async function execute(job: Job): Promise<number> {
     },
     () => logs.flush(),
   );
+  // A log file that cannot be written (disk full) ends the run like a graceful stop, then exit 1.
+  const logBroken = new AbortController();
+  logs.onFailure(() => {
+    view.line('tickpipe: cannot write the logs: finishing items in flight, then stopping');
+    logBroken.abort();
+  });
+  const signal = AbortSignal.any([stop.signal, logBroken.signal]);
   // Each subscription (per stage) re-emits the current state; only a change is news.
   let wasPaused = false;
   const paused$: Observable<boolean> = pauseFlag$(join(job.out, 'PAUSE')).pipe(
@@ -322,19 +329,19 @@ async function execute(job: Job): Promise<number> {
   logs.log.info({ out: job.out, stageDetect: job.doDetect, stageIngest: job.doIngest, rate: job.rate, workers: job.workers, partition: job.partition }, 'run started');
   try {
     if (job.doDetect) {
-      detectResult = await runDetect(job, view, paused$, stop.signal);
+      detectResult = await runDetect(job, view, paused$, signal);
       failures += detectResult.failed;
     }
-    if (job.doDetect && !stop.signal.aborted && job.partition.count > 1) {
+    if (job.doDetect && !signal.aborted && job.partition.count > 1) {
       view.line(`detect: partition ${job.partition.index}/${job.partition.count} done; once every partition is, run \`tickpipe consolidate --out ${job.out}\``);
-    } else if (job.doDetect && !stop.signal.aborted) {
+    } else if (job.doDetect && !signal.aborted) {
       consolidated = await consolidate(job.out);
       const incomplete = incompleteDetection(await detectCompleteness(job.out));
       view.line(`consolidated ${consolidated.events} events from ${consolidated.shards} shards (${consolidated.duplicates} duplicates)${incomplete ? `; ${incomplete}: rerun to retry them` : ''}`);
       logs.log.info({ ...consolidated }, 'consolidated');
     }
-    if (job.doIngest && !stop.signal.aborted) {
-      ingestResult = await runIngest(job, view, paused$, stop.signal);
+    if (job.doIngest && !signal.aborted) {
+      ingestResult = await runIngest(job, view, paused$, signal);
       failures += ingestResult.failed;
       // Failures journaled by an earlier run and skipped now are still failures: exit 1 until retried.
       failures += ingestResult.failedBefore;
@@ -353,6 +360,11 @@ async function execute(job: Job): Promise<number> {
   });
   logs.log.info({ summary, signal: sig }, 'run finished');
   io.stdout.write(formatSummary(summary) + '\n');
+  const logFailure = logs.failure();
+  if (logFailure) {
+    io.stderr.write(`tickpipe run: ${logFailure.message}\n`);
+    return 1;
+  }
   if (ingestResult && ingestResult.failedBefore > 0) {
     io.stderr.write(
       `tickpipe run: ${ingestResult.failedBefore} window(s) failed permanently in an earlier run and were not retried (state/ingest/part-*.failed.jsonl); run again with --retry-failed to try them\n`,

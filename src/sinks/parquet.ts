@@ -33,6 +33,8 @@ import { InputError } from '../errors.js';
 import type { Quote, Trade } from '../types.js';
 import { nodeFs } from './fs-layer.js';
 import { publishAtomically, type PublishOptions } from './publish-atomically.js';
+import { nativeWriteError } from './native-write-error.js';
+import { dirname } from 'node:path';
 
 /** Parquet compression codecs. */
 export type ParquetCompression = 'zstd' | 'snappy' | 'lz4' | 'gzip' | 'brotli' | 'uncompressed';
@@ -89,25 +91,33 @@ export async function writeParquetAtomically(
   await publishAtomically(
     finalPath,
     async (tmp) => {
-      if (useSink) {
-        await df
-          .lazy()
-          .sinkParquet(tmp, {
-            compression,
-            ...(level !== undefined ? { compressionLevel: level } : {}),
-            statistics: true,
-            sinkOptions: { syncOnClose: 'none', maintainOrder: true, mkdir: false },
-          })
-          .collect();
-      } else {
-        // writeParquet takes no level; statistics are written by default.
-        df.writeParquet(tmp, { compression });
+      try {
+        await writeFrame(tmp);
+      } catch (err) {
+        throw await nativeWriteError(err, finalPath, dirname(tmp));
       }
       bytes = (await fs.stat(tmp)).size;
     },
     opts,
   );
   return { rows: df.height, bytes };
+
+  async function writeFrame(tmp: string): Promise<void> {
+    if (useSink) {
+      await df
+        .lazy()
+        .sinkParquet(tmp, {
+          compression,
+          ...(level !== undefined ? { compressionLevel: level } : {}),
+          statistics: true,
+          sinkOptions: { syncOnClose: 'none', maintainOrder: true, mkdir: false },
+        })
+        .collect();
+    } else {
+      // writeParquet takes no level; statistics are written by default.
+      df.writeParquet(tmp, { compression });
+    }
+  }
 }
 
 /** Column names and types of trade files, in file order. */

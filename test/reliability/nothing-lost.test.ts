@@ -3,7 +3,7 @@
  * the ways a real server sometimes does. Each case failed before its fix.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSim } from '../../src/sim/index.js';
@@ -295,4 +295,19 @@ describe('point 3: a stale or partial manifest never loses events silently', () 
     expect(full.code, full.stderr).toBe(0);
     expect((await runCli(['verify', '--out', out])).code).toBe(0);
   }, 240_000);
+});
+
+describe('point 5: disk full on a log write ends the run with one clear line, never a hang', () => {
+  it.skipIf(!existsSync('/dev/full'))('heartbeat.ndjson on a full device: exit 1 naming the file and ENOSPC, within the timeout', async () => {
+    const out = join(dir, 'p5');
+    mkdirSync(join(out, 'logs'), { recursive: true });
+    symlinkSync('/dev/full', join(out, 'logs', 'heartbeat.ndjson')); // every write: ENOSPC
+    const manifest = join(dir, 'p5.csv');
+    writeFileSync(manifest, 'symbol,event_type,timestamp\nAAPL,flush,2024-03-05T15:00:00Z\nMSFT,flush,2024-03-05T15:00:00Z\n');
+    const r = await runCli(['run', '--stage', 'ingest', '--manifest', manifest, '--out', out, ...api(sim.url)], { timeoutMs: 60_000 });
+    expect(r.timedOut, r.stderr).toBe(false);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/^tickpipe run: disk full writing .*logs\/heartbeat\.ndjson \(ENOSPC\)$/m);
+    expect(r.stderr.match(/ENOSPC/g)).toHaveLength(1);
+  }, 90_000);
 });

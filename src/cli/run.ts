@@ -546,6 +546,9 @@ async function runIngest(job: Job, view: ProgressView, paused$: Observable<boole
               quotes += p.quotes;
               bytes += p.bytes;
               last = p.eventId;
+              if (p.repeatedRows) {
+                logs.log.warn({ stage: 'ingest', event: p.eventId, repeatedRows: p.repeatedRows }, 'rows repeated across pages dropped');
+              }
               break;
             case 'failed':
               failed++;

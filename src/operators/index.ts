@@ -14,3 +14,4 @@ export { batchBySymbols } from './batch-by-symbols.js';
 export { pausable } from './pausable.js';
 export { downsampleQuotes, bucketNsForHz } from './downsample-quotes.js';
 export { heartbeat } from './heartbeat.js';
+export { dropPageRepeats, type PageRepeatCount } from './drop-page-repeats.js';

@@ -1,6 +1,7 @@
 import { EMPTY, catchError, concat, concatMap, defer, forkJoin, from, map, mergeMap, of, reduce, throwError, type Observable } from 'rxjs';
 import { AuthError, DataError, HttpError } from '../errors.js';
 import { downsampleQuotes } from '../operators/downsample-quotes.js';
+import { dropPageRepeats, type PageRepeatCount } from '../operators/drop-page-repeats.js';
 import { WindowWriter, loadIngestState, type FsLayer } from '../sinks/index.js';
 import { readManifest, type ManifestEvent } from '../streams/manifest.js';
 import type { PolygonClient } from '../streams/polygon-client.js';
@@ -61,7 +62,16 @@ export type IngestProgress =
       /** Manifest rows dropped because an earlier row has the same event ID (whole manifest); absent when none. */
       readonly repeatedIds?: number;
     }
-  | { readonly kind: 'window'; readonly symbol: string; readonly eventId: string; readonly trades: number; readonly quotes: number; readonly bytes: number }
+  | {
+      readonly kind: 'window';
+      readonly symbol: string;
+      readonly eventId: string;
+      readonly trades: number;
+      readonly quotes: number;
+      readonly bytes: number;
+      /** Rows dropped because they exactly repeated a row of the previous page; absent when none. */
+      readonly repeatedRows?: number;
+    }
   | {
       readonly kind: 'failed';
       readonly symbol: string;
@@ -77,19 +87,22 @@ export type WindowsClient = Pick<PolygonClient, 'trades$' | 'quotes$'>;
 const NS_PER_MS = 1_000_000n;
 
 /** Every trade of `[t - before, t + after]`, all pages, ascending. */
-export function fetchTrades(client: WindowsClient, symbol: string, gte: bigint, lte: bigint): Observable<Trade[]> {
+export function fetchTrades(client: WindowsClient, symbol: string, gte: bigint, lte: bigint, repeats: PageRepeatCount = { rows: 0 }): Observable<Trade[]> {
   return client.trades$(symbol, { gte, lte, order: 'asc', limit: 50_000 }).pipe(
-    reduce((acc: Trade[], page) => {
-      for (const t of page.results) acc.push(t);
+    map((page) => page.results),
+    dropPageRepeats<Trade>(repeats),
+    reduce((acc: Trade[], rows) => {
+      for (const t of rows) acc.push(t);
       return acc;
     }, []),
   );
 }
 
 /** Quotes of the window downsampled page by page, so memory does not grow with the window. */
-export function fetchQuotes(client: WindowsClient, symbol: string, gte: bigint, lte: bigint, hz: number): Observable<Quote[]> {
+export function fetchQuotes(client: WindowsClient, symbol: string, gte: bigint, lte: bigint, hz: number, repeats: PageRepeatCount = { rows: 0 }): Observable<Quote[]> {
   return client.quotes$(symbol, { gte, lte, order: 'asc', limit: 50_000 }).pipe(
     map((page) => checkQuoteTimes(symbol, page.results)),
+    dropPageRepeats<Quote>(repeats),
     downsampleQuotes(hz),
     // Quotes going back in time are the server's data, not a bug here: that window fails, the run goes on.
     catchError((err: unknown) => throwError(() => (err instanceof RangeError ? new DataError(`${symbol}: ${err.message}`, { cause: err }) : err))),
@@ -165,14 +178,23 @@ export function ingestStage(opts: IngestStageOptions): Observable<IngestProgress
         const gte = BigInt(e.timestampMs - window.beforeMs) * NS_PER_MS;
         const lte = BigInt(e.timestampMs + window.afterMs) * NS_PER_MS;
         // Pausing is done by pullMap (no new window is pulled); stopping also drops windows not yet started.
+        const repeats: PageRepeatCount = { rows: 0 };
         return admission(undefined, opts.signal).pipe(
           concatMap(() =>
-            forkJoin([fetchTrades(opts.client, e.symbol, gte, lte), fetchQuotes(opts.client, e.symbol, gte, lte, hz)]),
+            forkJoin([fetchTrades(opts.client, e.symbol, gte, lte, repeats), fetchQuotes(opts.client, e.symbol, gte, lte, hz, repeats)]),
           ),
           concatMap(async ([trades, quotes]): Promise<IngestProgress> => {
             const frames = windowFrames(e.symbol, e.eventId, trades, quotes);
             const { bytes } = await writer.commit({ symbol: e.symbol, eventId: e.eventId, ...frames });
-            return { kind: 'window', symbol: e.symbol, eventId: e.eventId, trades: trades.length, quotes: quotes.length, bytes };
+            return {
+              kind: 'window',
+              symbol: e.symbol,
+              eventId: e.eventId,
+              trades: trades.length,
+              quotes: quotes.length,
+              bytes,
+              ...(repeats.rows > 0 ? { repeatedRows: repeats.rows } : {}),
+            };
           }),
           catchError((caught: unknown) => {
             // A refused key ends the run; a permanent API failure is journaled and the run goes on.

@@ -6,11 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startSim } from '../../src/sim/index.js';
+import pl from 'nodejs-polars';
+import { simTrades, startSim } from '../../src/sim/index.js';
 import type { SimServer } from '../../src/sim/server.js';
-import { loadCompletedSymbols, loadIngestState } from '../../src/sinks/index.js';
+import { int64Values, loadCompletedSymbols, loadIngestState } from '../../src/sinks/index.js';
 import { runCli } from '../support/cli.js';
 import { startRewriteProxy } from '../support/rewrite-proxy.js';
+import { losslessParse, losslessStringify } from '../../src/streams/lossless-json.js';
 
 let dir: string;
 let sim: SimServer;
@@ -310,4 +312,39 @@ describe('point 5: disk full on a log write ends the run with one clear line, ne
     expect(r.stderr).toMatch(/^tickpipe run: disk full writing .*logs\/heartbeat\.ndjson \(ENOSPC\)$/m);
     expect(r.stderr.match(/ENOSPC/g)).toHaveLength(1);
   }, 90_000);
+});
+
+describe('point 8: rows repeated across pages of one window are stored once', () => {
+  it('a second page re-serving the last 3 rows of the first: trades equal the simulator, the log counts 3', async () => {
+    let whole: any;
+    const proxy = await startRewriteProxy(sim.url, (u, reply) => {
+      if (u.pathname !== '/v3/trades/AAPL') return reply;
+      const host = `http://${u.host}`;
+      if (!u.searchParams.has('cursor')) {
+        whole = losslessParse(reply.body); // exact ns: JSON.parse would round them
+        const half = Math.floor(whole.results.length / 2);
+        return { status: 200, body: losslessStringify({ ...whole, results: whole.results.slice(0, half), next_url: `${host}/v3/trades/AAPL?cursor=page2` }) };
+      }
+      const half = Math.floor(whole.results.length / 2);
+      return { status: 200, body: losslessStringify({ status: 'OK', request_id: 'p2', results: whole.results.slice(half - 3) }) };
+    });
+    try {
+      const out = join(dir, 'p8-pages');
+      const manifest = join(dir, 'p8.csv');
+      writeFileSync(manifest, 'symbol,event_type,timestamp\nAAPL,flush,2024-03-05T15:00:00Z\n');
+      const r = await runCli(['run', '--stage', 'ingest', '--manifest', manifest, '--out', out, ...api(proxy.url)], { timeoutMs: 120_000 });
+      expect(r.code, r.stderr).toBe(0);
+      const t = Date.parse('2024-03-05T15:00:00Z');
+      const want = simTrades(SEED, 'AAPL', BigInt(t - 600_000) * 1_000_000n, BigInt(t + 1_200_000) * 1_000_000n);
+      expect(want.length).toBeGreaterThan(10);
+      const [id] = [...(await loadIngestState(out)).completed];
+      const df = pl.readParquet(join(out, 'windows', 'symbol=AAPL', `event=${id}`, 'trades.parquet'));
+      expect(df.height).toBe(want.length);
+      expect(int64Values(df, 'sip_timestamp')).toEqual(want.map((x) => x.sip_timestamp));
+      const log = readFileSync(join(out, 'logs', 'tickpipe.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      expect(log.filter((l) => l.msg === 'rows repeated across pages dropped').map((l) => l.repeatedRows)).toEqual([3]);
+    } finally {
+      await proxy.close();
+    }
+  }, 150_000);
 });

@@ -23,6 +23,8 @@ Options:
   --truncate-rate P        probability of a body cut short (default 0)
   --stall-rate P           probability of a body that stalls forever (default 0)
   --repeat-cursor-rate P   probability that a next_url repeats the current cursor (default 0)
+  --error-body-rate P      probability of HTTP 200 with a "status":"ERROR" body (default 0)
+  --poison-trades TICKER   trades pages of TICKER carry a sip_timestamp beyond Int64
   --eventiness X           0..1, how often days are in play: gaps, spikes, flushes (default 0.5)
   --tickers N              size of the reference ticker list (default 5000)
   --api-key KEY            the only valid key (default: any non-empty key)
@@ -41,6 +43,8 @@ const FLAGS = {
   'truncate-rate': { type: 'string' },
   'stall-rate': { type: 'string' },
   'repeat-cursor-rate': { type: 'string' },
+  'error-body-rate': { type: 'string' },
+  'poison-trades': { type: 'string' },
   eventiness: { type: 'string' },
   tickers: { type: 'string' },
   'api-key': { type: 'string' },
@@ -90,6 +94,8 @@ export async function simMain(argv: string[], io: SimIo = {}): Promise<number> {
     truncateRate: prob('truncate-rate') ?? 0,
     stallRate: prob('stall-rate') ?? 0,
     repeatCursorRate: prob('repeat-cursor-rate') ?? 0,
+    errorBodyRate: prob('error-body-rate') ?? 0,
+    ...(v['poison-trades'] !== undefined ? { poisonTrades: v['poison-trades'] } : {}),
     eventiness: prob('eventiness') ?? 0.5,
     ...(v.tickers !== undefined ? { tickerCount: parseIntInRange('--tickers', v.tickers, 1, 100_000) } : {}),
     ...(v['api-key'] !== undefined ? { apiKey: v['api-key'] } : {}),

@@ -18,6 +18,8 @@ export interface FaultDecision {
   readonly cut: number;
   /** Point `next_url` back at the page just served. */
   readonly repeatCursor: boolean;
+  /** Answer 200 with a `"status":"ERROR"` body instead of the data. */
+  readonly errorBody: boolean;
 }
 
 const ERROR_STATUSES = [500, 502, 503] as const;
@@ -38,11 +40,11 @@ export class FaultInjector {
   constructor(private readonly opts: ResolvedSimOptions) {
     this.active =
       opts.latency !== undefined ||
-      opts.errorRate + opts.resetRate + opts.truncateRate + opts.stallRate + opts.repeatCursorRate > 0;
+      opts.errorRate + opts.resetRate + opts.truncateRate + opts.stallRate + opts.repeatCursorRate + opts.errorBodyRate > 0;
   }
 
   decide(requestKey: string): FaultDecision {
-    if (!this.active) return { delayMs: 0, kind: 'none', status: 200, cut: 0, repeatCursor: false };
+    if (!this.active) return { delayMs: 0, kind: 'none', status: 200, cut: 0, repeatCursor: false, errorBody: false };
     const n = this.attempts.get(requestKey) ?? 0;
     this.attempts.set(requestKey, n + 1);
     const r = new Rng(`${this.opts.seed}|fault|${requestKey}|${n}`);
@@ -58,6 +60,8 @@ export class FaultInjector {
     const status = ERROR_STATUSES[Math.floor(r.next() * 3)]!;
     const cut = 0.1 + 0.8 * r.next();
     const repeatCursor = r.next() < o.repeatCursorRate;
-    return { delayMs, kind, status, cut, repeatCursor };
+    // Drawn last, so the draws above (and every existing seed's faults) are unchanged.
+    const errorBody = o.errorBodyRate > 0 && r.next() < o.errorBodyRate;
+    return { delayMs, kind, status, cut, repeatCursor, errorBody };
   }
 }

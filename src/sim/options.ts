@@ -87,6 +87,17 @@ export interface SimOptions {
    */
   readonly repeatCursorRate?: number;
   /**
+   * Probability that a request gets HTTP 200 with a `"status":"ERROR"` body instead of data (drawn
+   * independently of the faults above).
+   * @default 0
+   */
+  readonly errorBodyRate?: number;
+  /**
+   * A ticker whose trades pages carry one row with a `sip_timestamp` beyond Int64 (a poison row).
+   * @default undefined
+   */
+  readonly poisonTrades?: string;
+  /**
    * How often days are "in play" (gaps, spikes, flushes, volume bursts, trends), 0..1.
    * @default 0.5
    */
@@ -111,6 +122,8 @@ export interface ResolvedSimOptions {
   readonly truncateRate: number;
   readonly stallRate: number;
   readonly repeatCursorRate: number;
+  readonly errorBodyRate: number;
+  readonly poisonTrades: string | undefined;
   readonly eventiness: number;
   readonly tickerCount: number;
 }
@@ -128,6 +141,8 @@ const KNOWN = [
   'truncateRate',
   'stallRate',
   'repeatCursorRate',
+  'errorBodyRate',
+  'poisonTrades',
   'eventiness',
   'tickerCount',
 ] as const;
@@ -196,6 +211,10 @@ export function resolveSimOptions(opts: SimOptions): ResolvedSimOptions {
     truncateRate: rate('truncateRate'),
     stallRate: rate('stallRate'),
     repeatCursorRate: rate('repeatCursorRate'),
+    errorBodyRate: rate('errorBodyRate'),
+    poisonTrades: opt<string | undefined>('poisonTrades', undefined, (v) =>
+      typeof v === 'string' && /^[A-Za-z0-9.:-]{1,20}$/.test(v) ? v : fail('poisonTrades', v, 'a ticker'),
+    ),
     eventiness: opt('eventiness', 0.5, (v) => num('eventiness', v, 0, 1)),
     tickerCount: opt('tickerCount', 5000, (v) => num('tickerCount', v, 1, 100_000, true)),
   };

@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { HttpError, NotFoundError } from '../errors.js';
+import { errorBody200, poisonTradesBody } from './data-faults.js';
 import { FaultInjector } from './faults.js';
 import { hashHex } from './prng.js';
 import { QuotaBucket } from './quota.js';
@@ -110,6 +111,10 @@ export async function startServer(opts: ResolvedSimOptions): Promise<SimServer> 
         send(res, fault.status, errorBody(requestId, text), headers);
         return;
       }
+      if (fault.errorBody) {
+        send(res, 200, errorBody200(requestId), headers);
+        return;
+      }
       let status: number;
       let body: string | Buffer;
       try {
@@ -123,7 +128,7 @@ export async function startServer(opts: ResolvedSimOptions): Promise<SimServer> 
           repeatCursor: fault.repeatCursor,
         });
         status = r.status;
-        body = r.body;
+        body = status === 200 ? poisonTradesBody(url.pathname, opts.poisonTrades, r.body) : r.body;
         if (r.repeatedCursor) stats.repeatedCursor();
       } catch (err) {
         if (err instanceof NotFoundError) {

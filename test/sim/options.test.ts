@@ -18,6 +18,8 @@ describe('sim options are validated up front', () => {
       truncateRate: 0,
       stallRate: 0,
       repeatCursorRate: 0,
+      errorBodyRate: 0,
+      poisonTrades: undefined,
       eventiness: 0.5,
       tickerCount: 5000,
     });

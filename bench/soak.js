@@ -210,12 +210,13 @@ async function main() {
       keep: { type: 'boolean' },
       json: { type: 'boolean' },
       quiet: { type: 'boolean' },
+      'data-faults': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
   if (values.help) {
-    process.stdout.write('Usage: node bench/soak.js [--kills 25] [--seed 1] [--rate 25/s] [--symbols 10] [--from 2024-03-04] [--to 2024-03-15] [--out DIR] [--keep] [--json] [--quiet]\n');
+    process.stdout.write('Usage: node bench/soak.js [--kills 25] [--seed 1] [--rate 25/s] [--symbols 10] [--from 2024-03-04] [--to 2024-03-15] [--out DIR] [--keep] [--json] [--quiet] [--data-faults on|off]\n');
     return 0;
   }
   const kills = intFlag('kills', values.kills, 25, 0, 10_000);
@@ -228,6 +229,8 @@ async function main() {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(from) || !/^\d{4}-\d{2}-\d{2}$/.test(to)) usage(`--from/--to: expected YYYY-MM-DD, got ${JSON.stringify(from)} and ${JSON.stringify(to)}`);
   if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) usage('dist/ is missing: run `npm run build` first');
   const say = values.quiet ? () => {} : (m) => process.stderr.write(`${m}\n`);
+  const dataFaults = (values['data-faults'] ?? 'on') === 'on';
+  if (!['on', 'off', undefined].includes(values['data-faults'])) usage(`--data-faults: expected on or off, got ${JSON.stringify(values['data-faults'])}`);
 
   const rnd = prng(seed);
   const work = values.out ? resolve(values.out) : mkdtempSync(join(tmpdir(), 'tickpipe-soak-'));
@@ -235,11 +238,15 @@ async function main() {
   const out = join(work, 'run');
   if (existsSync(out)) usage(`${out} exists: pass an --out folder without a previous soak run`);
   const symbols = TICKERS.slice(0, nSymbols).sort();
+  // Data faults (issue 15): 1% of replies are 200 with a "status":"ERROR" body (retried, never
+  // committed as empty), and one ticker's trades carry a sip_timestamp beyond Int64: its windows,
+  // and only they, must end in the failure journal.
+  const poison = dataFaults && symbols.length > 1 ? symbols[symbols.length - 1] : undefined;
   const universe = join(work, 'universe.txt');
   writeFileSync(universe, `${symbols.join('\n')}\n`);
   const t0 = Date.now();
 
-  const sim = start(['sim', '--port', '0', '--seed', String(seed), '--rate', '200/s', '--latency', '5ms..60ms', '--error-rate', '0.02', '--reset-rate', '0.01', '--truncate-rate', '0.01', '--api-key', KEY]);
+  const sim = start(['sim', '--port', '0', '--seed', String(seed), '--rate', '200/s', '--latency', '5ms..60ms', '--error-rate', '0.02', '--reset-rate', '0.01', '--truncate-rate', '0.01', '--api-key', KEY, ...(dataFaults ? ['--error-body-rate', '0.01'] : []), ...(poison ? ['--poison-trades', poison] : [])]);
   if (!(await waitFor(sim, /listening on http:\/\/\S+/, 30_000))) throw new Error(`the simulator did not start: ${sim.stderr}`);
   const url = /listening on (http:\/\/\S+)/.exec(sim.stdout)[1];
   say(`soak: simulator ${url} (seed ${seed}), run folder ${out}, ${symbols.length} symbols ${from}..${to}, ${kills} kills`);
@@ -275,7 +282,7 @@ async function main() {
       if (p.signal === 'SIGKILL') {
         killed++;
         phases[phase]++;
-      } else if (p.code === 0) finishedBeforeKill++;
+      } else if (p.code === 0 || (poison !== undefined && p.code === 1)) finishedBeforeKill++; // 1: the poisoned windows failed
       else {
         failedRuns++;
         say(`soak: run ${attempt + 1} exited ${p.code} before the kill: ${p.stderr.trim().split('\n').slice(-2).join(' | ')}`);
@@ -296,9 +303,16 @@ async function main() {
 
     const report = await verifyRunFolder({ out, seed, symbols });
     const verifyCmd = await runVerifyCommand(out);
+    const failures = failureEntries(out);
+    const notPoisoned = failures.filter((f) => f.symbol !== poison);
+    for (const f of notPoisoned) report.problems.push(`ingest: window ${f.event} of ${f.symbol} in the failure journal (${f.code}: ${f.reason.slice(0, 120)})`);
+    if (poison && failures.length === 0) report.problems.push(`ingest: no window of the poisoned ticker ${poison} in the failure journal`);
+    const wantFinal = failures.length > 0 ? 1 : 0;
+    const dup = dataFaults ? await duplicateManifestPhase({ work, url, out, rnd, poison, say }) : undefined;
+    if (dup) outputs.push(...dup.outputs);
     const keyLeaks = outputs.filter((o) => o.includes(KEY)).length;
     const result = {
-      ok: report.ok && final.code === 0 && (!verifyCmd.available || verifyCmd.ok) && keyLeaks === 0 && failedRuns === 0,
+      ok: report.problems.length === 0 && final.code === wantFinal && (!verifyCmd.available || verifyCmd.ok) && keyLeaks === 0 && failedRuns === 0 && (!dup || dup.ok),
       seed,
       symbols: symbols.length,
       from,
@@ -315,6 +329,9 @@ async function main() {
       duplicates: report.detect.symbolsTwice + report.detect.duplicateEventRows + report.ingest.journaledTwice,
       lost: report.detect.symbolsMissing + report.ingest.lost,
       failedWindows: report.ingest.failed,
+      poisoned: poison,
+      failedNotPoisoned: notPoisoned.length,
+      duplicateManifest: dup ? { ok: dup.ok, rows: dup.rows, unique: dup.unique, journaled: dup.journaled, failed: dup.failed, problems: dup.problems } : undefined,
       corrupt: report.detect.corruptShards + report.ingest.corruptFiles + report.ingest.mismatchedWindows,
       orphanWindows: report.ingest.orphanWindows,
       events: report.detect.manifestEvents,
@@ -335,7 +352,8 @@ async function main() {
         ['duplicates', String(result.duplicates)],
         ['lost items', String(result.lost)],
         ['corrupt files', String(result.corrupt)],
-        ['failed windows', String(result.failedWindows)],
+        ['failed windows', `${result.failedWindows}${poison ? ` (poisoned ${poison}: ${failures.length - notPoisoned.length}, others: ${notPoisoned.length})` : ''}`],
+        ...(dup ? [['duplicate manifest', `${dup.rows} rows (${dup.unique} events, each twice) ingested with a kill at concurrency 64: ${dup.journaled} journaled once, ${dup.failed} failed (poisoned), ${dup.ok ? 'ok' : `NOT ok: ${dup.problems.join('; ')}`}`]] : []),
         [
           'verify command',
           !verifyCmd.available
@@ -370,3 +388,62 @@ main().then(
     process.exitCode = 1;
   },
 );
+
+/** Every entry of the failure journals not later completed. */
+function failureEntries(out) {
+  const dir = join(out, 'state', 'ingest');
+  if (!existsSync(dir)) return [];
+  const done = new Set();
+  const failed = new Map();
+  const lines = (f) => readFileSync(join(dir, f), 'utf8').split('\n').filter((l) => l.trim() !== '').flatMap((l) => { try { return [JSON.parse(l)]; } catch { return []; } });
+  for (const f of readdirSync(dir).filter((x) => /^part-\d+\.jsonl$/.test(x))) for (const e of lines(f)) done.add(e.event);
+  for (const f of readdirSync(dir).filter((x) => /^part-\d+\.failed\.jsonl$/.test(x))) for (const e of lines(f)) if (!done.has(e.event)) failed.set(e.event, e);
+  return [...failed.values()];
+}
+
+/**
+ * Duplicate manifest rows (issue 15): the soak's manifest written with every event twice (the same
+ * instant as `…Z` and as `…+00:00`), ingested into a fresh folder at concurrency 64, killed once,
+ * then run to the end. Every event must be journaled exactly once (or failed, if poisoned), the run
+ * must never abort (ENOENT of a swept tmp), and `tickpipe verify` must be clean.
+ */
+async function duplicateManifestPhase({ work, url, out, rnd, poison, say }) {
+  const events = pl.readParquet(join(out, 'events', 'events.parquet')).head(60);
+  const sym = events.getColumn('symbol').toArray();
+  const et = events.getColumn('event_type').toArray();
+  const ts = events.getColumn('timestamp').toArray().map((d) => new Date(d).toISOString().replace('.000Z', 'Z'));
+  const rows = [];
+  for (let i = 0; i < events.height; i++) rows.push(`${sym[i]},${et[i]},${ts[i]}`, `${sym[i]},${et[i]},${ts[i].replace('Z', '+00:00')}`);
+  const manifest = join(work, 'dup-manifest.csv');
+  writeFileSync(manifest, `symbol,event_type,timestamp\n${rows.join('\n')}\n`);
+  const out2 = join(work, 'dup-run');
+  const args = ['run', '--stage', 'ingest', '--manifest', manifest, '--out', out2, '--base-url', url, '--api-key', KEY, '--rate', '100/s', '--concurrency', '64', '--no-progress'];
+  const outputs = [];
+  const problems = [];
+  const first = start(args);
+  await waitFor(first, /ingest: \d+ events/, 60_000);
+  await sleep(rnd() * 1500);
+  if (!first.exited) first.child.kill('SIGKILL');
+  await first.done;
+  outputs.push(first.stdout + first.stderr);
+  const last = start(args);
+  await last.done;
+  outputs.push(last.stdout + last.stderr);
+  for (const o of outputs) if (/ENOENT/.test(o)) problems.push(`a run printed ENOENT: ${o.split('\n').find((l) => /ENOENT/.test(l))}`);
+  const dir = join(out2, 'state', 'ingest');
+  const journaled = [];
+  for (const f of readdirSync(dir).filter((x) => /^part-\d+\.jsonl$/.test(x))) {
+    for (const l of readFileSync(join(dir, f), 'utf8').split('\n')) if (l.trim()) journaled.push(JSON.parse(l).event);
+  }
+  const once = new Set(journaled);
+  if (once.size !== journaled.length) problems.push(`${journaled.length - once.size} event(s) journaled twice`);
+  const failed = failureEntries(out2);
+  for (const f of failed) if (f.symbol !== poison) problems.push(`${f.event} failed: ${f.reason.slice(0, 120)}`);
+  if (once.size + failed.length !== events.height) problems.push(`${events.height} events, ${once.size} journaled + ${failed.length} failed`);
+  const want = failed.length > 0 ? 1 : 0;
+  if (last.code !== want) problems.push(`the last run exited ${last.code}, expected ${want}: ${last.stderr.trim().split('\n').slice(-2).join(' | ')}`);
+  const v = await runVerifyCommand(out2);
+  if (v.available && !v.ok) problems.push(`verify: ${JSON.stringify(v.output).slice(0, 300)}`);
+  say(`soak: duplicate manifest: ${rows.length} rows, ${once.size} journaled, ${failed.length} failed${problems.length ? `; PROBLEMS: ${problems.join('; ')}` : ''}`);
+  return { ok: problems.length === 0, rows: rows.length, unique: events.height, journaled: once.size, failed: failed.length, problems, outputs };
+}

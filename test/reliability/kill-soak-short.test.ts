@@ -16,6 +16,8 @@ interface SoakResult {
   lost: number;
   corrupt: number;
   failedWindows: number;
+  failedNotPoisoned: number;
+  duplicateManifest?: { ok: boolean };
   keyLeaks: number;
   windows: number;
   events: number;
@@ -46,13 +48,16 @@ describe('kill soak (short)', () => {
     const res = JSON.parse(last) as SoakResult;
     expect(res.problems, r.stderr).toEqual([]);
     expect(res.killsSurvived).toBe(3);
-    expect(res.finalExit).toBe(0);
+    // Data faults: 200-with-error replies are retried; only the poisoned ticker's windows fail (exit 1).
+    expect(res.failedNotPoisoned).toBe(0);
+    expect(res.failedWindows).toBeGreaterThan(0);
+    expect(res.finalExit).toBe(1);
     expect(res.duplicates).toBe(0);
     expect(res.lost).toBe(0);
     expect(res.corrupt).toBe(0);
-    expect(res.failedWindows).toBe(0);
     expect(res.keyLeaks).toBe(0);
-    expect(res.windows).toBe(res.events);
+    expect(res.windows + res.failedWindows).toBe(res.events);
+    expect(res.duplicateManifest?.ok, JSON.stringify(res.duplicateManifest)).toBe(true);
     expect(res.windows).toBeGreaterThan(0);
     if (res.verifyCommand.available) expect(res.verifyCommand.ok, JSON.stringify(res.verifyCommand)).toBe(true);
     expect(res.ok).toBe(true);

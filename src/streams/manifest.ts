@@ -117,7 +117,25 @@ export async function openManifest(path: string): Promise<ManifestInfo> {
   const missing = missingColumns(path, columns);
   if (missing) throw missing;
   const tsName = columns[findColumn(columns, ['timestamp'])]!;
-  return { path, format, columns, timestampKind: classifyDtype(path, tsName, schema[tsName]!.variant) };
+  const timestampKind = classifyDtype(path, tsName, schema[tsName]!.variant);
+  if (timestampKind === 'int-ms') await checkIntegerUnit(path, tsName);
+  return { path, format, columns, timestampKind };
+}
+
+/**
+ * An integer column is refused before the first row is read when its smallest or largest value
+ * cannot be Unix ms (epoch seconds read as ms would put every event in 1970). Native min/max: cheap.
+ */
+async function checkIntegerUnit(path: string, tsName: string): Promise<void> {
+  const df = await pl.scanParquet(path).select(pl.col(tsName).min().alias('lo'), pl.col(tsName).max().alias('hi')).collect();
+  for (const v of [df.getColumn('lo').get(0), df.getColumn('hi').get(0)] as unknown[]) {
+    if (v === null || v === undefined) continue; // an empty column, or nulls only: the row pass names the row
+    try {
+      instantFromMs(typeof v === 'number' && !Number.isInteger(v) ? Math.floor(v) : v);
+    } catch (err) {
+      throw new InputError(`${path}: column "${tsName}": ${(err as Error).message}`, { cause: err });
+    }
+  }
 }
 
 function instantFromMicros(us: number): UtcInstant {

@@ -127,7 +127,8 @@ export async function openManifest(path: string): Promise<ManifestInfo> {
  * cannot be Unix ms (epoch seconds read as ms would put every event in 1970). Native min/max: cheap.
  */
 async function checkIntegerUnit(path: string, tsName: string): Promise<void> {
-  const df = await pl.scanParquet(path).select(pl.col(tsName).min().alias('lo'), pl.col(tsName).max().alias('hi')).collect();
+  const df = await pl.scanParquet(path).select(pl.col(tsName).min().cast(pl.Float64).alias('lo'), pl.col(tsName).max().cast(pl.Float64).alias('hi')).collect();
+  // Float64: nodejs-polars' Series.get() truncates an Int64 to 32 bits.
   for (const v of [df.getColumn('lo').get(0), df.getColumn('hi').get(0)] as unknown[]) {
     if (v === null || v === undefined) continue; // an empty column, or nulls only: the row pass names the row
     try {

@@ -107,7 +107,7 @@ describe('readManifest', () => {
     pl.DataFrame({ symbol: ['A', '../x'], event_type: ['flush', 'flush'], timestamp: pl.Series('t', [1_701_954_120_000, 1_701_954_180_000], pl.Int64) }).writeParquet(bad);
     await expect(collect(readManifest(bad))).rejects.toThrow(/badrow\.parquet: row 2: invalid symbol "\.\.\/x"/);
     const badType = join(dir, 'badtype.parquet');
-    pl.DataFrame({ symbol: ['A'], event_type: ['a/b'], timestamp: pl.Series('t', [1], pl.Int64) }).writeParquet(badType);
+    pl.DataFrame({ symbol: ['A'], event_type: ['a/b'], timestamp: pl.Series('t', [1_701_954_120_000], pl.Int64) }).writeParquet(badType);
     await expect(collect(readManifest(badType))).rejects.toThrow(/row 1: invalid event_type "a\/b"/);
   });
 

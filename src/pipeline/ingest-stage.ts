@@ -165,7 +165,9 @@ export function ingestStage(opts: IngestStageOptions): Observable<IngestProgress
           }),
         );
       };
-      const batches = readManifestBatches(opts.manifestPath, { batchRows: 16_384 });
+      // 4,096 rows: measured peak RSS of a 572,850-row pass 169 MB vs 218 MB at 16,384 (fewer rows'
+      // strings alive across an await are promoted to the old generation).
+      const batches = readManifestBatches(opts.manifestPath, { batchRows: 4096 });
       const source = until(pass.events(batches, (c): Counted => ({ kind: 'counted', ...c })), opts.signal);
       // A CSV's total arrives from the concurrent count, unless the pass itself got there first.
       const csvTotal$: Observable<IngestProgress> =

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import pl from 'nodejs-polars';
 import { CompactIdSet, committedShards, loadJournal, scanWindowJournal } from '../sinks/index.js';
@@ -78,8 +78,12 @@ export async function runSummary(
   let tradeRows = 0;
   let quoteRows = 0;
   // Streamed into a compact set: at 572,850 windows the parsed lines would be the run's peak memory.
-  const windows = new CompactIdSet();
-  for (const f of await journalFiles(join(outDir, 'state', 'ingest'), /^part-\d+\.jsonl$/)) {
+  const windowJournals = await journalFiles(join(outDir, 'state', 'ingest'), /^part-\d+\.jsonl$/);
+  let journalBytes = 0;
+  for (const f of windowJournals) journalBytes += await stat(f).then((st) => st.size, () => 0);
+  // Sized up front (~95 bytes a line): growing by doubling would copy the pool at the run's end.
+  const windows = new CompactIdSet(journalBytes / 95);
+  for (const f of windowJournals) {
     await scanWindowJournal(f, (e) => {
       windowLines++;
       if (windows.add(e.event)) {

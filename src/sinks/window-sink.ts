@@ -299,10 +299,10 @@ export async function loadIngestState(outDir: string, opts?: { readonly fs?: FsL
   }
   names.sort();
   const parts = names.filter((x) => PART_RE.test(x));
-  // Sized from the journals' bytes (~70 per line) so the set rarely grows while loading.
+  // Sized from the journals' bytes (~95 per line as tickpipe writes them) so the set rarely grows while loading.
   let bytes = 0;
   if (fs === nodeFs) for (const n of parts) bytes += await stat(join(dir, n)).then((st) => st.size, () => 0);
-  const completed = new CompactIdSet(bytes / 70);
+  const completed = new CompactIdSet(bytes / 95);
   const failed = new Map<string, WindowFailure>();
   // Streamed and parsed once, keeping only the IDs in a compact set: the parsed lines of a
   // 600k-line journal would cost several hundred MB, a Set of their IDs ~100 MB.

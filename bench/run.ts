@@ -5,7 +5,7 @@
  * Flags:
  *   --quick          a short pass (1 run each, short windows, smaller data) → bench/results-quick.json
  *   --only 1,3,5     run only these benchmarks (1 quota, 2 adaptive, 3 throughput, 4 detection,
- *                    5 resume, 6 memory, 7 profile)
+ *                    5 resume, 6 memory, 7 profile, 8 resume from the spawned CLI)
  *   --runs N         runs per figure (default 3; medians are reported)
  *   --sim child|inproc   where the simulator runs for benchmarks 1, 2 and 4 (default child; 3 does both)
  *
@@ -21,6 +21,7 @@ import { measureDetect, measureStage1 } from './lib/detection.js';
 import { profileIngest } from './lib/profile.js';
 import { LATENCY, measureQuota, type QuotaMeasure } from './lib/quota.js';
 import { buildResumeFixture, measureCommit, measureMemory, measureResume, RESUME_EVENTS } from './lib/resume.js';
+import { measureCliResume, writeCsvManifests } from './lib/cli-resume.js';
 import type { SimMode } from './lib/sim.js';
 import { measureThroughput, type ThroughputMeasure } from './lib/throughput.js';
 
@@ -38,8 +39,8 @@ const runs = values.runs !== undefined ? Number(values.runs) : quick ? 1 : 3;
 if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs: expected a whole number >= 1, got ${JSON.stringify(values.runs)}`);
 const simMode = values.sim as SimMode;
 if (simMode !== 'child' && simMode !== 'inproc') throw new Error(`--sim: expected child or inproc, got ${JSON.stringify(values.sim)}`);
-const only = new Set((values.only ?? '1,2,3,4,5,6,7').split(',').map((s) => Number(s.trim())));
-for (const n of only) if (!(n >= 1 && n <= 7)) throw new Error(`--only: expected numbers 1..7, got ${JSON.stringify(values.only)}`);
+const only = new Set((values.only ?? '1,2,3,4,5,6,7,8').split(',').map((s) => Number(s.trim())));
+for (const n of only) if (!(n >= 1 && n <= 8)) throw new Error(`--only: expected numbers 1..8, got ${JSON.stringify(values.only)}`);
 
 const S = quick
   ? { warmMs: 3_000, measureMs: 8_000, adaptWarmMs: 6_000, adaptMeasureMs: 10_000, tputWarmMs: 1_500, tputMs: 5_000, bars: 1_000_000, barSymbols: 20, stage1Symbols: 20, resumeEvents: 57_285, profileMs: 6_000, appends: 50, rewrites: 3 }
@@ -152,7 +153,7 @@ await withTmp('main', async (dir) => {
     rows.push(['4 stage 1', `${S.stage1Symbols} symbols × 1 month, sim no quota`, `${num(sps, 1)} symbols/s`, `${num(median(s1.map((x) => x.sec)), 1)} s`]);
   }
 
-  if (only.has(5) || only.has(6)) {
+  if (only.has(5) || only.has(6) || only.has(8)) {
     log(`5/6 building the ${num(S.resumeEvents)}-event fixture`);
     const f = await buildResumeFixture(dir, S.resumeEvents);
     if (only.has(5)) {
@@ -167,6 +168,21 @@ await withTmp('main', async (dir) => {
       rows.push(['5 resume', '10 new events at the END: start → first request', ms(r['new-end']?.['firstRequestMs']), `peak RSS ${num(r['new-end']?.['maxRssMB'] ?? NaN)} MB`]);
       rows.push(['5 resume', '10 new events at the START: start → first request', ms(r['new-start']?.['firstRequestMs']), `counting pass done at ${ms(r['new-start']?.['startMs'])}`]);
       rows.push(['5 commit', `fsync'd journal append vs JSON checkpoint rewrite (${num(c.ids)} IDs)`, `${c.journalAppendMs.toFixed(2)} ms vs ${num(c.checkpointRewriteMs, 1)} ms`, `${num(c.ratio)}× cheaper`]);
+    }
+    if (only.has(8)) {
+      log('8 resume from the CLI (spawned as a user does)');
+      const ms = (x: number): string => (Number.isFinite(x) ? `${num(x)} ms` : 'n/a');
+      const csv = await writeCsvManifests(f, S.resumeEvents);
+      const r = await measureCliResume(f, csv, runs);
+      results['8_cli_resume'] = { events: S.resumeEvents, variants: r };
+      for (const fmt of ['parquet', 'csv'] as const) {
+        const e = r[`${fmt}-new-end`]!;
+        const a = r[`${fmt}-all-done`]!;
+        const okFirst = e.firstRequestMs !== null && e.firstRequestMs < 1000 && e.maxRssMB < 150;
+        const okSkip = a.exitMs < 2000 && a.maxRssMB < 150;
+        rows.push([`8 CLI resume ${fmt}`, `10 new at the END: spawn → first request / peak RSS`, `${ms(e.firstRequestMs ?? NaN)} / ${num(e.maxRssMB)} MB`, `target <1 s, <150 MB: ${okFirst ? 'met' : 'NOT met'}`]);
+        rows.push([`8 CLI resume ${fmt}`, `all done (full skip pass): spawn → exit / peak RSS`, `${ms(a.exitMs)} / ${num(a.maxRssMB)} MB`, `target <2 s, <150 MB: ${okSkip ? 'met' : 'NOT met'}`]);
+      }
     }
     if (only.has(6)) {
       log('6 memory');

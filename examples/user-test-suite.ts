@@ -72,7 +72,10 @@ export const cases: Readonly<Record<string, (ctx: SuiteContext) => Promise<void>
     // Exactly once: a second run finds both windows in the journal and sends no request.
     const before = client.metrics().requests;
     const second = await lastValueFrom(ingestStage({ outDir: out, manifestPath: manifest, client, window }).pipe(toArray()));
-    assert.deepEqual(second, [{ kind: 'start', total: 2, completed: 2, failedBefore: 0, pending: 0 }]);
+    // A CSV manifest's total comes from a row count beside the pass (`total`), so only the final
+    // counts and the absence of any window are certain here.
+    assert.deepEqual(second.filter((p) => p.kind === 'counted'), [{ kind: 'counted', total: 2, completed: 2, failedBefore: 0, duplicates: 0, pending: 0 }]);
+    assert.deepEqual(second.filter((p) => p.kind === 'window' || p.kind === 'failed'), []);
     assert.equal(client.metrics().requests, before);
   },
 };

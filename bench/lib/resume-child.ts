@@ -41,10 +41,9 @@ if (a.variant === 'load-only') {
   await lastValueFrom(
     ingestStage({ outDir: a.outDir, manifestPath: a.manifestPath, client: spy, concurrency: 64 }).pipe(
       tap((p) => {
-        if (p.kind === 'start') {
-          startMs = performance.now() - t0;
-          total = p.total;
-        } else if (p.kind === 'window') windows++;
+        if (p.kind === 'start') startMs = performance.now() - t0;
+        else if (p.kind === 'counted') total = p.total;
+        else if (p.kind === 'window') windows++;
       }),
     ),
     { defaultValue: undefined },

@@ -458,7 +458,10 @@ async function runDetect(job: Job, view: ProgressView, paused$: Observable<boole
 async function runIngest(job: Job, view: ProgressView, paused$: Observable<boolean>, signal: AbortSignal) {
   const { logs, client, bucket } = job;
   const concurrency = job.concurrency ?? 64;
-  let total = 0;
+  // Requests start before the manifest pass has reached the end of the file: until then the total
+  // may be unknown (a CSV being counted) and what was done before is not counted yet.
+  let total: number | null = null;
+  let counted = false;
   let skipped = 0;
   let processed = 0;
   let failed = 0;
@@ -484,7 +487,7 @@ async function runIngest(job: Job, view: ProgressView, paused$: Observable<boole
   };
   const beat = () => {
     const m = sample();
-    const remaining = total - skipped - processed - failed;
+    const remaining = counted && total !== null ? total - skipped - processed - failed : Number.NaN;
     const eta = winPerSec > 0 ? (remaining / winPerSec) * 1000 : Number.NaN;
     logs.heartbeat.info({
       stage: 'ingest',
@@ -492,8 +495,9 @@ async function runIngest(job: Job, view: ProgressView, paused$: Observable<boole
       last,
       processed,
       failed,
-      skipped,
+      skipped: counted ? skipped : null,
       total,
+      counting: !counted,
       trades,
       quotes,
       mbWritten: +(bytes / 1_048_576).toFixed(2),
@@ -509,10 +513,11 @@ async function runIngest(job: Job, view: ProgressView, paused$: Observable<boole
   };
   const render = () => {
     const m = sample();
-    const remaining = total - skipped - processed - failed;
+    const remaining = counted && total !== null ? total - skipped - processed - failed : Number.NaN;
     const eta = winPerSec > 0 ? (remaining / winPerSec) * 1000 : Number.NaN;
+    const progress = counted && total !== null ? `${bar(skipped + processed + failed, total)} ${skipped + processed}/${total}` : `${processed} new of ${total ?? 'counting…'}`;
     return [
-      `ingest ${bar(skipped + processed + failed, total)} ${skipped + processed}/${total} windows, ${failed} failed, ${winPerSec.toFixed(1)} windows/s, ETA ${formatDuration(eta)}`,
+      `ingest ${progress} windows, ${failed} failed, ${winPerSec.toFixed(1)} windows/s, ETA ${counted ? formatDuration(eta) : 'counting…'}`,
       `  requests ${reqPerSec.toFixed(1)}/s of ${job.quota}/s quota, rate ${bucket.currentRate.toFixed(1)}/s, 429s ${m.rateLimited}, p50 ${m.latencyP50Ms} ms p95 ${m.latencyP95Ms} ms, trades ${trades} quotes ${quotes}, ${(bytes / 1_048_576).toFixed(1)} MB, last ${last}`,
     ];
   };
@@ -535,10 +540,22 @@ async function runIngest(job: Job, view: ProgressView, paused$: Observable<boole
           switch (p.kind) {
             case 'start':
               total = p.total;
+              logs.log.info({ stage: 'ingest', ...p }, 'ingest started');
+              view.line(`ingest: ${p.total ?? 'counting…'} events; skipping what is done while the first requests start`);
+              break;
+            case 'total':
+              if (!counted) total = p.total;
+              break;
+            case 'counted':
+              counted = true;
+              total = p.total;
               skipped = p.completed + p.failedBefore;
               failedBefore = job.retryFailed ? 0 : p.failedBefore;
-              logs.log.info({ stage: 'ingest', ...p }, 'ingest started');
-              view.line(`ingest: ${p.total} events, ${p.completed} already done, ${p.failedBefore} failed before${job.retryFailed ? '' : ' (skipped; --retry-failed to retry)'}, ${p.pending} to go${p.repeatedIds ? `; ${p.repeatedIds} repeated manifest row(s) ignored (first position wins)` : ''}`);
+              logs.log.info({ stage: 'ingest', ...p }, 'manifest counted');
+              view.line(
+                `ingest: ${p.total} events, ${p.completed} already done, ${p.failedBefore} failed before${job.retryFailed ? '' : ' (skipped; --retry-failed to retry)'}, ` +
+                  `${p.duplicates} repeated event ID(s) dropped (first position wins), ${p.pending} to go`,
+              );
               break;
             case 'window':
               processed++;

@@ -1,15 +1,15 @@
-import { EMPTY, catchError, concat, concatMap, defer, forkJoin, from, map, mergeMap, of, reduce, throwError, type Observable } from 'rxjs';
+import { EMPTY, catchError, concat, concatMap, defer, forkJoin, from, map, merge, mergeMap, of, reduce, throwError, type Observable } from 'rxjs';
 import { AuthError, DataError, HttpError } from '../errors.js';
 import { downsampleQuotes } from '../operators/downsample-quotes.js';
 import { dropPageRepeats, type PageRepeatCount } from '../operators/drop-page-repeats.js';
 import { WindowWriter, loadIngestState, type FsLayer } from '../sinks/index.js';
-import { readManifest, type ManifestEvent } from '../streams/manifest.js';
+import { manifestRowCount, openManifest, readManifestBatches, type ManifestEvent } from '../streams/manifest.js';
 import type { PolygonClient } from '../streams/polygon-client.js';
 import { pullMap } from '../streams/pull.js';
 import type { Quote, Trade } from '../types.js';
 import { admission } from './gate.js';
 import { checkQuoteTimes, windowFrames } from './malformed-rows.js';
-import { firstOccurrences, type RepeatCounter } from './repeated-ids.js';
+import { ManifestPass, ownedRows, type ManifestCounts } from './manifest-pass.js';
 import { WHOLE, type Partition } from './partition.js';
 
 /** Time around each event whose trades and quotes are downloaded. */
@@ -51,17 +51,21 @@ export interface IngestStageOptions {
   readonly fs?: FsLayer;
 }
 
-/** Progress notifications of stage 2. `window` is emitted once both files are published and journaled. */
+/** The end of the manifest pass: final counts of the owned partition (see {@link ManifestCounts}). */
+export type Counted = { readonly kind: 'counted' } & ManifestCounts;
+
+/**
+ * Progress notifications of stage 2. `window` is emitted once both files are published and journaled.
+ *
+ * Work starts before the manifest has been read to its end: `start.total` is the owned rows from a
+ * Parquet file's footer, or null for a CSV until `total` (a raw row count done beside the work)
+ * arrives; `counted` gives the exact figures (done before, failed before, repeated IDs dropped) when
+ * the pass reaches the end of the file.
+ */
 export type IngestProgress =
-  | {
-      readonly kind: 'start';
-      readonly total: number;
-      readonly completed: number;
-      readonly failedBefore: number;
-      readonly pending: number;
-      /** Manifest rows dropped because an earlier row has the same event ID (whole manifest); absent when none. */
-      readonly repeatedIds?: number;
-    }
+  | { readonly kind: 'start'; readonly total: number | null }
+  | { readonly kind: 'total'; readonly total: number }
+  | Counted
   | {
       readonly kind: 'window';
       readonly symbol: string;
@@ -120,19 +124,9 @@ async function* until<T>(source: AsyncIterable<T>, signal: AbortSignal | undefin
   }
 }
 
-async function* owned<T extends ManifestEvent>(
-  source: AsyncIterable<T>,
-  partition: Partition,
-  skip: (e: T) => boolean,
-): AsyncGenerator<T> {
-  for await (const e of source) {
-    if (e.index % partition.count !== partition.index || skip(e)) continue;
-    yield e;
-  }
-}
 
 /**
- * Stage 2 as a stream: manifest (streamed in record batches) → owned partition → skip journaled →
+ * Stage 2 as a stream: manifest (streamed in record batches) → drop repeated IDs → owned partition → skip journaled →
  * pull-driven mergeMap(fetch window, concurrency) → both files published atomically → journal line.
  * At most `concurrency` windows are in memory, whatever the manifest's size. Options are validated
  * up front (TypeError showing the bad value).
@@ -153,28 +147,18 @@ export function ingestStage(opts: IngestStageOptions): Observable<IngestProgress
   return defer(async () => {
     const fsOpt = opts.fs ? { fs: opts.fs } : {};
     const state = await loadIngestState(opts.outDir, fsOpt);
+    // The columns are checked (and a missing file refused) before the partition lock is taken.
+    const info = await openManifest(opts.manifestPath);
+    // Parquet: the footer's row count, at once. CSV: a raw byte count running beside the work.
+    const rows = info.format === 'parquet' ? await manifestRowCount(info) : undefined;
     const writer = await WindowWriter.open(opts.outDir, partition, { groupCommitMs: opts.groupCommitMs ?? 200, steal: opts.stealLocks ?? false, ...fsOpt });
-    const isDone = (e: ManifestEvent) => state.completed.has(e.eventId) || (!opts.retryFailed && state.failed.has(e.eventId));
-    let total = 0;
-    let completed = 0;
-    let failedBefore = 0;
-    const repeated: RepeatCounter = { repeats: 0 };
-    try {
-      // A counting pass over the streamed manifest: the ETA needs the total, memory stays flat.
-      for await (const e of firstOccurrences(readManifest(opts.manifestPath), repeated)) {
-        if (e.index % partition.count !== partition.index) continue;
-        total++;
-        if (state.completed.has(e.eventId)) completed++;
-        else if (state.failed.has(e.eventId) && !opts.retryFailed) failedBefore++;
-      }
-    } catch (err) {
-      await writer.close();
-      throw err;
-    }
-    return { writer, isDone, start: { kind: 'start', total, completed, failedBefore, pending: total - completed - failedBefore, ...(repeated.repeats > 0 ? { repeatedIds: repeated.repeats } : {}) } as IngestProgress };
+    const pass = new ManifestPass(state, partition, opts.retryFailed ?? false);
+    const start: IngestProgress = { kind: 'start', total: rows === undefined ? null : ownedRows(rows, partition) };
+    return { writer, pass, info, start };
   }).pipe(
-    mergeMap(({ writer, isDone, start }) => {
-      const fetchWindow = (e: ManifestEvent): Observable<IngestProgress> => {
+    mergeMap(({ writer, pass, info, start }) => {
+      const fetchWindow = (e: ManifestEvent | Counted): Observable<IngestProgress> => {
+        if (!('eventId' in e)) return of(e);
         const gte = BigInt(e.timestampMs - window.beforeMs) * NS_PER_MS;
         const lte = BigInt(e.timestampMs + window.afterMs) * NS_PER_MS;
         // Pausing is done by pullMap (no new window is pulled); stopping also drops windows not yet started.
@@ -208,9 +192,21 @@ export function ingestStage(opts: IngestStageOptions): Observable<IngestProgress
           }),
         );
       };
-      const source = until(owned(firstOccurrences(readManifest(opts.manifestPath)), partition, isDone), opts.signal);
+      // 4,096 rows: measured peak RSS of a 572,850-row pass 169 MB vs 218 MB at 16,384 (fewer rows'
+      // strings alive across an await are promoted to the old generation).
+      const batches = readManifestBatches(opts.manifestPath, { batchRows: 4096 });
+      const source = until(pass.events(batches, (c): Counted => ({ kind: 'counted', ...c })), opts.signal);
+      // A CSV's total arrives from the concurrent count, unless the pass itself got there first.
+      const csvTotal$: Observable<IngestProgress> =
+        info.format === 'csv'
+          ? from(manifestRowCount(info)).pipe(
+              concatMap((rows) => (pass.finished ? EMPTY : of<IngestProgress>({ kind: 'total', total: ownedRows(rows, partition) }))),
+              catchError(() => EMPTY), // the pass reports a broken file itself
+            )
+          : EMPTY;
+      const work = merge(pullMap(source, fetchWindow, concurrency, opts.paused$ ? { paused$: opts.paused$ } : {}), csvTotal$);
       const closeWriter = defer(() => writer.close()).pipe(mergeMap(() => EMPTY));
-      return concat(of(start), pullMap(source, fetchWindow, concurrency, opts.paused$ ? { paused$: opts.paused$ } : {}), closeWriter).pipe(
+      return concat(of(start), work, closeWriter).pipe(
         catchError((err: unknown) => from(writer.close()).pipe(mergeMap(() => throwError(() => err)))),
       );
     }),

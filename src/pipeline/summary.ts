@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import pl from 'nodejs-polars';
-import { committedShards, loadJournal } from '../sinks/index.js';
+import { CompactIdSet, committedShards, loadJournal, scanWindowJournal } from '../sinks/index.js';
 import type { ClientMetrics } from '../streams/polygon-client.js';
 import { manifestPath } from './consolidate.js';
 
@@ -77,16 +77,20 @@ export async function runSummary(
   let windowLines = 0;
   let tradeRows = 0;
   let quoteRows = 0;
-  const windows = new Set<string>();
-  for (const f of await journalFiles(join(outDir, 'state', 'ingest'), /^part-\d+\.jsonl$/)) {
-    for (const e of (await loadJournal<{ event: string; trades: number; quotes: number }>(f)).entries) {
+  // Streamed into a compact set: at 572,850 windows the parsed lines would be the run's peak memory.
+  const windowJournals = await journalFiles(join(outDir, 'state', 'ingest'), /^part-\d+\.jsonl$/);
+  let journalBytes = 0;
+  for (const f of windowJournals) journalBytes += await stat(f).then((st) => st.size, () => 0);
+  // Sized up front (~95 bytes a line): growing by doubling would copy the pool at the run's end.
+  const windows = new CompactIdSet(journalBytes / 95);
+  for (const f of windowJournals) {
+    await scanWindowJournal(f, (e) => {
       windowLines++;
-      if (!windows.has(e.event)) {
+      if (windows.add(e.event)) {
         tradeRows += e.trades;
         quoteRows += e.quotes;
       }
-      windows.add(e.event);
-    }
+    });
   }
   const failed = new Set<string>();
   for (const f of await journalFiles(join(outDir, 'state', 'ingest'), /^part-\d+\.failed\.jsonl$/)) {

@@ -36,6 +36,7 @@ export {
   Journal,
   loadJournal,
   parseJournal,
+  journalTail,
   type JournalOptions,
   type LoadJournalOptions,
   type LoadedJournal,
@@ -92,6 +93,8 @@ export {
   type ShardCleanup,
   type ReadShardStateOptions,
 } from './shard-sink.js';
+export { CompactIdSet } from './id-set.js';
+export { scanJournalLines, scanWindowJournal, type ScannedWindowLine } from './journal-scan.js';
 export {
   WindowWriter,
   loadIngestState,

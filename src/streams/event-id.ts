@@ -268,3 +268,12 @@ export function canonicalEventIdWithIso(
   const hash8 = sha1Hex(`${symbol}|${eventType}|${iso}`).slice(0, 8);
   return { eventId: `${symbol}_${eventType}_${stamp}_${hash8}`, iso };
 }
+
+/**
+ * {@link canonicalEventId} of an instant given as its parts, for the manifest's hot loop (no
+ * intermediate instant object; the isoformat string is not returned).
+ */
+export function canonicalEventIdAt(symbol: string, eventType: string, epochSeconds: number, micros: number): string {
+  const { iso, stamp } = format({ epochSeconds, micros });
+  return `${symbol}_${eventType}_${stamp}_${sha1Hex(`${symbol}|${eventType}|${iso}`).slice(0, 8)}`;
+}

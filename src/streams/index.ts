@@ -23,6 +23,9 @@ export { readUniverse, universeIndex, SYMBOL_COLUMNS, type Universe, type Univer
 export { validateSymbol, symbolProblem, SYMBOL_PATTERN, MAX_SYMBOL_LENGTH } from './symbols.js';
 export {
   readManifest,
+  readManifestBatches,
+  manifestRowCount,
+  ManifestBatch,
   openManifest,
   MANIFEST_COLUMNS,
   EVENT_TYPE_PATTERN,

@@ -1,10 +1,10 @@
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { createInterface } from 'node:readline';
 import pl from 'nodejs-polars';
 import { InputError } from '../errors.js';
-import { canonicalEventIdWithIso, parsePythonTimestamp, type UtcInstant } from './event-id.js';
+import { canonicalEventIdAt, parsePythonTimestamp, pythonIsoformat, type UtcInstant } from './event-id.js';
 import { symbolProblem } from './symbols.js';
 import { CsvRecordSplitter, findColumn } from './universe.js';
 
@@ -117,7 +117,26 @@ export async function openManifest(path: string): Promise<ManifestInfo> {
   const missing = missingColumns(path, columns);
   if (missing) throw missing;
   const tsName = columns[findColumn(columns, ['timestamp'])]!;
-  return { path, format, columns, timestampKind: classifyDtype(path, tsName, schema[tsName]!.variant) };
+  const timestampKind = classifyDtype(path, tsName, schema[tsName]!.variant);
+  if (timestampKind === 'int-ms') await checkIntegerUnit(path, tsName);
+  return { path, format, columns, timestampKind };
+}
+
+/**
+ * An integer column is refused before the first row is read when its smallest or largest value
+ * cannot be Unix ms (epoch seconds read as ms would put every event in 1970). Native min/max: cheap.
+ */
+async function checkIntegerUnit(path: string, tsName: string): Promise<void> {
+  const df = await pl.scanParquet(path).select(pl.col(tsName).min().cast(pl.Float64).alias('lo'), pl.col(tsName).max().cast(pl.Float64).alias('hi')).collect();
+  // Float64: nodejs-polars' Series.get() truncates an Int64 to 32 bits.
+  for (const v of [df.getColumn('lo').get(0), df.getColumn('hi').get(0)] as unknown[]) {
+    if (v === null || v === undefined) continue; // an empty column, or nulls only: the row pass names the row
+    try {
+      instantFromMs(typeof v === 'number' && !Number.isInteger(v) ? Math.floor(v) : v);
+    } catch (err) {
+      throw new InputError(`${path}: column "${tsName}": ${(err as Error).message}`, { cause: err });
+    }
+  }
 }
 
 function instantFromMicros(us: number): UtcInstant {
@@ -130,66 +149,147 @@ function where(path: string, row: number, csv: boolean): string {
   return csv ? `${path}:${row}` : `${path}: row ${row}`;
 }
 
-function makeEvent(
-  path: string,
-  row: number,
-  csv: boolean,
-  index: number,
-  symbol: unknown,
-  eventType: unknown,
-  rawTime: unknown,
-  toInstant: (t: unknown) => UtcInstant,
-): ManifestEvent {
-  const sp = symbolProblem(symbol);
-  if (sp !== undefined) throw new InputError(`${where(path, row, csv)}: invalid symbol ${JSON.stringify(symbol)}: ${sp}`);
-  if (typeof eventType !== 'string' || !EVENT_TYPE_PATTERN.test(eventType) || eventType.includes('..')) {
-    throw new InputError(
-      `${where(path, row, csv)}: invalid event_type ${JSON.stringify(eventType)} (expected 1–64 of letters, digits, '_', '.', '-')`,
-    );
+/** Bound on the validated-name caches of {@link RowMaker} (a manifest has a few thousand symbols). */
+const NAME_CACHE_MAX = 100_000;
+
+/**
+ * Turns raw cells into events. Symbols and event types repeat on almost every row, so each distinct
+ * one is validated once; the ID (sha1) is the only real per-row cost left.
+ */
+class RowMaker {
+  readonly #okSymbols = new Set<string>();
+  readonly #okTypes = new Set<string>();
+  constructor(
+    readonly path: string,
+    readonly csv: boolean,
+    readonly toInstant: (t: unknown) => UtcInstant,
+  ) {}
+
+  /** Validates one row and appends it to `b`. */
+  push(b: BatchBuilder, row: number, symbol: unknown, eventType: unknown, rawTime: unknown): void {
+    const { path, csv } = this;
+    if (typeof symbol !== 'string' || !this.#okSymbols.has(symbol)) {
+      const sp = symbolProblem(symbol);
+      if (sp !== undefined) throw new InputError(`${where(path, row, csv)}: invalid symbol ${JSON.stringify(symbol)}: ${sp}`);
+      if (this.#okSymbols.size >= NAME_CACHE_MAX) this.#okSymbols.clear();
+      this.#okSymbols.add(symbol as string);
+    }
+    if (typeof eventType !== 'string' || !this.#okTypes.has(eventType)) {
+      if (typeof eventType !== 'string' || !EVENT_TYPE_PATTERN.test(eventType) || eventType.includes('..')) {
+        throw new InputError(
+          `${where(path, row, csv)}: invalid event_type ${JSON.stringify(eventType)} (expected 1–64 of letters, digits, '_', '.', '-')`,
+        );
+      }
+      if (this.#okTypes.size >= NAME_CACHE_MAX) this.#okTypes.clear();
+      this.#okTypes.add(eventType);
+    }
+    let instant: UtcInstant;
+    try {
+      if (rawTime === null || rawTime === undefined || rawTime === '') throw new InputError('missing timestamp');
+      instant = this.toInstant(rawTime);
+    } catch (err) {
+      throw new InputError(`${where(path, row, csv)}: ${(err as Error).message}`, { cause: err });
+    }
+    const k = b.length++;
+    b.symbols[k] = symbol as string;
+    b.types[k] = eventType;
+    b.seconds[k] = instant.epochSeconds;
+    b.micros[k] = instant.micros;
+    b.ids[k] = canonicalEventIdAt(symbol as string, eventType, instant.epochSeconds, instant.micros);
   }
-  let instant: UtcInstant;
-  try {
-    if (rawTime === null || rawTime === undefined || rawTime === '') throw new InputError('missing timestamp');
-    instant = toInstant(rawTime);
-  } catch (err) {
-    throw new InputError(`${where(path, row, csv)}: ${(err as Error).message}`, { cause: err });
-  }
-  const { eventId, iso } = canonicalEventIdWithIso(symbol as string, eventType, instant);
-  return {
-    index,
-    symbol: symbol as string,
-    eventType,
-    timestampMs: instant.epochSeconds * 1000 + Math.floor(instant.micros / 1000),
-    iso,
-    eventId,
-  };
 }
+
+interface BatchBuilder {
+  length: number;
+  readonly symbols: string[];
+  readonly types: string[];
+  readonly seconds: Float64Array;
+  readonly micros: Float64Array;
+  readonly ids: string[];
+}
+
+function newBuilder(capacity: number): BatchBuilder {
+  return { length: 0, symbols: [], types: [], seconds: new Float64Array(capacity), micros: new Float64Array(capacity), ids: [] };
+}
+
+/**
+ * Consecutive manifest rows, column by column: the event IDs are computed, the event objects only
+ * made on demand ({@link ManifestBatch.event}), so a pass that skips most rows allocates little.
+ */
+export class ManifestBatch {
+  /** Position (`index`) of the first row. */
+  readonly offset: number;
+  readonly length: number;
+  /** Canonical event ID of each row. */
+  readonly ids: readonly string[];
+  readonly #b: BatchBuilder;
+
+  constructor(offset: number, b: BatchBuilder) {
+    this.offset = offset;
+    this.length = b.length;
+    this.ids = b.ids;
+    this.#b = b;
+  }
+
+  /** Row `i` of the batch as a {@link ManifestEvent}. */
+  event(i: number): ManifestEvent {
+    const b = this.#b;
+    const epochSeconds = b.seconds[i]!;
+    const micros = b.micros[i]!;
+    return {
+      index: this.offset + i,
+      symbol: b.symbols[i]!,
+      eventType: b.types[i]!,
+      timestampMs: epochSeconds * 1000 + Math.floor(micros / 1000),
+      iso: pythonIsoformat({ epochSeconds, micros }),
+      eventId: b.ids[i]!,
+    };
+  }
+}
+
+// Integers carry no unit. Unix ms of 1990–2100 cannot be mistaken for seconds, µs or ns of any
+// date in that span (the ranges are three orders of magnitude apart), so the unit is told by the
+// value; anything else is refused rather than read as a time in 1970 or in the year 50000.
+const MS_MIN = 631_152_000_000; // 1990-01-01
+const MS_MAX = 4_102_444_800_000; // 2100-01-01
+const UNIT_HINTS: ReadonlyArray<[number, string]> = [
+  [1e-3, 'Unix seconds'],
+  [1e3, 'Unix microseconds'],
+  [1e6, 'Unix nanoseconds'],
+];
 
 function instantFromMs(v: unknown): UtcInstant {
   if (typeof v !== 'number' || !Number.isSafeInteger(v)) {
-    throw new InputError(`invalid timestamp ${String(v)} (${v === null ? 'null' : typeof v}): expected whole Unix milliseconds`);
+    const big = typeof v === 'bigint' || (typeof v === 'number' && Number.isInteger(v));
+    if (!big) throw new InputError(`invalid timestamp ${String(v)} (${v === null ? 'null' : typeof v}): expected whole Unix milliseconds`);
   }
-  return instantFromMicros(v * 1000);
+  const n = Number(v);
+  if (n < MS_MIN || n >= MS_MAX) {
+    const hint = UNIT_HINTS.find(([f]) => n >= MS_MIN * f && n < MS_MAX * f)?.[1];
+    throw new InputError(
+      `integer timestamp ${String(v)} ${hint ? `looks like ${hint}` : 'is not Unix milliseconds of 1990–2099'}; integer timestamps are read as Unix milliseconds, ` +
+        'so store the column as a Parquet timestamp type (its unit is then read from the file) or as milliseconds',
+    );
+  }
+  return instantFromMicros(n * 1000);
 }
 
-async function* readParquetRows(path: string, info: ManifestInfo, batchRows: number): AsyncGenerator<ManifestEvent> {
-  const col = (name: string): string => info.columns[findColumn(info.columns, [name])]!;
-  const [sym, et, ts] = [col('symbol'), col('event_type'), col('timestamp')];
-  const kind = info.timestampKind!;
-  let tsExpr = pl.col(ts).alias('__ts');
+/** Parquet-decoded timestamp column: the expression that brings it to JS, and how to read its cells. */
+function parquetTimestamp(ts: string, kind: TimestampKind): { expr: pl.Expr; toInstant: (t: unknown) => UtcInstant } {
   if (kind === 'datetime' || kind === 'date') {
     // Int64 of a ns Datetime exceeds 2^53 and would be rounded by toArray(); µs since the epoch is
     // exact in a double until year 2255 and is all the precision the IDs use.
-    tsExpr = pl.col(ts).cast(pl.Datetime('us', 'UTC')).cast(pl.Int64).alias('__ts');
-  } else if (kind === 'string') {
-    tsExpr = pl.col(ts).cast(pl.Utf8).alias('__ts');
+    return { expr: pl.col(ts).cast(pl.Datetime('us', 'UTC')).cast(pl.Int64).cast(pl.Float64).alias('__ts'), toInstant: (t) => instantFromMicros(t as number) };
   }
-  const toInstant: (t: unknown) => UtcInstant =
-    kind === 'string'
-      ? (t) => parsePythonTimestamp(t as string)
-      : kind === 'int-ms'
-        ? instantFromMs
-        : (t) => instantFromMicros(t as number);
+  if (kind === 'string') return { expr: pl.col(ts).cast(pl.Utf8).alias('__ts'), toInstant: (t) => csvStringInstant(t as string) };
+  return { expr: pl.col(ts).alias('__ts'), toInstant: instantFromMs };
+}
+
+async function* readParquetBatches(path: string, info: ManifestInfo, batchRows: number): AsyncGenerator<ManifestBatch> {
+  const col = (name: string): string => info.columns[findColumn(info.columns, [name])]!;
+  const [sym, et, ts] = [col('symbol'), col('event_type'), col('timestamp')];
+  const { expr: tsExpr, toInstant } = parquetTimestamp(ts, info.timestampKind!);
+  const maker = new RowMaker(path, false, toInstant);
   const exprs = [pl.col(sym).cast(pl.Utf8).alias('__sym'), pl.col(et).cast(pl.Utf8).alias('__et'), tsExpr];
   for (let offset = 0; ; offset += batchRows) {
     // A fresh scan per batch: measured constant cost per slice at any offset (row-group pruning),
@@ -198,40 +298,173 @@ async function* readParquetRows(path: string, info: ManifestInfo, batchRows: num
     const n = df.height;
     const syms = df.getColumn('__sym').toArray() as unknown[];
     const types = df.getColumn('__et').toArray() as unknown[];
-    const times = df.getColumn('__ts').toArray() as unknown[];
-    for (let i = 0; i < n; i++) {
-      yield makeEvent(path, offset + i + 1, false, offset + i, syms[i], types[i], times[i], toInstant);
-    }
+    const tsCol = df.getColumn('__ts');
+    // A Float64 column without nulls leaves Polars as one typed array instead of n JS values.
+    const times = (tsCol.dtype.variant === 'Float64' && tsCol.nullCount() === 0 ? tsCol.toTypedArray() : tsCol.toArray()) as ArrayLike<unknown>;
+    const b = newBuilder(n);
+    for (let i = 0; i < n; i++) maker.push(b, offset + i + 1, syms[i], types[i], times[i]);
+    if (n > 0) yield new ManifestBatch(offset, b);
     if (n < batchRows) return;
   }
 }
 
-// Digits only: Unix ms as consolidate writes them; anything else is a Python-style time string.
-function csvInstant(t: unknown): UtcInstant {
-  return /^-?\d+$/.test(t as string) ? instantFromMs(Number(t)) : parsePythonTimestamp(t as string);
+const TWO_DIGITS = /^\d\d$/;
+const FAST_ISO = /^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(Z|[+-]\d\d:\d\d)?$/;
+
+/**
+ * The common shapes (`2024-03-11 15:00:00`, `2024-03-11T11:00:00-04:00`, `…Z`) without the general
+ * parser's dozen regular expressions; anything else, and anything out of range, goes to
+ * {@link parsePythonTimestamp}, so results and errors are the same.
+ */
+function csvStringInstant(t: string): UtcInstant {
+  const m = FAST_ISO.exec(t);
+  if (m) {
+    const y = +m[1]!, mo = +m[2]!, d = +m[3]!, h = +m[4]!, mi = +m[5]!, sec = +m[6]!;
+    const off = m[7];
+    let offSec = 0;
+    if (off !== undefined && off !== 'Z') {
+      const oh = off.slice(1, 3), om = off.slice(4, 6);
+      if (!TWO_DIGITS.test(oh) || +oh > 23 || +om > 59) return parsePythonTimestamp(t);
+      offSec = (off[0] === '-' ? -1 : 1) * (+oh * 3600 + +om * 60);
+    }
+    const ms = Date.UTC(y, mo - 1, d, h, mi, sec);
+    const back = new Date(ms);
+    // Date.UTC rolls 31 Feb over into March: only an exact round trip is a real date.
+    if (y >= 1000 && h < 24 && mi < 60 && sec < 60 && back.getUTCDate() === d && back.getUTCMonth() === mo - 1) {
+      return { epochSeconds: ms / 1000 - offSec, micros: 0 };
+    }
+  }
+  return parsePythonTimestamp(t);
 }
 
-async function* readCsvRows(path: string): AsyncGenerator<ManifestEvent> {
-  const splitter = new CsvRecordSplitter();
-  const rl = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
-  let idx: [number, number, number] | undefined;
-  let index = 0;
-  try {
-    for await (const line of rl) {
-      const rec = splitter.push(line);
-      if (!rec || (rec.fields.length === 1 && rec.fields[0]!.trim() === '')) continue;
-      if (!idx) {
-        const header = rec.fields.map((f) => f.trim());
-        idx = [findColumn(header, ['symbol']), findColumn(header, ['event_type']), findColumn(header, ['timestamp'])];
-        continue;
-      }
-      const [s, e, t] = idx.map((k) => (rec.fields[k] ?? '').trim()) as [string, string, string];
-      yield makeEvent(path, rec.line, true, index++, s, e, t, csvInstant);
+// Digits only: Unix ms (see instantFromMs); anything else is a Python-style time string.
+function csvInstant(t: unknown): UtcInstant {
+  return /^-?\d+$/.test(t as string) ? instantFromMs(Number(t)) : csvStringInstant(t as string);
+}
+
+/**
+ * CSV records from physical lines: a line without a quote is split on commas at once; a line with
+ * one (and the lines a quoted field spans) goes through {@link CsvRecordSplitter}.
+ */
+async function* csvRecords(path: string): AsyncGenerator<{ fields: string[]; line: number }> {
+  let lineNo = 0;
+  let sp: CsvRecordSplitter | undefined;
+  let spBase = 0;
+  let rest = '';
+  const stream = createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20 });
+  const take = function* (line: string): Generator<{ fields: string[]; line: number }> {
+    lineNo++;
+    if (sp === undefined && !line.includes('"')) {
+      yield { fields: (line.endsWith('\r') ? line.slice(0, -1) : line).split(','), line: lineNo };
+      return;
     }
-    if (splitter.unterminated) throw new InputError(`${path}:${splitter.currentLine}: unterminated quoted field`);
+    if (sp === undefined) {
+      sp = new CsvRecordSplitter();
+      spBase = lineNo - 1;
+    }
+    const rec = sp.push(line);
+    if (rec) {
+      sp = undefined;
+      yield { fields: rec.fields, line: spBase + rec.line };
+    }
+  };
+  try {
+    for await (const chunk of stream as AsyncIterable<string>) {
+      const text = rest + chunk;
+      let s = 0;
+      for (let e = text.indexOf('\n'); e >= 0; e = text.indexOf('\n', s)) {
+        yield* take(text.slice(s, e));
+        s = e + 1;
+      }
+      rest = text.slice(s);
+    }
+    if (rest.length > 0) yield* take(rest);
+    if (sp?.unterminated) throw new InputError(`${path}:${spBase + sp.currentLine}: unterminated quoted field`);
   } finally {
-    rl.close();
+    stream.destroy();
   }
+}
+
+async function* readCsvBatches(path: string, batchRows: number): AsyncGenerator<ManifestBatch> {
+  const maker = new RowMaker(path, true, csvInstant);
+  let idx: [number, number, number] | undefined;
+  let offset = 0;
+  let b = newBuilder(batchRows);
+  for await (const rec of csvRecords(path)) {
+    if (rec.fields.length === 1 && rec.fields[0]!.trim() === '') continue;
+    if (!idx) {
+      const header = rec.fields.map((f) => f.trim());
+      idx = [findColumn(header, ['symbol']), findColumn(header, ['event_type']), findColumn(header, ['timestamp'])];
+      continue;
+    }
+    const f = rec.fields;
+    maker.push(b, rec.line, (f[idx[0]] ?? '').trim(), (f[idx[1]] ?? '').trim(), (f[idx[2]] ?? '').trim());
+    if (b.length >= batchRows) {
+      yield new ManifestBatch(offset, b);
+      offset += b.length;
+      b = newBuilder(batchRows);
+    }
+  }
+  if (b.length > 0) yield new ManifestBatch(offset, b);
+}
+
+/**
+ * Rows of a manifest without decoding them: a Parquet file's row count from its footer, a CSV's
+ * data records counted from raw bytes (quoted newlines respected, blank lines not counted), a
+ * small fraction of the cost of the full pass that computes every row's ID.
+ */
+export async function manifestRowCount(info: ManifestInfo): Promise<number> {
+  if (info.format === 'parquet') {
+    const df = await pl.scanParquet(info.path).select(pl.len().alias('n')).collect();
+    return Number(df.getColumn('n').get(0));
+  }
+  return countCsvRecords(info.path);
+}
+
+async function countCsvRecords(path: string): Promise<number> {
+  const h = await open(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    let records = 0;
+    let inQuotes = false;
+    let content = false;
+    for (;;) {
+      const { bytesRead } = await h.read(buf, 0, buf.length, null);
+      if (bytesRead <= 0) break;
+      for (let i = 0; i < bytesRead; i++) {
+        const c = buf[i]!;
+        if (c === 0x22) {
+          inQuotes = !inQuotes; // a doubled "" toggles twice: no change, as it should
+          content = true;
+        } else if (c === 0x0a && !inQuotes) {
+          if (content) records++;
+          content = false;
+        } else if (c !== 0x20 && c !== 0x09 && c !== 0x0d && !(c === 0xef || c === 0xbb || c === 0xbf)) {
+          content = true;
+        }
+      }
+    }
+    if (content) records++;
+    return Math.max(0, records - 1); // the header
+  } finally {
+    await h.close();
+  }
+}
+
+/**
+ * The manifest in batches of up to `batchRows` events (Parquet: record batches of the file; CSV:
+ * records as they stream in). Same rows, order, IDs and errors as {@link readManifest}; a consumer
+ * that filters most rows (a resume skipping what is done) should use this, so that only the rows it
+ * keeps cost an asynchronous step each.
+ */
+export async function* readManifestBatches(path: string, options: ReadManifestOptions = {}): AsyncGenerator<ManifestBatch, void, undefined> {
+  const batchRows = options.batchRows ?? 8192;
+  if (!Number.isInteger(batchRows) || batchRows < 1) {
+    throw new RangeError(`readManifest: batchRows must be a whole number >= 1, got ${String(batchRows)} (${typeof batchRows})`);
+  }
+  const info = await openManifest(path);
+  if (info.format === 'csv') yield* readCsvBatches(path, batchRows);
+  else yield* readParquetBatches(path, info, batchRows);
 }
 
 /**
@@ -239,7 +472,8 @@ async function* readCsvRows(path: string): AsyncGenerator<ManifestEvent> {
  * `symbol, event_type, timestamp`) one event at a time, decoding `batchRows` rows at a time, so
  * memory stays flat for any manifest size. The file's row order defines `index`.
  *
- * Timestamps: integers are Unix ms; Datetime (any unit, any time zone) and Date are converted to
+ * Timestamps: integers are Unix ms (of 1990–2099: other integers are refused, their unit cannot be
+ * told); Datetime (any unit, any time zone) and Date are converted to
  * UTC; strings are parsed as the Python pipeline did ({@link parsePythonTimestamp}).
  * Columns are checked before the first row is yielded (see {@link openManifest}); an invalid row
  * stops the stream with an InputError naming the file and row (Parquet, 1-based) or line (CSV).
@@ -248,11 +482,7 @@ async function* readCsvRows(path: string): AsyncGenerator<ManifestEvent> {
  * for await (const e of readManifest('out/events/events.parquet')) console.log(e.eventId);
  */
 export async function* readManifest(path: string, options: ReadManifestOptions = {}): AsyncGenerator<ManifestEvent, void, undefined> {
-  const batchRows = options.batchRows ?? 8192;
-  if (!Number.isInteger(batchRows) || batchRows < 1) {
-    throw new RangeError(`readManifest: batchRows must be a whole number >= 1, got ${String(batchRows)} (${typeof batchRows})`);
+  for await (const batch of readManifestBatches(path, options)) {
+    for (let i = 0; i < batch.length; i++) yield batch.event(i);
   }
-  const info = await openManifest(path);
-  if (info.format === 'csv') yield* readCsvRows(path);
-  else yield* readParquetRows(path, info, batchRows);
 }

@@ -139,7 +139,7 @@ describe('point 2: repeated manifest rows are downloaded once and never crash th
     const r = await runCli(['run', '--stage', 'ingest', '--manifest', manifest, '--out', out, ...api(sim.url)], { timeoutMs: 170_000 });
     expect(r.stderr).not.toMatch(/ENOENT/);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/ingest: 12 events, .* 13 repeated manifest row\(s\) ignored/);
+    expect(r.stderr).toMatch(/ingest: 12 events, .* 13 repeated event ID\(s\) dropped/);
     const ids = journalLines(out);
     expect(ids).toHaveLength(12);
     expect(new Set(ids).size).toBe(12);

@@ -93,7 +93,7 @@ describe('readManifest', () => {
       'MSFT_flush_20231207_130200_706736ba',
       'BRK.B_orb_break_20240310_065959_d4188d24',
     ]);
-    writeFileSync(join(dir, 'bad.csv'), 'symbol,event_type,timestamp\nMSFT,flush,1\nMSFT,flush,2023-02-30\n');
+    writeFileSync(join(dir, 'bad.csv'), 'symbol,event_type,timestamp\nMSFT,flush,1701954120000\nMSFT,flush,2023-02-30\n');
     await expect(collect(readManifest(join(dir, 'bad.csv')))).rejects.toThrow(/bad\.csv:3: invalid timestamp "2023-02-30"/);
   });
 
@@ -104,10 +104,10 @@ describe('readManifest', () => {
     await expect(collect(readManifest(p))).rejects.toThrow(InputError);
     await expect(openManifest(join(dir, 'missing.parquet'))).rejects.toThrow(/manifest file not found/);
     const bad = join(dir, 'badrow.parquet');
-    pl.DataFrame({ symbol: ['A', '../x'], event_type: ['flush', 'flush'], timestamp: pl.Series('t', [1, 2], pl.Int64) }).writeParquet(bad);
+    pl.DataFrame({ symbol: ['A', '../x'], event_type: ['flush', 'flush'], timestamp: pl.Series('t', [1_701_954_120_000, 1_701_954_180_000], pl.Int64) }).writeParquet(bad);
     await expect(collect(readManifest(bad))).rejects.toThrow(/badrow\.parquet: row 2: invalid symbol "\.\.\/x"/);
     const badType = join(dir, 'badtype.parquet');
-    pl.DataFrame({ symbol: ['A'], event_type: ['a/b'], timestamp: pl.Series('t', [1], pl.Int64) }).writeParquet(badType);
+    pl.DataFrame({ symbol: ['A'], event_type: ['a/b'], timestamp: pl.Series('t', [1_701_954_120_000], pl.Int64) }).writeParquet(badType);
     await expect(collect(readManifest(badType))).rejects.toThrow(/row 1: invalid event_type "a\/b"/);
   });
 

@@ -1,0 +1,122 @@
+/**
+ * Benchmark 8: resume at the users' scale, timed as a user waits for it: from spawning
+ * `node bin/tickpipe.js run --stage ingest …` (the built CLI, `npm run build`) with a 572,850-line
+ * ingest journal, against the same 572,850 events as a Parquet and as a CSV manifest.
+ *
+ * - "10 new at the end": start → the first trades request reaches the server, and peak RSS.
+ * - "all done" (full skip pass): start → exit, and peak RSS.
+ *
+ * The server is a stub on loopback in this process that answers every request with an empty page
+ * and notes when the first `/v3/trades` request arrives, so that nothing but the CLI uses CPU for
+ * the pipeline. Peak RSS is the child's own `resourceUsage().maxRSS`, written at exit by a
+ * `--import`ed hook (`rss-on-exit.js`).
+ */
+import { spawn } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { pythonIsoformat } from '../../src/streams/event-id.js';
+import { median, syntheticEvents } from './common.js';
+import type { ResumeFixture } from './resume.js';
+
+const ROOT = fileURLToPath(new URL('../../../../', import.meta.url)); // dist/.bench/bench/lib → repo
+const BIN = join(ROOT, 'bin', 'tickpipe.js');
+const RSS_HOOK = fileURLToPath(new URL('./rss-on-exit.js', import.meta.url));
+const KEY = 'bench-cli-key';
+
+interface Stub {
+  readonly url: string;
+  firstTradesAt: number | undefined;
+  requests: number;
+  close(): Promise<void>;
+}
+
+async function startStub(): Promise<Stub> {
+  const stub = { firstTradesAt: undefined as number | undefined, requests: 0 };
+  const server: Server = createServer((req, res) => {
+    stub.requests++;
+    if (req.url?.includes('/v3/trades/') && stub.firstTradesAt === undefined) stub.firstTradesAt = performance.now();
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end('{"status":"OK","request_id":"bench","resultsCount":0,"results":[]}');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const addr = server.address() as { port: number };
+  return Object.assign(stub, {
+    url: `http://127.0.0.1:${addr.port}`,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  });
+}
+
+/** CSV twins of the fixture's Parquet manifests (ISO strings, as a user's file would hold them). */
+export async function writeCsvManifests(f: ResumeFixture, events: number): Promise<{ baseCsv: string; endCsv: string }> {
+  const base = syntheticEvents(events, 2_000);
+  const extra = syntheticEvents(10, 2_000, events);
+  const csv = (rows: typeof base) => ['symbol,event_type,timestamp', ...rows.map((e) => `${e.symbol},${e.event_type},${pythonIsoformat(e.timestamp)}`)].join('\n') + '\n';
+  const baseCsv = join(f.dir, 'base.csv');
+  const endCsv = join(f.dir, 'new-at-end.csv');
+  await writeFile(baseCsv, csv(base));
+  await writeFile(endCsv, csv([...base, ...extra]));
+  return { baseCsv, endCsv };
+}
+
+export interface CliResumeRun {
+  readonly firstRequestMs: number | null;
+  readonly exitMs: number;
+  readonly maxRssMB: number;
+  readonly code: number | null;
+}
+
+async function oneRun(f: ResumeFixture, manifest: string, stub: Stub): Promise<CliResumeRun> {
+  const out = await mkdtemp(join(f.dir, 'cli-run-'));
+  try {
+    await mkdir(join(out, 'state', 'ingest'), { recursive: true });
+    await copyFile(f.fullJournal, join(out, 'state', 'ingest', 'part-0.jsonl'));
+    const rssFile = join(out, 'rss.txt');
+    stub.firstTradesAt = undefined;
+    const t0 = performance.now();
+    const child = spawn(
+      process.execPath,
+      ['--import', RSS_HOOK, BIN, 'run', '--stage', 'ingest', '--manifest', manifest, '--out', out, '--base-url', stub.url, '--no-progress'],
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, POLYGON_API_KEY: KEY, BENCH_RSS_FILE: rssFile } },
+    );
+    let err = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (d: string) => (err += d));
+    const code = await new Promise<number | null>((r) => child.once('close', r));
+    const exitMs = performance.now() - t0;
+    if (code !== 0) throw new Error(`tickpipe run exited ${String(code)}: ${err.trim().split('\n').pop() ?? ''}`);
+    const maxRssMB = Number(await readFile(rssFile, 'utf8')) / 1024;
+    return { firstRequestMs: stub.firstTradesAt === undefined ? null : stub.firstTradesAt - t0, exitMs, maxRssMB, code };
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
+}
+
+/** Medians over `runs` fresh processes per variant. */
+export async function measureCliResume(
+  f: ResumeFixture,
+  csv: { baseCsv: string; endCsv: string },
+  runs: number,
+): Promise<Record<string, { firstRequestMs: number | null; exitMs: number; maxRssMB: number }>> {
+  const stub = await startStub();
+  const variants: Record<string, string> = {
+    'parquet-new-end': f.endManifest,
+    'parquet-all-done': f.baseManifest,
+    'csv-new-end': csv.endCsv,
+    'csv-all-done': csv.baseCsv,
+  };
+  const out: Record<string, { firstRequestMs: number | null; exitMs: number; maxRssMB: number }> = {};
+  try {
+    for (const [name, manifest] of Object.entries(variants)) {
+      const rs: CliResumeRun[] = [];
+      for (let r = 0; r < runs; r++) rs.push(await oneRun(f, manifest, stub));
+      const firsts = rs.map((x) => x.firstRequestMs).filter((x): x is number => x !== null);
+      out[name] = { firstRequestMs: firsts.length ? median(firsts) : null, exitMs: median(rs.map((x) => x.exitMs)), maxRssMB: median(rs.map((x) => x.maxRssMB)) };
+    }
+  } finally {
+    await stub.close();
+  }
+  return out;
+}

@@ -1,0 +1,109 @@
+/**
+ * The one pass of stage 2 over the manifest: record batches in, the owned events still to do out.
+ *
+ * There is no counting pass before the first request: rows are decoded a batch at a time, and each
+ * row is dropped here, synchronously, when it repeats an ID seen earlier in the manifest (first
+ * position wins, whatever the partition), belongs to another partition, is journaled complete, or
+ * failed before (unless retrying). Only the events left cost an asynchronous step, so a resume that
+ * skips 572,850 done events spends its time computing IDs, not resolving promises. The counts are
+ * final when the pass reaches the end of the file.
+ *
+ * Memory: the IDs seen so far are needed to drop repeats. An ID that is journaled complete costs one
+ * bit (its entry number in the committed set); any other ID goes into a {@link CompactIdSet}.
+ */
+import { CompactIdSet } from '../sinks/id-set.js';
+import type { IngestState } from '../sinks/window-sink.js';
+import type { ManifestBatch, ManifestEvent } from '../streams/manifest.js';
+import type { Partition } from './partition.js';
+
+/** The counts of a finished manifest pass, for the owned partition. */
+export interface ManifestCounts {
+  /** Distinct events owned by this partition. */
+  readonly total: number;
+  readonly completed: number;
+  readonly failedBefore: number;
+  /** Rows dropped because an earlier row had the same event ID (all partitions). */
+  readonly duplicates: number;
+  readonly pending: number;
+}
+
+/** Events owned by `partition` among `rows` manifest rows (positions `index % count === index`). */
+export function ownedRows(rows: number, partition: Partition): number {
+  return rows > partition.index ? Math.floor((rows - 1 - partition.index) / partition.count) + 1 : 0;
+}
+
+export class ManifestPass {
+  readonly #state: IngestState;
+  readonly #partition: Partition;
+  readonly #retryFailed: boolean;
+  /** One bit per entry of the committed set: already met in this pass. */
+  readonly #seenCommitted: Uint8Array;
+  readonly #seenOther = new CompactIdSet(4096);
+  #total = 0;
+  #completed = 0;
+  #failedBefore = 0;
+  #duplicates = 0;
+  #pending = 0;
+  #finished = false;
+
+  constructor(state: IngestState, partition: Partition, retryFailed: boolean) {
+    this.#state = state;
+    this.#partition = partition;
+    this.#retryFailed = retryFailed;
+    this.#seenCommitted = new Uint8Array((state.completed.size >> 3) + 1);
+  }
+
+  /** Whether the pass has reached the end of the manifest (the counts are then final). */
+  get finished(): boolean {
+    return this.#finished;
+  }
+
+  /** The counts so far (final once {@link finished}). */
+  counts(): ManifestCounts {
+    return { total: this.#total, completed: this.#completed, failedBefore: this.#failedBefore, duplicates: this.#duplicates, pending: this.#pending };
+  }
+
+  /** Whether the row at `index` with `eventId` is to be processed by this partition; counts it either way. */
+  keep(index: number, eventId: string): boolean {
+    const owned = index % this.#partition.count === this.#partition.index;
+    const k = this.#state.completed.indexOf(eventId);
+    if (k >= 0) {
+      const bit = 1 << (k & 7);
+      if ((this.#seenCommitted[k >> 3]! & bit) !== 0) {
+        this.#duplicates++;
+        return false;
+      }
+      this.#seenCommitted[k >> 3]! |= bit;
+      if (owned) {
+        this.#total++;
+        this.#completed++;
+      }
+      return false;
+    }
+    if (!this.#seenOther.add(eventId)) {
+      this.#duplicates++;
+      return false;
+    }
+    if (!owned) return false;
+    this.#total++;
+    if (!this.#retryFailed && this.#state.failed.has(eventId)) {
+      this.#failedBefore++;
+      return false;
+    }
+    this.#pending++;
+    return true;
+  }
+
+  /**
+   * The events to process, pulled lazily from `batches`; then, once the manifest is exhausted,
+   * `onFinished()`'s value (so a consumer learns the final counts in stream order).
+   */
+  async *events<M>(batches: AsyncIterable<ManifestBatch>, onFinished: (counts: ManifestCounts) => M): AsyncGenerator<ManifestEvent | M> {
+    for await (const batch of batches) {
+      const ids = batch.ids;
+      for (let i = 0; i < batch.length; i++) if (this.keep(batch.offset + i, ids[i]!)) yield batch.event(i);
+    }
+    this.#finished = true;
+    yield onFinished(this.counts());
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * A compact, exact set of ID strings (event IDs of committed windows, IDs seen in a manifest pass).
+ *
+ * A JS `Set` of 572,850 event IDs costs ~100 MB of heap (a string object and a hash-table entry per
+ * ID). Here the IDs' bytes sit end to end in one growable byte pool, and an open-addressing table
+ * of 32-bit slots points into it: ≈ 50 bytes per ID of pool plus 12–20 bytes of index. The
+ * membership test is exact: a probe first compares the stored 32-bit hash, then the full bytes, so
+ * a hash collision can never report an ID as present that was not added.
+ *
+ * IDs made of characters above U+00FF (never produced by tickpipe; possible in an adopted tree)
+ * are kept in a plain `Set` beside the pool.
+ *
+ * @example
+ * ```ts
+ * const done = new CompactIdSet();
+ * done.add('AAPL_flush_20231207_130200_1a2b3c4d');
+ * done.has('AAPL_flush_20231207_130200_1a2b3c4d'); // true
+ * ```
+ */
+export class CompactIdSet {
+  #pool: Uint8Array;
+  #poolUsed = 0;
+  /** Per entry: start in the pool; entry k's bytes are [starts[k], starts[k + 1]). */
+  #starts: Uint32Array;
+  #hashes: Uint32Array;
+  #count = 0;
+  /** Open-addressing table: entry index + 1, 0 = empty. Size is a power of two, load ≤ 1/2. */
+  #table: Uint32Array;
+  #wide = new Set<string>();
+
+  /** @param expected IDs expected (sizes the first allocation; it grows as needed). */
+  constructor(expected = 1024) {
+    const n = Math.max(16, Math.ceil(expected));
+    this.#pool = new Uint8Array(n * 48);
+    this.#starts = new Uint32Array(n + 1);
+    this.#hashes = new Uint32Array(n);
+    this.#table = new Uint32Array(tableSizeFor(n));
+  }
+
+  /** Number of distinct IDs. */
+  get size(): number {
+    return this.#count + this.#wide.size;
+  }
+
+  /** Whether `id` was added. Exact. */
+  has(id: string): boolean {
+    return this.indexOf(id) >= 0;
+  }
+
+  /**
+   * The entry number of `id` (0 ≤ n < size, stable for the set's life), or -1. Lets a caller keep
+   * one bit per entry (e.g. "seen in this manifest pass") instead of a second set.
+   */
+  indexOf(id: string): number {
+    const h = hashString(id);
+    if (h < 0) {
+      if (!this.#wide.has(id)) return -1;
+      return this.#count + [...this.#wide].indexOf(id); // rare path; never taken for tickpipe IDs
+    }
+    const mask = this.#table.length - 1;
+    for (let slot = h & mask; ; slot = (slot + 1) & mask) {
+      const e = this.#table[slot]!;
+      if (e === 0) return -1;
+      const k = e - 1;
+      if (this.#hashes[k] === h && this.#equals(k, id)) return k;
+    }
+  }
+
+  /** Adds `id`; returns true if it was not there yet. */
+  add(id: string): boolean {
+    const h = hashString(id);
+    if (h < 0) {
+      if (this.#wide.has(id)) return false;
+      this.#wide.add(id);
+      return true;
+    }
+    const mask = this.#table.length - 1;
+    let slot = h & mask;
+    for (; ; slot = (slot + 1) & mask) {
+      const e = this.#table[slot]!;
+      if (e === 0) break;
+      const k = e - 1;
+      if (this.#hashes[k] === h && this.#equals(k, id)) return false;
+    }
+    this.#append(id, h);
+    this.#table[slot] = this.#count; // entry index + 1
+    if (this.#count * 2 > this.#table.length) this.#rehash();
+    return true;
+  }
+
+  #equals(k: number, id: string): boolean {
+    const start = this.#starts[k]!;
+    const end = this.#starts[k + 1]!;
+    if (end - start !== id.length) return false;
+    const pool = this.#pool;
+    for (let i = 0; i < id.length; i++) if (pool[start + i] !== id.charCodeAt(i)) return false;
+    return true;
+  }
+
+  #append(id: string, h: number): void {
+    const k = this.#count;
+    if (k + 1 >= this.#starts.length) {
+      const starts = new Uint32Array(this.#starts.length * 2);
+      starts.set(this.#starts);
+      this.#starts = starts;
+      const hashes = new Uint32Array(this.#hashes.length * 2);
+      hashes.set(this.#hashes);
+      this.#hashes = hashes;
+    }
+    if (this.#poolUsed + id.length > this.#pool.length) {
+      const pool = new Uint8Array(Math.max(this.#pool.length * 2, this.#poolUsed + id.length));
+      pool.set(this.#pool.subarray(0, this.#poolUsed));
+      this.#pool = pool;
+    }
+    const pool = this.#pool;
+    let p = this.#poolUsed;
+    for (let i = 0; i < id.length; i++) pool[p++] = id.charCodeAt(i);
+    this.#poolUsed = p;
+    this.#hashes[k] = h;
+    this.#count = k + 1;
+    this.#starts[k + 1] = p;
+  }
+
+  #rehash(): void {
+    const table = new Uint32Array(this.#table.length * 2);
+    const mask = table.length - 1;
+    for (let k = 0; k < this.#count; k++) {
+      let slot = this.#hashes[k]! & mask;
+      while (table[slot] !== 0) slot = (slot + 1) & mask;
+      table[slot] = k + 1;
+    }
+    this.#table = table;
+  }
+
+  /** Every ID, in insertion order (pool entries first). */
+  *[Symbol.iterator](): IterableIterator<string> {
+    for (let k = 0; k < this.#count; k++) {
+      yield String.fromCharCode(...this.#pool.subarray(this.#starts[k]!, this.#starts[k + 1]!));
+    }
+    yield* this.#wide;
+  }
+
+  /** Bytes held by the pool and the index (for benchmarks and logs). */
+  get bytes(): number {
+    return this.#pool.byteLength + this.#starts.byteLength + this.#hashes.byteLength + this.#table.byteLength;
+  }
+}
+
+function tableSizeFor(n: number): number {
+  let size = 32;
+  while (size < n * 2) size *= 2;
+  return size;
+}
+
+/**
+ * FNV-1a over the UTF-16 code units, as an unsigned 32-bit number; -1 when a code unit is above
+ * 0xFF (such an ID does not fit the byte pool).
+ */
+export function hashString(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0xff) return -1;
+    h = Math.imul(h ^ c, 0x01000193);
+  }
+  return h >>> 0;
+}

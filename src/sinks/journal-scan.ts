@@ -1,0 +1,191 @@
+/**
+ * Streaming reads of the stage-2 journals, parsed once: a 572,850-line `part-K.jsonl` is read in
+ * 1 MiB chunks, and each line that has exactly the shape tickpipe writes,
+ * `{"event":"ID","symbol":"S","trades":N,"quotes":M}`, is read straight from the bytes (such a line
+ * is valid JSON by construction); any other line goes through `JSON.parse`. No array of lines, no
+ * object per line, no whole-file buffer: memory is what the caller keeps.
+ *
+ * The torn-tail rule is {@link parseJournal}'s: a last line without a newline, or a last line that
+ * is not JSON, is ignored; an invalid line before the last is an InputError naming file and line.
+ */
+import * as fsp from 'node:fs/promises';
+import { InputError } from '../errors.js';
+import { isNotFound, nodeFs, type FsLayer } from './fs-layer.js';
+import { toDiskError } from './paths.js';
+
+/** One window journal line as the scanner reports it. */
+export interface ScannedWindowLine {
+  readonly event: string;
+  /** Row counts (NaN when the line does not carry a number there). */
+  readonly trades: number;
+  readonly quotes: number;
+}
+
+const NL = 0x0a;
+const CHUNK = 1 << 20;
+
+/**
+ * Calls `onLine` with every committed line of a journal file, in order. A missing file is empty.
+ * `onLine` receives the line's bytes `[start, end)` of `buf` (valid only during the call) and its
+ * 1-based number, and returns false when the line is not valid JSON (the scanner then applies the
+ * torn-tail rule).
+ */
+export async function scanJournalLines(
+  path: string,
+  onLine: (buf: Buffer, start: number, end: number, line: number) => boolean,
+  fs: FsLayer = nodeFs,
+): Promise<void> {
+  let badLine = 0; // a line that was not JSON: torn if it is the last non-blank one
+  let lineNo = 0;
+  const visit = (buf: Buffer, start: number, end: number): void => {
+    lineNo++;
+    if (isBlank(buf, start, end)) return;
+    if (badLine > 0) throw new InputError(`${path}:${badLine}: invalid journal line (not JSON)`);
+    if (!onLine(buf, start, end, lineNo)) badLine = lineNo;
+  };
+  // Two torn lines cannot both be the last: an invalid line followed by an unterminated one is corrupt.
+  const tornAfterBad = (buf: Buffer, start: number, end: number): void => {
+    if (badLine > 0 && !isBlank(buf, start, end)) throw new InputError(`${path}:${badLine}: invalid journal line (not JSON)`);
+  };
+  if (fs !== nodeFs) {
+    let buf: Buffer;
+    try {
+      buf = await fs.readFile(path);
+    } catch (err) {
+      if (isNotFound(err)) return;
+      throw toDiskError(err, 'reading', path);
+    }
+    const end = buf.lastIndexOf(NL) + 1; // a last line without newline is torn
+    for (let s = 0; s < end; ) {
+      const e = buf.indexOf(NL, s);
+      visit(buf, s, e);
+      s = e + 1;
+    }
+    tornAfterBad(buf, end, buf.length);
+    return;
+  }
+  let h: fsp.FileHandle;
+  try {
+    h = await fsp.open(path, 'r');
+  } catch (err) {
+    if (isNotFound(err)) return;
+    throw toDiskError(err, 'reading', path);
+  }
+  try {
+    let buf = Buffer.allocUnsafe(CHUNK);
+    let have = 0; // bytes [0, have) of buf hold the unread rest
+    for (;;) {
+      if (have === buf.length) {
+        const bigger = Buffer.allocUnsafe(buf.length * 2); // a line longer than the chunk
+        buf.copy(bigger, 0, 0, have);
+        buf = bigger;
+      }
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await h.read(buf, have, buf.length - have, null));
+      } catch (err) {
+        throw toDiskError(err, 'reading', path);
+      }
+      if (bytesRead <= 0) {
+        tornAfterBad(buf, 0, have); // what is left has no newline: a torn tail, ignored
+        return;
+      }
+      have += bytesRead;
+      let s = 0;
+      for (let e = buf.indexOf(NL, s); e >= 0 && e < have; e = buf.indexOf(NL, s)) {
+        visit(buf, s, e);
+        s = e + 1;
+      }
+      buf.copy(buf, 0, s, have);
+      have -= s;
+    }
+  } finally {
+    await h.close().catch(() => undefined);
+  }
+}
+
+function isBlank(buf: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = buf[i]!;
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0d) return false;
+  }
+  return true;
+}
+
+/**
+ * Every committed line of a stage-2 journal (`part-K.jsonl` or `part-K.failed.jsonl`) as
+ * `{ event, trades, quotes }`; lines of another shape are parsed with `JSON.parse`.
+ * @throws InputError for an invalid line before the last, or a line without an event ID.
+ */
+export async function scanWindowJournal(path: string, onLine: (l: ScannedWindowLine) => void, fs: FsLayer = nodeFs): Promise<void> {
+  await scanJournalLines(
+    path,
+    (buf, start, end, line) => {
+      const fast = fastWindowLine(buf, start, end);
+      if (fast !== undefined) {
+        onLine(fast);
+        return true;
+      }
+      let entry: unknown;
+      try {
+        entry = JSON.parse(buf.toString('utf8', start, end));
+      } catch {
+        return false;
+      }
+      const e = entry as { event?: unknown; trades?: unknown; quotes?: unknown } | null;
+      if (!e || typeof e !== 'object' || typeof e.event !== 'string') throw new InputError(`${path}:${line}: entry has no event ID`);
+      onLine({ event: e.event, trades: typeof e.trades === 'number' ? e.trades : Number.NaN, quotes: typeof e.quotes === 'number' ? e.quotes : Number.NaN });
+      return true;
+    },
+    fs,
+  );
+}
+
+const EVENT_KEY = Buffer.from('{"event":"');
+const SYMBOL_KEY = Buffer.from('","symbol":"');
+const TRADES_KEY = Buffer.from('","trades":');
+const QUOTES_KEY = Buffer.from(',"quotes":');
+
+function matchAt(buf: Buffer, at: number, key: Buffer): boolean {
+  if (at + key.length > buf.length) return false;
+  for (let i = 0; i < key.length; i++) if (buf[at + i] !== key[i]) return false;
+  return true;
+}
+
+/** End of a plain JSON string body starting at `at` (printable ASCII, no `"` or `\`), or -1. */
+function plainString(buf: Buffer, at: number, end: number): number {
+  for (let i = at; i < end; i++) {
+    const c = buf[i]!;
+    if (c === 0x22) return i;
+    if (c < 0x20 || c > 0x7e || c === 0x5c) return -1;
+  }
+  return -1;
+}
+
+/** A JSON non-negative integer without leading zeros at `at`: [value, end] or undefined. */
+function plainInt(buf: Buffer, at: number, end: number): [number, number] | undefined {
+  let v = 0;
+  let i = at;
+  for (; i < end && i - at < 15; i++) {
+    const c = buf[i]!;
+    if (c < 0x30 || c > 0x39) break;
+    v = v * 10 + (c - 0x30);
+  }
+  if (i === at || (buf[at] === 0x30 && i - at > 1)) return undefined;
+  return [v, i];
+}
+
+/** `{"event":"ID","symbol":"S","trades":N,"quotes":M}` exactly, else undefined. */
+function fastWindowLine(buf: Buffer, start: number, end: number): ScannedWindowLine | undefined {
+  if (!matchAt(buf, start, EVENT_KEY)) return undefined;
+  const idStart = start + EVENT_KEY.length;
+  const idEnd = plainString(buf, idStart, end);
+  if (idEnd < 0 || !matchAt(buf, idEnd, SYMBOL_KEY)) return undefined;
+  const symEnd = plainString(buf, idEnd + SYMBOL_KEY.length, end);
+  if (symEnd < 0 || !matchAt(buf, symEnd, TRADES_KEY)) return undefined;
+  const trades = plainInt(buf, symEnd + TRADES_KEY.length, end);
+  if (trades === undefined || !matchAt(buf, trades[1], QUOTES_KEY)) return undefined;
+  const quotes = plainInt(buf, trades[1] + QUOTES_KEY.length, end);
+  if (quotes === undefined || quotes[1] !== end - 1 || buf[end - 1] !== 0x7d) return undefined;
+  return { event: buf.toString('latin1', idStart, idEnd), trades: trades[0], quotes: quotes[0] };
+}

@@ -554,7 +554,7 @@ async function runIngest(job: Job, view: ProgressView, paused$: Observable<boole
               logs.log.info({ stage: 'ingest', ...p }, 'manifest counted');
               view.line(
                 `ingest: ${p.total} events, ${p.completed} already done, ${p.failedBefore} failed before${job.retryFailed ? '' : ' (skipped; --retry-failed to retry)'}, ` +
-                  `${p.duplicates} repeated event ID(s) dropped (first position wins), ${p.pending} to go`,
+                  `${p.duplicates} repeated event ID(s) dropped, ${p.pending} to go`,
               );
               break;
             case 'window':

@@ -1,5 +1,5 @@
 import { EMPTY, catchError, concat, concatMap, defer, forkJoin, from, map, mergeMap, of, reduce, throwError, type Observable } from 'rxjs';
-import { AuthError, HttpError } from '../errors.js';
+import { AbortedError, AuthError, HttpError } from '../errors.js';
 import { downsampleQuotes } from '../operators/downsample-quotes.js';
 import { WindowWriter, loadIngestState, quotesFrame, tradesFrame, type FsLayer } from '../sinks/index.js';
 import { readManifest, type ManifestEvent } from '../streams/manifest.js';
@@ -161,6 +161,8 @@ export function ingestStage(opts: IngestStageOptions): Observable<IngestProgress
             return { kind: 'window', symbol: e.symbol, eventId: e.eventId, trades: trades.length, quotes: quotes.length, bytes };
           }),
           catchError((err: unknown) => {
+            // Stopping: a window still waiting out a rate-limit pause is dropped, not failed (redone next run).
+            if (err instanceof AbortedError && opts.signal?.aborted) return EMPTY;
             // A refused key ends the run; a permanent API failure is journaled and the run goes on.
             if (err instanceof AuthError || !(err instanceof HttpError)) return throwError(() => err);
             return from(

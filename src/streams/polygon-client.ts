@@ -389,6 +389,8 @@ export class PolygonClient {
     return once$.pipe(
       retryBackoff({
         ...r,
+        // The bucket pauses for the 429 (capped Retry-After); the retry just queues for a token.
+        ...(bucket ? { rateLimitedWaitsInBucket: true } : {}),
         onRetry: (err, attempt, delayMs) => {
           this.#m.retries++;
           this.#logger?.warn?.({ path: label, code: (err as TickpipeError)?.code, attempt, delayMs }, 'retrying request');
@@ -475,10 +477,13 @@ export class PolygonClient {
     const msg = `GET ${label}: HTTP ${status}${detail ? ` ${detail}` : ''}`;
     if (status === 401 || (status === 400 && /api key was not provided/i.test(text))) return new AuthError(msg, status);
     if (status === 429) {
-      const retryAfterMs = parseRetryAfter(retryAfterHeader);
+      const askedMs = parseRetryAfter(retryAfterHeader);
+      // A Retry-After of an hour must not stop the run for an hour: the bucket caps the pause, and
+      // the retry of this request waits no longer than the bucket does.
+      const retryAfterMs = this.bucket ? this.bucket.capRetryAfter(askedMs) : askedMs === undefined ? undefined : Math.min(askedMs, 60_000);
       this.#m.rateLimited++;
-      this.bucket?.onRateLimited(retryAfterMs);
-      this.#logger?.warn?.({ path: label, retryAfterMs }, 'rate limited (429)');
+      this.bucket?.onRateLimited(askedMs);
+      this.#logger?.warn?.({ path: label, retryAfterMs, ...(askedMs !== retryAfterMs ? { serverAskedMs: askedMs } : {}) }, 'rate limited (429)');
       return new RateLimitedError(msg, retryAfterMs);
     }
     if (status === 403) return new BadRequestError(msg, status);

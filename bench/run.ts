@@ -5,7 +5,8 @@
  * Flags:
  *   --quick          a short pass (1 run each, short windows, smaller data) → bench/results-quick.json
  *   --only 1,3,5     run only these benchmarks (1 quota, 2 adaptive, 3 throughput, 4 detection,
- *                    5 resume, 6 memory, 7 profile, 8 strict vs tolerant quota on dense data)
+ *                    5 resume, 6 memory, 7 profile, 8 strict vs tolerant quota on dense data,
+ *                    9 CPU per row: column scanner vs row path vs bare JSON.parse)
  *   --runs N         runs per figure (default 3; medians are reported)
  *   --sim child|inproc   where the simulator runs for benchmarks 1, 2 and 4 (default child; 3 does both)
  *
@@ -23,6 +24,7 @@ import { LATENCY, measureQuota, type QuotaMeasure } from './lib/quota.js';
 import { buildResumeFixture, measureCommit, measureMemory, measureResume, RESUME_EVENTS } from './lib/resume.js';
 import type { SimMode } from './lib/sim.js';
 import { measureThroughput, type ThroughputMeasure } from './lib/throughput.js';
+import { measureParseCost } from './lib/parse-cost.js';
 
 const { values } = parseArgs({
   options: {
@@ -38,8 +40,8 @@ const runs = values.runs !== undefined ? Number(values.runs) : quick ? 1 : 3;
 if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs: expected a whole number >= 1, got ${JSON.stringify(values.runs)}`);
 const simMode = values.sim as SimMode;
 if (simMode !== 'child' && simMode !== 'inproc') throw new Error(`--sim: expected child or inproc, got ${JSON.stringify(values.sim)}`);
-const only = new Set((values.only ?? '1,2,3,4,5,6,7,8').split(',').map((s) => Number(s.trim())));
-for (const n of only) if (!(n >= 1 && n <= 8)) throw new Error(`--only: expected numbers 1..8, got ${JSON.stringify(values.only)}`);
+const only = new Set((values.only ?? '1,2,3,4,5,6,7,8,9').split(',').map((s) => Number(s.trim())));
+for (const n of only) if (!(n >= 1 && n <= 9)) throw new Error(`--only: expected numbers 1..9, got ${JSON.stringify(values.only)}`);
 
 const S = quick
   ? { warmMs: 3_000, measureMs: 8_000, adaptWarmMs: 6_000, adaptMeasureMs: 10_000, tputWarmMs: 1_500, tputMs: 5_000, bars: 1_000_000, barSymbols: 20, stage1Symbols: 20, resumeEvents: 57_285, profileMs: 6_000, appends: 50, rewrites: 3 }
@@ -200,6 +202,17 @@ await withTmp('main', async (dir) => {
       }
     }
     results['8_strict_quota'] = out;
+  }
+
+  if (only.has(9)) {
+    const out: Record<string, unknown> = {};
+    for (const density of ['sparse', 'busy', 'in-play'] as const) {
+      const c = await measureParseCost(density, quick ? 3 : 8);
+      log(`9 ${density}: ${num(c.rows)} rows, JSON.parse ${c.jsonParseUsPerRow.toFixed(2)} µs/row, row path ${c.rowPathUsPerRow.toFixed(2)}, column path ${c.columnPathUsPerRow.toFixed(2)}`);
+      out[density] = c;
+      rows.push([`9 parse ${density}`, `CPU µs/row, pages → frames (${num(c.rows)} rows): column path / row path / bare JSON.parse`, `${c.columnPathUsPerRow.toFixed(2)} / ${c.rowPathUsPerRow.toFixed(2)} / ${c.jsonParseUsPerRow.toFixed(2)}`, `${(c.rowPathUsPerRow / c.columnPathUsPerRow).toFixed(1)}x less than the row path`]);
+    }
+    results['9_parse_cost'] = out;
   }
 
   if (only.has(7)) {

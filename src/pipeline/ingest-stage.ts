@@ -1,6 +1,8 @@
 import { EMPTY, catchError, concat, concatMap, defer, forkJoin, from, map, mergeMap, of, reduce, throwError, type Observable } from 'rxjs';
 import { AbortedError, AuthError, HttpError } from '../errors.js';
-import { downsampleQuotes } from '../operators/downsample-quotes.js';
+import { bucketNsForHz, downsampleQuotes } from '../operators/downsample-quotes.js';
+import { columnsFrame } from '../sinks/column-frame.js';
+import { TickColumns } from '../streams/column-scanner.js';
 import { WindowWriter, loadIngestState, quotesFrame, tradesFrame, type FsLayer } from '../sinks/index.js';
 import { readManifest, type ManifestEvent } from '../streams/manifest.js';
 import type { PolygonClient } from '../streams/polygon-client.js';
@@ -61,8 +63,26 @@ export type IngestProgress =
       readonly message: string;
     };
 
-/** The part of {@link PolygonClient} stage 2 uses. */
-export type WindowsClient = Pick<PolygonClient, 'trades$' | 'quotes$'>;
+/**
+ * The part of {@link PolygonClient} stage 2 uses. With `tickColumns$` (a PolygonClient has it) pages
+ * are scanned from their bytes into columns; without it (a custom client) rows go the object path.
+ */
+export type WindowsClient = Pick<PolygonClient, 'trades$' | 'quotes$'> & Partial<Pick<PolygonClient, 'tickColumns$'>>;
+
+/**
+ * Both listings of a window straight into columns and then frames: the same frames (and Parquet
+ * bytes) as tradesFrame/quotesFrame of the row path, with no object per row.
+ */
+function fetchWindowFrames(client: WindowsClient, symbol: string, gte: bigint, lte: bigint, hz: number) {
+  const range = { gte, lte, order: 'asc' as const, limit: 50_000 };
+  return defer(() => {
+    const trades = new TickColumns('trades');
+    const quotes = new TickColumns('quotes', hz > 0 ? Number(bucketNsForHz(hz)) : 0);
+    return forkJoin([client.tickColumns$!('trades', symbol, range, trades).pipe(reduce(() => 0, 0)), client.tickColumns$!('quotes', symbol, range, quotes).pipe(reduce(() => 0, 0))]).pipe(
+      map(() => ({ trades: columnsFrame(trades), quotes: columnsFrame(quotes), tradeRows: trades.length, quoteRows: quotes.length })),
+    );
+  });
+}
 
 const NS_PER_MS = 1_000_000n;
 
@@ -152,13 +172,17 @@ export function ingestStage(opts: IngestStageOptions): Observable<IngestProgress
         const gte = BigInt(e.timestampMs - window.beforeMs) * NS_PER_MS;
         const lte = BigInt(e.timestampMs + window.afterMs) * NS_PER_MS;
         // Pausing is done by pullMap (no new window is pulled); stopping also drops windows not yet started.
+        const frames$ =
+          typeof opts.client.tickColumns$ === 'function'
+            ? fetchWindowFrames(opts.client, e.symbol, gte, lte, hz)
+            : forkJoin([fetchTrades(opts.client, e.symbol, gte, lte), fetchQuotes(opts.client, e.symbol, gte, lte, hz)]).pipe(
+                map(([t, q]) => ({ trades: tradesFrame(t), quotes: quotesFrame(q), tradeRows: t.length, quoteRows: q.length })),
+              );
         return admission(undefined, opts.signal).pipe(
-          concatMap(() =>
-            forkJoin([fetchTrades(opts.client, e.symbol, gte, lte), fetchQuotes(opts.client, e.symbol, gte, lte, hz)]),
-          ),
-          concatMap(async ([trades, quotes]): Promise<IngestProgress> => {
-            const { bytes } = await writer.commit({ symbol: e.symbol, eventId: e.eventId, trades: tradesFrame(trades), quotes: quotesFrame(quotes) });
-            return { kind: 'window', symbol: e.symbol, eventId: e.eventId, trades: trades.length, quotes: quotes.length, bytes };
+          concatMap(() => frames$),
+          concatMap(async (w): Promise<IngestProgress> => {
+            const { bytes } = await writer.commit({ symbol: e.symbol, eventId: e.eventId, trades: w.trades, quotes: w.quotes });
+            return { kind: 'window', symbol: e.symbol, eventId: e.eventId, trades: w.tradeRows, quotes: w.quoteRows, bytes };
           }),
           catchError((err: unknown) => {
             // Stopping: a window still waiting out a rate-limit pause is dropped, not failed (redone next run).

@@ -10,9 +10,10 @@ import { QUOTES_SCHEMA, TRADES_SCHEMA } from './parquet.js';
 
 type Built = { readonly series: pl.Series[]; readonly expr: pl.Expr };
 
-function allPresent(p: Uint8Array, n: number): boolean {
-  for (let i = 0; i < n; i++) if (p[i] !== 1) return false;
-  return true;
+function countPresent(p: Uint8Array, n: number): number {
+  let c = 0;
+  for (let i = 0; i < n; i++) c += p[i]!;
+  return c;
 }
 
 function maskSeries(name: string, p: Uint8Array, n: number): pl.Series {
@@ -25,8 +26,11 @@ function column(cols: TickColumns, name: FieldName, dtype: pl.DataType): Built {
   const f = fieldId(name);
   const n = cols.length;
   const present = cols.present[f]!;
-  const full = allPresent(present, n);
+  const count = countPresent(present, n);
+  const full = count === n;
   const raw = `__raw_${name}`;
+  // A field no row has (quotes' conditions, indicators, trf_timestamp): one typed null literal.
+  if (count === 0) return { series: [], expr: pl.lit(null).cast(dtype).alias(name) };
   let s: pl.Series;
   let expr: pl.Expr;
   if (dtype.equals(pl.Int64)) {
@@ -41,6 +45,8 @@ function column(cols: TickColumns, name: FieldName, dtype: pl.DataType): Built {
   }
   if (dtype.equals(pl.Float64) || dtype.equals(pl.Int32)) {
     const src = dtype.equals(pl.Float64) ? cols.f64[f]! : cols.i32[f]!;
+    // Typed arrays go to Polars as one buffer copy, not element by element.
+    if (full) return { series: [pl.Series(raw, src.slice(0, n) as unknown as number[], dtype)], expr: pl.col(raw).alias(name) };
     const values: (number | null)[] = new Array(n);
     for (let i = 0; i < n; i++) values[i] = present[i] === 1 ? src[i]! : null;
     s = pl.Series(raw, values, dtype);

@@ -53,6 +53,8 @@ type FieldName = keyof typeof F;
 const FIELD_COUNT = 19;
 type Slot = 'i64' | 'f64' | 'i32' | 'str' | 'list';
 const SLOT: readonly Slot[] = ['i64', 'i64', 'i64', 'i64', 'str', 'f64', 'f64', 'i32', 'i32', 'list', 'i32', 'i32', 'f64', 'f64', 'i32', 'f64', 'f64', 'i32', 'list'];
+/** SLOT as small integers for the per-value switch: 0 i64, 1 f64, 2 i32, 3 str, 4 list. */
+const SLOT_CODE = Uint8Array.from(SLOT, (k) => ['i64', 'f64', 'i32', 'str', 'list'].indexOf(k));
 
 export const TRADE_FIELDS: readonly FieldName[] = ['sip_timestamp', 'participant_timestamp', 'trf_timestamp', 'sequence_number', 'id', 'price', 'size', 'exchange', 'tape', 'conditions', 'correction', 'trf_id'];
 export const QUOTE_FIELDS: readonly FieldName[] = ['sip_timestamp', 'participant_timestamp', 'trf_timestamp', 'sequence_number', 'bid_price', 'bid_size', 'bid_exchange', 'ask_price', 'ask_size', 'ask_exchange', 'tape', 'conditions', 'indicators'];
@@ -106,6 +108,9 @@ export class TickColumns {
   private lastBucketHi = -1;
   private lastBucketLo = -1;
   readonly fields: readonly FieldName[];
+  /** Column ids of this kind's fields, and of its required ones. */
+  readonly ids: Int8Array;
+  readonly required: Int8Array;
 
   constructor(
     readonly kind: TickKind,
@@ -114,6 +119,8 @@ export class TickColumns {
     capacity = 1024,
   ) {
     this.fields = kind === 'trades' ? TRADE_FIELDS : QUOTE_FIELDS;
+    this.ids = Int8Array.from(this.fields, (n) => F[n]);
+    this.required = Int8Array.from(REQUIRED[kind], (n) => F[n]);
     this.capacity = capacity;
     for (let f = 0; f < FIELD_COUNT; f++) this.present.push(new Uint8Array(0));
     for (const name of this.fields) {
@@ -157,6 +164,54 @@ export class TickColumns {
     if (this.length < this.capacity) return;
     this.capacity *= 2;
     for (const name of this.fields) this.alloc(F[name], this.capacity);
+  }
+
+  /**
+   * Appends the rows of `page` (scanned with the same kind and bucket). With downsampling, a page
+   * whose first row falls in the bucket of this window's last row replaces that row: the last quote
+   * of a bucket wins across page boundaries as within a page.
+   */
+  append(page: TickColumns): void {
+    if (page.kind !== this.kind || page.bucketNs !== this.bucketNs) throw new TypeError('TickColumns.append: kind or bucket differs');
+    if (page.length === 0) return;
+    let at = this.length;
+    if (this.bucketNs > 0 && at > 0) {
+      const u = page.u32[F.sip_timestamp]!;
+      const [qHi, qLo] = divU64(u[1]!, u[0]!, this.bucketNs);
+      if (qHi < this.lastBucketHi || (qHi === this.lastBucketHi && qLo < this.lastBucketLo)) {
+        throw new ProtocolError(`quotes out of order across pages (row ${at})`);
+      }
+      if (qHi === this.lastBucketHi && qLo === this.lastBucketLo) at--;
+    }
+    const need = at + page.length;
+    if (need > this.capacity) {
+      while (this.capacity < need) this.capacity *= 2;
+      for (const name of this.fields) this.alloc(F[name], this.capacity);
+    }
+    const n = page.length;
+    for (const name of this.fields) {
+      const f = F[name];
+      this.present[f]!.set(page.present[f]!.subarray(0, n), at);
+      switch (SLOT[f]) {
+        case 'i64':
+          this.i64[f]!.set(page.i64[f]!.subarray(0, n), at);
+          break;
+        case 'f64':
+          this.f64[f]!.set(page.f64[f]!.subarray(0, n), at);
+          break;
+        case 'i32':
+          this.i32[f]!.set(page.i32[f]!.subarray(0, n), at);
+          break;
+        default: {
+          const dst = this.str[f]!;
+          const src = page.str[f]!;
+          for (let i = 0; i < n; i++) dst[at + i] = src[i]!;
+        }
+      }
+    }
+    this.length = at + n;
+    this.lastBucketHi = page.lastBucketHi;
+    this.lastBucketLo = page.lastBucketLo;
   }
 
   /**
@@ -398,9 +453,12 @@ class Scanner {
       neg = true;
       p++;
     }
-    let hi = 0;
-    let lo = 0;
     const d0 = p;
+    // Up to 15 digits are exact in one double; the rest are added on two 32-bit halves.
+    let a = 0;
+    while (p < b.length && p - d0 < 15 && b[p]! >= 0x30 && b[p]! <= 0x39) a = a * 10 + (b[p++]! - 0x30);
+    let hi = Math.floor(a / 4294967296);
+    let lo = a - hi * 4294967296;
     while (p < b.length && b[p]! >= 0x30 && b[p]! <= 0x39) {
       lo = lo * 10 + (b[p++]! - 0x30);
       const carry = Math.floor(lo / 4294967296);
@@ -469,7 +527,8 @@ class Scanner {
 /** One row object of `results` into slot `row` of `cols`. */
 function readRow(sc: Scanner, cols: TickColumns, row: number): void {
   sc.expect(0x7b, "'{' (a row)");
-  for (const name of cols.fields) cols.present[F[name]]![row] = 0;
+  const ids = cols.ids;
+  for (let k = 0; k < ids.length; k++) cols.present[ids[k]!]![row] = 0;
   sc.ws();
   if (sc.b[sc.pos] === 0x7d) {
     sc.pos++;
@@ -482,25 +541,24 @@ function readRow(sc: Scanner, cols: TickColumns, row: number): void {
       if (!wanted) sc.skip();
       else if (sc.isNull()) cols.present[f]![row] = 0;
       else {
-        const name = FIELD_NAMES[f]!;
-        switch (SLOT[f]) {
-          case 'i64':
-            sc.int64Into(cols.u32[f]!, row, name);
+        switch (SLOT_CODE[f]) {
+          case 0:
+            sc.int64Into(cols.u32[f]!, row, FIELD_NAMES[f]!);
             break;
-          case 'f64':
+          case 1:
             cols.f64[f]![row] = sc.number();
             break;
-          case 'i32': {
+          case 2: {
             const v = sc.number();
-            if (!Number.isInteger(v) || v < -2147483648 || v > 2147483647) sc.fail(`${name}: expected a 32-bit integer`);
+            if (!Number.isInteger(v) || v < -2147483648 || v > 2147483647) sc.fail(`${FIELD_NAMES[f]}: expected a 32-bit integer`);
             cols.i32[f]![row] = v;
             break;
           }
-          case 'str':
+          case 3:
             cols.str[f]![row] = sc.string();
             break;
           default:
-            cols.str[f]![row] = sc.intList(name);
+            cols.str[f]![row] = sc.intList(FIELD_NAMES[f]!);
         }
         cols.present[f]![row] = 1;
       }
@@ -513,8 +571,9 @@ function readRow(sc: Scanner, cols: TickColumns, row: number): void {
       }
     }
   }
-  for (const name of REQUIRED[cols.kind]) {
-    if (cols.present[F[name]]![row] !== 1) throw new ProtocolError(`${sc.label}: row ${row} has no ${name}`, 200);
+  const req = cols.required;
+  for (let k = 0; k < req.length; k++) {
+    if (cols.present[req[k]!]![row] !== 1) throw new ProtocolError(`${sc.label}: row ${row} has no ${FIELD_NAMES[req[k]!]}`, 200);
   }
 }
 

@@ -38,11 +38,11 @@ async function record(kind: 'trades' | 'quotes', ticker: string, gte: bigint, lt
   const pages: Buffer[] = [];
   let url: string | undefined = `${sim.url}/v3/${kind}/${ticker}?timestamp.gte=${gte}&timestamp.lte=${lte}&order=asc&sort=timestamp&limit=${limit}&apiKey=k`;
   while (url) {
-    const res = await request(url);
-    const buf = Buffer.from(await res.body.arrayBuffer());
+    const res: Awaited<ReturnType<typeof request>> = await request(url);
+    const buf: Buffer = Buffer.from(await res.body.arrayBuffer());
     expect(res.statusCode).toBe(200);
     pages.push(buf);
-    const next = (JSON.parse(buf.toString('utf8')) as { next_url?: string }).next_url;
+    const next: string | undefined = (JSON.parse(buf.toString('utf8')) as { next_url?: string }).next_url;
     url = next ? `${next}&apiKey=k` : undefined;
   }
   return pages;

@@ -8,6 +8,9 @@ import pl from 'nodejs-polars';
 import { fieldId, type FieldName, type TickColumns } from '../streams/column-scanner.js';
 import { QUOTES_SCHEMA, TRADES_SCHEMA } from './parquet.js';
 
+/** Up to this many rows a list column is built from arrays, above it from encoded strings. */
+const SMALL_LIST_ROWS = 10_000;
+
 type Built = { readonly series: pl.Series[]; readonly expr: pl.Expr };
 
 function countPresent(p: Uint8Array, n: number): number {
@@ -55,6 +58,16 @@ function column(cols: TickColumns, name: FieldName, dtype: pl.DataType): Built {
   const strs = cols.str[f]!;
   const values: (string | null)[] = new Array(n);
   for (let i = 0; i < n; i++) values[i] = present[i] === 1 ? strs[i]! : null;
+  if (!dtype.equals(pl.String) && n <= SMALL_LIST_ROWS) {
+    // Small frames: the split expression below has a fixed cost of tens of ms per frame, more than
+    // building the few arrays (the row path avoids it the same way, through readRecords).
+    const lists: (number[] | null)[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = values[i];
+      lists[i] = v === null || v === undefined ? null : v === '' ? [] : v.split(',').map(Number);
+    }
+    return { series: [pl.Series(raw, lists, pl.List(pl.Int32))], expr: pl.col(raw).alias(name) };
+  }
   s = pl.Series(raw, values, pl.String);
   if (dtype.equals(pl.String)) return { series: [s], expr: pl.col(raw).alias(name) };
   // List(Int32) from "1,2,3"; '' is an empty list, null stays null (as the row path encodes it).

@@ -75,11 +75,40 @@ function column(cols: TickColumns, name: FieldName, dtype: pl.DataType): Built {
   return { series: [s], expr: pl.when(pl.col(raw).eq(pl.lit(''))).then(split.lst.head(0)).otherwise(split).alias(name) };
 }
 
+/**
+ * Below this many rows one `readRecords` call beats a dozen Series plus a select (each Polars call
+ * has a fixed cost of milliseconds): the few row records are cheaper than the calls. Dense windows,
+ * where the per-row cost matters, stay on the column path.
+ */
+const SMALL_FRAME_ROWS = 2_000;
+
+function smallFrame(cols: TickColumns, names: readonly FieldName[], schema: Record<string, pl.DataType>): pl.DataFrame {
+  const n = cols.length;
+  const records: Record<string, unknown>[] = new Array(n);
+  for (let i = 0; i < n; i++) records[i] = {};
+  for (const name of names) {
+    const f = fieldId(name);
+    const present = cols.present[f]!;
+    const dtype = schema[name]!;
+    const src: ArrayLike<unknown> = dtype.equals(pl.Int64) ? cols.i64[f]! : dtype.equals(pl.Float64) ? cols.f64[f]! : dtype.equals(pl.Int32) ? cols.i32[f]! : cols.str[f]!;
+    const list = !dtype.equals(pl.Int64) && !dtype.equals(pl.Float64) && !dtype.equals(pl.Int32) && !dtype.equals(pl.String);
+    for (let i = 0; i < n; i++) {
+      if (present[i] !== 1) records[i]![name] = null;
+      else if (list) {
+        const v = src[i] as string;
+        records[i]![name] = v === '' ? [] : v.split(',').map(Number);
+      } else records[i]![name] = src[i];
+    }
+  }
+  return pl.readRecords(records, { schema });
+}
+
 /** The window's columns as a DataFrame with TRADES_SCHEMA or QUOTES_SCHEMA. */
 export function columnsFrame(cols: TickColumns): pl.DataFrame {
   const schema = (cols.kind === 'trades' ? TRADES_SCHEMA : QUOTES_SCHEMA) as Record<string, pl.DataType>;
   const names = Object.keys(schema) as FieldName[];
   if (cols.length === 0) return pl.readRecords([], { schema });
+  if (cols.length <= SMALL_FRAME_ROWS) return smallFrame(cols, names, schema);
   const built = names.map((n) => column(cols, n, schema[n]!));
   return pl.DataFrame(built.flatMap((b) => b.series)).select(...built.map((b) => b.expr));
 }

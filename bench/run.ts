@@ -5,7 +5,8 @@
  * Flags:
  *   --quick          a short pass (1 run each, short windows, smaller data) → bench/results-quick.json
  *   --only 1,3,5     run only these benchmarks (1 quota, 2 adaptive, 3 throughput, 4 detection,
- *                    5 resume, 6 memory, 7 profile, 8 resume from the spawned CLI)
+ *                    5 resume, 6 memory, 7 profile, 8 resume from the spawned CLI, 9 strict vs tolerant
+ *                    quota on dense data, 10 CPU per row: column scanner vs row path vs bare JSON.parse)
  *   --runs N         runs per figure (default 3; medians are reported)
  *   --sim child|inproc   where the simulator runs for benchmarks 1, 2 and 4 (default child; 3 does both)
  *
@@ -24,6 +25,7 @@ import { buildResumeFixture, measureCommit, measureMemory, measureResume, RESUME
 import { measureCliResume, writeCsvManifests } from './lib/cli-resume.js';
 import type { SimMode } from './lib/sim.js';
 import { measureThroughput, type ThroughputMeasure } from './lib/throughput.js';
+import { measureParseCost } from './lib/parse-cost.js';
 
 const { values } = parseArgs({
   options: {
@@ -39,8 +41,8 @@ const runs = values.runs !== undefined ? Number(values.runs) : quick ? 1 : 3;
 if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs: expected a whole number >= 1, got ${JSON.stringify(values.runs)}`);
 const simMode = values.sim as SimMode;
 if (simMode !== 'child' && simMode !== 'inproc') throw new Error(`--sim: expected child or inproc, got ${JSON.stringify(values.sim)}`);
-const only = new Set((values.only ?? '1,2,3,4,5,6,7,8').split(',').map((s) => Number(s.trim())));
-for (const n of only) if (!(n >= 1 && n <= 8)) throw new Error(`--only: expected numbers 1..8, got ${JSON.stringify(values.only)}`);
+const only = new Set((values.only ?? '1,2,3,4,5,6,7,8,9,10').split(',').map((s) => Number(s.trim())));
+for (const n of only) if (!(n >= 1 && n <= 10)) throw new Error(`--only: expected numbers 1..10, got ${JSON.stringify(values.only)}`);
 
 const S = quick
   ? { warmMs: 3_000, measureMs: 8_000, adaptWarmMs: 6_000, adaptMeasureMs: 10_000, tputWarmMs: 1_500, tputMs: 5_000, bars: 1_000_000, barSymbols: 20, stage1Symbols: 20, resumeEvents: 57_285, profileMs: 6_000, appends: 50, rewrites: 3 }
@@ -195,6 +197,38 @@ await withTmp('main', async (dir) => {
         rows.push(['6 memory', v === 'old-mergemap' ? 'old: from(all rows) + mergeMap(64)' : 'old: 572,850 task closures + futures, 6 workers', `${num(o.maxRssMB)} MB peak RSS`, `${(o.maxRssMB / p.maxRssMB).toFixed(1)}× tickpipe, ${num(o.sec, 1)} s`]);
       }
     }
+  }
+
+  if (only.has(9)) {
+    // Issue 16: quota share against a strict (sliding-second) and a tolerant (token-bucket) server,
+    // sparse and busy data, default 30-minute windows, 100 ms median latency with a lognormal tail.
+    // Dense days are expensive to generate, so the manifest keeps each symbol-day together.
+    const denseManifest = join(dir, 'dense-manifest.parquet');
+    const denseEvents = syntheticEvents(30_000, 4).sort((a, b) => a.symbol.localeCompare(b.symbol) || a.timestamp - b.timestamp);
+    writeManifest(denseManifest, denseEvents);
+    const out: Record<string, unknown> = {};
+    for (const density of ['sparse', 'busy'] as const) {
+      for (const quota of [50, 100]) {
+        for (const quotaMode of ['strict', 'tolerant'] as const) {
+          const m = await measureQuota('tickpipe', { quota, clientRate: quota, adaptive: false, warmMs: S.warmMs, measureMs: S.measureMs, manifestPath: density === 'sparse' ? manifestPath : denseManifest, events, simMode, quotaMode, density });
+          log(`9 ${density} ${quotaMode} ${quota}/s: use ${pct(m.quotaUse)}, 429 ${pct(m.share429, 2)}, loop p99 ${num(m.loopDelayP99Ms ?? NaN, 1)} ms, cpu ${num(m.cpuMsPerRequest ?? NaN, 1)} ms/req`);
+          out[`${density}_${quotaMode}_${quota}`] = m;
+          rows.push([`9 ${quotaMode}`, `${density}, quota ${quota}/s, 30-min win: use / 429 / loop p99`, `${pct(m.quotaUse)} / ${pct(m.share429, 2)} / ${num(m.loopDelayP99Ms ?? NaN, 0)} ms`, `target ≥98% / <1% / ≤50 ms: ${m.quotaUse >= 0.98 && m.share429 < 0.01 && (m.loopDelayP99Ms ?? Infinity) <= 50 ? 'met' : 'NOT met'}`]);
+        }
+      }
+    }
+    results['9_strict_quota'] = out;
+  }
+
+  if (only.has(10)) {
+    const out: Record<string, unknown> = {};
+    for (const density of ['sparse', 'busy', 'in-play'] as const) {
+      const c = await measureParseCost(density, quick ? 3 : 8);
+      log(`10 ${density}: ${num(c.rows)} rows, JSON.parse ${c.jsonParseUsPerRow.toFixed(2)} µs/row, row path ${c.rowPathUsPerRow.toFixed(2)}, column path ${c.columnPathUsPerRow.toFixed(2)}`);
+      out[density] = c;
+      rows.push([`10 parse ${density}`, `CPU µs/row, pages → frames (${num(c.rows)} rows): column path / row path / bare JSON.parse`, `${c.columnPathUsPerRow.toFixed(2)} / ${c.rowPathUsPerRow.toFixed(2)} / ${c.jsonParseUsPerRow.toFixed(2)}`, `${(c.rowPathUsPerRow / c.columnPathUsPerRow).toFixed(1)}x less than the row path`]);
+    }
+    results['10_parse_cost'] = out;
   }
 
   if (only.has(7)) {

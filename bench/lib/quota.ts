@@ -2,7 +2,7 @@
  * Benchmarks 1 and 2: share of the server's quota turned into successful requests, and the 429
  * share, over a steady window after warm-up, read from the simulator's own counters.
  */
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { TokenBucket } from '../../src/operators/token-bucket.js';
 import type { SimStats } from '../../src/sim/index.js';
 import type { EventRow } from '../../src/types.js';
@@ -33,6 +33,13 @@ export interface QuotaMeasure {
   readonly eventsPerSec: number;
   /** Client bucket's rate at the end (adaptive mode). */
   readonly finalRate?: number;
+  /** The simulator's quota mode and tick density (issue 16 rows). */
+  readonly quotaMode?: 'tolerant' | 'strict';
+  readonly density?: 'sparse' | 'busy' | 'in-play';
+  /** Event-loop delay p99 of the pipeline's process in the window, ms. */
+  readonly loopDelayP99Ms?: number;
+  /** Process CPU (all threads) per successful request in the window, ms. */
+  readonly cpuMsPerRequest?: number;
 }
 
 export interface QuotaSetup {
@@ -46,6 +53,8 @@ export interface QuotaSetup {
   readonly simMode: SimMode;
   /** Event window; undefined: the stage's default (30 minutes). */
   readonly window?: { readonly beforeMs: number; readonly afterMs: number };
+  readonly quotaMode?: 'tolerant' | 'strict';
+  readonly density?: 'sparse' | 'busy' | 'in-play';
 }
 
 function delta(a: SimStats, b: SimStats): { ok: number; requests: number; rateLimited: number } {
@@ -58,7 +67,7 @@ export function concurrencyFor(rate: number): number {
 }
 
 export async function measureQuota(design: 'tickpipe' | 'old', s: QuotaSetup): Promise<QuotaMeasure> {
-  const sim = await openSim({ rate: s.quota, latency: LATENCY, seed: 7 }, s.simMode);
+  const sim = await openSim({ rate: s.quota, latency: LATENCY, seed: 7, ...(s.quotaMode ? { quotaMode: s.quotaMode } : {}), ...(s.density ? { density: s.density } : {}) }, s.simMode);
   try {
     return await withTmp('quota', async (outDir) => {
       const concurrency = design === 'old' ? 6 : concurrencyFor(s.clientRate);
@@ -77,8 +86,13 @@ export async function measureQuota(design: 'tickpipe' | 'old', s: QuotaSetup): P
       await sleep(s.warmMs);
       const a = await sim.stats();
       const ev0 = run.events();
+      const loop = monitorEventLoopDelay({ resolution: 10 });
+      loop.enable();
+      const cpu0 = process.cpuUsage();
       const t0 = performance.now();
       await sleep(s.measureMs);
+      const cpu = process.cpuUsage(cpu0);
+      loop.disable();
       const b = await sim.stats();
       const ev1 = run.events();
       const sec = (performance.now() - t0) / 1000;
@@ -100,6 +114,10 @@ export async function measureQuota(design: 'tickpipe' | 'old', s: QuotaSetup): P
         requests: d.requests,
         eventsPerSec: (ev1 - ev0) / sec,
         ...(finalRate !== undefined ? { finalRate } : {}),
+        ...(s.quotaMode ? { quotaMode: s.quotaMode } : {}),
+        ...(s.density ? { density: s.density } : {}),
+        loopDelayP99Ms: loop.percentile(99) / 1e6,
+        cpuMsPerRequest: d.ok > 0 ? (cpu.user + cpu.system) / 1000 / d.ok : Number.NaN,
       };
     });
   } finally {

@@ -35,6 +35,12 @@ if (a.variant === 'load-only') {
     });
   // Private fields make the other methods refuse a receiver that is not the client itself.
   spy.quotes$ = (ticker, options) => client.quotes$(ticker, options);
+  // Stage 2 takes the column path when the client has it: mark the first request there too.
+  spy.tickColumns$ = (kind, ticker, options, into) =>
+    defer(() => {
+      firstRequestMs ??= performance.now() - t0;
+      return client.tickColumns$(kind, ticker, options, into);
+    });
   let startMs = 0;
   let windows = 0;
   let total = 0;

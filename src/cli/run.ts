@@ -44,6 +44,7 @@ Options:
   --rate R                 requests per second for this process, e.g. 100/s or 300/min
                            (default 100/s, divided by N with --partition i/N; the simulator's quota on the demo)
   --adaptive               lower the rate on 429s (AIMD) and recover it slowly
+  --max-server-pause D     longest pause a 429's Retry-After may impose, e.g. 90s (default 60s)
   --partition i/N          run only share i of N (separate processes on one run folder)
   --manifest FILE          stage-2 events (Parquet/CSV: symbol, event_type, timestamp); default events/events.parquet
   --window -10m,+20m       time around each event (default -10m,+20m)
@@ -73,6 +74,7 @@ const FLAGS = {
   concurrency: { type: 'string' },
   rate: { type: 'string' },
   adaptive: { type: 'boolean' },
+  'max-server-pause': { type: 'string' },
   partition: { type: 'string' },
   manifest: { type: 'string' },
   window: { type: 'string' },
@@ -208,7 +210,11 @@ async function runJob(values: Values, io: CommandIo): Promise<number> {
   const source = await openSource(values, apiKey, userRate);
   try {
     const rate = userRate ?? (embedded ? source.quota : 100 / partition.count);
-    const bucket = new TokenBucket({ rate, adaptive: values.adaptive ?? false });
+    const maxServerPauseMs = values['max-server-pause'] === undefined ? undefined : parseDuration('--max-server-pause', values['max-server-pause']);
+    if (maxServerPauseMs !== undefined && !(maxServerPauseMs >= 1000 && maxServerPauseMs <= 86_400_000)) {
+      throw new UsageError(`--max-server-pause: expected a duration from 1s to 24h, got ${JSON.stringify(values['max-server-pause'])}`);
+    }
+    const bucket = new TokenBucket({ rate, adaptive: values.adaptive ?? false, ...(maxServerPauseMs !== undefined ? { maxServerPauseMs } : {}) });
     // Retries and 429s go to tickpipe.log, which exists only once preflight has passed.
     let appLog: RunLogs['log'] | undefined;
     const logger = { warn: (o: object, m?: string) => appLog?.warn(o, m), debug: (o: object, m?: string) => appLog?.debug(o, m) };
@@ -311,6 +317,9 @@ async function execute(job: Job): Promise<number> {
     logBroken.abort();
   });
   const signal = AbortSignal.any([stop.signal, logBroken.signal]);
+  // Items only waiting out a rate-limit pause are dropped (redone next run) instead of waited for;
+  // after the abort, so the stages see their signal aborted when those waits end.
+  stop.signal.addEventListener('abort', () => job.bucket.stopWaitingWhilePaused(), { once: true });
   // Each subscription (per stage) re-emits the current state; only a change is news.
   let wasPaused = false;
   const paused$: Observable<boolean> = pauseFlag$(join(job.out, 'PAUSE')).pipe(
@@ -507,6 +516,7 @@ async function runIngest(job: Job, view: ProgressView, paused$: Observable<boole
       latencyP95Ms: m.latencyP95Ms,
       rate: +bucket.currentRate.toFixed(1),
       quota: job.quota,
+      ...serverPause(bucket),
       etaSec: Number.isFinite(eta) ? Math.round(eta / 1000) : null,
       rssMB: rssMB(),
     });
@@ -519,6 +529,7 @@ async function runIngest(job: Job, view: ProgressView, paused$: Observable<boole
     return [
       `ingest ${progress} windows, ${failed} failed, ${winPerSec.toFixed(1)} windows/s, ETA ${counted ? formatDuration(eta) : 'counting…'}`,
       `  requests ${reqPerSec.toFixed(1)}/s of ${job.quota}/s quota, rate ${bucket.currentRate.toFixed(1)}/s, 429s ${m.rateLimited}, p50 ${m.latencyP50Ms} ms p95 ${m.latencyP95Ms} ms, trades ${trades} quotes ${quotes}, ${(bytes / 1_048_576).toFixed(1)} MB, last ${last}`,
+      ...pauseLine(bucket),
     ];
   };
   try {
@@ -578,6 +589,8 @@ async function runIngest(job: Job, view: ProgressView, paused$: Observable<boole
         // A line every 5 s while the stage is live (so `tail` can tell slow from stalled), and one per 100 windows.
         heartbeat((p) => {
           if (p === undefined || (p.kind === 'window' && processed % 100 === 0)) beat();
+          // Quiet intervals (a server pause) still refresh the view, so the pause and its 429s show.
+          if (p === undefined) view.update(render);
         }, 5_000),
       ),
       { defaultValue: undefined },
@@ -588,6 +601,26 @@ async function runIngest(job: Job, view: ProgressView, paused$: Observable<boole
   view.update(render);
   view.end();
   return { windows: processed, failed, failedBefore, elapsedMs: Date.now() - t0, requestsOk: client.metrics().ok };
+}
+
+/** Heartbeat fields of a rate-limit pause in force: when it ends, whose it is, what the server asked. */
+export function serverPause(bucket: TokenBucket): { pausedUntil?: string; pausedByServer?: boolean; serverAskedSec?: number } {
+  const s = bucket.stats();
+  if (s.pausedUntil === undefined) return {};
+  return {
+    pausedUntil: new Date(s.pausedUntil).toISOString(),
+    pausedByServer: s.pausedByServer,
+    ...(s.serverAskedMs !== undefined ? { serverAskedSec: Math.round(s.serverAskedMs / 1000) } : {}),
+  };
+}
+
+/** One view line while a pause of 1 s or more is in force ("paused by the server until …"). */
+function pauseLine(bucket: TokenBucket): string[] {
+  const s = bucket.stats();
+  if (s.pausedUntil === undefined || s.pausedUntil - Date.now() < 1000) return [];
+  const until = new Date(s.pausedUntil).toISOString().slice(11, 19);
+  const asked = s.serverAskedMs !== undefined ? ` (it asked for ${Math.round(s.serverAskedMs / 1000)} s; capped, see --max-server-pause)` : '';
+  return [`  paused by ${s.pausedByServer ? 'the server' : 'rate limiting'} until ${until} UTC${asked}`];
 }
 
 function formatSummary(s: RunSummary): string {

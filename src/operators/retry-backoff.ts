@@ -40,6 +40,14 @@ export interface RetryBackoffOptions {
    * @default false
    */
   readonly resetOnValue?: boolean;
+  /**
+   * A 429 ({@link RateLimitedError}) is retried at once, without a backoff timer or waiting its
+   * Retry-After here: for callers whose every try waits for a token of a TokenBucket that was told
+   * about the 429 (`onRateLimited`) and pauses all dispatch itself. The request is simply requeued,
+   * and a graceful stop can drop it while the bucket is paused.
+   * @default false
+   */
+  readonly rateLimitedWaitsInBucket?: boolean;
 }
 
 function fail(msg: string, v: unknown): never {
@@ -79,12 +87,17 @@ export function retryBackoff<T>(options: RetryBackoffOptions = {}): MonoTypeOper
   const scheduler = options.scheduler ?? asyncScheduler;
   if (typeof scheduler !== 'object' || typeof scheduler.schedule !== 'function') fail('`scheduler` to be a SchedulerLike', scheduler);
   const onRetry = options.onRetry;
+  const waitsInBucket = options.rateLimitedWaitsInBucket ?? false;
   if (onRetry !== undefined && typeof onRetry !== 'function') fail('`onRetry` to be a function', onRetry);
 
   return retry<T>({
     resetOnSuccess: options.resetOnValue ?? false,
     delay: (err: unknown, attempt: number) => {
       if (attempt >= maxAttempts || !shouldRetry(err, attempt)) return throwError(() => err);
+      if (waitsInBucket && err instanceof RateLimitedError) {
+        onRetry?.(err, attempt, 0);
+        return timer(0, scheduler);
+      }
       const r = random();
       let delay = Math.floor((Number.isFinite(r) ? Math.min(1, Math.max(0, r)) : 0) * backoffCeiling(attempt, baseMs, capMs));
       if (err instanceof RateLimitedError && err.retryAfterMs !== undefined && err.retryAfterMs > delay) {

@@ -55,6 +55,29 @@ export interface TokenBucketOptions {
    
    */
   readonly pauseOnRateLimitMs?: number | ((consecutive: number) => number);
+  /**
+   * The most tokens granted in any sliding window of `1000 + windowGuardMs` ms: what a server that
+   * counts requests over the last second admits. The burst above then only absorbs late timers and
+   * never lets `rate + burst` requests into one second. With `--partition i/N` each process runs at
+   * rate / N, so the halves' caps add up to the quota. `false` lifts the cap (bursts beyond the
+   * rate, the pre-0.2 behaviour, as an explicit opt-in).
+   * @default Math.max(1, Math.floor(rate))
+   */
+  readonly maxPerSecond?: number | false;
+  /**
+   * Added to the 1-second window of `maxPerSecond`, so that requests arriving at the server a few
+   * ms unevenly (network, event-loop delay) still fall into distinct seconds. Costs about
+   * `windowGuardMs / 1000` of the rate.
+   * @default 10
+   */
+  readonly windowGuardMs?: number;
+  /**
+   * Longest pause a 429's `Retry-After` can impose; longer values are cut to this (the requests are
+   * retried then, and a server still refusing answers 429 again). `Retry-After: 3600` would otherwise
+   * stop a run for an hour.
+   * @default 60_000
+   */
+  readonly maxServerPauseMs?: number;
 }
 
 /** A snapshot of a {@link TokenBucket} (`bucket.stats()`). */
@@ -69,11 +92,23 @@ export interface TokenBucketStats {
   readonly waiting: number;
   /** Whether dispatch is paused right now. */
   readonly paused: boolean;
+  /** 429s reported through {@link TokenBucket.onRateLimited}. */
+  readonly rateLimited: number;
+  /**
+   * When the current pause ends, in scheduler time (epoch ms with the default scheduler), while
+   * paused; undefined otherwise.
+   */
+  readonly pausedUntil: number | undefined;
+  /** Whether the current pause is the server's (a Retry-After), not tickpipe's own backoff. */
+  readonly pausedByServer: boolean;
+  /** The Retry-After the server asked for when it was longer than `maxServerPauseMs` (ms), else undefined. */
+  readonly serverAskedMs: number | undefined;
 }
 
 interface Waiter {
   state: 0 | 1 | 2; // 0 waiting, 1 granted, 2 cancelled
   readonly grant: () => void;
+  readonly drop: (err: Error) => void;
 }
 
 function describe(v: unknown): string {
@@ -93,7 +128,11 @@ function positive(name: string, v: unknown, allowZero = false): number {
   return v;
 }
 
-const defaultPause = (n: number): number => Math.min(30_000, 1_000 * 2 ** Math.max(0, n - 1));
+/**
+ * A lone 429 (the server counted one request more than we did) costs a short pause and the request
+ * is retried; only a run of 429 windows backs off further.
+ */
+const defaultPause = (n: number): number => Math.min(30_000, 100 * 2 ** Math.max(0, n - 1));
 const adaptivePause = (n: number): number => Math.min(30_000, 250 * 2 ** Math.max(0, n - 1));
 
 /**
@@ -115,8 +154,19 @@ export class TokenBucket {
   readonly scheduler: SchedulerLike;
   readonly adaptive: Readonly<Required<AdaptiveOptions>> | undefined;
   readonly pauseOnRateLimitMs: number | ((consecutive: number) => number);
+  readonly maxPerSecond: number | false;
+  readonly windowMs: number;
+  readonly maxServerPauseMs: number;
 
   private tokens: number;
+  /** Grant times of the last `maxPerSecond` grants (ring; -Infinity = none yet). */
+  private readonly grants: Float64Array;
+  private grantNext = 0;
+  private rateLimitedCount = 0;
+  private pauseByServer = false;
+  private serverAsked: number | undefined;
+  /** Graceful stop: waiters still waiting while a pause is in force are dropped (AbortedError). */
+  private stopping = false;
   private lastRefill: number;
   private rateNow: number;
   private lastIncrease: number;
@@ -174,6 +224,15 @@ export class TokenBucket {
     if (typeof p !== 'function') positive('pauseOnRateLimitMs', p, true);
     this.pauseOnRateLimitMs = p;
 
+    const cap = options.maxPerSecond ?? Math.max(1, Math.floor(this.rate));
+    if (cap !== false && (typeof cap !== 'number' || !Number.isInteger(cap) || cap < 1)) {
+      throw new TypeError(`TokenBucket: expected \`maxPerSecond\` to be a whole number >= 1 or false, got ${describe(cap)}`);
+    }
+    this.maxPerSecond = cap;
+    this.windowMs = 1000 + positive('windowGuardMs', options.windowGuardMs ?? 10, true);
+    this.grants = new Float64Array(cap === false ? 0 : cap).fill(-Infinity);
+    this.maxServerPauseMs = positive('maxServerPauseMs', options.maxServerPauseMs ?? 60_000, true);
+
     this.tokens = this.burst;
     this.rateNow = this.rate;
     this.lastRefill = this.scheduler.now();
@@ -197,7 +256,35 @@ export class TokenBucket {
       rate: this.rateNow,
       waiting: this.live,
       paused: this.scheduler.now() < this.pausedUntil,
+      rateLimited: this.rateLimitedCount,
+      pausedUntil: this.scheduler.now() < this.pausedUntil ? this.pausedUntil : undefined,
+      pausedByServer: this.scheduler.now() < this.pausedUntil && this.pauseByServer,
+      serverAskedMs: this.scheduler.now() < this.pausedUntil ? this.serverAsked : undefined,
     };
+  }
+
+  /**
+   * Graceful stop: from now on, whoever waits for a token while dispatch is paused (a server's
+   * Retry-After, a 429 backoff) gets an AbortedError at once instead of waiting the pause out, and
+   * so does whoever asks for one during a later pause. Outside pauses tokens are still granted, so
+   * requests already under way finish their window.
+   */
+  stopWaitingWhilePaused(): void {
+    this.stopping = true;
+    this.dropIfPaused();
+  }
+
+  private dropIfPaused(): void {
+    if (!this.stopping || this.scheduler.now() >= this.pausedUntil) return;
+    const err = new AbortedError('stopping: not waiting out the rate-limit pause');
+    while (this.live > 0) {
+      const w = this.dequeueLive();
+      if (!w) break;
+      w.state = 2;
+      this.live--;
+      w.drop(err);
+    }
+    this.disarm();
   }
 
   /**
@@ -212,9 +299,11 @@ export class TokenBucket {
           subscriber.next();
           subscriber.complete();
         },
+        drop: (err) => subscriber.error(err),
       };
       this.queue.push(w);
       this.live++;
+      if (this.stopping) this.dropIfPaused();
       this.drain();
       return () => {
         if (w.state === 0) {
@@ -243,6 +332,12 @@ export class TokenBucket {
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       sub = this.acquire().subscribe({
+        error: (e: unknown) => {
+          if (settled) return;
+          settled = true;
+          signal?.removeEventListener('abort', onAbort);
+          reject(e);
+        },
         complete: () => {
           if (settled) return;
           settled = true;
@@ -254,14 +349,18 @@ export class TokenBucket {
   }
 
   /**
-   * The server answered 429: pause all dispatch for `retryAfterMs` (or the exponential
-   * `pauseOnRateLimitMs`), and in adaptive mode lower the rate. 429s arriving while already paused
-   * belong to the same window (requests already in flight when it began) and count once.
+   * The server answered 429: pause all dispatch for `retryAfterMs` (capped at `maxServerPauseMs`)
+   * or the short, exponential `pauseOnRateLimitMs`, and in adaptive mode lower the rate. 429s
+   * arriving while already paused belong to the same window (requests already in flight when it
+   * began) and count once. The refused request itself is retried by the caller, with a new token.
    */
   onRateLimited(retryAfterMs?: number): void {
     if (retryAfterMs !== undefined && !(typeof retryAfterMs === 'number' && retryAfterMs >= 0 && Number.isFinite(retryAfterMs))) {
       retryAfterMs = undefined;
     }
+    this.rateLimitedCount++;
+    const asked = retryAfterMs;
+    if (retryAfterMs !== undefined && retryAfterMs > this.maxServerPauseMs) retryAfterMs = this.maxServerPauseMs;
     const now = this.scheduler.now();
     this.refill(now);
     const sameWindow = now < this.pausedUntil;
@@ -276,12 +375,22 @@ export class TokenBucket {
     const p = this.pauseOnRateLimitMs;
     const delay = retryAfterMs ?? (typeof p === 'function' ? p(this.consecutive) : p);
     const until = now + Math.max(0, Number.isFinite(delay) ? delay : 0);
-    if (until > this.pausedUntil) this.pausedUntil = until;
+    if (until > this.pausedUntil) {
+      this.pausedUntil = until;
+      this.pauseByServer = retryAfterMs !== undefined;
+      this.serverAsked = asked !== undefined && asked > this.maxServerPauseMs ? asked : undefined;
+    }
     // Whatever accrued was evidently too much for the server: restart from empty after the pause.
     this.tokens = 0;
     this.lastRefill = Math.max(now, this.pausedUntil);
     this.lastIncrease = this.lastRefill;
+    this.dropIfPaused();
     this.rearm(true);
+  }
+
+  /** Retry-After (ms) as the bucket will honour it: capped at `maxServerPauseMs`. */
+  capRetryAfter(retryAfterMs: number | undefined): number | undefined {
+    return retryAfterMs === undefined ? undefined : Math.min(retryAfterMs, this.maxServerPauseMs);
   }
 
   /** A request succeeded: ends the run of consecutive 429s; in adaptive mode recovers the rate. */
@@ -316,10 +425,15 @@ export class TokenBucket {
         if (now < this.pausedUntil) break;
         this.refill(now);
         if (this.tokens < 1) break;
+        if (this.windowFull(now)) break;
         const w = this.dequeueLive();
         if (!w) break;
         this.tokens -= 1;
         this.grantedCount++;
+        if (this.grants.length > 0) {
+          this.grants[this.grantNext] = now;
+          this.grantNext = (this.grantNext + 1) % this.grants.length;
+        }
         w.state = 1;
         this.live--;
         w.grant();
@@ -328,6 +442,11 @@ export class TokenBucket {
       this.draining = false;
     }
     this.rearm(false);
+  }
+
+  /** Whether granting now would put more than `maxPerSecond` grants into one window. */
+  private windowFull(now: number): boolean {
+    return this.grants.length > 0 && now - this.grants[this.grantNext]! < this.windowMs;
   }
 
   private dequeueLive(): Waiter | undefined {
@@ -372,7 +491,10 @@ export class TokenBucket {
       due = this.pausedUntil;
     } else {
       // ceil: waking a hair early would only re-arm; at least 1 ms so float dust can't spin.
-      due = now + Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / this.rateNow));
+      due = this.tokens >= 1 ? now : now + Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / this.rateNow));
+      // The oldest grant of a full window must have left it.
+      if (this.grants.length > 0) due = Math.max(due, Math.ceil(this.grants[this.grantNext]! + this.windowMs));
+      if (due <= now) due = now + 1;
     }
     // Waking early is harmless (the wake re-arms), so keep an earlier pending wake-up.
     if (this.wake && !force && this.wakeDue <= due) return;

@@ -20,7 +20,7 @@ import {
 } from 'rxjs';
 import type { Detector } from '../detect/index.js';
 import { detectEvents, eventsToDataFrame } from '../detect/index.js';
-import { AuthError, HttpError, LockedError } from '../errors.js';
+import { AbortedError, AuthError, HttpError, LockedError } from '../errors.js';
 import { batchBySymbols } from '../operators/batch-by-symbols.js';
 import { skipCompleted } from '../operators/skip-completed.js';
 import { stridePartition } from '../operators/stride-partition.js';
@@ -182,6 +182,8 @@ export function detectStage(opts: DetectStageOptions): Observable<DetectProgress
         return { ok: true, symbol, bars: bars.length, rows: await detectEvents(bars, symbol, opts.detectors) };
       }),
       catchError((err: unknown) => {
+        // Stopping: a symbol still waiting out a rate-limit pause is left for the next run.
+        if (err instanceof AbortedError && opts.signal?.aborted) return EMPTY;
         // A refused key ends the run; other permanent API failures leave the symbol unjournaled (retried next run).
         if (err instanceof AuthError || !(err instanceof HttpError)) throw err;
         return of<Outcome>({ ok: false, symbol, err });

@@ -1,7 +1,9 @@
 import { EMPTY, catchError, concat, concatMap, defer, forkJoin, from, map, merge, mergeMap, of, reduce, throwError, type Observable } from 'rxjs';
-import { AuthError, DataError, HttpError } from '../errors.js';
-import { downsampleQuotes } from '../operators/downsample-quotes.js';
+import { AbortedError, AuthError, DataError, HttpError } from '../errors.js';
+import { bucketNsForHz, downsampleQuotes } from '../operators/downsample-quotes.js';
 import { dropPageRepeats, type PageRepeatCount } from '../operators/drop-page-repeats.js';
+import { columnsFrame } from '../sinks/column-frame.js';
+import { TickColumns } from '../streams/column-scanner.js';
 import { WindowWriter, loadIngestState, type FsLayer } from '../sinks/index.js';
 import { manifestRowCount, openManifest, readManifestBatches, type ManifestEvent } from '../streams/manifest.js';
 import type { PolygonClient } from '../streams/polygon-client.js';
@@ -85,8 +87,26 @@ export type IngestProgress =
       readonly message: string;
     };
 
-/** The part of {@link PolygonClient} stage 2 uses. */
-export type WindowsClient = Pick<PolygonClient, 'trades$' | 'quotes$'>;
+/**
+ * The part of {@link PolygonClient} stage 2 uses. With `tickColumns$` (a PolygonClient has it) pages
+ * are scanned from their bytes into columns; without it (a custom client) rows go the object path.
+ */
+export type WindowsClient = Pick<PolygonClient, 'trades$' | 'quotes$'> & Partial<Pick<PolygonClient, 'tickColumns$'>>;
+
+/**
+ * Both listings of a window straight into columns and then frames: the same frames (and Parquet
+ * bytes) as tradesFrame/quotesFrame of the row path, with no object per row.
+ */
+function fetchWindowFrames(client: WindowsClient, symbol: string, gte: bigint, lte: bigint, hz: number) {
+  const range = { gte, lte, order: 'asc' as const, limit: 50_000 };
+  return defer(() => {
+    const trades = new TickColumns('trades');
+    const quotes = new TickColumns('quotes', hz > 0 ? Number(bucketNsForHz(hz)) : 0);
+    return forkJoin([client.tickColumns$!('trades', symbol, range, trades).pipe(reduce(() => 0, 0)), client.tickColumns$!('quotes', symbol, range, quotes).pipe(reduce(() => 0, 0))]).pipe(
+      map(() => ({ trades: columnsFrame(trades), quotes: columnsFrame(quotes), tradeRows: trades.length, quoteRows: quotes.length })),
+    );
+  });
+}
 
 const NS_PER_MS = 1_000_000n;
 
@@ -163,24 +183,29 @@ export function ingestStage(opts: IngestStageOptions): Observable<IngestProgress
         const lte = BigInt(e.timestampMs + window.afterMs) * NS_PER_MS;
         // Pausing is done by pullMap (no new window is pulled); stopping also drops windows not yet started.
         const repeats: PageRepeatCount = { rows: 0 };
+        const frames$ =
+          typeof opts.client.tickColumns$ === 'function'
+            ? fetchWindowFrames(opts.client, e.symbol, gte, lte, hz)
+            : forkJoin([fetchTrades(opts.client, e.symbol, gte, lte, repeats), fetchQuotes(opts.client, e.symbol, gte, lte, hz, repeats)]).pipe(
+                map(([t, q]) => ({ ...windowFrames(e.symbol, e.eventId, t, q), tradeRows: t.length, quoteRows: q.length })),
+              );
         return admission(undefined, opts.signal).pipe(
-          concatMap(() =>
-            forkJoin([fetchTrades(opts.client, e.symbol, gte, lte, repeats), fetchQuotes(opts.client, e.symbol, gte, lte, hz, repeats)]),
-          ),
-          concatMap(async ([trades, quotes]): Promise<IngestProgress> => {
-            const frames = windowFrames(e.symbol, e.eventId, trades, quotes);
-            const { bytes } = await writer.commit({ symbol: e.symbol, eventId: e.eventId, ...frames });
+          concatMap(() => frames$),
+          concatMap(async (w): Promise<IngestProgress> => {
+            const { bytes } = await writer.commit({ symbol: e.symbol, eventId: e.eventId, trades: w.trades, quotes: w.quotes });
             return {
               kind: 'window',
               symbol: e.symbol,
               eventId: e.eventId,
-              trades: trades.length,
-              quotes: quotes.length,
+              trades: w.tradeRows,
+              quotes: w.quoteRows,
               bytes,
               ...(repeats.rows > 0 ? { repeatedRows: repeats.rows } : {}),
             };
           }),
           catchError((caught: unknown) => {
+            // Stopping: a window still waiting out a rate-limit pause is dropped, not failed (redone next run).
+            if (caught instanceof AbortedError && opts.signal?.aborted) return EMPTY;
             // A refused key ends the run; a permanent API failure is journaled and the run goes on.
             if (caught instanceof AuthError || !(caught instanceof HttpError)) return throwError(() => caught);
             const err = caught instanceof DataError && !caught.message.includes(e.eventId) ? new DataError(`${e.eventId}: ${caught.message}`, { cause: caught }) : caught;

@@ -4,7 +4,7 @@
  * pages, and the next page starts at the window after the last one served.
  */
 import { isSessionDay, nyDayOfMs, nyMidnightMs } from './calendar.js';
-import { getDayBars } from './market.js';
+import { getDayBars, type Density } from './market.js';
 import type { AggValue } from './json.js';
 import type { Order } from './ticks.js';
 
@@ -13,6 +13,8 @@ export type Timespan = 'minute' | 'hour' | 'day';
 export interface AggQuery {
   readonly seed: number;
   readonly eventiness: number;
+  /** @default 'sparse' */
+  readonly density?: Density;
   readonly ticker: string;
   readonly multiplier: number;
   readonly timespan: Timespan;
@@ -33,7 +35,7 @@ export interface AggPage {
 
 /** Whole-day aggregate of a session day's minute bars, stamped at New York midnight. */
 function dayAgg(q: AggQuery, day: number): AggValue | undefined {
-  const b = getDayBars(q.seed, q.ticker, day, q.eventiness);
+  const b = getDayBars(q.seed, q.ticker, day, q.eventiness, q.density);
   if (b.count === 0) return undefined;
   let h = b.h[0]!;
   let l = b.l[0]!;
@@ -62,7 +64,7 @@ function* baseBars(q: AggQuery): Generator<AggValue> {
       if (a && a.t >= q.fromMs && a.t <= q.toMs) yield a;
       continue;
     }
-    const b = getDayBars(q.seed, q.ticker, day, q.eventiness);
+    const b = getDayBars(q.seed, q.ticker, day, q.eventiness, q.density);
     for (let k = 0; k < b.count; k++) {
       const i = asc ? k : b.count - 1 - k;
       const t = b.t[i]!;

@@ -3,6 +3,7 @@ import { UsageError } from '../errors.js';
 import { parseDuration, parseFlags, parseIntInRange, parseLatencyRange, parseProbability, parseRate } from '../cli/args.js';
 import { startSim } from './index.js';
 import type { LatencyOption, SimOptions } from './options.js';
+import { DENSITIES } from './market.js';
 
 export const SIM_HELP = `Usage: tickpipe sim [options]
 
@@ -15,6 +16,10 @@ Options:
   --seed N                 seed of all generated data (default 7)
   --rate R                 quota, e.g. 100/s or 5/min: a token bucket holding one second's worth,
                            429 beyond it (default: no quota)
+  --quota-mode M           tolerant (token bucket, a 1-second burst passes) or strict (sliding
+                           1-second window, no burst tolerance) (default tolerant)
+  --density D              sparse, busy (>= 1.5 trades/s, 4.5 quotes/s) or in-play (>= 3 trades/s,
+                           10 quotes/s, 10x bursts around events) (default sparse)
   --retry-after            send Retry-After (whole seconds) with 429 responses
   --latency L              added latency: a range 50ms..400ms (uniform), a fixed 100ms,
                            or median=100ms,p99=600ms (log-normal)
@@ -37,6 +42,8 @@ const FLAGS = {
   seed: { type: 'string' },
   rate: { type: 'string' },
   'retry-after': { type: 'boolean' },
+  'quota-mode': { type: 'string' },
+  density: { type: 'string' },
   latency: { type: 'string' },
   'error-rate': { type: 'string' },
   'reset-rate': { type: 'string' },
@@ -50,6 +57,11 @@ const FLAGS = {
   'api-key': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+function choice<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  throw new UsageError(`${flag}: expected one of ${allowed.join(', ')}, got ${JSON.stringify(value)} (string)`);
+}
 
 /** `50ms..400ms`, `100ms`, or `median=100ms,p99=600ms`. */
 export function parseLatencyOption(flag: string, value: string): LatencyOption {
@@ -88,6 +100,8 @@ export async function simMain(argv: string[], io: SimIo = {}): Promise<number> {
     seed: v.seed === undefined ? 7 : parseIntInRange('--seed', v.seed, 0),
     ...(v.rate !== undefined ? { rate: parseRate('--rate', v.rate) } : {}),
     retryAfter: v['retry-after'] === true,
+    ...(v['quota-mode'] !== undefined ? { quotaMode: choice('--quota-mode', v['quota-mode'], ['tolerant', 'strict'] as const) } : {}),
+    ...(v.density !== undefined ? { density: choice('--density', v.density, DENSITIES) } : {}),
     ...(v.latency !== undefined ? { latency: parseLatencyOption('--latency', v.latency) } : {}),
     errorRate: prob('error-rate') ?? 0,
     resetRate: prob('reset-rate') ?? 0,

@@ -17,17 +17,17 @@ import { InputError } from '../errors.js';
 import type { Bar, Quote, Trade } from '../types.js';
 import { nyDayOfMs, parseDay } from './calendar.js';
 import { aggRecord, minuteAgg, quoteRecord, tradeRecord } from './json.js';
-import { DEFAULT_EVENTINESS, dayPlan, getDayBars, type DayEvent, type SimDataOptions } from './market.js';
+import { DEFAULT_EVENTINESS, DENSITIES, dayPlan, getDayBars, type DayEvent, type Density, type SimDataOptions } from './market.js';
 import { resolveSimOptions, type SimOptions } from './options.js';
 import { TICKER_RE } from './routes.js';
 import { startServer, type SimServer } from './server.js';
 import { scanTicks } from './ticks.js';
 
-export type { SimOptions, LatencyOption, UniformLatency, LognormalLatency } from './options.js';
+export type { SimOptions, LatencyOption, UniformLatency, LognormalLatency, QuotaMode } from './options.js';
 export type { SimServer } from './server.js';
 export type { SimStats } from './stats.js';
 export { startSimThread, type SimThread } from './thread.js';
-export type { SimDataOptions, DayEvent, DayEventKind } from './market.js';
+export type { SimDataOptions, DayEvent, DayEventKind, Density } from './market.js';
 
 /** Starts the simulator. Options are validated first ({@link InputError} naming the bad value). */
 export async function startSim(opts: SimOptions = {}): Promise<SimServer> {
@@ -48,6 +48,14 @@ function checkArgs(seed: number, ticker: string, eventiness: number | undefined)
   return e;
 }
 
+function density(opts: SimDataOptions): Density {
+  const d = opts.density ?? 'sparse';
+  if (!DENSITIES.includes(d)) {
+    throw new InputError(`sim density: expected one of ${DENSITIES.join(', ')}, got ${JSON.stringify(d)} (${typeof d})`);
+  }
+  return d;
+}
+
 function checkDay(day: string): number {
   const d = typeof day === 'string' ? parseDay(day) : undefined;
   if (d === undefined) throw new InputError(`sim day: expected a date YYYY-MM-DD, got ${JSON.stringify(day)} (${typeof day})`);
@@ -60,7 +68,7 @@ function checkDay(day: string): number {
  */
 export function simMinuteBars(seed: number, ticker: string, day: string, opts: SimDataOptions = {}): Bar[] {
   const e = checkArgs(seed, ticker, opts.eventiness);
-  const b = getDayBars(seed, ticker, checkDay(day), e);
+  const b = getDayBars(seed, ticker, checkDay(day), e, density(opts));
   const out: Bar[] = new Array(b.count);
   for (let i = 0; i < b.count; i++) out[i] = aggRecord(minuteAgg(b, i));
   return out;
@@ -80,7 +88,7 @@ export function simTrades(seed: number, ticker: string, gteNs: bigint, lteNs: bi
   const e = checkArgs(seed, ticker, opts.eventiness);
   nsBounds(gteNs, lteNs);
   const out: Trade[] = [];
-  scanTicks({ seed, eventiness: e, ticker, kind: 'trades', lo: gteNs, hi: lteNs, order: 'asc' }, (d, i) => {
+  scanTicks({ seed, eventiness: e, density: density(opts), ticker, kind: 'trades', lo: gteNs, hi: lteNs, order: 'asc' }, (d, i) => {
     out.push(tradeRecord(d, i));
     return true;
   });
@@ -92,7 +100,7 @@ export function simQuotes(seed: number, ticker: string, gteNs: bigint, lteNs: bi
   const e = checkArgs(seed, ticker, opts.eventiness);
   nsBounds(gteNs, lteNs);
   const out: Quote[] = [];
-  scanTicks({ seed, eventiness: e, ticker, kind: 'quotes', lo: gteNs, hi: lteNs, order: 'asc' }, (d, i) => {
+  scanTicks({ seed, eventiness: e, density: density(opts), ticker, kind: 'quotes', lo: gteNs, hi: lteNs, order: 'asc' }, (d, i) => {
     out.push(quoteRecord(d, i));
     return true;
   });
@@ -105,7 +113,7 @@ export function simDayEvents(seed: number, ticker: string, day: string, opts: Si
   const d = checkDay(day);
   const w = new Date(d * 86_400_000).getUTCDay();
   if (w === 0 || w === 6) return [];
-  return dayPlan(seed, ticker, d, e).events;
+  return dayPlan(seed, ticker, d, e, density(opts)).events;
 }
 
 /** The New York date (YYYY-MM-DD) of a Unix ms instant, as the simulator's calendar sees it. */

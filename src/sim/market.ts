@@ -32,9 +32,33 @@ export interface SimDataOptions {
    * @default 0.5
    */
   readonly eventiness?: number;
+  /**
+   * How densely the market trades and quotes. `sparse` is the original profile (a small cap on a
+   * normal day); `busy` averages at least 1.5 trades/s and 4.5 quotes/s through any 30-minute window;
+   * `in-play` makes every day in play, at least 3 trades/s and 10 quotes/s, with bursts of at least
+   * 10x the day's base activity in the minutes of its planted events.
+   * @default 'sparse'
+   */
+  readonly density?: Density;
 }
 
 export const DEFAULT_EVENTINESS = 0.5;
+
+/** Tick density profiles of the simulator (see {@link SimDataOptions.density}). */
+export type Density = 'sparse' | 'busy' | 'in-play';
+export const DENSITIES: readonly Density[] = ['sparse', 'busy', 'in-play'];
+
+/**
+ * Dense profiles: trades per minute = (floor + scale x the sparse intensity) x the event burst of
+ * the minute; quotes per trade are 2..5 (mean 3.5) instead of 1..4 (mean 2.5). The floor is what
+ * holds the averages in quiet stretches (early pre-market, the midday lull).
+ */
+const DENSE = {
+  busy: { floor: 100, scale: 0.3, minBurst: 1 },
+  'in-play': { floor: 190, scale: 2, minBurst: 10 },
+} as const;
+/** Most trades per minute a dense plan draws (sparse keeps its own cap of 1200). */
+const DENSE_CAP = 8000;
 
 export type DayEventKind = 'gap_up' | 'gap_down' | 'spike' | 'flush' | 'volume_burst' | 'trend_up' | 'trend_down';
 
@@ -125,6 +149,7 @@ export interface DayPlan {
   readonly ticker: string;
   readonly day: number;
   readonly eventiness: number;
+  readonly density: Density;
   readonly tape: number;
   /** UTC ms of 04:00 New York. */
   readonly baseMs: number;
@@ -192,14 +217,29 @@ const VOL_NOISE = 0.35;
 const EVENT_KINDS = ['spike', 'flush', 'volume_burst', 'trend'] as const;
 const EVENT_WEIGHTS = cumulative([3, 3, 3, 1.5]);
 
+/** In-play bursts are at least 10x the day's base activity; other profiles keep the draw. */
+function minBurst(boost: number, density: Density): number {
+  return density === 'in-play' ? Math.max(DENSE['in-play'].minBurst, boost) : boost;
+}
+
+/** A busy market is evenly busy: its event bursts are damped (square root); in-play keeps them whole. */
+function burstOf(burst: number, density: Density): number {
+  return density === 'busy' ? Math.sqrt(burst) : burst;
+}
+
 function clampEventiness(e: number | undefined): number {
   return e === undefined ? DEFAULT_EVENTINESS : e;
 }
 
-export function dayPlan(seed: number, ticker: string, day: number, eventinessOpt?: number): DayPlan {
+/** Generator-stream tag of a profile: sparse keeps the original tag, so its bytes never change. */
+function profileTag(eventiness: number, density: Density): string {
+  return density === 'sparse' ? String(eventiness) : `${eventiness}|${density}`;
+}
+
+export function dayPlan(seed: number, ticker: string, day: number, eventinessOpt?: number, density: Density = 'sparse'): DayPlan {
   const eventiness = clampEventiness(eventinessOpt);
   const prof = tickerProfile(seed, ticker);
-  const r = new Rng(`${seed}|${ticker}|${day}|${eventiness}|plan`);
+  const r = new Rng(`${seed}|${ticker}|${day}|${profileTag(eventiness, density)}|plan`);
   const n = SESSION_MINUTES;
   const activity = new Float64Array(n).fill(1);
   const drift = new Float64Array(n);
@@ -207,13 +247,16 @@ export function dayPlan(seed: number, ticker: string, day: number, eventinessOpt
   const sizeMult = new Float64Array(n).fill(1);
   const events: DayEvent[] = [];
 
-  const inPlay = r.chance(0.1 + 0.6 * eventiness);
+  // The day's session-level activity, without event bursts: dense plans scale bursts separately.
+  const dayBoost = new Float64Array(n).fill(1);
+  const inPlay = r.chance(0.1 + 0.6 * eventiness) || density === 'in-play';
   let gap = r.normal() * 0.01;
   if (inPlay) {
     const rthBoost = r.range(2, 5);
     const pmBoost = r.range(4, 10);
     for (let m = 0; m < n; m++) {
       activity[m] = m < RTH_OPEN_MINUTE ? pmBoost : m < RTH_CLOSE_MINUTE ? rthBoost : pmBoost / 2;
+      dayBoost[m] = activity[m]!;
       volMult[m] = 1.6;
     }
     if (r.chance(0.6)) {
@@ -232,7 +275,7 @@ export function dayPlan(seed: number, ticker: string, day: number, eventinessOpt
     if (kind === 'spike') {
       const dur = r.int(2, 6);
       const rise = r.range(0.08, 0.3);
-      const boost = r.range(8, 25);
+      const boost = minBurst(r.range(8, 25), density);
       for (let j = 0; j < dur && m0 + j < n; j++) {
         drift[m0 + j]! += Math.log(1 + rise) / dur;
         activity[m0 + j]! *= boost;
@@ -249,7 +292,7 @@ export function dayPlan(seed: number, ticker: string, day: number, eventinessOpt
     } else if (kind === 'flush') {
       const dur = r.int(2, 7);
       const drop = r.range(0.13, 0.28);
-      const boost = r.range(8, 20);
+      const boost = minBurst(r.range(8, 20), density);
       for (let j = 0; j < dur && m0 + j < n; j++) {
         drift[m0 + j]! += Math.log(1 - drop) / dur;
         activity[m0 + j]! *= boost;
@@ -265,7 +308,7 @@ export function dayPlan(seed: number, ticker: string, day: number, eventinessOpt
       events.push({ kind, minute: m0, magnitude: -drop });
     } else if (kind === 'volume_burst') {
       const dur = r.int(1, 3);
-      const boost = r.range(10, 25);
+      const boost = minBurst(r.range(10, 25), density);
       const move = r.normal() * 0.02;
       for (let j = 0; j < dur && m0 + j < n; j++) {
         activity[m0 + j]! *= boost;
@@ -343,8 +386,12 @@ export function dayPlan(seed: number, ticker: string, day: number, eventinessOpt
   const extSpread = r.range(0.003, 0.01);
   let spreadAr = 0;
   let total = 0;
+  const dense = density === 'sparse' ? undefined : DENSE[density];
   for (let m = 0; m < n; m++) {
-    const lambda = Math.min(1200, 0.6 * BASE_INTENSITY[m]! * prof.liquidity * activity[m]!);
+    const sparse = 0.6 * BASE_INTENSITY[m]! * prof.liquidity * activity[m]!;
+    const lambda = dense
+      ? Math.min(DENSE_CAP, (dense.floor + dense.scale * 0.6 * BASE_INTENSITY[m]! * prof.liquidity) * burstOf(activity[m]! / dayBoost[m]!, density))
+      : Math.min(1200, sparse);
     const c = r.poisson(lambda);
     counts[m] = c;
     starts[m] = total;
@@ -368,6 +415,7 @@ export function dayPlan(seed: number, ticker: string, day: number, eventinessOpt
     ticker,
     day,
     eventiness,
+    density,
     tape: prof.tape,
     baseMs: sessionStartMs(day),
     counts,
@@ -422,7 +470,7 @@ export function tradeCore(plan: DayPlan): TradeCore {
   const total = plan.starts[SESSION_MINUTES]!;
   const price = new Int32Array(total);
   const size = new Int32Array(total);
-  const r = new Rng(`${plan.seed}|${plan.ticker}|${plan.day}|${plan.eventiness}|core`);
+  const r = new Rng(`${plan.seed}|${plan.ticker}|${plan.day}|${profileTag(plan.eventiness, plan.density)}|core`);
   for (let m = 0; m < SESSION_MINUTES; m++) {
     const c = plan.counts[m]!;
     if (c === 0) continue;
@@ -591,7 +639,7 @@ export function dayTicks(plan: DayPlan, core: TradeCore): DayTicks {
   const tTrfId = new Int32Array(total);
   const tCond = new Uint8Array(total);
   const tSeq = new Int32Array(total);
-  const rb = new Rng(`${plan.seed}|${plan.ticker}|${plan.day}|${plan.eventiness}|trades`);
+  const rb = new Rng(`${plan.seed}|${plan.ticker}|${plan.day}|${profileTag(plan.eventiness, plan.density)}|trades`);
   const gaps = new Float64Array(1300);
 
   for (let m = 0; m < SESSION_MINUTES; m++) {
@@ -639,8 +687,9 @@ export function dayTicks(plan: DayPlan, core: TradeCore): DayTicks {
 
   // Quotes: 1–4 (mean 2.5) NBBO updates strictly between consecutive trades; the last one before a
   // trade brackets its price, so bid <= price <= ask holds at every trade time.
-  const rc = new Rng(`${plan.seed}|${plan.ticker}|${plan.day}|${plan.eventiness}|quotes`);
-  const cap = 4 * total + 4;
+  const rc = new Rng(`${plan.seed}|${plan.ticker}|${plan.day}|${profileTag(plan.eventiness, plan.density)}|quotes`);
+  const dense = plan.density !== 'sparse';
+  const cap = (dense ? 5 : 4) * total + 4;
   const qSip = new Float64Array(cap);
   const qPart = new Float64Array(cap);
   const qBid = new Int32Array(cap);
@@ -680,7 +729,7 @@ export function dayTicks(plan: DayPlan, core: TradeCore): DayTicks {
     if (!last) while (plan.starts[minute + 1]! <= i) minute++;
     const spreadTicks = plan.spread[last ? SESSION_MINUTES - 1 : minute]!;
     const u = rc.next();
-    const r = last ? 1 + Math.floor(u * 3) : u < 0.15 ? 1 : u < 0.5 ? 2 : u < 0.85 ? 3 : 4;
+    const r = last ? 1 + Math.floor(u * 3) : dense ? 2 + Math.floor(u * 4) : u < 0.15 ? 1 : u < 0.5 ? 2 : u < 0.85 ? 3 : 4;
     const gap = t - prevT;
     let prevQ = prevT;
     for (let k = 0; k < r; k++) {
@@ -773,31 +822,34 @@ export function conditionCodes(bits: number): number[] {
 
 const barsCache = new LruCache<string, DayBars>(2048);
 const ticksCache = new LruCache<string, DayTicks>(16);
+/** A dense day holds up to ~1 M quotes (~40 MB of columns): keep fewer of them. */
+const denseTicksCache = new LruCache<string, DayTicks>(4);
 
-function key(seed: number, ticker: string, day: number, eventiness: number): string {
-  return `${seed}|${eventiness}|${ticker}|${day}`;
+function key(seed: number, ticker: string, day: number, eventiness: number, density: Density): string {
+  return `${seed}|${profileTag(eventiness, density)}|${ticker}|${day}`;
 }
 
-export function getDayBars(seed: number, ticker: string, day: number, eventiness = DEFAULT_EVENTINESS): DayBars {
+export function getDayBars(seed: number, ticker: string, day: number, eventiness = DEFAULT_EVENTINESS, density: Density = 'sparse'): DayBars {
   if (!isSessionDay(day)) return EMPTY_BARS;
-  const k = key(seed, ticker, day, eventiness);
+  const k = key(seed, ticker, day, eventiness, density);
   let b = barsCache.get(k);
   if (!b) {
-    b = barsFromCore(tradeCore(dayPlan(seed, ticker, day, eventiness)));
+    b = barsFromCore(tradeCore(dayPlan(seed, ticker, day, eventiness, density)));
     barsCache.set(k, b);
   }
   return b;
 }
 
-export function getDayTicks(seed: number, ticker: string, day: number, eventiness = DEFAULT_EVENTINESS): DayTicks {
+export function getDayTicks(seed: number, ticker: string, day: number, eventiness = DEFAULT_EVENTINESS, density: Density = 'sparse'): DayTicks {
   if (!isSessionDay(day)) return EMPTY_TICKS;
-  const k = key(seed, ticker, day, eventiness);
-  let t = ticksCache.get(k);
+  const k = key(seed, ticker, day, eventiness, density);
+  const cache = density === 'sparse' ? ticksCache : denseTicksCache;
+  let t = cache.get(k);
   if (!t) {
-    const plan = dayPlan(seed, ticker, day, eventiness);
+    const plan = dayPlan(seed, ticker, day, eventiness, density);
     const core = tradeCore(plan);
     t = dayTicks(plan, core);
-    ticksCache.set(k, t);
+    cache.set(k, t);
     if (!barsCache.get(k)) barsCache.set(k, barsFromCore(core));
   }
   return t;

@@ -1,5 +1,6 @@
 /** Options of the simulated market server, and their up-front validation. */
 import { InputError } from '../errors.js';
+import { DENSITIES, type Density } from './market.js';
 
 /** Latency as a uniform range: every request waits a uniform draw from [minMs, maxMs]. */
 export interface UniformLatency {
@@ -18,6 +19,9 @@ export interface LognormalLatency {
 }
 
 export type LatencyOption = UniformLatency | LognormalLatency;
+
+/** How the simulator's quota counts requests (see {@link SimOptions.quotaMode}). */
+export type QuotaMode = 'tolerant' | 'strict';
 
 export interface SimOptions {
   /**
@@ -47,6 +51,21 @@ export interface SimOptions {
    * @default undefined
    */
   readonly rate?: number;
+  /**
+   * How the quota counts. `tolerant`: the token bucket above (a 1-second burst is admitted).
+   * `strict`: a sliding window, like a server that counts requests over the last second: a request
+   * is refused when `rate` requests were already admitted within the preceding 1000 ms (for rates
+   * below 1/s: one per `1000 / rate` ms). No burst tolerance at all.
+   * @default 'tolerant'
+   */
+  readonly quotaMode?: QuotaMode;
+  /**
+   * Tick density: `sparse` (the original small cap), `busy` (>= 1.5 trades/s, >= 4.5 quotes/s
+   * through any 30-minute window) or `in-play` (every day in play, >= 3 trades/s, >= 10 quotes/s,
+   * bursts of >= 10x around its events). Minute bars stay the exact aggregation of the trades.
+   * @default 'sparse'
+   */
+  readonly density?: Density;
   /**
    * Whether 429 responses carry `Retry-After` (whole seconds until a token is available, at least 1).
    * The real API documents no such header, hence off by default.
@@ -115,6 +134,8 @@ export interface ResolvedSimOptions {
   readonly port: number;
   readonly apiKey: string | undefined;
   readonly rate: number | undefined;
+  readonly quotaMode: QuotaMode;
+  readonly density: Density;
   readonly retryAfter: boolean;
   readonly latency: LatencyOption | undefined;
   readonly errorRate: number;
@@ -134,6 +155,8 @@ const KNOWN = [
   'port',
   'apiKey',
   'rate',
+  'quotaMode',
+  'density',
   'retryAfter',
   'latency',
   'errorRate',
@@ -203,6 +226,12 @@ export function resolveSimOptions(opts: SimOptions): ResolvedSimOptions {
     ),
     rate: opt<number | undefined>('rate', undefined, (v) =>
       typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : fail('rate', v, 'requests per second above zero'),
+    ),
+    quotaMode: opt<QuotaMode>('quotaMode', 'tolerant', (v) =>
+      v === 'tolerant' || v === 'strict' ? v : fail('quotaMode', v, "'tolerant' or 'strict'"),
+    ),
+    density: opt<Density>('density', 'sparse', (v) =>
+      (DENSITIES as readonly unknown[]).includes(v) ? (v as Density) : fail('density', v, DENSITIES.map((d) => `'${d}'`).join(', ')),
     ),
     retryAfter: opt('retryAfter', false, (v) => (typeof v === 'boolean' ? v : fail('retryAfter', v, 'a boolean'))),
     latency: opt<LatencyOption | undefined>('latency', undefined, latency),

@@ -17,6 +17,7 @@ import { cursorField, decodeCursor, encodeCursor } from './cursor.js';
 import { BodyWriter, aggJson, quoteJson, str, tradeJson } from './json.js';
 import { aggPage, type Timespan } from './aggs.js';
 import { tickPage, type Order, type TickKind } from './ticks.js';
+import type { Density } from './market.js';
 import { referenceTickers, refTickerJson } from './tickers.js';
 
 export const TICKER_RE = /^[A-Z][A-Z0-9.]{0,9}$/;
@@ -25,6 +26,7 @@ export const MAX_LIMIT = 50_000;
 export interface RouteContext {
   readonly seed: number;
   readonly eventiness: number;
+  readonly density?: Density;
   readonly tickerCount: number;
   /** `http://host:port` as the client addressed the server. */
   readonly origin: string;
@@ -160,6 +162,7 @@ function aggregates(ctx: RouteContext, m: RegExpExecArray): RouteResult {
   const page = aggPage({
     seed: ctx.seed,
     eventiness: ctx.eventiness,
+    density: ctx.density,
     ticker: t,
     multiplier: Number(multRaw),
     timespan: timespan as Timespan,
@@ -290,7 +293,7 @@ function ticks(ctx: RouteContext, kind: TickKind, rawTicker: string): RouteResul
   w.write('{"results":[');
   const render = kind === 'trades' ? tradeJson : quoteJson;
   let first = true;
-  const page = tickPage({ seed: ctx.seed, eventiness: ctx.eventiness, ticker: t, kind, lo, hi, order, after }, limit, (d, i) => {
+  const page = tickPage({ seed: ctx.seed, eventiness: ctx.eventiness, density: ctx.density, ticker: t, kind, lo, hi, order, after }, limit, (d, i) => {
     w.write(first ? render(d, i) : `,${render(d, i)}`);
     first = false;
   });

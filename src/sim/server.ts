@@ -9,7 +9,7 @@ import { HttpError, NotFoundError } from '../errors.js';
 import { errorBody200, poisonTradesBody } from './data-faults.js';
 import { FaultInjector } from './faults.js';
 import { hashHex } from './prng.js';
-import { QuotaBucket } from './quota.js';
+import { QuotaBucket, SlidingWindowQuota } from './quota.js';
 import { route } from './routes.js';
 import { StatsRecorder, type SimStats } from './stats.js';
 import { str } from './json.js';
@@ -42,7 +42,8 @@ function errorBody(requestId: string, message: string): string {
 export async function startServer(opts: ResolvedSimOptions): Promise<SimServer> {
   const stats = new StatsRecorder();
   const faults = new FaultInjector(opts);
-  const bucket = opts.rate !== undefined ? new QuotaBucket(opts.rate) : undefined;
+  const bucket =
+    opts.rate === undefined ? undefined : opts.quotaMode === 'strict' ? new SlidingWindowQuota(opts.rate) : new QuotaBucket(opts.rate);
   const timers = new Set<NodeJS.Timeout>();
   let listenOrigin = '';
   let closing = false;
@@ -121,6 +122,7 @@ export async function startServer(opts: ResolvedSimOptions): Promise<SimServer> 
         const r = route({
           seed: opts.seed,
           eventiness: opts.eventiness,
+          density: opts.density,
           tickerCount: opts.tickerCount,
           origin,
           requestId,

@@ -4,7 +4,7 @@
  * "strictly after the last timestamp served" is a cursor that can neither skip nor repeat a record.
  */
 import { isSessionDay, nyDayOfMs } from './calendar.js';
-import { getDayTicks, type DayTicks } from './market.js';
+import { getDayTicks, type DayTicks, type Density } from './market.js';
 
 export type TickKind = 'trades' | 'quotes';
 export type Order = 'asc' | 'desc';
@@ -12,6 +12,8 @@ export type Order = 'asc' | 'desc';
 export interface TickScan {
   readonly seed: number;
   readonly eventiness: number;
+  /** @default 'sparse' */
+  readonly density?: Density;
   readonly ticker: string;
   readonly kind: TickKind;
   /** Inclusive bounds, Unix ns. */
@@ -64,7 +66,7 @@ export function scanTicks(scan: TickScan, visit: (d: DayTicks, i: number) => boo
   const asc = scan.order === 'asc';
   for (let day = asc ? first : last; asc ? day <= last : day >= first; day += asc ? 1 : -1) {
     if (!isSessionDay(day)) continue;
-    const d = getDayTicks(scan.seed, scan.ticker, day, scan.eventiness);
+    const d = getDayTicks(scan.seed, scan.ticker, day, scan.eventiness, scan.density);
     const n = scan.kind === 'trades' ? d.tradeCount : d.quoteCount;
     if (n === 0) continue;
     const sip = scan.kind === 'trades' ? d.tSip : d.qSip;

@@ -19,8 +19,9 @@ import type { Bar, Page, Quote, Trade } from '../types.js';
 import { TokenBucket } from '../operators/token-bucket.js';
 import { retryBackoff, type RetryBackoffOptions } from '../operators/retry-backoff.js';
 import { losslessParse } from './lossless-json.js';
+import { TickColumns, scanTicksPage, type PageHeader } from './column-scanner.js';
 import { HttpMetrics, type HttpMetricsSnapshot } from './http-metrics.js';
-import { checkPageBody, type PageEndpointKind } from './page-status.js';
+import { checkPageBody, pageStatusProblem, type PageEndpointKind } from './page-status.js';
 
 export type { HttpMetricsSnapshot, LatencySnapshot } from './http-metrics.js';
 /** Snapshot returned by {@link PolygonClient.metrics}. */
@@ -376,6 +377,63 @@ export class PolygonClient {
     );
   }
 
+  /**
+   * The hot path of stage 2: every page of a trades or quotes listing scanned from its bytes into
+   * `into` (no JS object per row; quotes downsampled while read when `into` has a bucket). Each page
+   * is scanned into its own columns first and appended only once complete, so a retried page
+   * (truncated body, malformed JSON) can never leave half a page behind. Emits each page's header.
+   */
+  tickColumns$(kind: 'trades' | 'quotes', ticker: string, o: TickRangeOptions, into: TickColumns): Observable<PageHeader> {
+    checkTicker(ticker);
+    if (typeof o?.gte !== 'bigint') bad('gte', 'a bigint (Unix ns)', o?.gte);
+    if (typeof o.lte !== 'bigint') bad('lte', 'a bigint (Unix ns)', o.lte);
+    if (!(into instanceof TickColumns) || into.kind !== kind) bad('into', `TickColumns of ${kind}`, into);
+    const order = o.order ?? 'asc';
+    if (order !== 'asc') bad('order', "'asc' (columns are downsampled in time order)", order);
+    const path = `/v3/${kind}/${encodeURIComponent(ticker)}`;
+    const label = this.#basePath + path;
+    const decode = (buf: Buffer): { page: TickColumns; header: PageHeader } => {
+      const page = new TickColumns(kind, into.bucketNs, 256);
+      const header = scanTicksPage(buf, page, `GET ${label}`);
+      // A 200 that is not data must never read as an empty page: the same rule as the JSON path.
+      const problem = pageStatusProblem({ status: header.status, hasResults: header.hasResults, resultsCount: undefined, kind: 'v3', label: `GET ${label}` });
+      if (problem) throw new ProtocolError(this.#scrub(problem.message), 200);
+      return { page, header };
+    };
+    return new Observable<PageHeader>((subscriber) => {
+      const seen = new Set<string>();
+      let inner: Subscription | undefined;
+      let pageNo = 0;
+      const fetchPage = (target: string): void => {
+        inner = this.#try$(target, label, this.#retry, undefined, decode).subscribe({
+          next: ({ page, header }: { page: TickColumns; header: PageHeader }) => {
+            pageNo++;
+            this.#m.pages++;
+            into.append(page);
+            const nextUrl = header.nextUrl !== undefined && /apikey=/i.test(header.nextUrl) ? withoutKey(header.nextUrl) : header.nextUrl;
+            let next: string | undefined;
+            try {
+              if (nextUrl !== undefined) next = this.#follow(nextUrl, seen, label, pageNo);
+            } catch (e) {
+              subscriber.next(header);
+              subscriber.error(e);
+              return;
+            }
+            subscriber.next(header);
+            if (subscriber.closed) return;
+            if (next !== undefined) fetchPage(next);
+            else subscriber.complete();
+          },
+          error: (e) => subscriber.error(e),
+        });
+      };
+      const first = label + toSearch({ 'timestamp.gte': o.gte, 'timestamp.lte': o.lte, order, limit: limitOf(o.limit), sort: 'timestamp' });
+      seen.add(cursorKey(new URL(first, this.origin)));
+      fetchPage(first);
+      return () => inner?.unsubscribe();
+    });
+  }
+
   #follow(nextUrl: string, seen: Set<string>, label: string, pageNo: number): string {
     let u: URL;
     try {
@@ -396,13 +454,15 @@ export class PolygonClient {
   }
 
   /** One try through the bucket, wrapped by the retry layer (so each retry waits for a new token). */
-  #try$(target: string, label: string, r: RetryBackoffOptions | false = this.#retry, check?: BodyCheck): Observable<any> {
+  #try$(target: string, label: string, r: RetryBackoffOptions | false = this.#retry, check?: BodyCheck, decode?: (buf: Buffer) => unknown): Observable<any> {
     const bucket = this.bucket;
-    const once$ = defer(() => (bucket ? bucket.acquire() : of(undefined))).pipe(concatMap(() => this.#once$(target, label, check)));
+    const once$ = defer(() => (bucket ? bucket.acquire() : of(undefined))).pipe(concatMap(() => this.#once$(target, label, check, decode)));
     if (r === false) return once$;
     return once$.pipe(
       retryBackoff({
         ...r,
+        // The bucket pauses for the 429 (capped Retry-After); the retry just queues for a token.
+        ...(bucket ? { rateLimitedWaitsInBucket: true } : {}),
         onRetry: (err, attempt, delayMs) => {
           this.#m.retries++;
           this.#logger?.warn?.({ path: label, code: (err as TickpipeError)?.code, attempt, delayMs }, 'retrying request');
@@ -412,11 +472,11 @@ export class PolygonClient {
     );
   }
 
-  #once$(target: string, label: string, check?: BodyCheck): Observable<any> {
+  #once$(target: string, label: string, check?: BodyCheck, decode?: (buf: Buffer) => unknown): Observable<any> {
     return new Observable<any>((subscriber) => {
       const ac = new AbortController();
       let settled = false;
-      this.#send(target, label, ac.signal, check).then(
+      this.#send(target, label, ac.signal, check, decode).then(
         (v) => {
           settled = true;
           subscriber.next(v);
@@ -433,7 +493,7 @@ export class PolygonClient {
     });
   }
 
-  async #send(target: string, label: string, signal: AbortSignal, check?: BodyCheck): Promise<any> {
+  async #send(target: string, label: string, signal: AbortSignal, check?: BodyCheck, decode?: (buf: Buffer) => unknown): Promise<any> {
     if (this.#closed) throw new AbortedError(`GET ${label}: client closed`);
     const headers: Record<string, string> = { accept: 'application/json' };
     let path = target;
@@ -452,13 +512,21 @@ export class PolygonClient {
       }
       const status = res.statusCode;
       let text: string;
+      let buf: Buffer;
       try {
-        const buf = Buffer.from(await res.body.arrayBuffer());
+        buf = Buffer.from(await res.body.arrayBuffer());
         m.bytes += buf.byteLength;
-        text = buf.toString('utf8');
       } catch (e) {
         throw this.#transportError(e, label, 'body', signal);
       }
+      if (decode !== undefined && status >= 200 && status < 300) {
+        const body = decode(buf);
+        m.ok++;
+        m.latency.record(performance.now() - t0);
+        this.bucket?.onSuccess();
+        return body;
+      }
+      text = buf.toString('utf8');
       if (status >= 200 && status < 300) {
         const body = losslessParse(text, { context: `GET ${label}`, status });
         const problem = check?.(body);
@@ -491,10 +559,13 @@ export class PolygonClient {
     const msg = `GET ${label}: HTTP ${status}${detail ? ` ${detail}` : ''}`;
     if (status === 401 || (status === 400 && /api key was not provided/i.test(text))) return new AuthError(msg, status);
     if (status === 429) {
-      const retryAfterMs = parseRetryAfter(retryAfterHeader);
+      const askedMs = parseRetryAfter(retryAfterHeader);
+      // A Retry-After of an hour must not stop the run for an hour: the bucket caps the pause, and
+      // the retry of this request waits no longer than the bucket does.
+      const retryAfterMs = this.bucket ? this.bucket.capRetryAfter(askedMs) : askedMs === undefined ? undefined : Math.min(askedMs, 60_000);
       this.#m.rateLimited++;
-      this.bucket?.onRateLimited(retryAfterMs);
-      this.#logger?.warn?.({ path: label, retryAfterMs }, 'rate limited (429)');
+      this.bucket?.onRateLimited(askedMs);
+      this.#logger?.warn?.({ path: label, retryAfterMs, ...(askedMs !== retryAfterMs ? { serverAskedMs: askedMs } : {}) }, 'rate limited (429)');
       return new RateLimitedError(msg, retryAfterMs);
     }
     if (status === 403) return new BadRequestError(msg, status);

@@ -11,6 +11,8 @@ describe('sim options are validated up front', () => {
       port: 0,
       apiKey: undefined,
       rate: undefined,
+      quotaMode: 'tolerant',
+      density: 'sparse',
       retryAfter: false,
       latency: undefined,
       errorRate: 0,

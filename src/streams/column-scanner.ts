@@ -1,0 +1,658 @@
+/**
+ * Response bytes → typed columns, without a JS object per row (issue 16).
+ *
+ * A single forward pass over the UTF-8 bytes of a v3 trades or quotes page. Known fields go straight
+ * into growable typed columns; nanosecond integers are assembled as two exact 32-bit halves and
+ * stored in a BigInt64Array through its Uint32 view (no bigint, no double on the way); prices are
+ * parsed with the exact fast path (integer mantissa below 2^53 divided by an exact power of ten is
+ * correctly rounded, so it equals JSON.parse), anything else falls back to `Number()` on the token.
+ * Unknown fields of any shape are skipped. Quotes are downsampled while they are read: a quote in
+ * the same epoch-aligned bucket as the previous one overwrites it in place, so dropped rows never
+ * become rows. The top-level `status`, `request_id`, `next_url`, `resultsCount` and whether
+ * `results` was present are surfaced for the page-status rule (src/streams/page-status.ts).
+ * Malformed or truncated bytes throw {@link ProtocolError} (retryable).
+ */
+import { ProtocolError } from '../errors.js';
+
+export type TickKind = 'trades' | 'quotes';
+
+/** What the page said about itself, besides its rows. */
+export interface PageHeader {
+  readonly status: string | undefined;
+  readonly requestId: string | undefined;
+  readonly nextUrl: string | undefined;
+  readonly resultsCount: number | undefined;
+  readonly hasResults: boolean;
+  /** Rows read from this page (before downsampling). */
+  readonly rowsRead: number;
+}
+
+// Column ids. Int64 (ns and sequence numbers), Float64, Int32, string, list-of-int32 encoded "1,2".
+const F = {
+  sip_timestamp: 0,
+  participant_timestamp: 1,
+  trf_timestamp: 2,
+  sequence_number: 3,
+  id: 4,
+  price: 5,
+  size: 6,
+  exchange: 7,
+  tape: 8,
+  conditions: 9,
+  correction: 10,
+  trf_id: 11,
+  bid_price: 12,
+  bid_size: 13,
+  bid_exchange: 14,
+  ask_price: 15,
+  ask_size: 16,
+  ask_exchange: 17,
+  indicators: 18,
+} as const;
+type FieldName = keyof typeof F;
+const FIELD_COUNT = 19;
+type Slot = 'i64' | 'f64' | 'i32' | 'str' | 'list';
+const SLOT: readonly Slot[] = ['i64', 'i64', 'i64', 'i64', 'str', 'f64', 'f64', 'i32', 'i32', 'list', 'i32', 'i32', 'f64', 'f64', 'i32', 'f64', 'f64', 'i32', 'list'];
+/** SLOT as small integers for the per-value switch: 0 i64, 1 f64, 2 i32, 3 str, 4 list. */
+const SLOT_CODE = Uint8Array.from(SLOT, (k) => ['i64', 'f64', 'i32', 'str', 'list'].indexOf(k));
+
+export const TRADE_FIELDS: readonly FieldName[] = ['sip_timestamp', 'participant_timestamp', 'trf_timestamp', 'sequence_number', 'id', 'price', 'size', 'exchange', 'tape', 'conditions', 'correction', 'trf_id'];
+export const QUOTE_FIELDS: readonly FieldName[] = ['sip_timestamp', 'participant_timestamp', 'trf_timestamp', 'sequence_number', 'bid_price', 'bid_size', 'bid_exchange', 'ask_price', 'ask_size', 'ask_exchange', 'tape', 'conditions', 'indicators'];
+const REQUIRED: Readonly<Record<TickKind, readonly FieldName[]>> = {
+  trades: ['sip_timestamp', 'sequence_number', 'id', 'price', 'size', 'exchange', 'tape'],
+  quotes: ['sip_timestamp', 'sequence_number', 'bid_price', 'bid_size', 'bid_exchange', 'ask_price', 'ask_size', 'ask_exchange', 'tape'],
+};
+
+/** Field lookup by the key's bytes: a hash to candidates, then a byte comparison. */
+const KEY_BYTES = new Map<number, Array<{ bytes: Uint8Array; id: number }>>();
+function hashKey(b: Uint8Array, s: number, e: number): number {
+  let h = 2166136261;
+  for (let i = s; i < e; i++) h = Math.imul(h ^ b[i]!, 16777619);
+  return h >>> 0;
+}
+for (const [name, id] of Object.entries(F)) {
+  const bytes = Buffer.from(name, 'latin1');
+  const h = hashKey(bytes, 0, bytes.length);
+  const list = KEY_BYTES.get(h) ?? [];
+  list.push({ bytes, id });
+  KEY_BYTES.set(h, list);
+}
+function fieldOf(b: Uint8Array, s: number, e: number): number {
+  const cands = KEY_BYTES.get(hashKey(b, s, e));
+  if (!cands) return -1;
+  outer: for (const c of cands) {
+    if (c.bytes.length !== e - s) continue;
+    for (let i = 0; i < c.bytes.length; i++) if (c.bytes[i] !== b[s + i]) continue outer;
+    return c.id;
+  }
+  return -1;
+}
+
+/**
+ * The columns of one window of trades or quotes, filled page by page. `length` rows are valid.
+ * Null masks are 1 where a value is present.
+ */
+export class TickColumns {
+  length = 0;
+  capacity: number;
+  readonly i64: (BigInt64Array | undefined)[] = new Array(FIELD_COUNT).fill(undefined);
+  readonly f64: (Float64Array | undefined)[] = new Array(FIELD_COUNT).fill(undefined);
+  readonly i32: (Int32Array | undefined)[] = new Array(FIELD_COUNT).fill(undefined);
+  readonly str: (string[] | undefined)[] = new Array(FIELD_COUNT).fill(undefined);
+  readonly present: Uint8Array[] = [];
+  /** Uint32 views of the Int64 columns (refreshed when they grow): ns are written as two halves. */
+  readonly u32: (Uint32Array | undefined)[] = new Array(FIELD_COUNT).fill(undefined);
+  /** 1 for the fields of this kind. */
+  readonly want = new Uint8Array(FIELD_COUNT);
+  /** Bucket (hi, lo 16-bit halves of floor(sip / bucketNs)) of the last row, for downsampling. */
+  private lastBucketHi = -1;
+  private lastBucketLo = -1;
+  readonly fields: readonly FieldName[];
+  /** Column ids of this kind's fields, and of its required ones. */
+  readonly ids: Int8Array;
+  readonly required: Int8Array;
+
+  constructor(
+    readonly kind: TickKind,
+    /** Quotes only: keep the last quote per bucket of this many ns (0 = keep all). */
+    readonly bucketNs = 0,
+    capacity = 1024,
+  ) {
+    this.fields = kind === 'trades' ? TRADE_FIELDS : QUOTE_FIELDS;
+    this.ids = Int8Array.from(this.fields, (n) => F[n]);
+    this.required = Int8Array.from(REQUIRED[kind], (n) => F[n]);
+    this.capacity = capacity;
+    for (let f = 0; f < FIELD_COUNT; f++) this.present.push(new Uint8Array(0));
+    for (const name of this.fields) {
+      this.want[F[name]] = 1;
+      this.alloc(F[name], capacity);
+    }
+  }
+
+  private alloc(f: number, cap: number): void {
+    const grow = <T extends { length: number; set(a: ArrayLike<number | bigint>): void }>(old: T | undefined, make: (n: number) => T): T => {
+      const a = make(cap);
+      if (old) a.set(old as unknown as ArrayLike<number>);
+      return a;
+    };
+    switch (SLOT[f]) {
+      case 'i64': {
+        const a = grow(this.i64[f], (n) => new BigInt64Array(n) as never) as BigInt64Array;
+        this.i64[f] = a;
+        this.u32[f] = new Uint32Array(a.buffer, a.byteOffset, a.length * 2);
+        break;
+      }
+      case 'f64':
+        this.f64[f] = grow(this.f64[f], (n) => new Float64Array(n));
+        break;
+      case 'i32':
+        this.i32[f] = grow(this.i32[f], (n) => new Int32Array(n));
+        break;
+      default: {
+        const s = this.str[f] ?? [];
+        s.length = cap;
+        this.str[f] = s;
+      }
+    }
+    const p = new Uint8Array(cap);
+    p.set(this.present[f]!.subarray(0, Math.min(this.present[f]!.length, cap)));
+    this.present[f] = p;
+  }
+
+  /** Makes room for one more row. */
+  ensure(): void {
+    if (this.length < this.capacity) return;
+    this.capacity *= 2;
+    for (const name of this.fields) this.alloc(F[name], this.capacity);
+  }
+
+  /**
+   * Appends the rows of `page` (scanned with the same kind and bucket). With downsampling, a page
+   * whose first row falls in the bucket of this window's last row replaces that row: the last quote
+   * of a bucket wins across page boundaries as within a page.
+   */
+  append(page: TickColumns): void {
+    if (page.kind !== this.kind || page.bucketNs !== this.bucketNs) throw new TypeError('TickColumns.append: kind or bucket differs');
+    if (page.length === 0) return;
+    let at = this.length;
+    if (this.bucketNs > 0 && at > 0) {
+      const u = page.u32[F.sip_timestamp]!;
+      const [qHi, qLo] = divU64(u[1]!, u[0]!, this.bucketNs);
+      if (qHi < this.lastBucketHi || (qHi === this.lastBucketHi && qLo < this.lastBucketLo)) {
+        throw new ProtocolError(`quotes out of order across pages (row ${at})`);
+      }
+      if (qHi === this.lastBucketHi && qLo === this.lastBucketLo) at--;
+    }
+    const need = at + page.length;
+    if (need > this.capacity) {
+      while (this.capacity < need) this.capacity *= 2;
+      for (const name of this.fields) this.alloc(F[name], this.capacity);
+    }
+    const n = page.length;
+    for (const name of this.fields) {
+      const f = F[name];
+      this.present[f]!.set(page.present[f]!.subarray(0, n), at);
+      switch (SLOT[f]) {
+        case 'i64':
+          this.i64[f]!.set(page.i64[f]!.subarray(0, n), at);
+          break;
+        case 'f64':
+          this.f64[f]!.set(page.f64[f]!.subarray(0, n), at);
+          break;
+        case 'i32':
+          this.i32[f]!.set(page.i32[f]!.subarray(0, n), at);
+          break;
+        default: {
+          const dst = this.str[f]!;
+          const src = page.str[f]!;
+          for (let i = 0; i < n; i++) dst[at + i] = src[i]!;
+        }
+      }
+    }
+    this.length = at + n;
+    this.lastBucketHi = page.lastBucketHi;
+    this.lastBucketLo = page.lastBucketLo;
+  }
+
+  /**
+   * Downsampling: called once a row's sip_timestamp is in slot `row`; returns the slot the row
+   * keeps (the previous slot when it falls in the same bucket, which it then overwrites).
+   */
+  settle(row: number): number {
+    if (this.bucketNs === 0) return row;
+    const u = this.u32[F.sip_timestamp]!;
+    const [qHi, qLo] = divU64(u[2 * row + 1]!, u[2 * row]!, this.bucketNs);
+    if (row > 0 && qHi === this.lastBucketHi && qLo === this.lastBucketLo) {
+      copyRow(this, row, row - 1);
+      return row - 1;
+    }
+    if (row > 0 && (qHi < this.lastBucketHi || (qHi === this.lastBucketHi && qLo < this.lastBucketLo))) {
+      throw new ProtocolError(`quotes out of order at row ${row}`);
+    }
+    this.lastBucketHi = qHi;
+    this.lastBucketLo = qLo;
+    return row;
+  }
+}
+
+function copyRow(c: TickColumns, from: number, to: number): void {
+  for (const name of c.fields) {
+    const f = F[name];
+    c.present[f]![to] = c.present[f]![from]!;
+    switch (SLOT[f]) {
+      case 'i64':
+        c.i64[f]![to] = c.i64[f]![from]!;
+        break;
+      case 'f64':
+        c.f64[f]![to] = c.f64[f]![from]!;
+        break;
+      case 'i32':
+        c.i32[f]![to] = c.i32[f]![from]!;
+        break;
+      default:
+        c.str[f]![to] = c.str[f]![from]!;
+    }
+  }
+}
+
+/** floor((hi * 2^32 + lo) / d) for d < 2^30, as [quotient hi 32 bits, quotient lo 32 bits]; exact. */
+function divU64(hi: number, lo: number, d: number): [number, number] {
+  const digits = [hi >>> 16, hi & 0xffff, lo >>> 16, lo & 0xffff];
+  let r = 0;
+  const q = [0, 0, 0, 0];
+  for (let i = 0; i < 4; i++) {
+    const cur = r * 65536 + digits[i]!;
+    q[i] = Math.floor(cur / d);
+    r = cur - q[i]! * d;
+  }
+  return [q[0]! * 65536 + q[1]!, q[2]! * 65536 + q[3]!];
+}
+
+const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
+
+/** A byte cursor with the JSON grammar's pieces; every error names where it happened. */
+class Scanner {
+  pos = 0;
+  constructor(
+    readonly b: Uint8Array,
+    readonly label: string,
+  ) {}
+
+  fail(what: string): never {
+    const why = this.pos >= this.b.length ? `truncated JSON (${this.b.length} bytes)` : `malformed JSON at byte ${this.pos}`;
+    throw new ProtocolError(`${this.label}: ${why}: ${what}`, 200);
+  }
+
+  ws(): void {
+    const b = this.b;
+    let p = this.pos;
+    while (p < b.length) {
+      const c = b[p]!;
+      if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
+      p++;
+    }
+    this.pos = p;
+  }
+
+  expect(c: number, what: string): void {
+    this.ws();
+    if (this.b[this.pos] !== c) this.fail(`expected ${what}`);
+    this.pos++;
+  }
+
+  /** Skips a string; returns [start, end) of its raw content and whether it has escapes. */
+  rawString(): [number, number, boolean] {
+    this.ws();
+    if (this.b[this.pos] !== 0x22) this.fail('expected a string');
+    const s = ++this.pos;
+    const b = this.b;
+    let esc = false;
+    for (let p = s; p < b.length; p++) {
+      const c = b[p]!;
+      if (c === 0x22) {
+        this.pos = p + 1;
+        return [s, p, esc];
+      }
+      if (c === 0x5c) {
+        esc = true;
+        p++;
+      } else if (c < 0x20) {
+        this.pos = p;
+        this.fail('control character in a string');
+      }
+    }
+    this.pos = b.length;
+    return this.fail('unterminated string');
+  }
+
+  string(): string {
+    const [s, e, esc] = this.rawString();
+    if (!esc) return Buffer.from(this.b.buffer, this.b.byteOffset + s, e - s).toString('utf8');
+    try {
+      return JSON.parse(Buffer.from(this.b.buffer, this.b.byteOffset + s - 1, e - s + 2).toString('utf8')) as string;
+    } catch {
+      return this.fail('bad escape in a string');
+    }
+  }
+
+  /** Skips any JSON value. */
+  skip(depth = 0): void {
+    if (depth > 64) this.fail('nesting too deep');
+    this.ws();
+    const c = this.b[this.pos];
+    if (c === 0x22) {
+      this.rawString();
+    } else if (c === 0x7b || c === 0x5b) {
+      const close = c === 0x7b ? 0x7d : 0x5d;
+      this.pos++;
+      this.ws();
+      if (this.b[this.pos] === close) {
+        this.pos++;
+        return;
+      }
+      for (;;) {
+        if (c === 0x7b) {
+          this.rawString();
+          this.expect(0x3a, "':'");
+        }
+        this.skip(depth + 1);
+        this.ws();
+        const d = this.b[this.pos];
+        this.pos++;
+        if (d === close) return;
+        if (d !== 0x2c) {
+          this.pos--;
+          this.fail("expected ',' or a closing bracket");
+        }
+      }
+    } else if (c === 0x74) this.literal('true');
+    else if (c === 0x66) this.literal('false');
+    else if (c === 0x6e) this.literal('null');
+    else this.number();
+  }
+
+  literal(word: string): void {
+    for (let i = 0; i < word.length; i++) if (this.b[this.pos + i] !== word.charCodeAt(i)) this.fail(`expected ${word}`);
+    this.pos += word.length;
+  }
+
+  isNull(): boolean {
+    this.ws();
+    if (this.b[this.pos] !== 0x6e) return false;
+    this.literal('null');
+    return true;
+  }
+
+  /** A JSON number as a double, exactly as JSON.parse would give it. */
+  number(): number {
+    this.ws();
+    const b = this.b;
+    const s = this.pos;
+    let p = s;
+    let neg = false;
+    if (b[p] === 0x2d) {
+      neg = true;
+      p++;
+    }
+    let m = 0;
+    let digits = 0;
+    let frac = 0;
+    const d0 = p;
+    while (p < b.length && b[p]! >= 0x30 && b[p]! <= 0x39) m = m * 10 + (b[p++]! - 0x30);
+    digits = p - d0;
+    if (digits === 0 || (digits > 1 && b[d0] === 0x30)) {
+      this.pos = p;
+      this.fail('bad number');
+    }
+    if (b[p] === 0x2e) {
+      p++;
+      const f0 = p;
+      while (p < b.length && b[p]! >= 0x30 && b[p]! <= 0x39) m = m * 10 + (b[p++]! - 0x30);
+      frac = p - f0;
+      if (frac === 0) {
+        this.pos = p;
+        this.fail('bad number');
+      }
+      digits += frac;
+    }
+    let exp = false;
+    if (b[p] === 0x65 || b[p] === 0x45) {
+      exp = true;
+      p++;
+      if (b[p] === 0x2b || b[p] === 0x2d) p++;
+      const e0 = p;
+      while (p < b.length && b[p]! >= 0x30 && b[p]! <= 0x39) p++;
+      if (p === e0) {
+        this.pos = p;
+        this.fail('bad number');
+      }
+    }
+    if (p >= b.length) {
+      this.pos = p;
+      this.fail('number at end of body');
+    }
+    this.pos = p;
+    // Exact fast path: m < 2^53 (at most 15 digits) and 10^frac exact; one correctly rounded division.
+    if (!exp && digits <= 15) {
+      const v = frac === 0 ? m : m / POW10[frac]!;
+      return neg ? -v : v;
+    }
+    return Number(Buffer.from(b.buffer, b.byteOffset + s, p - s).toString('latin1'));
+  }
+
+  /**
+   * An integer into slot `row` of a BigInt64Array, through its Uint32 view: exact for all of Int64,
+   * no bigint or double in between. A fraction, exponent or out-of-range value fails.
+   */
+  int64Into(u: Uint32Array, row: number, field: string): void {
+    this.ws();
+    const b = this.b;
+    let p = this.pos;
+    let neg = false;
+    if (b[p] === 0x2d) {
+      neg = true;
+      p++;
+    }
+    const d0 = p;
+    // Up to 15 digits are exact in one double; the rest are added on two 32-bit halves.
+    let a = 0;
+    while (p < b.length && p - d0 < 15 && b[p]! >= 0x30 && b[p]! <= 0x39) a = a * 10 + (b[p++]! - 0x30);
+    let hi = Math.floor(a / 4294967296);
+    let lo = a - hi * 4294967296;
+    while (p < b.length && b[p]! >= 0x30 && b[p]! <= 0x39) {
+      lo = lo * 10 + (b[p++]! - 0x30);
+      const carry = Math.floor(lo / 4294967296);
+      lo -= carry * 4294967296;
+      hi = hi * 10 + carry;
+      if (hi > 0x80000000) {
+        this.pos = p;
+        this.fail(`${field} does not fit in Int64`);
+      }
+    }
+    if (p === d0 || (p - d0 > 1 && b[d0] === 0x30)) {
+      this.pos = p;
+      this.fail(`${field}: expected an integer`);
+    }
+    if (p >= b.length) {
+      this.pos = p;
+      this.fail('number at end of body');
+    }
+    const c = b[p];
+    if (c === 0x2e || c === 0x65 || c === 0x45) {
+      this.pos = p;
+      this.fail(`${field}: expected an integer`);
+    }
+    if (hi === 0x80000000 && (lo !== 0 || !neg)) {
+      this.pos = p;
+      this.fail(`${field} does not fit in Int64`);
+    }
+    this.pos = p;
+    if (neg) {
+      // Two's complement of (hi, lo).
+      lo = (~lo >>> 0) + 1;
+      hi = ~hi >>> 0;
+      if (lo === 4294967296) {
+        lo = 0;
+        hi = (hi + 1) >>> 0;
+      }
+    }
+    u[2 * row] = lo;
+    u[2 * row + 1] = hi;
+  }
+
+  /** `[1, 2, 3]` → "1,2,3" (the encoding the Parquet sink splits natively); validates 32-bit ints. */
+  intList(field: string): string {
+    this.expect(0x5b, `'[' (${field})`);
+    this.ws();
+    if (this.b[this.pos] === 0x5d) {
+      this.pos++;
+      return '';
+    }
+    let out = '';
+    for (;;) {
+      const v = this.number();
+      if (!Number.isInteger(v) || v < -2147483648 || v > 2147483647) this.fail(`${field}: expected 32-bit integers`);
+      out += out === '' ? String(v) : `,${v}`;
+      this.ws();
+      const d = this.b[this.pos++];
+      if (d === 0x5d) return out;
+      if (d !== 0x2c) {
+        this.pos--;
+        this.fail(`${field}: expected ',' or ']'`);
+      }
+    }
+  }
+}
+
+/** One row object of `results` into slot `row` of `cols`. */
+function readRow(sc: Scanner, cols: TickColumns, row: number): void {
+  sc.expect(0x7b, "'{' (a row)");
+  const ids = cols.ids;
+  for (let k = 0; k < ids.length; k++) cols.present[ids[k]!]![row] = 0;
+  sc.ws();
+  if (sc.b[sc.pos] === 0x7d) {
+    sc.pos++;
+  } else {
+    for (;;) {
+      const [ks, ke] = sc.rawString();
+      sc.expect(0x3a, "':'");
+      const f = fieldOf(sc.b, ks, ke);
+      const wanted = f >= 0 && cols.want[f] === 1;
+      if (!wanted) sc.skip();
+      else if (sc.isNull()) cols.present[f]![row] = 0;
+      else {
+        switch (SLOT_CODE[f]) {
+          case 0:
+            sc.int64Into(cols.u32[f]!, row, FIELD_NAMES[f]!);
+            break;
+          case 1:
+            cols.f64[f]![row] = sc.number();
+            break;
+          case 2: {
+            const v = sc.number();
+            if (!Number.isInteger(v) || v < -2147483648 || v > 2147483647) sc.fail(`${FIELD_NAMES[f]}: expected a 32-bit integer`);
+            cols.i32[f]![row] = v;
+            break;
+          }
+          case 3:
+            cols.str[f]![row] = sc.string();
+            break;
+          default:
+            cols.str[f]![row] = sc.intList(FIELD_NAMES[f]!);
+        }
+        cols.present[f]![row] = 1;
+      }
+      sc.ws();
+      const d = sc.b[sc.pos++];
+      if (d === 0x7d) break;
+      if (d !== 0x2c) {
+        sc.pos--;
+        sc.fail("expected ',' or '}' in a row");
+      }
+    }
+  }
+  const req = cols.required;
+  for (let k = 0; k < req.length; k++) {
+    if (cols.present[req[k]!]![row] !== 1) throw new ProtocolError(`${sc.label}: row ${row} has no ${FIELD_NAMES[req[k]!]}`, 200);
+  }
+}
+
+const FIELD_NAMES: readonly FieldName[] = (() => {
+  const out: FieldName[] = [];
+  for (const [name, id] of Object.entries(F)) out[id] = name as FieldName;
+  return out;
+})();
+
+/**
+ * Reads one page's bytes, appending its rows to `cols` (downsampled for quotes when `cols` has a
+ * bucket), and returns what the page said about itself. Throws ProtocolError on malformed or
+ * truncated bytes, a missing required field, or an Int64 overflow.
+ */
+export function scanTicksPage(body: Uint8Array, cols: TickColumns, label: string): PageHeader {
+  const sc = new Scanner(body, label);
+  let status: string | undefined;
+  let requestId: string | undefined;
+  let nextUrl: string | undefined;
+  let resultsCount: number | undefined;
+  let hasResults = false;
+  let rowsRead = 0;
+  sc.expect(0x7b, "'{'");
+  sc.ws();
+  if (body[sc.pos] === 0x7d) sc.pos++;
+  else {
+    for (;;) {
+      const key = sc.string();
+      sc.expect(0x3a, "':'");
+      if (key === 'results') {
+        if (sc.isNull()) {
+          hasResults = false;
+        } else {
+          hasResults = true;
+          sc.expect(0x5b, "'[' (results)");
+          sc.ws();
+          if (body[sc.pos] === 0x5d) sc.pos++;
+          else {
+            for (;;) {
+              cols.ensure();
+              const row = cols.length;
+              readRow(sc, cols, row);
+              rowsRead++;
+              cols.length = cols.settle(row) + 1;
+              sc.ws();
+              const d = body[sc.pos++];
+              if (d === 0x5d) break;
+              if (d !== 0x2c) {
+                sc.pos--;
+                sc.fail("expected ',' or ']' in results");
+              }
+            }
+          }
+        }
+      } else if (key === 'status' || key === 'request_id' || key === 'next_url') {
+        const v = sc.isNull() ? undefined : sc.string();
+        if (key === 'status') status = v;
+        else if (key === 'request_id') requestId = v;
+        else nextUrl = v === '' ? undefined : v;
+      } else if (key === 'resultsCount' || key === 'count') {
+        const v = sc.isNull() ? undefined : sc.number();
+        if (key === 'resultsCount' || resultsCount === undefined) resultsCount = v;
+      } else sc.skip();
+      sc.ws();
+      const d = body[sc.pos++];
+      if (d === 0x7d) break;
+      if (d !== 0x2c) {
+        sc.pos--;
+        sc.fail("expected ',' or '}'");
+      }
+    }
+  }
+  sc.ws();
+  if (sc.pos !== body.length) sc.fail('extra bytes after the JSON value');
+  return { status, requestId, nextUrl, resultsCount, hasResults, rowsRead };
+}
+
+/** Name → column id, for the frame builder. */
+export function fieldId(name: FieldName): number {
+  return F[name];
+}
+export type { FieldName };

@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
-import { consolidate } from '../pipeline/consolidate.js';
 import { parseFlags } from './args.js';
 import type { Command } from './main.js';
 
@@ -21,6 +20,7 @@ export const consolidateCommand: Command = {
     }
     const out = values.out ?? 'tickpipe-data';
     if (!existsSync(join(out, 'run.json'))) throw new InputError(`not a tickpipe run folder (no run.json): ${out}`);
+    const { consolidate } = await import('../pipeline/consolidate.js');
     const r = await consolidate(out);
     io.stdout.write(
       `consolidated ${r.shards} shards: ${r.rows} rows -> ${r.events} events (${r.duplicates} duplicates removed) in ${r.path}\n`,

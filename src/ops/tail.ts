@@ -24,7 +24,7 @@
  */
 import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { bar, formatDuration } from '../cli/progress-view.js';
+import { bar, formatDuration } from '../progress/format.js';
 import { InputError } from '../errors.js';
 import { FAILED_JOURNAL_RE, namesIn, PART_JOURNAL_RE, readLocks, stateDirs, WORKER_JOURNAL_RE } from './run-folder.js';
 

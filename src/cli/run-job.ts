@@ -12,7 +12,7 @@ import { consolidate, manifestPath, type ConsolidateResult } from '../pipeline/c
 import { DEFAULT_WINDOW, type EventWindow } from '../pipeline/ingest-stage.js';
 import { ownedWorkers, parsePartition, WHOLE, type Partition } from '../pipeline/partition.js';
 import { runSummary, type RunSummary } from '../pipeline/summary.js';
-import { describeLock, ensureRunSpec, hashUniverse, isProcessAlive, readLock, shardPaths, type RunSpec } from '../sinks/index.js';
+import { describeLock, ensureRunSpec, hashUniverse, isLockStale, isProcessAlive, readLock, shardPaths, type RunSpec } from '../sinks/index.js';
 import { pauseFlag$ } from '../streams/pause-flag.js';
 import { openManifest } from '../streams/manifest.js';
 import { PolygonClient } from '../streams/polygon-client.js';
@@ -172,7 +172,7 @@ async function refuseHeldLocks(out: string, workers: readonly number[], ingestPa
   for (const p of paths) {
     const holder = await readLock(p);
     if (!holder || holder.pid === process.pid) continue;
-    if (holder.host === hostname() && !isProcessAlive(holder.pid)) continue;
+    if (isLockStale(holder, { host: hostname(), alive: isProcessAlive })) continue;
     throw new LockedError(`${p} is locked by ${describeLock(holder)}: another run is using this folder; stop it or pass --steal-locks to take the lock over`);
   }
 }

@@ -8,7 +8,7 @@
  *
  * @example
  * ```ts
- * import { buildReport, renderReportHtml, writeReport } from 'tickpipe/ops/report';
+ * import { buildReport, renderReportHtml, writeReport } from 'tickpipe/ops';
  * const path = await writeReport('./tickpipe-data');            // ./tickpipe-data/report.html
  * const html = renderReportHtml(await buildReport('./tickpipe-data'));
  * ```

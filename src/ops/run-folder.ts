@@ -7,7 +7,7 @@
  *
  * @example
  * ```ts
- * import { openRunFolder, listJournals, parquetRowCount } from 'tickpipe/ops/run-folder';
+ * import { openRunFolder, listJournals, parquetRowCount } from 'tickpipe/ops';
  * const { dir, spec } = await openRunFolder('./tickpipe-data');
  * const { detect, ingest } = await listJournals(dir);
  * const r = await parquetRowCount(`${dir}/events/events.parquet`); // { ok: true, rows: 247 }

@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { runStatus } from 'tickpipe/ops/status';
+ * import { runStatus } from 'tickpipe/ops';
  * const s = await runStatus('./tickpipe-data');
  * console.log(`${s.ingest?.windowsDone}/${s.ingest?.windowsTotal} windows`, s.live ? 'running' : 'idle');
  * ```

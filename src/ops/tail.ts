@@ -16,7 +16,7 @@
  *
  * @example
  * ```ts
- * import { emptyTailState, foldHeartbeat, tailView, renderTail } from 'tickpipe/ops/tail';
+ * import { emptyTailState, foldHeartbeat, tailView, renderTail } from 'tickpipe/ops';
  * const state = emptyTailState();
  * for (const line of text.split('\n')) foldHeartbeat(state, line);
  * console.log(renderTail(tailView(state, Date.now(), { stallAfterMs: 60_000 })).join('\n'));

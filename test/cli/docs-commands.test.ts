@@ -21,6 +21,8 @@ let tmp: string;
 let sim: { url: string; port: string; stop(): Promise<void> };
 /** A finished run folder (both stages, one day of the demo) for the commands that read one. */
 let runDir: string;
+/** Where this test compiles examples/ (inside the package, so `import 'tickpipe'` resolves). */
+let examplesDir: string;
 
 async function helpTexts(): Promise<Array<{ name: string; help: string }>> {
   const out: Array<{ name: string; help: string }> = [];
@@ -75,14 +77,17 @@ function plan(line: string, n: number): Plan {
     const script = w[1] === 'run' ? w[2]! : w[1]!;
     if (script === 'ci' || script === 'install') return { kind: 'checked', why: 'installs the package (would replace the node_modules this test runs from)', check: () => (script === 'install' ? expect(w).toContain(pkg().name) : expect(existsSync(join(ROOT, 'package-lock.json'))).toBe(true)) };
     if (script === 'test' || script === 'bench' || script === 'soak') return { kind: 'checked', why: `runs the ${script === 'test' ? 'whole suite (this test is part of it)' : `${script} (minutes)`}`, check: () => expect(pkg().scripts[script]).toBeTruthy() };
-    if (script === 'build') return { kind: 'process', cmd: 'npm', args: ['run', 'build'], expect: 0 };
+    if (script === 'build') return { kind: 'checked', why: 'rewrites dist/, which the other test files run from while this one runs; `npm test` runs it first', check: () => expect(pkg().scripts.build).toMatch(/tsc/) };
     if (script === 'start') {
       // The demo, shortened: npm passes what follows `--` to `tickpipe run --sim`.
       return { kind: 'process', cmd: 'npm', args: ['start', '--', '--stage', 'detect', '--from', DAY, '--to', DAY, '--out', fresh, '--no-progress'], expect: 0 };
     }
   }
+  if (w[0] === 'npx' && w[1] === 'tsc' && w.includes('tsconfig.examples.json')) return { kind: 'process', cmd: 'npx', args: [...w.slice(1), '--outDir', examplesDir], expect: 0 };
   if (w[0] === 'npx' && w[1] !== 'tickpipe') return { kind: 'process', cmd: 'npx', args: w.slice(1), expect: 0 };
-  if (w[0] === 'node' && w[1]!.startsWith('dist-examples/')) return { kind: 'process', cmd: process.execPath, args: replaceValue(w.slice(1), '--out', fresh), expect: 0 };
+  if (w[0] === 'node' && w[1]!.startsWith('dist-examples/')) {
+    return { kind: 'process', cmd: process.execPath, args: replaceValue([join(examplesDir, w[1]!.slice('dist-examples/'.length)), ...w.slice(2)], '--out', fresh), expect: 0 };
+  }
   if (w[0] === 'node' && w[1] === 'detect.mjs') return { kind: 'checked', why: "the README's library example: run by test/examples/examples.test.ts against a simulator", check: () => expect(readFileSync(join(ROOT, 'test/examples/examples.test.ts'), 'utf8')).toMatch(/README's library example/) };
   if (w[0] === 'New-Item' || w[0] === 'Remove-Item') {
     return { kind: 'checked', why: 'PowerShell is not installed here; the PAUSE flag these create and delete is tested by test/streams/pause-flag.test.ts', check: () => expect(line).toMatch(/PAUSE$/) };
@@ -105,7 +110,7 @@ function plan(line: string, n: number): Plan {
         return { kind: 'cli', argv: ['run', ...shortRun([...replaceValue(args, '--out', fresh), '--base-url', sim.url], fresh)], env: { POLYGON_API_KEY: 'test-key' }, expect: 0 };
       }
       if (args.includes('--detector-module')) {
-        args = replaceValue(args, '--detector-module', join(ROOT, 'test/examples/fixtures/gap-up-8.mjs'));
+        args = replaceValue(args, '--detector-module', join(examplesDir, 'my-detectors.mjs'));
         return { kind: 'cli', argv: ['run', ...shortRun(['--stage', 'detect', ...args], fresh)], expect: 0 };
       }
       if (args.includes('--stage') && args[args.indexOf('--stage') + 1] === 'ingest') {
@@ -159,6 +164,12 @@ beforeAll(async () => {
   await s.waitFor(/listening on (http:\/\/\S+)/);
   const url = /listening on (http:\/\/\S+)/.exec(s.stdout())![1]!;
   sim = { url, port: new URL(url).port, stop: async () => void (s.child.kill('SIGINT'), await s.done) };
+  // The detector-module example needs compiled examples: the README's `npx tsc -p tsconfig.examples.json`,
+  // into a folder of this test's own (other test files read dist-examples/ while this one runs).
+  examplesDir = join(ROOT, `.doc-test-examples-${process.pid}`);
+  const built = await new Promise<number | null>((res) => spawn('npx', ['tsc', '-p', 'tsconfig.examples.json', '--outDir', examplesDir], { cwd: ROOT, stdio: 'ignore' }).on('close', res));
+  expect(built).toBe(0);
+  writeFileSync(join(examplesDir, 'my-detectors.mjs'), "import { gapUp } from './gap-up.js';\nexport const detectors = [gapUp({ minGapPct: 8 })];\n");
   runDir = join(tmp, 'run');
   const made = await runCli(['run', '--sim', '--from', DAY, '--to', DAY, '--out', runDir, '--no-progress'], { timeoutMs: 600_000 });
   expect(made.code, made.stderr).toBe(0);
@@ -167,6 +178,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await sim?.stop();
   await rm(tmp, { recursive: true, force: true });
+  if (examplesDir) await rm(examplesDir, { recursive: true, force: true });
 });
 
 describe('every documented command line runs', () => {

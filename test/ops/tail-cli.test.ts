@@ -54,7 +54,7 @@ describe('tickpipe tail', () => {
     expect(end.stages.ingest!.total).toBeGreaterThan(0);
     expect(end.disk!.windowsCommitted).toBe(end.stages.ingest!.total);
     const part = end.workers.find((w) => w.stage === 'ingest')!;
-    expect(part).toMatchObject({ name: 'part-0', status: 'finished', quota: 100 });
+    expect(part).toMatchObject({ name: 'part-0', status: 'finished', rate: 100 });
     expect(part.last).toMatch(/^A[A-Z]+_/);
     expect(end.stalled).toEqual([]);
   }, 80_000);

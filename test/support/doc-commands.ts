@@ -69,6 +69,7 @@ export function commandsInHelp(help: string, command: string): DocCommand[] {
  */
 export function normalizeCommand(text: string): string {
   return text
+    .replace(/\s*\[options\]/g, '')
     .replace(/\[([^\]]*)\]/g, '$1')
     .replace(/\s*\.\.\.\s*$/, '')
     .replace(/^npx tickpipe\b/, 'tickpipe')

@@ -64,7 +64,7 @@ describe('tickpipe tail', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^detect .*4\/4 symbols.*finished$/m);
     expect(r.stdout).toMatch(/^ingest .*\[#{20}\] (\d+)\/\1 windows.*finished$/m);
-    expect(r.stdout).toMatch(/part-0 .* req [\d.]+\/s of 100\/s {2}429s\/1m 0 {2}failed\/1m 0/);
+    expect(r.stdout).toMatch(/part-0 .* req [\d.]+\/s at --rate 100\/s {2}429s 0 {2}failed\/1m 0/);
     expect(r.stdout).toMatch(/^state {2}4 symbols committed, \d+ windows committed, 0 failed; 0 live lock\(s\)$/m);
   });
 

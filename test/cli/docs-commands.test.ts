@@ -150,7 +150,10 @@ async function runPlanned(p: Extract<Plan, { kind: 'cli' }>): Promise<CliResult>
 
 function runProcess(cmd: string, args: string[]): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, POLYGON_API_KEY: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // A developer's real key must not reach a documented command run by a test.
+    const env = { ...process.env };
+    delete env.POLYGON_API_KEY;
+    const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));

@@ -94,9 +94,13 @@ function plan(line: string, n: number): Plan {
   }
   if (w[0] === 'export' || w[0]!.startsWith('$env:')) return { kind: 'checked', why: 'sets the API key for the commands after it (they run with a test key against the simulator)', check: () => expect(line).toMatch(/POLYGON_API_KEY/) };
   if (w[0] !== 'tickpipe') throw new Error(`no rule to run the documented command: ${line}`);
-  const [, sub, ...rest] = w;
+  const [, rawSub, ...rest] = w;
+  const sub = rawSub === '<command>' ? 'status' : rawSub;
+  // Placeholders of usage lines: a checkpoint for adopt's FILE, a number for N, the <command> of the top-level usage.
+  const checkpoint = join(tmp, `checkpoint-${n}.json`);
+  writeFileSync(checkpoint, '{"completed_events": []}\n');
   let args = rest
-    .map((a) => (a === 'DIR' || /^[A-Z]:\\/.test(a) ? runDir : a === 'KEY' ? 'test-key' : a === 'FILE' ? join(tmp, `file-${n}.html`) : a === 'PATH' ? join(tmp, 'old-tree') : a))
+    .map((a, i) => (a === 'DIR' || /^[A-Z]:\\/.test(a) ? runDir : a === 'KEY' ? 'test-key' : a === 'N' ? '2' : a.startsWith('FILE') ? (rest[i - 1] === '--checkpoint' ? checkpoint : join(tmp, `file-${n}.html`)) : a === 'PATH' ? join(tmp, 'old-tree') : a))
     .filter((a) => a !== '...');
   switch (sub) {
     case undefined:

@@ -53,7 +53,8 @@ export function commandsInHelp(help: string, command: string): DocCommand[] {
   const source = `tickpipe ${command} --help`;
   const out: DocCommand[] = [];
   const usage = /^Usage: (tickpipe .*)$/m.exec(help);
-  if (usage) out.push({ source, text: usage[1]! });
+  // The synopsis ends where a comment in two or more spaces begins.
+  if (usage) out.push({ source, text: usage[1]!.split(/\s{2,}/)[0]! });
   for (const m of help.matchAll(/`([^`]+)`/g)) if (/^(?:npx |npm |node |tickpipe )/.test(m[1]!)) out.push({ source, text: m[1]! });
   for (const m of help.matchAll(/^\s+(--[a-z][\w-]*) (\S+)\s{2,}/gm)) {
     const [flag, value] = [m[1]!, m[2]!];

@@ -8,7 +8,7 @@
  * tickpipe run --stage ingest --out ./tickpipe-data --manifest /old/events.parquet   # skips what was adopted
  * ```
  */
-import { adopt, type AdoptResult } from '../ops/adopt.js';
+import type { AdoptResult } from '../ops/adopt.js';
 import { UsageError } from '../errors.js';
 import { parseFlags } from './args.js';
 import type { Command } from './main.js';
@@ -52,6 +52,7 @@ export const adoptCommand: Command = {
       return 0;
     }
     if (values.from === undefined) throw new UsageError('adopt: --from PATH is required');
+    const { adopt } = await import('../ops/adopt.js');
     const r = await adopt({
       from: values.from,
       out: values.out ?? 'tickpipe-data',

@@ -17,14 +17,70 @@ export function parseFlags<O extends Options>(
   allowPositionals = false,
 ): ParsedFlags<O> {
   try {
-    return parseArgs({ args: [...argv], options, strict: true, allowPositionals });
+    return parseArgs({ args: joinDashValues(argv, options), options, strict: true, allowPositionals });
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
     // node's messages are long and multi-line; keep the first sentence.
     const first = msg.split('\n')[0]!.replace(/\. To specify a positional argument.*$/, '');
+    const unknown = /^Unknown option '(--?[^']+)'/.exec(first)?.[1];
+    const guess = unknown === undefined ? undefined : closestFlag(unknown, Object.keys(options));
+    const hint = guess === undefined ? '' : `; did you mean --${guess}?`;
     // main() already prefixes "tickpipe <command>:"; the hint keeps the command for other callers.
-    throw new UsageError(`${first} (see tickpipe ${command} --help)`, { cause: err });
+    throw new UsageError(`${first}${hint} (see tickpipe ${command} --help)`, { cause: err });
   }
+}
+
+/**
+ * `--window -10m,+20m` → `--window=-10m,+20m`. node's parseArgs refuses a string flag's value that
+ * starts with `-` as "ambiguous"; a value is taken as such unless it is itself one of the command's
+ * flags (then the flag really has no value, and parseArgs says so).
+ */
+export function joinDashValues(argv: readonly string[], options: Options): string[] {
+  const out: string[] = [];
+  const shorts = new Map(Object.entries(options).flatMap(([name, o]) => (o.short ? [[o.short, name] as const] : [])));
+  const isFlag = (a: string): boolean => {
+    if (a.startsWith('--')) return a === '--' || Object.hasOwn(options, a.slice(2).split('=')[0]!);
+    return a.length === 2 && shorts.has(a[1]!);
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    if (a === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const name = a.startsWith('--') && !a.includes('=') ? a.slice(2) : a.length === 2 && a[0] === '-' ? shorts.get(a[1]!) : undefined;
+    if (name !== undefined && options[name]?.type === 'string' && next !== undefined && next.startsWith('-') && !isFlag(next)) {
+      out.push(`--${name}=${next}`);
+      i++;
+      continue;
+    }
+    out.push(a);
+  }
+  return out;
+}
+
+/** The known flag nearest to a mistyped one (edit distance ≤ 2, or a prefix), for "did you mean". */
+export function closestFlag(typed: string, known: readonly string[]): string | undefined {
+  const t = typed.replace(/^-+/, '').split('=')[0]!.toLowerCase();
+  let best: { name: string; d: number } | undefined;
+  for (const name of known) {
+    const d = name.startsWith(t) && t.length >= 3 ? 1 : editDistance(t, name);
+    if (d <= 2 && d < name.length && (!best || d < best.d)) best = { name, d };
+  }
+  return best?.name;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length]!;
 }
 
 function bad(flag: string, value: unknown, want: string): never {

@@ -1,18 +1,37 @@
 import type { Command } from './main.js';
 
 /**
- * Every CLI command, loaded lazily so `tickpipe sim` does not pay for Polars and `--help` stays
- * fast. One line per command; the order is the order of `tickpipe --help`.
+ * A command as `tickpipe --help` lists it, without loading it: `--help` and `--version` stay fast
+ * (loading a command can load Polars, over a second). A bare loader is accepted too; its module is
+ * then loaded to learn its name and summary.
  */
-export const COMMANDS: ReadonlyArray<() => Promise<Command>> = [
-  async () => (await import('./run.js')).runCommand,
-  async () => (await import('./sim.js')).simCommand,
-  async () => (await import('./consolidate.js')).consolidateCommand,
-  async () => (await import('./status.js')).statusCommand,
-  async () => (await import('./verify.js')).verifyCommand,
-  async () => (await import('./reconcile.js')).reconcileCommand,
-  async () => (await import('./clean.js')).cleanCommand,
-  async () => (await import('./tail.js')).tailCommand,
-  async () => (await import('./report.js')).reportCommand,
-  async () => (await import('./adopt.js')).adoptCommand,
+export interface CommandEntry {
+  readonly name: string;
+  readonly summary: string;
+  readonly load: () => Promise<Command>;
+}
+
+/** Every CLI command, loaded lazily. One line per command; the order is the order of `tickpipe --help`. */
+export const COMMANDS: ReadonlyArray<CommandEntry | (() => Promise<Command>)> = [
+  { name: 'run', summary: 'detect events and download their trade/quote windows (both stages, resumable)', load: async () => (await import('./run.js')).runCommand },
+  { name: 'sim', summary: 'serve the simulated Polygon-compatible market on loopback', load: async () => (await import('./sim.js')).simCommand },
+  { name: 'consolidate', summary: 'write events/events.parquet from the committed shards', load: async () => (await import('./consolidate.js')).consolidateCommand },
+  { name: 'status', summary: 'summarise a run folder: progress, failures, last activity, live locks', load: async () => (await import('./status.js')).statusCommand },
+  { name: 'verify', summary: 'check a run folder for duplicates, missing or broken files and journal drift', load: async () => (await import('./verify.js')).verifyCommand },
+  { name: 'reconcile', summary: 'rebuild the journals from the files on disk', load: async () => (await import('./reconcile.js')).reconcileCommand },
+  { name: 'clean', summary: 'remove tmp leftovers and uncommitted shards (--dry-run to preview)', load: async () => (await import('./clean.js')).cleanCommand },
+  { name: 'tail', summary: 'live view of a run folder: per-worker progress, rates, 429s, ETA, stalls', load: async () => (await import('./tail.js')).tailCommand },
+  { name: 'report', summary: 'write a self-contained HTML report (charts of throughput, quota, 429s, events, workers)', load: async () => (await import('./report.js')).reportCommand },
+  { name: 'adopt', summary: 'import the windows and checkpoints of the older Python scripts into a run folder', load: async () => (await import('./adopt.js')).adoptCommand },
 ];
+
+/** Name and summary of every command; loads only bare loaders. */
+export async function commandIndex(): Promise<Array<{ readonly name: string; readonly summary: string; readonly load: () => Promise<Command> }>> {
+  return Promise.all(
+    COMMANDS.map(async (c) => {
+      if (typeof c !== 'function') return c;
+      const cmd = await c();
+      return { name: cmd.name, summary: cmd.summary, load: async () => cmd };
+    }),
+  );
+}

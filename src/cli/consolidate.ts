@@ -1,8 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
-import { consolidate } from '../pipeline/consolidate.js';
-import { detectCompleteness, incompleteDetection } from '../pipeline/manifest-freshness.js';
 import { parseFlags } from './args.js';
 import type { Command } from './main.js';
 
@@ -27,11 +25,13 @@ export const consolidateCommand: Command = {
     }
     const out = values.out ?? 'tickpipe-data';
     if (!existsSync(join(out, 'run.json'))) throw new InputError(`not a tickpipe run folder (no run.json): ${out}`);
+    const { detectCompleteness, incompleteDetection } = await import('../pipeline/manifest-freshness.js');
     const incomplete = incompleteDetection(await detectCompleteness(out));
     if (incomplete !== undefined && !values.partial) {
       throw new InputError(`${incomplete}; finish detection first, or pass --partial to consolidate what is committed`);
     }
     if (incomplete !== undefined) io.stderr.write(`tickpipe consolidate: warning: ${incomplete}; the manifest is partial\n`);
+    const { consolidate } = await import('../pipeline/consolidate.js');
     const r = await consolidate(out);
     io.stdout.write(
       `consolidated ${r.shards} shards: ${r.rows} rows -> ${r.events} events (${r.duplicates} duplicates removed) in ${r.path}\n`,

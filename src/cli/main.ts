@@ -15,12 +15,12 @@ export interface Command {
   run(argv: string[], io: CommandIo): Promise<number>;
 }
 
-async function commands(): Promise<Command[]> {
-  const { COMMANDS } = await import('./commands.js');
-  return Promise.all(COMMANDS.map((load) => load()));
+async function commands(): Promise<Array<{ readonly name: string; readonly summary: string; readonly load: () => Promise<Command> }>> {
+  const { commandIndex } = await import('./commands.js');
+  return commandIndex();
 }
 
-function usage(all: readonly Command[]): string {
+function usage(all: ReadonlyArray<{ readonly name: string; readonly summary: string }>): string {
   const width = Math.max(...all.map((c) => c.name.length));
   return [
     'tickpipe — exactly-once market-data pipelines for the Polygon.io (Massive) REST API',
@@ -57,24 +57,27 @@ export function exitCodeFor(err: unknown): number {
 
 /** The CLI entry point: returns the exit status instead of exiting, so tests can call it. */
 export async function main(argv: string[], io: CommandIo = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
-  const all = await commands();
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    io.stdout.write(usage(all) + '\n');
-    return name === undefined ? 2 : 0;
-  }
   if (name === '--version' || name === '-v') {
     const { readFileSync } = await import('node:fs');
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
     io.stdout.write(`${pkg.version}\n`);
     return 0;
   }
-  const cmd = all.find((c) => c.name === name);
-  if (!cmd) {
-    io.stderr.write(`tickpipe: unknown command ${JSON.stringify(name)} (try tickpipe --help)\n`);
+  const all = await commands();
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(usage(all) + '\n');
+    return name === undefined ? 2 : 0;
+  }
+  const entry = all.find((c) => c.name === name);
+  if (!entry) {
+    const { closestFlag } = await import('./args.js');
+    const guess = closestFlag(name, all.map((c) => c.name));
+    io.stderr.write(`tickpipe: unknown command ${JSON.stringify(name)}${guess ? `; did you mean ${guess}?` : ''} (try tickpipe --help)\n`);
     return 2;
   }
   try {
+    const cmd = await entry.load();
     return await cmd.run(rest, io);
   } catch (err) {
     // --api-key wins over the environment in `run`, so either may be the key in use: scrub both.

@@ -55,7 +55,9 @@ export class ProgressView {
 
   private clear(): void {
     if (this.tty && this.drawn > 0) {
-      this.stream.write(`\x1b[${this.drawn}A\x1b[J`);
+      // `\r` first: the terminal's echo of Ctrl-C ("^C") moved the cursor off column 0, and
+      // clearing from there would leave the start of the block's first line on the screen.
+      this.stream.write(`\r\x1b[${this.drawn}A\x1b[J`);
       this.drawn = 0;
     }
   }
@@ -79,19 +81,4 @@ export class ProgressView {
   }
 }
 
-/** `[#####.....]` of `width` cells. */
-export function bar(done: number, total: number, width = 20): string {
-  const f = total > 0 ? Math.min(1, done / total) : 1;
-  const n = Math.round(f * width);
-  return `[${'#'.repeat(n)}${'.'.repeat(width - n)}]`;
-}
-
-/** `1h02m`, `3m05s`, `12s`. */
-export function formatDuration(ms: number): string {
-  if (!Number.isFinite(ms) || ms < 0) return '?';
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
-}
+export { bar, formatDuration } from '../progress/format.js';

@@ -7,7 +7,6 @@
  * tickpipe report --out ./tickpipe-data --output /tmp/r.html
  * ```
  */
-import { writeReport } from '../ops/report.js';
 import { parseFlags } from './args.js';
 import type { Command } from './main.js';
 
@@ -37,6 +36,7 @@ export const reportCommand: Command = {
       io.stdout.write(HELP + '\n');
       return 0;
     }
+    const { writeReport } = await import('../ops/report.js');
     const { path, data } = await writeReport(values.out ?? 'tickpipe-data', values.output === undefined ? {} : { output: values.output });
     io.stdout.write(`report written to ${path} (${data.heartbeatLines} heartbeat lines, ${data.events} events, ${data.workers.length} workers)\n`);
     return 0;

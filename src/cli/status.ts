@@ -50,6 +50,12 @@ export function formatStatus(s: StatusReport): string {
     }
   }
   const a = s.lastActivity;
+  const p = a.progress;
+  if (p && s.live) {
+    const unit = p.stage === 'detect' ? 'symbols' : 'windows';
+    const state = p.paused ? `PAUSED since ${p.pausedSince ?? '?'}` : `ETA ${p.etaSec === null ? '?' : formatDuration(p.etaSec * 1000)}`;
+    rows.push(['progress', `${p.stage}: ${p.itemsPerSec === null ? '-' : p.itemsPerSec} ${unit}/s, ${state}; requests ${p.reqPerSec ?? '-'}/s at --rate ${p.configuredRate}/s, 429s ${p.rateLimited}${p.throttled ? ' (keep coming: try --adaptive or a lower --rate)' : ''}`]);
+  }
   rows.push(['last activity', a.at === null ? 'none' : `${a.at} (${formatDuration((a.agoSec ?? 0) * 1000)} ago)`]);
   if (s.locks.length === 0) rows.push(['locks', 'none']);
   for (const l of s.locks) {

@@ -10,10 +10,10 @@
  * tickpipe tail --out ./tickpipe-data --json | jq  # one JSON object per update
  * ```
  */
+import * as nodePath from 'node:path';
 import { join } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
-import { openRunFolder } from '../ops/run-folder.js';
-import { emptyTailState, FileFollower, foldHeartbeat, nextStallAt, renderTail, StateReader, tailView, withDisk, type TailViewData } from '../ops/tail.js';
+import type { TailViewData } from '../ops/tail.js';
 import { parseDuration, parseFlags } from './args.js';
 import { UsageError } from '../errors.js';
 import type { Command, CommandIo } from './main.js';
@@ -31,6 +31,8 @@ Options:
   --once               print the current view and exit
   --json               one JSON object per update, one line each (for other tools)
   --stall-after D      silence that makes a worker "stalled" (default 60s)
+  --poll D             read the files every D (e.g. 1s) instead of waiting for change events: for
+                       network drives (SMB/NFS), where those do not arrive (1s by default on \\\\server paths)
   -h, --help           this help`;
 
 const FLAGS = {
@@ -38,6 +40,7 @@ const FLAGS = {
   once: { type: 'boolean' },
   json: { type: 'boolean' },
   'stall-after': { type: 'string' },
+  poll: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -52,8 +55,11 @@ export const tailCommand: Command = {
     }
     const stallAfterMs = values['stall-after'] === undefined ? 60_000 : parseDuration('--stall-after', values['stall-after']);
     if (!(stallAfterMs > 0)) throw new UsageError(`--stall-after: expected a duration above zero, got ${JSON.stringify(values['stall-after'])}`);
+    const { openRunFolder } = await import('../ops/run-folder.js');
     const { dir } = await openRunFolder(values.out ?? 'tickpipe-data');
-    return tail(dir, { once: values.once ?? false, json: values.json ?? false, stallAfterMs }, io);
+    const pollMs = values.poll === undefined ? (isNetworkPath(dir) ? 1_000 : undefined) : parseDuration('--poll', values.poll);
+    if (pollMs !== undefined && !(pollMs >= 50)) throw new UsageError(`--poll: expected an interval of at least 50ms, got ${JSON.stringify(values.poll)}`);
+    return tail(dir, { once: values.once ?? false, json: values.json ?? false, stallAfterMs, pollMs }, io);
   },
 };
 
@@ -61,9 +67,28 @@ interface TailOptions {
   readonly once: boolean;
   readonly json: boolean;
   readonly stallAfterMs: number;
+  /** Poll every this many ms instead of relying on change events (network drives). */
+  readonly pollMs: number | undefined;
+}
+
+/** A UNC path (`\\\\server\\share\\…`): SMB, where file-change events are unreliable. */
+export function isNetworkPath(dir: string): boolean {
+  return /^(\\\\|\/\/)[^\\/]/.test(dir);
+}
+
+/**
+ * Which paths under the run folder `tail` watches: the folder, logs/, the heartbeat and state/
+ * (never windows/, which can hold a million folders). Built with the platform's path module, so a
+ * Windows folder (backslashes) matches as well as a POSIX one.
+ */
+export function tailWatchFilter(dir: string, path: Pick<typeof nodePath, 'join' | 'sep'> = nodePath): (p: string) => boolean {
+  const watched = new Set([path.join(dir, 'logs'), path.join(dir, 'logs', 'heartbeat.ndjson'), path.join(dir, 'state')]);
+  const stateRoot = path.join(dir, 'state') + path.sep;
+  return (p: string) => p === dir || watched.has(p) || p.startsWith(stateRoot);
 }
 
 async function tail(dir: string, opts: TailOptions, io: CommandIo): Promise<number> {
+  const { emptyTailState, FileFollower, foldHeartbeat, nextStallAt, renderTail, StateReader, tailView, withDisk } = await import('../ops/tail.js');
   const hbPath = join(dir, 'logs', 'heartbeat.ndjson');
   let state = emptyTailState();
   const follower = new FileFollower(hbPath);
@@ -139,13 +164,13 @@ async function tail(dir: string, opts: TailOptions, io: CommandIo): Promise<numb
       .finally(() => (running = undefined));
   };
 
-  const watched = new Set([join(dir, 'logs'), hbPath, join(dir, 'state'), join(dir, 'state', 'detect'), join(dir, 'state', 'ingest')]);
-  const stateRoot = join(dir, 'state') + '/';
+  const wanted = tailWatchFilter(dir);
   const watcher: FSWatcher = watch(dir, {
     ignoreInitial: true,
     depth: 2,
     // Only the heartbeat and state/: windows/ can hold a million folders.
-    ignored: (p: string) => !(p === dir || watched.has(p) || p.startsWith(stateRoot)),
+    ignored: (p: string) => !wanted(p),
+    ...(opts.pollMs !== undefined ? { usePolling: true, interval: opts.pollMs, binaryInterval: opts.pollMs } : {}),
   });
   watcher.on('all', () => update());
 

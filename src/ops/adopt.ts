@@ -33,7 +33,7 @@
  *
  * @example
  * ```ts
- * import { adopt } from 'tickpipe/ops/adopt';
+ * import { adopt } from 'tickpipe/ops';
  * const r = await adopt({ from: '/old/output', out: './tickpipe-data' });
  * console.log(r.imported.length, r.skipped.length, r.invalid.length);
  * ```

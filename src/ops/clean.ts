@@ -20,7 +20,7 @@
  *
  * @example
  * ```ts
- * import { cleanRun } from 'tickpipe/ops/clean';
+ * import { cleanRun } from 'tickpipe/ops';
  * const plan = await cleanRun('./tickpipe-data', { dryRun: true });
  * for (const a of plan.actions) console.log(a.kind, a.path, a.reason);
  * ```

@@ -22,7 +22,7 @@
  *
  * @example
  * ```ts
- * import { reconcileRun } from 'tickpipe/ops/reconcile';
+ * import { reconcileRun } from 'tickpipe/ops';
  * const r = await reconcileRun('./tickpipe-data');
  * console.log(r.ingest.added.length, 'windows journaled', r.rewritten);
  * ```

@@ -8,7 +8,7 @@
  *
  * @example
  * ```ts
- * import { buildReport, renderReportHtml, writeReport } from 'tickpipe/ops/report';
+ * import { buildReport, renderReportHtml, writeReport } from 'tickpipe/ops';
  * const path = await writeReport('./tickpipe-data');            // ./tickpipe-data/report.html
  * const html = renderReportHtml(await buildReport('./tickpipe-data'));
  * ```
@@ -23,10 +23,18 @@ import { publishAtomically } from '../sinks/index.js';
 import { openRunFolder } from './run-folder.js';
 import { emptyTailState, foldHeartbeat, parseHeartbeat, StateReader, tailView, withDisk, type DiskState, type WorkerView } from './tail.js';
 
-/** A time series point: ms since the epoch and a value. */
+/** A time series point: ms since the epoch and a value; `gap` starts a new line (a restart). */
 export interface Point {
   readonly t: number;
   readonly v: number;
+  readonly gap?: boolean;
+}
+
+/** A moment worth a vertical line: a pause began or ended, or a process (re)started. */
+export interface Marker {
+  readonly t: number;
+  readonly kind: 'pause' | 'resume' | 'start';
+  readonly label: string;
 }
 
 /** Everything the report shows, as plain data. */
@@ -38,8 +46,14 @@ export interface ReportData {
   readonly span: { readonly from: number; readonly to: number } | undefined;
   /** Items/s per time bin. */
   readonly throughput: { readonly detect: Point[]; readonly ingest: Point[] };
-  /** Requests/s as the heartbeats reported them, and the quota. */
+  /** Requests/s as the heartbeats reported them, and the configured client rate (--rate). */
   readonly requests: { readonly points: Point[]; readonly quota: number | undefined };
+  /** Request latency p50/p95 (ms) as the ingest heartbeats reported them. */
+  readonly latency: { readonly p50: Point[]; readonly p95: Point[] };
+  /** Items done so far (cumulative), per stage, summed over processes. */
+  readonly cumulative: { readonly detect: Point[]; readonly ingest: Point[] };
+  /** Pauses, resumes and process starts. */
+  readonly markers: Marker[];
   /** 429s and failed windows per time bin (counts). */
   readonly errors: { readonly rateLimited: Point[]; readonly failed: Point[] };
   readonly eventsByType: ReadonlyArray<readonly [string, number]>;
@@ -71,6 +85,13 @@ export async function buildReport(outDir: string, opts?: BuildReportOptions): Pr
   const detectTimes: number[] = [];
   const ingest = new Map<number, IngestSample[]>();
   const requests: Point[] = [];
+  const p50: Point[] = [];
+  const p95: Point[] = [];
+  const cumDetect: Point[] = [];
+  const cumIngest: Point[] = [];
+  const markers: Marker[] = [];
+  const seen = new Map<string, { paused: boolean; done: number }>();
+  let lastIngestPid: number | undefined;
   let quota: number | undefined;
   let from = Infinity;
   let to = -Infinity;
@@ -84,17 +105,29 @@ export async function buildReport(outDir: string, opts?: BuildReportOptions): Pr
       if (!h) continue;
       from = Math.min(from, h.t);
       to = Math.max(to, h.t);
-      const r = h.raw;
+      const key = `${h.stage}/${h.pid}`;
+      const before = seen.get(key);
+      if (!before) markers.push({ t: h.t, kind: 'start', label: `${h.stage} pid ${h.pid}` });
+      if (before && before.paused !== h.paused) markers.push({ t: h.paused && h.pausedSince ? Date.parse(h.pausedSince) : h.t, kind: h.paused ? 'pause' : 'resume', label: h.paused ? 'PAUSE' : 'resumed' });
+      else if (!before && h.paused) markers.push({ t: h.pausedSince ? Date.parse(h.pausedSince) : h.t, kind: 'pause', label: 'PAUSE' });
+      seen.set(key, { paused: h.paused, done: h.done });
+      if (h.stage === 'detect') cumDetect.push({ t: h.t, v: h.v >= 2 ? h.done : detectTimes.length + 1, ...(before ? {} : { gap: true }) });
+      else cumIngest.push({ t: h.t, v: h.done, ...(before ? {} : { gap: true }) });
       if (h.stage === 'detect') {
-        detectTimes.push(h.t);
+        // Timer lines (version 2) are not symbols.
+        if (h.beat === 'item') detectTimes.push(h.t);
         continue;
       }
-      const n = (k: string): number => (typeof r[k] === 'number' ? (r[k] as number) : 0);
       const list = ingest.get(h.pid) ?? [];
-      list.push({ t: h.t, done: n('processed') + n('failed'), failed: n('failed'), rateLimited: n('rateLimited') });
+      list.push({ t: h.t, done: h.processed + h.failed, failed: h.failed, rateLimited: h.rateLimited });
       ingest.set(h.pid, list);
-      if (typeof r.reqPerSec === 'number') requests.push({ t: h.t, v: r.reqPerSec });
-      if (typeof r.quota === 'number') quota = r.quota;
+      // A new process starts a new line: joining across a restart would draw work that never happened.
+      const gap = lastIngestPid !== h.pid ? { gap: true } : {};
+      lastIngestPid = h.pid;
+      if (h.reqPerSec !== null) requests.push({ t: h.t, v: h.reqPerSec, ...gap });
+      if (h.latencyP50Ms !== null) p50.push({ t: h.t, v: h.latencyP50Ms, ...gap });
+      if (h.latencyP95Ms !== null) p95.push({ t: h.t, v: h.latencyP95Ms, ...gap });
+      if (h.configuredRate > 0) quota = h.configuredRate;
     }
   }
   const span = from <= to ? { from, to: Math.max(to, from + 1000) } : undefined;
@@ -158,6 +191,9 @@ export async function buildReport(outDir: string, opts?: BuildReportOptions): Pr
     span,
     throughput: { detect: span ? series(detect, true) : [], ingest: span ? series(ing, true) : [] },
     requests: { points: requests, quota },
+    latency: { p50, p95 },
+    cumulative: { detect: cumDetect, ingest: cumIngest },
+    markers,
     errors: { rateLimited: span ? series(rl, false) : [], failed: span ? series(failed, false) : [] },
     eventsByType,
     eventsBySession,
@@ -195,11 +231,12 @@ interface LineSeries {
 }
 
 const W = 1000;
-const H = 200;
-const PAD = { l: 56, r: 16, t: 14, b: 30 };
+const H = 220;
+/** The plot area ends PAD.b above the bottom: time labels, then the legend row, below it. */
+const PAD = { l: 56, r: 16, t: 14, b: 50 };
 
 /** A time chart: lines and/or bars over a shared time axis, y from 0. */
-export function timeChartSvg(title: string, unit: string, series: readonly LineSeries[], span: { from: number; to: number } | undefined): string {
+export function timeChartSvg(title: string, unit: string, series: readonly LineSeries[], span: { from: number; to: number } | undefined, markers: readonly Marker[] = []): string {
   const all = series.flatMap((s) => s.points);
   if (!span || all.length === 0) return `<p class="empty">${esc(title)}: no data in the heartbeat log.</p>`;
   // Counts get whole-number ticks.
@@ -215,7 +252,12 @@ export function timeChartSvg(title: string, unit: string, series: readonly LineS
   }
   for (let i = 0; i <= 5; i++) {
     const t = span.from + ((span.to - span.from) * i) / 5;
-    parts.push(`<text x="${r1(x(t))}" y="${H - 10}" text-anchor="${i === 0 ? 'start' : i === 5 ? 'end' : 'middle'}">${hhmmss(t)}</text>`);
+    parts.push(`<text x="${r1(x(t))}" y="${H - PAD.b + 16}" text-anchor="${i === 0 ? 'start' : i === 5 ? 'end' : 'middle'}">${hhmmss(t)}</text>`);
+  }
+  for (const m of markers) {
+    if (m.t < span.from || m.t > span.to) continue;
+    const color = m.kind === 'start' ? '#777' : m.kind === 'pause' ? '#f0ad4e' : '#2e8b57';
+    parts.push(`<line x1="${r1(x(m.t))}" x2="${r1(x(m.t))}" y1="${PAD.t}" y2="${H - PAD.b}" stroke="${color}" stroke-dasharray="2 3" class="marker marker-${m.kind}"><title>${esc(`${m.label} ${hhmmss(m.t)}`)}</title></line>`);
   }
   const barSeries = series.filter((s) => s.bars);
   series.forEach((s) => {
@@ -229,12 +271,14 @@ export function timeChartSvg(title: string, unit: string, series: readonly LineS
         parts.push(`<rect x="${r1(x(p.t) - (step * 0.4) + k * bw)}" y="${r1(y(p.v))}" width="${r1(bw)}" height="${r1(y(0) - y(p.v))}" fill="${s.color}"/>`);
       }
     } else {
-      const d = s.points.map((p, i) => `${i ? 'L' : 'M'}${r1(x(p.t))},${r1(y(p.v))}`).join('');
+      const d = s.points.map((p, i) => `${i === 0 || p.gap ? 'M' : 'L'}${r1(x(p.t))},${r1(y(p.v))}`).join('');
       parts.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
     }
   });
+  // The legend sits in its own row under the time axis, where no line can cross it.
+  const ly = H - 14;
   const legend = series
-    .map((s, i) => `<rect x="${PAD.l + 10 + i * 190}" y="${PAD.t - 10}" width="12" height="12" fill="${s.color}"/><text x="${PAD.l + 28 + i * 190}" y="${PAD.t}">${esc(s.name)}</text>`)
+    .map((s, i) => `<rect x="${PAD.l + 10 + i * 220}" y="${ly - 10}" width="12" height="12" fill="${s.color}" class="legend"/><text x="${PAD.l + 28 + i * 220}" y="${ly}">${esc(s.name)}</text>`)
     .join('');
   return `<figure><figcaption>${esc(title)} <span class="unit">(${esc(unit)}, UTC)</span></figcaption><svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(title)}"><line x1="${PAD.l}" x2="${PAD.l}" y1="${PAD.t}" y2="${H - PAD.b}" class="axis"/><line x1="${PAD.l}" x2="${W - PAD.r}" y1="${H - PAD.b}" y2="${H - PAD.b}" class="axis"/>${parts.join('')}${legend}</svg></figure>`;
 }
@@ -289,6 +333,7 @@ export function renderReportHtml(d: ReportData): string {
   const s = d.spec as { from?: string; to?: string; universe?: { count: number }; source?: { sim?: { seed: number }; baseUrl?: string } };
   const source = s.source?.sim ? `simulator (seed ${s.source.sim.seed})` : (s.source?.baseUrl ?? '-');
   const quotaPts = d.requests.quota !== undefined && d.span ? [{ t: d.span.from, v: d.requests.quota }, { t: d.span.to, v: d.requests.quota }] : [];
+  const settings = runSettings(d.spec, d.requests.quota);
   const summary: Array<[string, string]> = [
     ['source', source],
     ['days', s.from && s.to ? `${s.from} … ${s.to}` : '-'],
@@ -305,27 +350,55 @@ export function renderReportHtml(d: ReportData): string {
 <h1>tickpipe run report</h1>
 <p class="meta">${esc(d.dir)} · generated ${esc(d.generatedAt)}</p>
 <table>${summary.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('')}</table>
+<h2>Settings</h2>
+<table class="settings">${settings.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('')}</table>
+<p class="meta">Vertical lines: grey a process started (or restarted), orange PAUSE, green resumed.</p>
+<h2>Progress</h2>
+${timeChartSvg('Items done (cumulative)', 'items', [
+  { name: 'detect: symbols done', color: '#8a5cc2', points: d.cumulative.detect },
+  { name: 'ingest: windows done', color: '#3b7dd8', points: d.cumulative.ingest },
+], d.span, d.markers)}
 <h2>Throughput</h2>
 ${timeChartSvg('Items per second', 'items/s', [
   { name: 'detect: symbols/s', color: '#8a5cc2', points: d.throughput.detect, bars: true },
   { name: 'ingest: windows/s', color: '#3b7dd8', points: d.throughput.ingest },
-], d.span)}
-<h2>Requests against the quota</h2>
+], d.span, d.markers)}
+<h2>Requests against the configured rate</h2>
 ${timeChartSvg('Requests per second (ingest)', 'req/s', [
   { name: 'requests/s', color: '#2e8b57', points: d.requests.points },
-  { name: `quota ${d.requests.quota ?? '-'}/s`, color: '#d9534f', points: quotaPts, dashed: true },
-], d.span)}
+  { name: `--rate ${d.requests.quota ?? '-'}/s`, color: '#d9534f', points: quotaPts, dashed: true },
+], d.span, d.markers)}
+<h2>Latency</h2>
+${timeChartSvg('Request latency (ingest)', 'ms', [
+  { name: 'p50', color: '#3b7dd8', points: d.latency.p50 },
+  { name: 'p95', color: '#d9534f', points: d.latency.p95 },
+], d.span, d.markers)}
 <h2>429s and failures</h2>
 ${timeChartSvg('429 responses and failed windows per interval', 'count', [
   { name: '429s', color: '#f0ad4e', points: d.errors.rateLimited, bars: true },
   { name: 'failed windows', color: '#d9534f', points: d.errors.failed, bars: true },
-], d.span)}
+], d.span, d.markers)}
 <h2>Events</h2>
 ${barChartSvg('By type', d.eventsByType, '#3b7dd8')}${barChartSvg('By session', d.eventsBySession, '#8a5cc2')}
 <h2>Workers</h2>
 ${progressSvg(d.workers)}
 </body></html>
 `;
+}
+
+/** The run's settings as rows: what run.json records, and the configured rate from the heartbeats. */
+export function runSettings(spec: unknown, rate: number | undefined): Array<[string, string]> {
+  const s = (spec ?? {}) as Record<string, unknown>;
+  const rows: Array<[string, string]> = [];
+  const show = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
+  const w = s.window as { beforeMs?: number; afterMs?: number } | undefined;
+  if (s.from !== undefined) rows.push(['days', `${show(s.from)} … ${show(s.to)}`]);
+  if (s.detectors !== undefined) rows.push(['detectors', Object.keys(s.detectors as object).join(', ')]);
+  if (w?.beforeMs !== undefined) rows.push(['window', `-${w.beforeMs / 60_000}m,+${(w.afterMs ?? 0) / 60_000}m`]);
+  if (s.quotesHz !== undefined) rows.push(['quotes per second kept', show(s.quotesHz)]);
+  if (s.manifest !== undefined) rows.push(['manifest', show(s.manifest)]);
+  if (rate !== undefined) rows.push(['--rate (last seen)', `${rate}/s`]);
+  return rows;
 }
 
 /** Options of {@link writeReport}. */

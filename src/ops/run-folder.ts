@@ -7,7 +7,7 @@
  *
  * @example
  * ```ts
- * import { openRunFolder, listJournals, parquetRowCount } from 'tickpipe/ops/run-folder';
+ * import { openRunFolder, listJournals, parquetRowCount } from 'tickpipe/ops';
  * const { dir, spec } = await openRunFolder('./tickpipe-data');
  * const { detect, ingest } = await listJournals(dir);
  * const r = await parquetRowCount(`${dir}/events/events.parquet`); // { ok: true, rows: 247 }
@@ -18,7 +18,7 @@ import { open, readdir, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InputError, LockedError } from '../errors.js';
-import { describeLock, isProcessAlive, readLock, readRunSpec, type LockInfo, type StoredRunSpec } from '../sinks/index.js';
+import { describeLock, isLockStale, isProcessAlive, readLock, readRunSpec, type LockInfo, type StoredRunSpec } from '../sinks/index.js';
 
 export const WORKER_JOURNAL_RE = /^worker-(\d+)\.jsonl$/;
 export const PART_JOURNAL_RE = /^part-(\d+)\.jsonl$/;
@@ -138,7 +138,7 @@ export async function readLocks(dir: string, opts?: ReadLocksOptions): Promise<L
   for (const { stage, f } of found) {
     const info = await readLock(f.path);
     if (info === undefined) continue; // released meanwhile
-    const state: LockStateKind = info === null ? 'unreadable' : info.host !== host ? 'foreign' : alive(info.pid) ? 'live' : 'stale';
+    const state: LockStateKind = info === null ? 'unreadable' : info.host !== host ? 'foreign' : isLockStale(info, { host, alive }) ? 'stale' : 'live';
     out.push({ stage, index: f.index, path: f.path, state, info });
   }
   return out;

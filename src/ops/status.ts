@@ -5,12 +5,13 @@
  *
  * @example
  * ```ts
- * import { runStatus } from 'tickpipe/ops/status';
+ * import { runStatus } from 'tickpipe/ops';
  * const s = await runStatus('./tickpipe-data');
  * console.log(`${s.ingest?.windowsDone}/${s.ingest?.windowsTotal} windows`, s.live ? 'running' : 'idle');
  * ```
  */
 import { open, stat } from 'node:fs/promises';
+import { parseHeartbeat, type Heartbeat } from '../progress/heartbeat.js';
 import { isAbsolute, join } from 'node:path';
 import {
   listJournals,
@@ -74,6 +75,8 @@ export interface StatusReport {
     readonly agoSec: number | null;
     /** The last heartbeat line itself (stage, processed, total, reqPerSec, …). */
     readonly heartbeat: Readonly<Record<string, unknown>> | null;
+    /** The last heartbeat read through the typed model (src/progress/heartbeat.ts), or null. */
+    readonly progress: Heartbeat | null;
   };
   readonly locks: readonly StatusLock[];
   /** A running process may hold a lock (live on this host, or on another host). */
@@ -226,6 +229,7 @@ export async function runStatus(outDir: string, opts?: StatusOptions): Promise<S
       at: atMs > 0 ? new Date(atMs).toISOString() : null,
       agoSec: atMs > 0 ? Math.max(0, Math.round((Date.now() - atMs) / 1000)) : null,
       heartbeat: hb,
+      progress: hb ? (parseHeartbeat(JSON.stringify(hb)) ?? null) : null,
     },
     locks,
     live: lockStates.some(mayBeHeld),

@@ -9,14 +9,14 @@
  * {@link followPlan} (where to read a growing file from next, detecting truncation and rotation),
  * plus {@link FileFollower}, the small I/O piece that uses both.
  *
- * Heartbeat fields (written by `tickpipe run`, see src/cli/run.ts): detect lines carry `worker`,
- * `symbol`, `batch`, `totalBatches` and the *process's* `done`/`total`; ingest lines carry
- * `partition`, `last`, cumulative `processed`/`failed`/`skipped`/`rateLimited`, `total`,
- * `reqPerSec`, `rate` and `quota`.
+ * Heartbeat fields are typed in src/progress/heartbeat.ts (one writer, `tickpipe run`; this is one
+ * of its readers). Lines of version 2 carry the writer's smoothed rates (EWMA ~30 s, paused time
+ * left out), which this view shows as they are, so `tail` and the run view agree; for older lines
+ * the rates are computed here over a sliding window.
  *
  * @example
  * ```ts
- * import { emptyTailState, foldHeartbeat, tailView, renderTail } from 'tickpipe/ops/tail';
+ * import { emptyTailState, foldHeartbeat, tailView, renderTail } from 'tickpipe/ops';
  * const state = emptyTailState();
  * for (const line of text.split('\n')) foldHeartbeat(state, line);
  * console.log(renderTail(tailView(state, Date.now(), { stallAfterMs: 60_000 })).join('\n'));
@@ -24,7 +24,8 @@
  */
 import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { bar, formatDuration } from '../cli/progress-view.js';
+import { bar, formatDuration, pausedText } from '../progress/format.js';
+import { parseHeartbeat as parseHeartbeatLine, type Heartbeat as HeartbeatLine } from '../progress/heartbeat.js';
 import { InputError } from '../errors.js';
 import { FAILED_JOURNAL_RE, namesIn, PART_JOURNAL_RE, readLocks, stateDirs, WORKER_JOURNAL_RE } from './run-folder.js';
 
@@ -57,8 +58,14 @@ export interface WorkerState {
   failed: number;
   rateLimited: number;
   reqPerSec: number | undefined;
-  quota: number | undefined;
+  /** The configured client rate (version 1 lines called it `quota`). */
   rate: number | undefined;
+  /** The writer's smoothed items/s and ETA (version 2 lines), used instead of local rates. */
+  smoothedItemsPerSec: number | null;
+  smoothedEtaSec: number | null;
+  paused: boolean;
+  pausedSinceMs: number | null;
+  throttled: boolean;
   batch: number;
   totalBatches: number;
   firstSeenMs: number;
@@ -109,7 +116,7 @@ export interface TailViewOptions {
 }
 
 /** Status of one worker in a view. */
-export type WorkerStatus = 'running' | 'finished' | 'stalled' | 'stopped';
+export type WorkerStatus = 'running' | 'paused' | 'finished' | 'stalled' | 'stopped';
 
 /** One worker row of a view (plain data: this is what `tail --json` prints). */
 export interface WorkerView {
@@ -124,7 +131,14 @@ export interface WorkerView {
   readonly totalBatches: number | null;
   readonly itemsPerSec: number | null;
   readonly reqPerSec: number | null;
-  readonly quota: number | null;
+  /** The configured client rate, req/s (not the server's quota, which the client cannot know). */
+  readonly rate: number | null;
+  /** 429s of this process so far. */
+  readonly rateLimited: number;
+  /** 429s keep coming: the server's limit is below the rate. */
+  readonly throttled: boolean;
+  /** ISO time the current pause began (status `paused`). */
+  readonly pausedSince: string | null;
   readonly rateLimitedLastMin: number | null;
   readonly failedLastMin: number | null;
   readonly etaSec: number | null;
@@ -139,6 +153,8 @@ export interface StageView {
   readonly itemsPerSec: number | null;
   readonly etaSec: number | null;
   readonly finished: boolean;
+  /** Every unfinished worker of the stage is paused (the PAUSE flag). */
+  readonly paused: boolean;
 }
 
 /** The whole view at one instant. */
@@ -159,32 +175,14 @@ export function emptyTailState(): TailState {
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
-/** A parsed heartbeat line, or undefined when the text is not one (blank, torn, another logger). */
-export interface Heartbeat {
-  readonly stage: Stage;
-  readonly id: number;
-  readonly t: number;
-  readonly pid: number;
-  readonly raw: Readonly<Record<string, unknown>>;
-}
+/** A parsed heartbeat line (see src/progress/heartbeat.ts), with the worker id of its stage. */
+export type Heartbeat = HeartbeatLine & { readonly id: number };
 
 /** Parses one line of `logs/heartbeat.ndjson`. Never throws. */
 export function parseHeartbeat(line: string): Heartbeat | undefined {
-  if (line.trim() === '') return undefined;
-  let v: unknown;
-  try {
-    v = JSON.parse(line);
-  } catch {
-    return undefined;
-  }
-  if (v === null || typeof v !== 'object') return undefined;
-  const r = v as Record<string, unknown>;
-  const t = typeof r.time === 'string' ? Date.parse(r.time) : num(r.time);
-  if (t === undefined || !Number.isFinite(t)) return undefined;
-  const pid = num(r.pid) ?? 0;
-  if (r.stage === 'detect' && num(r.worker) !== undefined) return { stage: 'detect', id: r.worker as number, t, pid, raw: r };
-  if (r.stage === 'ingest' && num(r.partition) !== undefined) return { stage: 'ingest', id: r.partition as number, t, pid, raw: r };
-  return undefined;
+  const hb = parseHeartbeatLine(line);
+  if (!hb) return undefined;
+  return { ...hb, id: hb.stage === 'detect' ? hb.worker : hb.partition };
 }
 
 function prune(samples: Sample[], windowMs: number): void {
@@ -212,7 +210,6 @@ export function foldHeartbeat(state: TailState, line: string, windowMs = 60_000)
   }
   state.lines++;
   state.lastHeartbeatMs = Math.max(state.lastHeartbeatMs, hb.t);
-  const r = hb.raw;
   const key = `${hb.stage}/${hb.id}`;
   let w = state.workers.get(key);
   if (!w || w.pid !== hb.pid) {
@@ -226,8 +223,12 @@ export function foldHeartbeat(state: TailState, line: string, windowMs = 60_000)
       failed: 0,
       rateLimited: 0,
       reqPerSec: undefined,
-      quota: undefined,
       rate: undefined,
+      smoothedItemsPerSec: null,
+      smoothedEtaSec: null,
+      paused: false,
+      pausedSinceMs: null,
+      throttled: false,
       batch: 0,
       totalBatches: 0,
       firstSeenMs: hb.t,
@@ -237,21 +238,30 @@ export function foldHeartbeat(state: TailState, line: string, windowMs = 60_000)
     state.workers.set(key, w);
   }
   w.lastSeenMs = Math.max(w.lastSeenMs, hb.t);
+  const v2 = hb.v >= 2;
   if (hb.stage === 'detect') {
-    w.done++;
-    w.last = typeof r.symbol === 'string' ? r.symbol : w.last;
-    w.batch = num(r.batch) ?? w.batch;
-    w.totalBatches = num(r.totalBatches) ?? w.totalBatches;
+    // Version 1 wrote one line per symbol and no per-worker count; version 2 also writes timer lines.
+    if (v2) w.done = hb.workerDone;
+    else w.done++;
+    w.last = hb.symbol !== '-' ? hb.symbol : w.last;
+    w.batch = hb.batch || w.batch;
+    w.totalBatches = hb.totalBatches || w.totalBatches;
+    w.smoothedItemsPerSec = v2 ? hb.workerItemsPerSec : null;
+    w.smoothedEtaSec = v2 && hb.workerTotal !== null && hb.workerItemsPerSec ? Math.round(Math.max(0, hb.workerTotal - hb.workerDone) / hb.workerItemsPerSec) : null;
   } else {
-    w.last = typeof r.last === 'string' ? r.last : w.last;
-    w.done = (num(r.skipped) ?? 0) + (num(r.processed) ?? 0) + (num(r.failed) ?? 0);
-    w.total = num(r.total) ?? w.total;
-    w.failed = num(r.failed) ?? w.failed;
-    w.rateLimited = num(r.rateLimited) ?? w.rateLimited;
-    w.reqPerSec = num(r.reqPerSec) ?? w.reqPerSec;
-    w.quota = num(r.quota) ?? w.quota;
-    w.rate = num(r.rate) ?? w.rate;
+    w.last = hb.last !== '-' ? hb.last : w.last;
+    w.done = hb.done;
+    w.total = hb.total ?? w.total;
+    w.failed = hb.failed;
+    w.smoothedItemsPerSec = v2 ? hb.itemsPerSec : null;
+    w.smoothedEtaSec = v2 ? hb.etaSec : null;
   }
+  w.rateLimited = hb.rateLimited;
+  w.reqPerSec = hb.reqPerSec ?? w.reqPerSec;
+  w.rate = hb.configuredRate || w.rate;
+  w.paused = hb.paused;
+  w.pausedSinceMs = hb.pausedSince === null ? null : Date.parse(hb.pausedSince);
+  w.throttled = hb.throttled;
   const prev = w.samples[w.samples.length - 1];
   // Out-of-order times (a clock step) would make rates negative: keep the counters, skip the sample.
   if (!prev || hb.t >= prev.t) {
@@ -261,8 +271,8 @@ export function foldHeartbeat(state: TailState, line: string, windowMs = 60_000)
   const pkey = `${hb.stage}/${hb.pid}`;
   const p = state.processes.get(pkey) ?? { pid: hb.pid, stage: hb.stage, done: 0, total: 0, lastSeenMs: hb.t };
   if (hb.stage === 'detect') {
-    p.done = num(r.done) ?? p.done;
-    p.total = num(r.total) ?? p.total;
+    p.done = hb.done;
+    p.total = hb.total ?? p.total;
   } else {
     p.done = w.done;
     p.total = w.total ?? p.total;
@@ -353,14 +363,21 @@ export function tailView(state: TailState, now: number, opts?: TailViewOptions):
     const lock = lockOf(disk, w.stage, w.id);
     const lockGone = disk !== undefined && (lock === undefined || lock.state === 'stale' || (lock.pid !== undefined && lock.pid !== w.pid && lock.state !== 'foreign'));
     const silentMs = Math.max(0, now - w.lastSeenMs);
-    const status: WorkerStatus = finished ? 'finished' : lockGone ? 'stopped' : silentMs > stallAfterMs ? 'stalled' : 'running';
+    const status: WorkerStatus = finished ? 'finished' : lockGone ? 'stopped' : w.paused ? 'paused' : silentMs > stallAfterMs ? 'stalled' : 'running';
     const name = w.stage === 'detect' ? `worker-${w.id}` : `part-${w.id}`;
     if (status === 'stalled') stalled.push(`${w.stage} ${name}`);
     // A finished or stopped worker keeps the rates of its last minute of work.
     const end = status === 'running' || status === 'stalled' ? Math.max(now, w.lastSeenMs) : w.lastSeenMs;
     const r = windowRates(w.samples, end, windowMs);
+    // The writer's smoothed rate when the line has one (the same figure as the run view).
+    const smoothed = w.smoothedItemsPerSec !== null;
+    const itemsPerSec = smoothed ? w.smoothedItemsPerSec : r.itemsPerSec;
     const remaining = w.total !== undefined ? Math.max(0, w.total - w.done) : undefined;
-    const eta = finished ? 0 : remaining !== undefined && r.itemsPerSec !== null && r.itemsPerSec > 0 ? Math.round(remaining / r.itemsPerSec) : null;
+    const eta =
+      finished ? 0
+      : status === 'paused' ? null
+      : smoothed ? w.smoothedEtaSec
+      : remaining !== undefined && itemsPerSec !== null && itemsPerSec > 0 ? Math.round(remaining / itemsPerSec) : null;
     workers.push({
       stage: w.stage,
       id: w.id,
@@ -371,9 +388,12 @@ export function tailView(state: TailState, now: number, opts?: TailViewOptions):
       total: w.total ?? null,
       batch: w.stage === 'detect' ? w.batch : null,
       totalBatches: w.stage === 'detect' ? w.totalBatches : null,
-      itemsPerSec: round1(r.itemsPerSec),
-      reqPerSec: round1(r.reqPerSec),
-      quota: w.quota ?? null,
+      itemsPerSec: round1(itemsPerSec),
+      reqPerSec: smoothed ? w.reqPerSec ?? null : round1(r.reqPerSec),
+      rate: w.rate ?? null,
+      rateLimited: w.rateLimited,
+      throttled: w.throttled,
+      pausedSince: status === 'paused' && w.pausedSinceMs !== null ? new Date(w.pausedSinceMs).toISOString() : null,
       rateLimitedLastMin: w.stage === 'ingest' ? r.rateLimited : null,
       failedLastMin: w.stage === 'ingest' ? r.failed : null,
       etaSec: eta,
@@ -398,8 +418,10 @@ export function tailView(state: TailState, now: number, opts?: TailViewOptions):
     const finished = rows.every((w) => w.status === 'finished');
     const rates = rows.map((w) => w.itemsPerSec).filter((x): x is number => x !== null);
     const itemsPerSec = rates.length ? round1(rates.reduce((a, b) => a + b, 0)) : null;
-    const etaSec = finished ? 0 : itemsPerSec && itemsPerSec > 0 ? Math.round(Math.max(0, total - done) / itemsPerSec) : null;
-    stages[stage] = { done, total, itemsPerSec, etaSec, finished };
+    const live = rows.filter((w) => w.status !== 'finished');
+    const paused = live.length > 0 && live.every((w) => w.status === 'paused');
+    const etaSec = finished ? 0 : paused ? null : itemsPerSec && itemsPerSec > 0 ? Math.round(Math.max(0, total - done) / itemsPerSec) : null;
+    stages[stage] = { done, total, itemsPerSec, etaSec, finished, paused };
   }
   return {
     at: new Date(now).toISOString(),
@@ -428,7 +450,7 @@ export function nextStallAt(state: TailState, now: number, stallAfterMs: number)
 }
 
 const fmt = (n: number | null, digits = 1): string => (n === null ? '-' : n.toFixed(digits));
-const eta = (s: number | null): string => (s === null ? '-' : formatDuration(s * 1000));
+const eta = (s: number | null, paused = false): string => (paused ? 'paused' : s === null ? '-' : formatDuration(s * 1000));
 
 /** Plain text lines of a view (the TTY block and the `--once` output). */
 export function renderTail(v: TailViewData): string[] {
@@ -441,16 +463,22 @@ export function renderTail(v: TailViewData): string[] {
     if (!s) continue;
     const unit = stage === 'detect' ? 'symbols' : 'windows';
     out.push(
-      `${stage.padEnd(6)} ${bar(s.done, s.total)} ${s.done}/${s.total} ${unit}  ${fmt(s.itemsPerSec)} ${unit}/s  ETA ${eta(s.etaSec)}${s.finished ? '  finished' : ''}`,
+      `${stage.padEnd(6)} ${bar(s.done, s.total)} ${s.done}/${s.total} ${unit}  ${fmt(s.itemsPerSec)} ${unit}/s  ETA ${eta(s.etaSec, s.paused)}${s.finished ? '  finished' : s.paused ? '  PAUSED' : ''}`,
     );
+    const now = Date.parse(v.at);
     for (const w of v.workers.filter((x) => x.stage === stage)) {
       const progress =
         w.total !== null
           ? `${bar(w.done, w.total, 12)} ${w.done}/${w.total}`
           : `${w.done} ${unit}${w.totalBatches ? `  batch ${Math.min(w.batch ?? 0, w.totalBatches)}/${w.totalBatches}` : ''}`;
-      const req = stage === 'ingest' ? `  req ${fmt(w.reqPerSec)}/s of ${w.quota ?? '-'}/s  429s/1m ${w.rateLimitedLastMin ?? '-'}  failed/1m ${w.failedLastMin ?? '-'}` : '';
-      const warn = w.status === 'stalled' ? `  STALLED: silent ${formatDuration(w.silentSec * 1000)}` : `  ${w.status}`;
-      out.push(`  ${w.name.padEnd(8)} ${progress}  ${fmt(w.itemsPerSec)}/s${req}  ETA ${eta(w.etaSec)}  last ${w.last}${warn}`);
+      const limited = w.rateLimited > 0 ? `  429s ${w.rateLimited} (${w.rateLimitedLastMin ?? '-'} in 1m)` : '  429s 0';
+      const req = stage === 'ingest' ? `  req ${fmt(w.reqPerSec)}/s at --rate ${w.rate ?? '-'}/s${limited}  failed/1m ${w.failedLastMin ?? '-'}` : '';
+      const warn =
+        w.status === 'stalled' ? `  STALLED: silent ${formatDuration(w.silentSec * 1000)}`
+        : w.status === 'paused' ? `  ${pausedText(w.pausedSince === null ? null : Date.parse(w.pausedSince), now)}`
+        : `  ${w.status}`;
+      out.push(`  ${w.name.padEnd(8)} ${progress}  ${fmt(w.itemsPerSec)}/s${req}  ETA ${eta(w.etaSec, w.status === 'paused')}  last ${w.last}${warn}`);
+      if (w.throttled) out.push(`  WARNING: ${w.name}: the server keeps answering 429 (${w.rateLimited} so far): its limit is below --rate ${w.rate ?? '?'}/s; run with --adaptive or a lower --rate`);
     }
   }
   if (v.disk) {

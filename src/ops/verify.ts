@@ -10,7 +10,7 @@
  *
  * @example
  * ```ts
- * import { verifyRun } from 'tickpipe/ops/verify';
+ * import { verifyRun } from 'tickpipe/ops';
  * const r = await verifyRun('./tickpipe-data');
  * if (!r.ok) for (const [kind, p] of Object.entries(r.problems)) console.log(kind, p.count, p.examples);
  * ```

@@ -14,6 +14,21 @@ export interface ConsolidateResult {
   /** rows - events: duplicate rows the shards held (0 when the commit protocol held). */
   readonly duplicates: number;
   readonly byType: Readonly<Record<string, number>>;
+  /**
+   * True when the manifest on disk already held exactly these rows and was left alone: a resume
+   * does not rewrite a file that a notebook may hold open (on Windows a held file cannot be replaced).
+   */
+  readonly unchanged?: boolean;
+}
+
+/** Whether the manifest at `path` holds exactly `frame` (false when absent or unreadable). */
+async function sameManifest(path: string, frame: pl.DataFrame): Promise<boolean> {
+  try {
+    const existing = pl.readParquet(path);
+    return existing.height === frame.height && existing.frameEqual(frame);
+  } catch {
+    return false;
+  }
 }
 
 /** Where the consolidated manifest of a run folder lives. */
@@ -48,9 +63,11 @@ export async function consolidate(outDir: string): Promise<ConsolidateResult> {
   }
   // One consolidation at a time: the sweep below must never remove another one's file in flight.
   const lock = await acquireLock(join(outDir, 'state', 'consolidate.lock'));
+  let unchanged = false;
   try {
     await sweepStaleTmps(dirname(out), [basename(out)]);
-    await writeParquetAtomically(out, frame);
+    unchanged = await sameManifest(out, frame);
+    if (!unchanged) await writeParquetAtomically(out, frame);
   } finally {
     await lock.release();
   }
@@ -61,5 +78,5 @@ export async function consolidate(outDir: string): Promise<ConsolidateResult> {
     const ns = counts.getColumn('n').toArray() as Array<number | bigint>;
     types.forEach((t, i) => (byType[t] = Number(ns[i])));
   }
-  return { path: out, shards: shards.length, rows, events: frame.height, duplicates: rows - frame.height, byType };
+  return { path: out, shards: shards.length, rows, events: frame.height, duplicates: rows - frame.height, byType, unchanged };
 }

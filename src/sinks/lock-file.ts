@@ -1,13 +1,17 @@
 /**
  * Partition lock files: one writer per journal.
  *
- * The lock is created atomically and complete: its JSON content (`{pid, host, startedAt, command?,
- * token}` — never secrets) is written and fsync'd to a tmp file which is then hard-linked onto the
- * lock name (`link` fails with EEXIST if the lock exists, like O_EXCL, but a reader can never see an
- * empty or half-written lock).
+ * The lock is created with an exclusive create (`open(path, 'wx')`, O_CREAT|O_EXCL: EEXIST if it
+ * exists), then its JSON content (`{pid, host, startedAt, bootedAt, command?, token}` — never
+ * secrets) is written and fsync'd. Exclusive create works on exFAT/FAT (external `D:` drives) and
+ * SMB shares, where the hard links an earlier version used fail with EPERM. A reader that finds the
+ * lock empty or half-written while it is young (under {@link LOCK_SETTLE_MS}) takes it as being
+ * written and waits; an old unreadable lock is debris of a crash and is recovered.
  *
  * If the lock exists: when the holder is on this host and its pid is dead (`process.kill(pid, 0)`
- * → ESRCH) the lock is stale and is recovered (`handle.recovered` names the dead holder); when the
+ * → ESRCH), or it was taken before this machine last booted (so its pid may now be another
+ * program's: PID reuse after a reboot, common on Windows), the lock is stale and is recovered
+ * (`handle.recovered` names the dead holder); when the
  * holder is alive or on another host a {@link LockedError} names it (pid, host, since) unless
  * `steal: true` (then `handle.stolen` is true). Removal of a stale lock renames it aside first and
  * checks it is still the same lock, so two processes recovering at once cannot delete each other's
@@ -22,7 +26,7 @@
  * ```
  */
 import { randomBytes } from 'node:crypto';
-import { hostname as osHostname } from 'node:os';
+import { hostname as osHostname, uptime } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { InputError, LockedError } from '../errors.js';
 import { errnoCode, isNotFound, nodeFs, type FsLayer } from './fs-layer.js';
@@ -39,6 +43,31 @@ export interface LockInfo {
   readonly command?: string;
   /** Random token telling this lock apart from a later one of the same pid. */
   readonly token: string;
+  /** ISO-8601 UTC time the holder's machine booted (absent in locks of older versions). */
+  readonly bootedAt?: string;
+}
+
+/** An unreadable lock younger than this is taken as being written by its creator. */
+export const LOCK_SETTLE_MS = 10_000;
+
+/** Boot times of one machine measured at different moments differ by clock adjustments: allow this much. */
+const BOOT_TOLERANCE_MS = 120_000;
+
+/** When this machine booted, ms since the epoch. */
+export function bootTimeMs(): number {
+  return Date.now() - uptime() * 1000;
+}
+
+/**
+ * Whether a lock's holder is certainly gone: on this host, and its pid is dead or the lock was
+ * taken before the machine's last boot. A lock of another host is never stale by this rule.
+ */
+export function isLockStale(info: LockInfo, ctx: { readonly host: string; readonly alive: (pid: number) => boolean; readonly bootedAtMs?: number }): boolean {
+  if (info.host !== ctx.host) return false;
+  const heldBoot = info.bootedAt === undefined ? Number.NaN : Date.parse(info.bootedAt);
+  const boot = ctx.bootedAtMs ?? bootTimeMs();
+  if (Number.isFinite(heldBoot) && heldBoot < boot - BOOT_TOLERANCE_MS) return true;
+  return !ctx.alive(info.pid);
 }
 
 /** Options of {@link acquireLock}. */
@@ -55,6 +84,8 @@ export interface AcquireLockOptions {
   readonly host?: string;
   /** This process's pid. @default process.pid */
   readonly pid?: number;
+  /** When this machine booted, ms since the epoch. @default now - os.uptime() */
+  readonly bootedAtMs?: number;
 }
 
 /** A held lock. */
@@ -128,10 +159,64 @@ function parseLock(buf: Buffer): LockInfo | undefined {
       startedAt: v.startedAt,
       token: typeof v.token === 'string' ? v.token : '',
       ...(typeof v.command === 'string' ? { command: v.command } : {}),
+      ...(typeof v.bootedAt === 'string' ? { bootedAt: v.bootedAt } : {}),
     };
   } catch {
     return undefined;
   }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function ageMs(fs: FsLayer, path: string): Promise<number> {
+  const st = await fs.stat(path).catch(() => undefined);
+  return st ? Date.now() - st.mtimeMs : Number.POSITIVE_INFINITY;
+}
+
+/**
+ * Creates `path` with `content` if it does not exist (O_CREAT|O_EXCL), fsync'd. False when it
+ * exists. A failed write removes the half-made lock so it cannot block anyone.
+ */
+async function createExclusive(fs: FsLayer, path: string, content: string): Promise<boolean> {
+  let h;
+  try {
+    h = await fs.open(path, 'wx');
+  } catch (err) {
+    if (errnoCode(err) === 'EEXIST') return false;
+    throw toDiskError(err, 'creating lock', path);
+  }
+  try {
+    try {
+      await h.write(content);
+      await h.sync();
+    } finally {
+      await h.close();
+    }
+  } catch (err) {
+    await fs.unlink(path).catch(() => undefined);
+    throw toDiskError(err, 'writing lock', path);
+  }
+  return true;
+}
+
+/**
+ * Removes the lock judged stale (or stolen): moves it aside, then checks it moved the lock it
+ * judged (not a fresh one taken meanwhile, which it puts back). True when the lock is gone.
+ */
+async function removeJudgedLock(fs: FsLayer, path: string, judged: LockInfo | null): Promise<boolean> {
+  const aside = tmpPathFor(path);
+  try {
+    await fs.rename(path, aside);
+  } catch (err) {
+    if (isNotFound(err)) return true;
+    throw toDiskError(err, 'removing stale lock', path);
+  }
+  const content = await fs.readFile(aside).catch(() => Buffer.alloc(0));
+  const moved = parseLock(content);
+  const same = judged === null ? moved === undefined : moved?.token === judged.token;
+  if (!same) await createExclusive(fs, path, content.toString('utf8')).catch(() => false); // put the fresh lock back
+  await fs.unlink(aside).catch(() => undefined);
+  return same;
 }
 
 /** What a lock file holds: its info, `null` if it exists but is unreadable, `undefined` if absent. */
@@ -157,12 +242,14 @@ export async function acquireLock(path: string, opts?: AcquireLockOptions): Prom
   const alive = opts?.processAlive ?? isProcessAlive;
   const host = opts?.host ?? osHostname();
   const pid = opts?.pid ?? process.pid;
+  const bootedAtMs = opts?.bootedAtMs ?? bootTimeMs();
   const info: LockInfo = {
     pid,
     host,
     startedAt: new Date().toISOString(),
     ...(opts?.command !== undefined ? { command: redactSecrets(opts.command) } : {}),
     token: randomBytes(8).toString('hex'),
+    bootedAt: new Date(Math.round(bootedAtMs / 1000) * 1000).toISOString(),
   };
   const dir = dirname(path);
   try {
@@ -170,67 +257,28 @@ export async function acquireLock(path: string, opts?: AcquireLockOptions): Prom
   } catch (err) {
     throw toDiskError(err, 'creating folder', dir);
   }
-  const tmp = tmpPathFor(path);
-  try {
-    const h = await fs.open(tmp, 'wx');
-    try {
-      await h.write(`${JSON.stringify(info)}\n`);
-      await h.sync();
-    } finally {
-      await h.close();
-    }
-  } catch (err) {
-    await fs.unlink(tmp).catch(() => undefined);
-    throw toDiskError(err, 'writing lock', path);
-  }
 
   let recovered: LockInfo | undefined;
   let stolen = false;
-  try {
-    for (let attempt = 0; ; attempt++) {
-      if (attempt > 20) throw new LockedError(`could not take lock ${path}: it keeps changing hands`);
-      try {
-        await fs.link(tmp, path);
-        break;
-      } catch (err) {
-        if (errnoCode(err) !== 'EEXIST') throw toDiskError(err, 'creating lock', path);
-      }
-      const holder = await readLock(path, { fs });
-      if (holder === undefined) continue; // released meanwhile
-      const dead = holder !== null && holder.host === host && !alive(holder.pid);
-      const unreadable = holder === null;
-      if (!dead && !unreadable && !steal) {
-        const why =
-          holder.host === host
-            ? 'that process is still running'
-            : 'it is on another host, so whether it is alive cannot be checked';
-        throw new LockedError(
-          `${path} is locked by ${describeLock(holder)}: ${why}; stop it or pass --steal-locks to take the lock over`,
-        );
-      }
-      // Move it aside, then check we moved the lock we judged (not a fresh one taken meanwhile).
-      const aside = tmpPathFor(path);
-      try {
-        await fs.rename(path, aside);
-      } catch (err) {
-        if (isNotFound(err)) continue;
-        throw toDiskError(err, 'removing stale lock', path);
-      }
-      const moved = parseLock(await fs.readFile(aside).catch(() => Buffer.alloc(0)));
-      const same = holder === null ? moved === undefined : moved?.token === holder.token;
-      if (!same) {
-        await fs.link(aside, path).catch(() => undefined); // put the fresh lock back
-        await fs.unlink(aside).catch(() => undefined);
-        continue;
-      }
-      await fs.unlink(aside).catch(() => undefined);
-      if (holder !== null) {
-        if (dead) recovered = holder;
-        else stolen = true;
-      }
+  for (let attempt = 0; ; attempt++) {
+    if (attempt > 200) throw new LockedError(`could not take lock ${path}: it keeps changing hands`);
+    if (await createExclusive(fs, path, `${JSON.stringify(info)}\n`)) break;
+    const holder = await readLock(path, { fs });
+    if (holder === undefined) continue; // released meanwhile
+    if (holder === null && (await ageMs(fs, path)) < LOCK_SETTLE_MS) {
+      await sleep(50); // its creator is writing it right now
+      continue;
     }
-  } finally {
-    await fs.unlink(tmp).catch(() => undefined);
+    const dead = holder !== null && isLockStale(holder, { host, alive, bootedAtMs });
+    if (holder !== null && !dead && !steal) {
+      const why = holder.host === host ? 'that process is still running' : 'it is on another host, so whether it is alive cannot be checked';
+      throw new LockedError(`${path} is locked by ${describeLock(holder)}: ${why}; stop it or pass --steal-locks to take the lock over`);
+    }
+    if (!(await removeJudgedLock(fs, path, holder))) continue;
+    if (holder !== null) {
+      if (dead) recovered = holder;
+      else stolen = true;
+    }
   }
   try {
     await fs.fsyncDir(dir);

@@ -25,10 +25,18 @@ import { toDiskError } from './paths.js';
 export interface PublishOptions {
   /** Filesystem layer. @default nodeFs */
   readonly fs?: FsLayer;
-  /** How many times a rename failing with EPERM/EBUSY (EACCES on Windows) is retried. @default 6 */
+  /**
+   * How many times a rename failing with EPERM/EBUSY (EACCES on Windows) is retried at most.
+   * @default unlimited within {@link PublishOptions.renameTimeoutMs}
+   */
   readonly renameRetries?: number;
-  /** First retry delay in ms; doubles each retry (≈ 3 s in total with the defaults). @default 50 */
+  /** First retry delay in ms; doubles each retry, up to 1 s between tries. @default 50 */
   readonly renameBackoffMs?: number;
+  /**
+   * How long a held file (a notebook, a virus scanner or an indexer on Windows) is waited for
+   * before the rename gives up; graceful-fs waits as long. @default 60000
+   */
+  readonly renameTimeoutMs?: number;
   /** Platform whose rename quirks apply (EACCES retried on win32). @default process.platform */
   readonly platform?: NodeJS.Platform;
 }
@@ -37,20 +45,25 @@ interface ResolvedPublishOptions {
   readonly fs: FsLayer;
   readonly renameRetries: number;
   readonly renameBackoffMs: number;
+  readonly renameTimeoutMs: number;
   readonly platform: NodeJS.Platform;
 }
 
 function resolveOptions(opts: PublishOptions | undefined): ResolvedPublishOptions {
   const o = opts ?? {};
-  const renameRetries = o.renameRetries ?? 6;
+  const renameRetries = o.renameRetries ?? Number.MAX_SAFE_INTEGER;
   const renameBackoffMs = o.renameBackoffMs ?? 50;
-  if (!Number.isInteger(renameRetries) || renameRetries < 0 || renameRetries > 30) {
-    throw new InputError(`publishAtomically: renameRetries must be an integer in 0..30, got ${String(renameRetries)}`);
+  const renameTimeoutMs = o.renameTimeoutMs ?? 60_000;
+  if (o.renameRetries !== undefined && (!Number.isInteger(renameRetries) || renameRetries < 0 || renameRetries > 1000)) {
+    throw new InputError(`publishAtomically: renameRetries must be an integer in 0..1000, got ${String(renameRetries)}`);
+  }
+  if (!Number.isFinite(renameTimeoutMs) || renameTimeoutMs < 0 || renameTimeoutMs > 3_600_000) {
+    throw new InputError(`publishAtomically: renameTimeoutMs must be in 0..3600000, got ${String(renameTimeoutMs)}`);
   }
   if (!Number.isFinite(renameBackoffMs) || renameBackoffMs < 0 || renameBackoffMs > 60_000) {
     throw new InputError(`publishAtomically: renameBackoffMs must be in 0..60000, got ${String(renameBackoffMs)}`);
   }
-  return { fs: o.fs ?? nodeFs, renameRetries, renameBackoffMs, platform: o.platform ?? process.platform };
+  return { fs: o.fs ?? nodeFs, renameRetries, renameBackoffMs, renameTimeoutMs, platform: o.platform ?? process.platform };
 }
 
 const TMP_RE = /^(.+)\.tmp-[0-9a-f]{12}$/;
@@ -135,7 +148,7 @@ export async function publishAtomically(
   const o = resolveOptions(opts);
   const fs = o.fs;
   const dir = dirname(finalPath);
-  if (basename(finalPath) === '' || finalPath.endsWith('/')) {
+  if (basename(finalPath) === '' || /[\\/]$/.test(finalPath)) {
     throw new InputError(`publishAtomically: not a file path: ${finalPath}`);
   }
   try {
@@ -166,14 +179,17 @@ export async function publishAtomically(
       }
       throw toDiskError(err, 'syncing', finalPath);
     }
+    const renameStart = Date.now();
     for (let attempt = 0; ; attempt++) {
       try {
         await fs.rename(tmp, finalPath);
         renamed = true;
         break;
       } catch (err) {
-        if (attempt < o.renameRetries && renameRetryable(err, o.platform)) {
-          await sleep(o.renameBackoffMs * 2 ** attempt);
+        const delay = Math.min(1_000, o.renameBackoffMs * 2 ** Math.min(attempt, 20));
+        const inTime = Date.now() - renameStart + delay <= o.renameTimeoutMs;
+        if (attempt < o.renameRetries && inTime && renameRetryable(err, o.platform)) {
+          await sleep(delay);
           continue;
         }
         const e = toDiskError(err, 'renaming onto', finalPath);

@@ -31,6 +31,9 @@ export class CsvRecordSplitter {
   private line = 0;
   private startLine = 1;
 
+  /** @param delimiter field separator: `,` (RFC 4180), `;` (European Excel) or a tab. */
+  constructor(private readonly delimiter: string = ',') {}
+
   /** Feeds one physical line (without its `\n`); returns the record it completes, if any. */
   push(rawLine: string): { fields: string[]; line: number } | undefined {
     this.line++;
@@ -49,7 +52,7 @@ export class CsvRecordSplitter {
       } else if (c === '"' && this.field.length === 0 && !this.quotedField) {
         this.inQuotes = true;
         this.quotedField = true;
-      } else if (c === ',') {
+      } else if (c === this.delimiter) {
         this.fields.push(this.field);
         this.field = '';
         this.quotedField = false;
@@ -105,8 +108,37 @@ function parseTxt(path: string, text: string): string[] {
   return out;
 }
 
+/**
+ * @internal The text of a universe file: UTF-8 (with or without BOM) or UTF-16 with a BOM
+ * (PowerShell 5.1's `>` and `Out-File` write UTF-16LE with BOM; Excel's "Unicode text" too). A
+ * BOM-less file whose odd bytes are mostly NUL is UTF-16LE as well.
+ */
+export function decodeUniverseText(buf: Uint8Array): string {
+  if (buf[0] === 0xff && buf[1] === 0xfe) return new TextDecoder('utf-16le').decode(buf.subarray(2));
+  if (buf[0] === 0xfe && buf[1] === 0xff) return new TextDecoder('utf-16be').decode(buf.subarray(2));
+  if (buf.length >= 4) {
+    let oddNul = 0;
+    const n = Math.min(buf.length, 4096) & ~1;
+    for (let i = 1; i < n; i += 2) if (buf[i] === 0) oddNul++;
+    if (oddNul >= (n / 2) * 0.9) return new TextDecoder('utf-16le').decode(buf);
+  }
+  return new TextDecoder('utf-8').decode(buf).replace(/^\uFEFF/, '');
+}
+
+/**
+ * @internal The field separator of a CSV file, from its header line: `,`, or `;` (European Excel,
+ * where `,` is the decimal mark) or a tab when the header has those and no comma.
+ */
+export function csvDelimiter(text: string): string {
+  const header = text.slice(0, text.search(/\r?\n|$/)).replace(/"[^"]*"/g, '');
+  if (header.includes(',')) return ',';
+  if (header.includes(';')) return ';';
+  if (header.includes('\t')) return '\t';
+  return ',';
+}
+
 function parseCsv(path: string, text: string): string[] {
-  const splitter = new CsvRecordSplitter();
+  const splitter = new CsvRecordSplitter(csvDelimiter(text.replace(/^\uFEFF/, '')));
   const out: string[] = [];
   let col = -1;
   let header: string[] | undefined;
@@ -193,10 +225,10 @@ export async function readUniverse(path: string): Promise<Universe> {
     raw = parseParquet(path);
   } else if (ext === '.csv') {
     format = 'csv';
-    raw = parseCsv(path, await readFile(source, 'utf8'));
+    raw = parseCsv(path, decodeUniverseText(await readFile(source)));
   } else if (ext === '.txt' || ext === '') {
     format = 'txt';
-    raw = parseTxt(path, await readFile(source, 'utf8'));
+    raw = parseTxt(path, decodeUniverseText(await readFile(source)));
   } else {
     throw new InputError(`unsupported universe file type "${ext}" (expected .txt, .csv or .parquet): ${path}`);
   }

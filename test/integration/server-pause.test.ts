@@ -69,11 +69,11 @@ describe('Retry-After: 3600 (issue 15 point 6)', () => {
     const r = startCli([...args, '--max-server-pause', '600s']);
     await waitFor(() => journaled(out).length >= 2, 120_000, 'two windows');
     blocked = true;
-    const pauseBeat = () => heartbeats(out).find((h) => h.stage === 'ingest' && h.pausedByServer === true);
+    const pauseBeat = () => heartbeats(out).find((h) => h.stage === 'ingest' && typeof h.serverPausedUntil === 'string');
     await waitFor(() => pauseBeat() !== undefined, 60_000, 'a heartbeat showing the server pause');
     const beat = pauseBeat()!;
     expect(beat.serverAskedSec).toBe(3600);
-    const until = Date.parse(String(beat.pausedUntil));
+    const until = Date.parse(String(beat.serverPausedUntil));
     expect(until).toBeGreaterThan(Date.now());
     expect(until).toBeLessThanOrEqual(Date.now() + 600_000 + 1000); // capped at 600 s, not 3600 s
     expect(Number(beat.rateLimited)).toBeGreaterThanOrEqual(1);

@@ -32,7 +32,7 @@ describe('SIGINT during a run', () => {
     r.child.kill('SIGINT');
     const f = await r.done;
     expect(f.code).toBe(130);
-    expect(f.stderr).toMatch(/SIGINT received: finishing items in flight/);
+    expect(f.stderr).toMatch(/SIGINT received: finishing the items in flight/);
     expect(readdirSync(join(out, 'state', 'ingest')).filter((n) => n.endsWith('.lock'))).toEqual([]);
     const resumed = await runCli(args(out));
     expect(resumed.code).toBe(0);

@@ -45,10 +45,10 @@ describe('tickpipe report', () => {
     for (const t of types) expect(html).toContain(`>${t}</text>`);
     for (const s of new Set(df.getColumn('session').toArray() as string[])) expect(html).toContain(`>${s}</text>`);
     expect(html).toContain(`>${df.height.toLocaleString('en-US')}</td>`);
-    // per-worker progress rows and the quota line
+    // per-worker progress rows and the configured rate line (a client cannot know the quota)
     expect(html).toMatch(/detect worker-0/);
     expect(html).toMatch(/ingest part-0/);
-    expect(html).toContain('quota 100/s');
+    expect(html).toContain('--rate 100/s');
     // no tmp file left next to it
     const { readdir } = await import('node:fs/promises');
     expect((await readdir(runDir)).filter((n) => n.includes('.tmp-'))).toEqual([]);

@@ -32,13 +32,25 @@ describe('sim quota', () => {
   });
 
   it('429 with the real body; Retry-After only when enabled', async () => {
+    // The exact burst arithmetic is the fake-clock test above. Over HTTP the clock is real: under
+    // load the 30 requests can take long enough for the bucket to refill a few tokens (a cold first
+    // request alone takes ~0.5 s), so the count of 200s is bounded by burst + refill, not fixed.
     for (const retryAfter of [false, true]) {
       const sim = await startSim({ seed: 1, rate: 5, retryAfter });
       try {
-        const rs = await Promise.all(Array.from({ length: 12 }, () => get(`${sim.url}/v3/reference/tickers?limit=1&apiKey=k`)));
+        // Warm the server path with a request the quota does not see (no key: 401 costs no token).
+        expect((await get(`${sim.url}/v3/reference/tickers?limit=1`)).status).toBe(401);
+        const t0 = performance.now();
+        const rs = await Promise.all(Array.from({ length: 30 }, () => get(`${sim.url}/v3/reference/tickers?limit=1&apiKey=k`)));
+        const elapsedSec = (performance.now() - t0) / 1000;
         const limited = rs.filter((r) => r.status === 429);
-        expect(rs.filter((r) => r.status === 200).length).toBe(5);
-        expect(limited.length).toBe(7);
+        const ok = rs.filter((r) => r.status === 200).length;
+        expect(ok + limited.length).toBe(30);
+        expect(ok).toBeGreaterThanOrEqual(5); // the burst: one second's worth
+        expect(ok).toBeLessThanOrEqual(5 + Math.ceil(5 * elapsedSec) + 1);
+        // Fewer than 25 refills would need 5 s: some request is always limited.
+        if (elapsedSec < 4.5) expect(limited.length).toBeGreaterThan(0);
+        if (limited.length === 0) continue;
         const body = JSON.parse(limited[0]!.text);
         expect(body).toEqual({ status: 'ERROR', request_id: body.request_id, error: RATE_MSG });
         for (const r of limited) {
@@ -46,10 +58,10 @@ describe('sim quota', () => {
           else expect(r.headers['retry-after']).toBeUndefined();
         }
         const s = sim.stats();
-        expect(s.rateLimited).toBe(7);
-        expect(s.byStatus[429]).toBe(7);
-        expect(s.byStatus[200]).toBe(5);
-        expect(s.requests).toBe(12);
+        expect(s.rateLimited).toBe(limited.length);
+        expect(s.byStatus[429]).toBe(limited.length);
+        expect(s.byStatus[200]).toBe(ok);
+        expect(s.requests).toBe(31);
         // Unauthorised requests are rejected before the quota and cost no token.
         expect((await get(`${sim.url}/v3/reference/tickers`)).status).toBe(401);
       } finally {
@@ -77,7 +89,8 @@ describe('sim quota', () => {
       console.log(`[sim] quota 50/s: ${s.ok} ok in ${elapsed.toFixed(2)} s, timeline ${JSON.stringify(s.okPerSecond)}, ${s.rateLimited} x 429`);
       // Burst of 50 plus 50/s refill.
       expect(s.ok).toBeLessThanOrEqual(50 + 50 * elapsed + 1);
-      expect(s.ok).toBeGreaterThan(50 * 2);
+      // The whole burst at least; how much of the refill is used depends on the machine's load.
+      expect(s.ok).toBeGreaterThan(50);
       expect(s.okPerSecond.reduce((a, b) => a + b, 0)).toBe(s.ok);
       sim.resetStats();
       expect(sim.stats().requests).toBe(0);

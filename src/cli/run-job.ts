@@ -1,0 +1,293 @@
+import { existsSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ReplaySubject, share, tap, type Observable } from 'rxjs';
+import type { Detector } from '../detect/index.js';
+import { parseDay } from '../detect/index.js';
+import { detectorSpec, loadDetectorModule, selectDetectors } from '../detect/module-loader.js';
+import { InputError, LockedError, UsageError } from '../errors.js';
+import { openRunLogs, type RunLogs } from '../log.js';
+import { TokenBucket } from '../operators/token-bucket.js';
+import { consolidate, manifestPath, type ConsolidateResult } from '../pipeline/consolidate.js';
+import { DEFAULT_WINDOW, type EventWindow } from '../pipeline/ingest-stage.js';
+import { detectCompleteness, incompleteDetection, refuseStaleManifest } from '../pipeline/manifest-freshness.js';
+import { ownedWorkers, parsePartition, WHOLE, type Partition } from '../pipeline/partition.js';
+import { runSummary, type RunSummary } from '../pipeline/summary.js';
+import { describeLock, ensureRunSpec, hashUniverse, isLockStale, isProcessAlive, readLock, shardPaths, type RunSpec } from '../sinks/index.js';
+import { pauseFlag$ } from '../streams/pause-flag.js';
+import { openManifest } from '../streams/manifest.js';
+import { PolygonClient } from '../streams/polygon-client.js';
+import { readUniverse } from '../streams/universe.js';
+import { resolveApiKey } from './api-key.js';
+import { parseDuration, parseIntInRange, parseRate } from './args.js';
+import { DEMO_FROM, DEMO_SIM, DEMO_TO, DEMO_UNIVERSE } from './demo.js';
+import type { CommandIo } from './main.js';
+import { ProgressView } from './progress-view.js';
+import { parseWindow, usesEmbeddedSim, type RunValues as Values } from './run.js';
+import { runDetect, runIngest, type Job } from './run-stages.js';
+import { formatSummary, type StopInfo } from './run-summary.js';
+import { exitStatusForSignal, gracefulStop } from './signals.js';
+
+interface Source {
+  readonly baseUrl: string;
+  readonly apiKey: string;
+  readonly spec: RunSpec['source'];
+  /** The server's quota when it is known (the embedded simulator's); a real API does not say. */
+  readonly quota: number | undefined;
+  close(): Promise<void>;
+}
+
+async function openSource(values: { sim?: boolean; 'base-url'?: string; 'api-key'?: string; 'sim-seed'?: string }, apiKey: string | undefined, embedded: boolean): Promise<Source> {
+  const baseUrl = values['base-url'];
+  if (!embedded) {
+    if (!apiKey) throw new UsageError('--base-url needs an API key: set POLYGON_API_KEY or pass --api-key-file');
+    const url = baseUrl ?? 'https://api.polygon.io';
+    let origin: string;
+    try {
+      const u = new URL(url);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');
+      origin = u.origin;
+    } catch {
+      throw new UsageError(`--base-url: expected an http(s) URL, got ${JSON.stringify(url)}`);
+    }
+    return { baseUrl: origin, apiKey, spec: { baseUrl: origin }, quota: undefined, close: async () => {} };
+  }
+  const seed = values['sim-seed'] === undefined ? DEMO_SIM.seed : parseIntInRange('--sim-seed', values['sim-seed'], 0, 2 ** 31 - 1);
+  const { startSimThread } = await import('../sim/index.js');
+  const sim = await startSimThread({ seed, port: 0, rate: DEMO_SIM.rate, latency: DEMO_SIM.latency });
+  return { baseUrl: sim.url, apiKey: 'demo-key', spec: { sim: { seed } }, quota: DEMO_SIM.rate, close: () => sim.close() };
+}
+
+
+
+export async function runJob(values: Values, io: CommandIo): Promise<number> {
+  // Everything that can be wrong with the input is checked before the run folder is touched.
+  const stage = values.stage;
+  if (stage !== undefined && stage !== 'detect' && stage !== 'ingest') {
+    throw new UsageError(`--stage: expected detect or ingest, got ${JSON.stringify(stage)}`);
+  }
+  if (stage === undefined && values.partition !== undefined && parsePartition('--partition', values.partition).count > 1) {
+    // The manifest must be consolidated once, from every partition's shards, before any ingest half
+    // reads it: positions in it decide who owns an event.
+    throw new UsageError('--partition i/N needs --stage detect or --stage ingest: run every detect half, then `tickpipe consolidate`, then the ingest halves');
+  }
+  const doDetect = stage !== 'ingest';
+  const doIngest = stage !== 'detect';
+  const out = resolve(values.out ?? 'tickpipe-data');
+  refuseFileAsFolder('--out', values.out ?? 'tickpipe-data', out);
+  const workers = values.workers === undefined ? 4 : parseIntInRange('--workers', values.workers, 1, 256);
+  const batchSize = values['batch-size'] === undefined ? 50 : parseIntInRange('--batch-size', values['batch-size'], 1, 100_000);
+  const concurrency = values.concurrency === undefined ? undefined : parseIntInRange('--concurrency', values.concurrency, 1, 4096);
+  const partition: Partition = values.partition === undefined ? WHOLE : parsePartition('--partition', values.partition);
+  const userRate = values.rate === undefined ? undefined : parseRate('--rate', values.rate);
+  const window = values.window === undefined ? DEFAULT_WINDOW : parseWindow('--window', values.window);
+  const quotesHz = values['quotes-hz'] === undefined ? 1 : Number(values['quotes-hz']);
+  if (!Number.isFinite(quotesHz) || quotesHz < 0 || quotesHz > 1000) {
+    throw new UsageError(`--quotes-hz: expected a number from 0 to 1000, got ${JSON.stringify(values['quotes-hz'])}`);
+  }
+  const detectorModule = values['detector-module'] === undefined ? undefined : await loadDetectorModule(values['detector-module'], { label: '--detector-module' });
+  const detectors: readonly Detector[] = selectDetectors(values.detectors?.split(',').map((s) => s.trim()), detectorModule);
+  // --api-key-file counts as a key: the embedded simulator is used only with neither (or with --sim).
+  const embedded = values.sim ? usesEmbeddedSim(values, io.env) : values['api-key-file'] === undefined && usesEmbeddedSim(values, io.env);
+  const apiKey = embedded ? undefined : resolveApiKey(values, io.env);
+
+  let symbols: string[] = [];
+  let from = values.from;
+  let to = values.to;
+  if (doDetect) {
+    if (values.universe !== undefined) {
+      const u = await readUniverse(values.universe);
+      symbols = u.symbols;
+      if (u.duplicates.length > 0) {
+        io.stderr.write(`tickpipe run: warning: ${u.duplicates.length} duplicate symbol(s) in ${values.universe} ignored: ${u.duplicates.slice(0, 5).join(', ')}${u.duplicates.length > 5 ? ', …' : ''}\n`);
+      }
+    } else if (embedded) {
+      symbols = [...DEMO_UNIVERSE].sort();
+      from ??= DEMO_FROM;
+      to ??= DEMO_TO;
+    } else {
+      throw new UsageError('--universe FILE is required with a real API (the demo universe is for the simulator only; --sim runs the demo even with POLYGON_API_KEY set)');
+    }
+    if (from === undefined || to === undefined) throw new UsageError('--from and --to (YYYY-MM-DD) are required with --universe');
+    parseDay(from);
+    parseDay(to);
+    if (from > to) throw new InputError(`--from ${from} is after --to ${to}`);
+  }
+  const manifest = values.manifest !== undefined ? resolve(values.manifest) : manifestPath(out);
+  if (doIngest && !doDetect && values.manifest === undefined && !existsSync(manifest)) {
+    throw new InputError(`no manifest at ${manifest}: run the detect stage first or pass --manifest`);
+  }
+  // A manifest that is missing or lacks a column is refused before run.json, logs/ or state/ exist.
+  if (doIngest && (values.manifest !== undefined || !doDetect)) await openManifest(manifest);
+  // A manifest consolidated before some shards were committed would silently leave their events out.
+  if (doIngest && !doDetect && values.manifest === undefined) await refuseStaleManifest(out);
+
+  const maxServerPauseMs = values['max-server-pause'] === undefined ? undefined : parseDuration('--max-server-pause', values['max-server-pause']);
+  if (maxServerPauseMs !== undefined && !(maxServerPauseMs >= 1000 && maxServerPauseMs <= 86_400_000)) {
+    throw new UsageError(`--max-server-pause: expected a duration from 1s to 24h, got ${JSON.stringify(values['max-server-pause'])}`);
+  }
+  const source = await openSource(values, apiKey, embedded);
+  try {
+    const rate = userRate ?? (embedded ? (source.quota ?? DEMO_SIM.rate) : 100 / partition.count);
+    const bucket = new TokenBucket({ rate, adaptive: values.adaptive ?? false, ...(maxServerPauseMs !== undefined ? { maxServerPauseMs } : {}) });
+    // Retries and 429s go to tickpipe.log, which exists only once preflight has passed.
+    let appLog: RunLogs['log'] | undefined;
+    const logger = { warn: (o: object, m?: string) => appLog?.warn(o, m), debug: (o: object, m?: string) => appLog?.debug(o, m) };
+    const client = new PolygonClient({ baseUrl: source.baseUrl, apiKey: source.apiKey, bucket, connections: 128, logger });
+    try {
+      // A refused key or an unreachable host is reported before anything is written.
+      await client.preflight(symbols[0] ?? 'AAPL');
+      const spec: RunSpec = {
+        version: 1,
+        source: source.spec,
+        ...(doDetect
+          ? {
+              universe: { hash: hashUniverse(symbols), count: symbols.length },
+              from,
+              to,
+              detectors: detectorSpec(detectors, detectorModule) as RunSpec['detectors'],
+            }
+          : {}),
+        ...(doIngest ? { window, quotesHz, manifest: values.manifest === undefined ? 'events/events.parquet' : resolve(values.manifest) } : {}),
+      };
+      if (!(values['steal-locks'] ?? false)) {
+        await refuseHeldLocks(out, doDetect ? ownedWorkers(workers, partition) : [], doIngest ? partition.index : undefined);
+      }
+      await ensureRunSpec(out, spec);
+      const logs = openRunLogs(out);
+      appLog = logs.log;
+      try {
+        return await execute({ io, out, logs, client, bucket, quota: source.quota, rate, adaptive: values.adaptive ?? false, doDetect, doIngest, symbols, from: from!, to: to!, workers, partition, batchSize, concurrency, detectors, manifest, window, quotesHz, retryFailed: values['retry-failed'] ?? false, stealLocks: values['steal-locks'] ?? false, progress: !(values['no-progress'] ?? false) });
+      } finally {
+        logs.flush();
+      }
+    } finally {
+      await client.close();
+    }
+  } finally {
+    await source.close();
+  }
+}
+
+/**
+ * A second process on the same partitions is refused before it writes anything: the stage locks
+ * alone would stop it only at the stage its holder is in, after it had consolidated and logged.
+ * Racy by nature (the stages' own lock acquisition stays the guarantee); a stale lock of a dead
+ * process on this host is left for the stage to recover.
+ */
+async function refuseHeldLocks(out: string, workers: readonly number[], ingestPart: number | undefined): Promise<void> {
+  const paths = workers.map((k) => shardPaths(out, k).lock);
+  if (ingestPart !== undefined) paths.push(join(out, 'state', 'ingest', `part-${ingestPart}.lock`));
+  for (const p of paths) {
+    const holder = await readLock(p);
+    if (!holder || holder.pid === process.pid) continue;
+    if (isLockStale(holder, { host: hostname(), alive: isProcessAlive })) continue;
+    throw new LockedError(`${p} is locked by ${describeLock(holder)}: another run is using this folder; stop it or pass --steal-locks to take the lock over`);
+  }
+}
+
+/** `--out` must be a folder (or not exist yet): a file there gets one line, not an ENOTDIR from deep inside. */
+function refuseFileAsFolder(flag: string, given: string, path: string): void {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    return;
+  }
+  if (!st.isDirectory()) throw new InputError(`${flag} ${given} is a file, not a folder: give a folder for the run (it is created if missing)`);
+}
+
+const rssMB = () => Math.round(process.memoryUsage().rss / 1_048_576);
+
+async function execute(job: Job): Promise<number> {
+  const { io, logs, client } = job;
+  const started = Date.now();
+  const view = new ProgressView({ stream: io.stderr, tty: job.progress ? undefined : false });
+  const stop = gracefulStop(
+    (sig) => {
+      view.line(`tickpipe: ${sig} received: finishing the items in flight, then stopping (Ctrl-C again to stop at once)`);
+      logs.log.warn({ signal: sig }, 'graceful stop requested');
+    },
+    () => logs.flush(),
+  );
+  // A log file that cannot be written (disk full) ends the run like a graceful stop, then exit 1.
+  const logBroken = new AbortController();
+  logs.onFailure(() => {
+    view.line('tickpipe: cannot write the logs: finishing items in flight, then stopping');
+    logBroken.abort();
+  });
+  const signal = AbortSignal.any([stop.signal, logBroken.signal]);
+  // Items only waiting out a rate-limit pause are dropped (redone next run) instead of waited for;
+  // after the abort, so the stages see their signal aborted when those waits end.
+  stop.signal.addEventListener('abort', () => job.bucket.stopWaitingWhilePaused(), { once: true });
+  // Each subscription (per stage) re-emits the current state; only a change is news.
+  let wasPaused = false;
+  const paused$: Observable<boolean> = pauseFlag$(join(job.out, 'PAUSE')).pipe(
+    tap((p) => {
+      if (p === wasPaused) return;
+      wasPaused = p;
+      view.line(p ? `tickpipe: PAUSE flag found: no new requests until ${join(job.out, 'PAUSE')} is removed` : 'tickpipe: PAUSE flag removed: resuming');
+      logs.log.info({ paused: p }, p ? 'paused' : 'resumed');
+    }),
+    // The stage and the progress fold both subscribe, at different times: a late one must still
+    // get the current state, or it would wait for the next change.
+    share({ connector: () => new ReplaySubject<boolean>(1), resetOnRefCountZero: true }),
+  );
+  let failures = 0;
+  let consolidated: ConsolidateResult | undefined;
+  let ingestActiveMs: number | undefined;
+  let stoppedIn: 'detect' | 'ingest' | undefined;
+  let failedBefore = 0;
+  logs.log.info({ out: job.out, stageDetect: job.doDetect, stageIngest: job.doIngest, rate: job.rate, workers: job.workers, partition: job.partition }, 'run started');
+  try {
+    if (job.doDetect) {
+      const r = await runDetect(job, view, paused$, signal, rssMB);
+      failures += r.failed;
+      if (signal.aborted) stoppedIn = 'detect';
+    }
+    if (job.doDetect && !signal.aborted && job.partition.count > 1) {
+      view.line(`detect: partition ${job.partition.index}/${job.partition.count} done; once every partition is, run \`tickpipe consolidate --out ${job.out}\``);
+    } else if (job.doDetect && !signal.aborted) {
+      consolidated = await consolidate(job.out);
+      const incomplete = incompleteDetection(await detectCompleteness(job.out));
+      view.line(`consolidated ${consolidated.events} events from ${consolidated.shards} shards (${consolidated.duplicates} duplicates)${consolidated.unchanged ? ', manifest unchanged' : ''}${incomplete ? `; ${incomplete}: rerun to retry them` : ''}`);
+      logs.log.info({ ...consolidated }, 'consolidated');
+    }
+    if (job.doIngest && !signal.aborted) {
+      const r = await runIngest(job, view, paused$, signal, rssMB);
+      failures += r.failed;
+      // Failures journaled by an earlier run and skipped now are still failures: exit 1 until retried.
+      failures += r.failedBefore;
+      failedBefore = r.failedBefore;
+      // A resumed run with nothing left to fetch measures no rate: its one request is the preflight.
+      if (r.windows + r.failed > 0) ingestActiveMs = r.activeMs;
+      if (signal.aborted) stoppedIn = 'ingest';
+    }
+  } finally {
+    view.end();
+    stop.dispose();
+  }
+  const sig = stop.received();
+  const summary: RunSummary = await runSummary(job.out, {
+    wallMs: Date.now() - started,
+    metrics: client.metrics(),
+    quota: job.quota ?? job.rate,
+    // Paused time is left out of the rate, as in the live view.
+    ingestElapsedMs: ingestActiveMs,
+  });
+  logs.log.info({ summary, signal: sig }, 'run finished');
+  const stopInfo: StopInfo | undefined = sig ? { signal: sig, stage: stoppedIn ?? (job.doIngest ? 'ingest' : 'detect') } : undefined;
+  io.stdout.write(formatSummary(summary, { out: job.out, rate: job.rate, quota: job.quota, adaptive: job.adaptive, stop: stopInfo, partitioned: job.partition.count > 1 }) + '\n');
+  const logFailure = logs.failure();
+  if (logFailure) {
+    io.stderr.write(`tickpipe run: ${logFailure.message}\n`);
+    return 1;
+  }
+  if (failedBefore > 0) {
+    io.stderr.write(
+      `tickpipe run: ${failedBefore} window(s) failed permanently in an earlier run and were not retried (state/ingest/part-*.failed.jsonl); run again with --retry-failed to try them\n`,
+    );
+  }
+  if (sig) return exitStatusForSignal(sig);
+  return failures > 0 ? 1 : 0;
+}

@@ -1,0 +1,77 @@
+/**
+ * The table `tickpipe run` prints at the end: what is in the run folder, how fast it went against
+ * the configured rate (and the server's quota when it is known), whether the run was stopped and
+ * what is left, where the output is and what to run next.
+ */
+import type { RunSummary } from '../pipeline/summary.js';
+
+/** How a run ended early. */
+export interface StopInfo {
+  readonly signal: NodeJS.Signals;
+  /** The stage that was running when the signal came. */
+  readonly stage: 'detect' | 'ingest';
+}
+
+export interface SummaryContext {
+  readonly out: string;
+  /** The configured client rate, req/s. */
+  readonly rate: number;
+  /** The server's quota when known (the embedded simulator's). */
+  readonly quota: number | undefined;
+  readonly adaptive: boolean;
+  readonly stop: StopInfo | undefined;
+  readonly partitioned: boolean;
+}
+
+const fmt = (n: number) => n.toLocaleString('en-US');
+
+function rateRows(s: RunSummary, c: SummaryContext): Array<[string, string]> {
+  const limited = `${fmt(s.rateLimited)} 429s = ${(s.rateLimitedShare * 100).toFixed(2)}%`;
+  if (s.quotaShare === undefined) {
+    return [['requests/s', `- (${fmt(s.requests)} requests, ${limited}; nothing was downloaded)`]];
+  }
+  const rows: Array<[string, string]> = [['requests/s', `${s.requestsPerSec.toFixed(1)} while not paused (${fmt(s.requests)} requests, ${limited})`]];
+  rows.push(['share of --rate', `${((s.requestsPerSec / c.rate) * 100).toFixed(1)}% of ${Math.round(c.rate * 10) / 10} req/s`]);
+  if (c.quota !== undefined) rows.push(['share of quota used', `${((s.requestsPerSec / c.quota) * 100).toFixed(1)}% of the simulator's ${c.quota} req/s`]);
+  return rows;
+}
+
+/** What to say after a stop, and what to run next. */
+function nextSteps(s: RunSummary, c: SummaryContext): string[] {
+  const out = /^[\w/.:\\-]+$/.test(c.out) ? c.out : `"${c.out}"`;
+  const lines: string[] = [];
+  if (c.stop) {
+    const leftSymbols = Math.max(0, s.symbols - s.symbolsDone);
+    const left =
+      c.stop.stage === 'detect'
+        ? `${fmt(leftSymbols)} of ${fmt(s.symbols)} symbols not yet detected, then every window`
+        : `${fmt(Math.max(0, s.events - s.windows - s.windowsFailed))} of ${fmt(s.events)} windows not yet downloaded`;
+    lines.push(`Stopped by ${c.stop.signal} during ${c.stop.stage}: ${left}.`);
+    lines.push('Everything finished so far is committed; run the same command again to resume where it stopped.');
+  }
+  if (s.rateLimited > 0 && s.rateLimitedShare >= 0.01) {
+    lines.push(
+      c.adaptive
+        ? `The server answered 429 to ${(s.rateLimitedShare * 100).toFixed(1)}% of requests: its limit is below the rate; pass a lower --rate.`
+        : `The server answered 429 to ${(s.rateLimitedShare * 100).toFixed(1)}% of requests: its limit is below --rate ${c.rate}/s; pass --adaptive or a lower --rate.`,
+    );
+  }
+  lines.push(`Output: ${c.out}${s.events > 0 ? ` (events/events.parquet, windows/symbol=…/event=…/)` : ''}`);
+  lines.push(`Next: tickpipe tail --out ${out} (live view) · tickpipe report --out ${out} (HTML report) · tickpipe verify --out ${out} (integrity check)`);
+  return lines;
+}
+
+export function formatSummary(s: RunSummary, c: SummaryContext): string {
+  const rows: Array<[string, string]> = [
+    ['symbols', `${fmt(s.symbolsDone)} done of ${fmt(s.symbols)}`],
+    ['events', `${fmt(s.events)}${Object.keys(s.eventsByType).length ? ` (${Object.entries(s.eventsByType).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')})` : ''}`],
+    ['windows', `${fmt(s.windows)} complete, ${fmt(s.windowsFailed)} failed`],
+    ['rows', `trades ${fmt(s.tradeRows)}, quotes ${fmt(s.quoteRows)}`],
+    ['duplicates found', fmt(s.duplicates)],
+    ['wall time', `${(s.wallMs / 1000).toFixed(1)} s`],
+    ...rateRows(s, c),
+  ];
+  const w = Math.max(...rows.map((r) => r[0].length));
+  const title = c.stop ? 'tickpipe run summary (STOPPED before the end)' : 'tickpipe run summary';
+  return ['', title, ...rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`), '', ...nextSteps(s, c)].join('\n');
+}

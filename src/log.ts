@@ -31,12 +31,15 @@ function fileLogger(path: string, name: string): Logger {
   );
 }
 
-/** Opens (appending) `DIR/logs/tickpipe.log` and `DIR/logs/heartbeat.ndjson`. */
-export function openRunLogs(outDir: string): RunLogs {
+/**
+ * Opens (appending) `DIR/logs/tickpipe.log` and `DIR/logs/heartbeat.ndjson`; a cluster worker
+ * passes its own file names (one writer per file).
+ */
+export function openRunLogs(outDir: string, names?: { readonly log: string; readonly heartbeat: string }): RunLogs {
   const dir = join(outDir, 'logs');
   mkdirSync(dir, { recursive: true });
-  const log = fileLogger(join(dir, 'tickpipe.log'), 'tickpipe');
-  const heartbeat = fileLogger(join(dir, 'heartbeat.ndjson'), 'heartbeat');
+  const log = fileLogger(join(dir, names?.log ?? 'tickpipe.log'), 'tickpipe');
+  const heartbeat = fileLogger(join(dir, names?.heartbeat ?? 'heartbeat.ndjson'), 'heartbeat');
   return {
     log,
     heartbeat,

@@ -15,4 +15,5 @@ export const COMMANDS: ReadonlyArray<() => Promise<Command>> = [
   async () => (await import('./tail.js')).tailCommand,
   async () => (await import('./report.js')).reportCommand,
   async () => (await import('./adopt.js')).adoptCommand,
+  async () => (await import('./worker.js')).workerCommand,
 ];

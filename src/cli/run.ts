@@ -55,6 +55,9 @@ Options:
   --steal-locks            take over partition locks held by another live process or host
   --sim-seed N             seed of the embedded simulator (default 7)
   --no-progress            no live view; plain lines only
+  --cluster URL            several hosts: enqueue the run's work on Redis (redis://HOST:PORT, default
+                           $TICKPIPE_REDIS_URL) and work on it; \`tickpipe worker\` on other hosts joins.
+                           --rate is then the combined rate of every host (one bucket in Redis)
   -h, --help               this help`;
 
 const FLAGS = {
@@ -80,6 +83,7 @@ const FLAGS = {
   'steal-locks': { type: 'boolean' },
   'sim-seed': { type: 'string' },
   'no-progress': { type: 'boolean' },
+  cluster: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -197,6 +201,10 @@ async function runJob(values: Values, io: CommandIo): Promise<number> {
     );
   }
 
+  const cluster = (await import('../cluster/cli.js')).clusterUrl(values.cluster, io.env);
+  if (cluster !== undefined) {
+    return (await import('../cluster/run-command.js')).runClusterJob({ values, io, out, embedded, stage, partition, userRate, symbols, from: from!, to: to!, detectors, detectorModule, window, quotesHz, batchSize, concurrency, url: cluster });
+  }
   const source = await openSource(values, io.env, userRate);
   try {
     const rate = userRate ?? (embedded ? source.quota : 100 / partition.count);
@@ -540,7 +548,7 @@ async function runIngest(job: Job, view: ProgressView, paused$: Observable<boole
   return { windows: processed, failed, elapsedMs: Date.now() - t0, requestsOk: client.metrics().ok };
 }
 
-function formatSummary(s: RunSummary): string {
+export function formatSummary(s: RunSummary): string {
   const fmt = (n: number) => n.toLocaleString('en-US');
   const rows: Array<[string, string]> = [
     ['symbols', `${fmt(s.symbolsDone)} done of ${fmt(s.symbols)}`],

@@ -175,9 +175,15 @@ export async function runClusterWorker(o: ClusterWorkerOptions): Promise<WorkerR
     logs.log.info({ stage: 'detect', slot, shard, symbols: symbols.length, rows }, 'shard committed');
   });
 
+  const redelivered = (job: Job, id: string): boolean => {
+    if (job.attemptsStarted <= 1 && job.stalledCounter === 0) return false;
+    logs.log.info({ slot, job: id, attemptsStarted: job.attemptsStarted, stalledCounter: job.stalledCounter }, 'redelivered job');
+    return true;
+  };
+
   const processSymbol = async (job: Job<StageJob>): Promise<string> => {
     const { symbol } = job.data;
-    if (job.attemptsStarted > 1 || job.stalledCounter > 0) await detectDone.refresh();
+    if (redelivered(job, symbol)) await detectDone.refresh();
     if (detectDone.has(symbol) || shards.committedSymbols.has(symbol)) {
       counts.skippedCommitted++;
       return 'already committed';
@@ -201,7 +207,7 @@ export async function runClusterWorker(o: ClusterWorkerOptions): Promise<WorkerR
 
   const processWindow = async (job: Job<WindowJob>): Promise<string> => {
     const e = job.data;
-    await ingestDone.refresh(job.attemptsStarted > 1 || job.stalledCounter > 0 ? 0 : 250);
+    await ingestDone.refresh(redelivered(job, e.eventId) ? 0 : 250);
     if (ingestDone.has(e.eventId)) {
       counts.skippedCommitted++;
       return 'already committed';

@@ -3,41 +3,47 @@ import { Observable } from 'rxjs';
 import { TokenBucket, type TokenBucketStats } from '../operators/token-bucket.js';
 
 /**
- * Takes up to `want` tokens from the shared bucket. Time is Redis's own clock (TIME), so hosts with
- * skewed clocks share one timeline. Returns {granted, waitMs, rate-as-string}.
- * Adaptive recovery runs here too: while not paused, the rate climbs by step/s (5x below 95% of the
- * rate that drew the last 429), as the one-process TokenBucket does.
+ * Reserves up to `want` request slots on the cluster's one schedule (GCRA: the "theoretical arrival
+ * time" `tat` advances by 1/rate per slot), at most `horizon` ms ahead of Redis's own clock (TIME,
+ * so hosts with skewed clocks share one timeline). Returns {count, waitMs, rate, delay1, delay2…}:
+ * the caller fires slot i after delay_i ms. Slots are never closer than 1/rate apart, so any
+ * 1-second window holds at most rate + 1 of them; an idle bucket banks nothing.
+ * Adaptive recovery runs here too: while not paused, the rate climbs by step/s (5x below 95% of
+ * the rate that drew the last 429), as the one-process TokenBucket does.
  */
 const TAKE = `
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local want = tonumber(ARGV[1]); local maxRate = tonumber(ARGV[2]); local burst = tonumber(ARGV[3])
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local want = tonumber(ARGV[1]); local maxRate = tonumber(ARGV[2]); local horizon = tonumber(ARGV[3])
 local adaptive = ARGV[4] == '1'; local step = tonumber(ARGV[5]); local okSeen = ARGV[6] == '1'
-local h = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'rate', 'paused', 'ceiling', 'consecutive')
-local tokens = tonumber(h[1]) or burst
+local h = redis.call('HMGET', KEYS[1], 'tat', 'ts', 'rate', 'paused', 'ceiling')
 local ts = tonumber(h[2]) or now
 local rate = tonumber(h[3]) or maxRate
 local paused = tonumber(h[4]) or 0
 local ceiling = tonumber(h[5]) or 1e18
-if now < paused then
-  return {0, paused - now, tostring(rate)}
-end
 if okSeen then redis.call('HSET', KEYS[1], 'consecutive', 0) end
 local dt = now - ts
 if dt < 0 then dt = 0 end
-if adaptive and rate < maxRate and dt > 0 then
+if adaptive and rate < maxRate and dt > 0 and now >= paused then
   local s = step
   if rate < ceiling * 0.95 then s = step * 5 end
   rate = math.min(maxRate, rate + s * dt / 1000)
 end
-tokens = math.min(burst, tokens + dt * rate / 1000)
-local g = math.min(want, math.floor(tokens))
-tokens = tokens - g
+local tat = math.max(tonumber(h[1]) or now, now, paused)
+local interval = 1000 / rate
+local out = {}
+for i = 1, want do
+  if tat - now > horizon then break end
+  out[#out + 1] = tostring(tat - now)
+  tat = tat + interval
+end
 local wait = 0
-if g < want then wait = math.max(1, math.ceil((1 - tokens) * 1000 / rate)) end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', now, 'rate', tostring(rate))
+if #out < want then wait = math.max(1, math.ceil(tat - horizon - now)) end
+redis.call('HSET', KEYS[1], 'tat', tostring(tat), 'ts', tostring(now), 'rate', tostring(rate))
 redis.call('PEXPIRE', KEYS[1], 86400000)
-return {g, wait, tostring(rate)}
+local r = {#out, wait, tostring(rate)}
+for i = 1, #out do r[#r + 1] = out[i] end
+return r
 `;
 
 /**
@@ -47,7 +53,7 @@ return {g, wait, tostring(rate)}
  */
 const RATE_LIMITED = `
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 local h = redis.call('HMGET', KEYS[1], 'rate', 'paused', 'consecutive')
 local rate = tonumber(h[1]) or tonumber(ARGV[6])
 local paused = tonumber(h[2]) or 0
@@ -63,9 +69,9 @@ local delay = tonumber(ARGV[1])
 if delay < 0 then delay = math.min(30000, tonumber(ARGV[5]) * 2 ^ (consecutive - 1)) end
 local untilMs = now + delay
 if untilMs > paused then paused = untilMs end
-redis.call('HSET', KEYS[1], 'rate', tostring(rate), 'paused', paused, 'consecutive', consecutive, 'tokens', 0, 'ts', paused)
+redis.call('HSET', KEYS[1], 'rate', tostring(rate), 'paused', tostring(paused), 'consecutive', consecutive, 'tat', tostring(paused), 'ts', tostring(paused))
 redis.call('PEXPIRE', KEYS[1], 86400000)
-return paused - now
+return tostring(paused - now)
 `;
 
 /** Options of {@link RedisTokenBucket}. */
@@ -79,11 +85,12 @@ export interface RedisTokenBucketOptions {
   /** Lower the shared rate on 429 (AIMD), as TokenBucket's `adaptive` does. @default false */
   readonly adaptive?: boolean;
   /**
-   * Tokens the bucket holds at most. Over any 1-second window every host together gets at most
-   * `rate + burst`. @default max(1, floor(rate / 100)): 1% over the quota at most
+   * How far ahead (ms) a process may reserve slots. Reserving ahead is what keeps the schedule
+   * full although timers fire late; it is also how long requests reserved before a 429 may still
+   * go out after it. @default 100
    */
-  readonly burst?: number;
-  /** Most tokens one round trip takes for this process. @default burst */
+  readonly horizonMs?: number;
+  /** Most slots one round trip reserves for this process. @default max(1, ceil(rate * horizon)) */
   readonly batch?: number;
   /** Errors talking to Redis (the bucket keeps retrying; requests wait meanwhile). */
   readonly onError?: (err: unknown) => void;
@@ -107,8 +114,9 @@ export class RedisTokenBucket extends TokenBucket {
   readonly #redis: Redis;
   readonly #key: string;
   readonly #adaptive: boolean;
-  readonly #burst: number;
+  readonly #horizon: number;
   readonly #batch: number;
+  #scheduled = 0;
   readonly #onError: (err: unknown) => void;
   #queue: Waiter[] = [];
   #pumping = false;
@@ -125,8 +133,8 @@ export class RedisTokenBucket extends TokenBucket {
     this.#redis = opts.redis;
     this.#key = opts.key;
     this.#adaptive = opts.adaptive ?? false;
-    this.#burst = opts.burst ?? Math.max(1, Math.floor(opts.rate / 100));
-    this.#batch = Math.max(1, Math.min(opts.batch ?? this.#burst, this.#burst));
+    this.#horizon = opts.horizonMs ?? 100;
+    this.#batch = Math.max(1, opts.batch ?? Math.ceil((opts.rate * this.#horizon) / 1000));
     this.#onError = opts.onError ?? (() => undefined);
     this.#rateNow = opts.rate;
     this.#redis.defineCommand('tickpipeTake', { numberOfKeys: 1, lua: TAKE });
@@ -185,49 +193,58 @@ export class RedisTokenBucket extends TokenBucket {
     if (this.#timer) clearTimeout(this.#timer);
   }
 
+  /** A reserved slot is due: hand it to the oldest live waiter (none left: the slot goes unused). */
+  #fire(): void {
+    this.#scheduled--;
+    for (;;) {
+      const w = this.#queue.shift();
+      if (!w) break;
+      if (!w.live) continue;
+      w.live = false;
+      this.#granted++;
+      w.grant();
+      break;
+    }
+    void this.#pump();
+  }
+
   async #pump(): Promise<void> {
     if (this.#pumping || this.#closed) return;
     this.#pumping = true;
     try {
       for (;;) {
         this.#queue = this.#queue.filter((w) => w.live);
-        const want = Math.min(this.#queue.length, this.#batch);
-        if (want === 0) return;
-        let granted: number;
+        const want = Math.min(this.#queue.length - this.#scheduled, this.#batch);
+        if (want <= 0) return;
+        let granted = 0;
         let waitMs: number;
         try {
           const okSeen = this.#okSeen;
           this.#okSeen = false;
-          const r = (await (this.#redis as unknown as { tickpipeTake(k: string, ...a: unknown[]): Promise<[number, number, string]> }).tickpipeTake(
+          const r = await (this.#redis as unknown as { tickpipeTake(k: string, ...a: unknown[]): Promise<Array<number | string>> }).tickpipeTake(
             this.#key,
             want,
             this.rate,
-            this.#burst,
+            this.#horizon,
             this.#adaptive ? '1' : '0',
             this.rate * 0.01,
             okSeen ? '1' : '0',
-          ));
+          );
           granted = Number(r[0]);
           waitMs = Number(r[1]);
           this.#rateNow = Number(r[2]);
+          for (let i = 0; i < granted; i++) {
+            this.#scheduled++;
+            const delay = Math.max(0, Number(r[3 + i]));
+            if (delay < 0.5) this.#fire();
+            else setTimeout(() => this.#fire(), delay);
+          }
         } catch (err) {
           this.#onError(err);
-          granted = 0;
           waitMs = 500;
         }
-        // Tokens are handed to waiters still live now; one whose subscriber left meanwhile loses its token.
-        for (let i = 0; i < granted; i++) {
-          const w = this.#queue.shift();
-          if (!w) break;
-          if (!w.live) continue;
-          w.live = false;
-          this.#granted++;
-          w.grant();
-        }
-        if (granted < want) {
-          await new Promise<void>((r) => (this.#timer = setTimeout(r, Math.min(Math.max(1, waitMs), 1000))));
-          if (this.#closed) return;
-        }
+        if (this.#closed) return;
+        if (granted < want) await new Promise<void>((r) => (this.#timer = setTimeout(r, Math.min(Math.max(1, waitMs), 1000))));
       }
     } finally {
       this.#pumping = false;

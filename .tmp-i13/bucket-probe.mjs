@@ -1,0 +1,10 @@
+import { Redis } from '/work/wt/i13/node_modules/ioredis/built/index.js';
+import { RedisTokenBucket } from '/work/wt/i13/dist/cluster/redis-bucket.js';
+const rate = Number(process.argv[2] ?? 40), hostsN = Number(process.argv[3] ?? 3), burst = process.argv[4] ? Number(process.argv[4]) : undefined;
+const key = 'i13probe:' + Math.random().toString(16).slice(2);
+const buckets = Array.from({ length: hostsN }, () => new RedisTokenBucket({ redis: new Redis('redis://127.0.0.1:6379'), key, rate, ...(burst ? { burst } : {}) }));
+const perSec = new Map();
+const t0 = Date.now();
+let stop = false;
+for (const b of buckets) for (let i = 0; i < 20; i++) (async () => { while (!stop) { await b.take(); const s = Math.floor((Date.now() - t0) / 1000); perSec.set(s, (perSec.get(s) ?? 0) + 1); } })();
+setTimeout(() => { stop = true; const v = [...perSec.entries()].sort((a,b)=>a[0]-b[0]).map(x=>x[1]).slice(1,-1); console.log(`rate ${rate} hosts ${hostsN} burst ${burst ?? 'default'}: per-second ${v.join(',')} mean ${(v.reduce((a,b)=>a+b,0)/v.length).toFixed(1)}`); process.exit(0); }, 8000);

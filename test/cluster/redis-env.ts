@@ -84,5 +84,6 @@ export async function findRedis(): Promise<{ url: string; stop?: () => Promise<v
 
 function unavailable(reason: string): { skip: string } {
   if (process.env.TICKPIPE_REQUIRE_REDIS === '1') throw new Error(`TICKPIPE_REQUIRE_REDIS=1 but ${reason}`);
+  console.warn(`SKIPPED cluster tests (they need a real Redis): ${reason}. Start one (redis-server --port 6379) or set REDIS_URL.`);
   return { skip: reason };
 }

@@ -68,7 +68,15 @@ export class CommittedIndex {
    * with `maxAgeMs`, a refresh younger than that is reused.
    */
   async refresh(maxAgeMs = 0): Promise<void> {
-    if (this.#refreshing) return this.#refreshing;
+    if (this.#refreshing) {
+      // A read already under way may have passed a file before its last line landed: a caller that
+      // needs what is on disk *now* waits for it and reads again.
+      if (maxAgeMs > 0) return this.#refreshing;
+      await this.#refreshing.catch(() => undefined);
+      // One started after ours ended is fresh enough to share.
+      const again = this.#refreshing as Promise<void> | undefined;
+      if (again) return again;
+    }
     if (maxAgeMs > 0 && Date.now() - this.#lastRefresh < maxAgeMs) return;
     this.#refreshing = this.#readAll().finally(() => {
       this.#refreshing = undefined;

@@ -82,7 +82,7 @@ export async function ensureClusterFile(outDir: string): Promise<ClusterFile> {
 }
 
 const BULK = 500;
-const JOB_OPTS = { removeOnComplete: true, removeOnFail: 10_000, attempts: 5, backoff: { type: 'exponential', delay: 2_000 } } as const;
+const JOB_OPTS = { removeOnComplete: true, removeOnFail: 10_000, attempts: 8, backoff: { type: 'exponential', delay: 2_000 } } as const;
 
 /** Puts every not-yet-committed symbol on the detect queue (job id = symbol: adding twice is a no-op). */
 export async function enqueueDetect(queue: Queue, outDir: string, symbols: readonly string[]): Promise<number> {
@@ -211,3 +211,18 @@ export async function startClusterRun(args: {
 }
 
 export { clusterKeys };
+
+/** Deletes every Redis key of run `runId` (queues, phase, bucket): for tests and benchmarks on a shared Redis. */
+export async function dropClusterRun(redis: Redis, runId: string, namespace = 'tickpipe'): Promise<number> {
+  const keys = clusterKeys(runId, namespace);
+  let n = 0;
+  for (const pattern of [`${namespace}:${runId}:*`, `${keys.prefix}:${runId}-*`]) {
+    let cursor = '0';
+    do {
+      const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      if (found.length > 0) n += await redis.del(...found);
+    } while (cursor !== '0');
+  }
+  return n;
+}

@@ -57,6 +57,8 @@ export interface ClusterKeys {
   readonly slots: string;
   /** Hash of the shared token bucket. */
   readonly bucket: string;
+  /** Short-lived claim of the process about to journal an item (see the worker's commit). */
+  readonly claim: (item: string) => string;
 }
 
 /** The keys of run `runId`; `namespace` (default `tickpipe`) lets tests and teams share one Redis. */
@@ -72,6 +74,7 @@ export function clusterKeys(runId: string, namespace = 'tickpipe'): ClusterKeys 
     transition: `${base}:transition`,
     slots: `${base}:slots`,
     bucket: `${base}:bucket`,
+    claim: (item) => `${base}:claim:${item}`,
   };
 }
 

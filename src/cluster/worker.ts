@@ -70,6 +70,16 @@ async function claimSlot(o: ClusterWorkerOptions): Promise<{ slot: number; shard
   throw new LockedError('no free worker slot after 64 tries (every slot lock is held)');
 }
 
+/** Thrown for an item another live process is committing right now: BullMQ retries the job later. */
+export class ClaimedElsewhereError extends Error {
+  constructor(item: string) {
+    super(`${item} is being committed by another process; the job is retried later`);
+  }
+}
+
+/** Claims the right to journal `item` for {@link CLAIM_MS}: of two processes holding one re-delivered job, one writes. */
+export const CLAIM_MS = 30_000;
+
 interface Pending {
   readonly symbol: string;
   readonly rows: readonly EventRow[];
@@ -93,6 +103,7 @@ class ShardBatcher {
     private readonly batchSize: number,
     private readonly maxWaitMs: number,
     private readonly onCommit: (symbols: readonly string[], rows: number, shard: string | null) => void,
+    private readonly claim: (item: string) => Promise<boolean>,
   ) {}
 
   add(symbol: string, rows: readonly EventRow[]): Promise<void> {
@@ -113,14 +124,19 @@ class ShardBatcher {
       try {
         // A re-delivered symbol another process committed meanwhile is dropped here, never written twice.
         await this.done.refresh();
-        const fresh = batch.filter((p) => !this.done.has(p.symbol) && !this.writer.committedSymbols.has(p.symbol));
+        const unseen = batch.filter((p) => !this.done.has(p.symbol) && !this.writer.committedSymbols.has(p.symbol));
+        const fresh: Pending[] = [];
+        for (const p of unseen) {
+          if (await this.claim(p.symbol)) fresh.push(p);
+          else p.reject(new ClaimedElsewhereError(p.symbol));
+        }
         if (fresh.length > 0) {
           const rows = fresh.flatMap((p) => p.rows);
           const { shard } = await this.writer.commit({ symbols: fresh.map((p) => p.symbol), events: eventsToDataFrame([...rows]) });
           for (const p of fresh) this.done.add(p.symbol);
           this.onCommit(fresh.map((p) => p.symbol), rows.length, shard);
         }
-        for (const p of batch) p.resolve();
+        for (const p of batch) p.resolve(); // the rejected ones stay rejected
       } catch (err) {
         for (const p of batch) p.reject(err);
       }
@@ -171,9 +187,15 @@ export async function runClusterWorker(o: ClusterWorkerOptions): Promise<WorkerR
     }
   };
 
-  const batcher = new ShardBatcher(shards, detectDone, o.meta.batchSize, 1_000, (symbols, rows, shard) => {
-    logs.log.info({ stage: 'detect', slot, shard, symbols: symbols.length, rows }, 'shard committed');
-  });
+  const claim = async (item: string): Promise<boolean> => (await o.redis.set(o.keys.claim(item), String(slot), 'PX', CLAIM_MS, 'NX')) === 'OK';
+  const batcher = new ShardBatcher(
+    shards,
+    detectDone,
+    o.meta.batchSize,
+    1_000,
+    (symbols, rows, shard) => logs.log.info({ stage: 'detect', slot, shard, symbols: symbols.length, rows }, 'shard committed'),
+    (symbol) => claim(`sym=${symbol}`),
+  );
 
   const redelivered = (job: Job, id: string): boolean => {
     if (job.attemptsStarted <= 1 && job.stalledCounter === 0) return false;
@@ -222,6 +244,9 @@ export async function runClusterWorker(o: ClusterWorkerOptions): Promise<WorkerR
         counts.skippedCommitted++;
         return 'already committed';
       }
+      // Two live processes can hold one job (a worker too busy to renew its lock looks dead): the claim
+      // lets one journal it; the other retries later and then finds it committed.
+      if (!(await claim(`ev=${e.eventId}`))) throw new ClaimedElsewhereError(e.eventId);
       await windows.commit({ symbol: e.symbol, eventId: e.eventId, trades: tradesFrame(trades), quotes: quotesFrame(quotes) });
       ingestDone.add(e.eventId);
       counts.windows++;

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import pl from 'nodejs-polars';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_UNIVERSE } from '../../src/cli/demo.js';
+import { connectRedis, dropClusterRun } from '../../src/cluster/coordinator.js';
 import { startSim, type SimServer } from '../../src/sim/index.js';
 import { BIN } from '../support/cli.js';
 import { setupHosts, type Hosts } from './netns.js';
@@ -77,6 +78,12 @@ describe.skipIf(skip !== undefined)(`cluster: three hosts on one run (${skip ? `
     for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
     await Promise.all(procs.map((p) => p.done));
     await sim?.close();
+    if (!ownRedis && url && out && existsSync(join(out, 'state', 'cluster', 'cluster.json'))) {
+      const { runId } = JSON.parse(readFileSync(join(out, 'state', 'cluster', 'cluster.json'), 'utf8')) as { runId: string };
+      const conn = connectRedis(url);
+      await dropClusterRun(conn, runId);
+      conn.disconnect();
+    }
     await ownRedis?.stop();
     await (redisFound as { stop?: () => Promise<void> }).stop?.();
     hosts?.teardown();
@@ -157,7 +164,9 @@ describe.skipIf(skip !== undefined)(`cluster: three hosts on one run (${skip ? `
       .filter((n) => /^tickpipe\.slot-\d+\.log$/.test(n))
       .flatMap((n) => readFileSync(join(out, 'logs', n), 'utf8').split('\n'))
       .filter((l) => l.includes('"redelivered job"'))
-      .map((l) => Date.parse((JSON.parse(l) as { time: string }).time))
+      .map((l) => JSON.parse(l) as { time: string; stalledCounter: number })
+      .filter((l) => l.stalledCounter > 0)
+      .map((l) => Date.parse(l.time))
       .filter((t) => t >= killedAt);
     const takeoverMs = redelivered.length > 0 ? Math.min(...redelivered) - killedAt : undefined;
 

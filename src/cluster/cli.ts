@@ -44,6 +44,8 @@ async function connect(url: string, runId: string): Promise<Conn> {
   }
   const keys = clusterKeys(runId);
   const queues = openQueues(url, keys);
+  // An outage is reported once by the worker loop; without listeners BullMQ prints every reconnect attempt.
+  for (const q of [queues.detect, queues.ingest]) q.on('error', () => undefined);
   return {
     redis,
     keys,

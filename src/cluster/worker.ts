@@ -106,7 +106,12 @@ class ShardBatcher {
     private readonly claim: (item: string) => Promise<boolean>,
   ) {}
 
+  #inFlight = new Set<string>();
+
   add(symbol: string, rows: readonly EventRow[]): Promise<void> {
+    // The same symbol twice in this process (re-enqueued while its first job was still here): retried later.
+    if (this.#inFlight.has(symbol)) return Promise.reject(new ClaimedElsewhereError(symbol));
+    this.#inFlight.add(symbol);
     return new Promise<void>((resolve, reject) => {
       this.#pending.push({ symbol, rows, resolve, reject });
       if (this.#pending.length >= this.batchSize) this.flush();
@@ -139,6 +144,8 @@ class ShardBatcher {
         for (const p of batch) p.resolve(); // the rejected ones stay rejected
       } catch (err) {
         for (const p of batch) p.reject(err);
+      } finally {
+        for (const p of batch) this.#inFlight.delete(p.symbol);
       }
     });
     return this.#chain;
@@ -227,6 +234,7 @@ export async function runClusterWorker(o: ClusterWorkerOptions): Promise<WorkerR
     return 'committed';
   };
 
+  const committing = new Set<string>();
   const processWindow = async (job: Job<WindowJob>): Promise<string> => {
     const e = job.data;
     await ingestDone.refresh(redelivered(job, e.eventId) ? 0 : 250);
@@ -245,10 +253,16 @@ export async function runClusterWorker(o: ClusterWorkerOptions): Promise<WorkerR
         return 'already committed';
       }
       // Two live processes can hold one job (a worker too busy to renew its lock looks dead): the claim
-      // lets one journal it; the other retries later and then finds it committed.
-      if (!(await claim(`ev=${e.eventId}`))) throw new ClaimedElsewhereError(e.eventId);
-      await windows.commit({ symbol: e.symbol, eventId: e.eventId, trades: tradesFrame(trades), quotes: quotesFrame(quotes) });
-      ingestDone.add(e.eventId);
+      // lets one journal it; the other retries later and then finds it committed. Within this process
+      // the same job can arrive twice too (re-enqueued after Redis lost its data): `committing` guards that.
+      if (committing.has(e.eventId) || !(await claim(`ev=${e.eventId}`))) throw new ClaimedElsewhereError(e.eventId);
+      committing.add(e.eventId);
+      try {
+        await windows.commit({ symbol: e.symbol, eventId: e.eventId, trades: tradesFrame(trades), quotes: quotesFrame(quotes) });
+        ingestDone.add(e.eventId);
+      } finally {
+        committing.delete(e.eventId);
+      }
       counts.windows++;
       counts.trades += trades.length;
       counts.quotes += quotes.length;

@@ -149,7 +149,13 @@ describe.skipIf(skip !== undefined)(`cluster: three hosts on one run (${skip ? `
     }
     // Each window and each symbol journaled exactly once across every process's journals.
     const events = journalLines(ingestDir, /^part-\d+\.jsonl$/).map((l) => (JSON.parse(l) as { event: string }).event);
-    expect(events.length - new Set(events).size, 'windows journaled twice').toBe(0);
+    const twice = events.filter((e, i) => events.indexOf(e) !== i);
+    const evidence = twice.map((e) => {
+      const where = readdirSync(ingestDir).filter((n) => /^part-\d+\.jsonl$/.test(n) && readFileSync(join(ingestDir, n), 'utf8').includes(`"${e}"`));
+      const logs = readdirSync(join(out, 'logs')).flatMap((n) => readFileSync(join(out, 'logs', n), 'utf8').split('\n').filter((l) => l.includes(e)).map((l) => `${n}: ${l.slice(0, 300)}`));
+      return { event: e, journals: where, logs };
+    });
+    expect(events.length - new Set(events).size, `windows journaled twice: ${JSON.stringify(evidence, null, 1)}`).toBe(0);
     expect(new Set(events).size).toBe(ids.size);
     const detected = journalLines(join(out, 'state', 'detect'), /^worker-\d+\.jsonl$/).flatMap((l) => (JSON.parse(l) as { symbols: string[] }).symbols);
     expect(detected.length - new Set(detected).size, 'symbols journaled twice').toBe(0);

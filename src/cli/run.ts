@@ -201,7 +201,7 @@ async function runJob(values: Values, io: CommandIo): Promise<number> {
     );
   }
 
-  const cluster = (await import('../cluster/cli.js')).clusterUrl(values.cluster, io.env);
+  const cluster = (await import('../cluster/url.js')).clusterUrl(values.cluster, io.env);
   if (cluster !== undefined) {
     return (await import('../cluster/run-command.js')).runClusterJob({ values, io, out, embedded, stage, partition, userRate, symbols, from: from!, to: to!, detectors, detectorModule, window, quotesHz, batchSize, concurrency, url: cluster });
   }

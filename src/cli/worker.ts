@@ -39,14 +39,14 @@ export const workerCommand: Command = {
       io.stdout.write(HELP + '\n');
       return 0;
     }
-    const { clusterUrl, runWorkerCommand } = await import('../cluster/cli.js');
-    const url = clusterUrl(values.cluster, io.env);
+    const url = (await import('../cluster/url.js')).clusterUrl(values.cluster, io.env);
     if (url === undefined) {
       const { UsageError } = await import('../errors.js');
       throw new UsageError('--cluster redis://HOST:PORT (or TICKPIPE_REDIS_URL) is required');
     }
     const concurrency = values.concurrency === undefined ? undefined : parseIntInRange('--concurrency', values.concurrency, 1, 4096);
     const detectConcurrency = values['detect-concurrency'] === undefined ? undefined : parseIntInRange('--detect-concurrency', values['detect-concurrency'], 1, 4096);
+    const { runWorkerCommand } = await import('../cluster/cli.js');
     const stop = gracefulStop((sig) => io.stderr.write(`tickpipe worker: ${sig} received: finishing jobs in flight (again to stop at once)\n`), () => undefined);
     try {
       const r = await runWorkerCommand({

@@ -10,18 +10,13 @@ import { InputError, UsageError } from '../errors.js';
 import { runSummary } from '../pipeline/summary.js';
 import { readRunSpec } from '../sinks/index.js';
 import { PolygonClient } from '../streams/polygon-client.js';
-import { connectRedis, ensureClusterFile, openQueues, parseRedisUrl, readClusterFile, redactRedisUrl, startClusterRun, type ClusterMeta } from './coordinator.js';
+import { connectRedis, ensureClusterFile, openQueues, readClusterFile, startClusterRun, type ClusterMeta } from './coordinator.js';
+import { redactRedisUrl } from './url.js';
 import { clusterKeys, type ClusterKeys } from './layout.js';
 import { RedisTokenBucket } from './redis-bucket.js';
 import { runClusterWorker, type WorkerResult } from './worker.js';
 
-/** The Redis URL from `--cluster` or `TICKPIPE_REDIS_URL`, validated; undefined when neither is set. */
-export function clusterUrl(flag: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
-  const url = flag ?? (env.TICKPIPE_REDIS_URL || undefined);
-  if (url === undefined) return undefined;
-  parseRedisUrl(flag !== undefined ? '--cluster' : 'TICKPIPE_REDIS_URL', url);
-  return url;
-}
+export { clusterUrl } from './url.js';
 
 interface Conn {
   readonly redis: ReturnType<typeof connectRedis>;

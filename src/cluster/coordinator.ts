@@ -2,11 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { InputError, UsageError } from '../errors.js';
+import { InputError } from '../errors.js';
 import { consolidate, manifestPath } from '../pipeline/consolidate.js';
 import { loadIngestState, publishBytes } from '../sinks/index.js';
 import { readManifest } from '../streams/manifest.js';
 import { CommittedIndex } from './committed-index.js';
+export { parseRedisUrl, redactRedisUrl } from './url.js';
 import { clusterFilePath, clusterKeys, detectJobId, ingestJobId, type ClusterFile, type ClusterKeys, type ClusterPhase } from './layout.js';
 
 /** What every worker needs to know about the run's work, kept in Redis by the coordinator. */
@@ -36,23 +37,6 @@ export interface WindowJob {
   readonly eventId: string;
   /** Event time, UTC ms. */
   readonly t: number;
-}
-
-/** `redis://host:port` → ioredis connection; the URL's password never reaches a log line. */
-export function parseRedisUrl(flag: string, url: string): URL {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new UsageError(`${flag}: expected redis://HOST:PORT, got ${JSON.stringify(redactRedisUrl(url))}`);
-  }
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new UsageError(`${flag}: expected redis://HOST:PORT, got ${JSON.stringify(redactRedisUrl(url))}`);
-  return u;
-}
-
-/** The URL without its password. */
-export function redactRedisUrl(url: string): string {
-  return url.replace(/^(rediss?:\/\/[^:@/]*:)[^@/]*@/, '$1[redacted]@');
 }
 
 /** A connection as BullMQ wants it (commands wait through a Redis outage instead of failing). */

@@ -9,7 +9,7 @@ import type { EventWindow } from '../pipeline/ingest-stage.js';
 import type { Partition } from '../pipeline/partition.js';
 import { ensureRunSpec, hashUniverse, sanitizeBaseUrl, type RunSpec } from '../sinks/index.js';
 import { PolygonClient } from '../streams/polygon-client.js';
-import { redactRedisUrl } from './coordinator.js';
+import { redactRedisUrl } from './url.js';
 import { runClusterCoordinator } from './cli.js';
 
 export interface ClusterJobArgs {

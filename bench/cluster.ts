@@ -30,7 +30,8 @@ const { values } = parseArgs({
 const measureS = Number(values.measure);
 const warmS = Number(values.warm);
 const quota = Number(values.quota);
-const procCounts = values.procs!.split(',').map(Number);
+// --procs 0 skips the scaling row (only the quota row).
+const procCounts = values.procs!.split(',').map(Number).filter((n) => n > 0);
 const redis = values.redis ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const BIN = fileURLToPath(new URL('../../../bin/tickpipe.js', import.meta.url));
 const log = (s: string) => void process.stderr.write(`[bench:cluster] ${s}\n`);
@@ -100,7 +101,7 @@ try {
     log(`${n} process(es), unlimited quota: ${r.windowsPerSec.toFixed(1)} windows/s`);
   }
   await sim.close();
-  results.scaling = { windowsPerSec: scaling, efficiency: Object.fromEntries(procCounts.map((n) => [n, scaling[n]! / (n * scaling[procCounts[0]!]!)])) };
+  if (procCounts.length > 0) results.scaling = { windowsPerSec: scaling, efficiency: Object.fromEntries(procCounts.map((n) => [n, scaling[n]! / (n * scaling[procCounts[0]!]!)])) };
 
   const qsim = await startSim({ port: 0, seed: 7, rate: quota, latency: { minMs: 20, maxMs: 20 } });
   const since = qsim.stats().since;

@@ -83,7 +83,7 @@ export interface ClusterRunArgs {
 }
 
 /** `run --cluster`: publishes and enqueues the run, then works on it like any worker until it is done. */
-export async function runClusterCoordinator(a: ClusterRunArgs): Promise<{ result: WorkerResult; summary: Awaited<ReturnType<typeof runSummary>> }> {
+export async function runClusterCoordinator(a: ClusterRunArgs): Promise<{ result: WorkerResult; summary: Awaited<ReturnType<typeof runSummary>>; failedJobs: number }> {
   const say = (l: string) => a.io.stderr.write(l + '\n');
   const started = Date.now();
   const { runId } = await ensureClusterFile(a.out);
@@ -111,7 +111,9 @@ export async function runClusterCoordinator(a: ClusterRunArgs): Promise<{ result
         onStateLost: enqueue,
       });
       const summary = await runSummary(a.out, { wallMs: Date.now() - started, metrics: client.metrics(), quota: a.meta.quota, ingestElapsedMs: undefined });
-      return { result, summary };
+      // Jobs that failed every attempt (a disk error, say) are not in any journal: rerunning retries them.
+      const failedJobs = (await conn.queues.detect.getJobCounts('failed')).failed! + (await conn.queues.ingest.getJobCounts('failed')).failed!;
+      return { result, summary, failedJobs };
     } finally {
       bucket.close();
       await client.close();

@@ -64,7 +64,7 @@ export async function runClusterJob(a: ClusterJobArgs): Promise<number> {
   const stop = gracefulStop((sig) => a.io.stderr.write(`tickpipe: ${sig} received: finishing jobs in flight (again to stop at once)\n`), () => undefined);
   try {
     a.io.stderr.write(`cluster: Redis ${redactRedisUrl(a.url)}, combined rate ${rate}/s for every host\n`);
-    const { result, summary } = await runClusterCoordinator({
+    const { result, summary, failedJobs } = await runClusterCoordinator({
       io: a.io,
       url: a.url,
       out: a.out,
@@ -92,9 +92,10 @@ export async function runClusterJob(a: ClusterJobArgs): Promise<number> {
     });
     a.io.stdout.write(formatSummary(summary) + '\n');
     a.io.stdout.write(`  this process (slot ${result.slot}): ${result.symbols} symbols, ${result.windows} windows, ${result.skippedCommitted} re-delivered jobs already committed\n`);
+    if (failedJobs > 0) a.io.stdout.write(`  ${failedJobs} job(s) failed on every attempt (see logs/tickpipe.slot-*.log); rerun the same command to retry them\n`);
     const sig = stop.received();
     if (sig) return exitStatusForSignal(sig);
-    return summary.windowsFailed > 0 || result.symbolsFailed > 0 ? 1 : 0;
+    return summary.windowsFailed > 0 || result.symbolsFailed > 0 || failedJobs > 0 ? 1 : 0;
   } finally {
     stop.dispose();
   }

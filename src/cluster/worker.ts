@@ -300,7 +300,11 @@ export async function runClusterWorker(o: ClusterWorkerOptions): Promise<WorkerR
   };
   const detectWorker = new Worker<StageJob, string>(o.keys.detectQueue, processSymbol, workerOpts(o.detectConcurrency ?? 16));
   const ingestWorker = new Worker<WindowJob, string>(o.keys.ingestQueue, processWindow, workerOpts(o.concurrency ?? 64));
-  for (const w of [detectWorker, ingestWorker]) w.on('error', onError);
+  for (const w of [detectWorker, ingestWorker]) {
+    w.on('error', onError);
+    // A retry is normal (an item claimed by another process); the log keeps the why.
+    w.on('failed', (job, err) => logs.log.warn({ slot, job: job?.id, attemptsMade: job?.attemptsMade, err: err.message }, 'job attempt failed'));
+  }
 
   let phase: ClusterPhase | null = null;
   let lost = false;

@@ -49,8 +49,11 @@ function fileLogger(path: string, name: string, failed: Failed): Logger {
   );
 }
 
-/** Opens (appending) `DIR/logs/tickpipe.log` and `DIR/logs/heartbeat.ndjson`. */
-export function openRunLogs(outDir: string): RunLogs {
+/**
+ * Opens (appending) `DIR/logs/tickpipe.log` and `DIR/logs/heartbeat.ndjson`; a cluster worker
+ * passes its own file names (one writer per file).
+ */
+export function openRunLogs(outDir: string, names?: { readonly log: string; readonly heartbeat: string }): RunLogs {
   const dir = join(outDir, 'logs');
   mkdirSync(dir, { recursive: true });
   let first: Error | undefined;
@@ -60,8 +63,8 @@ export function openRunLogs(outDir: string): RunLogs {
     first = err;
     for (const cb of waiting.splice(0)) cb(err);
   };
-  const log = fileLogger(join(dir, 'tickpipe.log'), 'tickpipe', failed);
-  const heartbeat = fileLogger(join(dir, 'heartbeat.ndjson'), 'heartbeat', failed);
+  const log = fileLogger(join(dir, names?.log ?? 'tickpipe.log'), 'tickpipe', failed);
+  const heartbeat = fileLogger(join(dir, names?.heartbeat ?? 'heartbeat.ndjson'), 'heartbeat', failed);
   return {
     log,
     heartbeat,

@@ -23,6 +23,7 @@ export const COMMANDS: ReadonlyArray<CommandEntry | (() => Promise<Command>)> = 
   { name: 'tail', summary: 'live view of a run folder: per-worker progress, rates, 429s, ETA, stalls', load: async () => (await import('./tail.js')).tailCommand },
   { name: 'report', summary: 'write a self-contained HTML report (charts of throughput, quota, 429s, events, workers)', load: async () => (await import('./report.js')).reportCommand },
   { name: 'adopt', summary: 'import the windows and checkpoints of the older Python scripts into a run folder', load: async () => (await import('./adopt.js')).adoptCommand },
+  { name: 'worker', summary: 'work on a cluster run started by `run --cluster` (any number of hosts)', load: async () => (await import('./worker.js')).workerCommand },
 ];
 
 /** Name and summary of every command; loads only bare loaders. */

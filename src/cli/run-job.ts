@@ -126,6 +126,10 @@ export async function runJob(values: Values, io: CommandIo): Promise<number> {
   if (maxServerPauseMs !== undefined && !(maxServerPauseMs >= 1000 && maxServerPauseMs <= 86_400_000)) {
     throw new UsageError(`--max-server-pause: expected a duration from 1s to 24h, got ${JSON.stringify(values['max-server-pause'])}`);
   }
+  const cluster = (await import('../cluster/url.js')).clusterUrl(values.cluster, io.env);
+  if (cluster !== undefined) {
+    return (await import('../cluster/run-command.js')).runClusterJob({ values, io, out, embedded, stage, partition, userRate, symbols, from: from!, to: to!, detectors, detectorModule, window, quotesHz, batchSize, concurrency, url: cluster });
+  }
   const source = await openSource(values, apiKey, embedded);
   try {
     const rate = userRate ?? (embedded ? (source.quota ?? DEMO_SIM.rate) : 100 / partition.count);

@@ -45,6 +45,9 @@ Options:
   --sim                    use the embedded simulator even when POLYGON_API_KEY is set
   --sim-seed N             seed of the embedded simulator (default 7)
   --no-progress            no live view; plain lines only
+  --cluster URL            several hosts: enqueue the run's work on Redis (redis://HOST:PORT, default
+                           $TICKPIPE_REDIS_URL) and work on it; \`tickpipe worker\` on other hosts joins.
+                           --rate is then the combined rate of every host (one bucket in Redis)
   -h, --help               this help`;
 
 export const FLAGS = {
@@ -73,6 +76,7 @@ export const FLAGS = {
   sim: { type: 'boolean' },
   'sim-seed': { type: 'string' },
   'no-progress': { type: 'boolean' },
+  cluster: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

@@ -1,4 +1,5 @@
 import type { StatusReport } from '../ops/status.js';
+import { formatHostRow } from '../cluster/hosts-view.js';
 import { parseFlags } from './args.js';
 import type { Command } from './main.js';
 import { bar, formatDuration } from './progress-view.js';
@@ -63,6 +64,7 @@ export function formatStatus(s: StatusReport): string {
     rows.push([l === s.locks[0] ? 'locks' : '', `${name}: ${l.state}${l.pid !== null ? ` pid ${l.pid} on ${l.host} since ${l.since}` : ''}${l.command ? ` (${l.command})` : ''}`]);
   }
   rows.push(['running', s.live ? 'yes: a live process holds a lock' : 'no']);
+  for (const h of s.hosts) rows.push([h === s.hosts[0] ? 'hosts' : '', formatHostRow(h)]);
   const w = Math.max(...rows.map((r) => r[0].length));
   return [`tickpipe status of ${s.outDir}`, ...rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`)].join('\n');
 }

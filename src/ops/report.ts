@@ -13,6 +13,7 @@
  * const html = renderReportHtml(await buildReport('./tickpipe-data'));
  * ```
  */
+import { heartbeatFiles } from '../cluster/hosts-view.js';
 import { createReadStream, existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -95,8 +96,8 @@ export async function buildReport(outDir: string, opts?: BuildReportOptions): Pr
   let quota: number | undefined;
   let from = Infinity;
   let to = -Infinity;
-  const hb = join(dir, 'logs', 'heartbeat.ndjson');
-  if (existsSync(hb)) {
+  // Cluster mode: one heartbeat file per process; each is folded in turn (samples are per pid).
+  for (const hb of await heartbeatFiles(dir)) {
     const rl = createInterface({ input: createReadStream(hb, { encoding: 'utf8' }), crlfDelay: Infinity });
     for await (const line of rl) {
       // Whole history for the charts; the tail model only needs the last window.

@@ -10,6 +10,7 @@
  * console.log(`${s.ingest?.windowsDone}/${s.ingest?.windowsTotal} windows`, s.live ? 'running' : 'idle');
  * ```
  */
+import { heartbeatFiles, hostRows, type HostRow } from '../cluster/hosts-view.js';
 import { open, stat } from 'node:fs/promises';
 import { parseHeartbeat, type Heartbeat } from '../progress/heartbeat.js';
 import { isAbsolute, join } from 'node:path';
@@ -81,6 +82,8 @@ export interface StatusReport {
   readonly locks: readonly StatusLock[];
   /** A running process may hold a lock (live on this host, or on another host). */
   readonly live: boolean;
+  /** Cluster mode: each worker process (slot), its host and what it did, from its last heartbeat. */
+  readonly hosts: readonly HostRow[];
 }
 
 /** Options of {@link runStatus}. */
@@ -197,7 +200,9 @@ export async function runStatus(outDir: string, opts?: StatusOptions): Promise<S
     };
   }
 
-  const hb = await lastHeartbeat(join(dir, 'logs', 'heartbeat.ndjson'));
+  // One heartbeat file per process in cluster mode: the newest line of any of them is the last activity.
+  const beats = await Promise.all((await heartbeatFiles(dir)).map((f) => lastHeartbeat(f)));
+  const hb = beats.reduce<Record<string, unknown> | null>((best, b) => (b && (!best || String(b.time) > String(best.time)) ? b : best), null);
   const hbMs = hb ? Date.parse(hb.time as string) : Number.NaN;
   const atMs = Math.max(Number.isFinite(hbMs) ? hbMs : 0, latestJournal);
   const lockStates = await readLocks(dir, opts);
@@ -233,5 +238,6 @@ export async function runStatus(outDir: string, opts?: StatusOptions): Promise<S
     },
     locks,
     live: lockStates.some(mayBeHeld),
+    hosts: hostRows(beats),
   };
 }

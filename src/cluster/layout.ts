@@ -1,0 +1,88 @@
+/**
+ * Every name cluster mode uses, in one place: the run-folder files it adds, the per-process
+ * journal numbering, and the Redis keys and BullMQ queue names of a run.
+ *
+ * Each worker process of a cluster run takes a *slot* K (from a Redis counter, confirmed by taking
+ * K's lock files) and writes only its own files, named like the ones a one-host run writes, so
+ * every existing reader (status, verify, tail, report, the resume skip sets) reads them unchanged:
+ * - stage 1: `events/shards/worker-K/`, `state/detect/worker-K.jsonl` (+ `.lock`)
+ * - stage 2: `state/ingest/part-K.jsonl`, `part-K.failed.jsonl` (+ `.lock`)
+ * - logs: `logs/heartbeat.slot-K.ndjson`, `logs/tickpipe.slot-K.log`
+ * K starts at {@link SLOT_BASE}, far above any `--workers` count, so a one-host resume of the same
+ * folder never shares a journal with a cluster process.
+ */
+import { join } from 'node:path';
+
+/** First slot number: cluster journals are `worker-1001.jsonl`, `part-1001.jsonl`, … */
+export const SLOT_BASE = 1000;
+
+/** `state/cluster/cluster.json`: which Redis queues serve this folder (written by `run --cluster`). */
+export function clusterFilePath(outDir: string): string {
+  return join(outDir, 'state', 'cluster', 'cluster.json');
+}
+
+/** Contents of {@link clusterFilePath}. No secrets: the Redis URL's password is never written. */
+export interface ClusterFile {
+  readonly version: 1;
+  /** Random id of this folder's queues; kept across restarts of the run so jobs de-duplicate. */
+  readonly runId: string;
+}
+
+/** Per-process log files of slot K (one writer each). */
+export function slotLogNames(slot: number): { heartbeat: string; log: string } {
+  return { heartbeat: `heartbeat.slot-${slot}.ndjson`, log: `tickpipe.slot-${slot}.log` };
+}
+
+/** Matches every heartbeat file of a run folder: the one-host `heartbeat.ndjson` and each slot's. */
+export const HEARTBEAT_FILE_RE = /^heartbeat(?:\.slot-\d+)?\.ndjson$/;
+
+/** Phases of a cluster run, kept in Redis. */
+export type ClusterPhase = 'detect' | 'ingest' | 'done';
+
+/** Redis key names and queue names of one run (all under one prefix, so runs never collide). */
+export interface ClusterKeys {
+  /** BullMQ key prefix. */
+  readonly prefix: string;
+  readonly detectQueue: string;
+  readonly ingestQueue: string;
+  /** String: the current {@link ClusterPhase}. */
+  readonly phase: string;
+  /** JSON of the run's work settings (dates, detectors, window…), written by the coordinator. */
+  readonly meta: string;
+  /** "1" once every job of the stage is enqueued. */
+  readonly enqueued: (stage: 'detect' | 'ingest') => string;
+  /** Short-lived lock of the process moving the run from one phase to the next. */
+  readonly transition: string;
+  /** Counter handing out worker slots. */
+  readonly slots: string;
+  /** Hash of the shared token bucket. */
+  readonly bucket: string;
+  /** Short-lived claim of the process about to journal an item (see the worker's commit). */
+  readonly claim: (item: string) => string;
+}
+
+/** The keys of run `runId`; `namespace` (default `tickpipe`) lets tests and teams share one Redis. */
+export function clusterKeys(runId: string, namespace = 'tickpipe'): ClusterKeys {
+  const base = `${namespace}:${runId}`;
+  return {
+    prefix: `${namespace}-bull`,
+    detectQueue: `${runId}-detect`,
+    ingestQueue: `${runId}-ingest`,
+    phase: `${base}:phase`,
+    meta: `${base}:meta`,
+    enqueued: (stage) => `${base}:enqueued:${stage}`,
+    transition: `${base}:transition`,
+    slots: `${base}:slots`,
+    bucket: `${base}:bucket`,
+    claim: (item) => `${base}:claim:${item}`,
+  };
+}
+
+/** Job ids are the item's own identity, so enqueuing twice is a no-op. BullMQ forbids ':' in custom ids. */
+export function detectJobId(symbol: string): string {
+  return `sym=${symbol}`;
+}
+
+export function ingestJobId(eventId: string): string {
+  return `ev=${eventId}`;
+}

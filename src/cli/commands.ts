@@ -8,6 +8,7 @@ export const COMMANDS: ReadonlyArray<() => Promise<Command>> = [
   async () => (await import('./run.js')).runCommand,
   async () => (await import('./sim.js')).simCommand,
   async () => (await import('./consolidate.js')).consolidateCommand,
+  async () => (await import('./compact.js')).compactCommand,
   async () => (await import('./status.js')).statusCommand,
   async () => (await import('./verify.js')).verifyCommand,
   async () => (await import('./reconcile.js')).reconcileCommand,

@@ -22,6 +22,7 @@ import { parseDuration, parseFlags, parseIntInRange, parseRate, type ParsedFlags
 import { DEMO_FROM, DEMO_SIM, DEMO_TO, DEMO_UNIVERSE } from './demo.js';
 import type { Command, CommandIo } from './main.js';
 import { bar, formatDuration, ProgressView } from './progress-view.js';
+import { compactAfterIngest, formatCompact } from './compact.js';
 import { exitStatusForSignal, gracefulStop } from './signals.js';
 
 const HELP = `Usage: tickpipe run [options]
@@ -55,6 +56,8 @@ Options:
   --steal-locks            take over partition locks held by another live process or host
   --sim-seed N             seed of the embedded simulator (default 7)
   --no-progress            no live view; plain lines only
+  --no-compact             do not compact the windows into dataset/ at the end of ingest
+  --remove-windows         remove each window folder once compacted (default: keep them)
   -h, --help               this help`;
 
 const FLAGS = {
@@ -80,6 +83,8 @@ const FLAGS = {
   'steal-locks': { type: 'boolean' },
   'sim-seed': { type: 'string' },
   'no-progress': { type: 'boolean' },
+  'no-compact': { type: 'boolean' },
+  'remove-windows': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -228,7 +233,7 @@ async function runJob(values: Values, io: CommandIo): Promise<number> {
       const logs = openRunLogs(out);
       appLog = logs.log;
       try {
-        return await execute({ io, out, logs, client, bucket, quota: source.quota, rate, doDetect, doIngest, symbols, from: from!, to: to!, workers, partition, batchSize, concurrency, detectors, manifest, window, quotesHz, retryFailed: values['retry-failed'] ?? false, stealLocks: values['steal-locks'] ?? false, progress: !(values['no-progress'] ?? false) });
+        return await execute({ io, out, logs, client, bucket, quota: source.quota, rate, doDetect, doIngest, symbols, from: from!, to: to!, workers, partition, batchSize, concurrency, detectors, manifest, window, quotesHz, retryFailed: values['retry-failed'] ?? false, stealLocks: values['steal-locks'] ?? false, progress: !(values['no-progress'] ?? false), compact: values['no-compact'] ? undefined : { removeWindows: values['remove-windows'] ?? false } });
       } finally {
         logs.flush();
       }
@@ -281,6 +286,8 @@ interface Job {
   readonly retryFailed: boolean;
   readonly stealLocks: boolean;
   readonly progress: boolean;
+  /** Compact into dataset/ after ingest: undefined = no, else whether to remove the windows. */
+  readonly compact: { readonly removeWindows: boolean } | undefined;
 }
 
 const rssMB = () => Math.round(process.memoryUsage().rss / 1_048_576);
@@ -327,6 +334,11 @@ async function execute(job: Job): Promise<number> {
     if (job.doIngest && !stop.signal.aborted) {
       ingestResult = await runIngest(job, view, paused$, stop.signal);
       failures += ingestResult.failed;
+    }
+    if (job.doIngest && job.compact && !stop.signal.aborted) {
+      const c = await compactAfterIngest(job.out, { removeWindows: job.compact.removeWindows, command: 'tickpipe run' });
+      view.line(c ? formatCompact(c) : 'compaction skipped: another process is compacting this folder');
+      logs.log.info({ compaction: c ?? 'skipped: locked' }, 'compacted');
     }
   } finally {
     view.end();

@@ -11,7 +11,7 @@
  * `dataset/` never see an uncommitted part.
  *
  * Rows: `event_id, event_type, event_timestamp` (Datetime ms UTC), then the window file's columns,
- * sorted by event time, event ID, then `sip_timestamp` (file order kept for ties). The symbol is the
+ * sorted by event ID (symbol, type, time), then in the window's own order (the API's timestamp order). The symbol is the
  * Hive folder. Row groups: Polars' sink default of 122,880 rows (see {@link ROW_GROUP_ROWS}).
  *
  * @example
@@ -211,6 +211,7 @@ async function planParts(
       if (await windowFilesExist(paths, w, fs)) present.push(w);
       else missing.push(w.event);
     }
+    present.sort((a, b) => (a.event < b.event ? -1 : a.event > b.event ? 1 : 0));
     let part = next.get(symbol) ?? 0;
     for (const chunk of chunkWindows(present, maxPartRows)) parts.push({ symbol, part: part++, windows: chunk });
   }
@@ -251,52 +252,58 @@ function chunkWindows(windows: CommittedWindow[], maxRows: number): CommittedWin
 
 /** Steps (1)–(3) for one part. Returns the committed journal line. */
 async function compactPart(ctx: PartContext, planned: PlannedPart): Promise<CompactionLine> {
-  const metas = planned.windows.map((w) => ({ w, meta: ctx.meta.get(planned.symbol, w.event) }));
-  metas.sort((a, b) => a.meta.ms - b.meta.ms || (a.w.event < b.w.event ? -1 : a.w.event > b.w.event ? 1 : 0));
-  const eventFrame = pl.DataFrame([
-    pl.Series('event_id', metas.map((m) => m.w.event), pl.String),
-    pl.Series('event_type', metas.map((m) => m.meta.type), pl.String),
-    pl.Series('__ms', metas.map((m) => m.meta.ms), pl.Float64),
-    pl.Series('__order', metas.map((_, i) => i), pl.Int32),
-  ]).select(
-    pl.col('event_id'),
-    pl.col('event_type'),
-    pl.col('__ms').cast(pl.Int64).cast(pl.Datetime('ms', 'UTC')).alias('event_timestamp'),
-    pl.col('__order'),
-  );
+  const ids = planned.windows.map((w) => w.event).sort();
+  const metas = ids.map((id) => ctx.meta.get(planned.symbol, id));
+  const events: PartEvents = { ids, types: metas.map((m) => m.type), ms: metas.map((m) => m.ms) };
   const p = partPaths(ctx.paths, planned.symbol, planned.part);
-  const rows = await Promise.all(
+  // Both tables at once (Polars runs each on its own threads); allSettled so that a failure of one
+  // never returns while the other is still writing its tmp file.
+  const settled = await Promise.allSettled(
     TABLE_KINDS.map(async (k) => {
       let height = 0;
       const write = async (tmp: string): Promise<void> => {
-        height = await writePartTable(ctx.paths, planned.symbol, k, eventFrame, tmp);
+        height = await writePartTable(ctx.paths, planned.symbol, k, events, tmp);
       };
       await publishAtomically(p.staged[k], write, { fs: ctx.fs });
       return height;
     }),
   );
-  const line: CompactionLine = { symbol: planned.symbol, part: planned.part, events: metas.map((m) => m.w.event), trades: rows[0]!, quotes: rows[1]! };
+  for (const r of settled) if (r.status === 'rejected') throw r.reason;
+  const rows = settled.map((r) => (r as PromiseFulfilledResult<number>).value);
+  const line: CompactionLine = { symbol: planned.symbol, part: planned.part, events: ids, trades: rows[0]!, quotes: rows[1]! };
   await ctx.journal.append(line);
   await publishPart(ctx.paths, line, ctx.fs);
   return line;
 }
 
+/** The windows of one part, sorted by event ID, with their type and time (UTC ms). */
+interface PartEvents {
+  readonly ids: readonly string[];
+  readonly types: readonly string[];
+  readonly ms: readonly number[];
+}
+
 const SCHEMAS: Record<TableKind, Record<string, pl.DataType>> = { trades: TRADES_SCHEMA, quotes: QUOTES_SCHEMA };
 
 /**
- * Streams one table of one part to `tmp`: every window file of the symbol (one glob scan, so the
- * cost does not grow with a wrapper object per window), inner-joined on the event ID taken from the
- * folder name, so only this part's windows are kept. Returns the rows written.
+ * Streams one table of one part to `tmp`: every window file of the symbol in one glob scan (Polars
+ * lists a glob sorted, i.e. by event ID, and keeps file order, i.e. the API's timestamp order, so the
+ * output is sorted by event then time without a sort), keeping only this part's windows. The event
+ * columns come from the folder name through `replaceStrict` (a lookup, no join: order is kept and
+ * nothing is materialised, so memory stays at a few row groups). Measured: a sort + join took ~2.5x
+ * as long. Returns the rows written.
  */
-async function writePartTable(paths: DatasetPaths, symbol: string, kind: TableKind, events: pl.DataFrame, tmp: string): Promise<number> {
+async function writePartTable(paths: DatasetPaths, symbol: string, kind: TableKind, events: PartEvents, tmp: string): Promise<number> {
   const glob = join(paths.windowsDir, `symbol=${symbol}`, '*', `${kind}.parquet`);
-  const columns = [...EVENT_COLUMNS, ...Object.keys(SCHEMAS[kind])];
+  const ids = [...events.ids];
+  const id = pl.col('event_id');
   const lf = pl
     .scanParquet(glob, { includeFilePaths: '__path', hivePartitioning: false })
     .withColumns(pl.col('__path').str.extract(pl.lit(String.raw`event=([^/\\]+)[/\\][a-z]+\.parquet$`), 1).alias('event_id'))
-    .join(events.lazy(), { on: 'event_id', how: 'inner' })
-    .sort({ by: ['__order', 'sip_timestamp'], maintainOrder: true })
-    .select(...columns.map((c) => pl.col(c)));
+    .withColumns(id.replaceStrict(ids, [...events.types], pl.lit(null), pl.String).alias('event_type'))
+    .filter(pl.col('event_type').isNotNull())
+    .withColumns(id.replaceStrict(ids, [...events.ms], pl.lit(null), pl.Float64).cast(pl.Int64).cast(pl.Datetime('ms', 'UTC')).alias('event_timestamp'))
+    .select(...[...EVENT_COLUMNS, ...Object.keys(SCHEMAS[kind])].map((c) => pl.col(c)));
   await lf
     .sinkParquet(tmp, { compression: 'zstd', statistics: true, sinkOptions: { syncOnClose: 'none', maintainOrder: true, mkdir: false } })
     .collect();

@@ -1,3 +1,4 @@
+import { formatDatasetSummary } from '../dataset/check.js';
 import type { StatusReport } from '../ops/status.js';
 import { parseFlags } from './args.js';
 import type { Command } from './main.js';
@@ -49,6 +50,7 @@ export function formatStatus(s: StatusReport): string {
       for (const r of i.failuresByReason.slice(0, 3)) rows.push(['', `${fmt(r.count)} x ${r.reason.slice(0, 100)}`]);
     }
   }
+  if (s.ingest || s.dataset) rows.push(['dataset', formatDatasetSummary(s.dataset)]);
   const a = s.lastActivity;
   rows.push(['last activity', a.at === null ? 'none' : `${a.at} (${formatDuration((a.agoSec ?? 0) * 1000)} ago)`]);
   if (s.locks.length === 0) rows.push(['locks', 'none']);

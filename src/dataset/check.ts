@@ -138,3 +138,53 @@ export async function compactedWindowsOnDisk(outDir: string): Promise<Map<string
   }
   return rowsInParts(outDir, journal.lines);
 }
+
+/** The dataset's state for `status` and `report`, from the journals (no Parquet is opened). */
+export interface DatasetSummary {
+  /** Published parts (both files in dataset/). */
+  readonly parts: number;
+  readonly symbols: number;
+  readonly windowsCompacted: number;
+  /** Committed windows not compacted yet. */
+  readonly windowsPending: number;
+  readonly trades: number;
+  readonly quotes: number;
+  /** Committed parts still in staging (the next compaction publishes them). */
+  readonly partsUnpublished: number;
+  /** Staged files no journal line names (the next compaction discards them). */
+  readonly stagedUncommitted: number;
+}
+
+/** Summary of the dataset, or null when nothing was ever compacted. */
+export async function datasetSummary(outDir: string): Promise<DatasetSummary | null> {
+  const p = datasetPaths(outDir);
+  const journal = await loadCompactionJournal(p).catch(() => undefined);
+  if (!journal || journal.lines.length === 0) return null;
+  const windows = await loadCommittedWindows(p);
+  const parts = await classifyCommittedParts(p, journal.lines);
+  const staged = await classifyStaging(p, journal.lines);
+  let pending = 0;
+  for (const e of windows.keys()) if (!journal.compacted.has(e)) pending++;
+  return {
+    parts: parts.filter((x) => x.state === 'published').length,
+    symbols: new Set(journal.lines.map((l) => l.symbol)).size,
+    windowsCompacted: journal.compacted.size,
+    windowsPending: pending,
+    trades: journal.lines.reduce((n, l) => n + l.trades, 0),
+    quotes: journal.lines.reduce((n, l) => n + l.quotes, 0),
+    partsUnpublished: parts.filter((x) => x.state === 'committed').length,
+    stagedUncommitted: staged.filter((x) => x.state !== 'committed').length,
+  };
+}
+
+/** One line for `status`. */
+export function formatDatasetSummary(d: DatasetSummary | null | undefined): string {
+  if (!d) return 'not compacted yet (tickpipe compact)';
+  const fmt = (n: number): string => n.toLocaleString('en-US');
+  const extra = [
+    d.windowsPending > 0 ? `${fmt(d.windowsPending)} committed windows not compacted yet` : 'every committed window compacted',
+    d.partsUnpublished > 0 ? `${d.partsUnpublished} committed part(s) unpublished` : '',
+    d.stagedUncommitted > 0 ? `${d.stagedUncommitted} uncommitted staged file(s)` : '',
+  ].filter(Boolean);
+  return `${fmt(d.parts)} parts over ${fmt(d.symbols)} symbols, ${fmt(d.windowsCompacted)} windows, trades ${fmt(d.trades)}, quotes ${fmt(d.quotes)}; ${extra.join('; ')}`;
+}

@@ -11,6 +11,7 @@
  * ```
  */
 import { open, stat } from 'node:fs/promises';
+import { datasetSummary, type DatasetSummary } from '../dataset/check.js';
 import { isAbsolute, join } from 'node:path';
 import {
   listJournals,
@@ -78,6 +79,8 @@ export interface StatusReport {
   readonly locks: readonly StatusLock[];
   /** A running process may hold a lock (live on this host, or on another host). */
   readonly live: boolean;
+  /** The compacted dataset: null when nothing was compacted yet. */
+  readonly dataset: DatasetSummary | null;
 }
 
 /** Options of {@link runStatus}. */
@@ -229,5 +232,6 @@ export async function runStatus(outDir: string, opts?: StatusOptions): Promise<S
     },
     locks,
     live: lockStates.some(mayBeHeld),
+    dataset: await datasetSummary(dir),
   };
 }

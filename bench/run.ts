@@ -6,7 +6,9 @@
  *   --quick          a short pass (1 run each, short windows, smaller data) → bench/results-quick.json
  *   --only 1,3,5     run only these benchmarks (1 quota, 2 adaptive, 3 throughput, 4 detection,
  *                    5 resume, 6 memory, 7 profile, 8 resume from the spawned CLI, 9 strict vs tolerant
- *                    quota on dense data, 10 CPU per row: column scanner vs row path vs bare JSON.parse)
+ *                    quota on dense data, 10 CPU per row: column scanner vs row path vs bare JSON.parse,
+ *                    11 dataset vs per-window files; `--only 11` alone writes bench/results-dataset.json instead)
+ *   --dataset-windows N  windows generated for benchmark 11 (default 20,000; 2,000 with --quick)
  *   --runs N         runs per figure (default 3; medians are reported)
  *   --sim child|inproc   where the simulator runs for benchmarks 1, 2 and 4 (default child; 3 does both)
  *
@@ -18,6 +20,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { machine, median, syntheticEvents, withTmp, writeManifest } from './lib/common.js';
+import { measureDataset } from './lib/dataset.js';
 import { measureDetect, measureStage1 } from './lib/detection.js';
 import { profileIngest } from './lib/profile.js';
 import { LATENCY, measureQuota, type QuotaMeasure } from './lib/quota.js';
@@ -33,6 +36,7 @@ const { values } = parseArgs({
     only: { type: 'string' },
     runs: { type: 'string' },
     sim: { type: 'string', default: 'child' },
+    'dataset-windows': { type: 'string' },
   },
   strict: true,
 });
@@ -41,8 +45,10 @@ const runs = values.runs !== undefined ? Number(values.runs) : quick ? 1 : 3;
 if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs: expected a whole number >= 1, got ${JSON.stringify(values.runs)}`);
 const simMode = values.sim as SimMode;
 if (simMode !== 'child' && simMode !== 'inproc') throw new Error(`--sim: expected child or inproc, got ${JSON.stringify(values.sim)}`);
-const only = new Set((values.only ?? '1,2,3,4,5,6,7,8,9,10').split(',').map((s) => Number(s.trim())));
-for (const n of only) if (!(n >= 1 && n <= 10)) throw new Error(`--only: expected numbers 1..10, got ${JSON.stringify(values.only)}`);
+const only = new Set((values.only ?? '1,2,3,4,5,6,7,8,9,10,11').split(',').map((s) => Number(s.trim())));
+for (const n of only) if (!(n >= 1 && n <= 11)) throw new Error(`--only: expected numbers 1..11, got ${JSON.stringify(values.only)}`);
+const datasetWindows = values['dataset-windows'] !== undefined ? Number(values['dataset-windows']) : quick ? 2_000 : 20_000;
+if (!Number.isInteger(datasetWindows) || datasetWindows < 100) throw new Error(`--dataset-windows: expected a whole number >= 100, got ${JSON.stringify(values['dataset-windows'])}`);
 
 const S = quick
   ? { warmMs: 3_000, measureMs: 8_000, adaptWarmMs: 6_000, adaptMeasureMs: 10_000, tputWarmMs: 1_500, tputMs: 5_000, bars: 1_000_000, barSymbols: 20, stage1Symbols: 20, resumeEvents: 57_285, profileMs: 6_000, appends: 50, rewrites: 3 }
@@ -240,6 +246,20 @@ await withTmp('main', async (dir) => {
   }
 });
 
+if (only.has(11)) {
+  const ms = (x: number): string => (x >= 10_000 ? `${num(x / 1000, 1)} s` : `${num(x)} ms`);
+  await withTmp('dataset', async (dir) => {
+    const d = await measureDataset(dir, datasetWindows, Math.max(1, Math.round(datasetWindows / 100)), log);
+    results['11_dataset'] = d;
+    for (const [name, q] of Object.entries(d.queries)) {
+      rows.push(['11 dataset', `${name}, ${num(d.windows)} windows (${num(d.trades)} trades)`, `${ms(q.datasetMs)} dataset`, `${ms(q.windowsMs)} per-window files: ${num(q.speedup, 0)}x`]);
+    }
+    const mb = (b: number): string => `${num(b / 1_048_576)} MB`;
+    rows.push(['11 dataset', `disk (allocated), ${num(d.disk.files.dataset)} vs ${num(d.disk.files.windows)} files`, `${mb(d.disk.datasetAllocated)} dataset`, `${mb(d.disk.windowsAllocated)} windows (bytes ${mb(d.disk.datasetBytes)} vs ${mb(d.disk.windowsBytes)})`]);
+    rows.push(['11 dataset', `compaction of ${num(d.trades + d.quotes)} rows, ${num(d.compaction.parts)} parts`, `${ms(d.compaction.ms)}, peak RSS ${num(d.compaction.maxRssMB)} MB`, `byte copy ${ms(d.baselines.byteCopyMs)} (${num(d.baselines.byteCopyMs / d.compaction.ms, 2)}x), Polars read+write ${ms(d.baselines.polarsReadWriteMs)} (${num(d.baselines.polarsReadWriteMs / d.compaction.ms, 2)}x)`]);
+  });
+}
+
 results['elapsedSec'] = (Date.now() - t00) / 1000;
 const w = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]!.length), 4));
 const line = (r: readonly string[]): string => r.map((c, i) => c.padEnd(w[i]!)).join(' | ');
@@ -254,6 +274,7 @@ if (results['7_profile']) {
   for (const a of p.topFunctions) console.log(`  ${pct(a.share).padStart(6)}  ${num(a.ms)} ms  ${a.name}`);
 }
 results['table'] = rows;
-const file = fileURLToPath(new URL(quick ? '../../../bench/results-quick.json' : '../../../bench/results.json', import.meta.url));
+const datasetOnly = only.size === 1 && only.has(11);
+const file = fileURLToPath(new URL(datasetOnly ? '../../../bench/results-dataset.json' : quick ? '../../../bench/results-quick.json' : '../../../bench/results.json', import.meta.url));
 await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
 console.log(`\n${(results['elapsedSec'] as number).toFixed(0)} s; results written to ${file}`);

@@ -77,6 +77,7 @@ export {
   type WindowsClient,
 } from './pipeline/ingest-stage.js';
 export { consolidate, manifestPath, type ConsolidateResult } from './pipeline/consolidate.js';
+export { compact, type CompactOptions, type CompactResult } from './dataset/compact.js';
 export { ownedWorkers, parsePartition, type Partition } from './pipeline/partition.js';
 export { openRunLogs, type RunLogs } from './log.js';
 export { verifyRun, type VerifyResult, type VerifyOptions } from './ops/verify.js';

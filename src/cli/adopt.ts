@@ -29,6 +29,7 @@ Options:
   --trust-symbols      journal the symbols of detect checkpoints so stage 1 skips them (their
                        events then come only from a --manifest you supply; default: report them)
   --copy               always copy files instead of hard-linking them
+  --compact            then compact the adopted windows into dataset/ (as \`tickpipe compact\`)
   --base-url URL       source recorded in a new run.json (default https://api.polygon.io)
   -h, --help           this help`;
 
@@ -38,6 +39,7 @@ const FLAGS = {
   checkpoint: { type: 'string', multiple: true },
   'trust-symbols': { type: 'boolean' },
   copy: { type: 'boolean' },
+  compact: { type: 'boolean' },
   'base-url': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -63,6 +65,11 @@ export const adoptCommand: Command = {
       onProgress: (m) => io.stderr.write(m + '\n'),
     });
     io.stdout.write(formatAdopt(r) + '\n');
+    if (values.compact) {
+      const { compact } = await import('../dataset/compact.js');
+      const { formatCompact } = await import('./compact.js');
+      io.stdout.write(formatCompact(await compact(values.out ?? 'tickpipe-data', { command: 'tickpipe adopt --compact' })) + '\n');
+    }
     return 0;
   },
 };

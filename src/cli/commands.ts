@@ -16,6 +16,7 @@ export const COMMANDS: ReadonlyArray<CommandEntry | (() => Promise<Command>)> = 
   { name: 'run', summary: 'detect events and download their trade/quote windows (both stages, resumable)', load: async () => (await import('./run.js')).runCommand },
   { name: 'sim', summary: 'serve the simulated Polygon-compatible market on loopback', load: async () => (await import('./sim.js')).simCommand },
   { name: 'consolidate', summary: 'write events/events.parquet from the committed shards', load: async () => (await import('./consolidate.js')).consolidateCommand },
+  { name: 'compact', summary: 'compact the committed windows into the query-ready dataset/ (exactly once)', load: async () => (await import('./compact.js')).compactCommand },
   { name: 'status', summary: 'summarise a run folder: progress, failures, last activity, live locks', load: async () => (await import('./status.js')).statusCommand },
   { name: 'verify', summary: 'check a run folder for duplicates, missing or broken files and journal drift', load: async () => (await import('./verify.js')).verifyCommand },
   { name: 'reconcile', summary: 'rebuild the journals from the files on disk', load: async () => (await import('./reconcile.js')).reconcileCommand },

@@ -26,6 +26,7 @@ import { ProgressView } from './progress-view.js';
 import { parseWindow, usesEmbeddedSim, type RunValues as Values } from './run.js';
 import { runDetect, runIngest, type Job } from './run-stages.js';
 import { formatSummary, type StopInfo } from './run-summary.js';
+import { compactAfterIngest, formatCompact } from './compact.js';
 import { exitStatusForSignal, gracefulStop } from './signals.js';
 
 interface Source {
@@ -161,7 +162,7 @@ export async function runJob(values: Values, io: CommandIo): Promise<number> {
       const logs = openRunLogs(out);
       appLog = logs.log;
       try {
-        return await execute({ io, out, logs, client, bucket, quota: source.quota, rate, adaptive: values.adaptive ?? false, doDetect, doIngest, symbols, from: from!, to: to!, workers, partition, batchSize, concurrency, detectors, manifest, window, quotesHz, retryFailed: values['retry-failed'] ?? false, stealLocks: values['steal-locks'] ?? false, progress: !(values['no-progress'] ?? false) });
+        return await execute({ io, out, logs, client, bucket, quota: source.quota, rate, adaptive: values.adaptive ?? false, doDetect, doIngest, symbols, from: from!, to: to!, workers, partition, batchSize, concurrency, detectors, manifest, window, quotesHz, retryFailed: values['retry-failed'] ?? false, stealLocks: values['steal-locks'] ?? false, progress: !(values['no-progress'] ?? false), compact: values['no-compact'] ? undefined : { removeWindows: values['remove-windows'] ?? false } });
       } finally {
         logs.flush();
       }
@@ -266,6 +267,11 @@ async function execute(job: Job): Promise<number> {
       // A resumed run with nothing left to fetch measures no rate: its one request is the preflight.
       if (r.windows + r.failed > 0) ingestActiveMs = r.activeMs;
       if (signal.aborted) stoppedIn = 'ingest';
+    }
+    if (job.doIngest && job.compact && !signal.aborted) {
+      const c = await compactAfterIngest(job.out, { removeWindows: job.compact.removeWindows, command: 'tickpipe run' });
+      view.line(c ? formatCompact(c) : 'compaction skipped: another process is compacting this folder');
+      logs.log.info({ compaction: c ?? 'skipped: locked' }, 'compacted');
     }
   } finally {
     view.end();

@@ -54,6 +54,8 @@ export interface Job {
   readonly retryFailed: boolean;
   readonly stealLocks: boolean;
   readonly progress: boolean;
+  /** Compact into dataset/ after ingest: undefined = no, else whether to remove the windows. */
+  readonly compact: { readonly removeWindows: boolean } | undefined;
 }
 
 /** How often the clock moves the smoothed rates on, and how often a timer heartbeat is written. */

@@ -1,3 +1,4 @@
+import { formatDatasetSummary } from '../dataset/check.js';
 import type { StatusReport } from '../ops/status.js';
 import { formatHostRow } from '../cluster/hosts-view.js';
 import { parseFlags } from './args.js';
@@ -50,6 +51,7 @@ export function formatStatus(s: StatusReport): string {
       for (const r of i.failuresByReason.slice(0, 3)) rows.push(['', `${fmt(r.count)} x ${r.reason.slice(0, 100)}`]);
     }
   }
+  if (s.ingest || s.dataset) rows.push(['dataset', formatDatasetSummary(s.dataset)]);
   const a = s.lastActivity;
   const p = a.progress;
   if (p && s.live) {

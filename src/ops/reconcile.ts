@@ -30,6 +30,7 @@
 import { open } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import pl from 'nodejs-polars';
+import { compactedWindowsOnDisk } from '../dataset/check.js';
 import { InputError } from '../errors.js';
 import { acquireLock, publishAtomically, type LockHandle } from '../sinks/index.js';
 import {
@@ -286,6 +287,14 @@ async function reconcileLocked(
     }
     onDisk.set(w.event, { symbol: w.symbol, trades: t.rows, quotes: q.rows });
   });
+
+  // Windows removed after compaction are on disk in dataset/: journal them with the parts' counts.
+  for (const [event, c] of await compactedWindowsOnDisk(dir)) {
+    if (!onDisk.has(event)) {
+      onDisk.set(event, c);
+      broken.delete(event);
+    }
+  }
 
   // --- stage 2: journals ---
   const iAdded: ReconcileChange[] = [];

@@ -13,6 +13,7 @@
 import { heartbeatFiles, hostRows, type HostRow } from '../cluster/hosts-view.js';
 import { open, stat } from 'node:fs/promises';
 import { parseHeartbeat, type Heartbeat } from '../progress/heartbeat.js';
+import { datasetSummary, type DatasetSummary } from '../dataset/check.js';
 import { isAbsolute, join } from 'node:path';
 import {
   listJournals,
@@ -84,6 +85,8 @@ export interface StatusReport {
   readonly live: boolean;
   /** Cluster mode: each worker process (slot), its host and what it did, from its last heartbeat. */
   readonly hosts: readonly HostRow[];
+  /** The compacted dataset: null when nothing was compacted yet. */
+  readonly dataset: DatasetSummary | null;
 }
 
 /** Options of {@link runStatus}. */
@@ -239,5 +242,6 @@ export async function runStatus(outDir: string, opts?: StatusOptions): Promise<S
     locks,
     live: lockStates.some(mayBeHeld),
     hosts: hostRows(beats),
+    dataset: await datasetSummary(dir),
   };
 }

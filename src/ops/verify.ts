@@ -17,6 +17,7 @@
  */
 import { basename, join, relative } from 'node:path';
 import pl from 'nodejs-polars';
+import { DATASET_PROBLEMS, verifyDataset } from '../dataset/check.js';
 import { InputError } from '../errors.js';
 import { isTmpName } from '../sinks/index.js';
 import {
@@ -52,6 +53,7 @@ export const VERIFY_PROBLEMS = {
   'torn-journal-tail': 'journals whose last line is torn (ignored on load)',
   'corrupt-journal-line': 'journal lines before the last that are not valid entries (the pipeline refuses these journals)',
   'manifest-stale': 'events/events.parquet disagrees with the committed shards (events missing from it or not in any shard): run `tickpipe consolidate`',
+  ...DATASET_PROBLEMS,
 } as const;
 
 export type VerifyProblemKind = keyof typeof VERIFY_PROBLEMS;
@@ -316,8 +318,10 @@ export async function verifyRun(outDir: string, opts?: VerifyOptions): Promise<V
     }
     if (readable && !entry) problems.add('unjournaled-window', wrel);
   });
+  // The compacted dataset; a window removed after compaction is present there, not gone.
+  const dataset = await verifyDataset(dir, (kind, example, n) => problems.add(kind, example, n));
   for (const [event, j] of journaled) {
-    if (!j.seen) problems.add('journal-line-without-files', `${j.where}: windows/symbol=${j.symbol}/event=${event} is gone`);
+    if (!j.seen && !dataset.compacted.has(event)) problems.add('journal-line-without-files', `${j.where}: windows/symbol=${j.symbol}/event=${event} is gone`);
   }
 
   // --- tmp leftovers outside the window folders ---

@@ -1,6 +1,7 @@
 import { basename, dirname, join } from 'node:path';
 import pl from 'nodejs-polars';
 import { acquireLock, committedShards, sweepStaleTmps, writeParquetAtomically } from '../sinks/index.js';
+import { canonicalEventId } from '../streams/event-id.js';
 
 /** What {@link consolidate} wrote. */
 export interface ConsolidateResult {
@@ -61,6 +62,7 @@ export async function consolidate(outDir: string): Promise<ConsolidateResult> {
       .sort({ by: ['symbol', 'timestamp', 'event_type'] })
       .collect();
   }
+  frame = withEventIds(frame);
   // One consolidation at a time: the sweep below must never remove another one's file in flight.
   const lock = await acquireLock(join(outDir, 'state', 'consolidate.lock'));
   let unchanged = false;
@@ -79,4 +81,16 @@ export async function consolidate(outDir: string): Promise<ConsolidateResult> {
     types.forEach((t, i) => (byType[t] = Number(ns[i])));
   }
   return { path: out, shards: shards.length, rows, events: frame.height, duplicates: rows - frame.height, byType, unchanged };
+}
+
+/**
+ * Appends `event_id` (the canonical ID the windows and the dataset are keyed by), so the manifest
+ * joins to `dataset/` without recomputing IDs. Timestamps are whole ms, exact as JS numbers.
+ */
+function withEventIds(frame: pl.DataFrame): pl.DataFrame {
+  const symbols = frame.getColumn('symbol').toArray() as string[];
+  const types = frame.getColumn('event_type').toArray() as string[];
+  const ms = frame.getColumn('timestamp').cast(pl.Int64).toArray() as Array<number | bigint>;
+  const ids = symbols.map((s, i) => canonicalEventId(s, types[i]!, Number(ms[i])));
+  return frame.withColumn(pl.Series('event_id', ids, pl.String));
 }

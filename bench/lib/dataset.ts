@@ -1,0 +1,230 @@
+/**
+ * Benchmark 8: the compacted dataset against the per-window files it is built from.
+ *
+ * Windows are generated directly as Parquet files (deterministic, no HTTP): `symbols` symbols with
+ * `windows / symbols` events each; 3 of 64 windows are busy (2,000–6,000 trades, 10,000–40,000
+ * quotes, as an in-play small cap with `--quotes-hz 0`), the rest light (50–800 trades, 200–1,800
+ * quotes). Each window file is a byte copy of one of 512 deterministic template files (window w
+ * uses template 7w mod 512), so generating 40,000 files costs copies, not Polars writes; no two
+ * windows of one symbol share a template within 512 windows, so compression gains nothing from
+ * repeats. (Timestamps are the template's, not the event's: the queries do not read them.) Then, in one run: the same two DuckDB queries over `windows/` and over `dataset/`
+ * (count and sum(size) by symbol; a join to events.parquet on the event ID), the size on disk of
+ * both, compaction time and peak RSS (in a child process), and two baselines of moving the same
+ * data: copying the window files' bytes into one file, and a Polars read + write of the same rows.
+ */
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { open, readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { DuckDBInstance } from '@duckdb/node-api';
+import pl from 'nodejs-polars';
+import { eventsToDataFrame } from '../../src/detect/index.js';
+import { quotesFrame, tradesFrame } from '../../src/sinks/parquet.js';
+import { canonicalEventId } from '../../src/streams/event-id.js';
+import type { Quote, Trade } from '../../src/types.js';
+import { runChild, tickerOf } from './common.js';
+
+export interface DatasetBench {
+  readonly windows: number;
+  readonly symbols: number;
+  readonly trades: number;
+  readonly quotes: number;
+  readonly generateMs: number;
+  readonly queries: Record<string, { windowsMs: number; datasetMs: number; speedup: number }>;
+  readonly disk: { windowsBytes: number; windowsAllocated: number; datasetBytes: number; datasetAllocated: number; files: { windows: number; dataset: number } };
+  readonly compaction: { ms: number; maxRssMB: number; parts: number };
+  readonly baselines: { byteCopyMs: number; polarsReadWriteMs: number; bytes: number };
+}
+
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const T_BASE = 1_609_770_000_000_000_000n; // 2021-01-04 14:20 UTC, ns
+
+const TEMPLATES = 512;
+
+/** Writes the template files into `dir`; returns their paths and row counts. */
+function templates(dir: string): { trades: string; quotes: string; nT: number; nQ: number }[] {
+  mkdirSync(dir, { recursive: true });
+  const out: { trades: string; quotes: string; nT: number; nQ: number }[] = [];
+  for (let k = 0; k < TEMPLATES; k++) {
+    const r = prng(1000 + k);
+    const busy = k % 64 < 3;
+    const nT = busy ? 2000 + Math.floor(r() * 4000) : 50 + Math.floor(r() * 750);
+    const nQ = busy ? 10_000 + Math.floor(r() * 30_000) : 200 + Math.floor(r() * 1600);
+    let price = 2 + r() * 8;
+    const trades: Trade[] = [];
+    for (let i = 0; i < nT; i++) {
+      price = Math.max(0.5, price + (r() - 0.5) * 0.02);
+      const ts = T_BASE + BigInt(Math.floor((i / nT) * 1.8e12)) + BigInt(Math.floor(r() * 1e6));
+      trades.push({ sip_timestamp: ts, participant_timestamp: ts - 1234n, exchange: 1 + Math.floor(r() * 20), id: String(i + 1), price: Math.round(price * 1e4) / 1e4, sequence_number: i + 1, size: 1 + Math.floor(r() * 20) * 100, tape: 3, conditions: r() < 0.3 ? [37] : [] } as Trade);
+    }
+    const quotes: Quote[] = [];
+    for (let i = 0; i < nQ; i++) {
+      const ts = T_BASE + BigInt(Math.floor((i / nQ) * 1.8e12)) + BigInt(Math.floor(r() * 1e5));
+      const bid = Math.round((price - 0.01 - r() * 0.03) * 1e4) / 1e4;
+      quotes.push({ sip_timestamp: ts, participant_timestamp: ts - 999n, bid_price: bid, bid_size: 1 + Math.floor(r() * 50), bid_exchange: 1 + Math.floor(r() * 20), ask_price: Math.round((bid + 0.01 + r() * 0.05) * 1e4) / 1e4, ask_size: 1 + Math.floor(r() * 50), ask_exchange: 1 + Math.floor(r() * 20), sequence_number: i + 1, tape: 3 } as Quote);
+    }
+    const t = join(dir, `t${k}.parquet`);
+    const q = join(dir, `q${k}.parquet`);
+    tradesFrame(trades).writeParquet(t, { compression: 'zstd' });
+    quotesFrame(quotes).writeParquet(q, { compression: 'zstd' });
+    out.push({ trades: t, quotes: q, nT, nQ });
+  }
+  return out;
+}
+
+const TYPES = ['opening_range_break', 'vwap_break', 'flush', 'volume_spike'] as const;
+
+/** Writes windows, their ingest journal and events.parquet into `out`. */
+function generate(out: string, nWindows: number, nSymbols: number): { trades: number; quotes: number } {
+  const tpl = templates(join(out, 'templates'));
+  const journal: string[] = [];
+  const events: { symbol: string; event_type: string; timestamp: number; session: 'RTH'; price: number; volume: number; vwap: number; measure: number }[] = [];
+  let trades = 0;
+  let quotes = 0;
+  const perSymbol = Math.ceil(nWindows / nSymbols);
+  for (let w = 0; w < nWindows; w++) {
+    const symbol = tickerOf(Math.floor(w / perSymbol));
+    const j = w % perSymbol;
+    const type = TYPES[w % 4]!;
+    const ms = Date.UTC(2021, 0, 4 + j, 14, 30 + (w % 60), 0);
+    const id = canonicalEventId(symbol, type, ms);
+    const t = tpl[(w * 7) % TEMPLATES]!; // 7 is coprime to 512: any 512 consecutive windows use distinct templates
+    const dir = join(out, 'windows', `symbol=${symbol}`, `event=${id}`);
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(t.trades, join(dir, 'trades.parquet'));
+    copyFileSync(t.quotes, join(dir, 'quotes.parquet'));
+    journal.push(JSON.stringify({ event: id, symbol, trades: t.nT, quotes: t.nQ }));
+    events.push({ symbol, event_type: type, timestamp: ms, session: 'RTH', price: 5, volume: 1000, vwap: 5, measure: 1 });
+    trades += t.nT;
+    quotes += t.nQ;
+  }
+  mkdirSync(join(out, 'state', 'ingest'), { recursive: true });
+  writeFileSync(join(out, 'state', 'ingest', 'part-0.jsonl'), journal.join('\n') + '\n');
+  mkdirSync(join(out, 'events'), { recursive: true });
+  const df = eventsToDataFrame(events);
+  const ids = events.map((e) => canonicalEventId(e.symbol, e.event_type, e.timestamp));
+  df.withColumn(pl.Series('event_id', ids, pl.String)).writeParquet(join(out, 'events', 'events.parquet'), { compression: 'zstd' });
+  return { trades, quotes };
+}
+
+async function* files(dir: string): AsyncGenerator<string> {
+  for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) yield* files(p);
+    else if (e.isFile()) yield p;
+  }
+}
+
+async function diskUse(dir: string): Promise<{ bytes: number; allocated: number; files: number }> {
+  let bytes = 0;
+  let allocated = 0;
+  let n = 0;
+  for await (const f of files(dir)) {
+    const s = await stat(f);
+    bytes += s.size;
+    allocated += s.blocks * 512;
+    n++;
+  }
+  return { bytes, allocated, files: n };
+}
+
+async function timeQuery(con: Awaited<ReturnType<DuckDBInstance['connect']>>, sql: string): Promise<{ ms: number; rows: unknown[][] }> {
+  const t0 = performance.now();
+  const r = await con.runAndReadAll(sql);
+  return { ms: performance.now() - t0, rows: r.getRows() as unknown[][] };
+}
+
+async function queries(out: string): Promise<DatasetBench['queries']> {
+  const db = await DuckDBInstance.create(':memory:');
+  const con = await db.connect();
+  const win = `read_parquet('${out}/windows/*/*/trades.parquet', hive_partitioning = true)`;
+  const ds = `read_parquet('${out}/dataset/trades/*/*.parquet', hive_partitioning = true)`;
+  const ev = `read_parquet('${out}/events/events.parquet')`;
+  const qs: Record<string, [string, string]> = {
+    'count+sum(size) by symbol': [
+      `SELECT symbol, count(*) AS n, sum(size) AS s FROM ${win} GROUP BY symbol ORDER BY symbol`,
+      `SELECT symbol, count(*) AS n, sum(size) AS s FROM ${ds} GROUP BY symbol ORDER BY symbol`,
+    ],
+    'join events on event_id': [
+      `SELECT e.event_type, count(*) AS n, sum(t.size) AS s FROM ${win} t JOIN ${ev} e ON e.event_id = t.event GROUP BY ALL ORDER BY ALL`,
+      `SELECT e.event_type, count(*) AS n, sum(t.size) AS s FROM ${ds} t JOIN ${ev} e ON e.event_id = t.event_id GROUP BY ALL ORDER BY ALL`,
+    ],
+  };
+  const res: DatasetBench['queries'] = {};
+  for (const [name, [a, b]] of Object.entries(qs)) {
+    // Second run of each counts (warm page cache for both: the machine cannot drop caches).
+    await timeQuery(con, a);
+    const w = await timeQuery(con, a);
+    await timeQuery(con, b);
+    const d = await timeQuery(con, b);
+    if (JSON.stringify(w.rows, (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v)) !== JSON.stringify(d.rows, (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v))) {
+      throw new Error(`bench 8: ${name} differs between windows/ and dataset/`);
+    }
+    res[name] = { windowsMs: w.ms, datasetMs: d.ms, speedup: w.ms / d.ms };
+  }
+  con.closeSync();
+  return res;
+}
+
+async function byteCopy(out: string): Promise<{ ms: number; bytes: number }> {
+  const t0 = performance.now();
+  const h = await open(join(out, 'bytecopy.bin'), 'w');
+  let bytes = 0;
+  for await (const f of files(join(out, 'windows'))) {
+    const b = await readFile(f);
+    await h.write(b);
+    bytes += b.byteLength;
+  }
+  await h.sync();
+  await h.close();
+  return { ms: performance.now() - t0, bytes };
+}
+
+async function polarsReadWrite(out: string): Promise<number> {
+  const t0 = performance.now();
+  for (const k of ['trades', 'quotes']) {
+    await pl
+      .scanParquet(join(out, 'windows', '*', '*', `${k}.parquet`))
+      .sinkParquet(join(out, `rw-${k}.parquet`), { compression: 'zstd', statistics: true, sinkOptions: { syncOnClose: 'all', maintainOrder: true, mkdir: false } })
+      .collect();
+  }
+  return performance.now() - t0;
+}
+
+export async function measureDataset(out: string, nWindows: number, nSymbols: number, log: (s: string) => void): Promise<DatasetBench> {
+  let t0 = performance.now();
+  log(`8 dataset: generating ${nWindows} windows over ${nSymbols} symbols`);
+  const { trades, quotes } = generate(out, nWindows, nSymbols);
+  const generateMs = performance.now() - t0;
+  log(`8 dataset: ${trades} trades, ${quotes} quotes in ${(generateMs / 1000).toFixed(0)} s; baselines`);
+  const bc = await byteCopy(out);
+  const rw = await polarsReadWrite(out);
+  log('8 dataset: compacting (child process)');
+  t0 = performance.now();
+  const c = await runChild<{ ms: number; maxRssMB: number; parts: number }>('dataset-child', [out]);
+  log(`8 dataset: compacted in ${(c.ms / 1000).toFixed(1)} s; queries`);
+  const q = await queries(out);
+  const w = await diskUse(join(out, 'windows'));
+  const d = await diskUse(join(out, 'dataset'));
+  return {
+    windows: nWindows,
+    symbols: nSymbols,
+    trades,
+    quotes,
+    generateMs,
+    queries: q,
+    disk: { windowsBytes: w.bytes, windowsAllocated: w.allocated, datasetBytes: d.bytes, datasetAllocated: d.allocated, files: { windows: w.files, dataset: d.files } },
+    compaction: c,
+    baselines: { byteCopyMs: bc.ms, polarsReadWriteMs: rw, bytes: bc.bytes },
+  };
+}

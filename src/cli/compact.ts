@@ -1,0 +1,65 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { compact, type CompactOptions, type CompactResult } from '../dataset/compact.js';
+import { InputError, LockedError } from '../errors.js';
+import { parseFlags } from './args.js';
+import type { Command } from './main.js';
+
+const HELP = `Usage: tickpipe compact [--out DIR] [--remove-windows]
+
+Rewrites every committed, not yet compacted event window into the query-ready dataset
+DIR/dataset/{trades,quotes}/symbol=S/part-NNNNNN.parquet (rows carry event_id, event_type and
+event_timestamp; sorted by event, then sip_timestamp). The compaction journal
+(state/compact/compact.jsonl) is the commit point: a killed compaction is finished by the next one,
+and no window is ever counted twice. \`tickpipe run\` does this at the end of ingest.
+
+Options:
+  --out DIR           run folder (default ./tickpipe-data)
+  --remove-windows    delete each window folder once its rows are in a committed part (they stay
+                      "done" for resume); default: keep them
+  -h, --help          this help`;
+
+/** One line describing a compaction, shared by `compact` and `run`. */
+export function formatCompact(r: CompactResult): string {
+  const extra = [
+    r.rolledForward > 0 ? `${r.rolledForward} interrupted part(s) finished` : '',
+    r.discarded > 0 ? `${r.discarded} uncommitted staged file(s) discarded` : '',
+    r.windowsRemoved > 0 ? `${r.windowsRemoved} window folder(s) removed` : '',
+    r.missingWindows.length > 0 ? `${r.missingWindows.length} committed window(s) skipped: a file is missing (see tickpipe verify)` : '',
+  ].filter(Boolean);
+  return `compacted ${r.windows} windows into ${r.parts} part(s): ${r.trades} trades, ${r.quotes} quotes${extra.length ? `; ${extra.join('; ')}` : ''}`;
+}
+
+/**
+ * Compaction at the end of `run`: a live compaction in another process is not an error (that one
+ * compacts these windows too), so it returns undefined instead of failing the run.
+ */
+export async function compactAfterIngest(out: string, opts: CompactOptions): Promise<CompactResult | undefined> {
+  try {
+    return await compact(out, opts);
+  } catch (err) {
+    if (err instanceof LockedError) return undefined;
+    throw err;
+  }
+}
+
+export const compactCommand: Command = {
+  name: 'compact',
+  summary: 'compact committed windows into dataset/ (Hive-partitioned Parquet, exactly once)',
+  async run(argv, io) {
+    const { values } = parseFlags('compact', argv, {
+      out: { type: 'string' },
+      'remove-windows': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    });
+    if (values.help) {
+      io.stdout.write(HELP + '\n');
+      return 0;
+    }
+    const out = values.out ?? 'tickpipe-data';
+    if (!existsSync(join(out, 'run.json'))) throw new InputError(`not a tickpipe run folder (no run.json): ${out}`);
+    const r = await compact(out, { removeWindows: values['remove-windows'] ?? false, command: 'tickpipe compact' });
+    io.stdout.write(formatCompact(r) + '\n');
+    return r.missingWindows.length > 0 ? 1 : 0;
+  },
+};

@@ -1,0 +1,190 @@
+/**
+ * Read-only views of the dataset for `verify`, `reconcile` and `status`: problems found, and the
+ * per-window row counts the published parts hold (so a window removed after compaction still counts
+ * as present).
+ */
+import { join, relative } from 'node:path';
+import pl from 'nodejs-polars';
+import { parquetRowCount } from '../ops/run-folder.js';
+import { nodeFs as nodeFsLike } from '../sinks/fs-layer.js';
+import { datasetPaths, PART_FILE_RE, partPaths, SYMBOL_DIR_RE, TABLE_KINDS, type TableKind } from './layout.js';
+import {
+  classifyCommittedParts,
+  classifyStaging,
+  listOrEmpty,
+  loadCommittedWindows,
+  loadCompactionJournal,
+  type CommittedWindow,
+  type CompactionJournal,
+} from './state.js';
+
+/** Kinds of dataset problem `verify` reports, with what they mean. */
+export const DATASET_PROBLEMS = {
+  'dataset-window-compacted-twice': 'windows named by more than one compaction journal line (their rows would be counted twice)',
+  'dataset-window-not-committed': 'compaction lines naming a window that no ingest journal commits',
+  'dataset-part-missing': 'committed parts with a file neither staged nor published',
+  'dataset-part-unpublished': 'committed parts still in staging (tickpipe compact publishes them)',
+  'dataset-uncommitted-part': 'part files no compaction line names, in staging or dataset/ (tickpipe compact discards staged ones)',
+  'dataset-rows-mismatch': 'parts or windows whose rows in dataset/ disagree with the journals',
+  'dataset-unreadable-part': 'parts that do not open',
+  'dataset-corrupt-journal': 'a compaction journal line before the last that is not a valid line',
+} as const;
+
+export type DatasetProblemKind = keyof typeof DATASET_PROBLEMS;
+
+/** Receives each problem found: kind, one example line, how many. */
+export type ProblemSink = (kind: DatasetProblemKind, example: string, n?: number) => void;
+
+/** Per-window rows found in the published parts: event → { symbol, trades, quotes }. */
+export async function rowsInParts(outDir: string, lines: CompactionJournal['lines']): Promise<Map<string, { symbol: string; trades: number; quotes: number }>> {
+  const p = datasetPaths(outDir);
+  const out = new Map<string, { symbol: string; trades: number; quotes: number }>();
+  for (const kind of TABLE_KINDS) {
+    const files = lines.map((l) => ({ symbol: l.symbol, path: partPaths(p, l.symbol, l.part).final[kind] }));
+    for (const f of files) {
+      const ok = await parquetRowCount(f.path);
+      if (!ok.ok || ok.rows === 0) continue;
+      const counts = await pl.scanParquet(f.path).groupBy('event_id').agg(pl.len().alias('n')).collect();
+      const ids = counts.getColumn('event_id').toArray() as string[];
+      const ns = counts.getColumn('n').toArray() as Array<number | bigint>;
+      ids.forEach((id, i) => {
+        const e = out.get(id) ?? { symbol: f.symbol, trades: 0, quotes: 0 };
+        e[kind] += Number(ns[i]);
+        out.set(id, e);
+      });
+    }
+  }
+  return out;
+}
+
+/** Checks the dataset against the compaction and ingest journals; reports through `add`. */
+export async function verifyDataset(outDir: string, add: ProblemSink): Promise<{ parts: number; compacted: ReadonlySet<string> }> {
+  const p = datasetPaths(outDir);
+  const rel = (x: string): string => relative(outDir, x);
+  let journal: CompactionJournal;
+  try {
+    journal = await loadCompactionJournal(p);
+  } catch (err) {
+    add('dataset-corrupt-journal', (err as Error).message);
+    return { parts: 0, compacted: new Set() };
+  }
+  if (journal.lines.length === 0 && (await listOrEmpty(nodeFsLike, p.datasetDir)).length === 0) return { parts: 0, compacted: new Set() };
+  const windows = await loadCommittedWindows(p);
+  for (const e of journal.duplicates) add('dataset-window-compacted-twice', e);
+  for (const [e, l] of journal.compacted) {
+    const w = windows.get(e);
+    if (!w || w.symbol !== l.symbol) add('dataset-window-not-committed', `${e} (part ${l.part} of ${l.symbol})`);
+  }
+  const published = new Set<string>();
+  for (const part of await classifyCommittedParts(p, journal.lines)) {
+    const name = `${part.line.symbol} part ${part.line.part}`;
+    if (part.state === 'lost') add('dataset-part-missing', `${name}: ${part.missing.join(', ')}`);
+    else if (part.state === 'committed') add('dataset-part-unpublished', name);
+    else await checkPartCounts(p, part.line, windows, add, rel);
+    for (const k of TABLE_KINDS) published.add(partPaths(p, part.line.symbol, part.line.part).final[k]);
+  }
+  for (const f of await classifyStaging(p, journal.lines)) if (f.state !== 'committed') add('dataset-uncommitted-part', rel(f.path));
+  for (const k of TABLE_KINDS) {
+    for (const d of await listOrEmpty(nodeFsLike, join(p.datasetDir, k))) {
+      if (!SYMBOL_DIR_RE.test(d)) continue;
+      for (const n of await listOrEmpty(nodeFsLike, join(p.datasetDir, k, d))) {
+        const abs = join(p.datasetDir, k, d, n);
+        if (PART_FILE_RE.test(n) && !published.has(abs)) add('dataset-uncommitted-part', rel(abs));
+      }
+    }
+  }
+  await checkWindowRows(outDir, journal, windows, add);
+  return { parts: journal.lines.length, compacted: new Set(journal.compacted.keys()) };
+}
+
+async function checkPartCounts(
+  p: ReturnType<typeof datasetPaths>,
+  line: CompactionJournal['lines'][number],
+  windows: ReadonlyMap<string, CommittedWindow>,
+  add: ProblemSink,
+  rel: (x: string) => string,
+): Promise<void> {
+  for (const k of TABLE_KINDS) {
+    const path = partPaths(p, line.symbol, line.part).final[k];
+    const c = await parquetRowCount(path);
+    if (!c.ok) add('dataset-unreadable-part', `${rel(path)}: ${c.reason}`);
+    else if (c.rows !== line[k]) add('dataset-rows-mismatch', `${rel(path)}: ${c.rows} rows, its compaction line says ${line[k]}`);
+    const want = line.events.reduce((n, e) => n + (windows.get(e)?.[k] ?? 0), 0);
+    if (want !== line[k]) add('dataset-rows-mismatch', `${line.symbol} part ${line.part}: ${line[k]} ${k}, its windows' ingest lines say ${want}`);
+  }
+}
+
+/** Every compacted window's rows are in the parts exactly once: per-event counts match the ingest journals. */
+async function checkWindowRows(outDir: string, journal: CompactionJournal, windows: ReadonlyMap<string, CommittedWindow>, add: ProblemSink): Promise<void> {
+  const found = await rowsInParts(outDir, journal.lines);
+  for (const [e] of journal.compacted) {
+    const w = windows.get(e);
+    if (!w) continue;
+    const f = found.get(e) ?? { trades: 0, quotes: 0 };
+    for (const k of TABLE_KINDS as readonly TableKind[]) {
+      if (f[k] !== w[k]) add('dataset-rows-mismatch', `${e}: ${f[k]} ${k} rows in dataset/, ingest journal says ${w[k]}`);
+    }
+  }
+  for (const [e] of found) if (!journal.compacted.has(e)) add('dataset-rows-mismatch', `${e}: rows in dataset/ but no compaction line names it`);
+}
+
+/** Windows whose rows are in published parts, with the rows found there (for `reconcile`). */
+export async function compactedWindowsOnDisk(outDir: string): Promise<Map<string, { symbol: string; trades: number; quotes: number }>> {
+  let journal: CompactionJournal;
+  try {
+    journal = await loadCompactionJournal(datasetPaths(outDir));
+  } catch {
+    return new Map(); // verify reports a corrupt compaction journal; reconcile then keeps only what is in windows/
+  }
+  return rowsInParts(outDir, journal.lines);
+}
+
+/** The dataset's state for `status` and `report`, from the journals (no Parquet is opened). */
+export interface DatasetSummary {
+  /** Published parts (both files in dataset/). */
+  readonly parts: number;
+  readonly symbols: number;
+  readonly windowsCompacted: number;
+  /** Committed windows not compacted yet. */
+  readonly windowsPending: number;
+  readonly trades: number;
+  readonly quotes: number;
+  /** Committed parts still in staging (the next compaction publishes them). */
+  readonly partsUnpublished: number;
+  /** Staged files no journal line names (the next compaction discards them). */
+  readonly stagedUncommitted: number;
+}
+
+/** Summary of the dataset, or null when nothing was ever compacted. */
+export async function datasetSummary(outDir: string): Promise<DatasetSummary | null> {
+  const p = datasetPaths(outDir);
+  const journal = await loadCompactionJournal(p).catch(() => undefined);
+  if (!journal || journal.lines.length === 0) return null;
+  const windows = await loadCommittedWindows(p);
+  const parts = await classifyCommittedParts(p, journal.lines);
+  const staged = await classifyStaging(p, journal.lines);
+  let pending = 0;
+  for (const e of windows.keys()) if (!journal.compacted.has(e)) pending++;
+  return {
+    parts: parts.filter((x) => x.state === 'published').length,
+    symbols: new Set(journal.lines.map((l) => l.symbol)).size,
+    windowsCompacted: journal.compacted.size,
+    windowsPending: pending,
+    trades: journal.lines.reduce((n, l) => n + l.trades, 0),
+    quotes: journal.lines.reduce((n, l) => n + l.quotes, 0),
+    partsUnpublished: parts.filter((x) => x.state === 'committed').length,
+    stagedUncommitted: staged.filter((x) => x.state !== 'committed').length,
+  };
+}
+
+/** One line for `status`. */
+export function formatDatasetSummary(d: DatasetSummary | null | undefined): string {
+  if (!d) return 'not compacted yet (tickpipe compact)';
+  const fmt = (n: number): string => n.toLocaleString('en-US');
+  const extra = [
+    d.windowsPending > 0 ? `${fmt(d.windowsPending)} committed windows not compacted yet` : 'every committed window compacted',
+    d.partsUnpublished > 0 ? `${d.partsUnpublished} committed part(s) unpublished` : '',
+    d.stagedUncommitted > 0 ? `${d.stagedUncommitted} uncommitted staged file(s)` : '',
+  ].filter(Boolean);
+  return `${fmt(d.parts)} parts over ${fmt(d.symbols)} symbols, ${fmt(d.windowsCompacted)} windows, trades ${fmt(d.trades)}, quotes ${fmt(d.quotes)}; ${extra.join('; ')}`;
+}

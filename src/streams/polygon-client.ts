@@ -396,7 +396,9 @@ export class PolygonClient {
       const page = new TickColumns(kind, into.bucketNs, 256);
       const header = scanTicksPage(buf, page, `GET ${label}`);
       // A 200 that is not data must never read as an empty page: the same rule as the JSON path.
-      const problem = pageStatusProblem({ status: header.status, hasResults: header.hasResults, resultsCount: undefined, kind: 'v3', label: `GET ${label}` });
+      const facts = { status: header.status, hasResults: header.hasResults, resultsCount: undefined, kind: 'v3' as const, label: `GET ${label}` };
+      // Only a page that is not data pays for a full parse, to quote the server's own words.
+      const problem = pageStatusProblem(facts) && pageStatusProblem({ ...facts, detail: errorDetail(buf) });
       if (problem) throw new ProtocolError(this.#scrub(problem.message), 200);
       return { page, header };
     };
@@ -640,4 +642,14 @@ function limitOf(limit: unknown): number {
   const l = limit ?? 50_000;
   if (typeof l !== 'number' || !Number.isInteger(l) || l < 1 || l > 50_000) bad('limit', 'an integer in 1..50000', l);
   return l;
+}
+
+/** The `error` or `message` text of a body that is not data (undefined when it has none or is not JSON). */
+function errorDetail(buf: Buffer): string | undefined {
+  try {
+    const b = JSON.parse(buf.toString('utf8')) as Record<string, unknown>;
+    return typeof b.error === 'string' ? b.error : typeof b.message === 'string' ? b.message : undefined;
+  } catch {
+    return undefined;
+  }
 }

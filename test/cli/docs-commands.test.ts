@@ -99,6 +99,20 @@ function plan(line: string, n: number): Plan {
   }
   if (w[0] === 'export' || w[0]!.startsWith('$env:')) return { kind: 'checked', why: 'sets the API key for the commands after it (they run with a test key against the simulator)', check: () => expect(line).toMatch(/POLYGON_API_KEY/) };
   if (w[0] !== 'tickpipe') throw new Error(`no rule to run the documented command: ${line}`);
+  // Cluster commands name a Redis on another host: never connect there from a test (loopback only).
+  // Their shape (run --cluster URL … / worker --cluster URL --out DIR) is run for real by the
+  // three-host test against its own Redis and simulator.
+  if (w.includes('--cluster')) {
+    return {
+      kind: 'checked',
+      why: 'names a Redis on another host; the same commands run in test/cluster/three-hosts.test.ts against a Redis the test starts',
+      check: () => {
+        const t = readFileSync(join(ROOT, 'test/cluster/three-hosts.test.ts'), 'utf8');
+        expect(t).toMatch(/'--cluster'/);
+        expect(t).toMatch(w[1] === 'worker' ? /'worker'/ : /'run'/);
+      },
+    };
+  }
   const [, rawSub, ...rest] = w;
   const sub = rawSub === '<command>' ? 'status' : rawSub;
   // Placeholders of usage lines: a checkpoint for adopt's FILE, a number for N, the <command> of the top-level usage.

@@ -381,7 +381,9 @@ export class PolygonClient {
    * The hot path of stage 2: every page of a trades or quotes listing scanned from its bytes into
    * `into` (no JS object per row; quotes downsampled while read when `into` has a bucket). Each page
    * is scanned into its own columns first and appended only once complete, so a retried page
-   * (truncated body, malformed JSON) can never leave half a page behind. Emits each page's header.
+   * (truncated body, malformed JSON) can never leave half a page behind. Rows exactly repeating rows
+   * already in `into` are dropped and counted in `into.repeatedRows`. A row that cannot be stored
+   * errors with RowValueError (not retried). Emits each page's header.
    */
   tickColumns$(kind: 'trades' | 'quotes', ticker: string, o: TickRangeOptions, into: TickColumns): Observable<PageHeader> {
     checkTicker(ticker);
@@ -409,7 +411,14 @@ export class PolygonClient {
           next: ({ page, header }: { page: TickColumns; header: PageHeader }) => {
             pageNo++;
             this.#m.pages++;
-            into.append(page);
+            try {
+              // Rows the server re-served from the previous page are dropped (counted on `into`).
+              into.repeatedRows += page.dropRepeatsOf(into);
+              into.append(page, `GET ${label}`);
+            } catch (e) {
+              subscriber.error(e); // quotes going back in time across pages (RowValueError)
+              return;
+            }
             const nextUrl = header.nextUrl !== undefined && /apikey=/i.test(header.nextUrl) ? withoutKey(header.nextUrl) : header.nextUrl;
             let next: string | undefined;
             try {

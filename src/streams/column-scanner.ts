@@ -9,7 +9,7 @@
  * Unknown fields of any shape are skipped. Quotes are downsampled while they are read: a quote in
  * the same epoch-aligned bucket as the previous one overwrites it in place, so dropped rows never
  * become rows. The top-level `status`, `request_id`, `next_url`, `resultsCount` and whether
- * `results` was present are surfaced for the page-status rule (src/streams/page-status.ts).
+ * `results` was present (and the `error`/`message` text) are surfaced for the page-status rule (src/streams/page-status.ts).
  * Malformed or truncated bytes throw {@link ProtocolError} (retryable). A row that is valid JSON but
  * cannot be stored (an integer beyond Int64, a fraction or a string where an integer belongs, a
  * required field missing or null, quotes going back in time) throws {@link RowValueError} (E_DATA,
@@ -27,6 +27,8 @@ export interface PageHeader {
   readonly nextUrl: string | undefined;
   readonly resultsCount: number | undefined;
   readonly hasResults: boolean;
+  /** The body's `error` (or else `message`) text, for the page-status rule's message. */
+  readonly detail: string | undefined;
   /** Rows read from this page (before downsampling). */
   readonly rowsRead: number;
 }
@@ -727,6 +729,8 @@ export function scanTicksPage(body: Uint8Array, cols: TickColumns, label: string
   let nextUrl: string | undefined;
   let resultsCount: number | undefined;
   let hasResults = false;
+  let error: string | undefined;
+  let message: string | undefined;
   let rowsRead = 0;
   sc.expect(0x7b, "'{'");
   sc.ws();
@@ -763,6 +767,9 @@ export function scanTicksPage(body: Uint8Array, cols: TickColumns, label: string
         if (key === 'status') status = v;
         else if (key === 'request_id') requestId = v;
         else nextUrl = v === '' ? undefined : v;
+      } else if ((key === 'error' || key === 'message') && (sc.ws(), body[sc.pos] === 0x22)) {
+        if (key === 'error') error = sc.string();
+        else message = sc.string();
       } else if (key === 'resultsCount' || key === 'count') {
         const v = sc.isNull() ? undefined : sc.number();
         if (key === 'resultsCount' || resultsCount === undefined) resultsCount = v;
@@ -779,7 +786,7 @@ export function scanTicksPage(body: Uint8Array, cols: TickColumns, label: string
   sc.ws();
   if (sc.pos !== body.length) sc.fail('extra bytes after the JSON value');
   if (sc.valueError) throw sc.valueError;
-  return { status, requestId, nextUrl, resultsCount, hasResults, rowsRead };
+  return { status, requestId, nextUrl, resultsCount, hasResults, detail: error ?? message, rowsRead };
 }
 
 /** One row into the next slot of `cols`, downsampled; kept only when all its values can be stored. */

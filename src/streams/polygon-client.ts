@@ -398,7 +398,7 @@ export class PolygonClient {
       const page = new TickColumns(kind, into.bucketNs, 256);
       const header = scanTicksPage(buf, page, `GET ${label}`);
       // A 200 that is not data must never read as an empty page: the same rule as the JSON path.
-      const problem = pageStatusProblem({ status: header.status, hasResults: header.hasResults, resultsCount: undefined, kind: 'v3', label: `GET ${label}` });
+      const problem = pageStatusProblem({ status: header.status, hasResults: header.hasResults, resultsCount: undefined, kind: 'v3', label: `GET ${label}`, detail: header.detail });
       if (problem) throw new ProtocolError(this.#scrub(problem.message), 200);
       return { page, header };
     };

@@ -109,6 +109,15 @@ describe('point 4: values that cannot be stored are RowValueErrors, not retried'
   });
 });
 
+describe('point 1 on columns: the error text of a 200 that is not data', () => {
+  it('surfaces the body\'s error (or message) string for the page-status message; other shapes are skipped', () => {
+    const h = scanTicksPage(Buffer.from('{"status":"ERROR","request_id":"r","error":"Internal error"}'), new TickColumns('trades'), 'GET t');
+    expect(h).toMatchObject({ status: 'ERROR', hasResults: false, detail: 'Internal error' });
+    expect(scanTicksPage(Buffer.from('{"status":"ERROR","message":"m1"}'), new TickColumns('trades'), 'GET t').detail).toBe('m1');
+    expect(scanTicksPage(Buffer.from('{"status":"ERROR","error":{"x":1},"results":[]}'), new TickColumns('trades'), 'GET t').detail).toBeUndefined();
+  });
+});
+
 /** Scans pages one by one into `into`, as tickColumns$ does. */
 function scanPages(pages: Buffer[], into: TickColumns): void {
   for (const body of pages) {

@@ -148,6 +148,22 @@ export class DataError extends HttpError {
   }
 }
 
+/**
+ * A row of a trades or quotes page that is valid JSON but cannot be stored (an integer beyond Int64,
+ * a fraction where an integer belongs, a required field missing or null, quotes going back in time).
+ * The server's data, not the transport: not retried. `detail` is the message without the request
+ * label, for callers that name the symbol and event themselves.
+ */
+export class RowValueError extends DataError {
+  constructor(
+    readonly label: string,
+    readonly detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${label}: ${detail}`, options);
+  }
+}
+
 /** Another live process holds a partition lock. */
 export class LockedError extends TickpipeError {
   constructor(message: string, options?: { cause?: unknown }) {

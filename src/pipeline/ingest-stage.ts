@@ -1,5 +1,5 @@
 import { EMPTY, catchError, concat, concatMap, defer, forkJoin, from, map, merge, mergeMap, of, reduce, throwError, type Observable } from 'rxjs';
-import { AbortedError, AuthError, DataError, HttpError } from '../errors.js';
+import { AbortedError, AuthError, DataError, HttpError, RowValueError } from '../errors.js';
 import { bucketNsForHz, downsampleQuotes } from '../operators/downsample-quotes.js';
 import { dropPageRepeats, type PageRepeatCount } from '../operators/drop-page-repeats.js';
 import { columnsFrame } from '../sinks/column-frame.js';
@@ -95,15 +95,21 @@ export type WindowsClient = Pick<PolygonClient, 'trades$' | 'quotes$'> & Partial
 
 /**
  * Both listings of a window straight into columns and then frames: the same frames (and Parquet
- * bytes) as tradesFrame/quotesFrame of the row path, with no object per row.
+ * bytes) as tradesFrame/quotesFrame of the row path, with no object per row. Rows re-served across
+ * pages are dropped and added to `repeats`; a row that cannot be stored fails the window with a
+ * DataError naming symbol, event and field (as windowFrames does on the row path).
  */
-function fetchWindowFrames(client: WindowsClient, symbol: string, gte: bigint, lte: bigint, hz: number) {
+function fetchWindowFrames(client: WindowsClient, symbol: string, eventId: string, gte: bigint, lte: bigint, hz: number, repeats: PageRepeatCount) {
   const range = { gte, lte, order: 'asc' as const, limit: 50_000 };
   return defer(() => {
     const trades = new TickColumns('trades');
     const quotes = new TickColumns('quotes', hz > 0 ? Number(bucketNsForHz(hz)) : 0);
     return forkJoin([client.tickColumns$!('trades', symbol, range, trades).pipe(reduce(() => 0, 0)), client.tickColumns$!('quotes', symbol, range, quotes).pipe(reduce(() => 0, 0))]).pipe(
-      map(() => ({ trades: columnsFrame(trades), quotes: columnsFrame(quotes), tradeRows: trades.length, quoteRows: quotes.length })),
+      map(() => {
+        repeats.rows += trades.repeatedRows + quotes.repeatedRows;
+        return { trades: columnsFrame(trades), quotes: columnsFrame(quotes), tradeRows: trades.length, quoteRows: quotes.length };
+      }),
+      catchError((err: unknown) => throwError(() => (err instanceof RowValueError ? new DataError(`${symbol} ${eventId}: ${err.detail}`, { cause: err }) : err))),
     );
   });
 }
@@ -185,7 +191,7 @@ export function ingestStage(opts: IngestStageOptions): Observable<IngestProgress
         const repeats: PageRepeatCount = { rows: 0 };
         const frames$ =
           typeof opts.client.tickColumns$ === 'function'
-            ? fetchWindowFrames(opts.client, e.symbol, gte, lte, hz)
+            ? fetchWindowFrames(opts.client, e.symbol, e.eventId, gte, lte, hz, repeats)
             : forkJoin([fetchTrades(opts.client, e.symbol, gte, lte, repeats), fetchQuotes(opts.client, e.symbol, gte, lte, hz, repeats)]).pipe(
                 map(([t, q]) => ({ ...windowFrames(e.symbol, e.eventId, t, q), tradeRows: t.length, quoteRows: q.length })),
               );

@@ -9,10 +9,14 @@
  * Unknown fields of any shape are skipped. Quotes are downsampled while they are read: a quote in
  * the same epoch-aligned bucket as the previous one overwrites it in place, so dropped rows never
  * become rows. The top-level `status`, `request_id`, `next_url`, `resultsCount` and whether
- * `results` was present are surfaced for the page-status rule (src/streams/page-status.ts).
- * Malformed or truncated bytes throw {@link ProtocolError} (retryable).
+ * `results` was present (and the `error`/`message` text) are surfaced for the page-status rule (src/streams/page-status.ts).
+ * Malformed or truncated bytes throw {@link ProtocolError} (retryable). A row that is valid JSON but
+ * cannot be stored (an integer beyond Int64, a fraction or a string where an integer belongs, a
+ * required field missing or null, quotes going back in time) throws {@link RowValueError} (E_DATA,
+ * not retried: the server will send the same row again) — but only once the whole body has been
+ * read, so a body that is also truncated or malformed stays a retryable ProtocolError.
  */
-import { ProtocolError } from '../errors.js';
+import { ProtocolError, RowValueError } from '../errors.js';
 
 export type TickKind = 'trades' | 'quotes';
 
@@ -23,6 +27,8 @@ export interface PageHeader {
   readonly nextUrl: string | undefined;
   readonly resultsCount: number | undefined;
   readonly hasResults: boolean;
+  /** The body's `error` (or else `message`) text, for the page-status rule's message. */
+  readonly detail: string | undefined;
   /** Rows read from this page (before downsampling). */
   readonly rowsRead: number;
 }
@@ -104,6 +110,8 @@ export class TickColumns {
   readonly u32: (Uint32Array | undefined)[] = new Array(FIELD_COUNT).fill(undefined);
   /** 1 for the fields of this kind. */
   readonly want = new Uint8Array(FIELD_COUNT);
+  /** Rows dropped by {@link dropRepeatsOf} as exact repeats of rows already in this window. */
+  repeatedRows = 0;
   /** Bucket (hi, lo 16-bit halves of floor(sip / bucketNs)) of the last row, for downsampling. */
   private lastBucketHi = -1;
   private lastBucketLo = -1;
@@ -171,7 +179,7 @@ export class TickColumns {
    * whose first row falls in the bucket of this window's last row replaces that row: the last quote
    * of a bucket wins across page boundaries as within a page.
    */
-  append(page: TickColumns): void {
+  append(page: TickColumns, label = 'TickColumns.append'): void {
     if (page.kind !== this.kind || page.bucketNs !== this.bucketNs) throw new TypeError('TickColumns.append: kind or bucket differs');
     if (page.length === 0) return;
     let at = this.length;
@@ -179,7 +187,7 @@ export class TickColumns {
       const u = page.u32[F.sip_timestamp]!;
       const [qHi, qLo] = divU64(u[1]!, u[0]!, this.bucketNs);
       if (qHi < this.lastBucketHi || (qHi === this.lastBucketHi && qLo < this.lastBucketLo)) {
-        throw new ProtocolError(`quotes out of order across pages (row ${at})`);
+        throw new RowValueError(label, `quotes sip_timestamp: earlier than the previous page's last quote at row 0 of the page (window row ${at})`);
       }
       if (qHi === this.lastBucketHi && qLo === this.lastBucketLo) at--;
     }
@@ -215,8 +223,59 @@ export class TickColumns {
   }
 
   /**
+   * Drops this page's leading rows that exactly repeat rows already in `window` (a server whose
+   * cursor re-serves the end of the previous page): they would be stored twice. Pages are ascending
+   * by sip_timestamp, so only rows at or before the window's last sip_timestamp can be repeats; each
+   * is compared field by field (presence and value of every stored field, sequence_number included)
+   * with the window's rows of the same sip_timestamp. The normal path is one comparison and no
+   * allocation. Returns the number of rows dropped.
+   *
+   * Downsampled quotes: both this page and the window hold the quotes kept after downsampling, so
+   * an exact repeat is judged on kept quotes (the last of each bucket). When the server re-serves a
+   * contiguous end of the previous page, the stored result equals dropping the raw repeats first:
+   * every re-served bucket ends on the same quote as before, and the bucket the new rows continue
+   * is overwritten by them as usual. The count is of kept quotes dropped (re-served quotes that
+   * were overwritten inside the page are never rows). A re-served quote that is not the last of its
+   * bucket, followed by new data, reads as quotes going back in time: the window fails (E_DATA).
+   */
+  dropRepeatsOf(window: TickColumns): number {
+    const n = this.length;
+    const last = window.length - 1;
+    if (n === 0 || last < 0) return 0;
+    const pu = this.u32[F.sip_timestamp]!;
+    const wu = window.u32[F.sip_timestamp]!;
+    if (cmpSip(pu, 0, wu, last) > 0) return 0;
+    // First window row at or after the page's first sip_timestamp (binary search).
+    let lo = 0;
+    let hi = window.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (cmpSip(wu, mid, pu, 0) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    let j = lo;
+    let kept = 0;
+    for (let i = 0; i < n; i++) {
+      let repeat = false;
+      if (cmpSip(pu, i, wu, last) <= 0) {
+        while (j <= last && cmpSip(wu, j, pu, i) < 0) j++;
+        for (let k = j; k <= last && cmpSip(wu, k, pu, i) === 0 && !repeat; k++) repeat = sameRow(this, i, window, k);
+      }
+      if (repeat) continue;
+      if (kept !== i) copyRow(this, i, kept);
+      kept++;
+    }
+    if (kept < n && kept > 0 && this.bucketNs > 0) {
+      [this.lastBucketHi, this.lastBucketLo] = divU64(pu[2 * kept - 1]!, pu[2 * kept - 2]!, this.bucketNs);
+    }
+    this.length = kept;
+    return n - kept;
+  }
+
+  /**
    * Downsampling: called once a row's sip_timestamp is in slot `row`; returns the slot the row
-   * keeps (the previous slot when it falls in the same bucket, which it then overwrites).
+   * keeps (the previous slot when it falls in the same bucket, which it then overwrites), or -1
+   * when the row's bucket is earlier than the previous row's (quotes going back in time).
    */
   settle(row: number): number {
     if (this.bucketNs === 0) return row;
@@ -226,9 +285,7 @@ export class TickColumns {
       copyRow(this, row, row - 1);
       return row - 1;
     }
-    if (row > 0 && (qHi < this.lastBucketHi || (qHi === this.lastBucketHi && qLo < this.lastBucketLo))) {
-      throw new ProtocolError(`quotes out of order at row ${row}`);
-    }
+    if (row > 0 && (qHi < this.lastBucketHi || (qHi === this.lastBucketHi && qLo < this.lastBucketLo))) return -1;
     this.lastBucketHi = qHi;
     this.lastBucketLo = qLo;
     return row;
@@ -255,6 +312,43 @@ function copyRow(c: TickColumns, from: number, to: number): void {
   }
 }
 
+/** Signed comparison of sip_timestamp of row i of `a` with row j of `b` (Uint32 views, no bigint). */
+function cmpSip(a: Uint32Array, i: number, b: Uint32Array, j: number): number {
+  const ah = a[2 * i + 1]! | 0;
+  const bh = b[2 * j + 1]! | 0;
+  if (ah !== bh) return ah < bh ? -1 : 1;
+  const al = a[2 * i]!;
+  const bl = b[2 * j]!;
+  return al === bl ? 0 : al < bl ? -1 : 1;
+}
+
+/** Whether row i of `a` and row k of `b` (same kind) have the same presence and value in every field. */
+function sameRow(a: TickColumns, i: number, b: TickColumns, k: number): boolean {
+  for (const name of a.fields) {
+    const f = F[name];
+    const p = a.present[f]![i];
+    if (p !== b.present[f]![k]) return false;
+    if (p === 0) continue;
+    switch (SLOT[f]) {
+      case 'i64': {
+        const x = a.u32[f]!;
+        const y = b.u32[f]!;
+        if (x[2 * i] !== y[2 * k] || x[2 * i + 1] !== y[2 * k + 1]) return false;
+        break;
+      }
+      case 'f64':
+        if (a.f64[f]![i] !== b.f64[f]![k]) return false;
+        break;
+      case 'i32':
+        if (a.i32[f]![i] !== b.i32[f]![k]) return false;
+        break;
+      default:
+        if (a.str[f]![i] !== b.str[f]![k]) return false;
+    }
+  }
+  return true;
+}
+
 /** floor((hi * 2^32 + lo) / d) for d < 2^30, as [quotient hi 32 bits, quotient lo 32 bits]; exact. */
 function divU64(hi: number, lo: number, d: number): [number, number] {
   const digits = [hi >>> 16, hi & 0xffff, lo >>> 16, lo & 0xffff];
@@ -273,10 +367,33 @@ const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
 /** A byte cursor with the JSON grammar's pieces; every error names where it happened. */
 class Scanner {
   pos = 0;
+  /** The first value that cannot be stored; thrown once the whole body has been read. */
+  valueError: RowValueError | undefined;
   constructor(
     readonly b: Uint8Array,
     readonly label: string,
+    /** "trades" or "quotes", the start of every value problem's message. */
+    readonly kind = 'rows',
   ) {}
+
+  /** Records a value problem (the first one wins) and lets the scan go on checking the syntax. */
+  valueFail(detail: string): void {
+    this.valueError ??= new RowValueError(this.label, `${this.kind} ${detail}`);
+  }
+
+  /** The bytes of [s, pos) as text, shortened for a message. */
+  token(s: number): string {
+    const t = Buffer.from(this.b.buffer, this.b.byteOffset + s, Math.min(this.pos - s, 48)).toString('utf8');
+    return this.pos - s > 48 ? `${t}…` : t;
+  }
+
+  /** Skips a value of the wrong type (checking its syntax) and records it as a value problem. */
+  wrongType(field: string, expected: string, rowNo: number): void {
+    this.ws();
+    const s = this.pos;
+    this.skip();
+    this.valueFail(`${field}: expected ${expected} at row ${rowNo}, got ${this.token(s)}`);
+  }
 
   fail(what: string): never {
     const why = this.pos >= this.b.length ? `truncated JSON (${this.b.length} bytes)` : `malformed JSON at byte ${this.pos}`;
@@ -442,12 +559,14 @@ class Scanner {
 
   /**
    * An integer into slot `row` of a BigInt64Array, through its Uint32 view: exact for all of Int64,
-   * no bigint or double in between. A fraction, exponent or out-of-range value fails.
+   * no bigint or double in between. A valid number that is a fraction, has an exponent or lies
+   * beyond Int64 is a value problem (recorded, the slot left as is); a malformed one fails.
    */
-  int64Into(u: Uint32Array, row: number, field: string): void {
+  int64Into(u: Uint32Array, row: number, field: string, rowNo: number): void {
     this.ws();
     const b = this.b;
-    let p = this.pos;
+    const s = this.pos;
+    let p = s;
     let neg = false;
     if (b[p] === 0x2d) {
       neg = true;
@@ -459,34 +578,31 @@ class Scanner {
     while (p < b.length && p - d0 < 15 && b[p]! >= 0x30 && b[p]! <= 0x39) a = a * 10 + (b[p++]! - 0x30);
     let hi = Math.floor(a / 4294967296);
     let lo = a - hi * 4294967296;
+    let overflow = false;
     while (p < b.length && b[p]! >= 0x30 && b[p]! <= 0x39) {
+      if (overflow) {
+        p++;
+        continue;
+      }
       lo = lo * 10 + (b[p++]! - 0x30);
       const carry = Math.floor(lo / 4294967296);
       lo -= carry * 4294967296;
       hi = hi * 10 + carry;
-      if (hi > 0x80000000) {
-        this.pos = p;
-        this.fail(`${field} does not fit in Int64`);
-      }
-    }
-    if (p === d0 || (p - d0 > 1 && b[d0] === 0x30)) {
-      this.pos = p;
-      this.fail(`${field}: expected an integer`);
-    }
-    if (p >= b.length) {
-      this.pos = p;
-      this.fail('number at end of body');
+      if (hi > 0x80000000) overflow = true;
     }
     const c = b[p];
-    if (c === 0x2e || c === 0x65 || c === 0x45) {
-      this.pos = p;
-      this.fail(`${field}: expected an integer`);
-    }
-    if (hi === 0x80000000 && (lo !== 0 || !neg)) {
-      this.pos = p;
-      this.fail(`${field} does not fit in Int64`);
+    if (p === d0 || (p - d0 > 1 && b[d0] === 0x30) || p >= b.length || c === 0x2e || c === 0x65 || c === 0x45) {
+      // Not a plain integer: number() checks the token's syntax (malformed or cut short fails there).
+      this.pos = s;
+      this.number();
+      this.valueFail(`${field}: expected an integer at row ${rowNo}, got ${this.token(s)}`);
+      return;
     }
     this.pos = p;
+    if (overflow || (hi === 0x80000000 && (lo !== 0 || !neg))) {
+      this.valueFail(`${field}: value does not fit in Int64 at row ${rowNo}, got ${this.token(s)}`);
+      return;
+    }
     if (neg) {
       // Two's complement of (hi, lo).
       lo = (~lo >>> 0) + 1;
@@ -500,8 +616,8 @@ class Scanner {
     u[2 * row + 1] = hi;
   }
 
-  /** `[1, 2, 3]` → "1,2,3" (the encoding the Parquet sink splits natively); validates 32-bit ints. */
-  intList(field: string): string {
+  /** `[1, 2, 3]` → "1,2,3" (the encoding the Parquet sink splits natively); other values are value problems. */
+  intList(field: string, rowNo: number): string {
     this.expect(0x5b, `'[' (${field})`);
     this.ws();
     if (this.b[this.pos] === 0x5d) {
@@ -510,9 +626,15 @@ class Scanner {
     }
     let out = '';
     for (;;) {
-      const v = this.number();
-      if (!Number.isInteger(v) || v < -2147483648 || v > 2147483647) this.fail(`${field}: expected 32-bit integers`);
-      out += out === '' ? String(v) : `,${v}`;
+      this.ws();
+      const s = this.pos;
+      const c = this.b[s];
+      if (c !== 0x2d && !(c! >= 0x30 && c! <= 0x39)) this.wrongType(field, 'a list of 32-bit integers', rowNo);
+      else {
+        const v = this.number();
+        if (!Number.isInteger(v) || v < -2147483648 || v > 2147483647) this.valueFail(`${field}: expected 32-bit integers at row ${rowNo}, got ${this.token(s)}`);
+        out += out === '' ? String(v) : `,${v}`;
+      }
       this.ws();
       const d = this.b[this.pos++];
       if (d === 0x5d) return out;
@@ -524,8 +646,15 @@ class Scanner {
   }
 }
 
-/** One row object of `results` into slot `row` of `cols`. */
-function readRow(sc: Scanner, cols: TickColumns, row: number): void {
+/** The byte a value of each slot kind starts with (numbers: '-' or a digit, checked apart). */
+const OPEN_BYTE = [0, 0, 0, 0x22, 0x5b];
+const EXPECTED = ['an integer', 'a number', 'a 32-bit integer', 'a string', 'a list of 32-bit integers'];
+
+/**
+ * One row object of `results` into slot `row` of `cols`; `rowNo` is its position in the page, for
+ * messages. A value that cannot be stored is recorded on `sc` (the row must then not be kept).
+ */
+function readRow(sc: Scanner, cols: TickColumns, row: number, rowNo: number): void {
   sc.expect(0x7b, "'{' (a row)");
   const ids = cols.ids;
   for (let k = 0; k < ids.length; k++) cols.present[ids[k]!]![row] = 0;
@@ -538,19 +667,23 @@ function readRow(sc: Scanner, cols: TickColumns, row: number): void {
       sc.expect(0x3a, "':'");
       const f = fieldOf(sc.b, ks, ke);
       const wanted = f >= 0 && cols.want[f] === 1;
+      const slot = wanted ? SLOT_CODE[f]! : 0;
+      const c = wanted ? sc.b[sc.pos] : 0;
       if (!wanted) sc.skip();
       else if (sc.isNull()) cols.present[f]![row] = 0;
+      else if (slot < 3 ? c !== 0x2d && !(c! >= 0x30 && c! <= 0x39) : c !== OPEN_BYTE[slot]) sc.wrongType(FIELD_NAMES[f]!, EXPECTED[slot]!, rowNo);
       else {
-        switch (SLOT_CODE[f]) {
+        switch (slot) {
           case 0:
-            sc.int64Into(cols.u32[f]!, row, FIELD_NAMES[f]!);
+            sc.int64Into(cols.u32[f]!, row, FIELD_NAMES[f]!, rowNo);
             break;
           case 1:
             cols.f64[f]![row] = sc.number();
             break;
           case 2: {
+            const s = sc.pos;
             const v = sc.number();
-            if (!Number.isInteger(v) || v < -2147483648 || v > 2147483647) sc.fail(`${FIELD_NAMES[f]}: expected a 32-bit integer`);
+            if (!Number.isInteger(v) || v < -2147483648 || v > 2147483647) sc.valueFail(`${FIELD_NAMES[f]}: expected a 32-bit integer at row ${rowNo}, got ${sc.token(s)}`);
             cols.i32[f]![row] = v;
             break;
           }
@@ -558,7 +691,7 @@ function readRow(sc: Scanner, cols: TickColumns, row: number): void {
             cols.str[f]![row] = sc.string();
             break;
           default:
-            cols.str[f]![row] = sc.intList(FIELD_NAMES[f]!);
+            cols.str[f]![row] = sc.intList(FIELD_NAMES[f]!, rowNo);
         }
         cols.present[f]![row] = 1;
       }
@@ -573,7 +706,7 @@ function readRow(sc: Scanner, cols: TickColumns, row: number): void {
   }
   const req = cols.required;
   for (let k = 0; k < req.length; k++) {
-    if (cols.present[req[k]!]![row] !== 1) throw new ProtocolError(`${sc.label}: row ${row} has no ${FIELD_NAMES[req[k]!]}`, 200);
+    if (cols.present[req[k]!]![row] !== 1) sc.valueFail(`${FIELD_NAMES[req[k]!]}: missing at row ${rowNo}`);
   }
 }
 
@@ -586,15 +719,18 @@ const FIELD_NAMES: readonly FieldName[] = (() => {
 /**
  * Reads one page's bytes, appending its rows to `cols` (downsampled for quotes when `cols` has a
  * bucket), and returns what the page said about itself. Throws ProtocolError on malformed or
- * truncated bytes, a missing required field, or an Int64 overflow.
+ * truncated bytes; once the bytes are known to be whole, RowValueError for the first row that
+ * cannot be stored (`cols` then holds an unspecified part of the page: scan into a scratch page).
  */
 export function scanTicksPage(body: Uint8Array, cols: TickColumns, label: string): PageHeader {
-  const sc = new Scanner(body, label);
+  const sc = new Scanner(body, label, cols.kind);
   let status: string | undefined;
   let requestId: string | undefined;
   let nextUrl: string | undefined;
   let resultsCount: number | undefined;
   let hasResults = false;
+  let error: string | undefined;
+  let message: string | undefined;
   let rowsRead = 0;
   sc.expect(0x7b, "'{'");
   sc.ws();
@@ -613,11 +749,9 @@ export function scanTicksPage(body: Uint8Array, cols: TickColumns, label: string
           if (body[sc.pos] === 0x5d) sc.pos++;
           else {
             for (;;) {
-              cols.ensure();
-              const row = cols.length;
-              readRow(sc, cols, row);
+              if (sc.valueError) sc.skip(); // only the syntax of the rest still matters
+              else readPageRow(sc, cols, rowsRead);
               rowsRead++;
-              cols.length = cols.settle(row) + 1;
               sc.ws();
               const d = body[sc.pos++];
               if (d === 0x5d) break;
@@ -633,6 +767,9 @@ export function scanTicksPage(body: Uint8Array, cols: TickColumns, label: string
         if (key === 'status') status = v;
         else if (key === 'request_id') requestId = v;
         else nextUrl = v === '' ? undefined : v;
+      } else if ((key === 'error' || key === 'message') && (sc.ws(), body[sc.pos] === 0x22)) {
+        if (key === 'error') error = sc.string();
+        else message = sc.string();
       } else if (key === 'resultsCount' || key === 'count') {
         const v = sc.isNull() ? undefined : sc.number();
         if (key === 'resultsCount' || resultsCount === undefined) resultsCount = v;
@@ -648,7 +785,19 @@ export function scanTicksPage(body: Uint8Array, cols: TickColumns, label: string
   }
   sc.ws();
   if (sc.pos !== body.length) sc.fail('extra bytes after the JSON value');
-  return { status, requestId, nextUrl, resultsCount, hasResults, rowsRead };
+  if (sc.valueError) throw sc.valueError;
+  return { status, requestId, nextUrl, resultsCount, hasResults, detail: error ?? message, rowsRead };
+}
+
+/** One row into the next slot of `cols`, downsampled; kept only when all its values can be stored. */
+function readPageRow(sc: Scanner, cols: TickColumns, rowNo: number): void {
+  cols.ensure();
+  const row = cols.length;
+  readRow(sc, cols, row, rowNo);
+  if (sc.valueError) return;
+  const kept = cols.settle(row);
+  if (kept < 0) sc.valueFail(`sip_timestamp: earlier than the quote before at row ${rowNo}`);
+  else cols.length = kept + 1;
 }
 
 /** Name → column id, for the frame builder. */

@@ -381,7 +381,9 @@ export class PolygonClient {
    * The hot path of stage 2: every page of a trades or quotes listing scanned from its bytes into
    * `into` (no JS object per row; quotes downsampled while read when `into` has a bucket). Each page
    * is scanned into its own columns first and appended only once complete, so a retried page
-   * (truncated body, malformed JSON) can never leave half a page behind. Emits each page's header.
+   * (truncated body, malformed JSON) can never leave half a page behind. Rows exactly repeating rows
+   * already in `into` are dropped and counted in `into.repeatedRows`. A row that cannot be stored
+   * errors with RowValueError (not retried). Emits each page's header.
    */
   tickColumns$(kind: 'trades' | 'quotes', ticker: string, o: TickRangeOptions, into: TickColumns): Observable<PageHeader> {
     checkTicker(ticker);
@@ -396,9 +398,7 @@ export class PolygonClient {
       const page = new TickColumns(kind, into.bucketNs, 256);
       const header = scanTicksPage(buf, page, `GET ${label}`);
       // A 200 that is not data must never read as an empty page: the same rule as the JSON path.
-      const facts = { status: header.status, hasResults: header.hasResults, resultsCount: undefined, kind: 'v3' as const, label: `GET ${label}` };
-      // Only a page that is not data pays for a full parse, to quote the server's own words.
-      const problem = pageStatusProblem(facts) && pageStatusProblem({ ...facts, detail: errorDetail(buf) });
+      const problem = pageStatusProblem({ status: header.status, hasResults: header.hasResults, resultsCount: undefined, kind: 'v3', label: `GET ${label}`, detail: header.detail });
       if (problem) throw new ProtocolError(this.#scrub(problem.message), 200);
       return { page, header };
     };
@@ -411,7 +411,14 @@ export class PolygonClient {
           next: ({ page, header }: { page: TickColumns; header: PageHeader }) => {
             pageNo++;
             this.#m.pages++;
-            into.append(page);
+            try {
+              // Rows the server re-served from the previous page are dropped (counted on `into`).
+              into.repeatedRows += page.dropRepeatsOf(into);
+              into.append(page, `GET ${label}`);
+            } catch (e) {
+              subscriber.error(e); // quotes going back in time across pages (RowValueError)
+              return;
+            }
             const nextUrl = header.nextUrl !== undefined && /apikey=/i.test(header.nextUrl) ? withoutKey(header.nextUrl) : header.nextUrl;
             let next: string | undefined;
             try {
@@ -644,12 +651,3 @@ function limitOf(limit: unknown): number {
   return l;
 }
 
-/** The `error` or `message` text of a body that is not data (undefined when it has none or is not JSON). */
-function errorDetail(buf: Buffer): string | undefined {
-  try {
-    const b = JSON.parse(buf.toString('utf8')) as Record<string, unknown>;
-    return typeof b.error === 'string' ? b.error : typeof b.message === 'string' ? b.message : undefined;
-  } catch {
-    return undefined;
-  }
-}

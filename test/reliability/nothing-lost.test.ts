@@ -234,7 +234,8 @@ describe('point 4: one malformed row fails its own item, and the run goes on', (
         expect(pois.code).toBe('E_DATA');
         expect(pois.reason).toContain(pois.id);
         expect(pois.reason).toMatch(/POIS .*trades sip_timestamp: value does not fit in Int64/);
-        expect(failed.get('PQTS')!.reason).toMatch(/PQTS_flush_.*PQTS: quotes row 0 has sip_timestamp missing/);
+        expect(failed.get('PQTS')!.code).toBe('E_DATA');
+        expect(failed.get('PQTS')!.reason).toMatch(/PQTS PQTS_flush_\S+: quotes sip_timestamp: missing at row 0/);
       }
       const v = await runCli(['verify', '--out', out]);
       expect(v.code, v.stdout).toBe(0);

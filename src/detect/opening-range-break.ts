@@ -41,7 +41,7 @@ export function openingRangeBreak(options: OpeningRangeBreakOptions = {}): Detec
     .alias('or_high');
   const isBreak = minute
     .gtEq(rangeEnd)
-    .and(minute.lt(RTH_END_MINUTE))
+    .and(minute.lt(pl.col('rth_end')))
     .and(pl.col('c').gt(pl.col('or_high')))
     .fillNull(false)
     .alias('is_break');

@@ -7,7 +7,7 @@
 import pl from 'nodejs-polars';
 import { InputError } from '../errors.js';
 import type { Bar } from '../types.js';
-import { AH_END_MINUTE, PM_START_MINUTE, RTH_END_MINUTE, RTH_START_MINUTE, epochDayToYmd, nyOffsetMinutes } from './calendar.js';
+import { AH_END_MINUTE, PM_START_MINUTE, RTH_END_MINUTE, RTH_START_MINUTE, epochDayToYmd, nyOffsetMinutes, rthEndMinute } from './calendar.js';
 
 const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
@@ -29,6 +29,8 @@ export interface PreparedBars {
   readonly minute: Int32Array;
   /** Cumulative VWAP of the NY day from 04:00; NaN until the day has traded volume. */
   readonly dayVwap: Float64Array;
+  /** NY minute of the day at which the bar's regular session ends: 960 (16:00), or 780 (13:00) on early closes. */
+  readonly rthEnd: Int32Array;
 }
 
 function isSorted(bars: readonly Bar[]): boolean {
@@ -103,6 +105,8 @@ function* prepareSteps(bars: readonly Bar[], symbol: string): Generator<void, Pr
   const day = new Int32Array(len);
   const minute = new Int32Array(len);
   const dayVwap = new Float64Array(len);
+  const rthEnd = new Int32Array(len);
+  let curRthEnd = RTH_END_MINUTE;
 
   let k = 0;
   let prevT = Number.NEGATIVE_INFINITY;
@@ -134,6 +138,7 @@ function* prepareSteps(bars: readonly Bar[], symbol: string): Generator<void, Pr
     if (epochDay !== curEpochDay) {
       curEpochDay = epochDay;
       curYmd = epochDayToYmd(epochDay);
+      curRthEnd = rthEndMinute(epochDay);
       cumPv = 0;
       cumV = 0;
     }
@@ -150,6 +155,7 @@ function* prepareSteps(bars: readonly Bar[], symbol: string): Generator<void, Pr
     day[k] = curYmd;
     minute[k] = mod;
     dayVwap[k] = cumV > 0 ? cumPv / cumV : Number.NaN;
+    rthEnd[k] = curRthEnd;
     k++;
   }
   return {
@@ -165,6 +171,7 @@ function* prepareSteps(bars: readonly Bar[], symbol: string): Generator<void, Pr
     day: day.subarray(0, k),
     minute: minute.subarray(0, k),
     dayVwap: dayVwap.subarray(0, k),
+    rthEnd: rthEnd.subarray(0, k),
   };
 }
 
@@ -181,7 +188,7 @@ function derived(): pl.Expr[] {
     pl
       .when(minute.lt(RTH_START_MINUTE))
       .then(pl.lit('PM'))
-      .when(minute.lt(RTH_END_MINUTE))
+      .when(minute.lt(pl.col('rth_end')))
       .then(pl.lit('RTH'))
       .otherwise(pl.lit('AH'))
       .alias('session'),
@@ -189,10 +196,10 @@ function derived(): pl.Expr[] {
   return derivedColumns;
 }
 
-const COLUMN_NAMES = ['t', 'o', 'h', 'l', 'c', 'v', 'vw', 'n', 'day', 'minute', 'day_vwap'] as const;
+const COLUMN_NAMES = ['t', 'o', 'h', 'l', 'c', 'v', 'vw', 'n', 'day', 'minute', 'day_vwap', 'rth_end'] as const;
 
 function columnArrays(p: PreparedBars): (Float64Array | Int32Array)[] {
-  return [p.t, p.o, p.h, p.l, p.c, p.v, p.vw, p.n, p.day, p.minute, p.dayVwap];
+  return [p.t, p.o, p.h, p.l, p.c, p.v, p.vw, p.n, p.day, p.minute, p.dayVwap, p.rthEnd];
 }
 
 function frameOf(series: pl.Series[]): pl.LazyDataFrame {
@@ -223,7 +230,8 @@ export async function preparedFrameAsync(p: PreparedBars): Promise<pl.LazyDataFr
  * The frame every detector reads, built once per symbol. Columns:
  * `t` (UTC ms, Float64), `o h l c v vw n` (Float64), `day` (NY date YYYYMMDD, Int32),
  * `minute` (NY minute of the day, Int32), `day_vwap` (sum(vw*v)/sum(v) over the NY day's bars
- * from 04:00 up to and including this one; null before any volume), `session` (Utf8 PM|RTH|AH).
+ * from 04:00 up to and including this one; null before any volume), `rth_end` (NY minute of the
+ * day's regular close, Int32: 960, or 780 on a 13:00 early close), `session` (Utf8 PM|RTH|AH).
  * Sorting, de-duplication and validation as in {@link prepareColumns}.
  */
 export function prepareBars(bars: readonly Bar[], symbol: string): pl.LazyDataFrame {

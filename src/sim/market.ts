@@ -15,7 +15,7 @@
  */
 import { Rng, cumulative, hashUnit } from './prng.js';
 import {
-  RTH_CLOSE_MINUTE,
+  rthCloseMinute,
   RTH_OPEN_MINUTE,
   SESSION_MINUTES,
   isSessionDay,
@@ -153,6 +153,8 @@ export interface DayPlan {
   readonly tape: number;
   /** UTC ms of 04:00 New York. */
   readonly baseMs: number;
+  /** Minute index (from 04:00) of the regular-session close: 720 (16:00), or 540 (13:00) on early closes. */
+  readonly rthClose: number;
   /** Trades per minute. */
   readonly counts: Int32Array;
   /** First trade index of each minute (length SESSION_MINUTES + 1; the last entry is the total). */
@@ -177,18 +179,30 @@ export interface DayPlan {
  * the open, then the U-shaped regular session (a burst at the open decaying into a midday lull, a
  * build-up into the close), and an after-hours tail fading out.
  */
-function baseIntensity(m: number): number {
+function baseIntensity(m: number, close: number): number {
   if (m < 180) return EARLY_PM; // 04:00-07:00
   if (m < RTH_OPEN_MINUTE) return 0.2 * Math.exp((Math.LN10 * (m - 180)) / 150); // 07:00-09:30: 0.2 → 2
-  if (m < RTH_CLOSE_MINUTE) {
+  if (m < close) {
+    // The U shape spans the day's regular session: 390 minutes, or 210 on a 13:00 early close.
+    const len = close - RTH_OPEN_MINUTE;
     const t = m - RTH_OPEN_MINUTE;
-    const u = (t - 195) / 195;
-    return 3.4 + 22 * Math.exp(-t / 15) + 2.5 * u * u + 7 * Math.exp(-(389 - t) / 25);
+    const u = (t - len / 2) / (len / 2);
+    return 3.4 + 22 * Math.exp(-t / 15) + 2.5 * u * u + 7 * Math.exp(-(len - 1 - t) / 25);
   }
-  return 0.05 + 1.2 * Math.exp(-(m - RTH_CLOSE_MINUTE) / 60); // 16:00-20:00 fades out
+  return 0.05 + 1.2 * Math.exp(-(m - close) / 60); // after the close (16:00 or 13:00) to 20:00 fades out
 }
 
-const BASE_INTENSITY = Float64Array.from({ length: SESSION_MINUTES }, (_, m) => baseIntensity(m));
+const baseIntensityCache = new Map<number, Float64Array>();
+
+/** Expected trades per minute of a day whose regular session closes at minute index `close`. */
+function baseIntensityFor(close: number): Float64Array {
+  let a = baseIntensityCache.get(close);
+  if (a === undefined) {
+    a = Float64Array.from({ length: SESSION_MINUTES }, (_, m) => baseIntensity(m, close));
+    baseIntensityCache.set(close, a);
+  }
+  return a;
+}
 
 // Price regimes (see dayPlan): a regular-session leg lasts SEG_MIN..SEG_MAX minutes (extended-hours
 // legs 60-180) and keeps the previous leg's direction with chance SEG_KEEP; its log move is
@@ -241,6 +255,9 @@ export function dayPlan(seed: number, ticker: string, day: number, eventinessOpt
   const prof = tickerProfile(seed, ticker);
   const r = new Rng(`${seed}|${ticker}|${day}|${profileTag(eventiness, density)}|plan`);
   const n = SESSION_MINUTES;
+  // Early-close days (13:00) end the regular session there; the extended session still runs to 20:00.
+  const close = rthCloseMinute(day);
+  const baseIntensity = baseIntensityFor(close);
   const activity = new Float64Array(n).fill(1);
   const drift = new Float64Array(n);
   const volMult = new Float64Array(n).fill(1);
@@ -255,7 +272,7 @@ export function dayPlan(seed: number, ticker: string, day: number, eventinessOpt
     const rthBoost = r.range(2, 5);
     const pmBoost = r.range(4, 10);
     for (let m = 0; m < n; m++) {
-      activity[m] = m < RTH_OPEN_MINUTE ? pmBoost : m < RTH_CLOSE_MINUTE ? rthBoost : pmBoost / 2;
+      activity[m] = m < RTH_OPEN_MINUTE ? pmBoost : m < close ? rthBoost : pmBoost / 2;
       dayBoost[m] = activity[m]!;
       volMult[m] = 1.6;
     }
@@ -339,8 +356,8 @@ export function dayPlan(seed: number, ticker: string, day: number, eventinessOpt
   const slope = new Float64Array(n);
   let dir = r.chance(0.5) ? 1 : -1;
   for (let m = 0; m < n; ) {
-    const ext = m < RTH_OPEN_MINUTE || m >= RTH_CLOSE_MINUTE;
-    const limit = m < RTH_OPEN_MINUTE ? RTH_OPEN_MINUTE : m < RTH_CLOSE_MINUTE ? RTH_CLOSE_MINUTE : n;
+    const ext = m < RTH_OPEN_MINUTE || m >= close;
+    const limit = m < RTH_OPEN_MINUTE ? RTH_OPEN_MINUTE : m < close ? close : n;
     let dur = ext ? r.int(60, 180) : r.int(SEG_MIN, SEG_MAX);
     if (limit - (m + dur) < 20) dur = limit - m;
     if (!r.chance(SEG_KEEP)) dir = -dir;
@@ -353,18 +370,18 @@ export function dayPlan(seed: number, ticker: string, day: number, eventinessOpt
   x[0] = start;
   const sigma = WALK_SIGMA * prof.volScale;
   for (let m = 0; m < n; m++) {
-    const open = m < RTH_OPEN_MINUTE || m >= RTH_CLOSE_MINUTE ? EXT_WALK : m < RTH_OPEN_MINUTE + 30 ? 1.8 : 1;
+    const open = m < RTH_OPEN_MINUTE || m >= close ? EXT_WALK : m < RTH_OPEN_MINUTE + 30 ? 1.8 : 1;
     x[m + 1] = x[m]! + sigma * open * volMult[m]! * r.normal() + slope[m]! + drift[m]!;
   }
   const target = Math.log(anchorPrice(seed, ticker, nextSessionDay(day))) + r.normal() * 0.005;
   // The correction steepens the legs that already go its way (spread evenly only when they are too
   // few): added to every minute it would flatten legs going against it into chop.
-  const fix = target - x[RTH_CLOSE_MINUTE]!;
+  const fix = target - x[close]!;
   let along = 0;
-  for (let m = 0; m < RTH_CLOSE_MINUTE; m++) if (slope[m]! * fix > 0) along++;
+  for (let m = 0; m < close; m++) if (slope[m]! * fix > 0) along++;
   const fixRate = new Float64Array(n);
-  for (let m = 0; m < RTH_CLOSE_MINUTE; m++) {
-    fixRate[m] = along >= 90 ? (slope[m]! * fix > 0 ? fix / along : 0) : fix / RTH_CLOSE_MINUTE;
+  for (let m = 0; m < close; m++) {
+    fixRate[m] = along >= 90 ? (slope[m]! * fix > 0 ? fix / along : 0) : fix / close;
   }
   const level = new Float64Array(n + 1);
   let cum = 0;
@@ -388,9 +405,9 @@ export function dayPlan(seed: number, ticker: string, day: number, eventinessOpt
   let total = 0;
   const dense = density === 'sparse' ? undefined : DENSE[density];
   for (let m = 0; m < n; m++) {
-    const sparse = 0.6 * BASE_INTENSITY[m]! * prof.liquidity * activity[m]!;
+    const sparse = 0.6 * baseIntensity[m]! * prof.liquidity * activity[m]!;
     const lambda = dense
-      ? Math.min(DENSE_CAP, (dense.floor + dense.scale * 0.6 * BASE_INTENSITY[m]! * prof.liquidity) * burstOf(activity[m]! / dayBoost[m]!, density))
+      ? Math.min(DENSE_CAP, (dense.floor + dense.scale * 0.6 * baseIntensity[m]! * prof.liquidity) * burstOf(activity[m]! / dayBoost[m]!, density))
       : Math.min(1200, sparse);
     const c = r.poisson(lambda);
     counts[m] = c;
@@ -404,7 +421,7 @@ export function dayPlan(seed: number, ticker: string, day: number, eventinessOpt
     // would make every print jump by half a spread at random, chop no trader would recognise).
     spreadAr = 0.95 * spreadAr + 0.31 * r.normal();
     const price = level[m]!;
-    const rel = (m >= RTH_OPEN_MINUTE && m < RTH_CLOSE_MINUTE ? rthSpread : extSpread) * Math.exp(0.15 * spreadAr);
+    const rel = (m >= RTH_OPEN_MINUTE && m < close ? rthSpread : extSpread) * Math.exp(0.15 * spreadAr);
     const tick = price >= 1 ? 0.01 : 0.0001;
     spread[m] = Math.max(1, Math.round((price * rel) / tick));
   }
@@ -418,6 +435,7 @@ export function dayPlan(seed: number, ticker: string, day: number, eventinessOpt
     density,
     tape: prof.tape,
     baseMs: sessionStartMs(day),
+    rthClose: close,
     counts,
     starts,
     level,
@@ -656,7 +674,7 @@ export function dayTicks(plan: DayPlan, core: TradeCore): DayTicks {
       sum += e;
     }
     const width = MINUTE_NS - 2 * MIN_TRADE_GAP_NS * (c + 1);
-    const ext = m < RTH_OPEN_MINUTE || m >= RTH_CLOSE_MINUTE;
+    const ext = m < RTH_OPEN_MINUTE || m >= plan.rthClose;
     let acc = 0;
     for (let j = 0; j < c; j++) {
       acc += g[j]!;

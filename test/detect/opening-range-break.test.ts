@@ -34,6 +34,13 @@ describe('opening_range_break', () => {
     ]);
   });
 
+  test('on the 2024-11-29 early close (13:00 ET) a 14:14 close above the range is after-hours: no break', async () => {
+    const rows = await detect([...range('2024-11-29'), bar('2024-11-29', '14:14', { c: 10.5 })]);
+    expect(rows).toEqual([]);
+    const rth = await detect([...range('2024-11-29'), bar('2024-11-29', '12:59', { c: 10.5 })]);
+    expect(rth.map((r) => [r.timestamp, r.session])).toEqual([[Date.UTC(2024, 10, 29, 17, 59), 'RTH']]);
+  });
+
   test('before DST (09:30 NY = 14:30 UTC): 08:30 NY bars at 13:30 UTC are pre-market, not the range', async () => {
     const rows = await detect([
       ...run('2024-03-08', '08:30', 5, () => ({ c: 20, h: 20 })),

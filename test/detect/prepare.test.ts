@@ -21,12 +21,20 @@ describe('prepareBars', () => {
       b('2024-03-12T00:00:00Z', 1), // 20:00 EDT: dropped
     ];
     const df = await prepareBars(bars, 'TEST').collect();
-    expect(df.columns).toEqual(['t', 'o', 'h', 'l', 'c', 'v', 'vw', 'n', 'day', 'minute', 'day_vwap', 'session']);
+    expect(df.columns).toEqual(['t', 'o', 'h', 'l', 'c', 'v', 'vw', 'n', 'day', 'minute', 'day_vwap', 'rth_end', 'session']);
+    expect(df.getColumn('rth_end').toArray()).toEqual([960, 960, 960, 960, 960, 960, 960]);
     expect(df.getColumn('day').toArray()).toEqual([20240308, 20240308, 20240308, 20240311, 20240311, 20240311, 20240311]);
     expect(df.getColumn('minute').toArray()).toEqual([240, 570, 1199, 240, 569, 570, 960]);
     expect(df.getColumn('session').toArray()).toEqual(['PM', 'RTH', 'AH', 'PM', 'PM', 'RTH', 'AH']);
     // 2024-03-08: (10*100 + 20*300 + 30*100) / 500; 2024-03-11 starts again: 6, (600 + 2400)/400, (600 + 2400 + 0 + 900)/500.
     expect(df.getColumn('day_vwap').toArray()).toEqual([10, 17.5, 20, 6, 7.5, 7.5, 7.8]);
+  });
+
+  test('the 2024-11-29 early close ends RTH at 13:00 ET: rth_end 780, 14:14 is AH', async () => {
+    const bars = [b('2024-11-29T17:59:00Z', 1), b('2024-11-29T18:00:00Z', 2), b('2024-11-29T19:14:00Z', 3), b('2024-11-22T19:14:00Z', 4)];
+    const df = await prepareBars(bars, 'TEST').collect();
+    expect(df.getColumn('rth_end').toArray()).toEqual([960, 780, 780, 780]);
+    expect(df.getColumn('session').toArray()).toEqual(['RTH', 'RTH', 'AH', 'AH']);
   });
 
   test('day VWAP is null (not NaN) before the first traded volume', async () => {

@@ -1,4 +1,4 @@
-import { formatDatasetSummary } from '../dataset/check.js';
+import { formatDatasetSummary } from '../dataset/format.js';
 import type { StatusReport } from '../ops/status.js';
 import { formatHostRow } from '../cluster/hosts-view.js';
 import { parseFlags } from './args.js';

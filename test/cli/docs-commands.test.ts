@@ -115,11 +115,12 @@ function plan(line: string, n: number): Plan {
   }
   const [, rawSub, ...rest] = w;
   const sub = rawSub === '<command>' ? 'status' : rawSub;
-  // Placeholders of usage lines: a checkpoint for adopt's FILE, a number for N, the <command> of the top-level usage.
+  // Placeholders of usage lines: a checkpoint for adopt's FILE, a number for N, loopback for an address
+  // (ADDR: never resolved as a host name), the <command> of the top-level usage.
   const checkpoint = join(tmp, `checkpoint-${n}.json`);
   writeFileSync(checkpoint, '{"completed_events": []}\n');
   let args = rest
-    .map((a, i) => (a === 'DIR' || /^[A-Z]:\\/.test(a) ? runDir : a === 'KEY' ? 'test-key' : a === 'N' ? '2' : a.startsWith('FILE') ? (rest[i - 1] === '--checkpoint' ? checkpoint : join(tmp, `file-${n}.html`)) : a === 'PATH' ? join(tmp, 'old-tree') : a))
+    .map((a, i) => (a === 'DIR' || /^[A-Z]:\\/.test(a) ? runDir : a === 'KEY' ? 'test-key' : a === 'ADDR' ? '127.0.0.1' : a === 'N' ? '2' : a.startsWith('FILE') ? (rest[i - 1] === '--checkpoint' ? checkpoint : join(tmp, `file-${n}.html`)) : a === 'PATH' ? join(tmp, 'old-tree') : a))
     .filter((a) => a !== '...');
   switch (sub) {
     case undefined:

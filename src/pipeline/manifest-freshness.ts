@@ -52,9 +52,21 @@ export async function refuseStaleManifest(outDir: string): Promise<void> {
     const at = (await stat(s.path).catch(() => undefined))?.mtimeMs;
     if (at !== undefined && (newest === undefined || at > newest.at)) newest = { path: s.path, at };
   }
-  if (newest !== undefined && newest.at > made) {
+  // The mtimes are only a cheap first look: a copied or restored folder (another drive, a backup)
+  // gets new mtimes in any order, so a newer shard is confirmed against the manifest's content.
+  if (newest !== undefined && newest.at > made && (await shardEventsMissingFrom(manifest, (await committedShards(outDir)).filter((s) => s.rows > 0).map((s) => s.path))) > 0) {
     throw new InputError(
       `${manifest} is older than the committed shard ${newest.path}: it misses events; run \`tickpipe consolidate --out ${outDir}\` first`,
     );
   }
+}
+
+/** How many distinct events of the committed shards `manifest` lacks (by symbol, type and time). */
+async function shardEventsMissingFrom(manifest: string, shards: readonly string[]): Promise<number> {
+  if (shards.length === 0) return 0;
+  const { default: pl } = await import('nodejs-polars');
+  const keys = ['symbol', 'event_type', 'timestamp'];
+  const inShards = pl.concat(shards.map((p) => pl.scanParquet(p).select(...keys))).unique();
+  const missing = await inShards.join(pl.scanParquet(manifest).select(...keys), { on: keys, how: 'anti' }).collect();
+  return missing.height;
 }

@@ -76,7 +76,7 @@ function plan(line: string, n: number): Plan {
   if (w[0] === 'npm') {
     const script = w[1] === 'run' ? w[2]! : w[1]!;
     if (script === 'ci' || script === 'install') return { kind: 'checked', why: 'installs the package (would replace the node_modules this test runs from)', check: () => (script === 'install' ? expect(w).toContain(pkg().name) : expect(existsSync(join(ROOT, 'package-lock.json'))).toBe(true)) };
-    if (script === 'test' || script === 'bench' || script === 'soak') return { kind: 'checked', why: `runs the ${script === 'test' ? 'whole suite (this test is part of it)' : `${script} (minutes)`}`, check: () => expect(pkg().scripts[script]).toBeTruthy() };
+    if (script === 'test' || script === 'bench' || script === 'bench:cluster' || script === 'soak') return { kind: 'checked', why: `runs the ${script === 'test' ? 'whole suite (this test is part of it)' : `${script} (minutes)`}`, check: () => expect(pkg().scripts[script]).toBeTruthy() };
     if (script === 'build') return { kind: 'checked', why: 'rewrites dist/, which the other test files run from while this one runs; `npm test` runs it first', check: () => expect(pkg().scripts.build).toMatch(/tsc/) };
     if (script === 'start') {
       // The demo, shortened: npm passes what follows `--` to `tickpipe run --sim`.
@@ -102,7 +102,7 @@ function plan(line: string, n: number): Plan {
   // Cluster commands name a Redis on another host: never connect there from a test (loopback only).
   // Their shape (run --cluster URL … / worker --cluster URL --out DIR) is run for real by the
   // three-host test against its own Redis and simulator.
-  if (w.includes('--cluster')) {
+  if (w.includes('--cluster') || w[1] === 'worker') {
     return {
       kind: 'checked',
       why: 'names a Redis on another host; the same commands run in test/cluster/three-hosts.test.ts against a Redis the test starts',

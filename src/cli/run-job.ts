@@ -224,7 +224,9 @@ async function execute(job: Job): Promise<number> {
   const signal = AbortSignal.any([stop.signal, logBroken.signal]);
   // Items only waiting out a rate-limit pause are dropped (redone next run) instead of waited for;
   // after the abort, so the stages see their signal aborted when those waits end.
-  stop.signal.addEventListener('abort', () => job.bucket.stopWaitingWhilePaused(), { once: true });
+  // On the combined signal, not stop.signal: Node aborts an AbortSignal.any() only after the source's
+  // own listeners ran, and the stages must already see their signal aborted when the waits end.
+  signal.addEventListener('abort', () => job.bucket.stopWaitingWhilePaused(), { once: true });
   // Each subscription (per stage) re-emits the current state; only a change is news.
   let wasPaused = false;
   const paused$: Observable<boolean> = pauseFlag$(join(job.out, 'PAUSE')).pipe(

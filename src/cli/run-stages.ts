@@ -88,7 +88,8 @@ function foldStage<P>(
   const { client, bucket } = job;
   const ended = new Subject<void>();
   const fromStage$ = stage$.pipe(
-    mergeMap((p) => toEvents(p, Date.now()).map((event): Step<P> => ({ event, source: p }))),
+    // The stage event rides on its first progress event only: it is logged (and beats) once.
+    mergeMap((p) => toEvents(p, Date.now()).map((event, i): Step<P> => (i === 0 ? { event, source: p } : { event }))),
     finalize(() => ended.next()),
   );
   // A server pause (429 with Retry-After, capped by --max-server-pause) is read from the bucket on

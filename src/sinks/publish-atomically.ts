@@ -1,7 +1,7 @@
 /**
  * Atomic publishing: a file appears under its final name complete and durable, or not at all.
  *
- * Protocol (DESIGN.md §2): write `NAME.tmp-<random>` in the destination folder (created if
+ * Protocol (docs/ARCHITECTURE.md, "The commit protocol"): write `NAME.tmp-<random>` in the destination folder (created if
  * missing), fsync the file, rename it onto `NAME`, fsync the folder. A rename failing with
  * EPERM/EBUSY (a virus scanner or indexer holding the file on Windows; EACCES too on Windows) is
  * retried with exponential backoff, then fails loudly. On any failure the tmp file is removed (best

@@ -1,5 +1,5 @@
 /**
- * Stage 1 sink: per-worker event shards with a journal as the commit point (DESIGN.md §2).
+ * Stage 1 sink: per-worker event shards with a journal as the commit point (docs/ARCHITECTURE.md, "The commit protocol").
  *
  * Layout under `outDir`:
  * - `events/shards/worker-K/shard-NNNNNN.parquet` (6 digits)

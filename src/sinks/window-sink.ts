@@ -1,6 +1,6 @@
 /**
  * Stage 2 sink: one folder per event window, both files published atomically, then a
- * group-committed journal line (DESIGN.md §2).
+ * group-committed journal line (docs/ARCHITECTURE.md, "The commit protocol").
  *
  * Layout under `outDir`:
  * - `windows/symbol=S/event=ID/trades.parquet` and `quotes.parquet` (a window without trades still

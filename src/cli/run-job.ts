@@ -88,8 +88,8 @@ export async function runJob(values: Values, io: CommandIo): Promise<number> {
   }
   const detectorModule = values['detector-module'] === undefined ? undefined : await loadDetectorModule(values['detector-module'], { label: '--detector-module' });
   const detectors: readonly Detector[] = selectDetectors(values.detectors?.split(',').map((s) => s.trim()), detectorModule);
-  // --api-key-file counts as a key: the embedded simulator is used only with neither (or with --sim).
-  const embedded = values.sim ? usesEmbeddedSim(values, io.env) : values['api-key-file'] === undefined && usesEmbeddedSim(values, io.env);
+  // A key from any source (--api-key, --api-key-file, POLYGON_API_KEY) or --base-url means the real API, unless --sim.
+  const embedded = usesEmbeddedSim(values, io.env);
   const apiKey = embedded ? undefined : resolveApiKey(values, io.env);
 
   let symbols: string[] = [];

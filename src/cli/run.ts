@@ -100,13 +100,14 @@ export function parseWindow(flag: string, value: string): EventWindow {
  * for other tools, must not turn the demo into a real-API run), otherwise when neither a base URL
  * nor a key is given.
  */
-export function usesEmbeddedSim(values: { sim?: boolean; 'base-url'?: string; 'api-key'?: string }, env: NodeJS.ProcessEnv): boolean {
+export function usesEmbeddedSim(values: { sim?: boolean; 'base-url'?: string; 'api-key'?: string; 'api-key-file'?: string }, env: NodeJS.ProcessEnv): boolean {
   if (values.sim) {
     if (values['base-url'] !== undefined) throw new UsageError(`--sim and --base-url ${JSON.stringify(values['base-url'])} exclude each other: --sim runs on the embedded simulator`);
     if (values['api-key'] !== undefined) throw new UsageError('--sim and --api-key exclude each other: the embedded simulator needs no key');
+    if (values['api-key-file'] !== undefined) throw new UsageError('--sim and --api-key-file exclude each other: the embedded simulator needs no key');
     return true;
   }
-  return values['base-url'] === undefined && !(values['api-key'] ?? env.POLYGON_API_KEY);
+  return values['base-url'] === undefined && values['api-key-file'] === undefined && !(values['api-key'] ?? env.POLYGON_API_KEY);
 }
 
 /** Parsed flags of `run`. */

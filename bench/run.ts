@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { machine, median, syntheticEvents, withTmp, writeManifest } from './lib/common.js';
-import { measureDataset } from './lib/dataset.js';
+import { datasetRows, measureDataset } from './lib/dataset.js';
 import { measureDetect, measureStage1 } from './lib/detection.js';
 import { profileIngest } from './lib/profile.js';
 import { LATENCY, measureQuota, type QuotaMeasure } from './lib/quota.js';
@@ -247,16 +247,10 @@ await withTmp('main', async (dir) => {
 });
 
 if (only.has(11)) {
-  const ms = (x: number): string => (x >= 10_000 ? `${num(x / 1000, 1)} s` : `${num(x)} ms`);
   await withTmp('dataset', async (dir) => {
     const d = await measureDataset(dir, datasetWindows, Math.max(1, Math.round(datasetWindows / 100)), log);
     results['11_dataset'] = d;
-    for (const [name, q] of Object.entries(d.queries)) {
-      rows.push(['11 dataset', `${name}, ${num(d.windows)} windows (${num(d.trades)} trades)`, `${ms(q.datasetMs)} dataset`, `${ms(q.windowsMs)} per-window files: ${num(q.speedup, 0)}x`]);
-    }
-    const mb = (b: number): string => `${num(b / 1_048_576)} MB`;
-    rows.push(['11 dataset', `disk (allocated), ${num(d.disk.files.dataset)} vs ${num(d.disk.files.windows)} files`, `${mb(d.disk.datasetAllocated)} dataset`, `${mb(d.disk.windowsAllocated)} windows (bytes ${mb(d.disk.datasetBytes)} vs ${mb(d.disk.windowsBytes)})`]);
-    rows.push(['11 dataset', `compaction of ${num(d.trades + d.quotes)} rows, ${num(d.compaction.parts)} parts`, `${ms(d.compaction.ms)}, peak RSS ${num(d.compaction.maxRssMB)} MB`, `byte copy ${ms(d.baselines.byteCopyMs)} (${num(d.baselines.byteCopyMs / d.compaction.ms, 2)}x), Polars read+write ${ms(d.baselines.polarsReadWriteMs)} (${num(d.baselines.polarsReadWriteMs / d.compaction.ms, 2)}x)`]);
+    rows.push(...datasetRows(d, num));
   });
 }
 

@@ -1,5 +1,5 @@
 /**
- * Child of benchmark 8: compacts a run folder in a fresh process and prints the time and the
+ * Child of benchmark 11: compacts a run folder in a fresh process and prints the time and the
  * process's peak RSS (Polars' native memory included), so generation in the parent does not count.
  *
  * Args: the run folder.

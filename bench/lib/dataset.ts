@@ -1,5 +1,5 @@
 /**
- * Benchmark 8: the compacted dataset against the per-window files it is built from.
+ * Benchmark 11: the compacted dataset against the per-window files it is built from.
  *
  * Windows are generated directly as Parquet files (deterministic, no HTTP): `symbols` symbols with
  * `windows / symbols` events each; 3 of 64 windows are busy (2,000–6,000 trades, 10,000–40,000
@@ -30,7 +30,7 @@ export interface DatasetBench {
   readonly trades: number;
   readonly quotes: number;
   readonly generateMs: number;
-  readonly queries: Record<string, { windowsMs: number; datasetMs: number; speedup: number }>;
+  readonly queries: Record<string, QueryResult>;
   readonly disk: { windowsBytes: number; windowsAllocated: number; datasetBytes: number; datasetAllocated: number; files: { windows: number; dataset: number } };
   readonly compaction: { ms: number; maxRssMB: number; parts: number };
   readonly baselines: { byteCopyMs: number; polarsReadWriteMs: number; bytes: number };
@@ -85,7 +85,7 @@ function templates(dir: string): { trades: string; quotes: string; nT: number; n
 const TYPES = ['opening_range_break', 'vwap_break', 'flush', 'volume_spike'] as const;
 
 /** Writes windows, their ingest journal and events.parquet into `out`. */
-function generate(out: string, nWindows: number, nSymbols: number): { trades: number; quotes: number } {
+export function generate(out: string, nWindows: number, nSymbols: number): { trades: number; quotes: number } {
   const tpl = templates(join(out, 'templates'));
   const journal: string[] = [];
   const events: { symbol: string; event_type: string; timestamp: number; session: 'RTH'; price: number; volume: number; vwap: number; measure: number }[] = [];
@@ -138,41 +138,101 @@ async function diskUse(dir: string): Promise<{ bytes: number; allocated: number;
   return { bytes, allocated, files: n };
 }
 
-async function timeQuery(con: Awaited<ReturnType<DuckDBInstance['connect']>>, sql: string): Promise<{ ms: number; rows: unknown[][] }> {
-  const t0 = performance.now();
-  const r = await con.runAndReadAll(sql);
-  return { ms: performance.now() - t0, rows: r.getRows() as unknown[][] };
+/** Wall and CPU time of one query (CPU: this process, i.e. DuckDB's worker threads included). */
+interface QueryTime {
+  readonly ms: number;
+  readonly cpuMs: number;
 }
 
-async function queries(out: string): Promise<DatasetBench['queries']> {
+type Connection = Awaited<ReturnType<DuckDBInstance['connect']>>;
+
+async function timeQuery(con: Connection, sql: string): Promise<QueryTime & { rows: string }> {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const r = await con.runAndReadAll(sql);
+  const ms = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  return { ms, cpuMs: (c.user + c.system) / 1000, rows: JSON.stringify(r.getRows(), (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v)) };
+}
+
+/** One side of one query: cold (first run in a fresh DuckDB instance) and warm (its second run). */
+export interface QuerySide {
+  readonly cold: QueryTime;
+  readonly warm: QueryTime;
+}
+
+/**
+ * Runs `sql` in a fresh in-memory DuckDB instance (default settings: 2 threads here, no Parquet
+ * metadata cache), twice. "Cold" is the first run: DuckDB has nothing cached, but the OS page cache
+ * is warm (the machine is shared and its caches cannot be dropped), so it measures opening and
+ * decoding, not the disk. "Warm" is the second run in the same instance.
+ */
+async function runSide(sql: string): Promise<QuerySide & { rows: string }> {
   const db = await DuckDBInstance.create(':memory:');
   const con = await db.connect();
-  const win = `read_parquet('${out}/windows/*/*/trades.parquet', hive_partitioning = true)`;
-  const ds = `read_parquet('${out}/dataset/trades/*/*.parquet', hive_partitioning = true)`;
-  const ev = `read_parquet('${out}/events/events.parquet')`;
-  const qs: Record<string, [string, string]> = {
-    'count+sum(size) by symbol': [
-      `SELECT symbol, count(*) AS n, sum(size) AS s FROM ${win} GROUP BY symbol ORDER BY symbol`,
-      `SELECT symbol, count(*) AS n, sum(size) AS s FROM ${ds} GROUP BY symbol ORDER BY symbol`,
-    ],
-    'join events on event_id': [
-      `SELECT e.event_type, count(*) AS n, sum(t.size) AS s FROM ${win} t JOIN ${ev} e ON e.event_id = t.event GROUP BY ALL ORDER BY ALL`,
-      `SELECT e.event_type, count(*) AS n, sum(t.size) AS s FROM ${ds} t JOIN ${ev} e ON e.event_id = t.event_id GROUP BY ALL ORDER BY ALL`,
-    ],
-  };
-  const res: DatasetBench['queries'] = {};
-  for (const [name, [a, b]] of Object.entries(qs)) {
-    // Second run of each counts (warm page cache for both: the machine cannot drop caches).
-    await timeQuery(con, a);
-    const w = await timeQuery(con, a);
-    await timeQuery(con, b);
-    const d = await timeQuery(con, b);
-    if (JSON.stringify(w.rows, (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v)) !== JSON.stringify(d.rows, (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v))) {
-      throw new Error(`bench 8: ${name} differs between windows/ and dataset/`);
-    }
-    res[name] = { windowsMs: w.ms, datasetMs: d.ms, speedup: w.ms / d.ms };
+  try {
+    const cold = await timeQuery(con, sql);
+    const warm = await timeQuery(con, sql);
+    if (cold.rows !== warm.rows) throw new Error('bench 11: a query gave two answers');
+    return { cold: { ms: cold.ms, cpuMs: cold.cpuMs }, warm: { ms: warm.ms, cpuMs: warm.cpuMs }, rows: warm.rows };
+  } finally {
+    con.closeSync();
+    db.closeSync();
   }
+}
+
+/** The three inputs of every query: per-window files, the dataset, and all trades in one file (the bound). */
+export interface QueryResult {
+  readonly windows: QuerySide;
+  readonly dataset: QuerySide;
+  readonly oneFile: QuerySide;
+  /** Kept for older readers of the JSON: warm wall times and their ratio. */
+  readonly windowsMs: number;
+  readonly datasetMs: number;
+  readonly speedup: number;
+}
+
+/**
+ * Writes every dataset trade (with its symbol) into one DuckDB-written Parquet file: the best case
+ * any layout could reach for a whole-table query (no per-file cost at all), so the bench can tell
+ * how much of the gap to 100x is the dataset's layout and how much the query's own work per row.
+ */
+async function writeOneFile(out: string): Promise<string> {
+  const file = join(out, 'one-file-trades.parquet');
+  const db = await DuckDBInstance.create(':memory:');
+  const con = await db.connect();
+  await con.run(`COPY (SELECT * FROM read_parquet('${out}/dataset/trades/*/*.parquet', hive_partitioning = true)) TO '${file}' (FORMAT parquet, COMPRESSION zstd)`);
   con.closeSync();
+  db.closeSync();
+  return file;
+}
+
+/**
+ * The two queries of the issue, each the same SQL over three inputs, on the same engine and
+ * settings. Column pruning is DuckDB's: each query reads `size` (and `event_id`/`event` for the
+ * join) plus the Hive `symbol`, nothing else. The answers must be equal on all three inputs.
+ */
+async function queries(out: string): Promise<Record<string, QueryResult>> {
+  const one = await writeOneFile(out);
+  const inputs = {
+    windows: { from: `read_parquet('${out}/windows/*/*/trades.parquet', hive_partitioning = true)`, event: 'event' },
+    dataset: { from: `read_parquet('${out}/dataset/trades/*/*.parquet', hive_partitioning = true)`, event: 'event_id' },
+    oneFile: { from: `read_parquet('${one}')`, event: 'event_id' },
+  };
+  const ev = `read_parquet('${out}/events/events.parquet')`;
+  const qs: Record<string, (i: { from: string; event: string }) => string> = {
+    'count+sum(size) by symbol': (i) => `SELECT symbol, count(*) AS n, sum(size) AS s FROM ${i.from} GROUP BY symbol ORDER BY symbol`,
+    'join events on event_id': (i) => `SELECT e.event_type, count(*) AS n, sum(t.size) AS s FROM ${i.from} t JOIN ${ev} e ON e.event_id = t.${i.event} GROUP BY ALL ORDER BY ALL`,
+  };
+  const res: Record<string, QueryResult> = {};
+  for (const [name, q] of Object.entries(qs)) {
+    const windows = await runSide(q(inputs.windows));
+    const dataset = await runSide(q(inputs.dataset));
+    const oneFile = await runSide(q(inputs.oneFile));
+    if (windows.rows !== dataset.rows || windows.rows !== oneFile.rows) throw new Error(`bench 11: ${name} differs between windows/, dataset/ and one file`);
+    const strip = (s: QuerySide & { rows: string }): QuerySide => ({ cold: s.cold, warm: s.warm });
+    res[name] = { windows: strip(windows), dataset: strip(dataset), oneFile: strip(oneFile), windowsMs: windows.warm.ms, datasetMs: dataset.warm.ms, speedup: windows.warm.ms / dataset.warm.ms };
+  }
   return res;
 }
 
@@ -203,16 +263,16 @@ async function polarsReadWrite(out: string): Promise<number> {
 
 export async function measureDataset(out: string, nWindows: number, nSymbols: number, log: (s: string) => void): Promise<DatasetBench> {
   let t0 = performance.now();
-  log(`8 dataset: generating ${nWindows} windows over ${nSymbols} symbols`);
+  log(`11 dataset: generating ${nWindows} windows over ${nSymbols} symbols`);
   const { trades, quotes } = generate(out, nWindows, nSymbols);
   const generateMs = performance.now() - t0;
-  log(`8 dataset: ${trades} trades, ${quotes} quotes in ${(generateMs / 1000).toFixed(0)} s; baselines`);
+  log(`11 dataset: ${trades} trades, ${quotes} quotes in ${(generateMs / 1000).toFixed(0)} s; baselines`);
   const bc = await byteCopy(out);
   const rw = await polarsReadWrite(out);
-  log('8 dataset: compacting (child process)');
+  log('11 dataset: compacting (child process)');
   t0 = performance.now();
   const c = await runChild<{ ms: number; maxRssMB: number; parts: number }>('dataset-child', [out]);
-  log(`8 dataset: compacted in ${(c.ms / 1000).toFixed(1)} s; queries`);
+  log(`11 dataset: compacted in ${(c.ms / 1000).toFixed(1)} s; queries`);
   const q = await queries(out);
   const w = await diskUse(join(out, 'windows'));
   const d = await diskUse(join(out, 'dataset'));
@@ -227,4 +287,27 @@ export async function measureDataset(out: string, nWindows: number, nSymbols: nu
     compaction: c,
     baselines: { byteCopyMs: bc.ms, polarsReadWriteMs: rw, bytes: bc.bytes },
   };
+}
+
+/** The table rows of benchmark 11 (bench/run.ts prints them). */
+export function datasetRows(d: DatasetBench, num: (x: number, digits?: number) => string): [string, string, string, string][] {
+  const ms = (x: number): string => (x >= 10_000 ? `${num(x / 1000, 1)} s` : `${num(x)} ms`);
+  const mb = (b: number): string => `${num(b / 1_048_576)} MB`;
+  const rows: [string, string, string, string][] = [];
+  for (const [name, q] of Object.entries(d.queries)) {
+    for (const when of ['warm', 'cold'] as const) {
+      const w = q.windows[when];
+      const s = q.dataset[when];
+      const o = q.oneFile[when];
+      rows.push([
+        '11 dataset',
+        `${name}, ${when}, ${num(d.windows)} windows (${num(d.trades)} trades)`,
+        `${ms(s.ms)} (cpu ${ms(s.cpuMs)}) dataset: ${num(w.ms / s.ms, 0)}x wall, ${num(w.cpuMs / s.cpuMs, 0)}x cpu`,
+        `per-window ${ms(w.ms)} (cpu ${ms(w.cpuMs)}); one file ${ms(o.ms)} (cpu ${ms(o.cpuMs)}): ${num(w.ms / o.ms, 0)}x wall, ${num(w.cpuMs / o.cpuMs, 0)}x cpu`,
+      ]);
+    }
+  }
+  rows.push(['11 dataset', `disk (allocated), ${num(d.disk.files.dataset)} vs ${num(d.disk.files.windows)} files`, `${mb(d.disk.datasetAllocated)} dataset`, `${mb(d.disk.windowsAllocated)} windows (bytes ${mb(d.disk.datasetBytes)} vs ${mb(d.disk.windowsBytes)})`]);
+  rows.push(['11 dataset', `compaction of ${num(d.trades + d.quotes)} rows, ${num(d.compaction.parts)} parts`, `${ms(d.compaction.ms)}, peak RSS ${num(d.compaction.maxRssMB)} MB`, `byte copy ${ms(d.baselines.byteCopyMs)} (${num(d.baselines.byteCopyMs / d.compaction.ms, 2)}x), Polars read+write ${ms(d.baselines.polarsReadWriteMs)} (${num(d.baselines.polarsReadWriteMs / d.compaction.ms, 2)}x)`]);
+  return rows;
 }

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { compact, type CompactOptions, type CompactResult } from '../dataset/compact.js';
+import { IncrementalCompactor } from '../dataset/incremental.js';
 import { InputError, LockedError } from '../errors.js';
 import { parseFlags } from './args.js';
 import type { Command } from './main.js';
@@ -41,6 +42,32 @@ export async function compactAfterIngest(out: string, opts: CompactOptions): Pro
     if (err instanceof LockedError) return undefined;
     throw err;
   }
+}
+
+/**
+ * The incremental compactor of `run` (rule: src/dataset/incremental.ts): each compaction during
+ * ingest is one line of the run's output and of its log; a failure is logged, and the compaction
+ * at the end of ingest tries again.
+ */
+export function ingestCompactor(
+  out: string,
+  removeWindows: boolean,
+  line: (s: string) => void,
+  log: { info(o: object, msg: string): void; warn(o: object, msg: string): void },
+): IncrementalCompactor {
+  return new IncrementalCompactor(out, {
+    removeWindows,
+    command: 'tickpipe run (incremental compaction)',
+    onCompacted: (r, symbols) => {
+      line(`during ingest: ${formatCompact(r)} (${symbols.length} finished symbol(s))`);
+      log.info({ compaction: r, symbols: symbols.length, incremental: true }, 'compacted during ingest');
+    },
+    onError: (err, symbols) => {
+      const message = err instanceof Error ? err.message : String(err);
+      line(`during ingest: compaction of ${symbols.length} finished symbol(s) failed (${message}); retried at the end of ingest`);
+      log.warn({ err: message, symbols: symbols.length }, 'compaction during ingest failed');
+    },
+  });
 }
 
 export const compactCommand: Command = {

@@ -25,6 +25,7 @@ import type { PolygonClient } from '../streams/polygon-client.js';
 import type { CommandIo } from './main.js';
 import type { ProgressView } from './progress-view.js';
 import { renderDetect, renderIngest } from './run-view.js';
+import { ingestCompactor } from './compact.js';
 
 /** Everything a stage of `run` needs. */
 export interface Job {
@@ -223,6 +224,7 @@ export async function runIngest(job: Job, view: ProgressView, paused$: Observabl
   const { logs, client } = job;
   const totals = { trades: 0, quotes: 0, bytes: 0 };
   const failedBefore = { n: 0 };
+  const compactor = job.compact ? ingestCompactor(job.out, job.compact.removeWindows, (s) => view.line(s), logs.log) : undefined;
   const stage$ = ingestStage({
     outDir: job.out,
     manifestPath: job.manifest,
@@ -235,6 +237,7 @@ export async function runIngest(job: Job, view: ProgressView, paused$: Observabl
     paused$,
     signal,
     stealLocks: job.stealLocks,
+    ...(compactor ? { onWindowStart: (symbol: string) => compactor.started(symbol) } : {}),
   });
   const part = String(job.partition.index);
   const toEvents = (p: IngestProgress, at: number): ProgressEvent[] => {
@@ -271,6 +274,7 @@ export async function runIngest(job: Job, view: ProgressView, paused$: Observabl
           const p = step?.source;
           if (p) logIngest(job, p, view, totals);
           if (p?.kind === 'counted') failedBefore.n = p.failedBefore;
+          if (p?.kind === 'window' || p?.kind === 'failed') compactor?.settled(p.symbol);
           const beat = step ? beatKind({ state, step }) : undefined;
           // Item beats every 100 windows: a fast stage is not slowed by its own log.
           if (beat === 'tick' || (beat === 'item' && state.processed % 100 === 0)) writeBeat(state, beat);
@@ -280,6 +284,7 @@ export async function runIngest(job: Job, view: ProgressView, paused$: Observabl
       { defaultValue: undefined },
     );
   } finally {
+    await compactor?.finish();
     if (last) writeBeat(last, 'tick');
   }
   if (last) {

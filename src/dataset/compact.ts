@@ -12,7 +12,7 @@
  *
  * Rows: `event_id, event_type, event_timestamp` (Datetime ms UTC), then the window file's columns,
  * sorted by event ID (symbol, type, time), then in the window's own order (the API's timestamp order). The symbol is the
- * Hive folder. Row groups: Polars' sink default of 122,880 rows (see {@link ROW_GROUP_ROWS}).
+ * Hive folder. Row groups: {@link ROW_GROUP_ROWS} rows (122,880, Polars' sink default; why: see there).
  *
  * @example
  * ```ts

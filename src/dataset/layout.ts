@@ -120,14 +120,17 @@ export function validateCompactionLine(v: unknown, where: string): CompactionLin
 export const EVENT_COLUMNS = ['event_id', 'event_type', 'event_timestamp'] as const;
 
 /**
- * Rows per Parquet row group: 131,072. DuckDB and Polars parallelise a scan per row group and prune
- * row groups by their min/max statistics; parts are sorted by event, so one event's rows sit in one
- * or two row groups. 128 Ki rows is ~1–4 MB of zstd per column chunk set for trades/quotes: big
- * enough that per-group overhead (footer entries, statistics, decoder set-up) is negligible, small
- * enough that a 2-core reader has several groups per busy symbol to split and that a point lookup
- * by event reads a few MB, not the whole part. (DuckDB's own default is 122,880.)
+ * Rows per Parquet row group: 122,880, the row-group size Polars' streaming sink writes (measured:
+ * a 500,000-row sink gives groups of 122,880 and a last one of 8,480; DuckDB's own default is the
+ * same number). Not passed explicitly because nodejs-polars takes `rowGroupSize` as a 16-bit
+ * integer (at most 32,767, which would be 4x the groups); this constant records it for tests and
+ * docs. Why this size suits the dataset: DuckDB and Polars parallelise a scan per row group and
+ * prune row groups by their min/max statistics; parts are sorted by event, so one event's rows sit
+ * in one or two row groups; ~1–4 MB of zstd per group makes the per-group overhead (footer entries,
+ * statistics, decoder set-up) negligible, yet a busy symbol's part has several groups for a 2-core
+ * reader to split, and a point lookup by event reads a few MB, not the whole part.
  */
-export const ROW_GROUP_ROWS = 131_072;
+export const ROW_GROUP_ROWS = 122_880;
 
 /**
  * Largest part, in rows of one table: a symbol's new windows are split into parts of at most this

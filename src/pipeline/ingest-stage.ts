@@ -51,6 +51,8 @@ export interface IngestStageOptions {
   readonly stealLocks?: boolean;
   /** Filesystem layer of the sinks (fault and crash injection in tests). @default nodeFs */
   readonly fs?: FsLayer;
+  /** Called as each window starts, in manifest order (incremental compaction: src/dataset/incremental.ts). */
+  readonly onWindowStart?: (symbol: string, eventId: string) => void;
 }
 
 /** The end of the manifest pass: final counts of the owned partition (see {@link ManifestCounts}). */
@@ -185,6 +187,7 @@ export function ingestStage(opts: IngestStageOptions): Observable<IngestProgress
     mergeMap(({ writer, pass, info, start }) => {
       const fetchWindow = (e: ManifestEvent | Counted): Observable<IngestProgress> => {
         if (!('eventId' in e)) return of(e);
+        opts.onWindowStart?.(e.symbol, e.eventId);
         const gte = BigInt(e.timestampMs - window.beforeMs) * NS_PER_MS;
         const lte = BigInt(e.timestampMs + window.afterMs) * NS_PER_MS;
         // Pausing is done by pullMap (no new window is pulled); stopping also drops windows not yet started.

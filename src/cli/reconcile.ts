@@ -41,6 +41,17 @@ function list(title: string, changes: readonly ReconcileChange[], max = 10): str
   return out;
 }
 
+/** One line on the dataset's unfinished states (reported, never changed by reconcile). */
+function formatDatasetStates(d: NonNullable<ReconcileResult['dataset']>): string {
+  const notes = [
+    d.unpublished.length ? `${d.unpublished.length} committed part(s) still staged (tickpipe compact publishes them): ${d.unpublished.slice(0, 10).join(', ')}` : '',
+    d.uncommittedStaged.length ? `${d.uncommittedStaged.length} uncommitted staged file(s) (tickpipe clean removes them): ${d.uncommittedStaged.slice(0, 10).join(', ')}` : '',
+    d.lost.length ? `${d.lost.length} committed part(s) with a file missing (see tickpipe verify): ${d.lost.slice(0, 10).join(', ')}` : '',
+    d.compactedWindowsKept ? `${d.compactedWindowsKept} compacted window(s) still in windows/ (kept; tickpipe compact --remove-windows removes them)` : '',
+  ].filter(Boolean);
+  return `dataset: ${d.published} published part(s)${notes.length ? `; ${notes.join('; ')}` : ''} (reported only: reconcile does not change the dataset)`;
+}
+
 /** The text form of a reconcile result. */
 export function formatReconcile(r: ReconcileResult): string {
   const lines = [
@@ -53,6 +64,7 @@ export function formatReconcile(r: ReconcileResult): string {
     ...list('dropped', r.ingest.dropped),
     ...list('corrected', r.ingest.corrected),
     ...list('failure-journal lines dropped', r.failedDropped),
+    ...(r.dataset ? [formatDatasetStates(r.dataset)] : []),
     r.rewritten.length ? `rewrote ${r.rewritten.join(', ')}` : 'journals already agree with the disk: nothing rewritten',
   ];
   return lines.join('\n');

@@ -139,6 +139,43 @@ export async function compactedWindowsOnDisk(outDir: string): Promise<Map<string
   return rowsInParts(outDir, journal.lines);
 }
 
+/**
+ * The dataset's states that are not "published", for `reconcile` to report (it never changes them):
+ * what the next `tickpipe compact` finishes, what `tickpipe clean` removes, and compacted windows
+ * whose folders are still on disk. Paths are relative to the run folder.
+ */
+export interface DatasetStates {
+  readonly published: number;
+  /** Journaled parts with a file still in staging: the next compaction publishes them. */
+  readonly unpublished: readonly string[];
+  /** Journaled parts with a file neither staged nor published (verify reports them). */
+  readonly lost: readonly string[];
+  /** Staged files no journal line names, and tmp files in staging: clean removes them. */
+  readonly uncommittedStaged: readonly string[];
+  /** Compacted windows whose folder is still in windows/ (kept by default; `compact --remove-windows` removes them). */
+  readonly compactedWindowsKept: number;
+}
+
+/** `windowsOnDisk`: the events whose window folder holds both files (reconcile has walked them already). */
+export async function datasetStates(outDir: string, windowsOnDisk: ReadonlySet<string>): Promise<DatasetStates | null> {
+  const p = datasetPaths(outDir);
+  const journal = await loadCompactionJournal(p).catch(() => undefined);
+  const staged = await classifyStaging(p, journal?.lines ?? []);
+  if ((!journal || journal.lines.length === 0) && staged.length === 0) return null;
+  const lines = journal?.lines ?? [];
+  const parts = await classifyCommittedParts(p, lines);
+  const name = (symbol: string, part: number): string => `${symbol} part ${part}`;
+  let kept = 0;
+  for (const l of lines) for (const e of l.events) if (windowsOnDisk.has(e)) kept++;
+  return {
+    published: parts.filter((x) => x.state === 'published').length,
+    unpublished: parts.filter((x) => x.state === 'committed').map((x) => name(x.line.symbol, x.line.part)),
+    lost: parts.filter((x) => x.state === 'lost').map((x) => name(x.line.symbol, x.line.part)),
+    uncommittedStaged: staged.filter((x) => x.state !== 'committed').map((x) => relative(outDir, x.path)),
+    compactedWindowsKept: kept,
+  };
+}
+
 /** The dataset's state for `status` and `report`, from the journals (no Parquet is opened). */
 export interface DatasetSummary {
   /** Published parts (both files in dataset/). */

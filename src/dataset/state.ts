@@ -14,7 +14,9 @@
  * folder kept) or `removed` (compacted and its folder removed with `--remove-windows`). A removed
  * window stays in the stage-2 journal, so it is still "done" for resume.
  */
+import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { describeLock, isLockStale, isProcessAlive, readLock } from '../sinks/lock-file.js';
 import { isNotFound, nodeFs, type FsLayer } from '../sinks/fs-layer.js';
 import { loadJournal } from '../sinks/journal.js';
 import { isTmpName, tmpFinalName } from '../sinks/publish-atomically.js';
@@ -179,4 +181,18 @@ export async function listOrEmpty(fs: FsLayer, dir: string): Promise<string[]> {
 export function isStagedTmp(name: string): boolean {
   const f = tmpFinalName(name);
   return f !== undefined && STAGED_FILE_RE.test(f);
+}
+
+/**
+ * Who may hold `state/compact/compact.lock`: undefined when no compaction holds it (absent, or its
+ * holder is certainly gone), else a sentence naming the holder. `clean` refuses to touch staging
+ * while a compaction may be writing there: deleting a staged file between its write and its
+ * journal line would commit a part whose file is gone.
+ */
+export async function compactionHolder(paths: DatasetPaths, opts: { readonly processAlive?: (pid: number) => boolean } = {}): Promise<string | undefined> {
+  const info = await readLock(paths.lock);
+  if (info === undefined) return undefined;
+  if (info === null) return `${paths.lock} is unreadable`;
+  if (isLockStale(info, { host: hostname(), alive: opts.processAlive ?? isProcessAlive })) return undefined;
+  return `${paths.lock} is held by ${describeLock(info)}`;
 }

@@ -8,6 +8,10 @@
  *     only once both files exist; `reconcile` then journals it.
  *   - of a shard: deleted (a promoted shard would be uncommitted: no journal line names it).
  *   - of a lock file, a journal, run.json, or a file whose final exists: deleted.
+ * - Compaction staging (`state/compact/staging/`): staged parts no line of the compaction journal
+ *   names, and tmp files, are deleted (their windows are still windows: the next compaction redoes
+ *   them). Parts the journal names are left for `tickpipe compact` to publish. Refused while a
+ *   compaction may hold `state/compact/compact.lock`.
  * - Uncommitted shards: moved-aside `events/shards/worker-K/.uncommitted/` folders, and shard
  *   files that worker K's journal does not name, are deleted.
  *
@@ -47,8 +51,10 @@ import {
   type LockState,
 } from './run-folder.js';
 import { asShardLine } from './verify.js';
+import { datasetPaths, type DatasetPaths } from '../dataset/layout.js';
+import { classifyStaging, compactionHolder, loadCompactionJournal, type CompactionJournal } from '../dataset/state.js';
 
-export type CleanActionKind = 'delete-tmp' | 'promote-tmp' | 'delete-uncommitted-shard' | 'remove-uncommitted-dir';
+export type CleanActionKind = 'delete-tmp' | 'promote-tmp' | 'delete-uncommitted-shard' | 'remove-uncommitted-dir' | 'delete-uncommitted-part';
 
 /** One thing clean did (or, with dryRun, would do). */
 export interface CleanAction {
@@ -74,13 +80,33 @@ export interface CleanOptions {
   readonly onProgress?: (message: string) => void;
 }
 
-/** Which lock protects a path: a worker, a partition, any ingest partition, or any lock at all. */
-type Concern = { readonly stage: 'detect' | 'ingest'; readonly index: number | 'any' } | 'any';
+/** Which lock protects a path: a worker, a partition, any ingest partition, the compaction lock, or any lock at all. */
+type Concern = { readonly stage: 'detect' | 'ingest'; readonly index: number | 'any' } | 'compact' | 'any';
 
 interface Planned extends CleanAction {
   readonly abs: string;
   readonly absTarget?: string;
   readonly concern: Concern;
+}
+
+/**
+ * Files in compaction staging that are not part of the dataset: staged parts no journal line names
+ * (a compaction stopped before its commit line; their windows are still windows) and tmp files.
+ * Nothing when the compaction journal cannot be read: then no staged file can be proven uncommitted.
+ */
+async function uncommittedStaging(p: DatasetPaths): Promise<Array<{ state: 'pending' | 'in-progress'; path: string; reason: string }>> {
+  let lines: CompactionJournal['lines'];
+  try {
+    lines = (await loadCompactionJournal(p)).lines;
+  } catch {
+    return [];
+  }
+  const out: Array<{ state: 'pending' | 'in-progress'; path: string; reason: string }> = [];
+  for (const f of await classifyStaging(p, lines)) {
+    if (f.state === 'pending') out.push({ state: 'pending', path: f.path, reason: `staged ${f.kind} of part ${f.part} of ${f.symbol}: no line of state/compact/compact.jsonl names it (uncommitted; its windows are compacted again)` });
+    else if (f.state === 'in-progress' && isTmpName(basename(f.path))) out.push({ state: 'in-progress', path: f.path, reason: 'tmp of a staged part (a compaction was stopped while writing it)' });
+  }
+  return out;
 }
 
 /** Whether `p` is a complete Parquet file: footer sane and every page decodes. */
@@ -103,6 +129,7 @@ function concernOfState(name: string, stage: 'detect' | 'ingest'): Concern {
 
 function blocks(c: Concern, l: LockState): boolean {
   if (c === 'any') return true;
+  if (c === 'compact') return false;
   return c.stage === l.stage && (c.index === 'any' || c.index === l.index);
 }
 
@@ -178,9 +205,15 @@ export async function cleanRun(outDir: string, opts?: CleanOptions): Promise<Cle
     }
   }
 
+  // Compaction staging: uncommitted staged parts and tmp files (committed ones are compact's to publish).
+  const dataset = datasetPaths(dir);
+  for (const f of await uncommittedStaging(dataset)) {
+    add({ kind: f.state === 'pending' ? 'delete-uncommitted-part' : 'delete-tmp', abs: f.path, concern: 'compact', reason: f.reason });
+  }
+
   // Everything else: state/, events/events.parquet, logs/, the top folder.
   const promotedElsewhere = new Set<string>();
-  for await (const abs of walkFiles(dir, new Set([join(dir, 'windows'), shardsDir]))) {
+  for await (const abs of walkFiles(dir, new Set([join(dir, 'windows'), shardsDir, dataset.stagingDir]))) {
     const n = basename(abs);
     if (!isTmpName(n)) continue;
     const final = tmpFinalName(n)!;
@@ -206,7 +239,11 @@ export async function cleanRun(outDir: string, opts?: CleanOptions): Promise<Cle
 
   // Refuse before touching anything if a running process may own a path concerned.
   const held = (await readLocks(dir)).filter(mayBeHeld);
+  const compacting = plan.some((a) => a.concern === 'compact' || a.concern === 'any') ? await compactionHolder(dataset) : undefined;
   for (const a of plan) {
+    if (compacting && (a.concern === 'compact' || a.concern === 'any')) {
+      throw new LockedError(`refusing to clean ${a.path} while a compaction may be active: ${compacting}; stop it first`);
+    }
     const l = held.find((h) => blocks(a.concern, h));
     if (l) {
       throw new LockedError(`refusing to clean ${a.path} while a run may be active: ${describeHolder(l)}; stop it first`);

@@ -19,6 +19,9 @@
  *   works, so no run starts meanwhile. Each changed journal is written with publishAtomically: a
  *   crash leaves the old or the new journal, never a mix. Unchanged journals are not rewritten.
  * - Files are never deleted or changed (that is `clean`'s job).
+ * - The dataset (state/compact/compact.jsonl, staging, dataset/) is reported, not changed:
+ *   journaled parts still staged (the next `tickpipe compact` publishes them), staged files no
+ *   line names (`clean` removes them), lost parts, and compacted windows still in windows/.
  *
  * @example
  * ```ts
@@ -30,7 +33,7 @@
 import { open } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import pl from 'nodejs-polars';
-import { compactedWindowsOnDisk } from '../dataset/check.js';
+import { compactedWindowsOnDisk, datasetStates, type DatasetStates } from '../dataset/check.js';
 import { InputError } from '../errors.js';
 import { acquireLock, publishAtomically, type LockHandle } from '../sinks/index.js';
 import {
@@ -82,6 +85,11 @@ export interface ReconcileResult {
   readonly failedDropped: readonly ReconcileChange[];
   /** Journals written (relative paths). */
   readonly rewritten: readonly string[];
+  /**
+   * The compacted dataset's states, reported only (reconcile never changes dataset/ or the
+   * compaction journal): null when there is no dataset.
+   */
+  readonly dataset: DatasetStates | null;
 }
 
 /** Options of {@link reconcileRun}. */
@@ -288,6 +296,8 @@ async function reconcileLocked(
     onDisk.set(w.event, { symbol: w.symbol, trades: t.rows, quotes: q.rows });
   });
 
+  // The dataset's unfinished states, reported as found (compact finishes them, clean removes the rest).
+  const dataset = await datasetStates(dir, new Set(onDisk.keys()));
   // Windows removed after compaction are on disk in dataset/: journal them with the parts' counts.
   for (const [event, c] of await compactedWindowsOnDisk(dir)) {
     if (!onDisk.has(event)) {
@@ -372,5 +382,6 @@ async function reconcileLocked(
     ingest: { kept: iKept, added: iAdded, dropped: iDropped, corrected: iCorrected },
     failedDropped,
     rewritten,
+    dataset,
   };
 }

@@ -20,6 +20,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import pl from 'nodejs-polars';
 import { InputError } from '../errors.js';
+import { datasetSummary, formatDatasetSummary, type DatasetSummary } from '../dataset/check.js';
 import { publishAtomically } from '../sinks/index.js';
 import { openRunFolder } from './run-folder.js';
 import { emptyTailState, foldHeartbeat, parseHeartbeat, StateReader, tailView, withDisk, type DiskState, type WorkerView } from './tail.js';
@@ -62,6 +63,8 @@ export interface ReportData {
   readonly events: number;
   readonly workers: readonly WorkerView[];
   readonly disk: DiskState;
+  /** The compacted dataset (as `status` shows it): null when nothing was compacted yet. */
+  readonly dataset: DatasetSummary | null;
 }
 
 /** Options of {@link buildReport}. */
@@ -201,6 +204,7 @@ export async function buildReport(outDir: string, opts?: BuildReportOptions): Pr
     events,
     workers: view.workers,
     disk,
+    dataset: await datasetSummary(dir),
   };
 }
 
@@ -383,8 +387,27 @@ ${timeChartSvg('429 responses and failed windows per interval', 'count', [
 ${barChartSvg('By type', d.eventsByType, '#3b7dd8')}${barChartSvg('By session', d.eventsBySession, '#8a5cc2')}
 <h2>Workers</h2>
 ${progressSvg(d.workers)}
+<h2>Dataset</h2>
+${datasetTable(d.dataset)}
 </body></html>
 `;
+}
+
+/**
+ * The dataset section: what is compacted, what is not yet (windows still only in windows/), and
+ * parts a killed compaction left for the next one. Same figures as `status` (one source: datasetSummary).
+ */
+export function datasetTable(d: DatasetSummary | null): string {
+  if (!d) return `<p class="empty">${esc(formatDatasetSummary(d))}</p>`;
+  const fmt = (n: number): string => n.toLocaleString('en-US');
+  const rows: Array<[string, string]> = [
+    ['parts', `${fmt(d.parts)} over ${fmt(d.symbols)} symbols (dataset/trades and dataset/quotes, one file each per part)`],
+    ['windows compacted', fmt(d.windowsCompacted)],
+    ['rows', `trades ${fmt(d.trades)}, quotes ${fmt(d.quotes)}`],
+    ['not compacted yet', d.windowsPending > 0 ? `${fmt(d.windowsPending)} committed windows (tickpipe compact)` : 'none: every committed window is compacted'],
+    ['left by an interrupted compaction', d.partsUnpublished + d.stagedUncommitted > 0 ? `${d.partsUnpublished} committed part(s) not yet published, ${d.stagedUncommitted} uncommitted staged file(s) (the next compaction finishes or discards them)` : 'nothing'],
+  ];
+  return `<table class="dataset">${rows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('')}</table>`;
 }
 
 /** The run's settings as rows: what run.json records, and the configured rate from the heartbeats. */

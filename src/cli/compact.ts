@@ -2,6 +2,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { compact, type CompactOptions, type CompactResult } from '../dataset/compact.js';
 import { IncrementalCompactor } from '../dataset/incremental.js';
+import { datasetPaths } from '../dataset/layout.js';
+import { compactionHolder } from '../dataset/state.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { InputError, LockedError } from '../errors.js';
 import { parseFlags } from './args.js';
 import type { Command } from './main.js';
@@ -32,15 +35,22 @@ export function formatCompact(r: CompactResult): string {
 }
 
 /**
- * Compaction at the end of `run`: a live compaction in another process is not an error (that one
- * compacts these windows too), so it returns undefined instead of failing the run.
+ * Compaction at the end of `run`. Another process's compaction (a partition of the same run, an
+ * incremental one, or `tickpipe compact`) is not an error: this one waits for it (polling the lock
+ * every second, at most `waitMs`), then compacts what is left, so windows committed while the other
+ * was running are not left out. Returns undefined if the lock is still held after `waitMs`.
  */
-export async function compactAfterIngest(out: string, opts: CompactOptions): Promise<CompactResult | undefined> {
-  try {
-    return await compact(out, opts);
-  } catch (err) {
-    if (err instanceof LockedError) return undefined;
-    throw err;
+export async function compactAfterIngest(out: string, opts: CompactOptions, waitMs = 600_000): Promise<CompactResult | undefined> {
+  const until = Date.now() + waitMs;
+  for (;;) {
+    try {
+      return await compact(out, opts);
+    } catch (err) {
+      if (!(err instanceof LockedError)) throw err;
+      if (Date.now() >= until) return undefined;
+    }
+    do await sleep(1000);
+    while ((await compactionHolder(datasetPaths(out))) !== undefined && Date.now() < until);
   }
 }
 

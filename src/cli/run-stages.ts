@@ -224,7 +224,8 @@ export async function runIngest(job: Job, view: ProgressView, paused$: Observabl
   const { logs, client } = job;
   const totals = { trades: 0, quotes: 0, bytes: 0 };
   const failedBefore = { n: 0 };
-  const compactor = job.compact ? ingestCompactor(job.out, job.compact.removeWindows, (s) => view.line(s), logs.log) : undefined;
+  // Partitioned: symbols are shared between processes, so none can tell when one is finished.
+  const compactor = job.compact && job.partition.count === 1 ? ingestCompactor(job.out, job.compact.removeWindows, (s) => view.line(s), logs.log) : undefined;
   const stage$ = ingestStage({
     outDir: job.out,
     manifestPath: job.manifest,

@@ -85,7 +85,7 @@ function templates(dir: string): { trades: string; quotes: string; nT: number; n
 const TYPES = ['opening_range_break', 'vwap_break', 'flush', 'volume_spike'] as const;
 
 /** Writes windows, their ingest journal and events.parquet into `out`. */
-export function generate(out: string, nWindows: number, nSymbols: number): { trades: number; quotes: number } {
+function generate(out: string, nWindows: number, nSymbols: number): { trades: number; quotes: number } {
   const tpl = templates(join(out, 'templates'));
   const journal: string[] = [];
   const events: { symbol: string; event_type: string; timestamp: number; session: 'RTH'; price: number; volume: number; vwap: number; measure: number }[] = [];

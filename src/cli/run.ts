@@ -48,7 +48,7 @@ Options:
   --cluster URL            several hosts: enqueue the run's work on Redis (redis://HOST:PORT, default
                            $TICKPIPE_REDIS_URL) and work on it; \`tickpipe worker\` on other hosts joins.
                            --rate is then the combined rate of every host (one bucket in Redis)
-  --no-compact             do not compact the windows into dataset/ at the end of ingest
+  --no-compact             do not compact the windows into dataset/ (during and at the end of ingest)
   --remove-windows         remove each window folder once compacted (default: keep them)
   -h, --help               this help`;
 

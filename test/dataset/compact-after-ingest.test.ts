@@ -32,7 +32,7 @@ describe('compaction at the end of run, with the lock held elsewhere', () => {
       expect(await compactAfterIngest(out, {}, 1200)).toBeUndefined();
       expect(await datasetSummary(out)).toBeNull();
 
-      const released = new Promise<void>((resolve) => setTimeout(() => void lock.release().then(resolve), 1500));
+      const released = new Promise<void>((resolve) => setTimeout(() => void lock.release().then(() => resolve()), 1500));
       const r = await compactAfterIngest(out, {}, 30_000);
       await released;
       expect(r).toMatchObject({ parts: 1, windows: 2, trades: 6, quotes: 4 });

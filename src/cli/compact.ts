@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { compact, type CompactOptions, type CompactResult } from '../dataset/compact.js';
 import { InputError, LockedError } from '../errors.js';
-import { parseFlags } from './args.js';
-import type { Command } from './main.js';
+import { parseFlags } from '../args.js';
+import type { Command } from './command.js';
 
 const HELP = `Usage: tickpipe compact [--out DIR] [--remove-windows]
 

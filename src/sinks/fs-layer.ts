@@ -19,6 +19,7 @@
  */
 import * as fsp from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
+import { errnoCode } from '../errors.js';
 
 /** An open file. Writes are complete (looped until every byte is written) or throw. */
 export interface FsFileHandle {
@@ -303,14 +304,7 @@ export function instrumentFs(base: FsLayer, hook: (call: FsCall) => FsHookResult
   };
 }
 
-/** The errno code of `err`, if it is a Node system error. */
-export function errnoCode(err: unknown): string | undefined {
-  if (err && typeof err === 'object' && 'code' in err && typeof (err as { code: unknown }).code === 'string') {
-    const c = (err as { code: string }).code;
-    return /^E[A-Z0-9]+$/.test(c) ? c : undefined;
-  }
-  return undefined;
-}
+export { errnoCode };
 
 /** True when `err` is a system error with code ENOENT. */
 export function isNotFound(err: unknown): boolean {

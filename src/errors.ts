@@ -196,3 +196,49 @@ export class AbortedError extends TickpipeError {
 export function isRetryable(err: unknown): boolean {
   return err instanceof TickpipeError && err.retryable;
 }
+
+/** The errno code of `err`, if it is a Node system error. */
+export function errnoCode(err: unknown): string | undefined {
+  if (err && typeof err === 'object' && 'code' in err && typeof (err as { code: unknown }).code === 'string') {
+    const c = (err as { code: string }).code;
+    return /^E[A-Z0-9]+$/.test(c) ? c : undefined;
+  }
+  return undefined;
+}
+
+const REASONS: Record<string, string> = {
+  ENOSPC: 'disk full',
+  EDQUOT: 'disk quota exceeded',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  EBUSY: 'file busy',
+  EIO: 'I/O error',
+  EMFILE: 'too many open files',
+  ENFILE: 'too many open files',
+  ENOTDIR: 'a parent is not a folder',
+  EISDIR: 'is a folder',
+  ENAMETOOLONG: 'name too long',
+};
+
+/**
+ * Translates a filesystem error into a {@link DiskError} with one clear line: `"<reason> <doing>
+ * <path>"`, e.g. `disk full writing /out/a.parquet (ENOSPC)`. Non-system errors (including a
+ * simulated crash and tickpipe errors) are returned unchanged.
+ */
+export function toDiskError(err: unknown, doing: string, path: string): unknown {
+  if (err instanceof TickpipeError) return err;
+  const code = errnoCode(err) ?? osErrorCode(err);
+  if (!code) return err;
+  const reason = REASONS[code] ?? 'filesystem error';
+  return new DiskError(`${reason} ${doing} ${path} (${code})`, { cause: err });
+}
+
+const OS_ERRORS: Record<number, string> = { 1: 'EPERM', 5: 'EIO', 13: 'EACCES', 16: 'EBUSY', 28: 'ENOSPC', 30: 'EROFS', 122: 'EDQUOT' };
+
+/** Errors from native code (nodejs-polars) carry the errno only in the text: "(os error 28)". */
+function osErrorCode(err: unknown): string | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const m = /os error (\d+)/.exec(err.message);
+  return m ? OS_ERRORS[Number(m[1])] : undefined;
+}

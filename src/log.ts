@@ -1,8 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
-import { DiskError } from './errors.js';
-import { toDiskError } from './sinks/paths.js';
+import { DiskError, toDiskError } from './errors.js';
 
 export type { Logger } from 'pino';
 

@@ -13,7 +13,7 @@ import { startSim } from '../../src/sim/index.js';
 import type { Density } from '../../src/sim/market.js';
 import { parseDay, sessionStartMs } from '../../src/sim/calendar.js';
 import { TickColumns, scanTicksPage } from '../../src/streams/column-scanner.js';
-import { losslessParse } from '../../src/streams/lossless-json.js';
+import { losslessParse } from '../../src/codec/lossless-json.js';
 import type { Quote, Trade } from '../../src/types.js';
 
 export interface ParseCost {

@@ -10,8 +10,8 @@
  */
 import type { AdoptResult } from '../ops/adopt.js';
 import { UsageError } from '../errors.js';
-import { parseFlags } from './args.js';
-import type { Command } from './main.js';
+import { parseFlags } from '../args.js';
+import type { Command } from './command.js';
 
 const HELP = `Usage: tickpipe adopt --from PATH --out DIR [--checkpoint FILE]... [--trust-symbols] [--copy]
 

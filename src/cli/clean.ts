@@ -1,6 +1,6 @@
 import type { CleanResult } from '../ops/clean.js';
-import { parseFlags } from './args.js';
-import type { Command } from './main.js';
+import { parseFlags } from '../args.js';
+import type { Command } from './command.js';
 
 const HELP = `Usage: tickpipe clean [--out DIR] [--dry-run] [--json]
 

@@ -1,4 +1,4 @@
-import type { Command } from './main.js';
+import type { Command } from './command.js';
 
 /**
  * A command as `tickpipe --help` lists it, without loading it: `--help` and `--version` stay fast

@@ -6,8 +6,8 @@ import { datasetPaths } from '../dataset/layout.js';
 import { compactionHolder } from '../dataset/state.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InputError, LockedError } from '../errors.js';
-import { parseFlags } from './args.js';
-import type { Command } from './main.js';
+import { parseFlags } from '../args.js';
+import type { Command } from './command.js';
 
 const HELP = `Usage: tickpipe compact [--out DIR] [--remove-windows]
 

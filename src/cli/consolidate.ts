@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
-import { parseFlags } from './args.js';
-import type { Command } from './main.js';
+import { parseFlags } from '../args.js';
+import type { Command } from './command.js';
 
 const HELP = `Usage: tickpipe consolidate --out DIR [--partial]
 

@@ -1,19 +1,7 @@
 import { AuthError, TickpipeError } from '../errors.js';
 import { scrubSecret } from '../log.js';
 import { readApiKeyFile } from './api-key.js';
-
-/** What a command gets from the entry point; only main() decides the process exit status. */
-export interface CommandIo {
-  readonly stdout: NodeJS.WriteStream;
-  readonly stderr: NodeJS.WriteStream;
-  readonly env: NodeJS.ProcessEnv;
-}
-
-export interface Command {
-  readonly name: string;
-  readonly summary: string;
-  run(argv: string[], io: CommandIo): Promise<number>;
-}
+import type { Command, CommandIo } from './command.js';
 
 async function commands(): Promise<Array<{ readonly name: string; readonly summary: string; readonly load: () => Promise<Command> }>> {
   const { commandIndex } = await import('./commands.js');
@@ -71,7 +59,7 @@ export async function main(argv: string[], io: CommandIo = { stdout: process.std
   }
   const entry = all.find((c) => c.name === name);
   if (!entry) {
-    const { closestFlag } = await import('./args.js');
+    const { closestFlag } = await import('../args.js');
     const guess = closestFlag(name, all.map((c) => c.name));
     io.stderr.write(`tickpipe: unknown command ${JSON.stringify(name)}${guess ? `; did you mean ${guess}?` : ''} (try tickpipe --help)\n`);
     return 2;

@@ -1,6 +1,6 @@
 import type { ReconcileChange, ReconcileResult } from '../ops/reconcile.js';
-import { parseFlags } from './args.js';
-import type { Command } from './main.js';
+import { parseFlags } from '../args.js';
+import type { Command } from './command.js';
 
 const HELP = `Usage: tickpipe reconcile [--out DIR] [--json]
 

@@ -7,8 +7,8 @@
  * tickpipe report --out ./tickpipe-data --output /tmp/r.html
  * ```
  */
-import { parseFlags } from './args.js';
-import type { Command } from './main.js';
+import { parseFlags } from '../args.js';
+import type { Command } from './command.js';
 
 const HELP = `Usage: tickpipe report --out DIR [--output FILE]
 

@@ -22,7 +22,7 @@ import {
   type ProgressState,
 } from '../progress/index.js';
 import type { PolygonClient } from '../streams/polygon-client.js';
-import type { CommandIo } from './main.js';
+import type { CommandIo } from './command.js';
 import type { ProgressView } from './progress-view.js';
 import { renderDetect, renderIngest } from './run-view.js';
 import { ingestCompactor } from './compact.js';

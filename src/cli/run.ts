@@ -1,7 +1,7 @@
 import { UsageError } from '../errors.js';
 import type { EventWindow } from '../pipeline/ingest-stage.js';
-import { parseDuration, parseFlags, type ParsedFlags } from './args.js';
-import type { Command } from './main.js';
+import { parseDuration, parseFlags, type ParsedFlags } from '../args.js';
+import type { Command } from './command.js';
 
 /*
  * Only what `run --help` and flag parsing need is loaded here; the job itself (Polars, the

@@ -1,4 +1,4 @@
-import type { Command } from './main.js';
+import type { Command } from './command.js';
 
 export const simCommand: Command = {
   name: 'sim',

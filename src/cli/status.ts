@@ -1,8 +1,8 @@
 import { formatDatasetSummary } from '../dataset/format.js';
 import type { StatusReport } from '../ops/status.js';
 import { formatHostRow } from '../cluster/hosts-view.js';
-import { parseFlags } from './args.js';
-import type { Command } from './main.js';
+import { parseFlags } from '../args.js';
+import type { Command } from './command.js';
 import { bar, formatDuration } from './progress-view.js';
 
 const HELP = `Usage: tickpipe status [--out DIR] [--json]

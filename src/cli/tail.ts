@@ -14,9 +14,9 @@ import * as nodePath from 'node:path';
 import { join } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { TailViewData } from '../ops/tail.js';
-import { parseDuration, parseFlags } from './args.js';
+import { parseDuration, parseFlags } from '../args.js';
 import { UsageError } from '../errors.js';
-import type { Command, CommandIo } from './main.js';
+import type { Command, CommandIo } from './command.js';
 import { ProgressView } from './progress-view.js';
 
 const HELP = `Usage: tickpipe tail --out DIR [--once] [--json] [--stall-after 60s]

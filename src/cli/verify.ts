@@ -1,6 +1,6 @@
 import type { VerifyProblemKind, VerifyResult } from '../ops/verify.js';
-import { parseFlags, parseIntInRange } from './args.js';
-import type { Command } from './main.js';
+import { parseFlags, parseIntInRange } from '../args.js';
+import type { Command } from './command.js';
 
 const HELP = `Usage: tickpipe verify [--out DIR] [--json] [--concurrency N]
 

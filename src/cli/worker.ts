@@ -1,5 +1,5 @@
-import { parseFlags, parseIntInRange } from './args.js';
-import type { Command } from './main.js';
+import { parseFlags, parseIntInRange } from '../args.js';
+import type { Command } from './command.js';
 import { exitStatusForSignal, gracefulStop } from './signals.js';
 
 const HELP = `Usage: tickpipe worker --cluster redis://HOST:PORT --out DIR [options]

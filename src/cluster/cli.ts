@@ -3,7 +3,7 @@
  * `tickpipe worker --cluster URL --out DIR` (a worker on any host).
  */
 import { resolve } from 'node:path';
-import type { CommandIo } from '../cli/main.js';
+import type { CommandIo } from '../cli/command.js';
 import type { Detector } from '../detect/index.js';
 import { loadDetectorModule, selectDetectors } from '../detect/module-loader.js';
 import { InputError, UsageError } from '../errors.js';

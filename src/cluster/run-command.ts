@@ -1,5 +1,5 @@
 /** `tickpipe run --cluster URL`: the checks and the run spec of `run`, then the coordinator. */
-import type { CommandIo } from '../cli/main.js';
+import type { CommandIo } from '../cli/command.js';
 import { formatSummary } from '../cli/run-summary.js';
 import { exitStatusForSignal, gracefulStop } from '../cli/signals.js';
 import type { Detector } from '../detect/index.js';

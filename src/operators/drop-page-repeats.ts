@@ -1,5 +1,5 @@
 import { map, type OperatorFunction } from 'rxjs';
-import { losslessStringify } from '../streams/lossless-json.js';
+import { losslessStringify } from '../codec/lossless-json.js';
 
 /** Counts the rows {@link dropPageRepeats} dropped. */
 export interface PageRepeatCount {

@@ -259,6 +259,163 @@ async function publishFile(src: string, dest: string, mode: 'auto' | 'copy'): Pr
   return how;
 }
 
+/** The validated options, paths resolved. */
+interface AdoptPlan {
+  readonly from: string;
+  readonly out: string;
+  readonly mode: 'auto' | 'copy';
+  readonly progress: (msg: string) => void;
+}
+
+async function validateAdoptOptions(opts: AdoptOptions): Promise<AdoptPlan> {
+  if (typeof opts?.from !== 'string' || opts.from === '') throw new InputError(`adopt: from must be a path, got ${JSON.stringify(opts?.from)} (${typeof opts?.from})`);
+  if (typeof opts.out !== 'string' || opts.out === '') throw new InputError(`adopt: out must be a path, got ${JSON.stringify(opts.out)} (${typeof opts.out})`);
+  const mode = opts.mode ?? 'auto';
+  if (mode !== 'auto' && mode !== 'copy') throw new InputError(`adopt: mode must be 'auto' or 'copy', got ${JSON.stringify(mode)} (${typeof mode})`);
+  const from = resolve(opts.from);
+  const st = await stat(from).catch(() => undefined);
+  if (!st?.isDirectory()) throw new InputError(`--from: not a folder: ${opts.from}`);
+  return { from, out: resolve(opts.out), mode, progress: opts.onProgress ?? (() => {}) };
+}
+
+/** What the old tree's checkpoint files list. */
+interface CheckpointListing {
+  readonly checkpoints: Array<{ path: string; kind: 'ingest' | 'detect'; entries: number }>;
+  /** Event ID → the checkpoint that lists it. */
+  readonly events: Map<string, string>;
+  readonly symbols: Set<string>;
+}
+
+/** Reads the explicit checkpoints (which must be checkpoints) and the `*.json` found in the tree (which may not be). */
+async function readCheckpoints(explicitPaths: readonly string[], found: readonly string[], invalid: AdoptResult['invalid'][number][]): Promise<CheckpointListing> {
+  const r: CheckpointListing = { checkpoints: [], events: new Map(), symbols: new Set() };
+  const explicit = explicitPaths.map((p) => resolve(p));
+  for (const p of [...explicit, ...found.filter((j) => !explicit.includes(j))]) {
+    const cp = await readCheckpoint(p);
+    if (!cp) {
+      if (explicit.includes(p)) throw new InputError(`--checkpoint ${p}: not a checkpoint (expected JSON with completed_events or completed_symbols)`);
+      continue;
+    }
+    const list = cp.kind === 'ingest' ? cp.events : cp.symbols;
+    r.checkpoints.push({ path: p, kind: cp.kind, entries: list.length });
+    for (const x of list) {
+      try {
+        if (typeof x !== 'string') throw new InputError(`not a string: ${JSON.stringify(x)}`);
+        if (cp.kind === 'ingest') r.events.set(validateEventId(x), p);
+        else r.symbols.add(validateSymbol(x));
+      } catch (err) {
+        invalid.push({ what: `${cp.kind === 'ingest' ? 'event' : 'symbol'} ${JSON.stringify(x)} in ${p}`, reason: firstLine(err) });
+      }
+    }
+  }
+  return r;
+}
+
+/** The window's event ID and symbol, checked against each other and against its folder. */
+function windowIdentity(w: FoundWindow): { id: string; symbol: string } {
+  const id = validateEventId(w.id);
+  const parsed = parseEventId(id);
+  const symbol = validateSymbol(w.folderSymbol ?? parsed?.symbol ?? '');
+  if (!parsed) throw new InputError(`event ID ${JSON.stringify(id)} is not {symbol}_{event_type}_{YYYYMMDD_HHMMSS}_{hash8}`);
+  if (!id.startsWith(`${symbol}_`)) throw new InputError(`event ID ${JSON.stringify(id)} does not belong to symbol ${symbol} of its folder`);
+  return { id, symbol };
+}
+
+/** Both files of a window, opened and conformed to tickpipe's schemas; or why not. */
+async function readWindow(w: FoundWindow): Promise<{ trades: SchemaFit; quotes: SchemaFit; rows: { trades: number; quotes: number } } | { reason: string }> {
+  const [t, q] = await Promise.all([readFrame(join(w.dir, 'trades.parquet')), readFrame(join(w.dir, 'quotes.parquet'))]);
+  if ('reason' in t || 'reason' in q) return { reason: ['reason' in t ? t.reason : '', 'reason' in q ? q.reason : ''].filter(Boolean).join('; ') };
+  const ct = conformSchema(t.df, TRADES_SCHEMA);
+  const cq = conformSchema(q.df, QUOTES_SCHEMA);
+  if (ct.kind === 'error' || cq.kind === 'error') {
+    return { reason: [ct.kind === 'error' ? `trades: ${ct.reason}` : '', cq.kind === 'error' ? `quotes: ${cq.reason}` : ''].filter(Boolean).join('; ') };
+  }
+  return { trades: ct, quotes: cq, rows: { trades: t.df.height, quotes: q.df.height } };
+}
+
+type SchemaFit = Exclude<ReturnType<typeof conformSchema>, { kind: 'error' }>;
+
+/** Publishes both files of a window (link, copy or rewrite); returns how. Not yet committed: the journal line does that. */
+async function publishWindow(plan: AdoptPlan, w: FoundWindow, r: { trades: SchemaFit; quotes: SchemaFit }, symbol: string, id: string): Promise<AdoptedWindow['method']> {
+  const p = windowPaths(plan.out, symbol, id);
+  const put = async (c: SchemaFit, src: string, dest: string): Promise<'link' | 'copy' | 'converted'> => {
+    if (c.kind === 'converted') {
+      await writeParquetAtomically(dest, c.df);
+      return 'converted';
+    }
+    return publishFile(src, dest, plan.mode);
+  };
+  const [mt, mq] = await Promise.all([put(r.trades, join(w.dir, 'trades.parquet'), p.trades), put(r.quotes, join(w.dir, 'quotes.parquet'), p.quotes)]);
+  return mt === 'converted' || mq === 'converted' ? 'converted' : mt === 'copy' || mq === 'copy' ? 'copy' : 'link';
+}
+
+/** The windows of the old tree imported one by one; every published window committed by its journal line. */
+class WindowImport {
+  readonly imported: AdoptedWindow[] = [];
+  readonly skipped: Array<{ event: string; reason: string }> = [];
+  /** Event ID → where its (first valid) window is in the old tree. */
+  readonly seen = new Map<string, string>();
+  /** Windows already reported invalid are not reported again for their checkpoint listing. */
+  readonly bad = new Set<string>();
+  private readonly pending: Array<Promise<void>> = [];
+
+  constructor(
+    private readonly plan: AdoptPlan,
+    private readonly done: { has(id: string): boolean },
+    private readonly journal: Journal<WindowJournalLine>,
+    private readonly invalid: AdoptResult['invalid'][number][],
+  ) {}
+
+  async add(w: FoundWindow): Promise<void> {
+    const where = relative(this.plan.from, w.dir) || w.dir;
+    let idn: { id: string; symbol: string };
+    try {
+      idn = windowIdentity(w);
+    } catch (err) {
+      this.invalid.push({ what: where, reason: firstLine(err) });
+      return;
+    }
+    const { id, symbol } = idn;
+    const first = this.seen.get(id);
+    if (first !== undefined) return void this.skipped.push({ event: id, reason: `second copy in the old tree (${where}; first: ${first})` });
+    if (this.done.has(id)) {
+      this.seen.set(id, where);
+      return void this.skipped.push({ event: id, reason: 'already present in the run folder' });
+    }
+    const r = await readWindow(w);
+    if ('reason' in r) {
+      this.bad.add(id);
+      return void this.invalid.push({ what: where, reason: r.reason });
+    }
+    this.seen.set(id, where);
+    const method = await publishWindow(this.plan, w, r, symbol, id);
+    const line = { event: id, symbol, trades: r.rows.trades, quotes: r.rows.quotes };
+    // Both files are published: the journal line is the commit point (group-committed).
+    this.pending.push(this.journal.append(line));
+    this.imported.push({ ...line, method });
+    if (this.pending.length >= 1000) await Promise.all(this.pending.splice(0));
+  }
+
+  flush(): Promise<unknown> {
+    return Promise.all(this.pending.splice(0));
+  }
+}
+
+/** Journals the detect checkpoints' symbols (not yet journaled) so stage 1 skips them; returns how many. */
+async function journalTrustedSymbols(out: string, listed: ReadonlySet<string>, locks: LockHandle[]): Promise<number> {
+  const already = await loadCompletedSymbols(out);
+  const add = [...listed].filter((s) => !already.has(s)).sort();
+  if (add.length === 0) return 0;
+  locks.push(await acquireLock(join(out, 'state', 'detect', 'worker-0.lock'), { command: 'tickpipe adopt' }));
+  const dj = await Journal.open<{ shard: null; symbols: string[]; rows: number }>(join(out, 'state', 'detect', 'worker-0.jsonl'));
+  try {
+    await dj.append({ shard: null, symbols: add, rows: 0 });
+  } finally {
+    await dj.close();
+  }
+  return add.length;
+}
+
 /**
  * Adopts an old tree into a run folder; see the module comment for the rules.
  *
@@ -266,42 +423,13 @@ async function publishFile(src: string, dest: string, mode: 'auto' | 'copy'): Pr
  *   when a run may be active on `out`.
  */
 export async function adopt(opts: AdoptOptions): Promise<AdoptResult> {
-  if (typeof opts?.from !== 'string' || opts.from === '') throw new InputError(`adopt: from must be a path, got ${JSON.stringify(opts?.from)} (${typeof opts?.from})`);
-  if (typeof opts.out !== 'string' || opts.out === '') throw new InputError(`adopt: out must be a path, got ${JSON.stringify(opts.out)} (${typeof opts.out})`);
-  const mode = opts.mode ?? 'auto';
-  if (mode !== 'auto' && mode !== 'copy') throw new InputError(`adopt: mode must be 'auto' or 'copy', got ${JSON.stringify(mode)} (${typeof mode})`);
-  const from = resolve(opts.from);
-  const out = resolve(opts.out);
-  const st = await stat(from).catch(() => undefined);
-  if (!st?.isDirectory()) throw new InputError(`--from: not a folder: ${opts.from}`);
-  const progress = opts.onProgress ?? (() => {});
-
+  const plan = await validateAdoptOptions(opts);
+  const { from, out } = plan;
   const found: FoundWindow[] = [];
   const jsons: string[] = [];
   await scan(from, out, found, jsons, undefined);
-  const checkpoints: Array<{ path: string; kind: 'ingest' | 'detect'; entries: number }> = [];
-  const listedEvents = new Map<string, string>();
-  const listedSymbols = new Set<string>();
   const invalid: Array<{ what: string; reason: string }> = [];
-  const explicit = (opts.checkpoints ?? []).map((p) => resolve(p));
-  for (const p of [...explicit, ...jsons.filter((j) => !explicit.includes(j))]) {
-    const cp = await readCheckpoint(p);
-    if (!cp) {
-      if (explicit.includes(p)) throw new InputError(`--checkpoint ${p}: not a checkpoint (expected JSON with completed_events or completed_symbols)`);
-      continue;
-    }
-    const list = cp.kind === 'ingest' ? cp.events : cp.symbols;
-    checkpoints.push({ path: p, kind: cp.kind, entries: list.length });
-    for (const x of list) {
-      try {
-        if (typeof x !== 'string') throw new InputError(`not a string: ${JSON.stringify(x)}`);
-        if (cp.kind === 'ingest') listedEvents.set(validateEventId(x), p);
-        else listedSymbols.add(validateSymbol(x));
-      } catch (err) {
-        invalid.push({ what: `${cp.kind === 'ingest' ? 'event' : 'symbol'} ${JSON.stringify(x)} in ${p}`, reason: firstLine(err) });
-      }
-    }
-  }
+  const listing = await readCheckpoints(opts.checkpoints ?? [], jsons, invalid);
 
   // Refuse before anything is written.
   const existing = await readRunSpec(out);
@@ -312,104 +440,35 @@ export async function adopt(opts: AdoptOptions): Promise<AdoptResult> {
     runJsonCreated = true;
   }
 
-  const imported: AdoptedWindow[] = [];
-  const skipped: Array<{ event: string; reason: string }> = [];
   const locks: LockHandle[] = [];
   let journal: Journal<WindowJournalLine> | undefined;
   let journaledSymbols = 0;
+  let windows: WindowImport | undefined;
   try {
     locks.push(await acquireLock(join(out, 'state', 'ingest', 'part-0.lock'), { command: 'tickpipe adopt' }));
     const done = (await loadIngestState(out)).completed;
     journal = await Journal.open<WindowJournalLine>(join(out, 'state', 'ingest', 'part-0.jsonl'), { groupCommitMs: 200 });
-    const seen = new Map<string, string>();
-    // Windows already reported invalid are not reported again for their checkpoint listing.
-    const bad = new Set<string>();
-    const pending: Array<Promise<void>> = [];
+    windows = new WindowImport(plan, done, journal, invalid);
     let n = 0;
     for (const w of found) {
-      const where = relative(from, w.dir) || w.dir;
-      n++;
-      if (n % 500 === 0) progress(`adopt: ${n}/${found.length} windows checked, ${imported.length} imported`);
-      let id: string;
-      let symbol: string;
-      try {
-        id = validateEventId(w.id);
-        const parsed = parseEventId(id);
-        symbol = validateSymbol(w.folderSymbol ?? parsed?.symbol ?? '');
-        if (!parsed) throw new InputError(`event ID ${JSON.stringify(id)} is not {symbol}_{event_type}_{YYYYMMDD_HHMMSS}_{hash8}`);
-        if (!id.startsWith(`${symbol}_`)) throw new InputError(`event ID ${JSON.stringify(id)} does not belong to symbol ${symbol} of its folder`);
-      } catch (err) {
-        invalid.push({ what: where, reason: firstLine(err) });
-        continue;
-      }
-      const first = seen.get(id);
-      if (first !== undefined) {
-        skipped.push({ event: id, reason: `second copy in the old tree (${where}; first: ${first})` });
-        continue;
-      }
-      if (done.has(id)) {
-        seen.set(id, where);
-        skipped.push({ event: id, reason: 'already present in the run folder' });
-        continue;
-      }
-      const [t, q] = await Promise.all([readFrame(join(w.dir, 'trades.parquet')), readFrame(join(w.dir, 'quotes.parquet'))]);
-      if ('reason' in t || 'reason' in q) {
-        bad.add(id);
-        invalid.push({ what: where, reason: ['reason' in t ? t.reason : '', 'reason' in q ? q.reason : ''].filter(Boolean).join('; ') });
-        continue;
-      }
-      const ct = conformSchema(t.df, TRADES_SCHEMA);
-      const cq = conformSchema(q.df, QUOTES_SCHEMA);
-      if (ct.kind === 'error' || cq.kind === 'error') {
-        bad.add(id);
-        invalid.push({ what: where, reason: [ct.kind === 'error' ? `trades: ${ct.reason}` : '', cq.kind === 'error' ? `quotes: ${cq.reason}` : ''].filter(Boolean).join('; ') });
-        continue;
-      }
-      seen.set(id, where);
-      const p = windowPaths(out, symbol, id);
-      const put = async (c: typeof ct, src: string, dest: string): Promise<'link' | 'copy' | 'converted'> => {
-        if (c.kind === 'converted') {
-          await writeParquetAtomically(dest, c.df);
-          return 'converted';
-        }
-        return publishFile(src, dest, mode);
-      };
-      const [mt, mq] = await Promise.all([put(ct, join(w.dir, 'trades.parquet'), p.trades), put(cq, join(w.dir, 'quotes.parquet'), p.quotes)]);
-      const method = mt === 'converted' || mq === 'converted' ? 'converted' : mt === 'copy' || mq === 'copy' ? 'copy' : 'link';
-      const line = { event: id, symbol, trades: t.df.height, quotes: q.df.height };
-      // Both files are published: the journal line is the commit point (group-committed).
-      pending.push(journal.append(line));
-      imported.push({ ...line, method });
-      if (pending.length >= 1000) await Promise.all(pending.splice(0));
+      if (++n % 500 === 0) plan.progress(`adopt: ${n}/${found.length} windows checked, ${windows.imported.length} imported`);
+      await windows.add(w);
     }
-    await Promise.all(pending);
-    for (const [ev, cp] of listedEvents) {
-      if (!seen.has(ev) && !done.has(ev) && !bad.has(ev)) invalid.push({ what: `event ${ev}`, reason: `listed as completed in ${cp} but no valid window on disk (the next ingest downloads it)` });
+    await windows.flush();
+    for (const [ev, cp] of listing.events) {
+      if (!windows.seen.has(ev) && !done.has(ev) && !windows.bad.has(ev)) invalid.push({ what: `event ${ev}`, reason: `listed as completed in ${cp} but no valid window on disk (the next ingest downloads it)` });
     }
-    if (opts.trustSymbols && listedSymbols.size > 0) {
-      const already = await loadCompletedSymbols(out);
-      const add = [...listedSymbols].filter((s) => !already.has(s)).sort();
-      if (add.length > 0) {
-        locks.push(await acquireLock(join(out, 'state', 'detect', 'worker-0.lock'), { command: 'tickpipe adopt' }));
-        const dj = await Journal.open<{ shard: null; symbols: string[]; rows: number }>(join(out, 'state', 'detect', 'worker-0.jsonl'));
-        try {
-          await dj.append({ shard: null, symbols: add, rows: 0 });
-        } finally {
-          await dj.close();
-        }
-      }
-      journaledSymbols = add.length;
-    }
+    if (opts.trustSymbols && listing.symbols.size > 0) journaledSymbols = await journalTrustedSymbols(out, listing.symbols, locks);
   } finally {
     await journal?.close();
     for (const l of locks.reverse()) await l.release().catch(() => undefined);
   }
   return {
-    imported,
-    skipped,
+    imported: windows?.imported ?? [],
+    skipped: windows?.skipped ?? [],
     invalid,
-    checkpoints,
-    symbols: { listed: [...listedSymbols].sort(), journaled: journaledSymbols },
+    checkpoints: listing.checkpoints,
+    symbols: { listed: [...listing.symbols].sort(), journaled: journaledSymbols },
     runJsonCreated,
   };
 }

@@ -156,6 +156,213 @@ interface JournaledWindow {
   seen: boolean;
 }
 
+type ShardLineAt = { worker: number; shard: string; rows: number; where: string };
+
+/**
+ * One verify pass over one run folder: each step adds what it finds to {@link problems}. A class so
+ * the steps share the folder, the counters and the problem list without one long closure.
+ */
+class RunVerifier {
+  readonly problems: Problems;
+  journalLines = 0;
+  parquetFiles = 0;
+  windows = 0;
+  private readonly progress: (line: () => string) => void;
+
+  constructor(
+    readonly dir: string,
+    private readonly concurrency: number,
+    maxExamples: number,
+    onProgress: ((message: string) => void) | undefined,
+  ) {
+    this.problems = new Problems(maxExamples);
+    this.progress = throttled(onProgress);
+  }
+
+  rel(p: string): string {
+    return relative(this.dir, p) || '.';
+  }
+
+  private async scan(f: JournalFile, onEntry: (v: unknown, line: number) => void): Promise<void> {
+    const s = await streamJournal(f.path, onEntry);
+    this.journalLines += s.lines;
+    if (s.tornTail) this.problems.add('torn-journal-tail', `${this.rel(f.path)} (torn after byte ${s.validBytes})`);
+    for (const c of s.corrupt) this.problems.add('corrupt-journal-line', `${this.rel(f.path)}:${c.line}: ${c.text.slice(0, 60)}`);
+  }
+
+  /** Stage 1's journals: every symbol committed once; the shard files each line names. */
+  async detectJournals(files: readonly JournalFile[]): Promise<{ committed: Map<number, Set<string>>; shardLines: ShardLineAt[] }> {
+    const symbolAt = new Map<string, string>();
+    const twice = new Set<string>();
+    const committed = new Map<number, Set<string>>();
+    const shardLines: ShardLineAt[] = [];
+    for (const f of files) {
+      const names = new Set<string>();
+      committed.set(f.index, names);
+      await this.scan(f, (v, line) => {
+        const where = `${f.name}:${line}`;
+        const l = asShardLine(v);
+        if (!l) return this.problems.add('corrupt-journal-line', `${this.rel(f.path)}:${line}: not a shard line`);
+        for (const s of l.symbols) {
+          const first = symbolAt.get(s);
+          if (first === undefined) symbolAt.set(s, where);
+          else if (!twice.has(s)) {
+            twice.add(s);
+            this.problems.add('symbol-journaled-twice', `${s} (${first}, ${where})`);
+          }
+        }
+        if (l.shard !== null) {
+          names.add(l.shard);
+          shardLines.push({ worker: f.index, shard: l.shard, rows: l.rows, where });
+        }
+      });
+    }
+    return { committed, shardLines };
+  }
+
+  /** The journaled shards open and hold the journaled rows; returns the readable ones. */
+  async shardFiles(shardsDir: string, shardLines: readonly ShardLineAt[]): Promise<string[]> {
+    const readable: string[] = [];
+    await forEachConcurrent(shardLines, this.concurrency, async (s) => {
+      const path = join(shardsDir, `worker-${s.worker}`, s.shard);
+      const c = await parquetRowCount(path);
+      this.parquetFiles++;
+      if (!c.ok) {
+        if (c.reason.includes('ENOENT')) this.problems.add('journal-line-without-files', `${s.where}: ${this.rel(path)} is gone`);
+        else this.problems.add('unreadable-parquet', `${this.rel(path)}: ${c.reason}`);
+        return;
+      }
+      readable.push(path);
+      if (c.rows !== s.rows) this.problems.add('row-count-mismatch', `${this.rel(path)}: ${c.rows} rows, ${s.where} says ${s.rows}`);
+    });
+    return readable.sort();
+  }
+
+  /** Shard files on disk that no journal line names. */
+  async uncommittedShards(shardsDir: string, committed: ReadonlyMap<number, ReadonlySet<string>>): Promise<void> {
+    for (const w of (await namesIn(shardsDir)).sort()) {
+      const m = WORKER_DIR_RE.exec(w);
+      if (!m) continue;
+      const names = committed.get(Number(m[1])) ?? new Set<string>();
+      for (const n of (await namesIn(join(shardsDir, w))).sort()) {
+        if (SHARD_FILE_RE.test(n) && !names.has(n)) this.problems.add('uncommitted-shard', this.rel(join(shardsDir, w, n)));
+      }
+    }
+  }
+
+  /** The same event in two committed shards. Shards are small next to windows (one row per event), so one lazy group-by over all of them is cheap. */
+  async duplicateEvents(readableShards: readonly string[]): Promise<void> {
+    if (readableShards.length === 0) return;
+    const keys = ['symbol', 'event_type', 'timestamp'];
+    const dups = await pl
+      .concat(readableShards.map((p) => pl.scanParquet(p).select(...keys)))
+      .groupBy(keys)
+      .agg(pl.len().alias('n'))
+      .filter(pl.col('n').gt(1))
+      .sort(keys)
+      .collect();
+    if (dups.height === 0) return;
+    const n = dups.getColumn('n').toArray().map(Number);
+    const sym = dups.getColumn('symbol').toArray() as string[];
+    const et = dups.getColumn('event_type').toArray() as string[];
+    const ts = dups.getColumn('timestamp').toArray() as unknown[];
+    for (let i = 0; i < dups.height; i++) {
+      const t = ts[i] instanceof Date ? (ts[i] as Date).toISOString() : String(ts[i]);
+      this.problems.add('duplicate-event-rows', `${sym[i]} ${et[i]} ${t} x${n[i]}`, n[i]! - 1);
+    }
+  }
+
+  /** events.parquet opens and agrees with the shards. */
+  async manifest(readableShards: readonly string[]): Promise<void> {
+    const manifest = join(this.dir, 'events', 'events.parquet');
+    if (!(await namesIn(join(this.dir, 'events'))).includes('events.parquet')) return;
+    const c = await parquetRowCount(manifest);
+    this.parquetFiles++;
+    if (!c.ok) this.problems.add('unreadable-parquet', `${this.rel(manifest)}: ${c.reason}`);
+    else await compareManifest(manifest, readableShards, this.problems);
+  }
+
+  /** Stage 2's journals: one line per window; the last line wins, as for loadIngestState. */
+  async ingestJournals(files: readonly JournalFile[]): Promise<Map<string, JournaledWindow>> {
+    const journaled = new Map<string, JournaledWindow>();
+    const twice = new Set<string>();
+    for (const f of files) {
+      await this.scan(f, (v, line) => {
+        const where = `${f.name}:${line}`;
+        const l = asWindowLine(v);
+        if (!l) return this.problems.add('corrupt-journal-line', `${this.rel(f.path)}:${line}: not a window line`);
+        const prev = journaled.get(l.event);
+        if (prev && !twice.has(l.event)) {
+          twice.add(l.event);
+          this.problems.add('window-journaled-twice', `${l.event} (${prev.where}, ${where})`);
+        }
+        journaled.set(l.event, { symbol: l.symbol, trades: l.trades, quotes: l.quotes, where, seen: prev?.seen ?? false });
+      });
+    }
+    return journaled;
+  }
+
+  async failedJournals(files: readonly JournalFile[]): Promise<void> {
+    for (const f of files) await this.scan(f, () => undefined);
+  }
+
+  /** Every window folder: both files, readable, the journaled row counts, journaled at all. */
+  async windowFolders(journaled: ReadonlyMap<string, JournaledWindow>): Promise<void> {
+    await forEachConcurrent(walkWindows(this.dir), this.concurrency, async (w) => {
+      this.windows++;
+      this.progress(() => `verify: ${this.windows.toLocaleString('en-US')} window folders checked`);
+      const wrel = `windows/symbol=${w.symbol}/event=${w.event}`;
+      for (const n of w.names) if (isTmpName(n)) this.problems.add('orphan-tmp', `${wrel}/${n}`);
+      const j = journaled.get(w.event);
+      const entry = j && j.symbol === w.symbol ? j : undefined;
+      if (entry) entry.seen = true;
+      const hasT = w.names.includes('trades.parquet');
+      const hasQ = w.names.includes('quotes.parquet');
+      if (!hasT && !hasQ) {
+        if (entry) this.problems.add('journal-line-without-files', `${entry.where}: ${wrel} has neither file`);
+        return;
+      }
+      if (!hasT || !hasQ) {
+        this.problems.add('window-missing-file', `${wrel}: ${hasT ? 'quotes' : 'trades'}.parquet absent${entry ? ` (journaled ${entry.where})` : ''}`);
+      }
+      // Both files are checked even when the first is bad: each problem is reported.
+      const tradesOk = await this.windowFile(w, wrel, 'trades.parquet', entry, entry?.trades);
+      const quotesOk = await this.windowFile(w, wrel, 'quotes.parquet', entry, entry?.quotes);
+      const readable = tradesOk && quotesOk;
+      if (readable && !entry) this.problems.add('unjournaled-window', wrel);
+    });
+  }
+
+  /** One file of a window: false when it is absent or unreadable. */
+  private async windowFile(w: { dir: string; names: readonly string[] }, wrel: string, name: string, entry: JournaledWindow | undefined, want: number | undefined): Promise<boolean> {
+    if (!w.names.includes(name)) return false;
+    const c = await parquetRowCount(join(w.dir, name));
+    this.parquetFiles++;
+    if (!c.ok) {
+      this.problems.add('unreadable-parquet', `${wrel}/${name}: ${c.reason}`);
+      return false;
+    }
+    if (want !== undefined && c.rows !== want) this.problems.add('row-count-mismatch', `${wrel}/${name}: ${c.rows} rows, ${entry!.where} says ${want}`);
+    return true;
+  }
+
+  /** Journaled windows that are neither on disk nor in the compacted dataset. */
+  async goneWindows(journaled: ReadonlyMap<string, JournaledWindow>): Promise<void> {
+    // A window removed after compaction is present in the dataset, not gone.
+    const dataset = await verifyDataset(this.dir, (kind, example, n) => this.problems.add(kind, example, n));
+    for (const [event, j] of journaled) {
+      if (!j.seen && !dataset.compacted.has(event)) this.problems.add('journal-line-without-files', `${j.where}: windows/symbol=${j.symbol}/event=${event} is gone`);
+    }
+  }
+
+  /** tmp leftovers outside the window folders. */
+  async tmpLeftovers(): Promise<void> {
+    for await (const p of walkFiles(this.dir, new Set([join(this.dir, 'windows')]))) {
+      if (isTmpName(basename(p))) this.problems.add('orphan-tmp', this.rel(p));
+    }
+  }
+}
+
 /**
  * Checks a run folder and reports every problem found (see {@link VERIFY_PROBLEMS}).
  *
@@ -165,175 +372,34 @@ export async function verifyRun(outDir: string, opts?: VerifyOptions): Promise<V
   const { concurrency, maxExamples } = validateOptions(opts);
   const started = Date.now();
   const { dir } = await openRunFolder(outDir);
-  const rel = (p: string): string => relative(dir, p) || '.';
-  const problems = new Problems(maxExamples);
-  const progress = throttled(opts?.onProgress);
+  const v = new RunVerifier(dir, concurrency, maxExamples, opts?.onProgress);
   const heldLocks = (await readLocks(dir)).filter(mayBeHeld);
   const journals = await listJournals(dir);
-  let journalLines = 0;
-  let parquetFiles = 0;
 
-  const scan = async (f: JournalFile, onEntry: (v: unknown, line: number) => void): Promise<void> => {
-    const s = await streamJournal(f.path, onEntry);
-    journalLines += s.lines;
-    if (s.tornTail) problems.add('torn-journal-tail', `${rel(f.path)} (torn after byte ${s.validBytes})`);
-    for (const c of s.corrupt) problems.add('corrupt-journal-line', `${rel(f.path)}:${c.line}: ${c.text.slice(0, 60)}`);
-  };
-
-  // --- stage 1: detect journals and shards ---
-  const symbolAt = new Map<string, string>();
-  const twice = new Set<string>();
-  const committed = new Map<number, Set<string>>();
-  const shardLines: Array<{ worker: number; shard: string; rows: number; where: string }> = [];
-  for (const f of journals.detect) {
-    const names = new Set<string>();
-    committed.set(f.index, names);
-    await scan(f, (v, line) => {
-      const where = `${f.name}:${line}`;
-      const l = asShardLine(v);
-      if (!l) {
-        problems.add('corrupt-journal-line', `${rel(f.path)}:${line}: not a shard line`);
-        return;
-      }
-      for (const s of l.symbols) {
-        const first = symbolAt.get(s);
-        if (first === undefined) symbolAt.set(s, where);
-        else if (!twice.has(s)) {
-          twice.add(s);
-          problems.add('symbol-journaled-twice', `${s} (${first}, ${where})`);
-        }
-      }
-      if (l.shard !== null) {
-        names.add(l.shard);
-        shardLines.push({ worker: f.index, shard: l.shard, rows: l.rows, where });
-      }
-    });
-  }
   const shardsDir = join(dir, 'events', 'shards');
-  const readableShards: string[] = [];
-  await forEachConcurrent(shardLines, concurrency, async (s) => {
-    const path = join(shardsDir, `worker-${s.worker}`, s.shard);
-    const c = await parquetRowCount(path);
-    parquetFiles++;
-    if (!c.ok) {
-      if (c.reason.includes('ENOENT')) problems.add('journal-line-without-files', `${s.where}: ${rel(path)} is gone`);
-      else problems.add('unreadable-parquet', `${rel(path)}: ${c.reason}`);
-      return;
-    }
-    readableShards.push(path);
-    if (c.rows !== s.rows) problems.add('row-count-mismatch', `${rel(path)}: ${c.rows} rows, ${s.where} says ${s.rows}`);
-  });
-  for (const w of (await namesIn(shardsDir)).sort()) {
-    const m = WORKER_DIR_RE.exec(w);
-    if (!m) continue;
-    const names = committed.get(Number(m[1])) ?? new Set<string>();
-    for (const n of (await namesIn(join(shardsDir, w))).sort()) {
-      if (SHARD_FILE_RE.test(n) && !names.has(n)) problems.add('uncommitted-shard', rel(join(shardsDir, w, n)));
-    }
-  }
-  if (readableShards.length > 0) {
-    // Shards are small next to windows (one row per event), so one lazy group-by over all of them is cheap.
-    readableShards.sort();
-    const keys = ['symbol', 'event_type', 'timestamp'];
-    const dups = await pl
-      .concat(readableShards.map((p) => pl.scanParquet(p).select(...keys)))
-      .groupBy(keys)
-      .agg(pl.len().alias('n'))
-      .filter(pl.col('n').gt(1))
-      .sort(keys)
-      .collect();
-    if (dups.height > 0) {
-      const n = dups.getColumn('n').toArray().map(Number);
-      const sym = dups.getColumn('symbol').toArray() as string[];
-      const et = dups.getColumn('event_type').toArray() as string[];
-      const ts = dups.getColumn('timestamp').toArray() as unknown[];
-      for (let i = 0; i < dups.height; i++) {
-        const t = ts[i] instanceof Date ? (ts[i] as Date).toISOString() : String(ts[i]);
-        problems.add('duplicate-event-rows', `${sym[i]} ${et[i]} ${t} x${n[i]}`, n[i]! - 1);
-      }
-    }
-  }
-  const manifest = join(dir, 'events', 'events.parquet');
-  if ((await namesIn(join(dir, 'events'))).includes('events.parquet')) {
-    const c = await parquetRowCount(manifest);
-    parquetFiles++;
-    if (!c.ok) problems.add('unreadable-parquet', `${rel(manifest)}: ${c.reason}`);
-    else await compareManifest(manifest, readableShards, problems);
-  }
+  const { committed, shardLines } = await v.detectJournals(journals.detect);
+  const readableShards = await v.shardFiles(shardsDir, shardLines);
+  await v.uncommittedShards(shardsDir, committed);
+  await v.duplicateEvents(readableShards);
+  await v.manifest(readableShards);
 
-  // --- stage 2: ingest journals and windows ---
-  const journaled = new Map<string, JournaledWindow>();
-  const twiceW = new Set<string>();
-  for (const f of journals.ingest) {
-    await scan(f, (v, line) => {
-      const where = `${f.name}:${line}`;
-      const l = asWindowLine(v);
-      if (!l) {
-        problems.add('corrupt-journal-line', `${rel(f.path)}:${line}: not a window line`);
-        return;
-      }
-      const prev = journaled.get(l.event);
-      if (prev && !twiceW.has(l.event)) {
-        twiceW.add(l.event);
-        problems.add('window-journaled-twice', `${l.event} (${prev.where}, ${where})`);
-      }
-      // The last line wins, as for loadIngestState.
-      journaled.set(l.event, { symbol: l.symbol, trades: l.trades, quotes: l.quotes, where, seen: prev?.seen ?? false });
-    });
-  }
-  for (const f of journals.failed) await scan(f, () => undefined);
+  const journaled = await v.ingestJournals(journals.ingest);
+  await v.failedJournals(journals.failed);
+  await v.windowFolders(journaled);
+  await v.goneWindows(journaled);
+  await v.tmpLeftovers();
 
-  let windows = 0;
-  await forEachConcurrent(walkWindows(dir), concurrency, async (w) => {
-    windows++;
-    progress(() => `verify: ${windows.toLocaleString('en-US')} window folders checked`);
-    const wrel = `windows/symbol=${w.symbol}/event=${w.event}`;
-    for (const n of w.names) if (isTmpName(n)) problems.add('orphan-tmp', `${wrel}/${n}`);
-    const j = journaled.get(w.event);
-    const entry = j && j.symbol === w.symbol ? j : undefined;
-    if (entry) entry.seen = true;
-    const hasT = w.names.includes('trades.parquet');
-    const hasQ = w.names.includes('quotes.parquet');
-    if (!hasT && !hasQ) {
-      if (entry) problems.add('journal-line-without-files', `${entry.where}: ${wrel} has neither file`);
-      return;
-    }
-    if (!hasT || !hasQ) {
-      problems.add('window-missing-file', `${wrel}: ${hasT ? 'quotes' : 'trades'}.parquet absent${entry ? ` (journaled ${entry.where})` : ''}`);
-    }
-    let readable = hasT && hasQ;
-    for (const [name, want] of [
-      ['trades.parquet', entry?.trades],
-      ['quotes.parquet', entry?.quotes],
-    ] as const) {
-      if (!w.names.includes(name)) continue;
-      const c = await parquetRowCount(join(w.dir, name));
-      parquetFiles++;
-      if (!c.ok) {
-        readable = false;
-        problems.add('unreadable-parquet', `${wrel}/${name}: ${c.reason}`);
-      } else if (want !== undefined && c.rows !== want) {
-        problems.add('row-count-mismatch', `${wrel}/${name}: ${c.rows} rows, ${entry!.where} says ${want}`);
-      }
-    }
-    if (readable && !entry) problems.add('unjournaled-window', wrel);
-  });
-  // The compacted dataset; a window removed after compaction is present there, not gone.
-  const dataset = await verifyDataset(dir, (kind, example, n) => problems.add(kind, example, n));
-  for (const [event, j] of journaled) {
-    if (!j.seen && !dataset.compacted.has(event)) problems.add('journal-line-without-files', `${j.where}: windows/symbol=${j.symbol}/event=${event} is gone`);
-  }
-
-  // --- tmp leftovers outside the window folders ---
-  for await (const p of walkFiles(dir, new Set([join(dir, 'windows')]))) {
-    if (isTmpName(basename(p))) problems.add('orphan-tmp', rel(p));
-  }
-
-  const found = problems.result();
+  const found = v.problems.result();
   return {
     ok: Object.keys(found).length === 0,
     problems: found,
-    checked: { journals: journals.detect.length + journals.ingest.length + journals.failed.length, journalLines, shards: shardLines.length, windows, parquetFiles },
+    checked: {
+      journals: journals.detect.length + journals.ingest.length + journals.failed.length,
+      journalLines: v.journalLines,
+      shards: shardLines.length,
+      windows: v.windows,
+      parquetFiles: v.parquetFiles,
+    },
     heldLocks,
     elapsedMs: Date.now() - started,
   };

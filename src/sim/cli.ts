@@ -1,6 +1,6 @@
 /** `tickpipe sim`: serve the simulated market until SIGINT/SIGTERM. */
 import { UsageError } from '../errors.js';
-import { parseDuration, parseFlags, parseIntInRange, parseLatencyRange, parseProbability, parseRate } from '../cli/args.js';
+import { parseDuration, parseFlags, parseIntInRange, parseLatencyRange, parseProbability, parseRate } from '../args.js';
 import { startSim } from './index.js';
 import type { LatencyOption, SimOptions } from './options.js';
 import { DENSITIES } from './market.js';

@@ -250,109 +250,98 @@ function profileTag(eventiness: number, density: Density): string {
   return density === 'sparse' ? String(eventiness) : `${eventiness}|${density}`;
 }
 
-export function dayPlan(seed: number, ticker: string, day: number, eventinessOpt?: number, density: Density = 'sparse'): DayPlan {
-  const eventiness = clampEventiness(eventinessOpt);
-  const prof = tickerProfile(seed, ticker);
-  const r = new Rng(`${seed}|${ticker}|${day}|${profileTag(eventiness, density)}|plan`);
-  const n = SESSION_MINUTES;
-  // Early-close days (13:00) end the regular session there; the extended session still runs to 20:00.
-  const close = rthCloseMinute(day);
-  const baseIntensity = baseIntensityFor(close);
-  const activity = new Float64Array(n).fill(1);
-  const drift = new Float64Array(n);
-  const volMult = new Float64Array(n).fill(1);
-  const sizeMult = new Float64Array(n).fill(1);
-  const events: DayEvent[] = [];
+/** Per-minute multipliers the day's plan writes into; one array per effect. */
+interface MinuteShape {
+  readonly activity: Float64Array;
+  readonly drift: Float64Array;
+  readonly volMult: Float64Array;
+  readonly sizeMult: Float64Array;
+  /** The day's session-level activity, without event bursts: dense plans scale bursts separately. */
+  readonly dayBoost: Float64Array;
+  readonly events: DayEvent[];
+}
 
-  // The day's session-level activity, without event bursts: dense plans scale bursts separately.
-  const dayBoost = new Float64Array(n).fill(1);
-  const inPlay = r.chance(0.1 + 0.6 * eventiness) || density === 'in-play';
-  let gap = r.normal() * 0.01;
-  if (inPlay) {
-    const rthBoost = r.range(2, 5);
-    const pmBoost = r.range(4, 10);
-    for (let m = 0; m < n; m++) {
-      activity[m] = m < RTH_OPEN_MINUTE ? pmBoost : m < close ? rthBoost : pmBoost / 2;
-      dayBoost[m] = activity[m]!;
-      volMult[m] = 1.6;
-    }
-    if (r.chance(0.6)) {
-      const up = r.chance(0.65);
-      const mag = r.range(0.05, 0.3);
-      gap = up ? Math.log(1 + mag) : Math.log(1 - mag);
-      events.push({ kind: up ? 'gap_up' : 'gap_down', minute: 0, magnitude: up ? mag : -mag });
-    }
-  }
-  const nEvents = inPlay ? 1 + r.poisson(2 * eventiness) : r.chance(0.5 * eventiness) ? 1 : 0;
-  for (let k = 0; k < nEvents; k++) {
-    const kind = EVENT_KINDS[r.pick(EVENT_WEIGHTS)]!;
-    const where = r.next();
-    const m0 =
-      where < 0.65 ? r.int(RTH_OPEN_MINUTE + 5, 700) : where < 0.9 ? r.int(150, RTH_OPEN_MINUTE - 5) : r.int(725, 840);
-    if (kind === 'spike') {
-      const dur = r.int(2, 6);
-      const rise = r.range(0.08, 0.3);
-      const boost = minBurst(r.range(8, 25), density);
-      for (let j = 0; j < dur && m0 + j < n; j++) {
-        drift[m0 + j]! += Math.log(1 + rise) / dur;
-        activity[m0 + j]! *= boost;
-        sizeMult[m0 + j] = 2;
-        volMult[m0 + j]! *= 2;
-      }
-      const frac = r.range(0.3, 0.9);
-      const rdur = r.int(8, 40);
-      for (let j = 0; j < rdur && m0 + dur + j < n; j++) {
-        drift[m0 + dur + j]! -= (Math.log(1 + rise) * frac) / rdur;
-        activity[m0 + dur + j]! *= 1 + 3 * (1 - j / rdur);
-      }
-      events.push({ kind, minute: m0, magnitude: rise });
-    } else if (kind === 'flush') {
-      const dur = r.int(2, 7);
-      const drop = r.range(0.13, 0.28);
-      const boost = minBurst(r.range(8, 20), density);
-      for (let j = 0; j < dur && m0 + j < n; j++) {
-        drift[m0 + j]! += Math.log(1 - drop) / dur;
-        activity[m0 + j]! *= boost;
-        sizeMult[m0 + j] = 2;
-        volMult[m0 + j]! *= 2;
-      }
-      const frac = r.range(0.2, 0.6);
-      const rdur = r.int(10, 30);
-      for (let j = 0; j < rdur && m0 + dur + j < n; j++) {
-        drift[m0 + dur + j]! -= (Math.log(1 - drop) * frac) / rdur;
-        activity[m0 + dur + j]! *= 1 + 2 * (1 - j / rdur);
-      }
-      events.push({ kind, minute: m0, magnitude: -drop });
-    } else if (kind === 'volume_burst') {
-      const dur = r.int(1, 3);
-      const boost = minBurst(r.range(10, 25), density);
-      const move = r.normal() * 0.02;
-      for (let j = 0; j < dur && m0 + j < n; j++) {
-        activity[m0 + j]! *= boost;
-        sizeMult[m0 + j] = 2.5;
-        drift[m0 + j]! += move / dur;
-      }
-      events.push({ kind, minute: m0, magnitude: boost });
-    } else {
-      const up = r.chance(0.55);
-      const mag = r.range(0.06, 0.18);
-      const from = 360;
-      const to = 690;
-      for (let m = from; m < to; m++) {
-        drift[m]! += Math.log(up ? 1 + mag : 1 - mag) / (to - from);
-        activity[m]! *= 1.5;
-      }
-      events.push({ kind: up ? 'trend_up' : 'trend_down', minute: from, magnitude: up ? mag : -mag });
-    }
-  }
+// Every helper below draws from the plan's `Rng` in a fixed order: reordering draws changes every
+// simulated day (and the sparse profile's bytes are promised never to change).
 
-  // Price path in log space: legs (regimes of 20-180 minutes, each a steady drift) plus a small
-  // random walk, so price trends away from the day's VWAP and stays on one side of it for long
-  // stretches instead of chopping around it. Legs tend to continue the previous direction
-  // (momentum) and break at the open and the close. Then a correction makes the regular-session
-  // close meet the next session day's anchor: that keeps consecutive days consistent (close → next
-  // open is the gap). In-play days swing wider.
-  const volScale = prof.volScale * (inPlay ? 1.4 : 1);
+/** An in-play day: a busier session (pre-market most) and often a gap. Returns the gap (log), if any. */
+function inPlaySession(r: Rng, shape: MinuteShape, close: number): number | undefined {
+  const rthBoost = r.range(2, 5);
+  const pmBoost = r.range(4, 10);
+  for (let m = 0; m < shape.activity.length; m++) {
+    shape.activity[m] = m < RTH_OPEN_MINUTE ? pmBoost : m < close ? rthBoost : pmBoost / 2;
+    shape.dayBoost[m] = shape.activity[m]!;
+    shape.volMult[m] = 1.6;
+  }
+  if (!r.chance(0.6)) return undefined;
+  const up = r.chance(0.65);
+  const mag = r.range(0.05, 0.3);
+  shape.events.push({ kind: up ? 'gap_up' : 'gap_down', minute: 0, magnitude: up ? mag : -mag });
+  return up ? Math.log(1 + mag) : Math.log(1 - mag);
+}
+
+/** A sharp move over `dur` minutes with bigger lots, then a partial retrace with fading activity. */
+function moveAndRetrace(shape: MinuteShape, m0: number, dur: number, logMove: number, boost: number, retrace: { frac: number; rdur: number; fade: number }): void {
+  const n = shape.activity.length;
+  for (let j = 0; j < dur && m0 + j < n; j++) {
+    shape.drift[m0 + j]! += logMove / dur;
+    shape.activity[m0 + j]! *= boost;
+    shape.sizeMult[m0 + j] = 2;
+    shape.volMult[m0 + j]! *= 2;
+  }
+  const { frac, rdur, fade } = retrace;
+  for (let j = 0; j < rdur && m0 + dur + j < n; j++) {
+    shape.drift[m0 + dur + j]! -= (logMove * frac) / rdur;
+    shape.activity[m0 + dur + j]! *= 1 + fade * (1 - j / rdur);
+  }
+}
+
+/** One intraday event of a random kind at a random minute, written into `shape`. */
+function planEvent(r: Rng, shape: MinuteShape, density: Density): void {
+  const n = shape.activity.length;
+  const kind = EVENT_KINDS[r.pick(EVENT_WEIGHTS)]!;
+  const where = r.next();
+  const m0 = where < 0.65 ? r.int(RTH_OPEN_MINUTE + 5, 700) : where < 0.9 ? r.int(150, RTH_OPEN_MINUTE - 5) : r.int(725, 840);
+  if (kind === 'spike' || kind === 'flush') {
+    const spike = kind === 'spike';
+    const dur = spike ? r.int(2, 6) : r.int(2, 7);
+    const size = spike ? r.range(0.08, 0.3) : r.range(0.13, 0.28);
+    const boost = minBurst(spike ? r.range(8, 25) : r.range(8, 20), density);
+    const frac = spike ? r.range(0.3, 0.9) : r.range(0.2, 0.6);
+    const rdur = spike ? r.int(8, 40) : r.int(10, 30);
+    const logMove = Math.log(spike ? 1 + size : 1 - size);
+    moveAndRetrace(shape, m0, dur, logMove, boost, { frac, rdur, fade: spike ? 3 : 2 });
+    shape.events.push({ kind, minute: m0, magnitude: spike ? size : -size });
+  } else if (kind === 'volume_burst') {
+    const dur = r.int(1, 3);
+    const boost = minBurst(r.range(10, 25), density);
+    const move = r.normal() * 0.02;
+    for (let j = 0; j < dur && m0 + j < n; j++) {
+      shape.activity[m0 + j]! *= boost;
+      shape.sizeMult[m0 + j] = 2.5;
+      shape.drift[m0 + j]! += move / dur;
+    }
+    shape.events.push({ kind, minute: m0, magnitude: boost });
+  } else {
+    const up = r.chance(0.55);
+    const mag = r.range(0.06, 0.18);
+    const from = 360;
+    const to = 690;
+    for (let m = from; m < to; m++) {
+      shape.drift[m]! += Math.log(up ? 1 + mag : 1 - mag) / (to - from);
+      shape.activity[m]! *= 1.5;
+    }
+    shape.events.push({ kind: up ? 'trend_up' : 'trend_down', minute: from, magnitude: up ? mag : -mag });
+  }
+}
+
+/**
+ * The slope of each minute's leg. Price path in log space: legs (regimes of 20-180 minutes, each a
+ * steady drift) plus a small random walk, so price trends away from the day's VWAP and stays on one
+ * side of it for long stretches instead of chopping around it. Legs tend to continue the previous
+ * direction (momentum) and break at the open and the close. In-play days swing wider (`volScale`).
+ */
+function legSlopes(r: Rng, n: number, close: number, volScale: number): Float64Array {
   const slope = new Float64Array(n);
   let dir = r.chance(0.5) ? 1 : -1;
   for (let m = 0; m < n; ) {
@@ -365,87 +354,124 @@ export function dayPlan(seed: number, ticker: string, day: number, eventinessOpt
     for (let j = 0; j < dur; j++) slope[m + j] = move / dur;
     m += dur;
   }
+  return slope;
+}
+
+/** Log price at each minute boundary: the legs, the events' drift and the random walk. */
+function logPrices(r: Rng, shape: MinuteShape, slope: Float64Array, close: number, start: number, sigma: number): Float64Array {
+  const n = slope.length;
   const x = new Float64Array(n + 1);
-  const start = Math.log(anchorPrice(seed, ticker, day)) + gap;
   x[0] = start;
-  const sigma = WALK_SIGMA * prof.volScale;
   for (let m = 0; m < n; m++) {
     const open = m < RTH_OPEN_MINUTE || m >= close ? EXT_WALK : m < RTH_OPEN_MINUTE + 30 ? 1.8 : 1;
-    x[m + 1] = x[m]! + sigma * open * volMult[m]! * r.normal() + slope[m]! + drift[m]!;
+    x[m + 1] = x[m]! + sigma * open * shape.volMult[m]! * r.normal() + slope[m]! + shape.drift[m]!;
   }
-  const target = Math.log(anchorPrice(seed, ticker, nextSessionDay(day))) + r.normal() * 0.005;
-  // The correction steepens the legs that already go its way (spread evenly only when they are too
-  // few): added to every minute it would flatten legs going against it into chop.
-  const fix = target - x[close]!;
+  return x;
+}
+
+/**
+ * Per-minute correction that makes the regular-session close meet the next session day's anchor
+ * (close → next open is the gap). It steepens the legs that already go its way (spread evenly only
+ * when they are too few): added to every minute it would flatten legs going against it into chop.
+ */
+function closeCorrection(slope: Float64Array, fix: number, close: number): Float64Array {
   let along = 0;
   for (let m = 0; m < close; m++) if (slope[m]! * fix > 0) along++;
-  const fixRate = new Float64Array(n);
+  const fixRate = new Float64Array(slope.length);
   for (let m = 0; m < close; m++) {
     fixRate[m] = along >= 90 ? (slope[m]! * fix > 0 ? fix / along : 0) : fix / close;
   }
+  return fixRate;
+}
+
+/** Price level in dollars at each minute boundary, kept within $0.30–$60. */
+function priceLevels(x: Float64Array, fixRate: Float64Array): Float64Array {
+  const n = fixRate.length;
   const level = new Float64Array(n + 1);
   let cum = 0;
   for (let m = 0; m <= n; m++) {
     level[m] = Math.min(60, Math.max(0.3, Math.exp(x[m]! + cum)));
     if (m < n) cum += fixRate[m]!;
   }
+  return level;
+}
 
-  // Trades per minute (Poisson) and, separately, the volume of each minute that trades: a smooth
-  // intraday profile with moderate lognormal noise, so a minute's volume is never many times its
-  // neighbours' unless the plan says so (bursts, spikes, flushes multiply activity and lot size).
-  const counts = new Int32Array(n);
-  const starts = new Int32Array(n + 1);
-  const vol = new Float64Array(n);
-  const noise = new Float64Array(n);
-  const flow = new Float64Array(n);
-  const spread = new Int32Array(n);
+type MinuteFlow = Pick<DayPlan, 'counts' | 'starts' | 'vol' | 'noise' | 'flow' | 'spread'>;
+
+/**
+ * Trades per minute (Poisson) and, separately, the volume of each minute that trades: a smooth
+ * intraday profile with moderate lognormal noise, so a minute's volume is never many times its
+ * neighbours' unless the plan says so (bursts, spikes, flushes multiply activity and lot size).
+ */
+function minuteFlow(
+  r: Rng,
+  shape: MinuteShape,
+  path: { readonly slope: Float64Array; readonly fixRate: Float64Array; readonly level: Float64Array; readonly sigma: number },
+  day: { readonly close: number; readonly liquidity: number; readonly density: Density },
+): MinuteFlow {
+  const n = path.slope.length;
+  const baseIntensity = baseIntensityFor(day.close);
+  const f: MinuteFlow = { counts: new Int32Array(n), starts: new Int32Array(n + 1), vol: new Float64Array(n), noise: new Float64Array(n), flow: new Float64Array(n), spread: new Int32Array(n) };
   const rthSpread = r.range(0.0015, 0.005);
   const extSpread = r.range(0.003, 0.01);
   let spreadAr = 0;
   let total = 0;
-  const dense = density === 'sparse' ? undefined : DENSE[density];
+  const dense = day.density === 'sparse' ? undefined : DENSE[day.density];
   for (let m = 0; m < n; m++) {
-    const sparse = 0.6 * baseIntensity[m]! * prof.liquidity * activity[m]!;
+    const sparse = 0.6 * baseIntensity[m]! * day.liquidity * shape.activity[m]!;
     const lambda = dense
-      ? Math.min(DENSE_CAP, (dense.floor + dense.scale * 0.6 * baseIntensity[m]! * prof.liquidity) * burstOf(activity[m]! / dayBoost[m]!, density))
+      ? Math.min(DENSE_CAP, (dense.floor + dense.scale * 0.6 * baseIntensity[m]! * day.liquidity) * burstOf(shape.activity[m]! / shape.dayBoost[m]!, day.density))
       : Math.min(1200, sparse);
     const c = r.poisson(lambda);
-    counts[m] = c;
-    starts[m] = total;
+    f.counts[m] = c;
+    f.starts[m] = total;
     total += c;
-    vol[m] = c === 0 ? 0 : Math.round(LOT_SHARES * sizeMult[m]! * (0.5 + lambda) * Math.exp(VOL_NOISE * r.normal() - VOL_NOISE * VOL_NOISE / 2));
-    noise[m] = sigma * 0.8 * volMult[m]!;
-    const f = (slope[m]! + drift[m]! + fixRate[m]!) / FLOW_SLOPE;
-    flow[m] = f > 1 ? 1 : f < -1 ? -1 : f;
+    f.vol[m] = c === 0 ? 0 : Math.round(LOT_SHARES * shape.sizeMult[m]! * (0.5 + lambda) * Math.exp(VOL_NOISE * r.normal() - VOL_NOISE * VOL_NOISE / 2));
+    f.noise[m] = path.sigma * 0.8 * shape.volMult[m]!;
+    const fl = (path.slope[m]! + shape.drift[m]! + path.fixRate[m]!) / FLOW_SLOPE;
+    f.flow[m] = fl > 1 ? 1 : fl < -1 ? -1 : fl;
     // The quoted spread wanders slowly around the day's typical width (a fresh width every minute
     // would make every print jump by half a spread at random, chop no trader would recognise).
     spreadAr = 0.95 * spreadAr + 0.31 * r.normal();
-    const price = level[m]!;
-    const rel = (m >= RTH_OPEN_MINUTE && m < close ? rthSpread : extSpread) * Math.exp(0.15 * spreadAr);
+    const price = path.level[m]!;
+    const rel = (m >= RTH_OPEN_MINUTE && m < day.close ? rthSpread : extSpread) * Math.exp(0.15 * spreadAr);
     const tick = price >= 1 ? 0.01 : 0.0001;
-    spread[m] = Math.max(1, Math.round((price * rel) / tick));
+    f.spread[m] = Math.max(1, Math.round((price * rel) / tick));
   }
-  starts[n] = total;
+  f.starts[n] = total;
+  return f;
+}
 
-  return {
-    seed,
-    ticker,
-    day,
-    eventiness,
-    density,
-    tape: prof.tape,
-    baseMs: sessionStartMs(day),
-    rthClose: close,
-    counts,
-    starts,
-    level,
-    vol,
-    noise,
-    flow,
-    spread,
-    sizeMult,
-    events,
+export function dayPlan(seed: number, ticker: string, day: number, eventinessOpt?: number, density: Density = 'sparse'): DayPlan {
+  const eventiness = clampEventiness(eventinessOpt);
+  const prof = tickerProfile(seed, ticker);
+  const r = new Rng(`${seed}|${ticker}|${day}|${profileTag(eventiness, density)}|plan`);
+  const n = SESSION_MINUTES;
+  // Early-close days (13:00) end the regular session there; the extended session still runs to 20:00.
+  const close = rthCloseMinute(day);
+  const shape: MinuteShape = {
+    activity: new Float64Array(n).fill(1),
+    drift: new Float64Array(n),
+    volMult: new Float64Array(n).fill(1),
+    sizeMult: new Float64Array(n).fill(1),
+    dayBoost: new Float64Array(n).fill(1),
+    events: [],
   };
+  const inPlay = r.chance(0.1 + 0.6 * eventiness) || density === 'in-play';
+  let gap = r.normal() * 0.01;
+  if (inPlay) gap = inPlaySession(r, shape, close) ?? gap;
+  const nEvents = inPlay ? 1 + r.poisson(2 * eventiness) : r.chance(0.5 * eventiness) ? 1 : 0;
+  for (let k = 0; k < nEvents; k++) planEvent(r, shape, density);
+
+  const slope = legSlopes(r, n, close, prof.volScale * (inPlay ? 1.4 : 1));
+  const sigma = WALK_SIGMA * prof.volScale;
+  const x = logPrices(r, shape, slope, close, Math.log(anchorPrice(seed, ticker, day)) + gap, sigma);
+  const target = Math.log(anchorPrice(seed, ticker, nextSessionDay(day))) + r.normal() * 0.005;
+  const fixRate = closeCorrection(slope, target - x[close]!, close);
+  const level = priceLevels(x, fixRate);
+  const flow = minuteFlow(r, shape, { slope, fixRate, level, sigma }, { close, liquidity: prof.liquidity, density });
+  const { sizeMult, events } = shape;
+  return { seed, ticker, day, eventiness, density, tape: prof.tape, baseMs: sessionStartMs(day), rthClose: close, level, ...flow, sizeMult, events };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -648,22 +674,31 @@ export interface DayTicks {
   readonly qSeq: Int32Array;
 }
 
-export function dayTicks(plan: DayPlan, core: TradeCore): DayTicks {
-  const total = core.price.length;
-  const tSip = new Float64Array(total);
-  const tPart = new Float64Array(total);
-  const tTrf = new Float64Array(total);
-  const tExch = new Uint8Array(total);
-  const tTrfId = new Int32Array(total);
-  const tCond = new Uint8Array(total);
-  const tSeq = new Int32Array(total);
-  const rb = new Rng(`${plan.seed}|${plan.ticker}|${plan.day}|${profileTag(plan.eventiness, plan.density)}|trades`);
-  const gaps = new Float64Array(1300);
+type TradeTicks = Pick<DayTicks, 'tSip' | 'tPart' | 'tTrf' | 'tExch' | 'tTrfId' | 'tCond' | 'tSeq'>;
+type QuoteTicks = Pick<DayTicks, 'quoteCount' | 'qSip' | 'qPart' | 'qBid' | 'qAsk' | 'qBidSize' | 'qAskSize' | 'qBidExch' | 'qAskExch' | 'qSeq'>;
 
+/** The plan's random stream named `part` (trades or quotes): each part draws from its own. */
+function tickRng(plan: DayPlan, part: 'trades' | 'quotes'): Rng {
+  return new Rng(`${plan.seed}|${plan.ticker}|${plan.day}|${profileTag(plan.eventiness, plan.density)}|${part}`);
+}
+
+/** Times, venues, conditions and sequence numbers of the day's trades (prices and sizes are the core's). */
+function tradeTicks(plan: DayPlan, core: TradeCore): TradeTicks {
+  const total = core.price.length;
+  const t: TradeTicks = {
+    tSip: new Float64Array(total),
+    tPart: new Float64Array(total),
+    tTrf: new Float64Array(total),
+    tExch: new Uint8Array(total),
+    tTrfId: new Int32Array(total),
+    tCond: new Uint8Array(total),
+    tSeq: new Int32Array(total),
+  };
+  const rb = tickRng(plan, 'trades');
+  const gaps = new Float64Array(1300);
   for (let m = 0; m < SESSION_MINUTES; m++) {
     const c = plan.counts[m]!;
     if (c === 0) continue;
-    const s0 = plan.starts[m]!;
     // Exponential gaps give Poisson-like clustering; the j*MIN_TRADE_GAP term keeps times strictly
     // increasing and inside the minute whatever the draws.
     const g = c + 1 <= gaps.length ? gaps : new Float64Array(c + 1);
@@ -678,68 +713,112 @@ export function dayTicks(plan: DayPlan, core: TradeCore): DayTicks {
     let acc = 0;
     for (let j = 0; j < c; j++) {
       acc += g[j]!;
-      const i = s0 + j;
-      const sip = m * MINUTE_NS + Math.floor((width * acc) / sum) + (j + 1) * MIN_TRADE_GAP_NS;
-      tSip[i] = sip;
-      const viaTrf = rb.next() < 0.35;
-      const lat = 20_000 + Math.floor(rb.next() * 3_000_000);
-      if (viaTrf) {
-        tExch[i] = 4;
-        tTrfId[i] = TRF_IDS[rb.pick(TRF_CUM)]!;
-        const trfLat = 5_000 + Math.floor(rb.next() * 900_000);
-        tTrf[i] = sip - trfLat;
-        tPart[i] = sip - trfLat - lat;
-      } else {
-        tExch[i] = LIT_EXCHANGES[rb.pick(LIT_CUM)]!;
-        tTrf[i] = NaN;
-        tPart[i] = sip - lat;
-      }
-      let cond = 0;
-      if (ext) cond |= COND_EXTENDED;
-      if (core.size[i]! < 100) cond |= COND_ODD_LOT;
-      if (!ext && !viaTrf && rb.next() < 0.06) cond |= COND_ISO;
-      tCond[i] = cond;
-      tSeq[i] = 4 * i + 1 + Math.floor(rb.next() * 3);
+      const i = plan.starts[m]! + j;
+      tradeVenue(rb, t, i, m * MINUTE_NS + Math.floor((width * acc) / sum) + (j + 1) * MIN_TRADE_GAP_NS, ext, core.size[i]!);
     }
   }
+  return t;
+}
 
-  // Quotes: 1–4 (mean 2.5) NBBO updates strictly between consecutive trades; the last one before a
-  // trade brackets its price, so bid <= price <= ask holds at every trade time.
-  const rc = new Rng(`${plan.seed}|${plan.ticker}|${plan.day}|${profileTag(plan.eventiness, plan.density)}|quotes`);
+/** Trade `i` at SIP time `sip`: its venue (a TRF a third of the time), latencies, conditions, sequence. */
+function tradeVenue(rb: Rng, t: TradeTicks, i: number, sip: number, ext: boolean, size: number): void {
+  t.tSip[i] = sip;
+  const viaTrf = rb.next() < 0.35;
+  const lat = 20_000 + Math.floor(rb.next() * 3_000_000);
+  if (viaTrf) {
+    t.tExch[i] = 4;
+    t.tTrfId[i] = TRF_IDS[rb.pick(TRF_CUM)]!;
+    const trfLat = 5_000 + Math.floor(rb.next() * 900_000);
+    t.tTrf[i] = sip - trfLat;
+    t.tPart[i] = sip - trfLat - lat;
+  } else {
+    t.tExch[i] = LIT_EXCHANGES[rb.pick(LIT_CUM)]!;
+    t.tTrf[i] = NaN;
+    t.tPart[i] = sip - lat;
+  }
+  let cond = 0;
+  if (ext) cond |= COND_EXTENDED;
+  if (size < 100) cond |= COND_ODD_LOT;
+  if (!ext && !viaTrf && rb.next() < 0.06) cond |= COND_ISO;
+  t.tCond[i] = cond;
+  t.tSeq[i] = 4 * i + 1 + Math.floor(rb.next() * 3);
+}
+
+/** The NBBO updates of a day, appended one at a time into preallocated columns. */
+class QuoteTape {
+  private readonly qSip: Float64Array;
+  private readonly qPart: Float64Array;
+  private readonly qBid: Int32Array;
+  private readonly qAsk: Int32Array;
+  private readonly qBidSize: Int32Array;
+  private readonly qAskSize: Int32Array;
+  private readonly qBidExch: Uint8Array;
+  private readonly qAskExch: Uint8Array;
+  private readonly qSeq: Int32Array;
+  private q = 0;
+
+  constructor(private readonly rc: Rng, cap: number) {
+    this.qSip = new Float64Array(cap);
+    this.qPart = new Float64Array(cap);
+    this.qBid = new Int32Array(cap);
+    this.qAsk = new Int32Array(cap);
+    this.qBidSize = new Int32Array(cap);
+    this.qAskSize = new Int32Array(cap);
+    this.qBidExch = new Uint8Array(cap);
+    this.qAskExch = new Uint8Array(cap);
+    this.qSeq = new Int32Array(cap);
+  }
+
+  emit(sip: number, bid: number, ask: number): void {
+    const { q, rc } = this;
+    this.qSip[q] = sip;
+    this.qPart[q] = sip - (10_000 + Math.floor(rc.next() * 1_000_000));
+    this.qBid[q] = bid;
+    this.qAsk[q] = ask;
+    this.qBidSize[q] = 100 * (1 + Math.floor(rc.next() * rc.next() * 40));
+    this.qAskSize[q] = 100 * (1 + Math.floor(rc.next() * rc.next() * 40));
+    this.qBidExch[q] = LIT_EXCHANGES[rc.pick(LIT_CUM)]!;
+    this.qAskExch[q] = LIT_EXCHANGES[rc.pick(LIT_CUM)]!;
+    this.qSeq[q] = 3 * q + 1 + Math.floor(rc.next() * 2);
+    this.q++;
+  }
+
+  columns(): QuoteTicks {
+    const q = this.q;
+    return {
+      quoteCount: q,
+      qSip: this.qSip.subarray(0, q),
+      qPart: this.qPart.subarray(0, q),
+      qBid: this.qBid.subarray(0, q),
+      qAsk: this.qAsk.subarray(0, q),
+      qBidSize: this.qBidSize.subarray(0, q),
+      qAskSize: this.qAskSize.subarray(0, q),
+      qBidExch: this.qBidExch.subarray(0, q),
+      qAskExch: this.qAskExch.subarray(0, q),
+      qSeq: this.qSeq.subarray(0, q),
+    };
+  }
+}
+
+function quoteAround(mid: number, spreadTicks: number): [number, number] {
+  const tick = tickE4(mid);
+  let bid = toGridE4(mid - (spreadTicks * tick) / 2);
+  if (bid < tick) bid = tick;
+  return [bid, bid + spreadTicks * tick];
+}
+
+/**
+ * Quotes: 1–4 (mean 2.5; 2–5 on dense days) NBBO updates strictly between consecutive trades; the
+ * last one before a trade brackets its price, so bid <= price <= ask holds at every trade time.
+ */
+function quoteTicks(plan: DayPlan, core: TradeCore, tSip: Float64Array): QuoteTicks {
+  const total = core.price.length;
+  const rc = tickRng(plan, 'quotes');
   const dense = plan.density !== 'sparse';
-  const cap = (dense ? 5 : 4) * total + 4;
-  const qSip = new Float64Array(cap);
-  const qPart = new Float64Array(cap);
-  const qBid = new Int32Array(cap);
-  const qAsk = new Int32Array(cap);
-  const qBidSize = new Int32Array(cap);
-  const qAskSize = new Int32Array(cap);
-  const qBidExch = new Uint8Array(cap);
-  const qAskExch = new Uint8Array(cap);
-  const qSeq = new Int32Array(cap);
-  let q = 0;
+  const tape = new QuoteTape(rc, (dense ? 5 : 4) * total + 4);
   let prevT = 0;
   let prevP = total > 0 ? core.price[0]! : Math.round(plan.level[0]! * 1e4);
-  let trade = 0;
   let minute = 0;
-  const emit = (sip: number, bid: number, ask: number): void => {
-    qSip[q] = sip;
-    qPart[q] = sip - (10_000 + Math.floor(rc.next() * 1_000_000));
-    qBid[q] = bid;
-    qAsk[q] = ask;
-    qBidSize[q] = 100 * (1 + Math.floor(rc.next() * rc.next() * 40));
-    qAskSize[q] = 100 * (1 + Math.floor(rc.next() * rc.next() * 40));
-    qBidExch[q] = LIT_EXCHANGES[rc.pick(LIT_CUM)]!;
-    qAskExch[q] = LIT_EXCHANGES[rc.pick(LIT_CUM)]!;
-    qSeq[q] = 3 * q + 1 + Math.floor(rc.next() * 2);
-    q++;
-  };
-  const quoteAround = (mid: number, spreadTicks: number): [number, number] => {
-    const tick = tickE4(mid);
-    let bid = toGridE4(mid - (spreadTicks * tick) / 2);
-    if (bid < tick) bid = tick;
-    return [bid, bid + spreadTicks * tick];
-  };
   for (let i = 0; i <= total; i++) {
     const last = i === total;
     const t = last ? SESSION_MINUTES * MINUTE_NS : tSip[i]!;
@@ -760,43 +839,22 @@ export function dayTicks(plan: DayPlan, core: TradeCore): DayTicks {
         let bid = p - below * tick;
         if (bid < 1) bid = 1;
         // below <= spreadTicks, so ask = bid + spread >= price (also when bid is clamped).
-        emit(sip, bid, bid + spreadTicks * tick);
+        tape.emit(sip, bid, bid + spreadTicks * tick);
       } else {
-        const f = (k + 1) / (r + 1);
-        const mid = prevP + (p - prevP) * f;
-        const [bid, ask] = quoteAround(mid, spreadTicks);
-        emit(sip, bid, ask);
+        const [bid, ask] = quoteAround(prevP + (p - prevP) * ((k + 1) / (r + 1)), spreadTicks);
+        tape.emit(sip, bid, ask);
       }
     }
     prevT = t;
     prevP = p;
   }
+  return tape.columns();
+}
 
-  return {
-    day: plan.day,
-    tape: plan.tape,
-    baseMs: plan.baseMs,
-    tradeCount: total,
-    tSip,
-    tPart,
-    tTrf,
-    tPrice: core.price,
-    tSize: core.size,
-    tExch,
-    tTrfId,
-    tCond,
-    tSeq,
-    quoteCount: q,
-    qSip: qSip.subarray(0, q),
-    qPart: qPart.subarray(0, q),
-    qBid: qBid.subarray(0, q),
-    qAsk: qAsk.subarray(0, q),
-    qBidSize: qBidSize.subarray(0, q),
-    qAskSize: qAskSize.subarray(0, q),
-    qBidExch: qBidExch.subarray(0, q),
-    qAskExch: qAskExch.subarray(0, q),
-    qSeq: qSeq.subarray(0, q),
-  };
+export function dayTicks(plan: DayPlan, core: TradeCore): DayTicks {
+  const trades = tradeTicks(plan, core);
+  const quotes = quoteTicks(plan, core, trades.tSip);
+  return { day: plan.day, tape: plan.tape, baseMs: plan.baseMs, tradeCount: core.price.length, ...trades, tPrice: core.price, tSize: core.size, ...quotes };
 }
 
 export const EMPTY_TICKS: DayTicks = {

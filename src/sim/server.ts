@@ -39,141 +39,159 @@ function errorBody(requestId: string, message: string): string {
   return `{"status":"ERROR","request_id":"${requestId}","error":${str(message)}}`;
 }
 
-export async function startServer(opts: ResolvedSimOptions): Promise<SimServer> {
-  const stats = new StatsRecorder();
-  const faults = new FaultInjector(opts);
-  const bucket =
-    opts.rate === undefined ? undefined : opts.quotaMode === 'strict' ? new SlidingWindowQuota(opts.rate) : new QuotaBucket(opts.rate);
-  const timers = new Set<NodeJS.Timeout>();
-  let listenOrigin = '';
-  let closing = false;
+type Fault = ReturnType<FaultInjector['decide']>;
 
-  const send = (res: ServerResponse, status: number, body: string | Buffer, headers: Record<string, string> = {}): void => {
+/** One request's identity: its URL without the key, and the deterministic id the replies carry. */
+interface RequestContext {
+  readonly url: URL;
+  readonly requestKey: string;
+  readonly requestId: string;
+  readonly headers: Record<string, string>;
+}
+
+/**
+ * Answers requests: the checks in the documented order ({@link admit}), then the route and the
+ * faults ({@link respond}). One per server; the quota bucket and the stats live here.
+ */
+class SimHandler {
+  readonly stats = new StatsRecorder();
+  readonly timers = new Set<NodeJS.Timeout>();
+  listenOrigin = '';
+  closing = false;
+  private readonly faults: FaultInjector;
+  private readonly bucket: QuotaBucket | SlidingWindowQuota | undefined;
+
+  constructor(private readonly opts: ResolvedSimOptions) {
+    this.faults = new FaultInjector(opts);
+    this.bucket = opts.rate === undefined ? undefined : opts.quotaMode === 'strict' ? new SlidingWindowQuota(opts.rate) : new QuotaBucket(opts.rate);
+  }
+
+  send(res: ServerResponse, status: number, body: string | Buffer, headers: Record<string, string> = {}): void {
     const buf = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-    stats.status(status);
+    this.stats.status(status);
     res.writeHead(status, {
       'Content-Type': 'application/json',
       'Content-Length': String(buf.length),
       ...headers,
     });
-    if (status === 200) res.once('finish', () => stats.completedOk());
+    if (status === 200) res.once('finish', () => this.stats.completedOk());
     res.end(buf);
-  };
+  }
 
-  const handle = (req: IncomingMessage, res: ServerResponse): void => {
-    stats.request();
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    this.stats.request();
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://sim.invalid');
     } catch {
-      send(res, 400, errorBody(hashHex(`${opts.seed}|bad-url`), 'malformed request URL'));
+      this.send(res, 400, errorBody(hashHex(`${this.opts.seed}|bad-url`), 'malformed request URL'));
       return;
     }
     const queryKey = url.searchParams.get('apiKey');
     url.searchParams.delete('apiKey');
     // Request ids hash the request without its key: deterministic, and equal for equal requests.
     const requestKey = `${req.method} ${url.pathname}${url.search}`;
-    const requestId = hashHex(`${opts.seed}|${requestKey}`);
-    const headers = { 'X-Request-Id': requestId };
+    const requestId = hashHex(`${this.opts.seed}|${requestKey}`);
+    const ctx: RequestContext = { url, requestKey, requestId, headers: { 'X-Request-Id': requestId } };
+    if (!this.admit(req, res, ctx, queryKey ?? bearerKey(req.headers.authorization))) return;
 
-    if (req.method !== 'GET') {
-      send(res, 405, errorBody(requestId, `method ${req.method} not allowed`), { ...headers, Allow: 'GET' });
-      return;
-    }
-    const key = queryKey ?? bearerKey(req.headers.authorization);
-    if (key === undefined || key === '') {
-      send(res, 401, errorBody(requestId, 'API Key was not provided'), headers);
-      return;
-    }
-    if (opts.apiKey !== undefined && key !== opts.apiKey) {
-      send(res, 401, errorBody(requestId, 'Unknown API Key'), headers);
-      return;
-    }
-    if (bucket && !bucket.take()) {
-      const extra: Record<string, string> = opts.retryAfter ? { 'Retry-After': String(bucket.retryAfterSeconds()) } : {};
-      send(res, 429, errorBody(requestId, RATE_LIMIT_MESSAGE), { ...headers, ...extra });
-      return;
-    }
-
-    const fault = faults.decide(requestKey);
+    const fault = this.faults.decide(requestKey);
     const host = req.headers.host;
-    const origin = host !== undefined && HOST_HEADER_RE.test(host) ? `http://${host}` : listenOrigin;
-
-    const respond = (): void => {
-      if (closing || req.socket.destroyed) return;
-      if (fault.kind === 'reset') {
-        stats.reset();
-        req.socket.destroy();
-        return;
-      }
-      if (fault.kind === 'error') {
-        stats.injectedError();
-        const text = fault.status === 500 ? 'Internal Server Error' : fault.status === 502 ? 'Bad Gateway' : 'Service Unavailable';
-        send(res, fault.status, errorBody(requestId, text), headers);
-        return;
-      }
-      if (fault.errorBody) {
-        send(res, 200, errorBody200(requestId), headers);
-        return;
-      }
-      let status: number;
-      let body: string | Buffer;
-      try {
-        const r = route({
-          seed: opts.seed,
-          eventiness: opts.eventiness,
-          density: opts.density,
-          tickerCount: opts.tickerCount,
-          origin,
-          requestId,
-          url,
-          repeatCursor: fault.repeatCursor,
-        });
-        status = r.status;
-        body = status === 200 ? poisonTradesBody(url.pathname, opts.poisonTrades, r.body) : r.body;
-        if (r.repeatedCursor) stats.repeatedCursor();
-      } catch (err) {
-        if (err instanceof NotFoundError) {
-          status = 404;
-          body = `{"status":"NOT_FOUND","request_id":"${requestId}","message":${str(err.message)}}`;
-        } else if (err instanceof HttpError && err.status !== undefined) {
-          status = err.status;
-          body = errorBody(requestId, err.message);
-        } else {
-          status = 500;
-          body = errorBody(requestId, `internal simulator error: ${err instanceof Error ? err.message : String(err)}`);
-        }
-      }
-      if (fault.kind === 'truncate' || fault.kind === 'stall') {
-        const buf = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-        const cut = Math.max(1, Math.min(buf.length - 1, Math.floor(buf.length * fault.cut)));
-        stats.status(status);
-        res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': String(buf.length), ...headers });
-        if (fault.kind === 'truncate') {
-          stats.truncation();
-          // Destroy only once the partial body is on the wire, so the client sees it cut mid-way.
-          res.write(buf.subarray(0, cut), () => req.socket.destroy());
-        } else {
-          stats.stall();
-          res.write(buf.subarray(0, cut));
-        }
-        return;
-      }
-      send(res, status, body, headers);
-    };
-
-    if (fault.delayMs > 0) {
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        respond();
-      }, fault.delayMs);
-      timers.add(timer);
-    } else {
-      respond();
+    const origin = host !== undefined && HOST_HEADER_RE.test(host) ? `http://${host}` : this.listenOrigin;
+    if (fault.delayMs <= 0) {
+      this.respond(req, res, ctx, fault, origin);
+      return;
     }
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      this.respond(req, res, ctx, fault, origin);
+    }, fault.delayMs);
+    this.timers.add(timer);
   };
 
-  const server: Server = createServer({ keepAlive: true }, handle);
+  /** Method, key, quota, in that order; false when the request was answered with an error. */
+  private admit(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, key: string | undefined): boolean {
+    const { requestId, headers } = ctx;
+    if (req.method !== 'GET') {
+      this.send(res, 405, errorBody(requestId, `method ${req.method} not allowed`), { ...headers, Allow: 'GET' });
+      return false;
+    }
+    if (key === undefined || key === '') {
+      this.send(res, 401, errorBody(requestId, 'API Key was not provided'), headers);
+      return false;
+    }
+    if (this.opts.apiKey !== undefined && key !== this.opts.apiKey) {
+      this.send(res, 401, errorBody(requestId, 'Unknown API Key'), headers);
+      return false;
+    }
+    if (this.bucket && !this.bucket.take()) {
+      const extra: Record<string, string> = this.opts.retryAfter ? { 'Retry-After': String(this.bucket.retryAfterSeconds()) } : {};
+      this.send(res, 429, errorBody(requestId, RATE_LIMIT_MESSAGE), { ...headers, ...extra });
+      return false;
+    }
+    return true;
+  }
+
+  private respond(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, fault: Fault, origin: string): void {
+    if (this.closing || req.socket.destroyed) return;
+    const { requestId, headers } = ctx;
+    if (fault.kind === 'reset') {
+      this.stats.reset();
+      req.socket.destroy();
+      return;
+    }
+    if (fault.kind === 'error') {
+      this.stats.injectedError();
+      const text = fault.status === 500 ? 'Internal Server Error' : fault.status === 502 ? 'Bad Gateway' : 'Service Unavailable';
+      this.send(res, fault.status, errorBody(requestId, text), headers);
+      return;
+    }
+    if (fault.errorBody) {
+      this.send(res, 200, errorBody200(requestId), headers);
+      return;
+    }
+    const { status, body } = this.routed(ctx, fault, origin);
+    if (fault.kind === 'truncate' || fault.kind === 'stall') this.sendCut(req, res, status, body, fault, headers);
+    else this.send(res, status, body, headers);
+  }
+
+  /** The route's reply, or the API's error body for what the route threw. */
+  private routed(ctx: RequestContext, fault: Fault, origin: string): { status: number; body: string | Buffer } {
+    const { requestId, url } = ctx;
+    const o = this.opts;
+    try {
+      const r = route({ seed: o.seed, eventiness: o.eventiness, density: o.density, tickerCount: o.tickerCount, origin, requestId, url, repeatCursor: fault.repeatCursor });
+      if (r.repeatedCursor) this.stats.repeatedCursor();
+      return { status: r.status, body: r.status === 200 ? poisonTradesBody(url.pathname, o.poisonTrades, r.body) : r.body };
+    } catch (err) {
+      if (err instanceof NotFoundError) {
+        return { status: 404, body: `{"status":"NOT_FOUND","request_id":"${requestId}","message":${str(err.message)}}` };
+      }
+      if (err instanceof HttpError && err.status !== undefined) return { status: err.status, body: errorBody(requestId, err.message) };
+      return { status: 500, body: errorBody(requestId, `internal simulator error: ${err instanceof Error ? err.message : String(err)}`) };
+    }
+  }
+
+  /** A reply cut part-way: the connection reset after the part (truncate) or left hanging (stall). */
+  private sendCut(req: IncomingMessage, res: ServerResponse, status: number, body: string | Buffer, fault: Fault, headers: Record<string, string>): void {
+    const buf = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+    const cut = Math.max(1, Math.min(buf.length - 1, Math.floor(buf.length * fault.cut)));
+    this.stats.status(status);
+    res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': String(buf.length), ...headers });
+    if (fault.kind === 'truncate') {
+      this.stats.truncation();
+      // Destroy only once the partial body is on the wire, so the client sees it cut mid-way.
+      res.write(buf.subarray(0, cut), () => req.socket.destroy());
+    } else {
+      this.stats.stall();
+      res.write(buf.subarray(0, cut));
+    }
+  }
+}
+
+export async function startServer(opts: ResolvedSimOptions): Promise<SimServer> {
+  const h = new SimHandler(opts);
+  const server: Server = createServer({ keepAlive: true }, h.handle);
   const sockets = new Set<Socket>();
   server.on('connection', (s) => {
     sockets.add(s);
@@ -191,16 +209,16 @@ export async function startServer(opts: ResolvedSimOptions): Promise<SimServer> 
   });
   const addr = server.address() as AddressInfo;
   const hostPart = addr.family === 'IPv6' || addr.address.includes(':') ? `[${addr.address}]` : addr.address;
-  listenOrigin = `http://${hostPart}:${addr.port}`;
+  h.listenOrigin = `http://${hostPart}:${addr.port}`;
 
   let closed: Promise<void> | undefined;
   return {
-    url: listenOrigin,
+    url: h.listenOrigin,
     close(): Promise<void> {
       if (!closed) {
-        closing = true;
-        for (const t of timers) clearTimeout(t);
-        timers.clear();
+        h.closing = true;
+        for (const t of h.timers) clearTimeout(t);
+        h.timers.clear();
         closed = new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();
@@ -209,7 +227,7 @@ export async function startServer(opts: ResolvedSimOptions): Promise<SimServer> 
       }
       return closed;
     },
-    stats: () => stats.snapshot(),
-    resetStats: () => stats.clear(),
+    stats: () => h.stats.snapshot(),
+    resetStats: () => h.stats.clear(),
   };
 }

@@ -19,6 +19,7 @@
  */
 import * as fsp from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
+import { errnoCode } from '../errors.js';
 
 /** An open file. Writes are complete (looped until every byte is written) or throw. */
 export interface FsFileHandle {
@@ -174,6 +175,69 @@ export interface InstrumentedFs extends FsLayer {
   readonly crashed: SimulatedCrash | undefined;
 }
 
+/** The crash-injection state shared by an instrumented layer and its file handles. */
+class FsInstrument {
+  step = 0;
+  crashed: SimulatedCrash | undefined;
+  readonly counts: Record<string, number> = {};
+
+  constructor(private readonly hook: (call: FsCall) => FsHookResult) {}
+
+  /** Counts the call and asks the hook; once a simulated crash happened, every call fails with it. */
+  before(call: Omit<FsCall, 'step'>): FsHookResult {
+    if (this.crashed) throw this.crashed;
+    const s = this.step++;
+    this.counts[call.op] = (this.counts[call.op] ?? 0) + 1;
+    try {
+      return this.hook({ ...call, step: s });
+    } catch (err) {
+      if (err instanceof SimulatedCrash) this.crashed = err;
+      throw err;
+    }
+  }
+
+  afterCheck(): void {
+    if (this.crashed) throw this.crashed;
+  }
+
+  /** A torn write: part of `data` reaches the file, then the process "dies". */
+  async tornWrite(h: FsFileHandle, data: string | Uint8Array, partial: number): Promise<never> {
+    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    await h.write(buf.subarray(0, Math.max(0, Math.min(partial, buf.byteLength))));
+    this.crashed = new SimulatedCrash(this.step - 1, 'handle.write (torn)');
+    throw this.crashed;
+  }
+}
+
+function instrumentHandle(ins: FsInstrument, h: FsFileHandle, path: string): FsFileHandle {
+  return {
+    async write(data) {
+      const r = ins.before({ op: 'handle.write', path, data });
+      if (r && typeof r === 'object' && 'partial' in r) await ins.tornWrite(h, data, r.partial);
+      await h.write(data);
+    },
+    async sync() {
+      ins.before({ op: 'handle.sync', path });
+      await h.sync();
+    },
+    async truncate(length) {
+      ins.before({ op: 'handle.truncate', path });
+      await h.truncate(length);
+    },
+    async close() {
+      try {
+        ins.before({ op: 'handle.close', path });
+      } catch (err) {
+        // A dead process's descriptors are closed by the kernel (and a failed close(2) releases the
+        // descriptor too): release it, then report the crash or fault.
+        await h.close().catch(() => undefined);
+        throw err;
+      }
+      await h.close();
+    },
+  };
+}
+
 /**
  * Wraps a layer so `hook` sees every operation before it runs. A hook throwing a
  * {@link SimulatedCrash} kills the layer (every later call throws that crash); any other error is
@@ -188,118 +252,59 @@ export interface InstrumentedFs extends FsLayer {
  * ```
  */
 export function instrumentFs(base: FsLayer, hook: (call: FsCall) => FsHookResult): InstrumentedFs {
-  let step = 0;
-  let crashed: SimulatedCrash | undefined;
-  const counts: Record<string, number> = {};
-
-  const before = (call: Omit<FsCall, 'step'>): FsHookResult => {
-    if (crashed) throw crashed;
-    const s = step++;
-    counts[call.op] = (counts[call.op] ?? 0) + 1;
-    try {
-      return hook({ ...call, step: s });
-    } catch (err) {
-      if (err instanceof SimulatedCrash) crashed = err;
-      throw err;
-    }
-  };
-  const afterCheck = (): void => {
-    if (crashed) throw crashed;
-  };
-
-  const wrapH = (h: FsFileHandle, path: string): FsFileHandle => ({
-    async write(data) {
-      const r = before({ op: 'handle.write', path, data });
-      if (r && typeof r === 'object' && 'partial' in r) {
-        const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-        await h.write(buf.subarray(0, Math.max(0, Math.min(r.partial, buf.byteLength))));
-        crashed = new SimulatedCrash(step - 1, 'handle.write (torn)');
-        throw crashed;
-      }
-      await h.write(data);
-    },
-    async sync() {
-      before({ op: 'handle.sync', path });
-      await h.sync();
-    },
-    async truncate(length) {
-      before({ op: 'handle.truncate', path });
-      await h.truncate(length);
-    },
-    async close() {
-      try {
-        before({ op: 'handle.close', path });
-      } catch (err) {
-        // A dead process's descriptors are closed by the kernel (and a failed close(2) releases the
-        // descriptor too): release it, then report the crash or fault.
-        await h.close().catch(() => undefined);
-        throw err;
-      }
-      await h.close();
-    },
-  });
-
-  const layer: InstrumentedFs = {
+  const ins = new FsInstrument(hook);
+  return {
     get steps() {
-      return step;
+      return ins.step;
     },
     get counts() {
-      return counts;
+      return ins.counts;
     },
     get crashed() {
-      return crashed;
+      return ins.crashed;
     },
     async mkdir(path) {
-      before({ op: 'mkdir', path });
+      ins.before({ op: 'mkdir', path });
       await base.mkdir(path);
     },
     async open(path, flags) {
-      before({ op: 'open', path, flags });
-      const h = await base.open(path, flags);
-      return wrapH(h, path);
+      ins.before({ op: 'open', path, flags });
+      return instrumentHandle(ins, await base.open(path, flags), path);
     },
     async readFile(path) {
-      before({ op: 'readFile', path });
+      ins.before({ op: 'readFile', path });
       const b = await base.readFile(path);
-      afterCheck();
+      ins.afterCheck();
       return b;
     },
     async rename(from, to) {
-      before({ op: 'rename', path: from, path2: to });
+      ins.before({ op: 'rename', path: from, path2: to });
       await base.rename(from, to);
     },
     async link(existing, newPath) {
-      before({ op: 'link', path: existing, path2: newPath });
+      ins.before({ op: 'link', path: existing, path2: newPath });
       await base.link(existing, newPath);
     },
     async unlink(path) {
-      before({ op: 'unlink', path });
+      ins.before({ op: 'unlink', path });
       await base.unlink(path);
     },
     async readdir(path) {
-      before({ op: 'readdir', path });
+      ins.before({ op: 'readdir', path });
       return base.readdir(path);
     },
     async stat(path) {
-      before({ op: 'stat', path });
+      ins.before({ op: 'stat', path });
       return base.stat(path);
     },
     async fsyncDir(path) {
-      before({ op: 'fsyncDir', path });
+      ins.before({ op: 'fsyncDir', path });
       await base.fsyncDir(path);
     },
   };
-  return layer;
 }
 
-/** The errno code of `err`, if it is a Node system error. */
-export function errnoCode(err: unknown): string | undefined {
-  if (err && typeof err === 'object' && 'code' in err && typeof (err as { code: unknown }).code === 'string') {
-    const c = (err as { code: string }).code;
-    return /^E[A-Z0-9]+$/.test(c) ? c : undefined;
-  }
-  return undefined;
-}
+export { errnoCode };
 
 /** True when `err` is a system error with code ENOENT. */
 export function isNotFound(err: unknown): boolean {

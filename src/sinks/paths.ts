@@ -10,8 +10,7 @@
  * validatePathComponent('../etc', 'symbol');     // throws InputError
  * ```
  */
-import { DiskError, InputError, TickpipeError } from '../errors.js';
-import { errnoCode } from './fs-layer.js';
+import { InputError } from '../errors.js';
 
 const MAX_COMPONENT = 200;
 // Control characters, path separators, Windows-reserved characters and '=' (Hive key=value).
@@ -56,39 +55,4 @@ export function validateNonNegInt(value: unknown, what: string): number {
   return value;
 }
 
-const REASONS: Record<string, string> = {
-  ENOSPC: 'disk full',
-  EDQUOT: 'disk quota exceeded',
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  EROFS: 'read-only file system',
-  EBUSY: 'file busy',
-  EIO: 'I/O error',
-  EMFILE: 'too many open files',
-  ENFILE: 'too many open files',
-  ENOTDIR: 'a parent is not a folder',
-  EISDIR: 'is a folder',
-  ENAMETOOLONG: 'name too long',
-};
-
-/**
- * Translates a filesystem error into a {@link DiskError} with one clear line: `"<reason> <doing>
- * <path>"`, e.g. `disk full writing /out/a.parquet (ENOSPC)`. Non-system errors (including a
- * simulated crash and tickpipe errors) are returned unchanged.
- */
-export function toDiskError(err: unknown, doing: string, path: string): unknown {
-  if (err instanceof TickpipeError) return err;
-  const code = errnoCode(err) ?? osErrorCode(err);
-  if (!code) return err;
-  const reason = REASONS[code] ?? 'filesystem error';
-  return new DiskError(`${reason} ${doing} ${path} (${code})`, { cause: err });
-}
-
-const OS_ERRORS: Record<number, string> = { 1: 'EPERM', 5: 'EIO', 13: 'EACCES', 16: 'EBUSY', 28: 'ENOSPC', 30: 'EROFS', 122: 'EDQUOT' };
-
-/** Errors from native code (nodejs-polars) carry the errno only in the text: "(os error 28)". */
-function osErrorCode(err: unknown): string | undefined {
-  if (!(err instanceof Error)) return undefined;
-  const m = /os error (\d+)/.exec(err.message);
-  return m ? OS_ERRORS[Number(m[1])] : undefined;
-}
+export { toDiskError } from '../errors.js';

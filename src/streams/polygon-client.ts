@@ -18,7 +18,7 @@ import {
 import type { Bar, Page, Quote, Trade } from '../types.js';
 import { TokenBucket } from '../operators/token-bucket.js';
 import { retryBackoff, type RetryBackoffOptions } from '../operators/retry-backoff.js';
-import { losslessParse } from './lossless-json.js';
+import { losslessParse } from '../codec/lossless-json.js';
 import { TickColumns, scanTicksPage, type PageHeader } from './column-scanner.js';
 import { HttpMetrics, type HttpMetricsSnapshot } from './http-metrics.js';
 import { checkPageBody, pageStatusProblem, type PageEndpointKind } from './page-status.js';

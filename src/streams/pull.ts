@@ -1,4 +1,4 @@
-import { from, Observable, type ObservableInput, Subscription } from 'rxjs';
+import { from, Observable, type ObservableInput, type Subscriber, Subscription } from 'rxjs';
 
 export interface PullMapOptions {
   /**
@@ -41,125 +41,155 @@ export function pullMap<T, R>(
     throw new RangeError(`pullMap: concurrency must be a whole number >= 1, got ${String(concurrency)} (${typeof concurrency})`);
   }
   return new Observable<R>((subscriber) => {
-    const iterator: Iterator<T> | AsyncIterator<T> = isAsyncIterable(source)
-      ? source[Symbol.asyncIterator]()
-      : source[Symbol.iterator]();
-    const inners = new Subscription();
-    let active = 0;
-    let index = 0;
-    let exhausted = false;
-    let closed = false;
-    let awaitingNext = false;
-    let paused = false;
-    let pumping = false;
-    let again = false;
-
-    const fail = (err: unknown): void => {
-      if (closed) return;
-      closed = true;
-      subscriber.error(err);
-    };
-
-    const start = (item: T): void => {
-      const i = index++;
-      active++;
-      let input: ObservableInput<R>;
-      try {
-        input = project(item, i);
-      } catch (err) {
-        fail(err);
-        return;
-      }
-      const inner = new Subscription();
-      inners.add(inner);
-      let finished = false;
-      const sub = from(input).subscribe({
-        next: (v) => subscriber.next(v),
-        error: fail,
-        complete: () => {
-          finished = true;
-          inners.remove(inner);
-          active--;
-          pump();
-        },
-      });
-      if (!finished) inner.add(sub);
-    };
-
-    const onResult = (res: IteratorResult<T>): void => {
-      if (closed) return;
-      if (res.done) exhausted = true;
-      else start(res.value);
-    };
-
-    // A loop, not recursion: synchronous iterators with synchronous inners would otherwise nest
-    // one stack frame per item.
-    const pump = (): void => {
-      if (pumping) {
-        again = true;
-        return;
-      }
-      pumping = true;
-      try {
-        do {
-          again = false;
-          while (!closed && !exhausted && !awaitingNext && !paused && active < concurrency) {
-            let res: IteratorResult<T> | Promise<IteratorResult<T>>;
-            try {
-              res = iterator.next();
-            } catch (err) {
-              fail(err);
-              return;
-            }
-            if (isPromiseLike<IteratorResult<T>>(res)) {
-              awaitingNext = true;
-              res.then(
-                (r) => {
-                  awaitingNext = false;
-                  onResult(r);
-                  pump();
-                },
-                (err: unknown) => {
-                  awaitingNext = false;
-                  fail(err);
-                },
-              );
-            } else onResult(res);
-          }
-        } while (again && !closed);
-      } finally {
-        pumping = false;
-      }
-      if (!closed && exhausted && active === 0 && !awaitingNext) {
-        closed = true;
-        subscriber.complete();
-      }
-    };
-
-    const pauseSub = options.paused$?.subscribe({
-      next: (p) => {
-        paused = p;
-        if (!p) pump();
-      },
-      error: fail,
-    });
-    pump();
-
-    return () => {
-      const wasExhausted = exhausted;
-      closed = true;
-      pauseSub?.unsubscribe();
-      inners.unsubscribe();
-      if (!wasExhausted && typeof iterator.return === 'function') {
-        try {
-          const r = iterator.return();
-          if (isPromiseLike(r)) r.then(undefined, () => undefined);
-        } catch {
-          // The consumer is gone; an iterator failing to clean up has nobody to report to.
-        }
-      }
-    };
+    const run = new PullRun(source, project, concurrency, subscriber);
+    run.watchPause(options.paused$);
+    run.pump();
+    return () => run.teardown();
   });
+}
+
+/**
+ * The state of one `pullMap` subscription: how many inners are active, whether the iterator is
+ * exhausted or a `next()` is awaited, and whether pulling is paused. A class rather than closures
+ * so each step (start an inner, take a result, pump, tear down) is a small method.
+ */
+class PullRun<T, R> {
+  private readonly iterator: Iterator<T> | AsyncIterator<T>;
+  private readonly inners = new Subscription();
+  private pauseSub: Subscription | undefined;
+  private active = 0;
+  private index = 0;
+  private exhausted = false;
+  private closed = false;
+  private awaitingNext = false;
+  private paused = false;
+  private pumping = false;
+  private again = false;
+
+  constructor(
+    source: Iterable<T> | AsyncIterable<T>,
+    private readonly project: (item: T, index: number) => ObservableInput<R>,
+    private readonly concurrency: number,
+    private readonly subscriber: Subscriber<R>,
+  ) {
+    this.iterator = isAsyncIterable(source) ? source[Symbol.asyncIterator]() : source[Symbol.iterator]();
+  }
+
+  watchPause(paused$: Observable<boolean> | undefined): void {
+    this.pauseSub = paused$?.subscribe({
+      next: (p) => {
+        this.paused = p;
+        if (!p) this.pump();
+      },
+      error: (err: unknown) => this.fail(err),
+    });
+  }
+
+  private fail(err: unknown): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.subscriber.error(err);
+  }
+
+  private start(item: T): void {
+    const i = this.index++;
+    this.active++;
+    let input: ObservableInput<R>;
+    try {
+      input = this.project(item, i);
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    const inner = new Subscription();
+    this.inners.add(inner);
+    let finished = false;
+    const sub = from(input).subscribe({
+      next: (v) => this.subscriber.next(v),
+      error: (err: unknown) => this.fail(err),
+      complete: () => {
+        finished = true;
+        this.inners.remove(inner);
+        this.active--;
+        this.pump();
+      },
+    });
+    if (!finished) inner.add(sub);
+  }
+
+  private onResult(res: IteratorResult<T>): void {
+    if (this.closed) return;
+    if (res.done) this.exhausted = true;
+    else this.start(res.value);
+  }
+
+  private canPull(): boolean {
+    return !this.closed && !this.exhausted && !this.awaitingNext && !this.paused && this.active < this.concurrency;
+  }
+
+  /** Pulls one item; false when pulling must stop (the iterator threw). */
+  private pullOne(): boolean {
+    let res: IteratorResult<T> | Promise<IteratorResult<T>>;
+    try {
+      res = this.iterator.next();
+    } catch (err) {
+      this.fail(err);
+      return false;
+    }
+    if (!isPromiseLike<IteratorResult<T>>(res)) {
+      this.onResult(res);
+      return true;
+    }
+    this.awaitingNext = true;
+    res.then(
+      (r) => {
+        this.awaitingNext = false;
+        this.onResult(r);
+        this.pump();
+      },
+      (err: unknown) => {
+        this.awaitingNext = false;
+        this.fail(err);
+      },
+    );
+    return true;
+  }
+
+  // A loop, not recursion: synchronous iterators with synchronous inners would otherwise nest
+  // one stack frame per item.
+  pump(): void {
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.again = false;
+        while (this.canPull()) if (!this.pullOne()) return;
+      } while (this.again && !this.closed);
+    } finally {
+      this.pumping = false;
+    }
+    if (!this.closed && this.exhausted && this.active === 0 && !this.awaitingNext) {
+      this.closed = true;
+      this.subscriber.complete();
+    }
+  }
+
+  teardown(): void {
+    const wasExhausted = this.exhausted;
+    this.closed = true;
+    this.pauseSub?.unsubscribe();
+    this.inners.unsubscribe();
+    if (wasExhausted || typeof this.iterator.return !== 'function') return;
+    try {
+      const r = this.iterator.return();
+      if (isPromiseLike(r)) r.then(undefined, () => undefined);
+    } catch {
+      // The consumer is gone; an iterator failing to clean up has nobody to report to.
+    }
+  }
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { closestFlag, joinDashValues, parseFlags } from '../../src/cli/args.js';
+import { closestFlag, joinDashValues, parseFlags } from '../../src/args.js';
 import { UsageError } from '../../src/errors.js';
 
 const FLAGS = { window: { type: 'string' }, out: { type: 'string' }, once: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;

@@ -12,7 +12,7 @@ import type { SimServer } from '../../src/sim/server.js';
 import { int64Values, loadCompletedSymbols, loadIngestState } from '../../src/sinks/index.js';
 import { runCli } from '../support/cli.js';
 import { startRewriteProxy } from '../support/rewrite-proxy.js';
-import { losslessParse, losslessStringify } from '../../src/streams/lossless-json.js';
+import { losslessParse, losslessStringify } from '../../src/codec/lossless-json.js';
 
 let dir: string;
 let sim: SimServer;

@@ -19,7 +19,7 @@ import { quotesFrame, tradesFrame, writeParquetAtomically, int64Values } from '.
 import { startSim, type SimServer } from '../../src/sim/index.js';
 import { parseDay, sessionStartMs } from '../../src/sim/calendar.js';
 import { TickColumns, scanTicksPage } from '../../src/streams/column-scanner.js';
-import { losslessParse } from '../../src/streams/lossless-json.js';
+import { losslessParse } from '../../src/codec/lossless-json.js';
 import type { Quote, Trade } from '../../src/types.js';
 
 let sim: SimServer;

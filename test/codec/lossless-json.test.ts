@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { losslessParse, losslessStringify } from '../../src/streams/lossless-json.js';
+import { losslessParse, losslessStringify } from '../../src/codec/lossless-json.js';
 import { ProtocolError } from '../../src/errors.js';
 
 function tradesBody(n: number): string {

@@ -178,210 +178,214 @@ export async function reconcileRun(outDir: string, opts?: ReconcileOptions): Pro
   }
 }
 
-async function reconcileLocked(
-  dir: string,
-  journals: Awaited<ReturnType<typeof listJournals>>,
-  concurrency: number,
-  onProgress: ((m: string) => void) | undefined,
-): Promise<ReconcileResult> {
-  const rel = (p: string): string => relative(dir, p);
-  const rewritten: string[] = [];
+type Journals = Awaited<ReturnType<typeof listJournals>>;
+type ShardLine = NonNullable<ReturnType<typeof asShardLine>>;
+type WindowCounts = { symbol: string; trades: number; quotes: number };
+const EVENT_KEYS = ['symbol', 'event_type', 'timestamp'];
 
-  // --- stage 1 ---
-  const shardsDir = join(dir, 'events', 'shards');
-  const dDropped: ReconcileChange[] = [];
-  const dCorrected: ReconcileChange[] = [];
-  const keptSymbols = new Set<string>();
-  const keptShards: string[] = [];
-  const named = new Map<number, Set<string>>();
-  let dKept = 0;
-  const keys = ['symbol', 'event_type', 'timestamp'];
-  for (const f of journals.detect) {
-    const j = await load(f, asShardLine);
-    const journal = rel(f.path);
-    const out: unknown[] = [];
-    const mine = new Set<string>();
-    named.set(f.index, mine);
-    let changed = j.bad.length > 0;
-    for (const b of j.bad) dDropped.push({ journal, line: b.line, item: '-', reason: b.reason });
-    for (const { line, value: l } of j.good) {
-      const drop = (reason: string): void => {
-        dDropped.push({ journal, line, item: l.shard ?? `(no shard: ${l.symbols.join(',')})`, reason });
-        changed = true;
-      };
-      let entry = l as Record<string, unknown>;
-      const path = l.shard === null ? undefined : join(shardsDir, `worker-${f.index}`, l.shard);
-      if (path !== undefined) {
-        if (mine.has(l.shard!)) {
-          drop('names a shard an earlier line already committed');
+/**
+ * One reconcile pass under the locks: each stage rebuilds its journals from the files and records
+ * what it changed. A class so the stages share the folder and the list of rewritten journals.
+ */
+class Reconciler {
+  readonly rewritten: string[] = [];
+
+  constructor(private readonly dir: string) {}
+
+  rel(p: string): string {
+    return relative(this.dir, p);
+  }
+
+  private async rewrite(path: string, entries: readonly unknown[]): Promise<void> {
+    await writeJournal(path, entries);
+    this.rewritten.push(this.rel(path));
+  }
+
+  /** Stage 1: keep each journal line whose shard opens (rows corrected) and adds something new. */
+  async detect(journals: Journals): Promise<ReconcileResult['detect']> {
+    const shardsDir = join(this.dir, 'events', 'shards');
+    const r = { kept: 0, dropped: [] as ReconcileChange[], corrected: [] as ReconcileChange[] };
+    const kept = { symbols: new Set<string>(), shards: [] as string[] };
+    const named = new Map<number, Set<string>>();
+    for (const f of journals.detect) {
+      const j = await load(f, asShardLine);
+      const journal = this.rel(f.path);
+      const out: unknown[] = [];
+      const mine = new Set<string>();
+      named.set(f.index, mine);
+      let changed = j.bad.length > 0;
+      for (const b of j.bad) r.dropped.push({ journal, line: b.line, item: '-', reason: b.reason });
+      for (const { line, value: l } of j.good) {
+        const path = l.shard === null ? undefined : join(shardsDir, `worker-${f.index}`, l.shard);
+        const drop = (reason: string): void => {
+          r.dropped.push({ journal, line, item: l.shard ?? `(no shard: ${l.symbols.join(',')})`, reason });
+          changed = true;
+        };
+        const opened = await this.openShard(l, path, mine);
+        if ('drop' in opened) {
+          drop(opened.drop);
           continue;
         }
-        const c = await parquetRowCount(path);
-        if (!c.ok) {
-          drop(c.reason.includes('ENOENT') ? 'shard file is gone' : `shard does not open: ${c.reason}`);
-          continue;
-        }
-        if (c.rows !== l.rows) {
-          dCorrected.push({ journal, line, item: l.shard!, reason: `rows ${l.rows} -> ${c.rows} (the file's count)` });
-          entry = { ...entry, rows: c.rows };
+        if (opened.rows !== l.rows) {
+          r.corrected.push({ journal, line, item: l.shard!, reason: `rows ${l.rows} -> ${opened.rows} (the file's count)` });
           changed = true;
         }
-      }
-      if (l.symbols.every((sym) => keptSymbols.has(sym))) {
-        // Nothing new in its symbols: redundant if its rows are all in the shards kept so far.
-        let fresh = 0;
-        if (path !== undefined) {
-          const mineRows = pl.scanParquet(path).select(...keys);
-          fresh =
-            keptShards.length === 0
-              ? Number((await mineRows.select(pl.len().alias('n')).collect()).getColumn('n').get(0))
-              : Number(
-                  (
-                    await mineRows
-                      .join(pl.concat(keptShards.map((p) => pl.scanParquet(p).select(...keys))).unique(), { on: keys, how: 'anti' })
-                      .select(pl.len().alias('n'))
-                      .collect()
-                  )
-                    .getColumn('n')
-                    .get(0),
-                );
-        }
-        if (fresh === 0) {
-          drop(path === undefined ? 'redundant: its symbols are already committed' : 'redundant: its symbols are already committed and its rows are in earlier shards');
+        const redundant = await this.redundant(l, path, kept);
+        if (redundant !== undefined) {
+          drop(redundant);
           continue;
         }
+        for (const sym of l.symbols) kept.symbols.add(sym);
+        if (path !== undefined) {
+          mine.add(l.shard!);
+          kept.shards.push(path);
+        }
+        out.push(opened.rows === l.rows ? l : { ...(l as Record<string, unknown>), rows: opened.rows });
+        r.kept++;
       }
-      for (const sym of l.symbols) keptSymbols.add(sym);
-      if (path !== undefined) {
-        mine.add(l.shard!);
-        keptShards.push(path);
-      }
-      out.push(entry);
-      dKept++;
+      if (changed) await this.rewrite(f.path, out);
     }
-    if (changed) {
-      await writeJournal(f.path, out);
-      rewritten.push(journal);
-    }
-  }
-  const notAdopted: string[] = [];
-  for (const w of (await namesIn(shardsDir)).sort()) {
-    const m = WORKER_DIR_RE.exec(w);
-    if (!m) continue;
-    const mine = named.get(Number(m[1])) ?? new Set<string>();
-    for (const n of (await namesIn(join(shardsDir, w))).sort()) {
-      if (SHARD_FILE_RE.test(n) && !mine.has(n)) notAdopted.push(rel(join(shardsDir, w, n)));
-    }
+    return { ...r, notAdopted: await this.unnamedShards(shardsDir, named) };
   }
 
-  // --- stage 2: what is on disk ---
-  const progress = throttled(onProgress);
-  const onDisk = new Map<string, { symbol: string; trades: number; quotes: number }>();
-  const broken = new Map<string, string>();
-  let seen = 0;
-  await forEachConcurrent(walkWindows(dir), concurrency, async (w) => {
-    seen++;
-    progress(() => `reconcile: ${seen.toLocaleString('en-US')} window folders read`);
-    const hasT = w.names.includes('trades.parquet');
-    const hasQ = w.names.includes('quotes.parquet');
-    if (!hasT || !hasQ) {
-      broken.set(w.event, hasT || hasQ ? `${hasT ? 'quotes' : 'trades'}.parquet is missing` : 'window files are gone');
-      return;
-    }
-    const [t, q] = await Promise.all([parquetRowCount(join(w.dir, 'trades.parquet')), parquetRowCount(join(w.dir, 'quotes.parquet'))]);
-    if (!t.ok || !q.ok) {
-      broken.set(w.event, `${!t.ok ? 'trades' : 'quotes'}.parquet does not open: ${(!t.ok ? t : (q as { reason: string })).reason}`);
-      return;
-    }
-    onDisk.set(w.event, { symbol: w.symbol, trades: t.rows, quotes: q.rows });
-  });
-
-  // The dataset's unfinished states, reported as found (compact finishes them, clean removes the rest).
-  const dataset = await datasetStates(dir, new Set(onDisk.keys()));
-  // Windows removed after compaction are on disk in dataset/: journal them with the parts' counts.
-  for (const [event, c] of await compactedWindowsOnDisk(dir)) {
-    if (!onDisk.has(event)) {
-      onDisk.set(event, c);
-      broken.delete(event);
-    }
+  /** The shard a detect line names opens, with the file's row count; or why the line goes. */
+  private async openShard(l: ShardLine, path: string | undefined, mine: ReadonlySet<string>): Promise<{ rows: number } | { drop: string }> {
+    if (path === undefined) return { rows: l.rows };
+    if (mine.has(l.shard!)) return { drop: 'names a shard an earlier line already committed' };
+    const c = await parquetRowCount(path);
+    if (!c.ok) return { drop: c.reason.includes('ENOENT') ? 'shard file is gone' : `shard does not open: ${c.reason}` };
+    return { rows: c.rows };
   }
 
-  // --- stage 2: journals ---
-  const iAdded: ReconcileChange[] = [];
-  const iDropped: ReconcileChange[] = [];
-  const iCorrected: ReconcileChange[] = [];
-  const journaled = new Set<string>();
-  let iKept = 0;
-  const ingestDir = stateDirs(dir).ingest;
-  const part0 = journals.ingest.find((f) => f.index === 0) ?? { index: 0, path: join(ingestDir, 'part-0.jsonl'), name: 'part-0.jsonl' };
-  const parts = journals.ingest.some((f) => f.index === 0) ? journals.ingest : [part0, ...journals.ingest];
-  const outputs = new Map<string, { entries: unknown[]; changed: boolean }>();
-  for (const f of parts) {
-    if (!PART_JOURNAL_RE.test(f.name)) continue;
-    const j = await load(f, asWindowLine);
-    const journal = rel(f.path);
-    const out: unknown[] = [];
-    let changed = j.bad.length > 0;
-    for (const b of j.bad) iDropped.push({ journal, line: b.line, item: '-', reason: b.reason });
-    for (const { line, value: l } of j.good) {
-      const drop = (reason: string): void => {
-        iDropped.push({ journal, line, item: l.event, reason });
-        changed = true;
-      };
-      if (journaled.has(l.event)) {
-        drop('repeats an event journaled earlier');
-        continue;
+  /** Why a line is redundant (nothing new in its symbols, and its rows all in the shards kept so far), if it is. */
+  private async redundant(l: ShardLine, path: string | undefined, kept: { readonly symbols: ReadonlySet<string>; readonly shards: readonly string[] }): Promise<string | undefined> {
+    if (!l.symbols.every((sym) => kept.symbols.has(sym))) return undefined;
+    if (path === undefined) return 'redundant: its symbols are already committed';
+    const mineRows = pl.scanParquet(path).select(...EVENT_KEYS);
+    const fresh =
+      kept.shards.length === 0
+        ? mineRows
+        : mineRows.join(pl.concat(kept.shards.map((p) => pl.scanParquet(p).select(...EVENT_KEYS))).unique(), { on: EVENT_KEYS, how: 'anti' });
+    const n = Number((await fresh.select(pl.len().alias('n')).collect()).getColumn('n').get(0));
+    return n === 0 ? 'redundant: its symbols are already committed and its rows are in earlier shards' : undefined;
+  }
+
+  /** Shard files no journal line names: left uncommitted (see the module comment). */
+  private async unnamedShards(shardsDir: string, named: ReadonlyMap<number, ReadonlySet<string>>): Promise<string[]> {
+    const notAdopted: string[] = [];
+    for (const w of (await namesIn(shardsDir)).sort()) {
+      const m = WORKER_DIR_RE.exec(w);
+      if (!m) continue;
+      const mine = named.get(Number(m[1])) ?? new Set<string>();
+      for (const n of (await namesIn(join(shardsDir, w))).sort()) {
+        if (SHARD_FILE_RE.test(n) && !mine.has(n)) notAdopted.push(this.rel(join(shardsDir, w, n)));
       }
-      const d = onDisk.get(l.event);
-      if (!d || d.symbol !== l.symbol) {
-        drop(broken.get(l.event) ?? 'window files are gone');
-        continue;
-      }
-      let entry = l as Record<string, unknown>;
-      if (d.trades !== l.trades || d.quotes !== l.quotes) {
-        iCorrected.push({ journal, line, item: l.event, reason: `trades ${l.trades} -> ${d.trades}, quotes ${l.quotes} -> ${d.quotes} (the files' counts)` });
-        entry = { ...entry, trades: d.trades, quotes: d.quotes };
-        changed = true;
-      }
-      journaled.add(l.event);
-      out.push(entry);
-      iKept++;
     }
-    outputs.set(f.path, { entries: out, changed });
-  }
-  const missing = [...onDisk.entries()].filter(([e]) => !journaled.has(e)).sort((a, b) => (a[0] < b[0] ? -1 : 1));
-  if (missing.length > 0) {
-    const o = outputs.get(part0.path)!;
-    for (const [event, d] of missing) {
-      o.entries.push({ event, symbol: d.symbol, trades: d.trades, quotes: d.quotes });
-      iAdded.push({ journal: rel(part0.path), item: event, reason: 'complete window on disk that no journal named' });
-    }
-    o.changed = true;
-  }
-  for (const [path, o] of outputs) {
-    if (!o.changed) continue;
-    await writeJournal(path, o.entries);
-    rewritten.push(rel(path));
+    return notAdopted;
   }
 
-  // --- failure journals: only torn tails and corrupt lines go ---
-  const failedDropped: ReconcileChange[] = [];
-  for (const f of journals.failed) {
-    const j = await load(f, (v) => (v !== null && typeof v === 'object' && typeof (v as { event?: unknown }).event === 'string' ? v : undefined));
-    if (j.bad.length === 0) continue;
-    for (const b of j.bad) failedDropped.push({ journal: rel(f.path), line: b.line, item: '-', reason: b.reason });
-    await writeJournal(
-      f.path,
-      j.good.map((g) => g.value),
-    );
-    rewritten.push(rel(f.path));
+  /** Stage 2, the files: every complete window on disk (or compacted into dataset/), and why the others are not. */
+  async windowsOnDisk(concurrency: number, onProgress: ((m: string) => void) | undefined): Promise<{ onDisk: Map<string, WindowCounts>; broken: Map<string, string>; dataset: DatasetStates | null }> {
+    const progress = throttled(onProgress);
+    const onDisk = new Map<string, WindowCounts>();
+    const broken = new Map<string, string>();
+    let seen = 0;
+    await forEachConcurrent(walkWindows(this.dir), concurrency, async (w) => {
+      seen++;
+      progress(() => `reconcile: ${seen.toLocaleString('en-US')} window folders read`);
+      const hasT = w.names.includes('trades.parquet');
+      const hasQ = w.names.includes('quotes.parquet');
+      if (!hasT || !hasQ) {
+        broken.set(w.event, hasT || hasQ ? `${hasT ? 'quotes' : 'trades'}.parquet is missing` : 'window files are gone');
+        return;
+      }
+      const [t, q] = await Promise.all([parquetRowCount(join(w.dir, 'trades.parquet')), parquetRowCount(join(w.dir, 'quotes.parquet'))]);
+      if (!t.ok || !q.ok) {
+        broken.set(w.event, `${!t.ok ? 'trades' : 'quotes'}.parquet does not open: ${(!t.ok ? t : (q as { reason: string })).reason}`);
+        return;
+      }
+      onDisk.set(w.event, { symbol: w.symbol, trades: t.rows, quotes: q.rows });
+    });
+    // The dataset's unfinished states, reported as found (compact finishes them, clean removes the rest).
+    const dataset = await datasetStates(this.dir, new Set(onDisk.keys()));
+    // Windows removed after compaction are on disk in dataset/: journal them with the parts' counts.
+    for (const [event, c] of await compactedWindowsOnDisk(this.dir)) {
+      if (!onDisk.has(event)) {
+        onDisk.set(event, c);
+        broken.delete(event);
+      }
+    }
+    return { onDisk, broken, dataset };
   }
 
-  return {
-    detect: { kept: dKept, dropped: dDropped, corrected: dCorrected, notAdopted },
-    ingest: { kept: iKept, added: iAdded, dropped: iDropped, corrected: iCorrected },
-    failedDropped,
-    rewritten,
-    dataset,
-  };
+  /** Stage 2, the journals: one line per window on disk with the files' counts; windows no journal named go to part-0. */
+  async ingest(journals: Journals, onDisk: ReadonlyMap<string, WindowCounts>, broken: ReadonlyMap<string, string>): Promise<ReconcileResult['ingest']> {
+    const r = { kept: 0, added: [] as ReconcileChange[], dropped: [] as ReconcileChange[], corrected: [] as ReconcileChange[] };
+    const journaled = new Set<string>();
+    const ingestDir = stateDirs(this.dir).ingest;
+    const part0 = journals.ingest.find((f) => f.index === 0) ?? { index: 0, path: join(ingestDir, 'part-0.jsonl'), name: 'part-0.jsonl' };
+    const parts = journals.ingest.some((f) => f.index === 0) ? journals.ingest : [part0, ...journals.ingest];
+    const outputs = new Map<string, { entries: unknown[]; changed: boolean }>();
+    for (const f of parts) {
+      if (!PART_JOURNAL_RE.test(f.name)) continue;
+      const j = await load(f, asWindowLine);
+      const journal = this.rel(f.path);
+      const o = { entries: [] as unknown[], changed: j.bad.length > 0 };
+      for (const b of j.bad) r.dropped.push({ journal, line: b.line, item: '-', reason: b.reason });
+      for (const { line, value: l } of j.good) {
+        const d = onDisk.get(l.event);
+        const dropReason = journaled.has(l.event) ? 'repeats an event journaled earlier' : !d || d.symbol !== l.symbol ? (broken.get(l.event) ?? 'window files are gone') : undefined;
+        if (dropReason !== undefined || !d) {
+          r.dropped.push({ journal, line, item: l.event, reason: dropReason ?? 'window files are gone' });
+          o.changed = true;
+          continue;
+        }
+        let entry = l as Record<string, unknown>;
+        if (d.trades !== l.trades || d.quotes !== l.quotes) {
+          r.corrected.push({ journal, line, item: l.event, reason: `trades ${l.trades} -> ${d.trades}, quotes ${l.quotes} -> ${d.quotes} (the files' counts)` });
+          entry = { ...entry, trades: d.trades, quotes: d.quotes };
+          o.changed = true;
+        }
+        journaled.add(l.event);
+        o.entries.push(entry);
+        r.kept++;
+      }
+      outputs.set(f.path, o);
+    }
+    const missing = [...onDisk.entries()].filter(([e]) => !journaled.has(e)).sort((a, b) => (a[0] < b[0] ? -1 : 1));
+    if (missing.length > 0) {
+      const o = outputs.get(part0.path)!;
+      for (const [event, d] of missing) {
+        o.entries.push({ event, symbol: d.symbol, trades: d.trades, quotes: d.quotes });
+        r.added.push({ journal: this.rel(part0.path), item: event, reason: 'complete window on disk that no journal named' });
+      }
+      o.changed = true;
+    }
+    for (const [path, o] of outputs) if (o.changed) await this.rewrite(path, o.entries);
+    return r;
+  }
+
+  /** Failure journals: only torn tails and corrupt lines go. */
+  async failed(journals: Journals): Promise<ReconcileChange[]> {
+    const dropped: ReconcileChange[] = [];
+    for (const f of journals.failed) {
+      const j = await load(f, (v) => (v !== null && typeof v === 'object' && typeof (v as { event?: unknown }).event === 'string' ? v : undefined));
+      if (j.bad.length === 0) continue;
+      for (const b of j.bad) dropped.push({ journal: this.rel(f.path), line: b.line, item: '-', reason: b.reason });
+      await this.rewrite(
+        f.path,
+        j.good.map((g) => g.value),
+      );
+    }
+    return dropped;
+  }
+}
+
+async function reconcileLocked(dir: string, journals: Journals, concurrency: number, onProgress: ((m: string) => void) | undefined): Promise<ReconcileResult> {
+  const r = new Reconciler(dir);
+  const detect = await r.detect(journals);
+  const { onDisk, broken, dataset } = await r.windowsOnDisk(concurrency, onProgress);
+  const ingest = await r.ingest(journals, onDisk, broken);
+  const failedDropped = await r.failed(journals);
+  return { detect, ingest, failedDropped, rewritten: r.rewritten, dataset };
 }

@@ -133,125 +133,126 @@ function blocks(c: Concern, l: LockState): boolean {
   return c.stage === l.stage && (c.index === 'any' || c.index === l.index);
 }
 
-/**
- * Plans and (unless `dryRun`) carries out the cleanup of a run folder (see the module comment).
- *
- * @throws InputError when `outDir` is not a run folder; LockedError naming the holder when a
- * running process may hold the lock of a partition concerned.
- */
-export async function cleanRun(outDir: string, opts?: CleanOptions): Promise<CleanResult> {
-  const dryRun = opts?.dryRun ?? false;
-  if (typeof dryRun !== 'boolean') throw new InputError(`clean: dryRun must be a boolean, got ${String(dryRun)} (${typeof dryRun})`);
-  const { dir } = await openRunFolder(outDir);
-  const rel = (p: string): string => relative(dir, p);
-  const plan: Planned[] = [];
-  const add = (a: Omit<Planned, 'path' | 'target'>): void => {
-    plan.push({ ...a, path: rel(a.abs), ...(a.absTarget !== undefined ? { target: rel(a.absTarget) } : {}) });
-  };
+/** The actions of one clean, planned before anything is touched. */
+class CleanPlan {
+  readonly actions: Planned[] = [];
 
-  // Shard folders: uncommitted shards, moved-aside folders, tmp files.
-  const shardsDir = join(dir, 'events', 'shards');
-  const journals = await listJournals(dir);
-  const named = new Map<number, Set<string>>();
-  for (const f of journals.detect) {
-    const names = new Set<string>();
-    named.set(f.index, names);
-    await streamJournal(f.path, (v) => {
-      const l = asShardLine(v);
-      if (l?.shard) names.add(l.shard);
-    });
+  constructor(readonly dir: string) {}
+
+  add(a: Omit<Planned, 'path' | 'target'>): void {
+    const rel = (p: string): string => relative(this.dir, p);
+    this.actions.push({ ...a, path: rel(a.abs), ...(a.absTarget !== undefined ? { target: rel(a.absTarget) } : {}) });
   }
-  for (const w of (await namesIn(shardsDir)).sort()) {
-    const m = WORKER_DIR_RE.exec(w);
-    if (!m) continue;
-    const worker = Number(m[1]);
-    const concern: Concern = { stage: 'detect', index: worker };
-    const wdir = join(shardsDir, w);
-    for (const n of (await namesIn(wdir)).sort()) {
-      const abs = join(wdir, n);
-      if (n === UNCOMMITTED_DIR) {
-        add({ kind: 'remove-uncommitted-dir', abs, concern, reason: 'shards moved aside by a run as uncommitted' });
-      } else if (SHARD_FILE_RE.test(n) && !(named.get(worker)?.has(n) ?? false)) {
-        add({ kind: 'delete-uncommitted-shard', abs, concern, reason: `no line of worker-${worker}.jsonl names it` });
-      } else if (isTmpName(n)) {
-        add({ kind: 'delete-tmp', abs, concern, reason: 'shard tmp (a promoted shard would be uncommitted)' });
+
+  /** Shard folders: uncommitted shards, moved-aside folders, tmp files. */
+  async shards(shardsDir: string): Promise<void> {
+    const journals = await listJournals(this.dir);
+    const named = new Map<number, Set<string>>();
+    for (const f of journals.detect) {
+      const names = new Set<string>();
+      named.set(f.index, names);
+      await streamJournal(f.path, (v) => {
+        const l = asShardLine(v);
+        if (l?.shard) names.add(l.shard);
+      });
+    }
+    for (const w of (await namesIn(shardsDir)).sort()) {
+      const m = WORKER_DIR_RE.exec(w);
+      if (!m) continue;
+      const worker = Number(m[1]);
+      const concern: Concern = { stage: 'detect', index: worker };
+      const wdir = join(shardsDir, w);
+      for (const n of (await namesIn(wdir)).sort()) {
+        const abs = join(wdir, n);
+        if (n === UNCOMMITTED_DIR) {
+          this.add({ kind: 'remove-uncommitted-dir', abs, concern, reason: 'shards moved aside by a run as uncommitted' });
+        } else if (SHARD_FILE_RE.test(n) && !(named.get(worker)?.has(n) ?? false)) {
+          this.add({ kind: 'delete-uncommitted-shard', abs, concern, reason: `no line of worker-${worker}.jsonl names it` });
+        } else if (isTmpName(n)) {
+          this.add({ kind: 'delete-tmp', abs, concern, reason: 'shard tmp (a promoted shard would be uncommitted)' });
+        }
       }
     }
   }
 
-  // Window folders.
-  const windowConcern: Concern = { stage: 'ingest', index: 'any' };
-  for await (const w of walkWindows(dir)) {
+  /** Window folders: a tmp whose final file is missing is promoted when it is a complete Parquet file. */
+  async windows(): Promise<void> {
+    const concern: Concern = { stage: 'ingest', index: 'any' };
+    for await (const w of walkWindows(this.dir)) {
+      const promoted = new Set<string>();
+      for (const n of [...w.names].sort()) {
+        if (!isTmpName(n)) continue;
+        const abs = join(w.dir, n);
+        const final = tmpFinalName(n)!;
+        if (w.names.includes(final) || promoted.has(final)) {
+          this.add({ kind: 'delete-tmp', abs, concern, reason: `${final} exists` });
+          continue;
+        }
+        if (final !== 'trades.parquet' && final !== 'quotes.parquet') {
+          this.add({ kind: 'delete-tmp', abs, concern, reason: 'not a window file' });
+          continue;
+        }
+        const c = await completeParquet(abs);
+        if (c.ok) {
+          promoted.add(final);
+          this.add({ kind: 'promote-tmp', abs, absTarget: join(w.dir, final), concern, reason: `complete Parquet file and ${final} is missing` });
+        } else {
+          this.add({ kind: 'delete-tmp', abs, concern, reason: `incomplete: ${c.reason}` });
+        }
+      }
+    }
+  }
+
+  /** Compaction staging: uncommitted staged parts and tmp files (committed ones are compact's to publish). */
+  async staging(dataset: ReturnType<typeof datasetPaths>): Promise<void> {
+    for (const f of await uncommittedStaging(dataset)) {
+      this.add({ kind: f.state === 'pending' ? 'delete-uncommitted-part' : 'delete-tmp', abs: f.path, concern: 'compact', reason: f.reason });
+    }
+  }
+
+  /** Everything else: state/, events/events.parquet, logs/, the top folder. */
+  async elsewhere(skip: ReadonlySet<string>): Promise<void> {
     const promoted = new Set<string>();
-    for (const n of [...w.names].sort()) {
+    for await (const abs of walkFiles(this.dir, new Set(skip))) {
+      const n = basename(abs);
       if (!isTmpName(n)) continue;
-      const abs = join(w.dir, n);
       const final = tmpFinalName(n)!;
-      if (w.names.includes(final) || promoted.has(final)) {
-        add({ kind: 'delete-tmp', abs, concern: windowConcern, reason: `${final} exists` });
-        continue;
-      }
-      if (final !== 'trades.parquet' && final !== 'quotes.parquet') {
-        add({ kind: 'delete-tmp', abs, concern: windowConcern, reason: 'not a window file' });
-        continue;
-      }
-      const c = await completeParquet(abs);
-      if (c.ok) {
-        promoted.add(final);
-        add({ kind: 'promote-tmp', abs, absTarget: join(w.dir, final), concern: windowConcern, reason: `complete Parquet file and ${final} is missing` });
+      const parent = dirname(abs);
+      const where = relative(this.dir, parent);
+      const concern: Concern =
+        where === join('state', 'detect') ? concernOfState(n, 'detect') : where === join('state', 'ingest') ? concernOfState(n, 'ingest') : 'any';
+      if (final.endsWith('.lock')) {
+        this.add({ kind: 'delete-tmp', abs, concern, reason: 'lock-file leftover' });
+      } else if (where === 'events' && final === 'events.parquet') {
+        const exists = (await namesIn(parent)).includes(final) || promoted.has(final);
+        const c = exists ? undefined : await completeParquet(abs);
+        if (c?.ok) {
+          promoted.add(final);
+          this.add({ kind: 'promote-tmp', abs, absTarget: join(parent, final), concern, reason: 'complete manifest and events.parquet is missing' });
+        } else {
+          this.add({ kind: 'delete-tmp', abs, concern, reason: exists ? `${final} exists` : `incomplete: ${c!.ok ? '' : c!.reason}` });
+        }
       } else {
-        add({ kind: 'delete-tmp', abs, concern: windowConcern, reason: `incomplete: ${c.reason}` });
+        this.add({ kind: 'delete-tmp', abs, concern, reason: 'tmp leftover' });
       }
     }
   }
 
-  // Compaction staging: uncommitted staged parts and tmp files (committed ones are compact's to publish).
-  const dataset = datasetPaths(dir);
-  for (const f of await uncommittedStaging(dataset)) {
-    add({ kind: f.state === 'pending' ? 'delete-uncommitted-part' : 'delete-tmp', abs: f.path, concern: 'compact', reason: f.reason });
-  }
-
-  // Everything else: state/, events/events.parquet, logs/, the top folder.
-  const promotedElsewhere = new Set<string>();
-  for await (const abs of walkFiles(dir, new Set([join(dir, 'windows'), shardsDir, dataset.stagingDir]))) {
-    const n = basename(abs);
-    if (!isTmpName(n)) continue;
-    const final = tmpFinalName(n)!;
-    const parent = dirname(abs);
-    const where = relative(dir, parent);
-    const concern: Concern =
-      where === join('state', 'detect') ? concernOfState(n, 'detect') : where === join('state', 'ingest') ? concernOfState(n, 'ingest') : 'any';
-    if (final.endsWith('.lock')) {
-      add({ kind: 'delete-tmp', abs, concern, reason: 'lock-file leftover' });
-    } else if (where === 'events' && final === 'events.parquet') {
-      const exists = (await namesIn(parent)).includes(final) || promotedElsewhere.has(final);
-      const c = exists ? undefined : await completeParquet(abs);
-      if (c?.ok) {
-        promotedElsewhere.add(final);
-        add({ kind: 'promote-tmp', abs, absTarget: join(parent, final), concern, reason: 'complete manifest and events.parquet is missing' });
-      } else {
-        add({ kind: 'delete-tmp', abs, concern, reason: exists ? `${final} exists` : `incomplete: ${c!.ok ? '' : c!.reason}` });
+  /** Refuses before touching anything if a running process (or a compaction) may own a path concerned. */
+  async refuseIfBusy(dataset: ReturnType<typeof datasetPaths>): Promise<void> {
+    const held = (await readLocks(this.dir)).filter(mayBeHeld);
+    const compacting = this.actions.some((a) => a.concern === 'compact' || a.concern === 'any') ? await compactionHolder(dataset) : undefined;
+    for (const a of this.actions) {
+      if (compacting && (a.concern === 'compact' || a.concern === 'any')) {
+        throw new LockedError(`refusing to clean ${a.path} while a compaction may be active: ${compacting}; stop it first`);
       }
-    } else {
-      add({ kind: 'delete-tmp', abs, concern, reason: 'tmp leftover' });
+      const l = held.find((h) => blocks(a.concern, h));
+      if (l) throw new LockedError(`refusing to clean ${a.path} while a run may be active: ${describeHolder(l)}; stop it first`);
     }
   }
 
-  // Refuse before touching anything if a running process may own a path concerned.
-  const held = (await readLocks(dir)).filter(mayBeHeld);
-  const compacting = plan.some((a) => a.concern === 'compact' || a.concern === 'any') ? await compactionHolder(dataset) : undefined;
-  for (const a of plan) {
-    if (compacting && (a.concern === 'compact' || a.concern === 'any')) {
-      throw new LockedError(`refusing to clean ${a.path} while a compaction may be active: ${compacting}; stop it first`);
-    }
-    const l = held.find((h) => blocks(a.concern, h));
-    if (l) {
-      throw new LockedError(`refusing to clean ${a.path} while a run may be active: ${describeHolder(l)}; stop it first`);
-    }
-  }
-
-  if (!dryRun) {
-    for (const a of plan) {
+  async carryOut(): Promise<void> {
+    for (const a of this.actions) {
       try {
         if (a.kind === 'remove-uncommitted-dir') await rm(a.abs, { recursive: true, force: true });
         else if (a.kind === 'promote-tmp') {
@@ -270,7 +271,30 @@ export async function cleanRun(outDir: string, opts?: CleanOptions): Promise<Cle
         throw toDiskError(err, a.kind === 'promote-tmp' ? 'promoting' : 'removing', a.abs);
       }
     }
-    opts?.onProgress?.(`clean: ${plan.length} actions done`);
   }
-  return { dryRun, actions: plan.map(({ kind, path, target, reason }) => ({ kind, path, ...(target !== undefined ? { target } : {}), reason })) };
+}
+
+/**
+ * Plans and (unless `dryRun`) carries out the cleanup of a run folder (see the module comment).
+ *
+ * @throws InputError when `outDir` is not a run folder; LockedError naming the holder when a
+ * running process may hold the lock of a partition concerned.
+ */
+export async function cleanRun(outDir: string, opts?: CleanOptions): Promise<CleanResult> {
+  const dryRun = opts?.dryRun ?? false;
+  if (typeof dryRun !== 'boolean') throw new InputError(`clean: dryRun must be a boolean, got ${String(dryRun)} (${typeof dryRun})`);
+  const { dir } = await openRunFolder(outDir);
+  const plan = new CleanPlan(dir);
+  const shardsDir = join(dir, 'events', 'shards');
+  const dataset = datasetPaths(dir);
+  await plan.shards(shardsDir);
+  await plan.windows();
+  await plan.staging(dataset);
+  await plan.elsewhere(new Set([join(dir, 'windows'), shardsDir, dataset.stagingDir]));
+  await plan.refuseIfBusy(dataset);
+  if (!dryRun) {
+    await plan.carryOut();
+    opts?.onProgress?.(`clean: ${plan.actions.length} actions done`);
+  }
+  return { dryRun, actions: plan.actions.map(({ kind, path, target, reason }) => ({ kind, path, ...(target !== undefined ? { target } : {}), reason })) };
 }

@@ -237,3 +237,48 @@ export async function preparedFrameAsync(p: PreparedBars): Promise<pl.LazyDataFr
 export function prepareBars(bars: readonly Bar[], symbol: string): pl.LazyDataFrame {
   return preparedFrame(prepareColumns(bars, symbol));
 }
+
+/**
+ * The frame of the shared plan: the prepared bars of several symbols one after another, with `sym`
+ * (Int32, the symbol's position in `prepared`) and `sym_day` (Int32, one value per symbol and NY
+ * day, increasing down the rows) beside the columns of {@link preparedFrame}. One Series per column
+ * for the whole batch; yields to the event loop between columns of a large batch.
+ */
+export async function batchFrameAsync(prepared: readonly PreparedBars[]): Promise<pl.LazyDataFrame> {
+  let total = 0;
+  for (const p of prepared) total += p.length;
+  const sym = new Int32Array(total);
+  const symDay = new Int32Array(total);
+  let offset = 0;
+  let key = -1;
+  prepared.forEach((p, s) => {
+    sym.fill(s, offset, offset + p.length);
+    let day = -1;
+    for (let i = 0; i < p.length; i++) {
+      if (p.day[i] !== day) {
+        day = p.day[i]!;
+        key++;
+      }
+      symDay[offset + i] = key;
+    }
+    offset += p.length;
+  });
+  const series: pl.Series[] = [];
+  for (let c = 0; c < COLUMN_NAMES.length; c++) {
+    if (total >= SLICE_BARS && c > 0) await yieldToLoop();
+    const parts = prepared.map((p) => columnArrays(p)[c]!);
+    series.push(pl.Series(COLUMN_NAMES[c], parts.length === 1 ? parts[0]! : concatArrays(parts, total)));
+  }
+  series.push(pl.Series('sym', sym), pl.Series('sym_day', symDay));
+  return frameOf(series);
+}
+
+function concatArrays(parts: readonly (Float64Array | Int32Array)[], total: number): Float64Array | Int32Array {
+  const out = parts[0] instanceof Int32Array ? new Int32Array(total) : new Float64Array(total);
+  let offset = 0;
+  for (const a of parts) {
+    out.set(a, offset);
+    offset += a.length;
+  }
+  return out;
+}

@@ -8,7 +8,7 @@ import type { Bar, EventRow } from '../types.js';
 import { CooldownGate, sortEventRows } from './cooldown.js';
 import type { Detector, SharedPlanPart } from './detector.js';
 import { perSymbolPass } from './per-symbol-pass.js';
-import { batchFrameAsync, prepareColumnsAsync, type PreparedBars } from './prepare.js';
+import { acquireColumns, batchFrameAsync, prepareIntoAsync, preparedView, releaseColumns, type ColumnBuffer, type PreparedBars } from './prepare.js';
 import { validateDetectors, validateSymbol } from './validate.js';
 
 /** One symbol's bars, an entry of {@link detectEventsBatch}. */
@@ -21,14 +21,16 @@ export interface SymbolBars {
 export interface DetectBatchOptions {
   /**
    * Most bars in one plan: symbols are grouped in input order into plans of at most this many
-   * bars (a symbol larger than this is a plan of its own). Bounds the plan's memory (≈ 30 columns
-   * of 8 bytes per bar). @default 1_000_000
+   * input bars (a symbol larger than this is a plan of its own). Measured (BENCHMARKS.md, 4): small
+   * symbols gain most from sharing a plan (each plan has a fixed cost of a few ms of JS wrappers),
+   * while plans beyond ~100,000 bars got slower per bar (the `over('sym')` windows and a working
+   * set past the caches). @default 50_000
    */
   readonly maxBarsPerPlan?: number;
 }
 
 /** Default of {@link DetectBatchOptions.maxBarsPerPlan}. */
-export const DEFAULT_MAX_BARS_PER_PLAN = 1_000_000;
+export const DEFAULT_MAX_BARS_PER_PLAN = 50_000;
 
 interface PlanExprs {
   readonly stages: readonly pl.Expr[][];
@@ -129,19 +131,42 @@ function selectEvents(df: pl.DataFrame, symbols: readonly string[], detectors: r
   });
 }
 
+/** One plan's input: the prepared rows of its symbols in one pooled buffer. */
+interface PlanInput {
+  readonly buffer: ColumnBuffer;
+  readonly rows: number;
+  readonly symbols: readonly string[];
+  /** First row and row count of each symbol in `buffer`. */
+  readonly offsets: readonly number[];
+  readonly counts: readonly number[];
+}
+
+/** A symbol's rows copied out of the plan's buffer, for the fallback pass (which outlives it). */
+function copiedView(input: PlanInput, s: number): PreparedBars {
+  const v = preparedView(input.buffer, input.offsets[s]!, input.counts[s]!);
+  return Object.fromEntries(Object.entries(v).map(([k, a]) => [k, typeof a === 'number' ? a : a.slice()])) as unknown as PreparedBars;
+}
+
 /**
- * Starts one plan's work: the shared query's `collect()` (on Polars' threads) and the fallback
- * passes. The returned promise gives the plan's events (unsorted), one list per symbol.
+ * One plan's work: the shared query's `collect()` (on Polars' threads) and the fallback passes.
+ * The buffer goes back to the pool as soon as Polars has copied it. Gives the plan's events
+ * (unsorted), one list per symbol.
  */
-async function runPlan(prepared: readonly PreparedBars[], symbols: readonly string[], shared: readonly Detector[], fallback: readonly Detector[]): Promise<EventRow[][]> {
-  const out: EventRow[][] = symbols.map(() => []);
+async function runPlan(input: PlanInput, shared: readonly Detector[], fallback: readonly Detector[]): Promise<EventRow[][]> {
+  const out: EventRow[][] = input.symbols.map(() => []);
+  const own = fallback.length > 0 ? input.symbols.map((_, s) => copiedView(input, s)) : [];
+  let frame: pl.LazyDataFrame | undefined;
+  try {
+    if (shared.length > 0 && input.rows > 0) frame = await batchFrameAsync(input.buffer, input.rows);
+  } finally {
+    releaseColumns(input.buffer);
+  }
   const sharedDone = (async () => {
-    if (shared.length === 0 || !prepared.some((p) => p.length > 0)) return;
-    const frame = await batchFrameAsync(prepared);
+    if (frame === undefined) return;
     const df = await sharedQuery(frame, planExprs(shared)).collect();
-    selectEvents(df, symbols, shared, out);
+    selectEvents(df, input.symbols, shared, out);
   })();
-  const fallbackRows = fallback.length > 0 ? Promise.all(prepared.map((p, s) => perSymbolPass(p, symbols[s]!, fallback))) : Promise.resolve([]);
+  const fallbackRows = Promise.all(own.map((p, s) => perSymbolPass(p, input.symbols[s]!, fallback)));
   const [, rows] = await Promise.all([sharedDone, fallbackRows]);
   rows.forEach((r, s) => out[s]!.push(...r));
   return out;
@@ -153,11 +178,50 @@ function maxBars(opts: DetectBatchOptions): number {
   return m;
 }
 
+/** Entries grouped in input order into plans of at most `limit` input bars (a larger entry alone). */
+function planGroups(batch: readonly SymbolBars[], limit: number): SymbolBars[][] {
+  const groups: SymbolBars[][] = [];
+  let cur: SymbolBars[] = [];
+  let bars = 0;
+  for (const entry of batch) {
+    const len = Array.isArray(entry.bars) ? entry.bars.length : 0;
+    if (cur.length > 0 && bars + len > limit) {
+      groups.push(cur);
+      cur = [];
+      bars = 0;
+    }
+    cur.push(entry);
+    bars += len;
+  }
+  if (cur.length > 0) groups.push(cur);
+  return groups;
+}
+
+/** Prepares a group's symbols one after another into one pooled buffer. */
+async function preparePlan(group: readonly SymbolBars[]): Promise<PlanInput> {
+  const buffer = acquireColumns(group.reduce((a, e) => a + (Array.isArray(e.bars) ? e.bars.length : 0), 0));
+  const offsets: number[] = [];
+  const counts: number[] = [];
+  let rows = 0;
+  let symDay = 0;
+  for (let s = 0; s < group.length; s++) {
+    const { symbol, bars } = group[s]!;
+    const w = await prepareIntoAsync(bars, symbol, { out: buffer, start: rows, sym: s, symDay });
+    offsets.push(rows);
+    counts.push(w.count);
+    rows += w.count;
+    symDay = w.nextSymDay;
+  }
+  return { buffer, rows, symbols: group.map((e) => e.symbol), offsets, counts };
+}
+
 /**
  * Events of several symbols, in input order (one list per entry, each sorted by (timestamp,
  * event_type)). Detectors with a `plan` part run in one shared lazy plan per group of symbols
  * (up to `maxBarsPerPlan` bars); detectors without one run their `candidates` per symbol (the
- * fallback pass). Both give the rows {@link detectEventsPerSymbol} gives.
+ * fallback pass). Both give the rows {@link detectEventsPerSymbol} gives. While Polars collects
+ * one plan on its threads, the next group's bars are prepared on the event loop (at most one plan
+ * in flight).
  * Throws {@link InputError} for bad bars, a bad symbol or a bad detector list.
  *
  * @example
@@ -172,31 +236,21 @@ export async function detectEventsBatch(batch: readonly SymbolBars[], detectors:
   if (detectors.length === 0) return batch.map(() => []);
   const shared = detectors.filter((d) => d.plan !== undefined);
   const fallback = detectors.filter((d) => d.plan === undefined);
-  // While Polars collects one plan on its threads, the next group's bars are prepared here: at most
-  // one plan in flight, so memory stays bounded by two groups.
   const out: EventRow[][] = [];
   let inFlight: Promise<EventRow[][]> | undefined;
-  let group: PreparedBars[] = [];
-  let names: string[] = [];
-  let bars = 0;
-  const startGroup = async (): Promise<void> => {
-    const next = runPlan(group, names, shared, fallback);
-    // Attach a handler now so a failure is not reported unhandled while the previous plan is awaited.
-    next.catch(() => undefined);
+  try {
+    for (const group of planGroups(batch, limit)) {
+      const input = await preparePlan(group);
+      const next = runPlan(input, shared, fallback);
+      // Handled now so a failure is not reported unhandled while the previous plan is awaited.
+      next.catch(() => undefined);
+      if (inFlight !== undefined) out.push(...(await inFlight));
+      inFlight = next;
+    }
     if (inFlight !== undefined) out.push(...(await inFlight));
-    inFlight = next;
-    group = [];
-    names = [];
-    bars = 0;
-  };
-  for (const { symbol, bars: raw } of batch) {
-    const p = await prepareColumnsAsync(raw, symbol);
-    if (bars > 0 && bars + p.length > limit) await startGroup();
-    group.push(p);
-    names.push(symbol);
-    bars += p.length;
+  } finally {
+    // A failed preparation leaves the plan before it running: let it finish before returning.
+    await inFlight?.catch(() => undefined);
   }
-  if (names.length > 0) await startGroup();
-  if (inFlight !== undefined) out.push(...(await inFlight));
   return out.map(sortEventRows);
 }

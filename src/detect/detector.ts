@@ -32,14 +32,16 @@ export interface DetectorContext {
  *
  * // A close at least 20% above the previous close of the same NY day.
  * const gain = pl.col('c').div(pl.col('c').shift(1)).sub(1).mul(100);
- * const isGap = pl.col('day').shift(1).eq(pl.col('day')).and(gain.gtEq(20));
- * const columns = candidateColumns(gain);
+ * // Computed before the filter: after it, shift(1) would see the previous candidate, not the previous bar.
+ * const withGain = gain.alias('gain');
+ * const isGap = pl.col('day').shift(1).eq(pl.col('day')).and(pl.col('gain').gtEq(20));
+ * const columns = candidateColumns(pl.col('gain'));
  * const gapUp: Detector = {
  *   name: 'gap_up',
  *   description: 'close >= 20% above the previous close of the same NY day; cooldown 60 min',
  *   measure: 'gain_pct',
  *   cooldownMinutes: 60,
- *   candidates: (bars) => bars.filter(isGap).select(...columns),
+ *   candidates: (bars) => bars.withColumns(withGain).filter(isGap).select(...columns),
  * };
  * const rows = await detectEvents(bars, 'ABCD', [...builtinDetectors(), gapUp]);
  * ```
@@ -90,7 +92,11 @@ export interface Detector {
  * ```ts
  * // gap_up of the Detector example, as a shared-plan part:
  * const gain = pl.col('c').div(pl.col('c').shift(1)).sub(1).mul(100);
- * const plan = { candidate: pl.col('sym_day').shift(1).eq(pl.col('sym_day')).and(gain.gtEq(20)), measure: pl.col('gap_up_gain'), columns: [[gain.alias('gap_up_gain')]] };
+ * const plan = {
+ *   columns: [[gain.alias('gap_up_gain')]],
+ *   candidate: pl.col('sym_day').shift(1).eq(pl.col('sym_day')).and(pl.col('gap_up_gain').gtEq(20)),
+ *   measure: pl.col('gap_up_gain'),
+ * };
  * ```
  */
 export interface SharedPlanPart {

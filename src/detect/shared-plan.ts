@@ -36,7 +36,8 @@ interface PlanExprs {
   readonly stages: readonly pl.Expr[][];
   readonly flags: readonly pl.Expr[];
   readonly anyFlag: pl.Expr;
-  readonly output: readonly pl.Expr[];
+  /** One Float64 list per candidate row: t, sym, price, volume, vwap, each flag, each measure. */
+  readonly packed: pl.Expr;
 }
 
 const detectorIds = new WeakMap<Detector, number>();
@@ -64,17 +65,19 @@ function planExprs(detectors: readonly Detector[]): PlanExprs {
   const flags = parts.map((p, j) => p.candidate.fillNull(false).alias(`__candidate_${j}`));
   const anyFlag = pl.anyHorizontal(parts.map((_, j) => pl.col(`__candidate_${j}`)));
   const output = [
-    pl.col('t'),
-    pl.col('sym'),
-    pl.col('c').alias('__price'),
-    pl.col('v').alias('__volume'),
-    // NaN instead of null so the columns can leave Polars as typed arrays.
-    pl.col('day_vwap').fillNull(Number.NaN).alias('__vwap'),
-    // Int32, not UInt8: rows() would give booleans, and Float64 columns of rows() keep one shape.
-    ...parts.map((_, j) => pl.col(`__candidate_${j}`).cast(pl.Int32)),
-    ...parts.map((p, j) => p.measure.cast(pl.Float64).fillNull(Number.NaN).alias(`__measure_${j}`)),
+    pl.col('t').cast(pl.Float64),
+    pl.col('sym').cast(pl.Float64),
+    pl.col('c').cast(pl.Float64),
+    pl.col('v').cast(pl.Float64),
+    // NaN instead of null so that every value leaves Polars in one Float64Array.
+    pl.col('day_vwap').cast(pl.Float64).fillNull(Number.NaN),
+    ...parts.map((_, j) => pl.col(`__candidate_${j}`).cast(pl.Float64)),
+    ...parts.map((p) => p.measure.cast(pl.Float64).fillNull(Number.NaN)),
   ];
-  const exprs = { stages, flags, anyFlag, output };
+  // Packed into one list column (exploded row-major): one Series crosses into JS instead of one per
+  // column, and rows() on a few thousand rows measured slower still.
+  const packed = pl.concatList(output).alias(PACKED);
+  const exprs = { stages, flags, anyFlag, packed };
   if (planCache.size >= PLAN_CACHE_SIZE) planCache.delete(planCache.keys().next().value!);
   planCache.set(key, exprs);
   return exprs;
@@ -84,34 +87,27 @@ function planExprs(detectors: readonly Detector[]): PlanExprs {
 function sharedQuery(frame: pl.LazyDataFrame, exprs: PlanExprs): pl.LazyDataFrame {
   let q = frame;
   for (const stage of exprs.stages) if (stage.length > 0) q = q.withColumns(...stage);
-  return q.withColumns(...exprs.flags).filter(exprs.anyFlag).select(...exprs.output);
+  return q.withColumns(...exprs.flags).filter(exprs.anyFlag).select(exprs.packed).explode(PACKED);
 }
 
-/** The candidate rows as columns: t, sym, price, volume, vwap, then each detector's flag and measure. */
-function candidateColumnsOf(df: pl.DataFrame, detectors: number): ArrayLike<number>[] {
+const PACKED = '__packed';
+
+/** The candidate rows as columns (views of one Float64Array): t, sym, price, volume, vwap, then each detector's flag and measure. */
+function candidateColumnsOf(df: pl.DataFrame, detectors: number): Float64Array[] {
   const width = 5 + 2 * detectors;
-  // Every property read on a nodejs-polars DataFrame goes through a Proxy that lists the column
-  // names natively, and every Series wrapper is costly: one rows() call is far cheaper for the few
-  // candidate rows a plan usually returns.
-  const height = df.height;
-  if (height < ROWS_CUTOFF) {
-    const rows = df.rows() as number[][];
-    return Array.from({ length: width }, (_, k) => {
-      const col = new Float64Array(height);
-      for (let i = 0; i < height; i++) col[i] = rows[i]![k]!;
-      return col;
-    });
-  }
-  return df.getColumns().map((s) => s.toTypedArray() as ArrayLike<number>);
+  const all = df.getColumn(PACKED).toTypedArray() as Float64Array;
+  const height = all.length / width;
+  return Array.from({ length: width }, (_, k) => {
+    const col = new Float64Array(height);
+    for (let i = 0; i < height; i++) col[i] = all[i * width + k]!;
+    return col;
+  });
 }
-
-/** Below this many rows one rows() call is cheaper than a Series wrapper per column. */
-const ROWS_CUTOFF = 4096;
 
 /** Cooldown over the candidate rows (sorted by sym, t) into per-symbol event lists. */
 function selectEvents(df: pl.DataFrame, symbols: readonly string[], detectors: readonly Detector[], out: EventRow[][]): void {
   const cols = candidateColumnsOf(df, detectors.length);
-  const [t, sym, price, volume, vwap] = cols as [ArrayLike<number>, ArrayLike<number>, ArrayLike<number>, ArrayLike<number>, ArrayLike<number>];
+  const [t, sym, price, volume, vwap] = cols as [Float64Array, Float64Array, Float64Array, Float64Array, Float64Array];
   const height = t.length;
   detectors.forEach((d, j) => {
     const flag = cols[5 + j]!;

@@ -1,28 +1,40 @@
 /**
- * detectEvents throughput over synthetic minute bars (1M bars in 50 symbols by default).
+ * Detection throughput over synthetic minute bars (1M bars in 50 symbols by default): the shared
+ * batch plan (all symbols in one `detectEventsBatch` call), the shared plan one symbol per call
+ * (`detectEvents`, as the pipeline calls it), and the per-symbol pass (`detectEventsPerSymbol`).
  * Run: `npx vitest bench --run bench/detect.bench.ts` (TICKPIPE_BENCH_BARS / _SYMBOLS to resize).
  * Prints bars/s; asserts nothing.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { bench } from 'vitest';
-import { builtinDetectors, detectEvents } from '../src/detect/index.js';
+import { builtinDetectors, detectEvents, detectEventsBatch, detectEventsPerSymbol } from '../src/detect/index.js';
+import type { EventRow } from '../src/types.js';
 import type { Bar } from '../src/types.js';
 import { synthBars } from './lib/detection.js';
 
 const TOTAL = Number(process.env['TICKPIPE_BENCH_BARS'] ?? 1_000_000);
 const SYMBOLS = Number(process.env['TICKPIPE_BENCH_SYMBOLS'] ?? 50);
 
-async function measure(label: string, sets: readonly Bar[][]): Promise<void> {
+type Path = (sets: readonly Bar[][]) => Promise<EventRow[][]>;
+
+const perCall =
+  (f: typeof detectEvents): Path =>
+  async (sets) => {
+    const out: EventRow[][] = [];
+    for (let i = 0; i < sets.length; i++) out.push(await f(sets[i]!, `SYM${i}`, builtinDetectors()));
+    return out;
+  };
+const batched: Path = (sets) => detectEventsBatch(sets.map((bars, i) => ({ symbol: `SYM${i}`, bars })), builtinDetectors());
+
+async function measure(label: string, sets: readonly Bar[][], path: Path): Promise<void> {
   let events = 0;
   let bars = 0;
   // Detection runs beside HTTP timers in the pipeline: report how long the event loop was held.
   const lag = monitorEventLoopDelay({ resolution: 1 });
   lag.enable();
   const t0 = performance.now();
-  for (let i = 0; i < sets.length; i++) {
-    bars += sets[i]!.length;
-    events += (await detectEvents(sets[i]!, `SYM${i}`, builtinDetectors())).length;
-  }
+  for (const rows of await path(sets)) events += rows.length;
+  for (const s of sets) bars += s.length;
   const sec = (performance.now() - t0) / 1000;
   lag.disable();
   console.log(
@@ -37,5 +49,7 @@ const data = Array.from({ length: SYMBOLS }, (_, i) => synthBars(perSymbol, i + 
 const one = [synthBars(perSymbol * SYMBOLS, 99)];
 const opts = { iterations: 2, warmupIterations: 1, time: 0, warmupTime: 0 };
 
-bench(`detectEvents ${perSymbol * SYMBOLS} bars / ${SYMBOLS} symbols`, () => measure('many symbols', data), opts);
-bench(`detectEvents ${perSymbol * SYMBOLS} bars / 1 symbol`, () => measure('one symbol', one), opts);
+bench(`detectEventsBatch ${perSymbol * SYMBOLS} bars / ${SYMBOLS} symbols`, () => measure('shared plan, batched', data, batched), opts);
+bench(`detectEvents ${perSymbol * SYMBOLS} bars / ${SYMBOLS} symbols`, () => measure('shared plan, per call', data, perCall(detectEvents)), opts);
+bench(`detectEventsPerSymbol ${perSymbol * SYMBOLS} bars / ${SYMBOLS} symbols`, () => measure('per-symbol pass', data, perCall(detectEventsPerSymbol)), opts);
+bench(`detectEvents ${perSymbol * SYMBOLS} bars / 1 symbol`, () => measure('one symbol', one, perCall(detectEvents)), opts);

@@ -1,13 +1,14 @@
 /**
- * Benchmark 4: detector throughput over in-memory minute bars (no HTTP), and stage 1 end to end
- * (detectStage against the simulator) in symbols/s.
+ * Benchmark 4: detector throughput over in-memory minute bars (no HTTP), the shared batch plan
+ * against the per-symbol pass on the same bars, and stage 1 end to end (detectStage against the
+ * simulator) in symbols/s.
  */
 import { performance } from 'node:perf_hooks';
 import { lastValueFrom, tap } from 'rxjs';
-import { builtinDetectors, detectEvents } from '../../src/detect/index.js';
+import { builtinDetectors, detectEventsBatch, detectEventsPerSymbol } from '../../src/detect/index.js';
 import { detectStage } from '../../src/pipeline/detect-stage.js';
 import { PolygonClient } from '../../src/streams/polygon-client.js';
-import type { Bar } from '../../src/types.js';
+import type { Bar, EventRow } from '../../src/types.js';
 import { tickerOf, withTmp } from './common.js';
 import { openSim, type SimMode } from './sim.js';
 
@@ -44,28 +45,87 @@ export function synthBars(count: number, seed: number): Bar[] {
   return out;
 }
 
+/** One path's figures over the same bars. */
+export interface DetectPathMeasure {
+  readonly events: number;
+  /** Seconds inside detection only (bar generation excluded). */
+  readonly sec: number;
+  readonly barsPerSec: number;
+  /** Process CPU seconds (all threads, Polars' included) inside detection. */
+  readonly cpuSec: number;
+}
+
 export interface DetectMeasure {
   readonly bars: number;
   readonly symbols: number;
-  readonly events: number;
-  /** Seconds inside detectEvents only (bar generation excluded). */
-  readonly sec: number;
+  /** The shared batch plan (`detectEventsBatch`, `groupBars` bars per call, default plan size). */
+  readonly shared: DetectPathMeasure;
+  /** The per-symbol pass every detector took before (`detectEventsPerSymbol`, one call per symbol). */
+  readonly perSymbol: DetectPathMeasure;
+  /** Whether both paths gave the same rows, every column exact. */
+  readonly identical: boolean;
+  /** Headline figure: the shared plan's bars/s. */
   readonly barsPerSec: number;
+  readonly events: number;
+  readonly sec: number;
 }
 
-/** `total` bars in `symbols` symbols; each symbol's bars are made just before its timing starts. */
-export async function measureDetect(total: number, symbols: number): Promise<DetectMeasure> {
-  const per = Math.floor(total / symbols);
-  const detectors = builtinDetectors();
-  let sec = 0;
-  let events = 0;
-  for (let i = 0; i < symbols; i++) {
-    const bars = synthBars(per, i + 1);
-    const t0 = performance.now();
-    events += (await detectEvents(bars, tickerOf(i), detectors)).length;
-    sec += (performance.now() - t0) / 1000;
+const cpuSeconds = (): number => {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1e6;
+};
+
+function sameRows(a: readonly EventRow[][], b: readonly EventRow[][]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x.length !== y.length) return false;
+    for (let k = 0; k < x.length; k++) {
+      const p = x[k]!;
+      const q = y[k]!;
+      for (const f of ['symbol', 'event_type', 'timestamp', 'session', 'price', 'volume', 'vwap', 'measure'] as const) {
+        if (!Object.is(p[f], q[f])) return false;
+      }
+    }
   }
-  return { bars: per * symbols, symbols, events, sec, barsPerSec: (per * symbols) / sec };
+  return true;
+}
+
+/**
+ * `total` bars in `symbols` symbols through both paths. Bars are made per group of `groupBars`
+ * before the group's timing starts (10 M bars of JS objects at once would not fit comfortably);
+ * the shared path gets each group in one `detectEventsBatch` call, the per-symbol path one call
+ * per symbol. Both see the same bars, and their rows are compared.
+ */
+export async function measureDetect(total: number, symbols: number, groupBars = 2_000_000): Promise<DetectMeasure> {
+  const per = Math.floor(total / symbols);
+  const perGroup = Math.max(1, Math.floor(groupBars / per));
+  const detectors = builtinDetectors();
+  const shared = { sec: 0, cpu: 0, events: 0 };
+  const old = { sec: 0, cpu: 0, events: 0 };
+  let identical = true;
+  for (let first = 0; first < symbols; first += perGroup) {
+    const batch = Array.from({ length: Math.min(perGroup, symbols - first) }, (_, k) => ({ symbol: tickerOf(first + k), bars: synthBars(per, first + k + 1) }));
+    let c0 = cpuSeconds();
+    let t0 = performance.now();
+    const got = await detectEventsBatch(batch, detectors);
+    shared.sec += (performance.now() - t0) / 1000;
+    shared.cpu += cpuSeconds() - c0;
+    c0 = cpuSeconds();
+    t0 = performance.now();
+    const want: EventRow[][] = [];
+    for (const { symbol, bars } of batch) want.push(await detectEventsPerSymbol(bars, symbol, detectors));
+    old.sec += (performance.now() - t0) / 1000;
+    old.cpu += cpuSeconds() - c0;
+    for (const r of got) shared.events += r.length;
+    for (const r of want) old.events += r.length;
+    identical &&= sameRows(got, want);
+  }
+  const bars = per * symbols;
+  const path = (m: typeof shared): DetectPathMeasure => ({ events: m.events, sec: m.sec, barsPerSec: bars / m.sec, cpuSec: m.cpu });
+  const s = path(shared);
+  return { bars, symbols, shared: s, perSymbol: path(old), identical, barsPerSec: s.barsPerSec, events: s.events, sec: s.sec };
 }
 
 export interface Stage1Measure {

@@ -32,14 +32,16 @@ export interface DetectorContext {
  *
  * // A close at least 20% above the previous close of the same NY day.
  * const gain = pl.col('c').div(pl.col('c').shift(1)).sub(1).mul(100);
- * const isGap = pl.col('day').shift(1).eq(pl.col('day')).and(gain.gtEq(20));
- * const columns = candidateColumns(gain);
+ * // Computed before the filter: after it, shift(1) would see the previous candidate, not the previous bar.
+ * const withGain = gain.alias('gain');
+ * const isGap = pl.col('day').shift(1).eq(pl.col('day')).and(pl.col('gain').gtEq(20));
+ * const columns = candidateColumns(pl.col('gain'));
  * const gapUp: Detector = {
  *   name: 'gap_up',
  *   description: 'close >= 20% above the previous close of the same NY day; cooldown 60 min',
  *   measure: 'gain_pct',
  *   cooldownMinutes: 60,
- *   candidates: (bars) => bars.filter(isGap).select(...columns),
+ *   candidates: (bars) => bars.withColumns(withGain).filter(isGap).select(...columns),
  * };
  * const rows = await detectEvents(bars, 'ABCD', [...builtinDetectors(), gapUp]);
  * ```
@@ -66,6 +68,51 @@ export interface Detector {
   readonly oncePerDay?: boolean;
   /** The settings in force, for run identity and reports (JSON-serialisable). */
   readonly settings?: Readonly<Record<string, number | boolean | string>>;
+  /**
+   * Optional: the detector's part of the shared batch plan. With it, the detector runs inside the
+   * one lazy plan that {@link detectEvents} builds over a batch of symbols (shared columns computed
+   * once, one asynchronous `collect()`); without it, `candidates` runs as its own per-symbol pass
+   * (the fallback, correct but slower). The built-in detectors have both.
+   */
+  readonly plan?: SharedPlanPart;
+}
+
+/**
+ * A detector's expressions in the shared plan. The plan's frame holds SEVERAL symbols one after
+ * another, sorted by (`sym`, `t`): besides the columns listed on {@link Detector}, it has `sym`
+ * (Int32, the symbol's position in the batch) and `sym_day` (Int32, one value per symbol and NY
+ * day, increasing down the rows). So a window must not cross a symbol: use `over('sym')` where a
+ * per-symbol frame would need no grouping, `over('sym_day')` instead of `over('day')`, and
+ * `pl.col('sym_day').shift(k).eq(pl.col('sym_day'))` as the "same symbol, same NY day" test.
+ *
+ * Every candidate reports price = close, volume = `v`, vwap = `day_vwap` (as
+ * {@link candidateColumns}), and `measure`.
+ *
+ * @example
+ * ```ts
+ * // gap_up of the Detector example, as a shared-plan part:
+ * const gain = pl.col('c').div(pl.col('c').shift(1)).sub(1).mul(100);
+ * const plan = {
+ *   columns: [[gain.alias('gap_up_gain')]],
+ *   candidate: pl.col('sym_day').shift(1).eq(pl.col('sym_day')).and(pl.col('gap_up_gain').gtEq(20)),
+ *   measure: pl.col('gap_up_gain'),
+ * };
+ * ```
+ */
+export interface SharedPlanPart {
+  /**
+   * Columns the detector adds to the shared frame, as successive `withColumns` stages (stage k of
+   * every detector is added in one `withColumns`). Name them after the detector (e.g.
+   * `flush_window_high`): names must not clash with another detector's.
+   */
+  readonly columns?: readonly (readonly pl.Expr[])[];
+  /** Boolean: this bar is a candidate (null counts as false). Evaluated over every row. */
+  readonly candidate: pl.Expr;
+  /**
+   * The candidate's measure. Evaluated on the candidate rows only, after the filter: it must be
+   * row-local (put shifts and windows in `columns`).
+   */
+  readonly measure: pl.Expr;
 }
 
 /**

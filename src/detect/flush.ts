@@ -1,6 +1,6 @@
 /** `flush`: a sharp drop below the recent high. */
 import pl from 'nodejs-polars';
-import { candidateColumns, type Detector } from './detector.js';
+import { candidateColumns, type Detector, type SharedPlanPart } from './detector.js';
 import { MAX_COOLDOWN_MINUTES, checkKeys, numberOption } from './options.js';
 
 /** Options of {@link flush}. */
@@ -67,5 +67,30 @@ export function flush(options: FlushOptions = {}): Detector {
     cooldownMinutes,
     settings: { dropPct, lookbackMinutes, cooldownMinutes },
     candidates: (bars) => bars.withColumns(windowHigh).filter(isFlush).select(...columns),
+    plan: sharedPlanPart(dropPct, lookbackMinutes),
+  };
+}
+
+/**
+ * flush in the shared plan. One key per bar, `sym_day * 2048 + minute`, makes "same symbol, same NY
+ * day, at most `lookbackMinutes` earlier" a single comparison `key[i-k] >= key - lookback`: keys of
+ * earlier symbol-days are at least 2048 - 1440 > 240 lower, and inside one NY day's 04:00–20:00 the
+ * NY minute advances exactly with UTC (the DST switch is at 02:00). Half the work of the day + time
+ * test of `candidates`, the same window, so the same events.
+ */
+function sharedPlanPart(dropPct: number, lookbackMinutes: number): SharedPlanPart {
+  const key = pl.col('sym_day').cast(pl.Float64).mul(2048).add(pl.col('minute'));
+  const oldest = pl.col('flush_key').sub(lookbackMinutes);
+  const h = pl.col('h');
+  const shifted: pl.Expr[] = [];
+  for (let k = 1; k <= lookbackMinutes; k++) {
+    shifted.push(pl.when(pl.col('flush_key').shift(k).gtEq(oldest)).then(h.shift(k)).otherwise(pl.lit(null)));
+  }
+  const high = pl.col('flush_window_high');
+  const c = pl.col('c');
+  return {
+    columns: [[key.alias('flush_key')], [pl.maxHorizontal(shifted).alias('flush_window_high')]],
+    candidate: high.sub(c).gtEq(high.mul(dropPct / 100)).and(high.gt(0)).fillNull(false),
+    measure: high.sub(c).div(high).mul(100),
   };
 }

@@ -25,9 +25,17 @@ export {
   tradingDays,
   type TradingDaysOptions,
 } from './calendar.js';
-export { candidateColumns, type Detector, type DetectorContext } from './detector.js';
+export { candidateColumns, type Detector, type DetectorContext, type SharedPlanPart } from './detector.js';
 export { prepareBars, prepareColumns, prepareColumnsAsync, preparedFrame, preparedFrameAsync, type PreparedBars } from './prepare.js';
-export { detectEvents, validateDetectors } from './detect-events.js';
+export {
+  DEFAULT_MAX_BARS_PER_PLAN,
+  detectEvents,
+  detectEventsBatch,
+  detectEventsPerSymbol,
+  validateDetectors,
+  type DetectBatchOptions,
+  type SymbolBars,
+} from './detect-events.js';
 export { EVENT_COLUMNS, EVENT_SCHEMA, emptyEventsDataFrame, eventsFromDataFrame, eventsToDataFrame } from './event-frame.js';
 export { openingRangeBreak, type OpeningRangeBreakOptions } from './opening-range-break.js';
 export { vwapBreak, type VwapBreakOptions } from './vwap-break.js';

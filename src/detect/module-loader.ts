@@ -14,7 +14,8 @@
  * export default {
  *   name: 'jump', description: 'close >= 3% above the previous close', measure: 'gain_pct',
  *   cooldownMinutes: 30, settings: { minGainPct: 3 },
- *   candidates: (bars) => bars.filter(gain.gtEq(3)).select(...candidateColumns(gain)),
+ *   // The gain is computed before the filter: after it, shift(1) would see the previous candidate.
+ *   candidates: (bars) => bars.withColumns(gain.alias('gain')).filter(pl.col('gain').gtEq(3)).select(...candidateColumns(pl.col('gain'))),
  * };
  * // then: tickpipe run --detector-module ./my-detectors.mjs --detectors jump,flush
  * ```

@@ -49,6 +49,26 @@ export function openingRangeBreak(options: OpeningRangeBreakOptions = {}): Detec
   // instead of every bar that stays above the range.
   const firstBreak = pl.col('is_break').and(pl.col('is_break').cumSum().over('day').eq(1));
   const columns = candidateColumns(pl.col('c').div(pl.col('or_high')).sub(1).mul(100));
+  // Shared plan: the same columns per symbol-day.
+  const orHighInBatch = pl
+    .when(minute.gtEq(RTH_START_MINUTE).and(minute.lt(rangeEnd)))
+    .then(pl.col('h'))
+    .otherwise(pl.lit(null))
+    .max()
+    .over('sym_day')
+    .alias('orb_high');
+  const isBreakInBatch = minute
+    .gtEq(rangeEnd)
+    .and(minute.lt(pl.col('rth_end')))
+    .and(pl.col('c').gt(pl.col('orb_high')))
+    .fillNull(false)
+    .alias('orb_is_break');
+  const brk = pl.col('orb_is_break');
+  const plan = {
+    columns: [[orHighInBatch], [isBreakInBatch]],
+    candidate: brk.and(brk.cumSum().over('sym_day').eq(1)),
+    measure: pl.col('c').div(pl.col('orb_high')).sub(1).mul(100),
+  };
   return {
     name: NAME,
     description: `first RTH close above the high of the first ${rangeMinutes} RTH minutes (09:30 NY onward), once per day`,
@@ -56,5 +76,6 @@ export function openingRangeBreak(options: OpeningRangeBreakOptions = {}): Detec
     oncePerDay: true,
     settings: { rangeMinutes },
     candidates: (bars) => bars.withColumns(orHigh).withColumns(isBreak).filter(firstBreak).select(...columns),
+    plan,
   };
 }

@@ -54,10 +54,11 @@ function badBar(symbol: string, index: number, field: string, value: unknown, wh
  * Throws {@link InputError} naming the symbol, the bar's index and the bad value.
  */
 export function prepareColumns(bars: readonly Bar[], symbol: string): PreparedBars {
-  const steps = prepareSteps(bars, symbol);
+  const target = ownTarget(bars, symbol);
+  const steps = prepareSteps(bars, symbol, target);
   for (;;) {
     const r = steps.next();
-    if (r.done === true) return r.value;
+    if (r.done === true) return viewOf(target.out, 0, r.value.count);
   }
 }
 
@@ -72,43 +73,78 @@ const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(r
  * stall the HTTP timers running beside detection.
  */
 export async function prepareColumnsAsync(bars: readonly Bar[], symbol: string): Promise<PreparedBars> {
-  const steps = prepareSteps(bars, symbol);
-  for (;;) {
-    const r = steps.next();
-    if (r.done === true) return r.value;
-    await yieldToLoop();
-  }
+  const target = ownTarget(bars, symbol);
+  const { count } = await prepareIntoAsync(bars, symbol, target);
+  return viewOf(target.out, 0, count);
 }
 
-function* prepareSteps(bars: readonly Bar[], symbol: string): Generator<void, PreparedBars, void> {
+/**
+ * Columns bars are prepared into: one symbol's (exact size) or a whole plan's (several symbols one
+ * after another, with `sym` and `symDay`). A plan's buffers are pooled (see {@link acquireColumns}).
+ */
+export interface ColumnBuffer {
+  readonly capacity: number;
+  readonly t: Float64Array;
+  readonly o: Float64Array;
+  readonly h: Float64Array;
+  readonly l: Float64Array;
+  readonly c: Float64Array;
+  readonly v: Float64Array;
+  readonly vw: Float64Array;
+  readonly n: Float64Array;
+  readonly day: Int32Array;
+  readonly minute: Int32Array;
+  readonly dayVwap: Float64Array;
+  readonly rthEnd: Int32Array;
+  /** The symbol's position in its plan. */
+  readonly sym: Int32Array;
+  /** One value per symbol and NY day of the plan, increasing down the rows. */
+  readonly symDay: Int32Array;
+}
+
+function allocColumns(capacity: number): ColumnBuffer {
+  const f = (): Float64Array => new Float64Array(capacity);
+  const i = (): Int32Array => new Int32Array(capacity);
+  return { capacity, t: f(), o: f(), h: f(), l: f(), c: f(), v: f(), vw: f(), n: f(), day: i(), minute: i(), dayVwap: f(), rthEnd: i(), sym: i(), symDay: i() };
+}
+
+/** Where {@link prepareSteps} writes: from row `start`, as symbol `sym`, first symbol-day key `symDay`. */
+export interface Target {
+  readonly out: ColumnBuffer;
+  readonly start: number;
+  readonly sym: number;
+  readonly symDay: number;
+}
+
+/** The order to read `bars` in: undefined when already strictly increasing in `t`. */
+function readOrder(bars: readonly Bar[], symbol: string): Uint32Array | undefined {
+  if (isSorted(bars)) return undefined;
+  const len = bars.length;
+  for (let i = 0; i < len; i++) {
+    const t = bars[i]?.t;
+    if (typeof t !== 'number' || !Number.isFinite(t)) badBar(symbol, i, 't', t, 'expected Unix ms');
+  }
+  const order = new Uint32Array(len);
+  for (let i = 0; i < len; i++) order[i] = i;
+  // Index as tie-breaker keeps "first in input order wins" independent of the sort's stability.
+  order.sort((a, b) => bars[a]!.t - bars[b]!.t || a - b);
+  return order;
+}
+
+/** Rows written and the next free symbol-day key. */
+export interface Written {
+  readonly count: number;
+  readonly nextSymDay: number;
+}
+
+function* prepareSteps(bars: readonly Bar[], symbol: string, target: Target): Generator<void, Written, void> {
   if (!Array.isArray(bars)) throw new InputError(`${symbol}: bars must be an array, got ${String(bars)} (${typeof bars})`);
   const len = bars.length;
-  let order: Uint32Array | undefined;
-  if (!isSorted(bars)) {
-    for (let i = 0; i < len; i++) {
-      const t = bars[i]?.t;
-      if (typeof t !== 'number' || !Number.isFinite(t)) badBar(symbol, i, 't', t, 'expected Unix ms');
-    }
-    order = new Uint32Array(len);
-    for (let i = 0; i < len; i++) order[i] = i;
-    // Index as tie-breaker keeps "first in input order wins" independent of the sort's stability.
-    order.sort((a, b) => bars[a]!.t - bars[b]!.t || a - b);
-  }
-  const t = new Float64Array(len);
-  const o = new Float64Array(len);
-  const h = new Float64Array(len);
-  const l = new Float64Array(len);
-  const c = new Float64Array(len);
-  const v = new Float64Array(len);
-  const vw = new Float64Array(len);
-  const n = new Float64Array(len);
-  const day = new Int32Array(len);
-  const minute = new Int32Array(len);
-  const dayVwap = new Float64Array(len);
-  const rthEnd = new Int32Array(len);
+  const order = readOrder(bars, symbol);
+  const { t, o, h, l, c, v, vw, n, day, minute, dayVwap, rthEnd, sym, symDay } = target.out;
   let curRthEnd = RTH_END_MINUTE;
-
-  let k = 0;
+  let k = target.start;
+  let key = target.symDay - 1;
   let prevT = Number.NEGATIVE_INFINITY;
   let curEpochDay = Number.NaN;
   let curYmd = 0;
@@ -141,6 +177,7 @@ function* prepareSteps(bars: readonly Bar[], symbol: string): Generator<void, Pr
       curRthEnd = rthEndMinute(epochDay);
       cumPv = 0;
       cumV = 0;
+      key++;
     }
     cumPv += bvw * bv;
     cumV += bv;
@@ -156,23 +193,77 @@ function* prepareSteps(bars: readonly Bar[], symbol: string): Generator<void, Pr
     minute[k] = mod;
     dayVwap[k] = cumV > 0 ? cumPv / cumV : Number.NaN;
     rthEnd[k] = curRthEnd;
+    sym[k] = target.sym;
+    symDay[k] = key;
     k++;
   }
+  return { count: k - target.start, nextSymDay: key + 1 };
+}
+
+/** Views of rows [from, from + count) of a buffer. */
+function viewOf(b: ColumnBuffer, from: number, count: number): PreparedBars {
+  const end = from + count;
   return {
-    length: k,
-    t: t.subarray(0, k),
-    o: o.subarray(0, k),
-    h: h.subarray(0, k),
-    l: l.subarray(0, k),
-    c: c.subarray(0, k),
-    v: v.subarray(0, k),
-    vw: vw.subarray(0, k),
-    n: n.subarray(0, k),
-    day: day.subarray(0, k),
-    minute: minute.subarray(0, k),
-    dayVwap: dayVwap.subarray(0, k),
-    rthEnd: rthEnd.subarray(0, k),
+    length: count,
+    t: b.t.subarray(from, end),
+    o: b.o.subarray(from, end),
+    h: b.h.subarray(from, end),
+    l: b.l.subarray(from, end),
+    c: b.c.subarray(from, end),
+    v: b.v.subarray(from, end),
+    vw: b.vw.subarray(from, end),
+    n: b.n.subarray(from, end),
+    day: b.day.subarray(from, end),
+    minute: b.minute.subarray(from, end),
+    dayVwap: b.dayVwap.subarray(from, end),
+    rthEnd: b.rthEnd.subarray(from, end),
   };
+}
+
+/** A one-symbol buffer of `bars.length` rows (the input's size bounds the output's). */
+function ownTarget(bars: readonly Bar[], symbol: string): Target {
+  if (!Array.isArray(bars)) throw new InputError(`${symbol}: bars must be an array, got ${String(bars)} (${typeof bars})`);
+  return { out: allocColumns(bars.length), start: 0, sym: 0, symDay: 0 };
+}
+
+const pool: ColumnBuffer[] = [];
+/** Buffers kept for reuse, and the largest kept: bounds what an idle process holds (≈ 2 × 108 MB). */
+const POOL_SIZE = 2;
+const POOL_MAX_CAPACITY = 1_048_576;
+
+/**
+ * A buffer of at least `capacity` rows, from the pool when one is free: allocating ~100 MB of fresh
+ * typed arrays per plan costs page faults and full garbage collections (which also walk every live
+ * Bar object), more than the detectors' query.
+ */
+export function acquireColumns(capacity: number): ColumnBuffer {
+  const i = pool.findIndex((b) => b.capacity >= capacity);
+  if (i >= 0) return pool.splice(i, 1)[0]!;
+  return allocColumns(capacity <= POOL_MAX_CAPACITY ? Math.max(capacity, Math.min(POOL_MAX_CAPACITY, 2 * capacity)) : capacity);
+}
+
+/** Returns a buffer from {@link acquireColumns} once nothing reads it any more (Series copy their data). */
+export function releaseColumns(b: ColumnBuffer): void {
+  if (b.capacity <= POOL_MAX_CAPACITY && pool.length < POOL_SIZE) pool.push(b);
+}
+
+/**
+ * Prepares one symbol into rows `start`.. of a plan's buffer (see {@link prepareColumns} for the
+ * rules), yielding to the event loop every {@link SLICE_BARS} bars. Returns the rows written and
+ * the next free symbol-day key.
+ */
+export async function prepareIntoAsync(bars: readonly Bar[], symbol: string, target: Target): Promise<Written> {
+  const steps = prepareSteps(bars, symbol, target);
+  for (;;) {
+    const r = steps.next();
+    if (r.done === true) return r.value;
+    await yieldToLoop();
+  }
+}
+
+/** The rows [from, from + count) of a plan's buffer as one symbol's {@link PreparedBars} (views). */
+export function preparedView(b: ColumnBuffer, from: number, count: number): PreparedBars {
+  return viewOf(b, from, count);
 }
 
 let derivedColumns: pl.Expr[] | undefined;
@@ -236,4 +327,23 @@ export async function preparedFrameAsync(p: PreparedBars): Promise<pl.LazyDataFr
  */
 export function prepareBars(bars: readonly Bar[], symbol: string): pl.LazyDataFrame {
   return preparedFrame(prepareColumns(bars, symbol));
+}
+
+/**
+ * The frame of the shared plan: rows [0, rows) of a plan's buffer, i.e. the prepared bars of
+ * several symbols one after another, with `sym` (Int32, the symbol's position in the plan) and
+ * `sym_day` (Int32, one value per symbol and NY day, increasing down the rows) beside the columns
+ * of {@link preparedFrame}. The Series copy the data: the buffer is free again once this resolves.
+ * Yields to the event loop between columns of a large plan.
+ */
+export async function batchFrameAsync(b: ColumnBuffer, rows: number): Promise<pl.LazyDataFrame> {
+  const p = viewOf(b, 0, rows);
+  const arrays = [...columnArrays(p), b.sym.subarray(0, rows), b.symDay.subarray(0, rows)];
+  const names = [...COLUMN_NAMES, 'sym', 'sym_day'];
+  const series: pl.Series[] = [];
+  for (let c = 0; c < names.length; c++) {
+    if (rows >= SLICE_BARS && c > 0) await yieldToLoop();
+    series.push(pl.Series(names[c], arrays[c]!));
+  }
+  return frameOf(series);
 }

@@ -61,6 +61,18 @@ export function volumeSpike(options: VolumeSpikeOptions = {}): Detector {
     .and(pl.col('c').mul(v).gtEq(minDollarVolume))
     .fillNull(false);
   const columns = candidateColumns(v.div(med));
+  // Shared plan: the same window, restarted at each symbol (and each symbol-day without acrossDays).
+  const batchMedian = v
+    .rollingMedian({ windowSize: windowBars, minPeriods: minBars })
+    .shift(1)
+    .over(acrossDays ? 'sym' : 'sym_day')
+    .alias('volume_spike_median');
+  const batchMed = pl.col('volume_spike_median');
+  const isSpikeInBatch = batchMed
+    .gt(0)
+    .and(v.gtEq(batchMed.mul(multiple)))
+    .and(pl.col('c').mul(v).gtEq(minDollarVolume))
+    .fillNull(false);
   return {
     name: NAME,
     description:
@@ -70,5 +82,6 @@ export function volumeSpike(options: VolumeSpikeOptions = {}): Detector {
     cooldownMinutes,
     settings: { multiple, windowBars, minBars, minDollarVolume, acrossDays, cooldownMinutes },
     candidates: (bars) => bars.withColumns(median).filter(isSpike).select(...columns),
+    plan: { columns: [[batchMedian]], candidate: isSpikeInBatch, measure: v.div(batchMed) },
   };
 }

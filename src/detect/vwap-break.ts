@@ -33,7 +33,11 @@ export function vwapBreak(options: VwapBreakOptions = {}): Detector {
     .and(c.shift(1).lt(vwap.shift(1)))
     .and(c.gt(vwap))
     .fillNull(false);
-  const columns = candidateColumns(c.div(vwap).sub(1).mul(100));
+  const measure = c.div(vwap).sub(1).mul(100);
+  const columns = candidateColumns(measure);
+  // In the shared plan the same test, with sym_day as "same symbol and NY day".
+  const symDay = pl.col('sym_day');
+  const crossedInBatch = symDay.shift(1).eq(symDay).and(c.shift(1).lt(vwap.shift(1))).and(c.gt(vwap)).fillNull(false);
   return {
     name: NAME,
     description: `close crosses above the day VWAP (from 04:00 NY) after the previous bar closed below it; cooldown ${cooldownMinutes} min`,
@@ -41,5 +45,6 @@ export function vwapBreak(options: VwapBreakOptions = {}): Detector {
     cooldownMinutes,
     settings: { cooldownMinutes },
     candidates: (bars) => bars.filter(crossed).select(...columns),
+    plan: { candidate: crossedInBatch, measure },
   };
 }

@@ -24,56 +24,89 @@ export interface ScannedWindowLine {
 const NL = 0x0a;
 const CHUNK = 1 << 20;
 
+/** Where a journal scan may start, and what it reports back (for the committed index). */
+export interface ScanFrom {
+  /** File offset to start at: the end of a newline-terminated line. @default 0 */
+  readonly offset?: number;
+  /** Physical lines before `offset` (so that errors name the right line). @default 0 */
+  readonly lines?: number;
+  /** Fed every byte of the committed lines read (up to {@link ScanResult.end}), in order. */
+  readonly digest?: { update(data: Uint8Array): unknown };
+}
+
+/** How far a scan got: the prefix of the file made of whole lines that are all committed. */
+export interface ScanResult {
+  /** File offset after the last newline-terminated line before any line that is not JSON. */
+  readonly end: number;
+  /** Physical lines in `[0, end)`. */
+  readonly lines: number;
+}
+
 /**
  * Calls `onLine` with every committed line of a journal file, in order. A missing file is empty.
  * `onLine` receives the line's bytes `[start, end)` of `buf` (valid only during the call) and its
  * 1-based number, and returns false when the line is not valid JSON (the scanner then applies the
- * torn-tail rule).
+ * torn-tail rule). With `from`, the scan starts at a line boundary inside the file (the committed
+ * index covers the bytes before it).
  */
 export async function scanJournalLines(
   path: string,
   onLine: (buf: Buffer, start: number, end: number, line: number) => boolean,
   fs: FsLayer = nodeFs,
-): Promise<void> {
+  from: ScanFrom = {},
+): Promise<ScanResult> {
   let badLine = 0; // a line that was not JSON: torn if it is the last non-blank one
-  let lineNo = 0;
-  const visit = (buf: Buffer, start: number, end: number): void => {
+  let lineNo = from.lines ?? 0;
+  let goodLines = lineNo; // lines in [0, good end)
+  const visit = (buf: Buffer, start: number, end: number): boolean => {
     lineNo++;
-    if (isBlank(buf, start, end)) return;
+    if (isBlank(buf, start, end)) return badLine === 0;
     if (badLine > 0) throw new InputError(`${path}:${badLine}: invalid journal line (not JSON)`);
-    if (!onLine(buf, start, end, lineNo)) badLine = lineNo;
+    if (!onLine(buf, start, end, lineNo)) {
+      badLine = lineNo;
+      return false;
+    }
+    return true;
   };
   // Two torn lines cannot both be the last: an invalid line followed by an unterminated one is corrupt.
   const tornAfterBad = (buf: Buffer, start: number, end: number): void => {
     if (badLine > 0 && !isBlank(buf, start, end)) throw new InputError(`${path}:${badLine}: invalid journal line (not JSON)`);
   };
+  const base = from.offset ?? 0;
   if (fs !== nodeFs) {
     let buf: Buffer;
     try {
       buf = await fs.readFile(path);
     } catch (err) {
-      if (isNotFound(err)) return;
+      if (isNotFound(err)) return { end: 0, lines: 0 };
       throw toDiskError(err, 'reading', path);
     }
     const end = buf.lastIndexOf(NL) + 1; // a last line without newline is torn
-    for (let s = 0; s < end; ) {
+    let good = base;
+    for (let s = base; s < end; ) {
       const e = buf.indexOf(NL, s);
-      visit(buf, s, e);
+      if (visit(buf, s, e)) {
+        good = e + 1;
+        goodLines = lineNo;
+      }
       s = e + 1;
     }
     tornAfterBad(buf, end, buf.length);
-    return;
+    from.digest?.update(buf.subarray(base, good));
+    return { end: good, lines: goodLines };
   }
   let h: fsp.FileHandle;
   try {
     h = await fsp.open(path, 'r');
   } catch (err) {
-    if (isNotFound(err)) return;
+    if (isNotFound(err)) return { end: 0, lines: 0 };
     throw toDiskError(err, 'reading', path);
   }
   try {
     let buf = Buffer.allocUnsafe(CHUNK);
     let have = 0; // bytes [0, have) of buf hold the unread rest
+    let pos = base; // file offset of buf[0]
+    let good = base; // file offset after the last good line
     for (;;) {
       if (have === buf.length) {
         const bigger = Buffer.allocUnsafe(buf.length * 2); // a line longer than the chunk
@@ -82,22 +115,28 @@ export async function scanJournalLines(
       }
       let bytesRead: number;
       try {
-        ({ bytesRead } = await h.read(buf, have, buf.length - have, null));
+        ({ bytesRead } = await h.read(buf, have, buf.length - have, pos + have));
       } catch (err) {
         throw toDiskError(err, 'reading', path);
       }
       if (bytesRead <= 0) {
         tornAfterBad(buf, 0, have); // what is left has no newline: a torn tail, ignored
-        return;
+        return { end: good, lines: goodLines };
       }
       have += bytesRead;
       let s = 0;
+      const goodBefore = good;
       for (let e = buf.indexOf(NL, s); e >= 0 && e < have; e = buf.indexOf(NL, s)) {
-        visit(buf, s, e);
+        if (visit(buf, s, e)) {
+          good = pos + e + 1;
+          goodLines = lineNo;
+        }
         s = e + 1;
       }
+      if (good > goodBefore) from.digest?.update(buf.subarray(goodBefore - pos, good - pos));
       buf.copy(buf, 0, s, have);
       have -= s;
+      pos += s;
     }
   } finally {
     await h.close().catch(() => undefined);
@@ -117,8 +156,8 @@ function isBlank(buf: Buffer, start: number, end: number): boolean {
  * `{ event, trades, quotes }`; lines of another shape are parsed with `JSON.parse`.
  * @throws InputError for an invalid line before the last, or a line without an event ID.
  */
-export async function scanWindowJournal(path: string, onLine: (l: ScannedWindowLine) => void, fs: FsLayer = nodeFs): Promise<void> {
-  await scanJournalLines(
+export async function scanWindowJournal(path: string, onLine: (l: ScannedWindowLine) => void, fs: FsLayer = nodeFs, from: ScanFrom = {}): Promise<ScanResult> {
+  return scanJournalLines(
     path,
     (buf, start, end, line) => {
       const fast = fastWindowLine(buf, start, end);
@@ -138,6 +177,7 @@ export async function scanWindowJournal(path: string, onLine: (l: ScannedWindowL
       return true;
     },
     fs,
+    from,
   );
 }
 

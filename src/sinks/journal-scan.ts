@@ -55,23 +55,7 @@ export async function scanJournalLines(
   fs: FsLayer = nodeFs,
   from: ScanFrom = {},
 ): Promise<ScanResult> {
-  let badLine = 0; // a line that was not JSON: torn if it is the last non-blank one
-  let lineNo = from.lines ?? 0;
-  let goodLines = lineNo; // lines in [0, good end)
-  const visit = (buf: Buffer, start: number, end: number): boolean => {
-    lineNo++;
-    if (isBlank(buf, start, end)) return badLine === 0;
-    if (badLine > 0) throw new InputError(`${path}:${badLine}: invalid journal line (not JSON)`);
-    if (!onLine(buf, start, end, lineNo)) {
-      badLine = lineNo;
-      return false;
-    }
-    return true;
-  };
-  // Two torn lines cannot both be the last: an invalid line followed by an unterminated one is corrupt.
-  const tornAfterBad = (buf: Buffer, start: number, end: number): void => {
-    if (badLine > 0 && !isBlank(buf, start, end)) throw new InputError(`${path}:${badLine}: invalid journal line (not JSON)`);
-  };
+  const v = new LineVisitor(path, onLine, from.lines ?? 0);
   const base = from.offset ?? 0;
   if (fs !== nodeFs) {
     let buf: Buffer;
@@ -85,15 +69,12 @@ export async function scanJournalLines(
     let good = base;
     for (let s = base; s < end; ) {
       const e = buf.indexOf(NL, s);
-      if (visit(buf, s, e)) {
-        good = e + 1;
-        goodLines = lineNo;
-      }
+      if (v.visit(buf, s, e)) good = e + 1;
       s = e + 1;
     }
-    tornAfterBad(buf, end, buf.length);
+    v.tornAfterBad(buf, end, buf.length);
     from.digest?.update(buf.subarray(base, good));
-    return { end: good, lines: goodLines };
+    return { end: good, lines: v.goodLines };
   }
   let h: fsp.FileHandle;
   try {
@@ -103,43 +84,85 @@ export async function scanJournalLines(
     throw toDiskError(err, 'reading', path);
   }
   try {
-    let buf = Buffer.allocUnsafe(CHUNK);
-    let have = 0; // bytes [0, have) of buf hold the unread rest
-    let pos = base; // file offset of buf[0]
-    let good = base; // file offset after the last good line
-    for (;;) {
-      if (have === buf.length) {
-        const bigger = Buffer.allocUnsafe(buf.length * 2); // a line longer than the chunk
-        buf.copy(bigger, 0, 0, have);
-        buf = bigger;
-      }
-      let bytesRead: number;
-      try {
-        ({ bytesRead } = await h.read(buf, have, buf.length - have, pos + have));
-      } catch (err) {
-        throw toDiskError(err, 'reading', path);
-      }
-      if (bytesRead <= 0) {
-        tornAfterBad(buf, 0, have); // what is left has no newline: a torn tail, ignored
-        return { end: good, lines: goodLines };
-      }
-      have += bytesRead;
-      let s = 0;
-      const goodBefore = good;
-      for (let e = buf.indexOf(NL, s); e >= 0 && e < have; e = buf.indexOf(NL, s)) {
-        if (visit(buf, s, e)) {
-          good = pos + e + 1;
-          goodLines = lineNo;
-        }
-        s = e + 1;
-      }
-      if (good > goodBefore) from.digest?.update(buf.subarray(goodBefore - pos, good - pos));
-      buf.copy(buf, 0, s, have);
-      have -= s;
-      pos += s;
-    }
+    return await scanChunks(h, path, base, v, from.digest);
   } finally {
     await h.close().catch(() => undefined);
+  }
+}
+
+/** The torn-tail rule over the lines of one scan, and how far its committed prefix goes. */
+class LineVisitor {
+  /** A line that was not JSON: torn if it is the last non-blank one. */
+  badLine = 0;
+  lineNo: number;
+  /** Physical lines in the committed prefix. */
+  goodLines: number;
+  constructor(
+    readonly path: string,
+    readonly onLine: (buf: Buffer, start: number, end: number, line: number) => boolean,
+    lines: number,
+  ) {
+    this.lineNo = lines;
+    this.goodLines = lines;
+  }
+
+  /** Visits one newline-terminated line; true when the committed prefix now ends after it. */
+  visit(buf: Buffer, start: number, end: number): boolean {
+    this.lineNo++;
+    if (isBlank(buf, start, end)) return this.#good(this.badLine === 0);
+    if (this.badLine > 0) throw new InputError(`${this.path}:${this.badLine}: invalid journal line (not JSON)`);
+    if (!this.onLine(buf, start, end, this.lineNo)) {
+      this.badLine = this.lineNo;
+      return false;
+    }
+    return this.#good(true);
+  }
+
+  /** Two torn lines cannot both be the last: an invalid line followed by an unterminated one is corrupt. */
+  tornAfterBad(buf: Buffer, start: number, end: number): void {
+    if (this.badLine > 0 && !isBlank(buf, start, end)) throw new InputError(`${this.path}:${this.badLine}: invalid journal line (not JSON)`);
+  }
+
+  #good(good: boolean): boolean {
+    if (good) this.goodLines = this.lineNo;
+    return good;
+  }
+}
+
+/** The file from `base` in 1 MiB chunks (no whole-file buffer); lines longer than a chunk grow it. */
+async function scanChunks(h: fsp.FileHandle, path: string, base: number, v: LineVisitor, digest: ScanFrom['digest']): Promise<ScanResult> {
+  let buf = Buffer.allocUnsafe(CHUNK);
+  let have = 0; // bytes [0, have) of buf hold the unread rest
+  let pos = base; // file offset of buf[0]
+  let good = base; // file offset after the last line of the committed prefix
+  for (;;) {
+    if (have === buf.length) {
+      const bigger = Buffer.allocUnsafe(buf.length * 2); // a line longer than the chunk
+      buf.copy(bigger, 0, 0, have);
+      buf = bigger;
+    }
+    let bytesRead: number;
+    try {
+      ({ bytesRead } = await h.read(buf, have, buf.length - have, pos + have));
+    } catch (err) {
+      throw toDiskError(err, 'reading', path);
+    }
+    if (bytesRead <= 0) {
+      v.tornAfterBad(buf, 0, have); // what is left has no newline: a torn tail, ignored
+      return { end: good, lines: v.goodLines };
+    }
+    have += bytesRead;
+    let s = 0;
+    const goodBefore = good;
+    for (let e = buf.indexOf(NL, s); e >= 0 && e < have; e = buf.indexOf(NL, s)) {
+      if (v.visit(buf, s, e)) good = pos + e + 1;
+      s = e + 1;
+    }
+    // The prefix only grows while no bad line was met, so it is contiguous with what was hashed.
+    if (good > goodBefore) digest?.update(buf.subarray(goodBefore - pos, good - pos));
+    buf.copy(buf, 0, s, have);
+    have -= s;
+    pos += s;
   }
 }
 

@@ -6,6 +6,13 @@
  * - "10 new at the end": start → the first trades request reaches the server, and peak RSS.
  * - "all done" (full skip pass): start → exit, and peak RSS.
  *
+ * Each is measured "cold" (a run folder holding only the journal: the first start after an upgrade,
+ * or after `state/ingest/committed.idx` was deleted) and "warm" (the folder as a previous start left
+ * it: the committed index written by that start; the usual restart). The warm-up start is a full
+ * skip pass over the base manifest. Ingest only, `--no-compact`: the end-of-run compaction is
+ * measured once apart (`all done, with compaction`), because this fixture's 572,850 journaled
+ * windows have no files, which compaction looks up one by one.
+ *
  * The server is a stub on loopback in this process that answers every request with an empty page
  * and notes when the first `/v3/trades` request arrives, so that nothing but the CLI uses CPU for
  * the pipeline. Peak RSS is the child's own `resourceUsage().maxRSS`, written at exit by a
@@ -65,20 +72,34 @@ export interface CliResumeRun {
   readonly firstRequestMs: number | null;
   readonly exitMs: number;
   readonly maxRssMB: number;
+  /** CPU time of the whole child (user + system, every thread), to exit: less load-sensitive than wall time. */
+  readonly cpuMs: number;
   readonly code: number | null;
 }
 
-async function oneRun(f: ResumeFixture, manifest: string, stub: Stub): Promise<CliResumeRun> {
+/** How a measured start finds its run folder. */
+type Start = { readonly warm: boolean; readonly compact: boolean };
+
+async function oneRun(f: ResumeFixture, manifest: string, stub: Stub, start: Start): Promise<CliResumeRun> {
   const out = await mkdtemp(join(f.dir, 'cli-run-'));
   try {
     await mkdir(join(out, 'state', 'ingest'), { recursive: true });
     await copyFile(f.fullJournal, join(out, 'state', 'ingest', 'part-0.jsonl'));
+    if (start.warm) await spawnRun(f.baseManifest, out, stub, false);
+    return await spawnRun(manifest, out, stub, start.compact);
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
+}
+
+async function spawnRun(manifest: string, out: string, stub: Stub, compact: boolean): Promise<CliResumeRun> {
+  {
     const rssFile = join(out, 'rss.txt');
     stub.firstTradesAt = undefined;
     const t0 = performance.now();
     const child = spawn(
       process.execPath,
-      ['--import', RSS_HOOK, BIN, 'run', '--stage', 'ingest', '--manifest', manifest, '--out', out, '--base-url', stub.url, '--no-progress'],
+      ['--import', RSS_HOOK, BIN, 'run', '--stage', 'ingest', '--manifest', manifest, '--out', out, '--base-url', stub.url, '--no-progress', ...(compact ? [] : ['--no-compact'])],
       { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, POLYGON_API_KEY: KEY, BENCH_RSS_FILE: rssFile } },
     );
     let err = '';
@@ -87,10 +108,8 @@ async function oneRun(f: ResumeFixture, manifest: string, stub: Stub): Promise<C
     const code = await new Promise<number | null>((r) => child.once('close', r));
     const exitMs = performance.now() - t0;
     if (code !== 0) throw new Error(`tickpipe run exited ${String(code)}: ${err.trim().split('\n').pop() ?? ''}`);
-    const maxRssMB = Number(await readFile(rssFile, 'utf8')) / 1024;
-    return { firstRequestMs: stub.firstTradesAt === undefined ? null : stub.firstTradesAt - t0, exitMs, maxRssMB, code };
-  } finally {
-    await rm(out, { recursive: true, force: true });
+    const [rssKiB, cpuMs] = (await readFile(rssFile, 'utf8')).split(' ').map(Number) as [number, number];
+    return { firstRequestMs: stub.firstTradesAt === undefined ? null : stub.firstTradesAt - t0, exitMs, maxRssMB: rssKiB / 1024, cpuMs, code };
   }
 }
 
@@ -99,21 +118,23 @@ export async function measureCliResume(
   f: ResumeFixture,
   csv: { baseCsv: string; endCsv: string },
   runs: number,
-): Promise<Record<string, { firstRequestMs: number | null; exitMs: number; maxRssMB: number }>> {
+  withCompaction = true,
+): Promise<Record<string, { firstRequestMs: number | null; exitMs: number; maxRssMB: number; cpuMs: number }>> {
   const stub = await startStub();
-  const variants: Record<string, string> = {
-    'parquet-new-end': f.endManifest,
-    'parquet-all-done': f.baseManifest,
-    'csv-new-end': csv.endCsv,
-    'csv-all-done': csv.baseCsv,
-  };
-  const out: Record<string, { firstRequestMs: number | null; exitMs: number; maxRssMB: number }> = {};
+  const variants: Array<[string, string, Start]> = [];
+  for (const warm of [true, false]) {
+    const w = warm ? 'warm' : 'cold';
+    variants.push([`parquet-new-end-${w}`, f.endManifest, { warm, compact: false }], [`parquet-all-done-${w}`, f.baseManifest, { warm, compact: false }]);
+    variants.push([`csv-new-end-${w}`, csv.endCsv, { warm, compact: false }], [`csv-all-done-${w}`, csv.baseCsv, { warm, compact: false }]);
+  }
+  if (withCompaction) variants.push(['parquet-all-done-warm-compact', f.baseManifest, { warm: true, compact: true }]);
+  const out: Record<string, { firstRequestMs: number | null; exitMs: number; maxRssMB: number; cpuMs: number }> = {};
   try {
-    for (const [name, manifest] of Object.entries(variants)) {
+    for (const [name, manifest, start] of variants) {
       const rs: CliResumeRun[] = [];
-      for (let r = 0; r < runs; r++) rs.push(await oneRun(f, manifest, stub));
+      for (let r = 0; r < (start.compact ? 1 : runs); r++) rs.push(await oneRun(f, manifest, stub, start));
       const firsts = rs.map((x) => x.firstRequestMs).filter((x): x is number => x !== null);
-      out[name] = { firstRequestMs: firsts.length ? median(firsts) : null, exitMs: median(rs.map((x) => x.exitMs)), maxRssMB: median(rs.map((x) => x.maxRssMB)) };
+      out[name] = { firstRequestMs: firsts.length ? median(firsts) : null, exitMs: median(rs.map((x) => x.exitMs)), maxRssMB: median(rs.map((x) => x.maxRssMB)), cpuMs: median(rs.map((x) => x.cpuMs)) };
     }
   } finally {
     await stub.close();

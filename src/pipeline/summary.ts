@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import pl from 'nodejs-polars';
-import { CompactIdSet, committedShards, loadJournal, scanWindowJournal } from '../sinks/index.js';
+import { committedShards, loadCommittedWindows, loadJournal } from '../sinks/index.js';
 import type { ClientMetrics } from '../streams/polygon-client.js';
 import { manifestPath } from './consolidate.js';
 
@@ -74,24 +74,11 @@ export async function runSummary(
     });
   }
 
-  let windowLines = 0;
-  let tradeRows = 0;
-  let quoteRows = 0;
-  // Streamed into a compact set: at 572,850 windows the parsed lines would be the run's peak memory.
-  const windowJournals = await journalFiles(join(outDir, 'state', 'ingest'), /^part-\d+\.jsonl$/);
-  let journalBytes = 0;
-  for (const f of windowJournals) journalBytes += await stat(f).then((st) => st.size, () => 0);
-  // Sized up front (~95 bytes a line): growing by doubling would copy the pool at the run's end.
-  const windows = new CompactIdSet(journalBytes / 95);
-  for (const f of windowJournals) {
-    await scanWindowJournal(f, (e) => {
-      windowLines++;
-      if (windows.add(e.event)) {
-        tradeRows += e.trades;
-        quoteRows += e.quotes;
-      }
-    });
-  }
+  // The committed index plus the journal bytes it does not cover (this run's lines): no second
+  // parse of the whole journal at the run's end; a fresh index is written for the next start.
+  const ingestDir = join(outDir, 'state', 'ingest');
+  const windowJournals = (await journalFiles(ingestDir, /^part-\d+\.jsonl$/)).map((f) => basename(f)).sort();
+  const { ids: windows, lines: windowLines, trades: tradeRows, quotes: quoteRows } = await loadCommittedWindows(ingestDir, windowJournals);
   const failed = new Set<string>();
   for (const f of await journalFiles(join(outDir, 'state', 'ingest'), /^part-\d+\.failed\.jsonl$/)) {
     for (const e of (await loadJournal<{ event: string }>(f)).entries) if (!windows.has(e.event)) failed.add(e.event);

@@ -27,14 +27,55 @@ export class CompactIdSet {
   /** Open-addressing table: entry index + 1, 0 = empty. Size is a power of two, load ≤ 1/2. */
   #table: Uint32Array;
   #wide = new Set<string>();
+  readonly #hash: IdHash;
 
-  /** @param expected IDs expected (sizes the first allocation; it grows as needed). */
-  constructor(expected = 1024) {
+  /**
+   * @param expected IDs expected (sizes the first allocation; it grows as needed).
+   * @param hash the 32-bit hash of the table; tests pass a tiny one to force collisions (the set
+   * stays exact: a probe compares the full bytes).
+   */
+  constructor(expected = 1024, hash: IdHash = hashString) {
     const n = Math.max(16, Math.ceil(expected));
     this.#pool = new Uint8Array(n * 48);
     this.#starts = new Uint32Array(n + 1);
     this.#hashes = new Uint32Array(n);
     this.#table = new Uint32Array(tableSizeFor(n));
+    this.#hash = hash;
+  }
+
+  /**
+   * The set as byte sections ({@link CompactIdSet.fromSections} reads them back without copying):
+   * what the committed index (`committed-index.ts`) writes to disk.
+   */
+  sections(): IdSetSections {
+    return {
+      pool: this.#pool.subarray(0, this.#poolUsed),
+      starts: this.#starts.subarray(0, this.#count + 1),
+      hashes: this.#hashes.subarray(0, this.#count),
+      table: this.#table,
+      wide: [...this.#wide],
+    };
+  }
+
+  /**
+   * A set over sections written by {@link sections} (typed-array views are kept, not copied; the
+   * first `add` that needs room copies into larger arrays). The sections must come from a set built
+   * with the same `hash`.
+   */
+  static fromSections(s: IdSetSections, hash: IdHash = hashString): CompactIdSet {
+    const set = new CompactIdSet(16, hash);
+    const count = s.hashes.length;
+    if (s.starts.length !== count + 1 || s.starts[count] !== s.pool.length || s.table.length < 32 || (s.table.length & (s.table.length - 1)) !== 0 || count * 2 > s.table.length) {
+      throw new RangeError('CompactIdSet.fromSections: inconsistent sections');
+    }
+    set.#pool = s.pool;
+    set.#poolUsed = s.pool.length;
+    set.#starts = s.starts;
+    set.#hashes = s.hashes;
+    set.#count = count;
+    set.#table = s.table;
+    for (const id of s.wide) set.#wide.add(id);
+    return set;
   }
 
   /** Number of distinct IDs. */
@@ -52,7 +93,7 @@ export class CompactIdSet {
    * one bit per entry (e.g. "seen in this manifest pass") instead of a second set.
    */
   indexOf(id: string): number {
-    const h = hashString(id);
+    const h = this.#hash(id);
     if (h < 0) {
       if (!this.#wide.has(id)) return -1;
       return this.#count + [...this.#wide].indexOf(id); // rare path; never taken for tickpipe IDs
@@ -68,7 +109,7 @@ export class CompactIdSet {
 
   /** Adds `id`; returns true if it was not there yet. */
   add(id: string): boolean {
-    const h = hashString(id);
+    const h = this.#hash(id);
     if (h < 0) {
       if (this.#wide.has(id)) return false;
       this.#wide.add(id);
@@ -100,15 +141,17 @@ export class CompactIdSet {
   #append(id: string, h: number): void {
     const k = this.#count;
     if (k + 1 >= this.#starts.length) {
-      const starts = new Uint32Array(this.#starts.length * 2);
+      const starts = new Uint32Array(Math.max(32, this.#starts.length * 2));
       starts.set(this.#starts);
       this.#starts = starts;
-      const hashes = new Uint32Array(this.#hashes.length * 2);
+      const hashes = new Uint32Array(starts.length);
       hashes.set(this.#hashes);
       this.#hashes = hashes;
     }
     if (this.#poolUsed + id.length > this.#pool.length) {
-      const pool = new Uint8Array(Math.max(this.#pool.length * 2, this.#poolUsed + id.length));
+      // Doubling, except for a large pool (a loaded index adds a journal's tail): +25%.
+      const grown = this.#pool.length >= 1 << 24 ? this.#pool.length + (this.#pool.length >> 2) : this.#pool.length * 2;
+      const pool = new Uint8Array(Math.max(grown, this.#poolUsed + id.length, 64));
       pool.set(this.#pool.subarray(0, this.#poolUsed));
       this.#pool = pool;
     }
@@ -144,6 +187,23 @@ export class CompactIdSet {
   get bytes(): number {
     return this.#pool.byteLength + this.#starts.byteLength + this.#hashes.byteLength + this.#table.byteLength;
   }
+}
+
+/** A 32-bit hash of an ID for {@link CompactIdSet}: unsigned, or -1 for an ID that does not fit the byte pool. */
+export type IdHash = (id: string) => number;
+
+/** The parts of a {@link CompactIdSet}, as stored by the committed index. */
+export interface IdSetSections {
+  /** The IDs' bytes, end to end. */
+  readonly pool: Uint8Array;
+  /** Entry k's bytes are pool[starts[k], starts[k + 1]); length = entries + 1. */
+  readonly starts: Uint32Array;
+  /** Hash of each entry. */
+  readonly hashes: Uint32Array;
+  /** Open-addressing table (entry + 1, 0 empty), a power of two long. */
+  readonly table: Uint32Array;
+  /** IDs with characters above U+00FF. */
+  readonly wide: readonly string[];
 }
 
 function tableSizeFor(n: number): number {

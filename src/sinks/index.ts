@@ -98,6 +98,7 @@ export {
 } from './shard-sink.js';
 export { CompactIdSet } from './id-set.js';
 export { scanJournalLines, scanWindowJournal, type ScannedWindowLine } from './journal-scan.js';
+export { COMMITTED_INDEX_NAME, loadCommittedWindows, type CommittedWindows, type IndexUse, type LoadCommittedOptions } from './committed-index.js';
 export {
   WindowWriter,
   loadIngestState,

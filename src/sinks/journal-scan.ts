@@ -24,83 +24,145 @@ export interface ScannedWindowLine {
 const NL = 0x0a;
 const CHUNK = 1 << 20;
 
+/** Where a journal scan may start, and what it reports back (for the committed index). */
+export interface ScanFrom {
+  /** File offset to start at: the end of a newline-terminated line. @default 0 */
+  readonly offset?: number;
+  /** Physical lines before `offset` (so that errors name the right line). @default 0 */
+  readonly lines?: number;
+  /** Fed every byte of the committed lines read (up to {@link ScanResult.end}), in order. */
+  readonly digest?: { update(data: Uint8Array): unknown };
+}
+
+/** How far a scan got: the prefix of the file made of whole lines that are all committed. */
+export interface ScanResult {
+  /** File offset after the last newline-terminated line before any line that is not JSON. */
+  readonly end: number;
+  /** Physical lines in `[0, end)`. */
+  readonly lines: number;
+}
+
 /**
  * Calls `onLine` with every committed line of a journal file, in order. A missing file is empty.
  * `onLine` receives the line's bytes `[start, end)` of `buf` (valid only during the call) and its
  * 1-based number, and returns false when the line is not valid JSON (the scanner then applies the
- * torn-tail rule).
+ * torn-tail rule). With `from`, the scan starts at a line boundary inside the file (the committed
+ * index covers the bytes before it).
  */
 export async function scanJournalLines(
   path: string,
   onLine: (buf: Buffer, start: number, end: number, line: number) => boolean,
   fs: FsLayer = nodeFs,
-): Promise<void> {
-  let badLine = 0; // a line that was not JSON: torn if it is the last non-blank one
-  let lineNo = 0;
-  const visit = (buf: Buffer, start: number, end: number): void => {
-    lineNo++;
-    if (isBlank(buf, start, end)) return;
-    if (badLine > 0) throw new InputError(`${path}:${badLine}: invalid journal line (not JSON)`);
-    if (!onLine(buf, start, end, lineNo)) badLine = lineNo;
-  };
-  // Two torn lines cannot both be the last: an invalid line followed by an unterminated one is corrupt.
-  const tornAfterBad = (buf: Buffer, start: number, end: number): void => {
-    if (badLine > 0 && !isBlank(buf, start, end)) throw new InputError(`${path}:${badLine}: invalid journal line (not JSON)`);
-  };
+  from: ScanFrom = {},
+): Promise<ScanResult> {
+  const v = new LineVisitor(path, onLine, from.lines ?? 0);
+  const base = from.offset ?? 0;
   if (fs !== nodeFs) {
     let buf: Buffer;
     try {
       buf = await fs.readFile(path);
     } catch (err) {
-      if (isNotFound(err)) return;
+      if (isNotFound(err)) return { end: 0, lines: 0 };
       throw toDiskError(err, 'reading', path);
     }
     const end = buf.lastIndexOf(NL) + 1; // a last line without newline is torn
-    for (let s = 0; s < end; ) {
+    let good = base;
+    for (let s = base; s < end; ) {
       const e = buf.indexOf(NL, s);
-      visit(buf, s, e);
+      if (v.visit(buf, s, e)) good = e + 1;
       s = e + 1;
     }
-    tornAfterBad(buf, end, buf.length);
-    return;
+    v.tornAfterBad(buf, end, buf.length);
+    from.digest?.update(buf.subarray(base, good));
+    return { end: good, lines: v.goodLines };
   }
   let h: fsp.FileHandle;
   try {
     h = await fsp.open(path, 'r');
   } catch (err) {
-    if (isNotFound(err)) return;
+    if (isNotFound(err)) return { end: 0, lines: 0 };
     throw toDiskError(err, 'reading', path);
   }
   try {
-    let buf = Buffer.allocUnsafe(CHUNK);
-    let have = 0; // bytes [0, have) of buf hold the unread rest
-    for (;;) {
-      if (have === buf.length) {
-        const bigger = Buffer.allocUnsafe(buf.length * 2); // a line longer than the chunk
-        buf.copy(bigger, 0, 0, have);
-        buf = bigger;
-      }
-      let bytesRead: number;
-      try {
-        ({ bytesRead } = await h.read(buf, have, buf.length - have, null));
-      } catch (err) {
-        throw toDiskError(err, 'reading', path);
-      }
-      if (bytesRead <= 0) {
-        tornAfterBad(buf, 0, have); // what is left has no newline: a torn tail, ignored
-        return;
-      }
-      have += bytesRead;
-      let s = 0;
-      for (let e = buf.indexOf(NL, s); e >= 0 && e < have; e = buf.indexOf(NL, s)) {
-        visit(buf, s, e);
-        s = e + 1;
-      }
-      buf.copy(buf, 0, s, have);
-      have -= s;
-    }
+    return await scanChunks(h, path, base, v, from.digest);
   } finally {
     await h.close().catch(() => undefined);
+  }
+}
+
+/** The torn-tail rule over the lines of one scan, and how far its committed prefix goes. */
+class LineVisitor {
+  /** A line that was not JSON: torn if it is the last non-blank one. */
+  badLine = 0;
+  lineNo: number;
+  /** Physical lines in the committed prefix. */
+  goodLines: number;
+  constructor(
+    readonly path: string,
+    readonly onLine: (buf: Buffer, start: number, end: number, line: number) => boolean,
+    lines: number,
+  ) {
+    this.lineNo = lines;
+    this.goodLines = lines;
+  }
+
+  /** Visits one newline-terminated line; true when the committed prefix now ends after it. */
+  visit(buf: Buffer, start: number, end: number): boolean {
+    this.lineNo++;
+    if (isBlank(buf, start, end)) return this.#good(this.badLine === 0);
+    if (this.badLine > 0) throw new InputError(`${this.path}:${this.badLine}: invalid journal line (not JSON)`);
+    if (!this.onLine(buf, start, end, this.lineNo)) {
+      this.badLine = this.lineNo;
+      return false;
+    }
+    return this.#good(true);
+  }
+
+  /** Two torn lines cannot both be the last: an invalid line followed by an unterminated one is corrupt. */
+  tornAfterBad(buf: Buffer, start: number, end: number): void {
+    if (this.badLine > 0 && !isBlank(buf, start, end)) throw new InputError(`${this.path}:${this.badLine}: invalid journal line (not JSON)`);
+  }
+
+  #good(good: boolean): boolean {
+    if (good) this.goodLines = this.lineNo;
+    return good;
+  }
+}
+
+/** The file from `base` in 1 MiB chunks (no whole-file buffer); lines longer than a chunk grow it. */
+async function scanChunks(h: fsp.FileHandle, path: string, base: number, v: LineVisitor, digest: ScanFrom['digest']): Promise<ScanResult> {
+  let buf = Buffer.allocUnsafe(CHUNK);
+  let have = 0; // bytes [0, have) of buf hold the unread rest
+  let pos = base; // file offset of buf[0]
+  let good = base; // file offset after the last line of the committed prefix
+  for (;;) {
+    if (have === buf.length) {
+      const bigger = Buffer.allocUnsafe(buf.length * 2); // a line longer than the chunk
+      buf.copy(bigger, 0, 0, have);
+      buf = bigger;
+    }
+    let bytesRead: number;
+    try {
+      ({ bytesRead } = await h.read(buf, have, buf.length - have, pos + have));
+    } catch (err) {
+      throw toDiskError(err, 'reading', path);
+    }
+    if (bytesRead <= 0) {
+      v.tornAfterBad(buf, 0, have); // what is left has no newline: a torn tail, ignored
+      return { end: good, lines: v.goodLines };
+    }
+    have += bytesRead;
+    let s = 0;
+    const goodBefore = good;
+    for (let e = buf.indexOf(NL, s); e >= 0 && e < have; e = buf.indexOf(NL, s)) {
+      if (v.visit(buf, s, e)) good = pos + e + 1;
+      s = e + 1;
+    }
+    // The prefix only grows while no bad line was met, so it is contiguous with what was hashed.
+    if (good > goodBefore) digest?.update(buf.subarray(goodBefore - pos, good - pos));
+    buf.copy(buf, 0, s, have);
+    have -= s;
+    pos += s;
   }
 }
 
@@ -117,8 +179,8 @@ function isBlank(buf: Buffer, start: number, end: number): boolean {
  * `{ event, trades, quotes }`; lines of another shape are parsed with `JSON.parse`.
  * @throws InputError for an invalid line before the last, or a line without an event ID.
  */
-export async function scanWindowJournal(path: string, onLine: (l: ScannedWindowLine) => void, fs: FsLayer = nodeFs): Promise<void> {
-  await scanJournalLines(
+export async function scanWindowJournal(path: string, onLine: (l: ScannedWindowLine) => void, fs: FsLayer = nodeFs, from: ScanFrom = {}): Promise<ScanResult> {
+  return scanJournalLines(
     path,
     (buf, start, end, line) => {
       const fast = fastWindowLine(buf, start, end);
@@ -138,6 +200,7 @@ export async function scanWindowJournal(path: string, onLine: (l: ScannedWindowL
       return true;
     },
     fs,
+    from,
   );
 }
 

@@ -26,14 +26,13 @@
  * await w.close();
  * ```
  */
-import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type pl from 'nodejs-polars';
 import { InputError } from '../errors.js';
 import { isNotFound, nodeFs, type FsLayer } from './fs-layer.js';
 import { CompactIdSet } from './id-set.js';
 import { Journal, loadJournal } from './journal.js';
-import { scanWindowJournal } from './journal-scan.js';
+import { loadCommittedWindows } from './committed-index.js';
 import { acquireLock, redactSecrets, type LockHandle } from './lock-file.js';
 import { writeParquetAtomically, type ParquetCompression } from './parquet.js';
 import { sweepStaleTmps } from './publish-atomically.js';
@@ -297,7 +296,7 @@ const FAILED_RE = /^part-(\d+)\.failed\.jsonl$/;
  * Stage-2 journal state over all `state/ingest/part-*.jsonl` (whatever partition count wrote
  * them): completed event IDs, and permanent failures not since completed (last failure wins).
  */
-export async function loadIngestState(outDir: string, opts?: { readonly fs?: FsLayer }): Promise<IngestState> {
+export async function loadIngestState(outDir: string, opts?: { readonly fs?: FsLayer; readonly rewriteIndexAfterLines?: number }): Promise<IngestState> {
   const fs = opts?.fs ?? nodeFs;
   const dir = join(outDir, 'state', 'ingest');
   let names: string[];
@@ -309,16 +308,11 @@ export async function loadIngestState(outDir: string, opts?: { readonly fs?: FsL
   }
   names.sort();
   const parts = names.filter((x) => PART_RE.test(x));
-  // Sized from the journals' bytes (~95 per line as tickpipe writes them) so the set rarely grows while loading.
-  let bytes = 0;
-  if (fs === nodeFs) for (const n of parts) bytes += await stat(join(dir, n)).then((st) => st.size, () => 0);
-  const completed = new CompactIdSet(bytes / 95);
+  // The committed index (committed-index.ts) plus the journal bytes it does not cover, parsed once,
+  // keeping only the IDs in a compact set: the parsed lines of a 600k-line journal would cost
+  // several hundred MB, a Set of their IDs ~100 MB.
+  const { ids: completed } = await loadCommittedWindows(dir, parts, { fs, ...(opts?.rewriteIndexAfterLines !== undefined ? { rewriteAfterLines: opts.rewriteIndexAfterLines } : {}) });
   const failed = new Map<string, WindowFailure>();
-  // Streamed and parsed once, keeping only the IDs in a compact set: the parsed lines of a
-  // 600k-line journal would cost several hundred MB, a Set of their IDs ~100 MB.
-  for (const n of parts) {
-    await scanWindowJournal(join(dir, n), (e) => completed.add(e.event), fs);
-  }
   for (const n of names.filter((x) => FAILED_RE.test(x))) {
     const path = join(dir, n);
     await loadJournal<WindowFailureLine>(path, {

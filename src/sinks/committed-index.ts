@@ -1,0 +1,252 @@
+/**
+ * The committed index, `state/ingest/committed.idx`: the stage-2 journals' committed event IDs as a
+ * {@link CompactIdSet} on disk, so that a resume does not parse a 572,850-line journal again.
+ *
+ * The journals stay the commit point; the index is a cache of them that can never say more than they
+ * do. For every `part-K.jsonl` it covers, it records the byte length of the prefix it was built from
+ * (whole committed lines only, never a torn tail), that prefix's line count and its SHA-1. On load,
+ * each covered journal must still be at least that long and its first `bytes` must hash to the same
+ * digest (the journal is append-only; a journal replaced, truncated or restored from a backup fails
+ * this), and no covered journal may be gone; otherwise the index is ignored and every journal is
+ * read from its start. Only the bytes after the covered prefix (and journals it does not cover) are
+ * then parsed. Membership is exact whatever the hash: a probe compares the full ID bytes.
+ *
+ * When enough lines were read beyond the index ({@link LoadCommittedOptions.rewriteAfterLines}), a
+ * fresh index is published atomically (tmp file + fsync + rename); failing to write it only costs
+ * the next start its speed. Deleting the file is always safe: the next start rebuilds it.
+ *
+ * @example
+ * ```ts
+ * const c = await loadCommittedWindows('out/state/ingest', ['part-0.jsonl']);
+ * c.ids.has('AAPL_flush_20231207_130200_1a2b3c4d');
+ * ```
+ */
+import { createHash, type Hash } from 'node:crypto';
+import * as fsp from 'node:fs/promises';
+import { join } from 'node:path';
+import { nodeFs, type FsLayer } from './fs-layer.js';
+import { CompactIdSet, hashString, type IdHash } from './id-set.js';
+import { scanWindowJournal, type ScanFrom } from './journal-scan.js';
+import { publishAtomically } from './publish-atomically.js';
+
+/** File name of the index inside `state/ingest/`. */
+export const COMMITTED_INDEX_NAME = 'committed.idx';
+
+const MAGIC = Buffer.from('TPCIDX\u0000\u0001', 'latin1');
+
+/** What a journal's covered prefix was when the index was written. */
+interface CoveredJournal {
+  readonly name: string;
+  readonly bytes: number;
+  readonly lines: number;
+  readonly sha1: string;
+}
+
+interface IndexHeader {
+  readonly hash: string;
+  readonly journals: readonly CoveredJournal[];
+  /** Committed lines, and trades/quotes summed over each ID's first line (null = NaN). */
+  readonly lines: number;
+  readonly trades: number | null;
+  readonly quotes: number | null;
+  readonly count: number;
+  readonly poolBytes: number;
+  readonly tableLength: number;
+  readonly wide: readonly string[];
+  readonly fileBytes: number;
+}
+
+/** How the index was used by a load (for logs, tests and benchmarks). */
+export type IndexUse = 'used' | 'absent' | 'stale' | 'unreadable' | 'not-used';
+
+/** Every committed window over the stage-2 journals. */
+export interface CommittedWindows {
+  readonly ids: CompactIdSet;
+  /** Committed journal lines (a repeated ID counts each time). */
+  readonly lines: number;
+  /** Trades and quotes summed over the first line of each ID. */
+  readonly trades: number;
+  readonly quotes: number;
+  readonly index: IndexUse;
+  /** Whether a fresh index was published by this load. */
+  readonly indexWritten: boolean;
+}
+
+export interface LoadCommittedOptions {
+  /** Filesystem layer; any other than nodeFs (fault injection) reads the journals without the index. */
+  readonly fs?: FsLayer;
+  /** Publish a fresh index once this many lines were read beyond it. @default 10,000 */
+  readonly rewriteAfterLines?: number;
+  /** The set's hash, named (tests force collisions with a tiny one). @default FNV-1a 32 */
+  readonly hash?: { readonly name: string; readonly fn: IdHash };
+}
+
+const DEFAULT_HASH = { name: 'fnv1a32', fn: hashString };
+
+/**
+ * The committed windows of the journals `names` (sorted `part-K.jsonl` names) in `dir`, from the
+ * index plus the journal bytes it does not cover. Same IDs, line count and sums as reading every
+ * journal; same errors for an invalid line in the part read.
+ */
+export async function loadCommittedWindows(dir: string, names: readonly string[], opts: LoadCommittedOptions = {}): Promise<CommittedWindows> {
+  const fs = opts.fs ?? nodeFs;
+  const hash = opts.hash ?? DEFAULT_HASH;
+  const useIndex = fs === nodeFs;
+  const loaded = useIndex ? await openIndex(dir, names, hash) : ({ use: 'not-used' } as const);
+  const idx = 'header' in loaded ? loaded : undefined;
+  let bytes = 0;
+  if (!idx) for (const n of names) bytes += await fsp.stat(join(dir, n)).then((st) => st.size, () => 0);
+  // Sized from the journals' bytes (~95 per line as tickpipe writes them) so the set rarely grows.
+  const ids = idx ? idx.ids : new CompactIdSet(bytes / 95, hash.fn);
+  let lines = idx?.header.lines ?? 0;
+  let trades = idx ? (idx.header.trades ?? Number.NaN) : 0;
+  let quotes = idx ? (idx.header.quotes ?? Number.NaN) : 0;
+  let readLines = 0;
+  const covered: CoveredJournal[] = [];
+  for (const name of names) {
+    const prior = idx?.prefixes.get(name);
+    const digest = prior?.digest ?? createHash('sha1');
+    const from: ScanFrom = prior ? { offset: prior.covered.bytes, lines: prior.covered.lines, digest } : { digest };
+    const r = await scanWindowJournal(
+      join(dir, name),
+      (e) => {
+        readLines++;
+        lines++;
+        if (ids.add(e.event)) {
+          trades += e.trades;
+          quotes += e.quotes;
+        }
+      },
+      fs,
+      from,
+    );
+    covered.push({ name, bytes: r.end, lines: r.lines, sha1: digest.digest('hex') });
+  }
+  let indexWritten = false;
+  if (useIndex && names.length > 0 && readLines >= (opts.rewriteAfterLines ?? 10_000)) {
+    indexWritten = await writeIndex(dir, ids, { hash: hash.name, journals: covered, lines, trades, quotes });
+  }
+  return { ids, lines, trades, quotes, index: loaded.use, indexWritten };
+}
+
+interface OpenedIndex {
+  readonly use: 'used';
+  readonly header: IndexHeader;
+  readonly ids: CompactIdSet;
+  /** Per covered journal: its record and a SHA-1 fed its covered prefix (to continue with the tail). */
+  readonly prefixes: Map<string, { covered: CoveredJournal; digest: Hash }>;
+}
+
+/** The index if it matches the journals, else why not. Never throws for a bad index. */
+async function openIndex(dir: string, names: readonly string[], hash: { name: string; fn: IdHash }): Promise<OpenedIndex | { use: IndexUse }> {
+  let buf: Buffer;
+  try {
+    buf = await fsp.readFile(join(dir, COMMITTED_INDEX_NAME));
+  } catch {
+    return { use: 'absent' };
+  }
+  let header: IndexHeader;
+  let ids: CompactIdSet;
+  try {
+    ({ header, ids } = decodeIndex(buf, hash));
+  } catch {
+    return { use: 'unreadable' };
+  }
+  const prefixes = new Map<string, { covered: CoveredJournal; digest: Hash }>();
+  for (const c of header.journals) {
+    if (!names.includes(c.name)) return { use: 'stale' }; // a covered journal is gone: its IDs must not count
+    const digest = await prefixDigest(join(dir, c.name), c.bytes);
+    if (digest === undefined || digest.copy().digest('hex') !== c.sha1) return { use: 'stale' };
+    prefixes.set(c.name, { covered: c, digest });
+  }
+  return { use: 'used', header, ids, prefixes };
+}
+
+/** SHA-1 fed the first `bytes` of the file, or undefined when the file is shorter or unreadable. */
+async function prefixDigest(path: string, bytes: number): Promise<Hash | undefined> {
+  let h: fsp.FileHandle;
+  try {
+    h = await fsp.open(path, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const digest = createHash('sha1');
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (let pos = 0; pos < bytes; ) {
+      const { bytesRead } = await h.read(buf, 0, Math.min(buf.length, bytes - pos), pos);
+      if (bytesRead <= 0) return undefined;
+      digest.update(buf.subarray(0, bytesRead));
+      pos += bytesRead;
+    }
+    return digest;
+  } catch {
+    return undefined;
+  } finally {
+    await h.close().catch(() => undefined);
+  }
+}
+
+const align4 = (n: number): number => (n + 3) & ~3;
+
+function decodeIndex(buf: Buffer, hash: { name: string; fn: IdHash }): { header: IndexHeader; ids: CompactIdSet } {
+  if (buf.length < MAGIC.length + 4 || !buf.subarray(0, MAGIC.length).equals(MAGIC)) throw new Error('not an index');
+  const headerBytes = buf.readUInt32LE(MAGIC.length);
+  const header = JSON.parse(buf.toString('utf8', MAGIC.length + 4, MAGIC.length + 4 + headerBytes)) as IndexHeader;
+  if (header.hash !== hash.name || header.fileBytes !== buf.length) throw new Error('index of another hash or torn');
+  if (buf.byteOffset % 4 !== 0) buf = Buffer.from(buf); // typed-array views need 4-byte alignment
+  let at = align4(MAGIC.length + 4 + headerBytes);
+  const u32 = (n: number): Uint32Array => {
+    const a = new Uint32Array(buf.buffer, buf.byteOffset + at, n);
+    at += n * 4;
+    return a;
+  };
+  const pool = new Uint8Array(buf.buffer, buf.byteOffset + at, header.poolBytes);
+  at = align4(at + header.poolBytes);
+  const starts = u32(header.count + 1);
+  const hashes = u32(header.count);
+  const table = u32(header.tableLength);
+  if (at !== buf.length) throw new Error('index length mismatch');
+  return { header, ids: CompactIdSet.fromSections({ pool, starts, hashes, table, wide: header.wide }, hash.fn) };
+}
+
+/** Publishes the index atomically; false (and nothing changed) when it cannot be written. */
+async function writeIndex(
+  dir: string,
+  ids: CompactIdSet,
+  h: { hash: string; journals: CoveredJournal[]; lines: number; trades: number; quotes: number },
+): Promise<boolean> {
+  const s = ids.sections();
+  const draft = { ...h, trades: Number.isNaN(h.trades) ? null : h.trades, quotes: Number.isNaN(h.quotes) ? null : h.quotes, count: s.hashes.length, poolBytes: s.pool.length, tableLength: s.table.length, wide: s.wide };
+  // fileBytes is part of the header whose length it includes: iterate to the fixed point.
+  const body = align4(s.pool.length) + (s.starts.length + s.hashes.length + s.table.length) * 4;
+  let fileBytes = 0;
+  let json = JSON.stringify({ ...draft, fileBytes });
+  for (let total = align4(MAGIC.length + 4 + Buffer.byteLength(json)) + body; total !== fileBytes; total = align4(MAGIC.length + 4 + Buffer.byteLength(json)) + body) {
+    fileBytes = total;
+    json = JSON.stringify({ ...draft, fileBytes });
+  }
+  const head = Buffer.alloc(align4(MAGIC.length + 4 + Buffer.byteLength(json)));
+  MAGIC.copy(head, 0);
+  head.writeUInt32LE(Buffer.byteLength(json), MAGIC.length);
+  head.write(json, MAGIC.length + 4, 'utf8');
+  const padding = Buffer.alloc(align4(s.pool.length) - s.pool.length);
+  const bytesOf = (a: Uint32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  try {
+    await publishAtomically(
+      join(dir, COMMITTED_INDEX_NAME),
+      async (tmp) => {
+        const f = await fsp.open(tmp, 'wx');
+        try {
+          for (const part of [head, s.pool, padding, bytesOf(s.starts), bytesOf(s.hashes), bytesOf(s.table)]) await f.write(part);
+        } finally {
+          await f.close();
+        }
+      },
+      { renameTimeoutMs: 2_000 },
+    );
+    return true;
+  } catch {
+    return false; // a cache: the journals are unchanged, the next start reads them again
+  }
+}

@@ -119,6 +119,104 @@ async function lastHeartbeat(path: string): Promise<Record<string, unknown> | nu
   }
 }
 
+type Journals = Awaited<ReturnType<typeof listJournals>>;
+type RunSpecOf = Awaited<ReturnType<typeof openRunFolder>>['spec'];
+
+/** Newest journal mtime seen while reading: the last activity when no heartbeat is newer. */
+class JournalClock {
+  latest = 0;
+  saw(mtimeMs: number): void {
+    this.latest = Math.max(this.latest, mtimeMs);
+  }
+}
+
+async function detectStatus(journals: Journals, spec: RunSpecOf, clock: JournalClock): Promise<StatusReport['detect']> {
+  if (journals.detect.length === 0 && !spec.universe) return null;
+  const symbols = new Set<string>();
+  let shards = 0;
+  let eventRows = 0;
+  for (const f of journals.detect) {
+    const s = await streamJournal(f.path, (v) => {
+      const l = asShardLine(v);
+      if (!l) return;
+      for (const sym of l.symbols) symbols.add(sym);
+      if (l.shard !== null) shards++;
+      eventRows += l.rows;
+    });
+    clock.saw(s.mtimeMs);
+  }
+  return { symbolsDone: symbols.size, symbolsTotal: spec.universe?.count ?? null, shards, eventRows };
+}
+
+async function manifestStatus(manifestFile: string): Promise<StatusReport['manifest']> {
+  try {
+    await stat(manifestFile);
+    const c = await parquetRowCount(manifestFile);
+    return { path: manifestFile, events: c.ok ? c.rows : null };
+  } catch {
+    return null;
+  }
+}
+
+async function ingestStatus(journals: Journals, windowsTotal: number | null, clock: JournalClock): Promise<StatusReport['ingest']> {
+  if (journals.ingest.length === 0 && journals.failed.length === 0) return null;
+  const done = new Set<string>();
+  let tradeRows = 0;
+  let quoteRows = 0;
+  for (const f of journals.ingest) {
+    const s = await streamJournal(f.path, (v) => {
+      const l = asWindowLine(v);
+      if (!l || done.has(l.event)) return;
+      done.add(l.event);
+      tradeRows += l.trades;
+      quoteRows += l.quotes;
+    });
+    clock.saw(s.mtimeMs);
+  }
+  const failures = new Map<string, { code: string; reason: string }>();
+  for (const f of journals.failed) {
+    const s = await streamJournal(f.path, (v) => {
+      const l = v as { event?: unknown; code?: unknown; reason?: unknown } | null;
+      if (!l || typeof l.event !== 'string' || done.has(l.event)) return;
+      failures.set(l.event, { code: String(l.code ?? 'unknown'), reason: String(l.reason ?? '') });
+    });
+    clock.saw(s.mtimeMs);
+  }
+  const byCode: Record<string, number> = {};
+  const byReason = new Map<string, number>();
+  for (const f of failures.values()) {
+    byCode[f.code] = (byCode[f.code] ?? 0) + 1;
+    byReason.set(f.reason, (byReason.get(f.reason) ?? 0) + 1);
+  }
+  return {
+    windowsDone: done.size,
+    windowsTotal,
+    failed: failures.size,
+    failuresByCode: byCode,
+    failuresByReason: [...byReason.entries()]
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+      .slice(0, 10)
+      .map(([reason, count]) => ({ reason, count })),
+    tradeRows,
+    quoteRows,
+  };
+}
+
+/** The newest heartbeat of any process (one file per process in cluster mode) against the journals' mtime. */
+function lastActivity(beats: ReadonlyArray<Record<string, unknown> | null>, latestJournal: number): StatusReport['lastActivity'] {
+  const hb = beats.reduce<Record<string, unknown> | null>((best, b) => (b && (!best || String(b.time) > String(best.time)) ? b : best), null);
+  const hbMs = hb ? Date.parse(hb.time as string) : Number.NaN;
+  const atMs = Math.max(Number.isFinite(hbMs) ? hbMs : 0, latestJournal);
+  return {
+    heartbeatAt: Number.isFinite(hbMs) ? new Date(hbMs).toISOString() : null,
+    journalAt: latestJournal > 0 ? new Date(latestJournal).toISOString() : null,
+    at: atMs > 0 ? new Date(atMs).toISOString() : null,
+    agoSec: atMs > 0 ? Math.max(0, Math.round((Date.now() - atMs) / 1000)) : null,
+    heartbeat: hb,
+    progress: hb ? (parseHeartbeat(JSON.stringify(hb)) ?? null) : null,
+  };
+}
+
 /**
  * Summarises a run folder.
  *
@@ -127,87 +225,14 @@ async function lastHeartbeat(path: string): Promise<Record<string, unknown> | nu
 export async function runStatus(outDir: string, opts?: StatusOptions): Promise<StatusReport> {
   const { dir, spec } = await openRunFolder(outDir);
   const journals = await listJournals(dir);
-  let latestJournal = 0;
-
-  let detect: StatusReport['detect'] = null;
-  if (journals.detect.length > 0 || spec.universe) {
-    const symbols = new Set<string>();
-    let shards = 0;
-    let eventRows = 0;
-    for (const f of journals.detect) {
-      const s = await streamJournal(f.path, (v) => {
-        const l = asShardLine(v);
-        if (!l) return;
-        for (const sym of l.symbols) symbols.add(sym);
-        if (l.shard !== null) shards++;
-        eventRows += l.rows;
-      });
-      latestJournal = Math.max(latestJournal, s.mtimeMs);
-    }
-    detect = { symbolsDone: symbols.size, symbolsTotal: spec.universe?.count ?? null, shards, eventRows };
-  }
-
+  const clock = new JournalClock();
+  const detect = await detectStatus(journals, spec, clock);
   const recorded = (spec as { manifest?: unknown }).manifest;
-  const manifestFile =
-    typeof recorded === 'string' ? (isAbsolute(recorded) ? recorded : join(dir, recorded)) : join(dir, 'events', 'events.parquet');
-  let manifest: StatusReport['manifest'] = null;
-  try {
-    await stat(manifestFile);
-    const c = await parquetRowCount(manifestFile);
-    manifest = { path: manifestFile, events: c.ok ? c.rows : null };
-  } catch {
-    manifest = null;
-  }
-
-  let ingest: StatusReport['ingest'] = null;
-  if (journals.ingest.length > 0 || journals.failed.length > 0) {
-    const done = new Set<string>();
-    let tradeRows = 0;
-    let quoteRows = 0;
-    for (const f of journals.ingest) {
-      const s = await streamJournal(f.path, (v) => {
-        const l = asWindowLine(v);
-        if (!l || done.has(l.event)) return;
-        done.add(l.event);
-        tradeRows += l.trades;
-        quoteRows += l.quotes;
-      });
-      latestJournal = Math.max(latestJournal, s.mtimeMs);
-    }
-    const failures = new Map<string, { code: string; reason: string }>();
-    for (const f of journals.failed) {
-      const s = await streamJournal(f.path, (v) => {
-        const l = v as { event?: unknown; code?: unknown; reason?: unknown } | null;
-        if (!l || typeof l.event !== 'string' || done.has(l.event)) return;
-        failures.set(l.event, { code: String(l.code ?? 'unknown'), reason: String(l.reason ?? '') });
-      });
-      latestJournal = Math.max(latestJournal, s.mtimeMs);
-    }
-    const byCode: Record<string, number> = {};
-    const byReason = new Map<string, number>();
-    for (const f of failures.values()) {
-      byCode[f.code] = (byCode[f.code] ?? 0) + 1;
-      byReason.set(f.reason, (byReason.get(f.reason) ?? 0) + 1);
-    }
-    ingest = {
-      windowsDone: done.size,
-      windowsTotal: manifest?.events ?? null,
-      failed: failures.size,
-      failuresByCode: byCode,
-      failuresByReason: [...byReason.entries()]
-        .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
-        .slice(0, 10)
-        .map(([reason, count]) => ({ reason, count })),
-      tradeRows,
-      quoteRows,
-    };
-  }
-
-  // One heartbeat file per process in cluster mode: the newest line of any of them is the last activity.
+  const manifest = await manifestStatus(
+    typeof recorded === 'string' ? (isAbsolute(recorded) ? recorded : join(dir, recorded)) : join(dir, 'events', 'events.parquet'),
+  );
+  const ingest = await ingestStatus(journals, manifest?.events ?? null, clock);
   const beats = await Promise.all((await heartbeatFiles(dir)).map((f) => lastHeartbeat(f)));
-  const hb = beats.reduce<Record<string, unknown> | null>((best, b) => (b && (!best || String(b.time) > String(best.time)) ? b : best), null);
-  const hbMs = hb ? Date.parse(hb.time as string) : Number.NaN;
-  const atMs = Math.max(Number.isFinite(hbMs) ? hbMs : 0, latestJournal);
   const lockStates = await readLocks(dir, opts);
   const locks: StatusLock[] = lockStates.map((l) => ({
     stage: l.stage,
@@ -231,14 +256,7 @@ export async function runStatus(outDir: string, opts?: StatusOptions): Promise<S
     detect,
     manifest,
     ingest,
-    lastActivity: {
-      heartbeatAt: Number.isFinite(hbMs) ? new Date(hbMs).toISOString() : null,
-      journalAt: latestJournal > 0 ? new Date(latestJournal).toISOString() : null,
-      at: atMs > 0 ? new Date(atMs).toISOString() : null,
-      agoSec: atMs > 0 ? Math.max(0, Math.round((Date.now() - atMs) / 1000)) : null,
-      heartbeat: hb,
-      progress: hb ? (parseHeartbeat(JSON.stringify(hb)) ?? null) : null,
-    },
+    lastActivity: lastActivity(beats, clock.latest),
     locks,
     live: lockStates.some(mayBeHeld),
     hosts: hostRows(beats),

@@ -59,10 +59,29 @@ async function openSource(values: { sim?: boolean; 'base-url'?: string; 'api-key
   return { baseUrl: sim.url, apiKey: 'demo-key', spec: { sim: { seed } }, quota: DEMO_SIM.rate, close: () => sim.close() };
 }
 
+/** A `run` command line, checked: everything `runJob` needs before it touches the run folder. */
+interface CheckedRun {
+  readonly stage: 'detect' | 'ingest' | undefined;
+  readonly doDetect: boolean;
+  readonly doIngest: boolean;
+  readonly out: string;
+  readonly workers: number;
+  readonly batchSize: number;
+  readonly concurrency: number | undefined;
+  readonly partition: Partition;
+  readonly userRate: number | undefined;
+  readonly window: EventWindow;
+  readonly quotesHz: number;
+  readonly detectors: readonly Detector[];
+  readonly detectorModule: Awaited<ReturnType<typeof loadDetectorModule>> | undefined;
+  readonly embedded: boolean;
+  readonly apiKey: string | undefined;
+  readonly manifest: string;
+  readonly maxServerPauseMs: number | undefined;
+}
 
-
-export async function runJob(values: Values, io: CommandIo): Promise<number> {
-  // Everything that can be wrong with the input is checked before the run folder is touched.
+/** The stage flags and the numbers: one line for what is wrong. */
+function checkStageAndNumbers(values: Values): Pick<CheckedRun, 'stage' | 'doDetect' | 'doIngest' | 'out' | 'workers' | 'batchSize' | 'concurrency' | 'partition' | 'userRate' | 'window' | 'quotesHz' | 'maxServerPauseMs'> {
   const stage = values.stage;
   if (stage !== undefined && stage !== 'detect' && stage !== 'ingest') {
     throw new UsageError(`--stage: expected detect or ingest, got ${JSON.stringify(stage)}`);
@@ -72,109 +91,136 @@ export async function runJob(values: Values, io: CommandIo): Promise<number> {
     // reads it: positions in it decide who owns an event.
     throw new UsageError('--partition i/N needs --stage detect or --stage ingest: run every detect half, then `tickpipe consolidate`, then the ingest halves');
   }
-  const doDetect = stage !== 'ingest';
-  const doIngest = stage !== 'detect';
   const out = resolve(values.out ?? 'tickpipe-data');
   refuseFileAsFolder('--out', values.out ?? 'tickpipe-data', out);
-  const workers = values.workers === undefined ? 4 : parseIntInRange('--workers', values.workers, 1, 256);
-  const batchSize = values['batch-size'] === undefined ? 50 : parseIntInRange('--batch-size', values['batch-size'], 1, 100_000);
-  const concurrency = values.concurrency === undefined ? undefined : parseIntInRange('--concurrency', values.concurrency, 1, 4096);
-  const partition: Partition = values.partition === undefined ? WHOLE : parsePartition('--partition', values.partition);
-  const userRate = values.rate === undefined ? undefined : parseRate('--rate', values.rate);
-  const window = values.window === undefined ? DEFAULT_WINDOW : parseWindow('--window', values.window);
   const quotesHz = values['quotes-hz'] === undefined ? 1 : Number(values['quotes-hz']);
   if (!Number.isFinite(quotesHz) || quotesHz < 0 || quotesHz > 1000) {
     throw new UsageError(`--quotes-hz: expected a number from 0 to 1000, got ${JSON.stringify(values['quotes-hz'])}`);
   }
+  const maxServerPauseMs = values['max-server-pause'] === undefined ? undefined : parseDuration('--max-server-pause', values['max-server-pause']);
+  if (maxServerPauseMs !== undefined && !(maxServerPauseMs >= 1000 && maxServerPauseMs <= 86_400_000)) {
+    throw new UsageError(`--max-server-pause: expected a duration from 1s to 24h, got ${JSON.stringify(values['max-server-pause'])}`);
+  }
+  return {
+    stage,
+    doDetect: stage !== 'ingest',
+    doIngest: stage !== 'detect',
+    out,
+    workers: values.workers === undefined ? 4 : parseIntInRange('--workers', values.workers, 1, 256),
+    batchSize: values['batch-size'] === undefined ? 50 : parseIntInRange('--batch-size', values['batch-size'], 1, 100_000),
+    concurrency: values.concurrency === undefined ? undefined : parseIntInRange('--concurrency', values.concurrency, 1, 4096),
+    partition: values.partition === undefined ? WHOLE : parsePartition('--partition', values.partition),
+    userRate: values.rate === undefined ? undefined : parseRate('--rate', values.rate),
+    window: values.window === undefined ? DEFAULT_WINDOW : parseWindow('--window', values.window),
+    quotesHz,
+    maxServerPauseMs,
+  };
+}
+
+/** The universe and the day range of the detect stage (the demo's with the embedded simulator). */
+async function checkUniverse(values: Values, io: CommandIo, embedded: boolean): Promise<{ symbols: string[]; from: string; to: string }> {
+  let symbols: string[];
+  let from = values.from;
+  let to = values.to;
+  if (values.universe !== undefined) {
+    const u = await readUniverse(values.universe);
+    symbols = u.symbols;
+    if (u.duplicates.length > 0) {
+      io.stderr.write(`tickpipe run: warning: ${u.duplicates.length} duplicate symbol(s) in ${values.universe} ignored: ${u.duplicates.slice(0, 5).join(', ')}${u.duplicates.length > 5 ? ', …' : ''}\n`);
+    }
+  } else if (embedded) {
+    symbols = [...DEMO_UNIVERSE].sort();
+    from ??= DEMO_FROM;
+    to ??= DEMO_TO;
+  } else {
+    throw new UsageError('--universe FILE is required with a real API (the demo universe is for the simulator only; --sim runs the demo even with POLYGON_API_KEY set)');
+  }
+  if (from === undefined || to === undefined) throw new UsageError('--from and --to (YYYY-MM-DD) are required with --universe');
+  parseDay(from);
+  parseDay(to);
+  if (from > to) throw new InputError(`--from ${from} is after --to ${to}`);
+  return { symbols, from, to };
+}
+
+/** The manifest of the ingest stage: it exists, has its columns, and is not older than the shards. */
+async function checkManifest(values: Values, c: Pick<CheckedRun, 'out' | 'doDetect' | 'doIngest'>): Promise<string> {
+  const manifest = values.manifest !== undefined ? resolve(values.manifest) : manifestPath(c.out);
+  if (c.doIngest && !c.doDetect && values.manifest === undefined && !existsSync(manifest)) {
+    throw new InputError(`no manifest at ${manifest}: run the detect stage first or pass --manifest`);
+  }
+  // A manifest that is missing or lacks a column is refused before run.json, logs/ or state/ exist.
+  if (c.doIngest && (values.manifest !== undefined || !c.doDetect)) await openManifest(manifest);
+  // A manifest consolidated before some shards were committed would silently leave their events out.
+  if (c.doIngest && !c.doDetect && values.manifest === undefined) await refuseStaleManifest(c.out);
+  return manifest;
+}
+
+export async function runJob(values: Values, io: CommandIo): Promise<number> {
+  // Everything that can be wrong with the input is checked before the run folder is touched.
+  const c = checkStageAndNumbers(values);
   // A plain ingest-only run never uses a detector, and building the default ones (their Polars
   // expressions) cost ≈ 0.4 s of CPU at every start (measured, issue 17). Still built and checked
   // when asked for by a flag, and for cluster mode, which records them.
-  const needDetectors = doDetect || values.detectors !== undefined || values['detector-module'] !== undefined || values.cluster !== undefined || Boolean(io.env.TICKPIPE_REDIS_URL);
+  const needDetectors = c.doDetect || values.detectors !== undefined || values['detector-module'] !== undefined || values.cluster !== undefined || Boolean(io.env.TICKPIPE_REDIS_URL);
   const detectorModule = !needDetectors || values['detector-module'] === undefined ? undefined : await loadDetectorModule(values['detector-module'], { label: '--detector-module' });
   const detectors: readonly Detector[] = needDetectors ? selectDetectors(values.detectors?.split(',').map((s) => s.trim()), detectorModule) : [];
   // A key from any source (--api-key, --api-key-file, POLYGON_API_KEY) or --base-url means the real API, unless --sim.
   const embedded = usesEmbeddedSim(values, io.env);
   const apiKey = embedded ? undefined : resolveApiKey(values, io.env);
-
-  let symbols: string[] = [];
-  let from = values.from;
-  let to = values.to;
-  if (doDetect) {
-    if (values.universe !== undefined) {
-      const u = await readUniverse(values.universe);
-      symbols = u.symbols;
-      if (u.duplicates.length > 0) {
-        io.stderr.write(`tickpipe run: warning: ${u.duplicates.length} duplicate symbol(s) in ${values.universe} ignored: ${u.duplicates.slice(0, 5).join(', ')}${u.duplicates.length > 5 ? ', …' : ''}\n`);
-      }
-    } else if (embedded) {
-      symbols = [...DEMO_UNIVERSE].sort();
-      from ??= DEMO_FROM;
-      to ??= DEMO_TO;
-    } else {
-      throw new UsageError('--universe FILE is required with a real API (the demo universe is for the simulator only; --sim runs the demo even with POLYGON_API_KEY set)');
-    }
-    if (from === undefined || to === undefined) throw new UsageError('--from and --to (YYYY-MM-DD) are required with --universe');
-    parseDay(from);
-    parseDay(to);
-    if (from > to) throw new InputError(`--from ${from} is after --to ${to}`);
-  }
-  const manifest = values.manifest !== undefined ? resolve(values.manifest) : manifestPath(out);
-  if (doIngest && !doDetect && values.manifest === undefined && !existsSync(manifest)) {
-    throw new InputError(`no manifest at ${manifest}: run the detect stage first or pass --manifest`);
-  }
-  // A manifest that is missing or lacks a column is refused before run.json, logs/ or state/ exist.
-  if (doIngest && (values.manifest !== undefined || !doDetect)) await openManifest(manifest);
-  // A manifest consolidated before some shards were committed would silently leave their events out.
-  if (doIngest && !doDetect && values.manifest === undefined) await refuseStaleManifest(out);
-
-  const maxServerPauseMs = values['max-server-pause'] === undefined ? undefined : parseDuration('--max-server-pause', values['max-server-pause']);
-  if (maxServerPauseMs !== undefined && !(maxServerPauseMs >= 1000 && maxServerPauseMs <= 86_400_000)) {
-    throw new UsageError(`--max-server-pause: expected a duration from 1s to 24h, got ${JSON.stringify(values['max-server-pause'])}`);
-  }
+  const { symbols, from, to } = c.doDetect ? await checkUniverse(values, io, embedded) : { symbols: [] as string[], from: values.from!, to: values.to! };
+  const manifest = await checkManifest(values, c);
   const cluster = (await import('../cluster/url.js')).clusterUrl(values.cluster, io.env);
   if (cluster !== undefined) {
-    return (await import('../cluster/run-command.js')).runClusterJob({ values, io, out, embedded, stage, partition, userRate, symbols, from: from!, to: to!, detectors, detectorModule, window, quotesHz, batchSize, concurrency, url: cluster });
+    const { stage, out, partition, userRate, window, quotesHz, batchSize, concurrency } = c;
+    return (await import('../cluster/run-command.js')).runClusterJob({ values, io, out, embedded, stage, partition, userRate, symbols, from, to, detectors, detectorModule, window, quotesHz, batchSize, concurrency, url: cluster });
   }
+  const checked: CheckedRun = { ...c, detectors, detectorModule, embedded, apiKey, manifest };
   const source = await openSource(values, apiKey, embedded);
   try {
-    const rate = userRate ?? (embedded ? (source.quota ?? DEMO_SIM.rate) : 100 / partition.count);
-    const bucket = new TokenBucket({ rate, adaptive: values.adaptive ?? false, ...(maxServerPauseMs !== undefined ? { maxServerPauseMs } : {}) });
-    // Retries and 429s go to tickpipe.log, which exists only once preflight has passed.
-    let appLog: RunLogs['log'] | undefined;
-    const logger = { warn: (o: object, m?: string) => appLog?.warn(o, m), debug: (o: object, m?: string) => appLog?.debug(o, m) };
-    const client = new PolygonClient({ baseUrl: source.baseUrl, apiKey: source.apiKey, bucket, connections: 128, logger });
-    try {
-      // A refused key or an unreachable host is reported before anything is written.
-      await client.preflight(symbols[0] ?? 'AAPL');
-      const spec: RunSpec = {
-        version: 1,
-        source: source.spec,
-        ...(doDetect
-          ? {
-              universe: { hash: hashUniverse(symbols), count: symbols.length },
-              from,
-              to,
-              detectors: detectorSpec(detectors, detectorModule) as RunSpec['detectors'],
-            }
-          : {}),
-        ...(doIngest ? { window, quotesHz, manifest: values.manifest === undefined ? 'events/events.parquet' : resolve(values.manifest) } : {}),
-      };
-      if (!(values['steal-locks'] ?? false)) {
-        await refuseHeldLocks(out, doDetect ? ownedWorkers(workers, partition) : [], doIngest ? partition.index : undefined);
-      }
-      await ensureRunSpec(out, spec);
-      const logs = openRunLogs(out);
-      appLog = logs.log;
-      try {
-        return await execute({ io, out, logs, client, bucket, quota: source.quota, rate, adaptive: values.adaptive ?? false, doDetect, doIngest, symbols, from: from!, to: to!, workers, partition, batchSize, concurrency, detectors, manifest, window, quotesHz, retryFailed: values['retry-failed'] ?? false, stealLocks: values['steal-locks'] ?? false, progress: !(values['no-progress'] ?? false), compact: values['no-compact'] ? undefined : { removeWindows: values['remove-windows'] ?? false } });
-      } finally {
-        logs.flush();
-      }
-    } finally {
-      await client.close();
-    }
+    return await runWithSource(values, io, checked, { symbols, from, to }, source);
   } finally {
     await source.close();
+  }
+}
+
+/** Preflight against the source, then run.json, the logs, and the stages. */
+async function runWithSource(values: Values, io: CommandIo, c: CheckedRun, days: { symbols: string[]; from: string; to: string }, source: Source): Promise<number> {
+  const rate = c.userRate ?? (c.embedded ? (source.quota ?? DEMO_SIM.rate) : 100 / c.partition.count);
+  const bucket = new TokenBucket({ rate, adaptive: values.adaptive ?? false, ...(c.maxServerPauseMs !== undefined ? { maxServerPauseMs: c.maxServerPauseMs } : {}) });
+  // Retries and 429s go to tickpipe.log, which exists only once preflight has passed.
+  let appLog: RunLogs['log'] | undefined;
+  const logger = { warn: (o: object, m?: string) => appLog?.warn(o, m), debug: (o: object, m?: string) => appLog?.debug(o, m) };
+  const client = new PolygonClient({ baseUrl: source.baseUrl, apiKey: source.apiKey, bucket, connections: 128, logger });
+  try {
+    // A refused key or an unreachable host is reported before anything is written.
+    await client.preflight(days.symbols[0] ?? 'AAPL');
+    const spec: RunSpec = {
+      version: 1,
+      source: source.spec,
+      ...(c.doDetect
+        ? { universe: { hash: hashUniverse(days.symbols), count: days.symbols.length }, from: days.from, to: days.to, detectors: detectorSpec(c.detectors, c.detectorModule) as RunSpec['detectors'] }
+        : {}),
+      ...(c.doIngest ? { window: c.window, quotesHz: c.quotesHz, manifest: values.manifest === undefined ? 'events/events.parquet' : resolve(values.manifest) } : {}),
+    };
+    if (!(values['steal-locks'] ?? false)) {
+      await refuseHeldLocks(c.out, c.doDetect ? ownedWorkers(c.workers, c.partition) : [], c.doIngest ? c.partition.index : undefined);
+    }
+    await ensureRunSpec(c.out, spec);
+    const logs = openRunLogs(c.out);
+    appLog = logs.log;
+    try {
+      return await execute({
+        io, out: c.out, logs, client, bucket, quota: source.quota, rate, adaptive: values.adaptive ?? false, doDetect: c.doDetect, doIngest: c.doIngest,
+        symbols: days.symbols, from: days.from, to: days.to, workers: c.workers, partition: c.partition, batchSize: c.batchSize, concurrency: c.concurrency,
+        detectors: c.detectors, manifest: c.manifest, window: c.window, quotesHz: c.quotesHz, retryFailed: values['retry-failed'] ?? false,
+        stealLocks: values['steal-locks'] ?? false, progress: !(values['no-progress'] ?? false),
+        compact: values['no-compact'] ? undefined : { removeWindows: values['remove-windows'] ?? false },
+      });
+    } finally {
+      logs.flush();
+    }
+  } finally {
+    await client.close();
   }
 }
 
@@ -208,8 +254,93 @@ function refuseFileAsFolder(flag: string, given: string, path: string): void {
 
 const rssMB = () => Math.round(process.memoryUsage().rss / 1_048_576);
 
+/** What the stages of one `run` did, for the summary and the exit status. */
+interface StagesOutcome {
+  failures: number;
+  ingestActiveMs: number | undefined;
+  stoppedIn: 'detect' | 'ingest' | undefined;
+  failedBefore: number;
+}
+
+/** The PAUSE flag as a shared stream; a change is shown and logged once, whichever stage sees it. */
+function watchPause(job: Job, view: ProgressView): Observable<boolean> {
+  // Each subscription (per stage) re-emits the current state; only a change is news.
+  let wasPaused = false;
+  return pauseFlag$(join(job.out, 'PAUSE')).pipe(
+    tap((p) => {
+      if (p === wasPaused) return;
+      wasPaused = p;
+      view.line(p ? `tickpipe: PAUSE flag found: no new requests until ${join(job.out, 'PAUSE')} is removed` : 'tickpipe: PAUSE flag removed: resuming');
+      job.logs.log.info({ paused: p }, p ? 'paused' : 'resumed');
+    }),
+    // The stage and the progress fold both subscribe, at different times: a late one must still
+    // get the current state, or it would wait for the next change.
+    share({ connector: () => new ReplaySubject<boolean>(1), resetOnRefCountZero: true }),
+  );
+}
+
+/** Detect, consolidate, ingest and compact, as the job asks, until done or `signal` aborts. */
+async function runStages(job: Job, view: ProgressView, paused$: Observable<boolean>, signal: AbortSignal): Promise<StagesOutcome> {
+  const o: StagesOutcome = { failures: 0, ingestActiveMs: undefined, stoppedIn: undefined, failedBefore: 0 };
+  if (job.doDetect) {
+    const r = await runDetect(job, view, paused$, signal, rssMB);
+    o.failures += r.failed;
+    if (signal.aborted) o.stoppedIn = 'detect';
+  }
+  if (job.doDetect && !signal.aborted && job.partition.count > 1) {
+    view.line(`detect: partition ${job.partition.index}/${job.partition.count} done; once every partition is, run \`tickpipe consolidate --out ${job.out}\``);
+  } else if (job.doDetect && !signal.aborted) {
+    const consolidated: ConsolidateResult = await consolidate(job.out);
+    const incomplete = incompleteDetection(await detectCompleteness(job.out));
+    view.line(`consolidated ${consolidated.events} events from ${consolidated.shards} shards (${consolidated.duplicates} duplicates)${consolidated.unchanged ? ', manifest unchanged' : ''}${incomplete ? `; ${incomplete}: rerun to retry them` : ''}`);
+    job.logs.log.info({ ...consolidated }, 'consolidated');
+  }
+  if (job.doIngest && !signal.aborted) {
+    const r = await runIngest(job, view, paused$, signal, rssMB);
+    // Failures journaled by an earlier run and skipped now are still failures: exit 1 until retried.
+    o.failures += r.failed + r.failedBefore;
+    o.failedBefore = r.failedBefore;
+    // A resumed run with nothing left to fetch measures no rate: its one request is the preflight.
+    if (r.windows + r.failed > 0) o.ingestActiveMs = r.activeMs;
+    if (signal.aborted) o.stoppedIn = 'ingest';
+  }
+  if (job.doIngest && job.compact && !signal.aborted) {
+    const c = await compactAfterIngest(job.out, { removeWindows: job.compact.removeWindows, command: 'tickpipe run' });
+    view.line(c ? formatCompact(c) : 'compaction skipped: another process is compacting this folder');
+    job.logs.log.info({ compaction: c ?? 'skipped: locked' }, 'compacted');
+  }
+  return o;
+}
+
+/** The summary on stdout, the leftover warnings on stderr, and the exit status. */
+async function finish(job: Job, started: number, o: StagesOutcome, sig: NodeJS.Signals | undefined): Promise<number> {
+  const { io, logs } = job;
+  const summary: RunSummary = await runSummary(job.out, {
+    wallMs: Date.now() - started,
+    metrics: job.client.metrics(),
+    quota: job.quota ?? job.rate,
+    // Paused time is left out of the rate, as in the live view.
+    ingestElapsedMs: o.ingestActiveMs,
+  });
+  logs.log.info({ summary, signal: sig }, 'run finished');
+  const stopInfo: StopInfo | undefined = sig ? { signal: sig, stage: o.stoppedIn ?? (job.doIngest ? 'ingest' : 'detect') } : undefined;
+  io.stdout.write(formatSummary(summary, { out: job.out, rate: job.rate, quota: job.quota, adaptive: job.adaptive, stop: stopInfo, partitioned: job.partition.count > 1 }) + '\n');
+  const logFailure = logs.failure();
+  if (logFailure) {
+    io.stderr.write(`tickpipe run: ${logFailure.message}\n`);
+    return 1;
+  }
+  if (o.failedBefore > 0) {
+    io.stderr.write(
+      `tickpipe run: ${o.failedBefore} window(s) failed permanently in an earlier run and were not retried (state/ingest/part-*.failed.jsonl); run again with --retry-failed to try them\n`,
+    );
+  }
+  if (sig) return exitStatusForSignal(sig);
+  return o.failures > 0 ? 1 : 0;
+}
+
 async function execute(job: Job): Promise<number> {
-  const { io, logs, client } = job;
+  const { io, logs } = job;
   const started = Date.now();
   const view = new ProgressView({ stream: io.stderr, tty: job.progress ? undefined : false });
   const stop = gracefulStop(
@@ -231,79 +362,13 @@ async function execute(job: Job): Promise<number> {
   // On the combined signal, not stop.signal: Node aborts an AbortSignal.any() only after the source's
   // own listeners ran, and the stages must already see their signal aborted when the waits end.
   signal.addEventListener('abort', () => job.bucket.stopWaitingWhilePaused(), { once: true });
-  // Each subscription (per stage) re-emits the current state; only a change is news.
-  let wasPaused = false;
-  const paused$: Observable<boolean> = pauseFlag$(join(job.out, 'PAUSE')).pipe(
-    tap((p) => {
-      if (p === wasPaused) return;
-      wasPaused = p;
-      view.line(p ? `tickpipe: PAUSE flag found: no new requests until ${join(job.out, 'PAUSE')} is removed` : 'tickpipe: PAUSE flag removed: resuming');
-      logs.log.info({ paused: p }, p ? 'paused' : 'resumed');
-    }),
-    // The stage and the progress fold both subscribe, at different times: a late one must still
-    // get the current state, or it would wait for the next change.
-    share({ connector: () => new ReplaySubject<boolean>(1), resetOnRefCountZero: true }),
-  );
-  let failures = 0;
-  let consolidated: ConsolidateResult | undefined;
-  let ingestActiveMs: number | undefined;
-  let stoppedIn: 'detect' | 'ingest' | undefined;
-  let failedBefore = 0;
   logs.log.info({ out: job.out, stageDetect: job.doDetect, stageIngest: job.doIngest, rate: job.rate, workers: job.workers, partition: job.partition }, 'run started');
+  let outcome: StagesOutcome;
   try {
-    if (job.doDetect) {
-      const r = await runDetect(job, view, paused$, signal, rssMB);
-      failures += r.failed;
-      if (signal.aborted) stoppedIn = 'detect';
-    }
-    if (job.doDetect && !signal.aborted && job.partition.count > 1) {
-      view.line(`detect: partition ${job.partition.index}/${job.partition.count} done; once every partition is, run \`tickpipe consolidate --out ${job.out}\``);
-    } else if (job.doDetect && !signal.aborted) {
-      consolidated = await consolidate(job.out);
-      const incomplete = incompleteDetection(await detectCompleteness(job.out));
-      view.line(`consolidated ${consolidated.events} events from ${consolidated.shards} shards (${consolidated.duplicates} duplicates)${consolidated.unchanged ? ', manifest unchanged' : ''}${incomplete ? `; ${incomplete}: rerun to retry them` : ''}`);
-      logs.log.info({ ...consolidated }, 'consolidated');
-    }
-    if (job.doIngest && !signal.aborted) {
-      const r = await runIngest(job, view, paused$, signal, rssMB);
-      failures += r.failed;
-      // Failures journaled by an earlier run and skipped now are still failures: exit 1 until retried.
-      failures += r.failedBefore;
-      failedBefore = r.failedBefore;
-      // A resumed run with nothing left to fetch measures no rate: its one request is the preflight.
-      if (r.windows + r.failed > 0) ingestActiveMs = r.activeMs;
-      if (signal.aborted) stoppedIn = 'ingest';
-    }
-    if (job.doIngest && job.compact && !signal.aborted) {
-      const c = await compactAfterIngest(job.out, { removeWindows: job.compact.removeWindows, command: 'tickpipe run' });
-      view.line(c ? formatCompact(c) : 'compaction skipped: another process is compacting this folder');
-      logs.log.info({ compaction: c ?? 'skipped: locked' }, 'compacted');
-    }
+    outcome = await runStages(job, view, watchPause(job, view), signal);
   } finally {
     view.end();
     stop.dispose();
   }
-  const sig = stop.received();
-  const summary: RunSummary = await runSummary(job.out, {
-    wallMs: Date.now() - started,
-    metrics: client.metrics(),
-    quota: job.quota ?? job.rate,
-    // Paused time is left out of the rate, as in the live view.
-    ingestElapsedMs: ingestActiveMs,
-  });
-  logs.log.info({ summary, signal: sig }, 'run finished');
-  const stopInfo: StopInfo | undefined = sig ? { signal: sig, stage: stoppedIn ?? (job.doIngest ? 'ingest' : 'detect') } : undefined;
-  io.stdout.write(formatSummary(summary, { out: job.out, rate: job.rate, quota: job.quota, adaptive: job.adaptive, stop: stopInfo, partitioned: job.partition.count > 1 }) + '\n');
-  const logFailure = logs.failure();
-  if (logFailure) {
-    io.stderr.write(`tickpipe run: ${logFailure.message}\n`);
-    return 1;
-  }
-  if (failedBefore > 0) {
-    io.stderr.write(
-      `tickpipe run: ${failedBefore} window(s) failed permanently in an earlier run and were not retried (state/ingest/part-*.failed.jsonl); run again with --retry-failed to try them\n`,
-    );
-  }
-  if (sig) return exitStatusForSignal(sig);
-  return failures > 0 ? 1 : 0;
+  return finish(job, started, outcome, stop.received());
 }

@@ -146,8 +146,8 @@ describe('column scanner: exactness and robustness', () => {
     );
     expect(cols.length).toBe(1);
     expect(cols.present[2]![0]).toBe(0); // trf_timestamp null
-    expect(cols.str[4]![0]).toBe('aé\n');
-    expect(cols.str[9]![0]).toBe('12,37');
+    expect(cols.stringAt(4, 0)).toBe('aé\n');
+    expect(cols.listAt(9, 0)).toEqual([12, 37]);
   });
 
   it('malformed, truncated or incomplete bodies are retryable ProtocolErrors', () => {

@@ -17,6 +17,7 @@
  * read, so a body that is also truncated or malformed stays a retryable ProtocolError.
  */
 import { ProtocolError, RowValueError } from '../errors.js';
+import { pageStatusProblem } from './page-status.js';
 
 export type TickKind = 'trades' | 'quotes';
 
@@ -971,6 +972,37 @@ function readPageRow(sc: Scanner, cols: TickColumns, rowNo: number): void {
   const kept = cols.settle(row);
   if (kept < 0) sc.valueFail(`sip_timestamp: earlier than the quote before at row ${rowNo}`);
   else cols.length = kept + 1;
+}
+
+/**
+ * Where {@link PolygonClient.tickColumns$} puts a listing's pages: a window's {@link TickColumns}
+ * in this thread, or the same held by a worker thread (src/workers/window-pool.ts). `scan` reads
+ * one page's bytes and keeps its rows, or throws (nothing kept): ProtocolError (retried) or
+ * RowValueError (not retried).
+ */
+export interface PageTarget {
+  readonly kind: TickKind;
+  scan(body: Buffer, label: string): PageHeader | Promise<PageHeader>;
+}
+
+/**
+ * One page into `into`: scanned into a scratch page, checked (a 200 that is not data must never
+ * read as an empty page), rows the server re-served from the previous page dropped (counted on
+ * `into`), then appended (quotes going back in time across pages: RowValueError).
+ */
+export function scanPageInto(into: TickColumns, body: Uint8Array, label: string): PageHeader {
+  const page = new TickColumns(into.kind, into.bucketNs, 256);
+  const header = scanTicksPage(body, page, label);
+  const problem = pageStatusProblem({ status: header.status, hasResults: header.hasResults, resultsCount: undefined, kind: 'v3', label, detail: header.detail });
+  if (problem) throw problem;
+  into.repeatedRows += page.dropRepeatsOf(into);
+  into.append(page, label);
+  return header;
+}
+
+/** A window's columns in this thread as a {@link PageTarget}. */
+export function localTarget(into: TickColumns): PageTarget {
+  return { kind: into.kind, scan: (body, label) => scanPageInto(into, body, label) };
 }
 
 /** Name → column id, for the frame builder. */

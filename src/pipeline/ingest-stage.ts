@@ -59,7 +59,7 @@ export interface IngestStageOptions {
    * main event loop; 0 keeps that work on the main thread. Used with a client that has
    * `tickColumns$`. @default os.availableParallelism()
    */
-  readonly workers?: number;
+  readonly threads?: number;
 }
 
 /** The end of the manifest pass: final counts of the owned partition (see {@link ManifestCounts}). */
@@ -207,8 +207,8 @@ export function ingestStage(opts: IngestStageOptions): Observable<IngestProgress
     throw new TypeError(`ingestStage: concurrency must be a whole number >= 1, got ${String(concurrency)} (${typeof concurrency})`);
   }
   if (!(hz >= 0) || !Number.isFinite(hz)) throw new TypeError(`ingestStage: quotesHz must be >= 0, got ${String(hz)} (${typeof hz})`);
-  const workers = checkWorkers(opts.workers ?? defaultWorkers(), 'ingestStage: workers');
-  const pool = workers > 0 && typeof opts.client.tickColumns$ === 'function' ? WindowPool.shared(workers) : undefined;
+  const threads = checkWorkers(opts.threads ?? defaultWorkers(), 'ingestStage: threads');
+  const pool = threads > 0 && typeof opts.client.tickColumns$ === 'function' ? WindowPool.shared(threads) : undefined;
 
   return defer(async () => {
     const fsOpt = opts.fs ? { fs: opts.fs } : {};

@@ -34,7 +34,7 @@ import { fromWire, type FramesReply, type FromWorker, type ToWorker } from './wi
 export const MAX_WORKERS = 64;
 
 /** Validates a pool size: a whole number in 0..64 (0: no pool, the work stays on the main thread). */
-export function checkWorkers(n: unknown, what = 'workers'): number {
+export function checkWorkers(n: unknown, what = 'threads'): number {
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_WORKERS) {
     throw new InputError(`${what} must be a whole number from 0 to ${MAX_WORKERS} (0: no worker threads), got ${typeof n === 'string' ? JSON.stringify(n) : String(n)} (${typeof n})`);
   }

@@ -78,7 +78,7 @@ describe('window pool', () => {
         tickColumns$(kind, ticker, o, 'scan' in into && !killed ? { kind: into.kind, scan: async (b: Buffer, l: string) => (killed ? into.scan(b, l) : ((killed = true), await pool.threads[0]!.terminate(), into.scan(b, l))) } : into)) as PolygonClient['tickColumns$'],
     });
     try {
-      const progress = await lastValueFrom(ingestStage({ outDir: out, manifestPath: manifest, client: crashing, workers: 1, window: { beforeMs: 60_000, afterMs: 60_000 } }).pipe(toArray()));
+      const progress = await lastValueFrom(ingestStage({ outDir: out, manifestPath: manifest, client: crashing, threads: 1, window: { beforeMs: 60_000, afterMs: 60_000 } }).pipe(toArray()));
       expect(killed).toBe(true);
       const done = progress.filter((p) => p.kind === 'window');
       expect(done.map((p) => p.kind === 'window' && p.symbol).sort()).toEqual(['ABCD', 'WXYZ']);
@@ -95,7 +95,7 @@ describe('window pool', () => {
     for (const bad of [-1, 1.5, 65, Number.NaN, '2' as unknown as number]) {
       let err: unknown;
       try {
-        ingestStage({ outDir: join(dir, 'never'), manifestPath: join(dir, 'none.csv'), client, workers: bad });
+        ingestStage({ outDir: join(dir, 'never'), manifestPath: join(dir, 'none.csv'), client, threads: bad });
       } catch (e) {
         err = e;
       }

@@ -117,11 +117,17 @@ export class WindowPool {
   #closed = false;
   static #shared = new Map<number, WindowPool>();
 
-  /** A pool of `size` workers (started at once). */
+  /**
+   * A pool of `size` workers, started with the first window: a run with nothing to download (a
+   * resume whose windows are all done) never pays their memory or start-up.
+   */
   constructor(readonly size: number) {
     checkWorkers(size, 'WindowPool size');
     if (size < 1) throw new InputError(`WindowPool size must be at least 1, got ${size}`);
-    for (let i = 0; i < size; i++) this.#slots.push(this.#spawn());
+  }
+
+  #start(): void {
+    if (this.#slots.length === 0) for (let i = 0; i < this.size; i++) this.#slots.push(this.#spawn());
   }
 
   /**
@@ -135,7 +141,7 @@ export class WindowPool {
     return p;
   }
 
-  /** The worker threads (tests terminate one to check that a crash redoes its windows). */
+  /** The worker threads, once started (tests terminate one to check that a crash redoes its windows). */
   get threads(): readonly Worker[] {
     return this.#slots.map((s) => s.worker);
   }
@@ -151,6 +157,7 @@ export class WindowPool {
   /** A new window on the least busy worker; `bucketNs` downsamples its quotes (0 keeps all). */
   window(bucketNs: number): PooledWindow {
     if (this.#closed) throw new WorkerError('window pool is closed');
+    this.#start();
     let slot = this.#slots[0]!;
     for (const s of this.#slots) if (s.windows < slot.windows) slot = s;
     const id = ++this.#ids;

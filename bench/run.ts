@@ -7,7 +7,8 @@
  *   --only 1,3,5     run only these benchmarks (1 quota, 2 adaptive, 3 throughput, 4 detection,
  *                    5 resume, 6 memory, 7 profile, 8 resume from the spawned CLI, 9 strict vs tolerant
  *                    quota on dense data, 10 CPU per row: column scanner vs row path vs bare JSON.parse,
- *                    11 dataset vs per-window files; `--only 11` alone writes bench/results-dataset.json instead)
+ *                    11 dataset vs per-window files; `--only 11` alone writes bench/results-dataset.json instead,
+ *                    12 wire speed on dense data: ingest (window pool) vs a bare undici + JSON.parse loop)
  *   --dataset-windows N  windows generated for benchmark 11 (default 20,000; 2,000 with --quick)
  *   --runs N         runs per figure (default 3; medians are reported)
  *   --sim child|inproc   where the simulator runs for benchmarks 1, 2 and 4 (default child; 3 does both)
@@ -16,6 +17,7 @@
  * npm run bench -- --quick --only 1,3
  */
 import { writeFile } from 'node:fs/promises';
+import { loadavg, uptime } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -29,6 +31,7 @@ import { measureCliResume, writeCsvManifests } from './lib/cli-resume.js';
 import type { SimMode } from './lib/sim.js';
 import { measureThroughput, type ThroughputMeasure } from './lib/throughput.js';
 import { measureParseCost } from './lib/parse-cost.js';
+import { measureWireSpeed } from './lib/wire-speed.js';
 
 const { values } = parseArgs({
   options: {
@@ -45,8 +48,8 @@ const runs = values.runs !== undefined ? Number(values.runs) : quick ? 1 : 3;
 if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs: expected a whole number >= 1, got ${JSON.stringify(values.runs)}`);
 const simMode = values.sim as SimMode;
 if (simMode !== 'child' && simMode !== 'inproc') throw new Error(`--sim: expected child or inproc, got ${JSON.stringify(values.sim)}`);
-const only = new Set((values.only ?? '1,2,3,4,5,6,7,8,9,10,11').split(',').map((s) => Number(s.trim())));
-for (const n of only) if (!(n >= 1 && n <= 11)) throw new Error(`--only: expected numbers 1..11, got ${JSON.stringify(values.only)}`);
+const only = new Set((values.only ?? '1,2,3,4,5,6,7,8,9,10,11,12').split(',').map((s) => Number(s.trim())));
+for (const n of only) if (!(n >= 1 && n <= 12)) throw new Error(`--only: expected numbers 1..12, got ${JSON.stringify(values.only)}`);
 const datasetWindows = values['dataset-windows'] !== undefined ? Number(values['dataset-windows']) : quick ? 2_000 : 20_000;
 if (!Number.isInteger(datasetWindows) || datasetWindows < 100) throw new Error(`--dataset-windows: expected a whole number >= 100, got ${JSON.stringify(values['dataset-windows'])}`);
 
@@ -241,8 +244,30 @@ await withTmp('main', async (dir) => {
       log(`10 ${density}: ${num(c.rows)} rows, JSON.parse ${c.jsonParseUsPerRow.toFixed(2)} µs/row, row path ${c.rowPathUsPerRow.toFixed(2)}, column path ${c.columnPathUsPerRow.toFixed(2)}`);
       out[density] = c;
       rows.push([`10 parse ${density}`, `CPU µs/row, pages → frames (${num(c.rows)} rows): column path / row path / bare JSON.parse`, `${c.columnPathUsPerRow.toFixed(2)} / ${c.rowPathUsPerRow.toFixed(2)} / ${c.jsonParseUsPerRow.toFixed(2)}`, `${(c.rowPathUsPerRow / c.columnPathUsPerRow).toFixed(1)}x less than the row path`]);
+      rows.push([`10 parse ${density}`, `CPU µs/row, column path + zstd Parquet encoding (one thread)`, c.columnPathParquetUsPerRow.toFixed(2), '']);
     }
     results['10_parse_cost'] = out;
+  }
+
+  if (only.has(12)) {
+    // Issue 16: wire speed on dense data, default 30-minute windows, no quota, sim in its own process.
+    const denseManifest = join(dir, 'wire-manifest.parquet');
+    const denseEvents = syntheticEvents(quick ? 2_000 : 10_000, 4).sort((a, b) => a.symbol.localeCompare(b.symbol) || a.timestamp - b.timestamp);
+    writeManifest(denseManifest, denseEvents);
+    const out: Record<string, unknown> = { loadAvgBefore: loadavg(), uptimeSec: uptime() };
+    const us = (x: number): string => x.toFixed(2);
+    for (const density of ['busy', 'in-play'] as const) {
+      const m = await measureWireSpeed(density, denseManifest, denseEvents, simMode, S.tputWarmMs, S.tputMs);
+      const p = m.pipeline;
+      const b = m.bare;
+      log(`12 ${density}: pipeline ${num(p.windowsPerSec, 1)} w/s ${num(p.reqPerSec)} req/s ${us(p.cpuUsPerRow)} µs/row p99 ${num(p.loopP99Ms, 1)} ms sim ${num(p.simCores, 2)} cores; bare ${num(b.windowsPerSec, 1)} w/s ${num(b.reqPerSec)} req/s ${us(b.cpuUsPerRow)} µs/row p99 ${num(b.loopP99Ms, 1)} ms sim ${num(b.simCores, 2)} cores; load ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+      out[density] = m;
+      rows.push([`12 wire ${density}`, `client CPU µs/row (all threads): pipeline / bare loop`, `${us(p.cpuUsPerRow)} / ${us(b.cpuUsPerRow)}`, `target ≤2 µs: ${p.cpuUsPerRow <= 2 ? 'met' : 'NOT met'}`]);
+      rows.push([`12 wire ${density}`, `windows/s, req/s: pipeline vs bare (ratio)`, `${num(p.windowsPerSec, 1)} vs ${num(b.windowsPerSec, 1)} w/s, ${num(p.reqPerSec)} vs ${num(b.reqPerSec)} req/s`, `${m.windowsRatio.toFixed(2)} / ${m.requestsRatio.toFixed(2)} (target ≥0.8: ${m.windowsRatio >= 0.8 && m.requestsRatio >= 0.8 ? 'met' : 'NOT met'})`]);
+      rows.push([`12 wire ${density}`, `event-loop p99; sim CPU (cores of ${m.cores}): pipeline / bare`, `${num(p.loopP99Ms, 1)} ms; ${num(p.simCores, 2)} / ${num(b.simCores, 2)}`, `target ≤50 ms: ${p.loopP99Ms <= 50 ? 'met' : 'NOT met'}`]);
+    }
+    out['loadAvgAfter'] = loadavg();
+    results['12_wire_speed'] = out;
   }
 
   if (only.has(7)) {

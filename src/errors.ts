@@ -18,7 +18,8 @@ export type ErrorCode =
   | 'E_LOCKED'
   | 'E_RUN_MISMATCH'
   | 'E_DISK'
-  | 'E_ABORTED';
+  | 'E_ABORTED'
+  | 'E_WORKER';
 
 export class TickpipeError extends Error {
   readonly code: ErrorCode;
@@ -182,6 +183,20 @@ export class RunMismatchError extends TickpipeError {
 export class DiskError extends TickpipeError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('E_DISK', message, options);
+  }
+}
+
+/**
+ * A worker thread of the window pool (src/workers/) died or could not start while it held a window:
+ * the window's columns are lost, nothing of it was committed. Retried (the whole window, on a fresh
+ * worker); a window that keeps failing this way is journaled as failed and the run goes on.
+ */
+export class WorkerError extends TickpipeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_WORKER', message, options);
+  }
+  override get retryable(): boolean {
+    return true;
   }
 }
 

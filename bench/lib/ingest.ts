@@ -24,6 +24,8 @@ export interface IngestRunOptions {
   readonly window?: EventWindow;
   /** Keep-alive connections. @default 2 × concurrency (two requests per window in flight) */
   readonly connections?: number;
+  /** Worker threads of the window pool (ingestStage's `threads`). @default the stage's default */
+  readonly threads?: number;
 }
 
 export interface IngestRun {
@@ -31,6 +33,8 @@ export interface IngestRun {
   readonly bucket: TokenBucket | undefined;
   /** Windows committed so far. */
   windows(): number;
+  /** Trades and quotes rows the server sent so far (read from pages, before downsampling). */
+  rowsRead(): number;
   /** Graceful stop (in-flight windows finish and commit); resolves with the final counts. */
   stop(): Promise<{ windows: number; failed: number }>;
 }
@@ -46,8 +50,13 @@ export function startIngest(o: IngestRunOptions): IngestRun {
   const ac = new AbortController();
   let windows = 0;
   let failed = 0;
+  let rowsRead = 0;
+  // The same client, counting the rows of every page it reads (the CPU-per-row denominator).
+  const counting = Object.assign(Object.create(client) as PolygonClient, {
+    tickColumns$: ((...args: Parameters<PolygonClient['tickColumns$']>) => client.tickColumns$(...args).pipe(tap((h) => (rowsRead += h.rowsRead)))) as PolygonClient['tickColumns$'],
+  });
   const done = lastValueFrom(
-    ingestStage({ outDir: o.outDir, manifestPath: o.manifestPath, client, concurrency: o.concurrency, signal: ac.signal, ...(o.window ? { window: o.window } : {}) }).pipe(
+    ingestStage({ outDir: o.outDir, manifestPath: o.manifestPath, client: counting, concurrency: o.concurrency, signal: ac.signal, ...(o.window ? { window: o.window } : {}), ...(o.threads !== undefined ? { threads: o.threads } : {}) }).pipe(
       tap((p) => {
         if (p.kind === 'window') windows++;
         else if (p.kind === 'failed') failed++;
@@ -61,6 +70,7 @@ export function startIngest(o: IngestRunOptions): IngestRun {
     client,
     bucket,
     windows: () => windows,
+    rowsRead: () => rowsRead,
     async stop() {
       ac.abort();
       try {

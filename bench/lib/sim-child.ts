@@ -3,19 +3,20 @@
  * rendering) does not run on the event loop of the pipeline being measured.
  *
  * Protocol: the parent sends the SimOptions once and gets `{ url }`; then `{ id, cmd: 'stats' |
- * 'reset' | 'close' }` messages each get `{ id, stats? }`.
+ * 'reset' | 'close' | 'cpu' }` messages each get `{ id, stats?, cpu? }` (cpu: the child's process.cpuUsage()).
  */
 import { startSim, type SimOptions } from '../../src/sim/index.js';
 
 interface Cmd {
   readonly id: number;
-  readonly cmd: 'stats' | 'reset' | 'close';
+  readonly cmd: 'stats' | 'reset' | 'close' | 'cpu';
 }
 
 process.once('message', (opts: SimOptions) => {
   void startSim(opts).then((sim) => {
     process.on('message', (m: Cmd) => {
       if (m.cmd === 'stats') process.send!({ id: m.id, stats: sim.stats() });
+      else if (m.cmd === 'cpu') process.send!({ id: m.id, cpu: process.cpuUsage() });
       else if (m.cmd === 'reset') {
         sim.resetStats();
         process.send!({ id: m.id });

@@ -15,6 +15,8 @@ export interface SimHandle {
   readonly url: string;
   readonly mode: SimMode;
   stats(): Promise<SimStats>;
+  /** CPU time of the server's process (user + system, µs): the child's, or this process's when in-process. */
+  cpuUs(): Promise<number>;
   reset(): Promise<void>;
   close(): Promise<void>;
 }
@@ -25,11 +27,16 @@ const CHILD = fileURLToPath(new URL('./sim-child.js', import.meta.url));
 export async function openSim(opts: SimOptions, mode: SimMode = 'child'): Promise<SimHandle> {
   if (mode === 'inproc') {
     const sim = await startSim(opts);
-    return { url: sim.url, mode, stats: async () => sim.stats(), reset: async () => sim.resetStats(), close: () => sim.close() };
+    const cpuUs = async (): Promise<number> => {
+      const c = process.cpuUsage();
+      return c.user + c.system;
+    };
+    return { url: sim.url, mode, stats: async () => sim.stats(), cpuUs, reset: async () => sim.resetStats(), close: () => sim.close() };
   }
   const child: ChildProcess = fork(CHILD, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
   let nextId = 1;
-  const waiting = new Map<number, (m: { stats?: SimStats }) => void>();
+  type Reply = { stats?: SimStats; cpu?: NodeJS.CpuUsage };
+  const waiting = new Map<number, (m: Reply) => void>();
   const url = await new Promise<string>((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`sim child exited early (code ${String(code)})`)));
@@ -37,13 +44,13 @@ export async function openSim(opts: SimOptions, mode: SimMode = 'child'): Promis
     child.send(opts);
   });
   child.removeAllListeners('exit');
-  child.on('message', (m: { id?: number; stats?: SimStats }) => {
+  child.on('message', (m: Reply & { id?: number }) => {
     if (m.id !== undefined) {
       waiting.get(m.id)?.(m);
       waiting.delete(m.id);
     }
   });
-  const call = (cmd: 'stats' | 'reset' | 'close'): Promise<{ stats?: SimStats }> =>
+  const call = (cmd: 'stats' | 'reset' | 'close' | 'cpu'): Promise<Reply> =>
     new Promise((resolve) => {
       const id = nextId++;
       waiting.set(id, resolve);
@@ -54,6 +61,10 @@ export async function openSim(opts: SimOptions, mode: SimMode = 'child'): Promis
     url,
     mode,
     stats: async () => (await call('stats')).stats!,
+    cpuUs: async () => {
+      const c = (await call('cpu')).cpu!;
+      return c.user + c.system;
+    },
     reset: async () => void (await call('reset')),
     close: () =>
       (closed ??= new Promise<void>((resolve) => {

@@ -1,10 +1,13 @@
-import { EMPTY, catchError, concat, concatMap, defer, forkJoin, from, map, merge, mergeMap, of, reduce, throwError, type Observable } from 'rxjs';
-import { AbortedError, AuthError, DataError, HttpError, RowValueError } from '../errors.js';
+import { EMPTY, catchError, concat, concatMap, defer, finalize, forkJoin, from, map, merge, mergeMap, of, reduce, retry, throwError, type Observable } from 'rxjs';
+import { AbortedError, AuthError, DataError, HttpError, RowValueError, WorkerError } from '../errors.js';
 import { bucketNsForHz, downsampleQuotes } from '../operators/downsample-quotes.js';
 import { dropPageRepeats, type PageRepeatCount } from '../operators/drop-page-repeats.js';
+import type pl from 'nodejs-polars';
 import { columnsFrame } from '../sinks/column-frame.js';
 import { TickColumns } from '../streams/column-scanner.js';
 import { WindowWriter, loadIngestState, type FsLayer } from '../sinks/index.js';
+import type { DeferredParquet } from '../sinks/parquet.js';
+import { WindowPool, checkWorkers, defaultWorkers } from '../workers/window-pool.js';
 import { manifestRowCount, openManifest, readManifestBatches, type ManifestEvent } from '../streams/manifest.js';
 import type { PolygonClient } from '../streams/polygon-client.js';
 import { pullMap } from '../streams/pull.js';
@@ -53,6 +56,12 @@ export interface IngestStageOptions {
   readonly fs?: FsLayer;
   /** Called as each window starts, in manifest order (incremental compaction: src/dataset/incremental.ts). */
   readonly onWindowStart?: (symbol: string, eventId: string) => void;
+  /**
+   * Worker threads that scan, downsample and encode windows (src/workers/window-pool.ts), off the
+   * main event loop; 0 keeps that work on the main thread. Used with a client that has
+   * `tickColumns$`. @default os.availableParallelism()
+   */
+  readonly threads?: number;
 }
 
 /** The end of the manifest pass: final counts of the owned partition (see {@link ManifestCounts}). */
@@ -116,6 +125,35 @@ function fetchWindowFrames(client: WindowsClient, symbol: string, eventId: strin
   });
 }
 
+/** What a window's commit needs: both files (frames, or held by a worker) and the row counts. */
+type WindowFiles = { readonly trades: pl.DataFrame | DeferredParquet; readonly quotes: pl.DataFrame | DeferredParquet; readonly tradeRows: number; readonly quoteRows: number };
+
+/** Tries of a window whose worker died (the first try included) before it is journaled as failed. */
+const WORKER_TRIES = 3;
+
+/**
+ * {@link fetchWindowFrames} with the window held by a pool worker: pages go to the worker as they
+ * arrive, the worker builds the frames and writes the files `commit` publishes; the window's memory
+ * is freed once committed or failed. A dead worker redoes the whole window on a fresh one.
+ */
+function pooledWindow<T>(pool: WindowPool, client: WindowsClient, symbol: string, eventId: string, gte: bigint, lte: bigint, hz: number, repeats: PageRepeatCount, commit: (w: WindowFiles) => Promise<T>): Observable<T> {
+  const range = { gte, lte, order: 'asc' as const, limit: 50_000 };
+  return defer(() => {
+    const w = pool.window(hz > 0 ? Number(bucketNsForHz(hz)) : 0);
+    return forkJoin([client.tickColumns$!('trades', symbol, range, w.trades).pipe(reduce(() => 0, 0)), client.tickColumns$!('quotes', symbol, range, w.quotes).pipe(reduce(() => 0, 0))]).pipe(
+      concatMap(() => w.frames()),
+      concatMap((r) => {
+        repeats.rows = r.repeatedRows;
+        return commit({ trades: w.parquet('trades', r.trades), quotes: w.parquet('quotes', r.quotes), tradeRows: r.trades, quoteRows: r.quotes });
+      }),
+      finalize(() => w.release()),
+    );
+  }).pipe(
+    retry({ count: WORKER_TRIES - 1, delay: (err: unknown) => (err instanceof WorkerError ? of(0) : throwError(() => err)) }),
+    catchError((err: unknown) => throwError(() => (err instanceof RowValueError ? new DataError(`${symbol} ${eventId}: ${err.detail}`, { cause: err }) : err))),
+  );
+}
+
 const NS_PER_MS = 1_000_000n;
 
 /** Every trade of `[t - before, t + after]`, all pages, ascending. */
@@ -171,6 +209,8 @@ export function ingestStage(opts: IngestStageOptions): Observable<IngestProgress
     throw new TypeError(`ingestStage: concurrency must be a whole number >= 1, got ${String(concurrency)} (${typeof concurrency})`);
   }
   if (!(hz >= 0) || !Number.isFinite(hz)) throw new TypeError(`ingestStage: quotesHz must be >= 0, got ${String(hz)} (${typeof hz})`);
+  const threads = checkWorkers(opts.threads ?? defaultWorkers(), 'ingestStage: threads');
+  const pool = threads > 0 && typeof opts.client.tickColumns$ === 'function' ? WindowPool.shared(threads) : undefined;
 
   return defer(async () => {
     const fsOpt = opts.fs ? { fs: opts.fs } : {};
@@ -198,30 +238,31 @@ export function ingestStage(opts: IngestStageOptions): Observable<IngestProgress
             : forkJoin([fetchTrades(opts.client, e.symbol, gte, lte, repeats), fetchQuotes(opts.client, e.symbol, gte, lte, hz, repeats)]).pipe(
                 map(([t, q]) => ({ ...windowFrames(e.symbol, e.eventId, t, q), tradeRows: t.length, quoteRows: q.length })),
               );
+        const commit = async (w: WindowFiles): Promise<IngestProgress> => {
+          const { bytes } = await writer.commit({ symbol: e.symbol, eventId: e.eventId, trades: w.trades, quotes: w.quotes });
+          return {
+            kind: 'window',
+            symbol: e.symbol,
+            eventId: e.eventId,
+            trades: w.tradeRows,
+            quotes: w.quoteRows,
+            bytes,
+            ...(repeats.rows > 0 ? { repeatedRows: repeats.rows } : {}),
+          };
+        };
         return admission(undefined, opts.signal).pipe(
-          concatMap(() => frames$),
-          concatMap(async (w): Promise<IngestProgress> => {
-            const { bytes } = await writer.commit({ symbol: e.symbol, eventId: e.eventId, trades: w.trades, quotes: w.quotes });
-            return {
-              kind: 'window',
-              symbol: e.symbol,
-              eventId: e.eventId,
-              trades: w.tradeRows,
-              quotes: w.quoteRows,
-              bytes,
-              ...(repeats.rows > 0 ? { repeatedRows: repeats.rows } : {}),
-            };
-          }),
+          concatMap(() => (pool ? pooledWindow(pool, opts.client, e.symbol, e.eventId, gte, lte, hz, repeats, commit) : frames$.pipe(concatMap(commit)))),
           catchError((caught: unknown) => {
             // Stopping: a window still waiting out a rate-limit pause is dropped, not failed (redone next run).
             if (caught instanceof AbortedError && opts.signal?.aborted) return EMPTY;
-            // A refused key ends the run; a permanent API failure is journaled and the run goes on.
-            if (caught instanceof AuthError || !(caught instanceof HttpError)) return throwError(() => caught);
+            // A refused key ends the run; a permanent API failure (or a window whose worker kept dying) is journaled and the run goes on.
+            if (caught instanceof AuthError || !(caught instanceof HttpError || caught instanceof WorkerError)) return throwError(() => caught);
             const err = caught instanceof DataError && !caught.message.includes(e.eventId) ? new DataError(`${e.eventId}: ${caught.message}`, { cause: caught }) : caught;
+            const status = err instanceof HttpError ? err.status : undefined;
             return from(
-              writer.fail({ eventId: e.eventId, symbol: e.symbol, status: err.status, code: err.code, reason: err.message }),
+              writer.fail({ eventId: e.eventId, symbol: e.symbol, status, code: err.code, reason: err.message }),
             ).pipe(
-              map((): IngestProgress => ({ kind: 'failed', symbol: e.symbol, eventId: e.eventId, code: err.code, status: err.status, message: err.message })),
+              map((): IngestProgress => ({ kind: 'failed', symbol: e.symbol, eventId: e.eventId, code: err.code, status, message: err.message })),
             );
           }),
         );

@@ -70,7 +70,7 @@ const CODECS: readonly ParquetCompression[] = ['zstd', 'snappy', 'lz4', 'gzip', 
  */
 export async function writeParquetAtomically(
   finalPath: string,
-  df: pl.DataFrame,
+  df: pl.DataFrame | DeferredParquet,
   opts?: WriteParquetOptions,
 ): Promise<ParquetWriteResult> {
   const compression = opts?.compression ?? 'zstd';
@@ -82,7 +82,6 @@ export async function writeParquetAtomically(
     throw new InputError(`writeParquetAtomically: engine must be 'auto', 'sink' or 'write'`);
   }
   if (!Number.isInteger(syncMaxRows) || syncMaxRows < 0) throw new InputError(`writeParquetAtomically: syncMaxRows must be an integer >= 0`);
-  const useSink = engine === 'sink' || (engine === 'auto' && df.height > syncMaxRows);
   if (level !== undefined && (!Number.isInteger(level) || level < 1 || level > 22)) {
     throw new InputError(`writeParquetAtomically: compressionLevel must be an integer in 1..22`);
   }
@@ -100,23 +99,53 @@ export async function writeParquetAtomically(
     },
     opts,
   );
-  return { rows: df.height, bytes };
+  return { rows: isDeferred(df) ? df.rows : df.height, bytes };
 
   async function writeFrame(tmp: string): Promise<void> {
-    if (useSink) {
-      await df
-        .lazy()
-        .sinkParquet(tmp, {
-          compression,
-          ...(level !== undefined ? { compressionLevel: level } : {}),
-          statistics: true,
-          sinkOptions: { syncOnClose: 'none', maintainOrder: true, mkdir: false },
-        })
-        .collect();
-    } else {
-      // writeParquet takes no level; statistics are written by default.
-      df.writeParquet(tmp, { compression });
-    }
+    const settings: ParquetFileSettings = { compression, engine, syncMaxRows, ...(level !== undefined ? { compressionLevel: level } : {}) };
+    if (isDeferred(df)) await df.write(tmp, settings);
+    else await writeParquetFile(tmp, df, settings);
+  }
+}
+
+/** How a Parquet file is encoded (the part of {@link WriteParquetOptions} a writer in another thread needs). */
+export interface ParquetFileSettings {
+  readonly compression: ParquetCompression;
+  readonly compressionLevel?: number;
+  readonly engine: 'auto' | 'sink' | 'write';
+  readonly syncMaxRows: number;
+}
+
+/**
+ * A frame that lives elsewhere (a window held by a worker thread, src/workers/): it writes itself
+ * into the tmp path {@link writeParquetAtomically} chose, with {@link writeParquetFile}, so the
+ * bytes are those of the same frame written here; fsync, rename and journal stay with the caller.
+ */
+export interface DeferredParquet {
+  readonly rows: number;
+  write(tmpPath: string, settings: ParquetFileSettings): Promise<void>;
+}
+
+function isDeferred(df: pl.DataFrame | DeferredParquet): df is DeferredParquet {
+  return typeof (df as Partial<pl.DataFrame>).lazy !== 'function' && typeof (df as Partial<DeferredParquet>).write === 'function';
+}
+
+/** Writes `df` to `path` (no fsync, no rename): the one place the Parquet engine is chosen. */
+export async function writeParquetFile(path: string, df: pl.DataFrame, s: ParquetFileSettings): Promise<void> {
+  const useSink = s.engine === 'sink' || (s.engine === 'auto' && df.height > s.syncMaxRows);
+  if (useSink) {
+    await df
+      .lazy()
+      .sinkParquet(path, {
+        compression: s.compression,
+        ...(s.compressionLevel !== undefined ? { compressionLevel: s.compressionLevel } : {}),
+        statistics: true,
+        sinkOptions: { syncOnClose: 'none', maintainOrder: true, mkdir: false },
+      })
+      .collect();
+  } else {
+    // writeParquet takes no level; statistics are written by default.
+    df.writeParquet(path, { compression: s.compression });
   }
 }
 

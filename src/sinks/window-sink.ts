@@ -34,7 +34,7 @@ import { CompactIdSet } from './id-set.js';
 import { Journal, loadJournal } from './journal.js';
 import { loadCommittedWindows } from './committed-index.js';
 import { acquireLock, redactSecrets, type LockHandle } from './lock-file.js';
-import { writeParquetAtomically, type ParquetCompression } from './parquet.js';
+import { writeParquetAtomically, type DeferredParquet, type ParquetCompression } from './parquet.js';
 import { sweepStaleTmps } from './publish-atomically.js';
 import { toDiskError, validateEventId, validateNonNegInt, validateSymbol } from './paths.js';
 
@@ -206,8 +206,8 @@ export class WindowWriter {
   commit(w: {
     readonly symbol: string;
     readonly eventId: string;
-    readonly trades: pl.DataFrame;
-    readonly quotes: pl.DataFrame;
+    readonly trades: pl.DataFrame | DeferredParquet;
+    readonly quotes: pl.DataFrame | DeferredParquet;
   }): Promise<WindowCommitResult> {
     const running = this.#committing.get(w.eventId);
     if (running) return running;
@@ -223,8 +223,8 @@ export class WindowWriter {
   async #commit(w: {
     readonly symbol: string;
     readonly eventId: string;
-    readonly trades: pl.DataFrame;
-    readonly quotes: pl.DataFrame;
+    readonly trades: pl.DataFrame | DeferredParquet;
+    readonly quotes: pl.DataFrame | DeferredParquet;
   }): Promise<WindowCommitResult> {
     if (this.#closed) throw new InputError('WindowWriter is closed');
     const p = windowPaths(this.outDir, w.symbol, w.eventId);

@@ -17,6 +17,7 @@
  * read, so a body that is also truncated or malformed stays a retryable ProtocolError.
  */
 import { ProtocolError, RowValueError } from '../errors.js';
+import { pageStatusProblem } from './page-status.js';
 
 export type TickKind = 'trades' | 'quotes';
 
@@ -71,6 +72,8 @@ const REQUIRED: Readonly<Record<TickKind, readonly FieldName[]>> = {
 
 /** Field lookup by the key's bytes: a hash to candidates, then a byte comparison. */
 const KEY_BYTES = new Map<number, Array<{ bytes: Uint8Array; id: number }>>();
+/** Each field's name as bytes, for the predicted-key comparison. */
+const NAME_BYTES: Uint8Array[] = [];
 function hashKey(b: Uint8Array, s: number, e: number): number {
   let h = 2166136261;
   for (let i = s; i < e; i++) h = Math.imul(h ^ b[i]!, 16777619);
@@ -78,6 +81,7 @@ function hashKey(b: Uint8Array, s: number, e: number): number {
 }
 for (const [name, id] of Object.entries(F)) {
   const bytes = Buffer.from(name, 'latin1');
+  NAME_BYTES[id] = bytes;
   const h = hashKey(bytes, 0, bytes.length);
   const list = KEY_BYTES.get(h) ?? [];
   list.push({ bytes, id });
@@ -93,10 +97,22 @@ function fieldOf(b: Uint8Array, s: number, e: number): number {
   }
   return -1;
 }
+/** Whether bytes [s, e) spell field `f` (the field predicted from the previous row's key order). */
+function isField(b: Uint8Array, s: number, e: number, f: number): boolean {
+  const name = NAME_BYTES[f]!;
+  if (name.length !== e - s) return false;
+  for (let i = 0; i < name.length; i++) if (name[i] !== b[s + i]) return false;
+  return true;
+}
+
+/** 1 for the slot kinds whose values live in a heap (strings: bytes; lists: Int32 values). */
+const IN_HEAP = (f: number): boolean => SLOT_CODE[f]! >= 3;
 
 /**
  * The columns of one window of trades or quotes, filled page by page. `length` rows are valid.
- * Null masks are 1 where a value is present.
+ * Null masks (`present`) are 1 where a value is present. Strings are kept as UTF-8 bytes and lists
+ * as Int32 values, each in one heap per TickColumns, a row pointing at its part with `start`/`len`
+ * (no JS string or array per row); {@link stringAt} and {@link listAt} read them back.
  */
 export class TickColumns {
   length = 0;
@@ -104,21 +120,41 @@ export class TickColumns {
   readonly i64: (BigInt64Array | undefined)[] = new Array(FIELD_COUNT).fill(undefined);
   readonly f64: (Float64Array | undefined)[] = new Array(FIELD_COUNT).fill(undefined);
   readonly i32: (Int32Array | undefined)[] = new Array(FIELD_COUNT).fill(undefined);
-  readonly str: (string[] | undefined)[] = new Array(FIELD_COUNT).fill(undefined);
+  /** Strings and lists: where a row's bytes (strings) or Int32 values (lists) start in the heap, and how many. */
+  readonly start: (Int32Array | undefined)[] = new Array(FIELD_COUNT).fill(undefined);
+  readonly len: (Int32Array | undefined)[] = new Array(FIELD_COUNT).fill(undefined);
   readonly present: Uint8Array[] = [];
+  /** UTF-8 bytes of the string fields; `bytesUsed` of them are filled. */
+  bytes = new Uint8Array(256);
+  bytesUsed = 0;
+  /** Int32 values of the list fields; `intsUsed` of them are filled. */
+  ints = new Int32Array(64);
+  intsUsed = 0;
   /** Uint32 views of the Int64 columns (refreshed when they grow): ns are written as two halves. */
   readonly u32: (Uint32Array | undefined)[] = new Array(FIELD_COUNT).fill(undefined);
   /** 1 for the fields of this kind. */
   readonly want = new Uint8Array(FIELD_COUNT);
+  /** The field that followed field f in the last row read (FIELD_COUNT: the row's first key): keys are matched by prediction first. */
+  readonly nextKey = new Int8Array(FIELD_COUNT + 1).fill(-1);
   /** Rows dropped by {@link dropRepeatsOf} as exact repeats of rows already in this window. */
   repeatedRows = 0;
-  /** Bucket (hi, lo 16-bit halves of floor(sip / bucketNs)) of the last row, for downsampling. */
+  /** Bucket (hi, lo 32-bit halves of floor(sip / bucketNs)) of the last row, for downsampling. */
   private lastBucketHi = -1;
   private lastBucketLo = -1;
+  /** The last row's bucket as [start, end) sip_timestamps in signed (hi, lo) halves: a row inside it needs no division. */
+  private bucketStartHi = 0;
+  private bucketStartLo = 0;
+  private bucketEndHi = -2147483648;
+  private bucketEndLo = 0;
   readonly fields: readonly FieldName[];
   /** Column ids of this kind's fields, and of its required ones. */
   readonly ids: Int8Array;
   readonly required: Int8Array;
+  /** This kind's column ids by storage: Int64, Float64, Int32, heap (strings and lists). */
+  readonly ids64: Int8Array;
+  readonly idsF64: Int8Array;
+  readonly idsI32: Int8Array;
+  readonly idsHeap: Int8Array;
 
   constructor(
     readonly kind: TickKind,
@@ -129,6 +165,11 @@ export class TickColumns {
     this.fields = kind === 'trades' ? TRADE_FIELDS : QUOTE_FIELDS;
     this.ids = Int8Array.from(this.fields, (n) => F[n]);
     this.required = Int8Array.from(REQUIRED[kind], (n) => F[n]);
+    const of = (k: number): Int8Array => this.ids.filter((f) => SLOT_CODE[f] === k || (k === 3 && IN_HEAP(f)));
+    this.ids64 = of(0);
+    this.idsF64 = of(1);
+    this.idsI32 = of(2);
+    this.idsHeap = of(3);
     this.capacity = capacity;
     for (let f = 0; f < FIELD_COUNT; f++) this.present.push(new Uint8Array(0));
     for (const name of this.fields) {
@@ -156,11 +197,9 @@ export class TickColumns {
       case 'i32':
         this.i32[f] = grow(this.i32[f], (n) => new Int32Array(n));
         break;
-      default: {
-        const s = this.str[f] ?? [];
-        s.length = cap;
-        this.str[f] = s;
-      }
+      default:
+        this.start[f] = grow(this.start[f], (n) => new Int32Array(n));
+        this.len[f] = grow(this.len[f], (n) => new Int32Array(n));
     }
     const p = new Uint8Array(cap);
     p.set(this.present[f]!.subarray(0, Math.min(this.present[f]!.length, cap)));
@@ -172,6 +211,42 @@ export class TickColumns {
     if (this.length < this.capacity) return;
     this.capacity *= 2;
     for (const name of this.fields) this.alloc(F[name], this.capacity);
+  }
+
+  /** Room for `n` more bytes in the string heap; returns where they go. */
+  reserveBytes(n: number): number {
+    const at = this.bytesUsed;
+    if (at + n > this.bytes.length) {
+      const b = new Uint8Array(Math.max(2 * this.bytes.length, at + n));
+      b.set(this.bytes.subarray(0, at));
+      this.bytes = b;
+    }
+    this.bytesUsed = at + n;
+    return at;
+  }
+
+  /** Appends one Int32 to the list heap. */
+  pushInt(v: number): void {
+    if (this.intsUsed === this.ints.length) {
+      const a = new Int32Array(2 * this.ints.length);
+      a.set(this.ints);
+      this.ints = a;
+    }
+    this.ints[this.intsUsed++] = v;
+  }
+
+  /** The string in field `f` of `row` (null when absent). */
+  stringAt(f: number, row: number): string | null {
+    if (this.present[f]![row] !== 1) return null;
+    const s = this.start[f]![row]!;
+    return Buffer.from(this.bytes.buffer, this.bytes.byteOffset + s, this.len[f]![row]!).toString('utf8');
+  }
+
+  /** The list in field `f` of `row` (null when absent). */
+  listAt(f: number, row: number): number[] | null {
+    if (this.present[f]![row] !== 1) return null;
+    const s = this.start[f]![row]!;
+    return Array.from(this.ints.subarray(s, s + this.len[f]![row]!));
   }
 
   /**
@@ -197,6 +272,11 @@ export class TickColumns {
       for (const name of this.fields) this.alloc(F[name], this.capacity);
     }
     const n = page.length;
+    // The page's heaps go after this window's; its rows' starts are shifted by as much.
+    const byteBase = this.reserveBytes(page.bytesUsed);
+    this.bytes.set(page.bytes.subarray(0, page.bytesUsed), byteBase);
+    const intBase = this.intsUsed;
+    for (let i = 0; i < page.intsUsed; i++) this.pushInt(page.ints[i]!);
     for (const name of this.fields) {
       const f = F[name];
       this.present[f]!.set(page.present[f]!.subarray(0, n), at);
@@ -211,15 +291,21 @@ export class TickColumns {
           this.i32[f]!.set(page.i32[f]!.subarray(0, n), at);
           break;
         default: {
-          const dst = this.str[f]!;
-          const src = page.str[f]!;
-          for (let i = 0; i < n; i++) dst[at + i] = src[i]!;
+          const base = SLOT[f] === 'str' ? byteBase : intBase;
+          const dst = this.start[f]!;
+          const src = page.start[f]!;
+          for (let i = 0; i < n; i++) dst[at + i] = src[i]! + base;
+          this.len[f]!.set(page.len[f]!.subarray(0, n), at);
         }
       }
     }
     this.length = at + n;
     this.lastBucketHi = page.lastBucketHi;
     this.lastBucketLo = page.lastBucketLo;
+    this.bucketStartHi = page.bucketStartHi;
+    this.bucketStartLo = page.bucketStartLo;
+    this.bucketEndHi = page.bucketEndHi;
+    this.bucketEndLo = page.bucketEndLo;
   }
 
   /**
@@ -267,20 +353,44 @@ export class TickColumns {
     }
     if (kept < n && kept > 0 && this.bucketNs > 0) {
       [this.lastBucketHi, this.lastBucketLo] = divU64(pu[2 * kept - 1]!, pu[2 * kept - 2]!, this.bucketNs);
+      this.setBucketRange();
     }
     this.length = kept;
     return n - kept;
   }
 
+  /** [start, end) of the last row's bucket, from lastBucketHi/Lo (once per bucket, so bigint is fine here). */
+  private setBucketRange(): void {
+    const d = BigInt(this.bucketNs);
+    const q = (BigInt(this.lastBucketHi >>> 0) << 32n) | BigInt(this.lastBucketLo >>> 0);
+    const s = q * d;
+    const e = s + d > 0xffffffffffffffffn ? 0xffffffffffffffffn : s + d;
+    this.bucketStartHi = Number(s >> 32n);
+    this.bucketStartLo = Number(s & 0xffffffffn);
+    this.bucketEndHi = Number(e >> 32n);
+    this.bucketEndLo = Number(e & 0xffffffffn);
+  }
+
   /**
    * Downsampling: called once a row's sip_timestamp is in slot `row`; returns the slot the row
    * keeps (the previous slot when it falls in the same bucket, which it then overwrites), or -1
-   * when the row's bucket is earlier than the previous row's (quotes going back in time).
+   * when the row's bucket is earlier than the previous row's (quotes going back in time). A row
+   * inside the previous row's bucket range is decided by two comparisons, without a division.
    */
   settle(row: number): number {
     if (this.bucketNs === 0) return row;
     const u = this.u32[F.sip_timestamp]!;
-    const [qHi, qLo] = divU64(u[2 * row + 1]!, u[2 * row]!, this.bucketNs);
+    const hi = u[2 * row + 1]!;
+    const lo = u[2 * row]!;
+    if (row > 0) {
+      const afterStart = hi > this.bucketStartHi || (hi === this.bucketStartHi && lo >= this.bucketStartLo);
+      const beforeEnd = hi < this.bucketEndHi || (hi === this.bucketEndHi && lo < this.bucketEndLo);
+      if (afterStart && beforeEnd) {
+        copyRow(this, row, row - 1);
+        return row - 1;
+      }
+    }
+    const [qHi, qLo] = divU64(hi, lo, this.bucketNs);
     if (row > 0 && qHi === this.lastBucketHi && qLo === this.lastBucketLo) {
       copyRow(this, row, row - 1);
       return row - 1;
@@ -288,27 +398,40 @@ export class TickColumns {
     if (row > 0 && (qHi < this.lastBucketHi || (qHi === this.lastBucketHi && qLo < this.lastBucketLo))) return -1;
     this.lastBucketHi = qHi;
     this.lastBucketLo = qLo;
+    this.setBucketRange();
     return row;
   }
 }
 
+/** Row `from` over row `to` (same columns): the presence and value of every field of the kind. */
 function copyRow(c: TickColumns, from: number, to: number): void {
-  for (const name of c.fields) {
-    const f = F[name];
-    c.present[f]![to] = c.present[f]![from]!;
-    switch (SLOT[f]) {
-      case 'i64':
-        c.i64[f]![to] = c.i64[f]![from]!;
-        break;
-      case 'f64':
-        c.f64[f]![to] = c.f64[f]![from]!;
-        break;
-      case 'i32':
-        c.i32[f]![to] = c.i32[f]![from]!;
-        break;
-      default:
-        c.str[f]![to] = c.str[f]![from]!;
-    }
+  const ids = c.ids;
+  for (let k = 0; k < ids.length; k++) {
+    const p = c.present[ids[k]!]!;
+    p[to] = p[from]!;
+  }
+  const i64 = c.ids64;
+  for (let k = 0; k < i64.length; k++) {
+    const u = c.u32[i64[k]!]!;
+    u[2 * to] = u[2 * from]!;
+    u[2 * to + 1] = u[2 * from + 1]!;
+  }
+  const f64 = c.idsF64;
+  for (let k = 0; k < f64.length; k++) {
+    const a = c.f64[f64[k]!]!;
+    a[to] = a[from]!;
+  }
+  const i32 = c.idsI32;
+  for (let k = 0; k < i32.length; k++) {
+    const a = c.i32[i32[k]!]!;
+    a[to] = a[from]!;
+  }
+  const heap = c.idsHeap;
+  for (let k = 0; k < heap.length; k++) {
+    const s = c.start[heap[k]!]!;
+    const l = c.len[heap[k]!]!;
+    s[to] = s[from]!;
+    l[to] = l[from]!;
   }
 }
 
@@ -342,8 +465,14 @@ function sameRow(a: TickColumns, i: number, b: TickColumns, k: number): boolean 
       case 'i32':
         if (a.i32[f]![i] !== b.i32[f]![k]) return false;
         break;
-      default:
-        if (a.str[f]![i] !== b.str[f]![k]) return false;
+      default: {
+        const n = a.len[f]![i]!;
+        if (n !== b.len[f]![k]) return false;
+        const sa = a.start[f]![i]!;
+        const sb = b.start[f]![k]!;
+        const [ha, hb] = SLOT[f] === 'str' ? [a.bytes, b.bytes] : [a.ints, b.ints];
+        for (let x = 0; x < n; x++) if (ha[sa + x] !== hb[sb + x]) return false;
+      }
     }
   }
   return true;
@@ -417,8 +546,13 @@ class Scanner {
     this.pos++;
   }
 
-  /** Skips a string; returns [start, end) of its raw content and whether it has escapes. */
-  rawString(): [number, number, boolean] {
+  /** [start, end) of the last string's raw content and whether it has escapes (set by {@link rawString}). */
+  strStart = 0;
+  strEnd = 0;
+  strEsc = false;
+
+  /** Skips a string, leaving [strStart, strEnd) and strEsc (no array per string: this runs for every key). */
+  rawString(): void {
     this.ws();
     if (this.b[this.pos] !== 0x22) this.fail('expected a string');
     const s = ++this.pos;
@@ -428,7 +562,10 @@ class Scanner {
       const c = b[p]!;
       if (c === 0x22) {
         this.pos = p + 1;
-        return [s, p, esc];
+        this.strStart = s;
+        this.strEnd = p;
+        this.strEsc = esc;
+        return;
       }
       if (c === 0x5c) {
         esc = true;
@@ -439,12 +576,14 @@ class Scanner {
       }
     }
     this.pos = b.length;
-    return this.fail('unterminated string');
+    this.fail('unterminated string');
   }
 
   string(): string {
-    const [s, e, esc] = this.rawString();
-    if (!esc) return Buffer.from(this.b.buffer, this.b.byteOffset + s, e - s).toString('utf8');
+    this.rawString();
+    const s = this.strStart;
+    const e = this.strEnd;
+    if (!this.strEsc) return Buffer.from(this.b.buffer, this.b.byteOffset + s, e - s).toString('utf8');
     try {
       return JSON.parse(Buffer.from(this.b.buffer, this.b.byteOffset + s - 1, e - s + 2).toString('utf8')) as string;
     } catch {
@@ -616,33 +755,57 @@ class Scanner {
     u[2 * row + 1] = hi;
   }
 
-  /** `[1, 2, 3]` → "1,2,3" (the encoding the Parquet sink splits natively); other values are value problems. */
-  intList(field: string, rowNo: number): string {
+  /** `[1, 2, 3]` into the list heap of `cols` as row `row` of field `f`; other values are value problems. */
+  intListInto(cols: TickColumns, f: number, row: number, field: string, rowNo: number): void {
     this.expect(0x5b, `'[' (${field})`);
+    const first = cols.intsUsed;
     this.ws();
     if (this.b[this.pos] === 0x5d) {
       this.pos++;
-      return '';
-    }
-    let out = '';
-    for (;;) {
-      this.ws();
-      const s = this.pos;
-      const c = this.b[s];
-      if (c !== 0x2d && !(c! >= 0x30 && c! <= 0x39)) this.wrongType(field, 'a list of 32-bit integers', rowNo);
-      else {
-        const v = this.number();
-        if (!Number.isInteger(v) || v < -2147483648 || v > 2147483647) this.valueFail(`${field}: expected 32-bit integers at row ${rowNo}, got ${this.token(s)}`);
-        out += out === '' ? String(v) : `,${v}`;
+    } else {
+      for (;;) {
+        this.ws();
+        const s = this.pos;
+        const c = this.b[s];
+        if (c !== 0x2d && !(c! >= 0x30 && c! <= 0x39)) this.wrongType(field, 'a list of 32-bit integers', rowNo);
+        else {
+          const v = this.number();
+          if (!Number.isInteger(v) || v < -2147483648 || v > 2147483647) this.valueFail(`${field}: expected 32-bit integers at row ${rowNo}, got ${this.token(s)}`);
+          cols.pushInt(v);
+        }
+        this.ws();
+        const d = this.b[this.pos++];
+        if (d === 0x5d) break;
+        if (d !== 0x2c) {
+          this.pos--;
+          this.fail(`${field}: expected ',' or ']'`);
+        }
       }
-      this.ws();
-      const d = this.b[this.pos++];
-      if (d === 0x5d) return out;
-      if (d !== 0x2c) {
-        this.pos--;
-        this.fail(`${field}: expected ',' or ']'`);
-      }
     }
+    cols.start[f]![row] = first;
+    cols.len[f]![row] = cols.intsUsed - first;
+  }
+
+  /** A string's UTF-8 bytes into the string heap of `cols` as row `row` of field `f` (escapes decoded). */
+  stringInto(cols: TickColumns, f: number, row: number): void {
+    this.rawString();
+    const s = this.strStart;
+    const e = this.strEnd;
+    if (!this.strEsc) {
+      const at = cols.reserveBytes(e - s);
+      const heap = cols.bytes;
+      const b = this.b;
+      for (let i = s; i < e; i++) heap[at + i - s] = b[i]!;
+      cols.start[f]![row] = at;
+      cols.len[f]![row] = e - s;
+      return;
+    }
+    this.pos = s - 1;
+    const bytes = Buffer.from(this.string(), 'utf8');
+    const at = cols.reserveBytes(bytes.length);
+    cols.bytes.set(bytes, at);
+    cols.start[f]![row] = at;
+    cols.len[f]![row] = bytes.length;
   }
 }
 
@@ -662,10 +825,21 @@ function readRow(sc: Scanner, cols: TickColumns, row: number, rowNo: number): vo
   if (sc.b[sc.pos] === 0x7d) {
     sc.pos++;
   } else {
+    // Rows of one server share a key order: the key is first compared with the one that followed
+    // the previous key last time, and looked up by hash only when that guess is wrong.
+    let prev = FIELD_COUNT;
     for (;;) {
-      const [ks, ke] = sc.rawString();
+      sc.rawString();
+      const ks = sc.strStart;
+      const ke = sc.strEnd;
       sc.expect(0x3a, "':'");
-      const f = fieldOf(sc.b, ks, ke);
+      const guess = cols.nextKey[prev]!;
+      let f = guess >= 0 && isField(sc.b, ks, ke, guess) ? guess : -2;
+      if (f === -2) {
+        f = fieldOf(sc.b, ks, ke);
+        if (f >= 0) cols.nextKey[prev] = f;
+      }
+      if (f >= 0) prev = f;
       const wanted = f >= 0 && cols.want[f] === 1;
       const slot = wanted ? SLOT_CODE[f]! : 0;
       const c = wanted ? sc.b[sc.pos] : 0;
@@ -688,10 +862,10 @@ function readRow(sc: Scanner, cols: TickColumns, row: number, rowNo: number): vo
             break;
           }
           case 3:
-            cols.str[f]![row] = sc.string();
+            sc.stringInto(cols, f, row);
             break;
           default:
-            cols.str[f]![row] = sc.intList(FIELD_NAMES[f]!, rowNo);
+            sc.intListInto(cols, f, row, FIELD_NAMES[f]!, rowNo);
         }
         cols.present[f]![row] = 1;
       }
@@ -798,6 +972,37 @@ function readPageRow(sc: Scanner, cols: TickColumns, rowNo: number): void {
   const kept = cols.settle(row);
   if (kept < 0) sc.valueFail(`sip_timestamp: earlier than the quote before at row ${rowNo}`);
   else cols.length = kept + 1;
+}
+
+/**
+ * Where {@link PolygonClient.tickColumns$} puts a listing's pages: a window's {@link TickColumns}
+ * in this thread, or the same held by a worker thread (src/workers/window-pool.ts). `scan` reads
+ * one page's bytes and keeps its rows, or throws (nothing kept): ProtocolError (retried) or
+ * RowValueError (not retried).
+ */
+export interface PageTarget {
+  readonly kind: TickKind;
+  scan(body: Buffer, label: string): PageHeader | Promise<PageHeader>;
+}
+
+/**
+ * One page into `into`: scanned into a scratch page, checked (a 200 that is not data must never
+ * read as an empty page), rows the server re-served from the previous page dropped (counted on
+ * `into`), then appended (quotes going back in time across pages: RowValueError).
+ */
+export function scanPageInto(into: TickColumns, body: Uint8Array, label: string): PageHeader {
+  const page = new TickColumns(into.kind, into.bucketNs, 256);
+  const header = scanTicksPage(body, page, label);
+  const problem = pageStatusProblem({ status: header.status, hasResults: header.hasResults, resultsCount: undefined, kind: 'v3', label, detail: header.detail });
+  if (problem) throw problem;
+  into.repeatedRows += page.dropRepeatsOf(into);
+  into.append(page, label);
+  return header;
+}
+
+/** A window's columns in this thread as a {@link PageTarget}. */
+export function localTarget(into: TickColumns): PageTarget {
+  return { kind: into.kind, scan: (body, label) => scanPageInto(into, body, label) };
 }
 
 /** Name → column id, for the frame builder. */

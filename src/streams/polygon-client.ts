@@ -19,9 +19,9 @@ import type { Bar, Page, Quote, Trade } from '../types.js';
 import { TokenBucket } from '../operators/token-bucket.js';
 import { retryBackoff, type RetryBackoffOptions } from '../operators/retry-backoff.js';
 import { losslessParse } from '../codec/lossless-json.js';
-import { TickColumns, scanTicksPage, type PageHeader } from './column-scanner.js';
+import { TickColumns, localTarget, type PageHeader, type PageTarget } from './column-scanner.js';
 import { HttpMetrics, type HttpMetricsSnapshot } from './http-metrics.js';
-import { checkPageBody, pageStatusProblem, type PageEndpointKind } from './page-status.js';
+import { checkPageBody, type PageEndpointKind } from './page-status.js';
 
 export type { HttpMetricsSnapshot, LatencySnapshot } from './http-metrics.js';
 /** Snapshot returned by {@link PolygonClient.metrics}. */
@@ -385,22 +385,24 @@ export class PolygonClient {
    * already in `into` are dropped and counted in `into.repeatedRows`. A row that cannot be stored
    * errors with RowValueError (not retried). Emits each page's header.
    */
-  tickColumns$(kind: 'trades' | 'quotes', ticker: string, o: TickRangeOptions, into: TickColumns): Observable<PageHeader> {
+  tickColumns$(kind: 'trades' | 'quotes', ticker: string, o: TickRangeOptions, into: TickColumns | PageTarget): Observable<PageHeader> {
     checkTicker(ticker);
     if (typeof o?.gte !== 'bigint') bad('gte', 'a bigint (Unix ns)', o?.gte);
     if (typeof o.lte !== 'bigint') bad('lte', 'a bigint (Unix ns)', o.lte);
-    if (!(into instanceof TickColumns) || into.kind !== kind) bad('into', `TickColumns of ${kind}`, into);
+    const target = into instanceof TickColumns ? localTarget(into) : into;
+    if (typeof target?.scan !== 'function' || target.kind !== kind) bad('into', `TickColumns or PageTarget of ${kind}`, into);
     const order = o.order ?? 'asc';
     if (order !== 'asc') bad('order', "'asc' (columns are downsampled in time order)", order);
     const path = `/v3/${kind}/${encodeURIComponent(ticker)}`;
     const label = this.#basePath + path;
-    const decode = (buf: Buffer): { page: TickColumns; header: PageHeader } => {
-      const page = new TickColumns(kind, into.bucketNs, 256);
-      const header = scanTicksPage(buf, page, `GET ${label}`);
-      // A 200 that is not data must never read as an empty page: the same rule as the JSON path.
-      const problem = pageStatusProblem({ status: header.status, hasResults: header.hasResults, resultsCount: undefined, kind: 'v3', label: `GET ${label}`, detail: header.detail });
-      if (problem) throw new ProtocolError(this.#scrub(problem.message), 200);
-      return { page, header };
+    // Scan, check (a 200 that is not data never reads as an empty page), drop re-served rows and
+    // append, all inside the retry: a page that fails is retried (ProtocolError) or fails the listing.
+    const decode = async (buf: Buffer): Promise<PageHeader> => {
+      try {
+        return await target.scan(buf, `GET ${label}`);
+      } catch (e) {
+        throw e instanceof ProtocolError ? new ProtocolError(this.#scrub(e.message), e.status, { cause: e }) : e;
+      }
     };
     return new Observable<PageHeader>((subscriber) => {
       const seen = new Set<string>();
@@ -408,18 +410,10 @@ export class PolygonClient {
       let pageNo = 0;
       const fetchPage = (target: string): void => {
         inner = this.#try$(target, label, this.#retry, undefined, decode).subscribe({
-          next: ({ page, header }: { page: TickColumns; header: PageHeader }) => {
+          next: (header: PageHeader) => {
             pageNo++;
             this.#m.pages++;
-            try {
-              // Rows the server re-served from the previous page are dropped (counted on `into`).
-              into.repeatedRows += page.dropRepeatsOf(into);
-              into.append(page, `GET ${label}`);
-            } catch (e) {
-              subscriber.error(e); // quotes going back in time across pages (RowValueError)
-              return;
-            }
-            const nextUrl = header.nextUrl !== undefined && /apikey=/i.test(header.nextUrl) ? withoutKey(header.nextUrl) : header.nextUrl;
+      const nextUrl = header.nextUrl !== undefined && /apikey=/i.test(header.nextUrl) ? withoutKey(header.nextUrl) : header.nextUrl;
             let next: string | undefined;
             try {
               if (nextUrl !== undefined) next = this.#follow(nextUrl, seen, label, pageNo);
@@ -463,7 +457,7 @@ export class PolygonClient {
   }
 
   /** One try through the bucket, wrapped by the retry layer (so each retry waits for a new token). */
-  #try$(target: string, label: string, r: RetryBackoffOptions | false = this.#retry, check?: BodyCheck, decode?: (buf: Buffer) => unknown): Observable<any> {
+  #try$(target: string, label: string, r: RetryBackoffOptions | false = this.#retry, check?: BodyCheck, decode?: (buf: Buffer) => unknown | Promise<unknown>): Observable<any> {
     const bucket = this.bucket;
     const once$ = defer(() => (bucket ? bucket.acquire() : of(undefined))).pipe(concatMap(() => this.#once$(target, label, check, decode)));
     if (r === false) return once$;
@@ -481,7 +475,7 @@ export class PolygonClient {
     );
   }
 
-  #once$(target: string, label: string, check?: BodyCheck, decode?: (buf: Buffer) => unknown): Observable<any> {
+  #once$(target: string, label: string, check?: BodyCheck, decode?: (buf: Buffer) => unknown | Promise<unknown>): Observable<any> {
     return new Observable<any>((subscriber) => {
       const ac = new AbortController();
       let settled = false;
@@ -502,7 +496,7 @@ export class PolygonClient {
     });
   }
 
-  async #send(target: string, label: string, signal: AbortSignal, check?: BodyCheck, decode?: (buf: Buffer) => unknown): Promise<any> {
+  async #send(target: string, label: string, signal: AbortSignal, check?: BodyCheck, decode?: (buf: Buffer) => unknown | Promise<unknown>): Promise<any> {
     if (this.#closed) throw new AbortedError(`GET ${label}: client closed`);
     const headers: Record<string, string> = { accept: 'application/json' };
     let path = target;
@@ -529,7 +523,7 @@ export class PolygonClient {
         throw this.#transportError(e, label, 'body', signal);
       }
       if (decode !== undefined && status >= 200 && status < 300) {
-        const body = decode(buf);
+        const body = await decode(buf);
         m.ok++;
         m.latency.record(performance.now() - t0);
         this.bucket?.onSuccess();

@@ -38,6 +38,7 @@ if adaptive and rate < maxRate and dt > 0 and now >= paused then
   if rate < ceiling * 0.95 then s = step * 5 end
   rate = math.min(maxRate, rate + s * dt / 1000)
 end
+local stamp = string.format('%.3f', now)
 local interval = 1000 / rate
 local tolerance = (burst - 1) * interval
 local tat = math.max(tonumber(h[1]) or now, now)
@@ -51,7 +52,7 @@ while wait == 0 and count < want do
     local oldest = tonumber(redis.call('LINDEX', KEYS[2], cap - 1))
     if now - oldest < windowMs then wait = oldest + windowMs - now; break end
   end
-  redis.call('LPUSH', KEYS[2], string.format('%.3f', now))
+  redis.call('LPUSH', KEYS[2], stamp)
   n = n + 1
   if n > cap then redis.call('LTRIM', KEYS[2], 0, cap - 1); n = cap end
   tat = tat + interval
@@ -62,7 +63,36 @@ if dt > 0 or count > 0 then
 end
 redis.call('PEXPIRE', KEYS[1], 86400000)
 redis.call('PEXPIRE', KEYS[2], 86400000)
-return {count, tostring(wait), tostring(rate)}
+return {count, tostring(wait), tostring(rate), stamp}
+`;
+
+/**
+ * Re-dates `count` grants stamped `ARGV[1]` whose process could not send them at once (its event
+ * loop was busy when the reply came): they are removed from the window and granted again at `now`
+ * as far as the window allows (KEYS[2] stays newest first: `now` is the newest time). A grant sent
+ * late but recorded early would let the grants of the next second go out less than a second after
+ * it. ARGV: stamp, count, cap, windowMs, now ('' = TIME). Returns {regranted, newStamp}.
+ */
+const REDATE = `
+local now
+if ARGV[5] ~= '' then now = tonumber(ARGV[5]) else
+  local t = redis.call('TIME'); now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000 end
+local count = tonumber(ARGV[2]); local cap = tonumber(ARGV[3]); local windowMs = tonumber(ARGV[4])
+for i = 1, count do redis.call('LREM', KEYS[2], 1, ARGV[1]) end
+local stamp = string.format('%.3f', now)
+local n = redis.call('LLEN', KEYS[2])
+local added = 0
+while added < count do
+  if n >= cap then
+    local oldest = tonumber(redis.call('LINDEX', KEYS[2], cap - 1))
+    if now - oldest < windowMs then break end
+  end
+  redis.call('LPUSH', KEYS[2], stamp)
+  n = n + 1
+  if n > cap then redis.call('LTRIM', KEYS[2], 0, cap - 1); n = cap end
+  added = added + 1
+end
+return {added, stamp}
 `;
 
 /**
@@ -99,6 +129,7 @@ function defineScripts(redis: Redis): void {
   if (defined.has(redis)) return;
   redis.defineCommand('tickpipeTake', { numberOfKeys: 2, lua: TAKE });
   redis.defineCommand('tickpipeRateLimited', { numberOfKeys: 1, lua: RATE_LIMITED });
+  redis.defineCommand('tickpipeRedate', { numberOfKeys: 2, lua: REDATE });
   defined.add(redis);
 }
 
@@ -128,7 +159,7 @@ export async function takeSharedGrants(
   spec: SharedBucketSpec,
   want: number,
   opts: { readonly now?: number; readonly okSeen?: boolean } = {},
-): Promise<{ granted: number; waitMs: number; rate: number }> {
+): Promise<{ granted: number; waitMs: number; rate: number; stamp: string }> {
   defineScripts(redis);
   const r = await (redis as unknown as { tickpipeTake(k: string, g: string, ...a: unknown[]): Promise<Array<number | string>> }).tickpipeTake(
     spec.key,
@@ -143,7 +174,31 @@ export async function takeSharedGrants(
     spec.windowMs,
     opts.now !== undefined ? String(opts.now) : '',
   );
-  return { granted: Number(r[0]), waitMs: Number(r[1]), rate: Number(r[2]) };
+  return { granted: Number(r[0]), waitMs: Number(r[1]), rate: Number(r[2]), stamp: String(r[3]) };
+}
+
+/**
+ * Re-dates `count` grants stamped `stamp` to now (see {@link REDATE}): how many of them still fit
+ * the window (the rest are given back), and their new stamp.
+ */
+export async function redateSharedGrants(
+  redis: Redis,
+  spec: SharedBucketSpec,
+  stamp: string,
+  count: number,
+  opts: { readonly now?: number } = {},
+): Promise<{ granted: number; stamp: string }> {
+  defineScripts(redis);
+  const r = await (redis as unknown as { tickpipeRedate(k: string, g: string, ...a: unknown[]): Promise<Array<number | string>> }).tickpipeRedate(
+    spec.key,
+    `${spec.key}:grants`,
+    stamp,
+    count,
+    spec.maxPerSecond,
+    spec.windowMs,
+    opts.now !== undefined ? String(opts.now) : '',
+  );
+  return { granted: Number(r[0]), stamp: String(r[1]) };
 }
 
 /** Options of {@link RedisTokenBucket}. */
@@ -169,7 +224,7 @@ export interface RedisTokenBucketOptions {
   /**
    * Added to the 1-second window so that requests reaching the server a few ms unevenly (Redis
    * round trip, event-loop delay on either side) still fall into distinct seconds. Costs about
-   * `windowGuardMs / 1000` of the rate. @default 10, as the local bucket
+   * `windowGuardMs / 1000` of the rate. @default 20
    */
   readonly windowGuardMs?: number;
   /** Clock passed to the scripts (ms); tests drive a virtual one. @default Redis's own TIME */
@@ -185,6 +240,13 @@ interface Waiter {
 
 /** Longest pause one 429's Retry-After imposes on every host (the local bucket's default `maxServerPauseMs`). */
 const MAX_SERVER_PAUSE_MS = 60_000;
+
+/**
+ * Default guard added to the 1-second window: twice the local bucket's 10 ms, since a cluster's
+ * requests leave from several processes (each with its own event-loop delay) and a grant goes
+ * through Redis first. Costs ~2% of the quota.
+ */
+const DEFAULT_GUARD_MS = 20;
 
 /**
  * The cluster's one quota: every request of every host draws from one bucket kept in Redis,
@@ -208,6 +270,11 @@ export class RedisTokenBucket extends TokenBucket {
   readonly #burst: number;
   readonly #spec: SharedBucketSpec;
   readonly #now: (() => number) | undefined;
+  readonly #lateMs: number;
+  #redated = 0;
+  #live = 0;
+  #waitingFrom = 0;
+  readonly #busy: Array<[number, number]> = [];
   readonly #onError: (err: unknown) => void;
   #queue: Waiter[] = [];
   #pumping = false;
@@ -232,10 +299,12 @@ export class RedisTokenBucket extends TokenBucket {
       rate: opts.rate,
       burst: this.#burst,
       maxPerSecond: Math.max(1, Math.floor(opts.maxPerSecond ?? opts.rate)),
-      windowMs: 1000 + (opts.windowGuardMs ?? 10),
+      windowMs: 1000 + (opts.windowGuardMs ?? DEFAULT_GUARD_MS),
       adaptive: this.#adaptive,
     };
     this.#now = opts.now;
+    this.#lateMs = (this.#spec.windowMs - 1000) / 2;
+    this.#waitingFrom = Date.now();
     this.#onError = opts.onError ?? (() => undefined);
     this.#rateNow = opts.rate;
     defineScripts(this.#redis);
@@ -243,6 +312,30 @@ export class RedisTokenBucket extends TokenBucket {
 
   override get currentRate(): number {
     return this.#rateNow;
+  }
+
+  /** Grants re-dated because this process handled Redis's reply late (see {@link REDATE}). */
+  get redated(): number {
+    return this.#redated;
+  }
+
+  /**
+   * Spans (epoch ms, at least a second long) during which requests of this process waited for the
+   * shared quota without a break: then the quota, not this host's CPU or its work, set the pace.
+   * The three-host test compares the server's counters with the quota over these spans only.
+   */
+  get quotaBoundSpans(): ReadonlyArray<readonly [number, number]> {
+    return this.#live > 0 && Date.now() - this.#waitingFrom >= 1000 ? [...this.#busy, [this.#waitingFrom, Date.now()]] : [...this.#busy];
+  }
+
+  #demandChanged(delta: 1 | -1): void {
+    const before = this.#live;
+    this.#live += delta;
+    if (before === 0 && this.#live > 0) this.#waitingFrom = Date.now();
+    else if (before > 0 && this.#live === 0 && Date.now() - this.#waitingFrom >= 1000) {
+      this.#busy.push([this.#waitingFrom, Date.now()]);
+      if (this.#busy.length > 1000) this.#busy.shift();
+    }
   }
 
   override get waiting(): number {
@@ -274,8 +367,10 @@ export class RedisTokenBucket extends TokenBucket {
         },
       };
       this.#queue.push(w);
+      this.#demandChanged(1);
       void this.#pump();
       return () => {
+        if (w.live) this.#demandChanged(-1);
         w.live = false;
       };
     });
@@ -291,7 +386,7 @@ export class RedisTokenBucket extends TokenBucket {
     // A Retry-After is capped as in the local bucket (issue 15: `Retry-After: 3600` must not stop every host for an hour).
     const ms = typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs) && retryAfterMs >= 0 ? Math.min(Math.round(retryAfterMs), MAX_SERVER_PAUSE_MS) : -1;
     const rate = this.rate;
-    const args = [ms, this.#adaptive ? '1' : '0', 0.85, rate * 0.05, this.#adaptive ? 250 : 1000, rate, this.#now ? String(this.#now()) : ''];
+    const args = [ms, this.#adaptive ? '1' : '0', 0.85, rate * 0.05, this.#adaptive ? 250 : 100, rate, this.#now ? String(this.#now()) : ''];
     (this.#redis as unknown as { tickpipeRateLimited(k: string, ...a: unknown[]): Promise<number> })
       .tickpipeRateLimited(this.#key, ...args)
       .then((pauseMs) => {
@@ -314,19 +409,36 @@ export class RedisTokenBucket extends TokenBucket {
       if (!w) return;
       if (!w.live) continue;
       w.live = false;
+      this.#demandChanged(-1);
       this.#granted++;
       w.grant();
       return;
     }
   }
 
-  /** One round trip: how many requests may go now, and when to ask again if not all. */
+  /**
+   * How many requests may go now, and when to ask again if not all. A reply this process handled
+   * more than `windowGuardMs / 2` after asking is re-dated first (the grants would otherwise leave
+   * later than Redis recorded them); a few tries, then the grants are given back.
+   */
   async #take(want: number): Promise<{ granted: number; waitMs: number }> {
     const okSeen = this.#okSeen;
     this.#okSeen = false;
-    const r = await takeSharedGrants(this.#redis, this.#spec, want, { okSeen, ...(this.#now ? { now: this.#now() } : {}) });
+    const clock = () => (this.#now ? { now: this.#now() } : {});
+    let asked = performance.now();
+    const r = await takeSharedGrants(this.#redis, this.#spec, want, { okSeen, ...clock() });
     this.#rateNow = r.rate;
-    return r;
+    let { granted, stamp } = r;
+    for (let tries = 0; granted > 0 && performance.now() - asked > this.#lateMs; tries++) {
+      // Unsent grants left in the window only cost quota, never exceed it.
+      if (tries === 3) granted = 0;
+      else {
+        this.#redated += granted;
+        asked = performance.now();
+        ({ granted, stamp } = await redateSharedGrants(this.#redis, this.#spec, stamp, granted, clock()));
+      }
+    }
+    return { granted, waitMs: granted < want ? Math.max(1, r.waitMs) : 0 };
   }
 
   async #pump(): Promise<void> {

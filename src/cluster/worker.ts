@@ -330,7 +330,7 @@ export async function runClusterWorker(o: ClusterWorkerOptions): Promise<WorkerR
         await o.onStateLost?.().catch(onError);
       } else if (phase !== null) lost = false;
       if (Date.now() - lastBeat >= 5_000 && phase !== null) {
-        beat(phase === 'ingest' ? 'ingest' : 'detect');
+        beat(phase === 'detect' ? 'detect' : 'ingest');
         lastBeat = Date.now();
       }
       await new Promise((r) => setTimeout(r, 500));
@@ -342,7 +342,8 @@ export async function runClusterWorker(o: ClusterWorkerOptions): Promise<WorkerR
     await closing;
     clearInterval(flusher);
     await batcher.flush();
-    if (phase !== null) beat(phase === 'ingest' ? 'ingest' : 'detect', true);
+    // 'done' means stage 2 was the last one worked on.
+    if (phase !== null) beat(phase === 'detect' ? 'detect' : 'ingest', true);
     await Promise.allSettled([shards.close(), windows.close()]);
     const bucket = o.client.bucket;
     if (bucket instanceof RedisTokenBucket) {

@@ -375,7 +375,7 @@ export function tailView(state: TailState, now: number, opts?: TailViewOptions):
   const sorted = [...state.workers.values()].sort((a, b) => (a.stage === b.stage ? a.id - b.id : a.stage === 'detect' ? -1 : 1));
   for (const w of sorted) {
     if (w.host !== undefined) {
-      workers.push(clusterRow(w, now, stallAfterMs, windowMs));
+      workers.push(clusterRow(w, now, stallAfterMs, windowMs, w.stage === 'detect' && state.workers.get(`ingest/${w.id}`)?.pid === w.pid));
       if (workers[workers.length - 1]!.status === 'stalled') stalled.push(`${w.stage} slot-${w.id} on ${w.host}`);
       continue;
     }
@@ -464,12 +464,12 @@ export function tailView(state: TailState, now: number, opts?: TailViewOptions):
 
 /**
  * The row of one cluster slot: its process says how much it did, not how much is left (the run's
- * queue is in Redis), so there is no ETA; it is finished once it wrote its last line, and stalled
- * (a killed host) when silent longer than `stallAfterMs` without one.
+ * queue is in Redis), so there is no ETA; it is finished once it wrote its last line (or, for
+ * stage 1, went on to stage 2), and stalled (a killed host) when silent longer than `stallAfterMs`.
  */
-function clusterRow(w: WorkerState, now: number, stallAfterMs: number, windowMs: number): WorkerView {
+function clusterRow(w: WorkerState, now: number, stallAfterMs: number, windowMs: number, movedOn: boolean): WorkerView {
   const silentMs = Math.max(0, now - w.lastSeenMs);
-  const status: WorkerStatus = w.ended ? 'finished' : w.paused ? 'paused' : silentMs > stallAfterMs ? 'stalled' : 'running';
+  const status: WorkerStatus = w.ended || movedOn ? 'finished' : w.paused ? 'paused' : silentMs > stallAfterMs ? 'stalled' : 'running';
   const r = windowRates(w.samples, status === 'running' || status === 'stalled' ? Math.max(now, w.lastSeenMs) : w.lastSeenMs, windowMs);
   return {
     stage: w.stage,

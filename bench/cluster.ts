@@ -14,7 +14,7 @@
  * Needs Redis (REDIS_URL or 127.0.0.1:6379). Figures go to bench/results-cluster.json.
  *
  * @example
- * npm run bench:cluster -- --measure 20 --quota 100
+ * npm run bench:cluster -- --measure 60 --warm 10 --quota 25 --concurrency 8
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -29,12 +29,15 @@ import { startSim } from '../src/sim/index.js';
 import { machine, sleep } from './lib/common.js';
 
 const { values } = parseArgs({
-  options: { measure: { type: 'string', default: '20' }, warm: { type: 'string', default: '6' }, quota: { type: 'string', default: '100' }, procs: { type: 'string', default: '1,2,3' }, redis: { type: 'string' } },
+  options: { measure: { type: 'string', default: '20' }, warm: { type: 'string', default: '6' }, quota: { type: 'string', default: '100' }, procs: { type: 'string', default: '1,2,3' }, concurrency: { type: 'string', default: '8' }, redis: { type: 'string' } },
   strict: true,
 });
 const measureS = Number(values.measure);
 const warmS = Number(values.warm);
 const quota = Number(values.quota);
+// Windows in flight per process: an in-play window is heavy, and 32 at once on 2 cores all finish
+// late together, so a 20 s window of measurement saw none complete.
+const concurrency = Number(values.concurrency);
 // --procs 0 skips the scaling row (only the quota row).
 const procCounts = values.procs!.split(',').map(Number).filter((n) => n > 0);
 const redis = values.redis ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -63,7 +66,7 @@ function committedWindows(out: string): number {
 }
 
 const root = await mkdtemp(join(tmpdir(), 'tickpipe-bench-cluster-'));
-const results: Record<string, unknown> = { machine: machine(), measureS, warmS, quota, redis: redis.replace(/\/\/[^@]*@/, '//[redacted]@') };
+const results: Record<string, unknown> = { machine: machine(), measureS, warmS, quota, concurrency, redis: redis.replace(/\/\/[^@]*@/, '//[redacted]@') };
 try {
   const universe = join(root, 'universe.txt');
   writeFileSync(universe, [...DEMO_UNIVERSE].sort().join('\n') + '\n');
@@ -81,8 +84,8 @@ try {
     const spec = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as { source: { baseUrl: string } };
     spec.source.baseUrl = simUrl;
     writeFileSync(join(out, 'run.json'), JSON.stringify(spec, null, 2) + '\n');
-    const procs = [start(['run', '--cluster', redis, '--stage', 'ingest', '--base-url', simUrl, '--out', out, '--rate', `${rate}/s`, '--concurrency', '32', '--no-progress'])];
-    for (let k = 1; k < n; k++) procs.push(start(['worker', '--cluster', redis, '--out', out, '--concurrency', '32']));
+    const procs = [start(['run', '--cluster', redis, '--stage', 'ingest', '--base-url', simUrl, '--out', out, '--rate', `${rate}/s`, '--concurrency', String(concurrency), '--no-progress'])];
+    for (let k = 1; k < n; k++) procs.push(start(['worker', '--cluster', redis, '--out', out, '--concurrency', String(concurrency)]));
     const loadBefore = loadavg()[0]!;
     while (committedWindows(out) === 0) await sleep(200);
     await sleep(warmS * 1000);

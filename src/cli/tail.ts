@@ -18,6 +18,7 @@ import { parseDuration, parseFlags } from '../args.js';
 import { UsageError } from '../errors.js';
 import type { Command, CommandIo } from './command.js';
 import { ProgressView } from './progress-view.js';
+import { HEARTBEAT_FILE_RE } from '../cluster/layout.js';
 
 const HELP = `Usage: tickpipe tail --out DIR [--once] [--json] [--stall-after 60s]
 
@@ -84,24 +85,31 @@ export function isNetworkPath(dir: string): boolean {
 export function tailWatchFilter(dir: string, path: Pick<typeof nodePath, 'join' | 'sep'> = nodePath): (p: string) => boolean {
   const watched = new Set([path.join(dir, 'logs'), path.join(dir, 'logs', 'heartbeat.ndjson'), path.join(dir, 'state')]);
   const stateRoot = path.join(dir, 'state') + path.sep;
-  return (p: string) => p === dir || watched.has(p) || p.startsWith(stateRoot);
+  const logsRoot = path.join(dir, 'logs') + path.sep;
+  // Cluster mode: every host's process writes logs/heartbeat.slot-K.ndjson.
+  const slotHeartbeat = (p: string) => p.startsWith(logsRoot) && HEARTBEAT_FILE_RE.test(p.slice(logsRoot.length));
+  return (p: string) => p === dir || watched.has(p) || p.startsWith(stateRoot) || slotHeartbeat(p);
 }
 
 async function tail(dir: string, opts: TailOptions, io: CommandIo): Promise<number> {
   const { emptyTailState, FileFollower, foldHeartbeat, nextStallAt, renderTail, StateReader, tailView, withDisk } = await import('../ops/tail.js');
+  const { heartbeatFiles } = await import('../cluster/hosts-view.js');
   const hbPath = join(dir, 'logs', 'heartbeat.ndjson');
   let state = emptyTailState();
-  const follower = new FileFollower(hbPath);
+  // The one-host heartbeat, and in cluster mode one file per host process (found as they appear).
+  let followers = new Map<string, InstanceType<typeof FileFollower>>([[hbPath, new FileFollower(hbPath)]]);
   const disk = new StateReader(dir);
   const readAll = async (): Promise<void> => {
-    // A rotated or truncated file starts a fresh history: the old counters no longer match it.
-    await follower.poll(
-      (line) => void foldHeartbeat(state, line),
-      () => {
-        const d = state.disk;
-        state = withDisk(emptyTailState(), d);
-      },
-    );
+    for (const f of await heartbeatFiles(dir)) if (!followers.has(f)) followers.set(f, new FileFollower(f));
+    let reset = false;
+    for (const follower of followers.values()) await follower.poll((line) => void foldHeartbeat(state, line), () => (reset = true));
+    if (reset) {
+      // A rotated or truncated file starts a fresh history: the old counters no longer match it.
+      const d = state.disk;
+      state = withDisk(emptyTailState(), d);
+      followers = new Map([...followers.keys()].map((f) => [f, new FileFollower(f)]));
+      for (const follower of followers.values()) await follower.poll((line) => void foldHeartbeat(state, line), () => undefined);
+    }
     withDisk(state, await disk.refresh());
   };
   await readAll();

@@ -116,6 +116,7 @@ export async function runClusterCoordinator(a: ClusterRunArgs): Promise<{ result
       return { result, summary, failedJobs };
     } finally {
       bucket.close();
+      say(`quota bucket: ${bucket.stats().granted} requests granted here, ${bucket.redated} of the grants re-dated (Redis's reply handled late)`);
       await client.close();
     }
   } finally {
@@ -184,6 +185,7 @@ export async function runWorkerCommand(a: WorkerArgs): Promise<WorkerResult | un
       });
     } finally {
       bucket.close();
+      say(`quota bucket: ${bucket.stats().granted} requests granted here, ${bucket.redated} of the grants re-dated (Redis's reply handled late)`);
       await client.close();
     }
   } finally {

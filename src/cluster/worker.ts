@@ -6,6 +6,7 @@ import type { Detector } from '../detect/index.js';
 import { detectEvents, eventsToDataFrame } from '../detect/index.js';
 import { AuthError, HttpError, LockedError } from '../errors.js';
 import { openRunLogs, type RunLogs } from '../log.js';
+import { HEARTBEAT_VERSION } from '../progress/heartbeat.js';
 import { fetchMinuteBars } from '../pipeline/detect-stage.js';
 import { fetchQuotes, fetchTrades } from '../pipeline/ingest-stage.js';
 import { ShardWriter, WindowWriter, quotesFrame, tradesFrame } from '../sinks/index.js';
@@ -13,6 +14,7 @@ import type { PolygonClient } from '../streams/polygon-client.js';
 import type { EventRow } from '../types.js';
 import { CommittedIndex } from './committed-index.js';
 import { advancePhase, type ClusterMeta, type StageJob, type WindowJob } from './coordinator.js';
+import { RedisTokenBucket } from './redis-bucket.js';
 import { SLOT_BASE, slotLogNames, type ClusterKeys, type ClusterPhase } from './layout.js';
 
 /** Lock and stall settings: a dead host's jobs are handed to others within lockDuration + stalledInterval. */
@@ -177,7 +179,8 @@ export async function runClusterWorker(o: ClusterWorkerOptions): Promise<WorkerR
   o.say(`worker: slot ${slot} on ${host} (journals worker-${slot}.jsonl, part-${slot}.jsonl)`);
   logs.log.info({ slot, host, pid: process.pid }, 'cluster worker started');
 
-  const beat = (stage: 'detect' | 'ingest') => {
+  /** `ended`: the last line of this process (tail shows the slot finished, not stalled). */
+  const beat = (stage: 'detect' | 'ingest', ended = false) => {
     const m = o.client.metrics();
     const now = Date.now();
     const items = counts.symbols + counts.windows;
@@ -185,7 +188,7 @@ export async function runClusterWorker(o: ClusterWorkerOptions): Promise<WorkerR
       reqPerSec = ((m.ok - prev.ok) * 1000) / (now - prev.at);
       prev = { at: now, ok: m.ok, items };
     }
-    const common = { host, slot, requests: m.requests, rateLimited: m.rateLimited, reqPerSec: +reqPerSec.toFixed(1), rate: +o.client.bucket!.currentRate.toFixed(1), quota: o.meta.quota, skippedCommitted: counts.skippedCommitted, rssMB: rssMB() };
+    const common = { v: HEARTBEAT_VERSION, host, slot, ...(ended ? { ended } : {}), requests: m.requests, rateLimited: m.rateLimited, reqPerSec: +reqPerSec.toFixed(1), rate: +o.client.bucket!.currentRate.toFixed(1), quota: o.meta.quota, skippedCommitted: counts.skippedCommitted, rssMB: rssMB() };
     if (stage === 'detect') {
       const done = counts.symbols + counts.symbolsFailed;
       logs.heartbeat.info({ stage, worker: slot, symbol: last, done, total: done, workerDone: done, workerTotal: done, failed: counts.symbolsFailed, ...common });
@@ -327,7 +330,7 @@ export async function runClusterWorker(o: ClusterWorkerOptions): Promise<WorkerR
         await o.onStateLost?.().catch(onError);
       } else if (phase !== null) lost = false;
       if (Date.now() - lastBeat >= 5_000 && phase !== null) {
-        beat(phase === 'ingest' ? 'ingest' : 'detect');
+        beat(phase === 'detect' ? 'detect' : 'ingest');
         lastBeat = Date.now();
       }
       await new Promise((r) => setTimeout(r, 500));
@@ -339,8 +342,13 @@ export async function runClusterWorker(o: ClusterWorkerOptions): Promise<WorkerR
     await closing;
     clearInterval(flusher);
     await batcher.flush();
-    if (phase !== null) beat(phase === 'ingest' ? 'ingest' : 'detect');
+    // 'done' means stage 2 was the last one worked on.
+    if (phase !== null) beat(phase === 'detect' ? 'detect' : 'ingest', true);
     await Promise.allSettled([shards.close(), windows.close()]);
+    const bucket = o.client.bucket;
+    if (bucket instanceof RedisTokenBucket) {
+      logs.log.info({ slot, granted: bucket.stats().granted, redated: bucket.redated, quotaBoundSpans: bucket.quotaBoundSpans }, 'quota bucket');
+    }
     logs.log.info({ slot, ...counts, phase }, 'cluster worker stopped');
     logs.flush();
   }

@@ -317,9 +317,9 @@ export function progressSvg(workers: readonly WorkerView[]): string {
     .map((wk, i) => {
       const yy = 4 + i * rowH;
       const frac = wk.total !== null ? (wk.total > 0 ? Math.min(1, wk.done / wk.total) : 1) : wk.totalBatches ? Math.min(1, (wk.batch ?? 0) / wk.totalBatches) : wk.status === 'finished' ? 1 : 0;
-      const what = wk.total !== null ? `${wk.done.toLocaleString('en-US')}/${wk.total.toLocaleString('en-US')}` : `${wk.done} symbols`;
+      const what = wk.total !== null ? `${wk.done.toLocaleString('en-US')}/${wk.total.toLocaleString('en-US')}` : `${wk.done} ${wk.stage === 'detect' ? 'symbols' : 'windows'}${wk.host !== null ? `, ${wk.failed} failed, ${wk.rateLimited} 429s` : ''}`;
       const color = wk.status === 'stalled' ? '#d9534f' : wk.status === 'stopped' ? '#999' : wk.status === 'finished' ? '#2e8b57' : '#3b7dd8';
-      return `<text x="${labelW - 8}" y="${yy + 18}" text-anchor="end">${esc(`${wk.stage} ${wk.name}`)}</text><rect x="${labelW}" y="${yy + 5}" width="${barW}" height="${rowH - 10}" class="track"/><rect x="${labelW}" y="${yy + 5}" width="${r1(barW * frac)}" height="${rowH - 10}" fill="${color}"/><text x="${labelW + barW + 8}" y="${yy + 18}">${esc(`${what}  ${wk.status}  last ${wk.last}`)}</text>`;
+      return `<text x="${labelW - 8}" y="${yy + 18}" text-anchor="end">${esc(`${wk.stage} ${wk.name}${wk.host !== null ? ` on ${wk.host}` : ''}`)}</text><rect x="${labelW}" y="${yy + 5}" width="${barW}" height="${rowH - 10}" class="track"/><rect x="${labelW}" y="${yy + 5}" width="${r1(barW * frac)}" height="${rowH - 10}" fill="${color}"/><text x="${labelW + barW + 8}" y="${yy + 18}">${esc(`${what}  ${wk.status}  last ${wk.last}`)}</text>`;
     })
     .join('');
   return `<figure><figcaption>Per-worker progress</figcaption><svg viewBox="0 0 ${w} ${workers.length * rowH + 8}" role="img" aria-label="per-worker progress">${body}</svg></figure>`;

@@ -70,6 +70,10 @@ export interface WorkerState {
   totalBatches: number;
   firstSeenMs: number;
   lastSeenMs: number;
+  /** Cluster mode: the host of this slot's process (lines of `logs/heartbeat.slot-K.ndjson`); else undefined. */
+  host: string | undefined;
+  /** Cluster mode: the process wrote its last line (it stopped: run done, or Ctrl-C). */
+  ended: boolean;
   /** Samples of the last window (plus the newest one older than it, as the base of rates). */
   samples: Sample[];
 }
@@ -123,6 +127,8 @@ export interface WorkerView {
   readonly stage: Stage;
   readonly id: number;
   readonly name: string;
+  /** Cluster mode: the host this slot runs on (`id` is the slot); null for a one-host run. */
+  readonly host: string | null;
   readonly pid: number;
   readonly last: string;
   readonly done: number;
@@ -135,6 +141,8 @@ export interface WorkerView {
   readonly rate: number | null;
   /** 429s of this process so far. */
   readonly rateLimited: number;
+  /** Items this process failed so far. */
+  readonly failed: number;
   /** 429s keep coming: the server's limit is below the rate. */
   readonly throttled: boolean;
   /** ISO time the current pause began (status `paused`). */
@@ -155,6 +163,8 @@ export interface StageView {
   readonly finished: boolean;
   /** Every unfinished worker of the stage is paused (the PAUSE flag). */
   readonly paused: boolean;
+  /** Cluster mode: how many hosts' slots worked on the stage (its `total` is then what they did, the run's total being in Redis). */
+  readonly hosts: number;
 }
 
 /** The whole view at one instant. */
@@ -175,14 +185,21 @@ export function emptyTailState(): TailState {
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
-/** A parsed heartbeat line (see src/progress/heartbeat.ts), with the worker id of its stage. */
-export type Heartbeat = HeartbeatLine & { readonly id: number };
+/**
+ * A parsed heartbeat line (see src/progress/heartbeat.ts), with the worker id of its stage; for a
+ * cluster process's line (it has a `slot`), the slot as id, its host, and whether it is the last.
+ */
+export type Heartbeat = HeartbeatLine & { readonly id: number; readonly host?: string; readonly ended?: boolean };
 
-/** Parses one line of `logs/heartbeat.ndjson`. Never throws. */
+/** Parses one line of `logs/heartbeat.ndjson` or of a cluster slot's `logs/heartbeat.slot-K.ndjson`. Never throws. */
 export function parseHeartbeat(line: string): Heartbeat | undefined {
   const hb = parseHeartbeatLine(line);
   if (!hb) return undefined;
-  return { ...hb, id: hb.stage === 'detect' ? hb.worker : hb.partition };
+  const plain = { ...hb, id: hb.stage === 'detect' ? hb.worker : hb.partition };
+  if (!line.includes('"slot"')) return plain;
+  const r = JSON.parse(line) as Record<string, unknown>;
+  if (typeof r.slot !== 'number') return plain;
+  return { ...plain, id: r.slot, host: typeof r.host === 'string' ? r.host : '?', ended: r.ended === true };
 }
 
 function prune(samples: Sample[], windowMs: number): void {
@@ -233,11 +250,14 @@ export function foldHeartbeat(state: TailState, line: string, windowMs = 60_000)
       totalBatches: 0,
       firstSeenMs: hb.t,
       lastSeenMs: hb.t,
+      host: hb.host,
+      ended: false,
       samples: [],
     };
     state.workers.set(key, w);
   }
   w.lastSeenMs = Math.max(w.lastSeenMs, hb.t);
+  w.ended = hb.ended === true;
   const v2 = hb.v >= 2;
   if (hb.stage === 'detect') {
     // Version 1 wrote one line per symbol and no per-worker count; version 2 also writes timer lines.
@@ -354,6 +374,11 @@ export function tailView(state: TailState, now: number, opts?: TailViewOptions):
   const stalled: string[] = [];
   const sorted = [...state.workers.values()].sort((a, b) => (a.stage === b.stage ? a.id - b.id : a.stage === 'detect' ? -1 : 1));
   for (const w of sorted) {
+    if (w.host !== undefined) {
+      workers.push(clusterRow(w, now, stallAfterMs, windowMs, w.stage === 'detect' && state.workers.get(`ingest/${w.id}`)?.pid === w.pid));
+      if (workers[workers.length - 1]!.status === 'stalled') stalled.push(`${w.stage} slot-${w.id} on ${w.host}`);
+      continue;
+    }
     const proc = state.processes.get(`${w.stage}/${w.pid}`);
     const movedOn = w.stage === 'detect' && state.processes.has(`ingest/${w.pid}`);
     const finished =
@@ -382,6 +407,7 @@ export function tailView(state: TailState, now: number, opts?: TailViewOptions):
       stage: w.stage,
       id: w.id,
       name,
+      host: null,
       pid: w.pid,
       last: w.last,
       done: w.done,
@@ -392,6 +418,7 @@ export function tailView(state: TailState, now: number, opts?: TailViewOptions):
       reqPerSec: smoothed ? w.reqPerSec ?? null : round1(r.reqPerSec),
       rate: w.rate ?? null,
       rateLimited: w.rateLimited,
+      failed: w.failed,
       throttled: w.throttled,
       pausedSince: status === 'paused' && w.pausedSinceMs !== null ? new Date(w.pausedSinceMs).toISOString() : null,
       rateLimitedLastMin: w.stage === 'ingest' ? r.rateLimited : null,
@@ -421,7 +448,8 @@ export function tailView(state: TailState, now: number, opts?: TailViewOptions):
     const live = rows.filter((w) => w.status !== 'finished');
     const paused = live.length > 0 && live.every((w) => w.status === 'paused');
     const etaSec = finished ? 0 : paused ? null : itemsPerSec && itemsPerSec > 0 ? Math.round(Math.max(0, total - done) / itemsPerSec) : null;
-    stages[stage] = { done, total, itemsPerSec, etaSec, finished, paused };
+    const hosts = new Set(rows.filter((w) => w.host !== null).map((w) => w.id)).size;
+    stages[stage] = { done, total, itemsPerSec, etaSec: hosts > 0 && !finished ? null : etaSec, finished, paused, hosts };
   }
   return {
     at: new Date(now).toISOString(),
@@ -431,6 +459,41 @@ export function tailView(state: TailState, now: number, opts?: TailViewOptions):
     workers,
     stalled,
     disk: disk ?? null,
+  };
+}
+
+/**
+ * The row of one cluster slot: its process says how much it did, not how much is left (the run's
+ * queue is in Redis), so there is no ETA; it is finished once it wrote its last line (or, for
+ * stage 1, went on to stage 2), and stalled (a killed host) when silent longer than `stallAfterMs`.
+ */
+function clusterRow(w: WorkerState, now: number, stallAfterMs: number, windowMs: number, movedOn: boolean): WorkerView {
+  const silentMs = Math.max(0, now - w.lastSeenMs);
+  const status: WorkerStatus = w.ended || movedOn ? 'finished' : w.paused ? 'paused' : silentMs > stallAfterMs ? 'stalled' : 'running';
+  const r = windowRates(w.samples, status === 'running' || status === 'stalled' ? Math.max(now, w.lastSeenMs) : w.lastSeenMs, windowMs);
+  return {
+    stage: w.stage,
+    id: w.id,
+    name: `slot-${w.id}`,
+    host: w.host ?? null,
+    pid: w.pid,
+    last: w.last,
+    done: w.done,
+    total: null,
+    batch: null,
+    totalBatches: null,
+    itemsPerSec: round1(w.smoothedItemsPerSec ?? r.itemsPerSec),
+    reqPerSec: w.reqPerSec ?? null,
+    rate: w.rate ?? null,
+    rateLimited: w.rateLimited,
+    failed: w.failed,
+    throttled: w.throttled,
+    pausedSince: status === 'paused' && w.pausedSinceMs !== null ? new Date(w.pausedSinceMs).toISOString() : null,
+    rateLimitedLastMin: r.rateLimited,
+    failedLastMin: r.failed,
+    etaSec: null,
+    silentSec: Math.round(silentMs / 1000),
+    status,
   };
 }
 
@@ -452,6 +515,23 @@ export function nextStallAt(state: TailState, now: number, stallAfterMs: number)
 const fmt = (n: number | null, digits = 1): string => (n === null ? '-' : n.toFixed(digits));
 const eta = (s: number | null, paused = false): string => (paused ? 'paused' : s === null ? '-' : formatDuration(s * 1000));
 
+/** A cluster stage: what each host's slot did, at what rate, its 429s and failures. */
+function renderClusterStage(v: TailViewData, stage: Stage, s: StageView, unit: string): string[] {
+  const rows = v.workers.filter((x) => x.stage === stage);
+  const out = [`${stage.padEnd(6)} ${s.done} ${unit} done by ${s.hosts} host process(es)  ${fmt(s.itemsPerSec)} ${unit}/s${s.finished ? '  finished' : s.paused ? '  PAUSED' : ''}`];
+  const now = Date.parse(v.at);
+  for (const w of rows) {
+    const warn =
+      w.status === 'stalled' ? `  STALLED: silent ${formatDuration(w.silentSec * 1000)} (killed? its jobs go to the other hosts)`
+      : w.status === 'paused' ? `  ${pausedText(w.pausedSince === null ? null : Date.parse(w.pausedSince), now)}`
+      : `  ${w.status}`;
+    out.push(
+      `  ${w.name} on ${w.host ?? '?'} (pid ${w.pid})  ${w.done} ${unit}  ${fmt(w.itemsPerSec)}/s  req ${fmt(w.reqPerSec)}/s at the shared rate ${w.rate ?? '-'}/s  429s ${w.rateLimited} (${w.rateLimitedLastMin ?? '-'} in 1m)  failed ${w.failed} (${w.failedLastMin ?? '-'} in 1m)  last ${w.last}${warn}`,
+    );
+  }
+  return out;
+}
+
 /** Plain text lines of a view (the TTY block and the `--once` output). */
 export function renderTail(v: TailViewData): string[] {
   const out: string[] = [];
@@ -462,6 +542,10 @@ export function renderTail(v: TailViewData): string[] {
     const s = v.stages[stage];
     if (!s) continue;
     const unit = stage === 'detect' ? 'symbols' : 'windows';
+    if (s.hosts > 0) {
+      out.push(...renderClusterStage(v, stage, s, unit));
+      continue;
+    }
     out.push(
       `${stage.padEnd(6)} ${bar(s.done, s.total)} ${s.done}/${s.total} ${unit}  ${fmt(s.itemsPerSec)} ${unit}/s  ETA ${eta(s.etaSec, s.paused)}${s.finished ? '  finished' : s.paused ? '  PAUSED' : ''}`,
     );

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 export interface Hosts {
   /** Address of the root namespace on the bridge: the simulator and Redis listen here. */
   readonly serverAddr: string;
-  /** Command prefix per host: `['ip', 'netns', 'exec', NAME]`. */
+  /** Command prefix per host: `ip netns exec NAME`, plus its own UTS namespace named `tp-hostK` (so each host reports its own hostname). */
   readonly prefixes: readonly (readonly string[])[];
   readonly addrs: readonly string[];
   teardown(): void;
@@ -60,7 +60,7 @@ export function setupHosts(n: number): Hosts | { skip: string } {
   }
   return {
     serverAddr: `10.213.${id}.1`,
-    prefixes: names.map((ns) => ['ip', 'netns', 'exec', ns]),
+    prefixes: names.map((ns, k) => ['ip', 'netns', 'exec', ns, 'unshare', '--uts', 'sh', '-c', 'hostname "$0" && exec "$@"', `tp-host${k}`]),
     addrs: names.map((_, k) => `10.213.${id}.${k + 2}`),
     teardown,
   };

@@ -312,6 +312,7 @@ export async function runClusterWorker(o: ClusterWorkerOptions): Promise<WorkerR
   let phase: ClusterPhase | null = null;
   let lost = false;
   let lastBeat = 0;
+  let beatPhase: ClusterPhase | null = null;
   try {
     while (!o.signal.aborted && fatal === undefined) {
       try {
@@ -329,9 +330,12 @@ export async function runClusterWorker(o: ClusterWorkerOptions): Promise<WorkerR
         o.say(`worker ${slot}: the run's state is gone from Redis (restarted without persistence?)${o.onStateLost ? ': enqueuing the uncommitted items again' : ': waiting for `tickpipe run --cluster` to enqueue them again'}`);
         await o.onStateLost?.().catch(onError);
       } else if (phase !== null) lost = false;
-      if (Date.now() - lastBeat >= 5_000 && phase !== null) {
+      // A new stage is shown at once (a host killed in its first seconds of stage 2 must still have
+      // a stage-2 row in tail/status), then every 5 s.
+      if (phase !== null && (Date.now() - lastBeat >= 5_000 || phase !== beatPhase)) {
         beat(phase === 'detect' ? 'detect' : 'ingest');
         lastBeat = Date.now();
+        beatPhase = phase;
       }
       await new Promise((r) => setTimeout(r, 500));
     }

@@ -115,9 +115,7 @@ export async function runClusterCoordinator(a: ClusterRunArgs): Promise<{ result
       const failedJobs = (await conn.queues.detect.getJobCounts('failed')).failed! + (await conn.queues.ingest.getJobCounts('failed')).failed!;
       return { result, summary, failedJobs };
     } finally {
-      bucket.close();
-      say(`quota bucket: ${bucket.stats().granted} requests granted here, ${bucket.redated} of the grants re-dated (Redis's reply handled late)`);
-      await client.close();
+      await closeQuotaClient(bucket, client, say);
     }
   } finally {
     await conn.close();
@@ -184,11 +182,16 @@ export async function runWorkerCommand(a: WorkerArgs): Promise<WorkerResult | un
         say,
       });
     } finally {
-      bucket.close();
-      say(`quota bucket: ${bucket.stats().granted} requests granted here, ${bucket.redated} of the grants re-dated (Redis's reply handled late)`);
-      await client.close();
+      await closeQuotaClient(bucket, client, say);
     }
   } finally {
     await conn.close();
   }
+}
+
+/** Stops this process's share of the Redis quota, says what it was granted, and closes the HTTP client. */
+async function closeQuotaClient(bucket: RedisTokenBucket, client: { close(): Promise<void> }, say: (line: string) => void): Promise<void> {
+  bucket.close();
+  say(`quota bucket: ${bucket.stats().granted} requests granted here, ${bucket.redated} of the grants re-dated (Redis's reply handled late)`);
+  await client.close();
 }

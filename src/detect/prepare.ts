@@ -12,9 +12,8 @@ import { AH_END_MINUTE, PM_START_MINUTE, RTH_END_MINUTE, RTH_START_MINUTE, epoch
 const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
 
-/** The prepared columns of one symbol, sorted by `t`, unique in `t`, inside 04:00–20:00 NY. */
-export interface PreparedBars {
-  readonly length: number;
+/** The bar columns both a symbol's prepared bars and a plan's buffers hold, one entry per bar. */
+interface BarColumnArrays {
   readonly t: Float64Array;
   readonly o: Float64Array;
   readonly h: Float64Array;
@@ -31,6 +30,11 @@ export interface PreparedBars {
   readonly dayVwap: Float64Array;
   /** NY minute of the day at which the bar's regular session ends: 960 (16:00), or 780 (13:00) on early closes. */
   readonly rthEnd: Int32Array;
+}
+
+/** The prepared columns of one symbol, sorted by `t`, unique in `t`, inside 04:00–20:00 NY. */
+export interface PreparedBars extends BarColumnArrays {
+  readonly length: number;
 }
 
 function isSorted(bars: readonly Bar[]): boolean {
@@ -82,20 +86,8 @@ export async function prepareColumnsAsync(bars: readonly Bar[], symbol: string):
  * Columns bars are prepared into: one symbol's (exact size) or a whole plan's (several symbols one
  * after another, with `sym` and `symDay`). A plan's buffers are pooled (see {@link acquireColumns}).
  */
-export interface ColumnBuffer {
+export interface ColumnBuffer extends BarColumnArrays {
   readonly capacity: number;
-  readonly t: Float64Array;
-  readonly o: Float64Array;
-  readonly h: Float64Array;
-  readonly l: Float64Array;
-  readonly c: Float64Array;
-  readonly v: Float64Array;
-  readonly vw: Float64Array;
-  readonly n: Float64Array;
-  readonly day: Int32Array;
-  readonly minute: Int32Array;
-  readonly dayVwap: Float64Array;
-  readonly rthEnd: Int32Array;
   /** The symbol's position in its plan. */
   readonly sym: Int32Array;
   /** One value per symbol and NY day of the plan, increasing down the rows. */

@@ -144,6 +144,97 @@ function validate(name: string, v: number): number {
   return v;
 }
 
+/** Opens the shard writers of the owned workers (their locks), sweeps orphans, and reads what is committed. */
+async function openWriters(opts: DetectStageOptions, workers: number, mine: readonly number[]): Promise<{ writers: Map<number, ShardWriter>; completed: Set<string> }> {
+  const writers = new Map<number, ShardWriter>();
+  try {
+    const fsOpt = opts.fs ? { fs: opts.fs } : {};
+    for (const k of mine) writers.set(k, await ShardWriter.open(opts.outDir, k, { steal: opts.stealLocks ?? false, ...fsOpt }));
+    await sweepOrphanWorkers(opts.outDir, workers, opts.partition ?? WHOLE, { ...fsOpt, steal: opts.stealLocks ?? false });
+    // Completed = union of every detect journal, whatever worker count wrote it.
+    return { writers, completed: await loadCompletedSymbols(opts.outDir, opts.fs ? { fs: opts.fs } : undefined) };
+  } catch (err) {
+    await Promise.allSettled([...writers.values()].map((w) => w.close()));
+    throw err;
+  }
+}
+
+/** One symbol: wait for admission, fetch its bars, detect; a permanent API failure is an outcome, not an error. */
+function processSymbol(opts: DetectStageOptions, symbol: string): Observable<Outcome> {
+  return admission(opts.paused$, opts.signal).pipe(
+    concatMap(() => fetchMinuteBars(opts.client, symbol, opts.from, opts.to)),
+    concatMap(async (bars): Promise<Outcome> => {
+      // A malformed bar fails this symbol (DataError), never the run.
+      checkMinuteBars(symbol, bars);
+      return { ok: true, symbol, bars: bars.length, rows: await detectEvents(bars, symbol, opts.detectors) };
+    }),
+    catchError((err: unknown) => {
+      // Stopping: a symbol still waiting out a rate-limit pause is left for the next run.
+      if (err instanceof AbortedError && opts.signal?.aborted) return EMPTY;
+      // A refused key ends the run; other permanent API failures leave the symbol unjournaled (retried next run).
+      if (err instanceof AuthError || !(err instanceof HttpError)) throw err;
+      return of<Outcome>({ ok: false, symbol, err });
+    }),
+  );
+}
+
+/** Which symbols this process owns (index modulo workers, owned workers only) and how many are left. */
+function ownership(symbols: readonly string[], workers: number, writers: ReadonlyMap<number, ShardWriter>, completed: ReadonlySet<string>) {
+  const pendingByWorker = new Map<number, number>();
+  const perWorker: Record<number, { owned: number; pending: number }> = {};
+  for (const k of writers.keys()) perWorker[k] = { owned: 0, pending: 0 };
+  let owned = 0;
+  symbols.forEach((s, i) => {
+    const k = i % workers;
+    if (!writers.has(k)) return;
+    owned++;
+    perWorker[k]!.owned++;
+    if (!completed.has(s)) {
+      perWorker[k]!.pending++;
+      pendingByWorker.set(k, (pendingByWorker.get(k) ?? 0) + 1);
+    }
+  });
+  const pending = [...pendingByWorker.values()].reduce((a, b) => a + b, 0);
+  return { owned, pending, perWorker, pendingByWorker };
+}
+
+/** One worker's lane: its symbols not yet committed, `concurrency` at a time, committed in batches of `batchSize` to its shard writer. */
+function workerLane(
+  opts: DetectStageOptions,
+  lane: { readonly worker: number; readonly writer: ShardWriter; readonly totalBatches: number; readonly batchSize: number; readonly concurrency: number },
+  symbols$: Observable<{ symbol: string; index: number }>,
+  completed: ReadonlySet<string>,
+): Observable<DetectProgress> {
+  const { worker, writer, totalBatches, batchSize } = lane;
+  let batch = 0;
+  return symbols$.pipe(
+    skipCompleted((x: { symbol: string }) => completed.has(x.symbol)),
+    mergeMap(({ symbol }) => processSymbol(opts, symbol), lane.concurrency),
+    connect((outcome$) =>
+      merge(
+        outcome$.pipe(
+          map((o): DetectProgress =>
+            o.ok
+              ? { kind: 'symbol', worker, symbol: o.symbol, bars: o.bars, events: o.rows.length }
+              : { kind: 'failed', worker, symbol: o.symbol, code: o.err.code, status: o.err.status, message: o.err.message },
+          ),
+        ),
+        outcome$.pipe(
+          filter((o): o is Extract<Outcome, { ok: true }> => o.ok),
+          batchBySymbols(batchSize),
+          concatMap(async (done): Promise<DetectProgress> => {
+            const rows = done.flatMap((d) => d.rows);
+            const symbols = done.map((d) => d.symbol);
+            const { shard } = await writer.commit({ symbols, events: eventsToDataFrame(rows) });
+            batch++;
+            return { kind: 'batch', worker, shard, symbols, rows: rows.length, batch, totalBatches: Math.max(totalBatches, batch) };
+          }),
+        ),
+      ),
+    ),
+  );
+}
+
 /**
  * Stage 1 as a stream: universe → stridePartition(workers) → per worker skipCompleted →
  * mergeMap(fetch bars + detect, concurrency) → batchBySymbols → atomic shard, then journal line.
@@ -159,89 +250,16 @@ export function detectStage(opts: DetectStageOptions): Observable<DetectProgress
   const concurrency = validate('concurrency', opts.concurrency ?? 4);
   const mine = ownedWorkers(workers, opts.partition ?? WHOLE);
 
-  const open = defer(async () => {
-    const writers = new Map<number, ShardWriter>();
-    try {
-      const fsOpt = opts.fs ? { fs: opts.fs } : {};
-      for (const k of mine) writers.set(k, await ShardWriter.open(opts.outDir, k, { steal: opts.stealLocks ?? false, ...fsOpt }));
-      await sweepOrphanWorkers(opts.outDir, workers, opts.partition ?? WHOLE, { ...fsOpt, steal: opts.stealLocks ?? false });
-      // Completed = union of every detect journal, whatever worker count wrote it.
-      return { writers, completed: await loadCompletedSymbols(opts.outDir, opts.fs ? { fs: opts.fs } : undefined) };
-    } catch (err) {
-      await Promise.allSettled([...writers.values()].map((w) => w.close()));
-      throw err;
-    }
-  });
-
-  const processSymbol = (symbol: string): Observable<Outcome> =>
-    admission(opts.paused$, opts.signal).pipe(
-      concatMap(() => fetchMinuteBars(opts.client, symbol, opts.from, opts.to)),
-      concatMap(async (bars): Promise<Outcome> => {
-        // A malformed bar fails this symbol (DataError), never the run.
-        checkMinuteBars(symbol, bars);
-        return { ok: true, symbol, bars: bars.length, rows: await detectEvents(bars, symbol, opts.detectors) };
-      }),
-      catchError((err: unknown) => {
-        // Stopping: a symbol still waiting out a rate-limit pause is left for the next run.
-        if (err instanceof AbortedError && opts.signal?.aborted) return EMPTY;
-        // A refused key ends the run; other permanent API failures leave the symbol unjournaled (retried next run).
-        if (err instanceof AuthError || !(err instanceof HttpError)) throw err;
-        return of<Outcome>({ ok: false, symbol, err });
-      }),
-    );
-
-  return open.pipe(
+  return defer(() => openWriters(opts, workers, mine)).pipe(
     mergeMap(({ writers, completed }) => {
-      const pendingByWorker = new Map<number, number>();
-      const perWorker: Record<number, { owned: number; pending: number }> = {};
-      for (const k of mine) perWorker[k] = { owned: 0, pending: 0 };
-      let owned = 0;
-      opts.symbols.forEach((s, i) => {
-        const k = i % workers;
-        if (!writers.has(k)) return;
-        owned++;
-        perWorker[k]!.owned++;
-        if (!completed.has(s)) {
-          perWorker[k]!.pending++;
-          pendingByWorker.set(k, (pendingByWorker.get(k) ?? 0) + 1);
-        }
-      });
-      const pending = [...pendingByWorker.values()].reduce((a, b) => a + b, 0);
-
+      const { owned, pending, perWorker, pendingByWorker } = ownership(opts.symbols, workers, writers, completed);
       const work$ = from(opts.symbols.map((symbol, index) => ({ symbol, index }))).pipe(
         stridePartition(workers, (x) => x.index),
         mergeMap((group) => {
-          const worker = group.key;
-          const writer = writers.get(worker);
+          const writer = writers.get(group.key);
           if (!writer) return EMPTY;
-          const totalBatches = Math.ceil((pendingByWorker.get(worker) ?? 0) / batchSize);
-          let batch = 0;
-          return group.pipe(
-            skipCompleted((x: { symbol: string }) => completed.has(x.symbol)),
-            mergeMap(({ symbol }) => processSymbol(symbol), concurrency),
-            connect((outcome$) =>
-              merge(
-                outcome$.pipe(
-                  map((o): DetectProgress =>
-                    o.ok
-                      ? { kind: 'symbol', worker, symbol: o.symbol, bars: o.bars, events: o.rows.length }
-                      : { kind: 'failed', worker, symbol: o.symbol, code: o.err.code, status: o.err.status, message: o.err.message },
-                  ),
-                ),
-                outcome$.pipe(
-                  filter((o): o is Extract<Outcome, { ok: true }> => o.ok),
-                  batchBySymbols(batchSize),
-                  concatMap(async (done): Promise<DetectProgress> => {
-                    const rows = done.flatMap((d) => d.rows);
-                    const symbols = done.map((d) => d.symbol);
-                    const { shard } = await writer.commit({ symbols, events: eventsToDataFrame(rows) });
-                    batch++;
-                    return { kind: 'batch', worker, shard, symbols, rows: rows.length, batch, totalBatches: Math.max(totalBatches, batch) };
-                  }),
-                ),
-              ),
-            ),
-          );
+          const totalBatches = Math.ceil((pendingByWorker.get(group.key) ?? 0) / batchSize);
+          return workerLane(opts, { worker: group.key, writer, totalBatches, batchSize, concurrency }, group, completed);
         }),
       );
 

@@ -212,52 +212,36 @@ function prune(samples: Sample[], windowMs: number): void {
   if (samples.length > 10_000) samples.splice(0, samples.length - 10_000);
 }
 
-/**
- * Folds one heartbeat line into `state` (mutating it) and returns it. A new pid for a worker
- * resets its counters (a restart: counters are per process). Lines that are not heartbeats are
- * counted in `badLines` and otherwise ignored.
- *
- * @param windowMs samples older than this (relative to the worker's newest) are dropped. @default 60000
- */
-export function foldHeartbeat(state: TailState, line: string, windowMs = 60_000): TailState {
-  const hb = parseHeartbeat(line);
-  if (!hb) {
-    if (line.trim() !== '') state.badLines++;
-    return state;
-  }
-  state.lines++;
-  state.lastHeartbeatMs = Math.max(state.lastHeartbeatMs, hb.t);
-  const key = `${hb.stage}/${hb.id}`;
-  let w = state.workers.get(key);
-  if (!w || w.pid !== hb.pid) {
-    w = {
-      stage: hb.stage,
-      id: hb.id,
-      pid: hb.pid,
-      last: '-',
-      done: 0,
-      total: undefined,
-      failed: 0,
-      rateLimited: 0,
-      reqPerSec: undefined,
-      rate: undefined,
-      smoothedItemsPerSec: null,
-      smoothedEtaSec: null,
-      paused: false,
-      pausedSinceMs: null,
-      throttled: false,
-      batch: 0,
-      totalBatches: 0,
-      firstSeenMs: hb.t,
-      lastSeenMs: hb.t,
-      host: hb.host,
-      ended: false,
-      samples: [],
-    };
-    state.workers.set(key, w);
-  }
-  w.lastSeenMs = Math.max(w.lastSeenMs, hb.t);
-  w.ended = hb.ended === true;
+/** A slot's state before its first heartbeat line is folded in. */
+function newWorker(hb: Heartbeat): WorkerState {
+  return {
+    stage: hb.stage,
+    id: hb.id,
+    pid: hb.pid,
+    last: '-',
+    done: 0,
+    total: undefined,
+    failed: 0,
+    rateLimited: 0,
+    reqPerSec: undefined,
+    rate: undefined,
+    smoothedItemsPerSec: null,
+    smoothedEtaSec: null,
+    paused: false,
+    pausedSinceMs: null,
+    throttled: false,
+    batch: 0,
+    totalBatches: 0,
+    firstSeenMs: hb.t,
+    lastSeenMs: hb.t,
+    host: hb.host,
+    ended: false,
+    samples: [],
+  };
+}
+
+/** The stage's own fields of a heartbeat line (v1 lines have no per-worker counts or rates). */
+function applyStageFields(w: WorkerState, hb: Heartbeat): void {
   const v2 = hb.v >= 2;
   if (hb.stage === 'detect') {
     // Version 1 wrote one line per symbol and no per-worker count; version 2 also writes timer lines.
@@ -276,6 +260,47 @@ export function foldHeartbeat(state: TailState, line: string, windowMs = 60_000)
     w.smoothedItemsPerSec = v2 ? hb.itemsPerSec : null;
     w.smoothedEtaSec = v2 ? hb.etaSec : null;
   }
+}
+
+/** The process-level totals (one row per pid and stage). */
+function foldProcess(state: TailState, hb: Heartbeat, w: WorkerState): void {
+  const pkey = `${hb.stage}/${hb.pid}`;
+  const p = state.processes.get(pkey) ?? { pid: hb.pid, stage: hb.stage, done: 0, total: 0, lastSeenMs: hb.t };
+  if (hb.stage === 'detect') {
+    p.done = hb.done;
+    p.total = hb.total ?? p.total;
+  } else {
+    p.done = w.done;
+    p.total = w.total ?? p.total;
+  }
+  p.lastSeenMs = Math.max(p.lastSeenMs, hb.t);
+  state.processes.set(pkey, p);
+}
+
+/**
+ * Folds one heartbeat line into `state` (mutating it) and returns it. A new pid for a worker
+ * resets its counters (a restart: counters are per process). Lines that are not heartbeats are
+ * counted in `badLines` and otherwise ignored.
+ *
+ * @param windowMs samples older than this (relative to the worker's newest) are dropped. @default 60000
+ */
+export function foldHeartbeat(state: TailState, line: string, windowMs = 60_000): TailState {
+  const hb = parseHeartbeat(line);
+  if (!hb) {
+    if (line.trim() !== '') state.badLines++;
+    return state;
+  }
+  state.lines++;
+  state.lastHeartbeatMs = Math.max(state.lastHeartbeatMs, hb.t);
+  const key = `${hb.stage}/${hb.id}`;
+  let w = state.workers.get(key);
+  if (!w || w.pid !== hb.pid) {
+    w = newWorker(hb);
+    state.workers.set(key, w);
+  }
+  w.lastSeenMs = Math.max(w.lastSeenMs, hb.t);
+  w.ended = hb.ended === true;
+  applyStageFields(w, hb);
   w.rateLimited = hb.rateLimited;
   w.reqPerSec = hb.reqPerSec ?? w.reqPerSec;
   w.rate = hb.configuredRate || w.rate;
@@ -288,17 +313,7 @@ export function foldHeartbeat(state: TailState, line: string, windowMs = 60_000)
     w.samples.push({ t: hb.t, done: w.done, failed: w.failed, rateLimited: w.rateLimited, reqPerSec: hb.stage === 'ingest' ? w.reqPerSec : undefined });
     prune(w.samples, windowMs);
   }
-  const pkey = `${hb.stage}/${hb.pid}`;
-  const p = state.processes.get(pkey) ?? { pid: hb.pid, stage: hb.stage, done: 0, total: 0, lastSeenMs: hb.t };
-  if (hb.stage === 'detect') {
-    p.done = hb.done;
-    p.total = hb.total ?? p.total;
-  } else {
-    p.done = w.done;
-    p.total = w.total ?? p.total;
-  }
-  p.lastSeenMs = Math.max(p.lastSeenMs, hb.t);
-  state.processes.set(pkey, p);
+  foldProcess(state, hb, w);
   return state;
 }
 

@@ -23,7 +23,7 @@ import { InputError } from '../errors.js';
 import { datasetSummary, formatDatasetSummary, type DatasetSummary } from '../dataset/check.js';
 import { publishAtomically } from '../sinks/index.js';
 import { openRunFolder } from './run-folder.js';
-import { emptyTailState, foldHeartbeat, parseHeartbeat, StateReader, tailView, withDisk, type DiskState, type WorkerView } from './tail.js';
+import { emptyTailState, foldHeartbeat, parseHeartbeat, StateReader, tailView, withDisk, type DiskState, type Heartbeat, type WorkerView } from './tail.js';
 
 /** A time series point: ms since the epoch and a value; `gap` starts a new line (a restart). */
 export interface Point {
@@ -80,25 +80,139 @@ interface IngestSample {
   readonly rateLimited: number;
 }
 
+/** The run's whole heartbeat history, folded line by line into the charts' series and markers. */
+class HeartbeatHistory {
+  readonly detectTimes: number[] = [];
+  readonly ingest = new Map<number, IngestSample[]>();
+  readonly requests: Point[] = [];
+  readonly p50: Point[] = [];
+  readonly p95: Point[] = [];
+  readonly cumDetect: Point[] = [];
+  readonly cumIngest: Point[] = [];
+  readonly markers: Marker[] = [];
+  quota: number | undefined;
+  from = Infinity;
+  to = -Infinity;
+  private readonly seen = new Map<string, { paused: boolean; done: number }>();
+  private lastIngestPid: number | undefined;
+
+  add(h: Heartbeat): void {
+    this.from = Math.min(this.from, h.t);
+    this.to = Math.max(this.to, h.t);
+    const key = `${h.stage}/${h.pid}`;
+    const before = this.seen.get(key);
+    this.mark(h, before);
+    this.seen.set(key, { paused: h.paused, done: h.done });
+    if (h.stage === 'detect') {
+      this.cumDetect.push({ t: h.t, v: h.v >= 2 ? h.done : this.detectTimes.length + 1, ...(before ? {} : { gap: true }) });
+      // Timer lines (version 2) are not symbols.
+      if (h.beat === 'item') this.detectTimes.push(h.t);
+      return;
+    }
+    this.cumIngest.push({ t: h.t, v: h.done, ...(before ? {} : { gap: true }) });
+    const list = this.ingest.get(h.pid) ?? [];
+    list.push({ t: h.t, done: h.processed + h.failed, failed: h.failed, rateLimited: h.rateLimited });
+    this.ingest.set(h.pid, list);
+    // A new process starts a new line: joining across a restart would draw work that never happened.
+    const gap = this.lastIngestPid !== h.pid ? { gap: true } : {};
+    this.lastIngestPid = h.pid;
+    if (h.reqPerSec !== null) this.requests.push({ t: h.t, v: h.reqPerSec, ...gap });
+    if (h.latencyP50Ms !== null) this.p50.push({ t: h.t, v: h.latencyP50Ms, ...gap });
+    if (h.latencyP95Ms !== null) this.p95.push({ t: h.t, v: h.latencyP95Ms, ...gap });
+    if (h.configuredRate > 0) this.quota = h.configuredRate;
+  }
+
+  /** Start, pause and resume markers. */
+  private mark(h: Heartbeat, before: { paused: boolean } | undefined): void {
+    if (!before) this.markers.push({ t: h.t, kind: 'start', label: `${h.stage} pid ${h.pid}` });
+    if (before && before.paused !== h.paused) this.markers.push({ t: h.paused && h.pausedSince ? Date.parse(h.pausedSince) : h.t, kind: h.paused ? 'pause' : 'resume', label: h.paused ? 'PAUSE' : 'resumed' });
+    else if (!before && h.paused) this.markers.push({ t: h.pausedSince ? Date.parse(h.pausedSince) : h.t, kind: 'pause', label: 'PAUSE' });
+  }
+}
+
+/** Fixed time bins over the run's span: counts per bin, and work spread over the bins it took. */
+class TimeBins {
+  readonly binMs: number;
+  readonly n: number;
+
+  constructor(readonly span: { from: number; to: number }, bins: number) {
+    this.binMs = Math.max(1000, Math.ceil((span.to - span.from) / bins));
+    this.n = Math.max(1, Math.ceil((span.to - span.from) / this.binMs));
+  }
+
+  zero(): number[] {
+    return new Array<number>(this.n).fill(0);
+  }
+
+  of(t: number): number {
+    return Math.min(this.n - 1, Math.max(0, Math.floor((t - this.span.from) / this.binMs)));
+  }
+
+  /** Adds `amount` done between t0 and t1 to the bins in proportion to the time in each. */
+  spread(into: number[], t0: number, t1: number, amount: number): void {
+    if (amount === 0) return;
+    if (t1 <= t0) {
+      into[this.of(t1)]! += amount;
+      return;
+    }
+    for (let b = this.of(t0); b <= this.of(t1); b++) {
+      const lo = Math.max(t0, this.span.from + b * this.binMs);
+      const hi = Math.min(t1, this.span.from + (b + 1) * this.binMs);
+      if (hi > lo) into[b]! += (amount * (hi - lo)) / (t1 - t0);
+    }
+  }
+
+  series(counts: number[], perSec: boolean): Point[] {
+    return counts.map((c, i) => ({ t: this.span.from + (i + 0.5) * this.binMs, v: perSec ? c / (this.binMs / 1000) : c }));
+  }
+}
+
+/** Throughput and error series of the history, binned. */
+function binnedSeries(h: HeartbeatHistory, bins: TimeBins | undefined): Pick<ReportData, 'throughput' | 'errors'> {
+  if (!bins) return { throughput: { detect: [], ingest: [] }, errors: { rateLimited: [], failed: [] } };
+  const detect = bins.zero();
+  for (const t of h.detectTimes) detect[bins.of(t)]!++;
+  const ing = bins.zero();
+  const rl = bins.zero();
+  const failed = bins.zero();
+  for (const samples of h.ingest.values()) {
+    // The first heartbeat of a process covers the time since its ingest started: unknown, so only deltas count.
+    for (let i = 1; i < samples.length; i++) {
+      const a = samples[i - 1]!;
+      const b = samples[i]!;
+      bins.spread(ing, a.t, b.t, Math.max(0, b.done - a.done));
+      rl[bins.of(b.t)]! += Math.max(0, b.rateLimited - a.rateLimited);
+      failed[bins.of(b.t)]! += Math.max(0, b.failed - a.failed);
+    }
+  }
+  return {
+    throughput: { detect: bins.series(detect, true), ingest: bins.series(ing, true) },
+    errors: { rateLimited: bins.series(rl, false), failed: bins.series(failed, false) },
+  };
+}
+
+/** Events by type and by session, from the manifest. */
+async function manifestCounts(dir: string): Promise<Pick<ReportData, 'eventsByType' | 'eventsBySession' | 'events'>> {
+  const manifest = join(dir, 'events', 'events.parquet');
+  if (!existsSync(manifest)) return { eventsByType: [], eventsBySession: [], events: 0 };
+  const lf = pl.scanParquet(manifest);
+  const count = async (col: string): Promise<Array<[string, number]>> => {
+    const df = await lf.groupBy(col).agg(pl.len().alias('n')).sort(col).collect();
+    const keys = df.getColumn(col).toArray() as Array<string | null>;
+    const ns = df.getColumn('n').toArray() as Array<number | bigint>;
+    return keys.map((k, i) => [k ?? '(none)', Number(ns[i])]);
+  };
+  const [eventsByType, eventsBySession] = await Promise.all([count('event_type'), count('session')]);
+  return { eventsByType, eventsBySession, events: eventsByType.reduce((a, [, n]) => a + n, 0) };
+}
+
 /** Reads a run folder into {@link ReportData}. @throws InputError when DIR has no run.json. */
 export async function buildReport(outDir: string, opts?: BuildReportOptions): Promise<ReportData> {
   const bins = opts?.bins ?? 120;
   if (!Number.isInteger(bins) || bins < 1 || bins > 10_000) throw new InputError(`buildReport: bins must be a whole number in 1..10000, got ${String(bins)} (${typeof bins})`);
   const { dir, spec } = await openRunFolder(outDir);
   const state = emptyTailState();
-  const detectTimes: number[] = [];
-  const ingest = new Map<number, IngestSample[]>();
-  const requests: Point[] = [];
-  const p50: Point[] = [];
-  const p95: Point[] = [];
-  const cumDetect: Point[] = [];
-  const cumIngest: Point[] = [];
-  const markers: Marker[] = [];
-  const seen = new Map<string, { paused: boolean; done: number }>();
-  let lastIngestPid: number | undefined;
-  let quota: number | undefined;
-  let from = Infinity;
-  let to = -Infinity;
+  const history = new HeartbeatHistory();
   // Cluster mode: one heartbeat file per process; each is folded in turn (samples are per pid).
   for (const hb of await heartbeatFiles(dir)) {
     const rl = createInterface({ input: createReadStream(hb, { encoding: 'utf8' }), crlfDelay: Infinity });
@@ -106,102 +220,25 @@ export async function buildReport(outDir: string, opts?: BuildReportOptions): Pr
       // Whole history for the charts; the tail model only needs the last window.
       foldHeartbeat(state, line);
       const h = parseHeartbeat(line);
-      if (!h) continue;
-      from = Math.min(from, h.t);
-      to = Math.max(to, h.t);
-      const key = `${h.stage}/${h.pid}`;
-      const before = seen.get(key);
-      if (!before) markers.push({ t: h.t, kind: 'start', label: `${h.stage} pid ${h.pid}` });
-      if (before && before.paused !== h.paused) markers.push({ t: h.paused && h.pausedSince ? Date.parse(h.pausedSince) : h.t, kind: h.paused ? 'pause' : 'resume', label: h.paused ? 'PAUSE' : 'resumed' });
-      else if (!before && h.paused) markers.push({ t: h.pausedSince ? Date.parse(h.pausedSince) : h.t, kind: 'pause', label: 'PAUSE' });
-      seen.set(key, { paused: h.paused, done: h.done });
-      if (h.stage === 'detect') cumDetect.push({ t: h.t, v: h.v >= 2 ? h.done : detectTimes.length + 1, ...(before ? {} : { gap: true }) });
-      else cumIngest.push({ t: h.t, v: h.done, ...(before ? {} : { gap: true }) });
-      if (h.stage === 'detect') {
-        // Timer lines (version 2) are not symbols.
-        if (h.beat === 'item') detectTimes.push(h.t);
-        continue;
-      }
-      const list = ingest.get(h.pid) ?? [];
-      list.push({ t: h.t, done: h.processed + h.failed, failed: h.failed, rateLimited: h.rateLimited });
-      ingest.set(h.pid, list);
-      // A new process starts a new line: joining across a restart would draw work that never happened.
-      const gap = lastIngestPid !== h.pid ? { gap: true } : {};
-      lastIngestPid = h.pid;
-      if (h.reqPerSec !== null) requests.push({ t: h.t, v: h.reqPerSec, ...gap });
-      if (h.latencyP50Ms !== null) p50.push({ t: h.t, v: h.latencyP50Ms, ...gap });
-      if (h.latencyP95Ms !== null) p95.push({ t: h.t, v: h.latencyP95Ms, ...gap });
-      if (h.configuredRate > 0) quota = h.configuredRate;
+      if (h) history.add(h);
     }
   }
-  const span = from <= to ? { from, to: Math.max(to, from + 1000) } : undefined;
-  const binMs = span ? Math.max(1000, Math.ceil((span.to - span.from) / bins)) : 1000;
-  const nbins = span ? Math.max(1, Math.ceil((span.to - span.from) / binMs)) : 0;
-  const zero = (): number[] => new Array<number>(nbins).fill(0);
-  const binOf = (t: number): number => Math.min(nbins - 1, Math.max(0, Math.floor((t - span!.from) / binMs)));
-  const detect = zero();
-  for (const t of detectTimes) detect[binOf(t)]!++;
-  const ing = zero();
-  const rl = zero();
-  const failed = zero();
-  for (const samples of ingest.values()) {
-    // The first heartbeat of a process covers the time since its ingest started: unknown, so only deltas count.
-    for (let i = 1; i < samples.length; i++) {
-      const a = samples[i - 1]!;
-      const b = samples[i]!;
-      spread(ing, a.t, b.t, Math.max(0, b.done - a.done));
-      rl[binOf(b.t)]! += Math.max(0, b.rateLimited - a.rateLimited);
-      failed[binOf(b.t)]! += Math.max(0, b.failed - a.failed);
-    }
-  }
-  function spread(into: number[], t0: number, t1: number, amount: number): void {
-    if (amount === 0) return;
-    if (t1 <= t0) {
-      into[binOf(t1)]! += amount;
-      return;
-    }
-    for (let b = binOf(t0); b <= binOf(t1); b++) {
-      const lo = Math.max(t0, span!.from + b * binMs);
-      const hi = Math.min(t1, span!.from + (b + 1) * binMs);
-      if (hi > lo) into[b]! += (amount * (hi - lo)) / (t1 - t0);
-    }
-  }
-  const series = (counts: number[], perSec: boolean): Point[] => counts.map((c, i) => ({ t: span!.from + (i + 0.5) * binMs, v: perSec ? c / (binMs / 1000) : c }));
-
+  const span = history.from <= history.to ? { from: history.from, to: Math.max(history.to, history.from + 1000) } : undefined;
   const disk = await new StateReader(dir).refresh();
   withDisk(state, disk);
   const view = tailView(state, state.lastHeartbeatMs || Date.now());
-
-  let eventsByType: Array<[string, number]> = [];
-  let eventsBySession: Array<[string, number]> = [];
-  let events = 0;
-  const manifest = join(dir, 'events', 'events.parquet');
-  if (existsSync(manifest)) {
-    const lf = pl.scanParquet(manifest);
-    const count = async (col: string): Promise<Array<[string, number]>> => {
-      const df = await lf.groupBy(col).agg(pl.len().alias('n')).sort(col).collect();
-      const keys = df.getColumn(col).toArray() as Array<string | null>;
-      const ns = df.getColumn('n').toArray() as Array<number | bigint>;
-      return keys.map((k, i) => [k ?? '(none)', Number(ns[i])]);
-    };
-    [eventsByType, eventsBySession] = await Promise.all([count('event_type'), count('session')]);
-    events = eventsByType.reduce((a, [, n]) => a + n, 0);
-  }
   return {
     dir,
     generatedAt: new Date().toISOString(),
     spec,
     heartbeatLines: state.lines,
     span,
-    throughput: { detect: span ? series(detect, true) : [], ingest: span ? series(ing, true) : [] },
-    requests: { points: requests, quota },
-    latency: { p50, p95 },
-    cumulative: { detect: cumDetect, ingest: cumIngest },
-    markers,
-    errors: { rateLimited: span ? series(rl, false) : [], failed: span ? series(failed, false) : [] },
-    eventsByType,
-    eventsBySession,
-    events,
+    ...binnedSeries(history, span ? new TimeBins(span, bins) : undefined),
+    requests: { points: history.requests, quota: history.quota },
+    latency: { p50: history.p50, p95: history.p95 },
+    cumulative: { detect: history.cumDetect, ingest: history.cumIngest },
+    markers: history.markers,
+    ...(await manifestCounts(dir)),
     workers: view.workers,
     disk,
     dataset: await datasetSummary(dir),

@@ -191,6 +191,59 @@ async function* until<T>(source: AsyncIterable<T>, signal: AbortSignal | undefin
 }
 
 
+/** What every window of one ingest shares. */
+interface WindowContext {
+  readonly writer: WindowWriter;
+  readonly pool: WindowPool | undefined;
+  readonly window: EventWindow;
+  readonly hz: number;
+}
+
+/** One window: admission, its pages to frames (in the pool or here), the commit; a permanent failure journaled. */
+function windowWork(opts: IngestStageOptions, ctx: WindowContext, e: ManifestEvent): Observable<IngestProgress> {
+  const { writer, pool, window, hz } = ctx;
+  opts.onWindowStart?.(e.symbol, e.eventId);
+  const gte = BigInt(e.timestampMs - window.beforeMs) * NS_PER_MS;
+  const lte = BigInt(e.timestampMs + window.afterMs) * NS_PER_MS;
+  // Pausing is done by pullMap (no new window is pulled); stopping also drops windows not yet started.
+  const repeats: PageRepeatCount = { rows: 0 };
+  const frames$ =
+    typeof opts.client.tickColumns$ === 'function'
+      ? fetchWindowFrames(opts.client, e.symbol, e.eventId, gte, lte, hz, repeats)
+      : forkJoin([fetchTrades(opts.client, e.symbol, gte, lte, repeats), fetchQuotes(opts.client, e.symbol, gte, lte, hz, repeats)]).pipe(
+          map(([t, q]) => ({ ...windowFrames(e.symbol, e.eventId, t, q), tradeRows: t.length, quoteRows: q.length })),
+        );
+  const commit = async (w: WindowFiles): Promise<IngestProgress> => {
+    const { bytes } = await writer.commit({ symbol: e.symbol, eventId: e.eventId, trades: w.trades, quotes: w.quotes });
+    return {
+      kind: 'window',
+      symbol: e.symbol,
+      eventId: e.eventId,
+      trades: w.tradeRows,
+      quotes: w.quoteRows,
+      bytes,
+      ...(repeats.rows > 0 ? { repeatedRows: repeats.rows } : {}),
+    };
+  };
+  return admission(undefined, opts.signal).pipe(
+    concatMap(() => (pool ? pooledWindow(pool, opts.client, e.symbol, e.eventId, gte, lte, hz, repeats, commit) : frames$.pipe(concatMap(commit)))),
+    catchError((caught: unknown) => windowFailure(opts, writer, e, caught)),
+  );
+}
+
+/** A window's error: dropped when stopping, fatal when not the window's own, else journaled as failed. */
+function windowFailure(opts: IngestStageOptions, writer: WindowWriter, e: ManifestEvent, caught: unknown): Observable<IngestProgress> {
+  // Stopping: a window still waiting out a rate-limit pause is dropped, not failed (redone next run).
+  if (caught instanceof AbortedError && opts.signal?.aborted) return EMPTY;
+  // A refused key ends the run; a permanent API failure (or a window whose worker kept dying) is journaled and the run goes on.
+  if (caught instanceof AuthError || !(caught instanceof HttpError || caught instanceof WorkerError)) return throwError(() => caught);
+  const err = caught instanceof DataError && !caught.message.includes(e.eventId) ? new DataError(`${e.eventId}: ${caught.message}`, { cause: caught }) : caught;
+  const status = err instanceof HttpError ? err.status : undefined;
+  return from(writer.fail({ eventId: e.eventId, symbol: e.symbol, status, code: err.code, reason: err.message })).pipe(
+    map((): IngestProgress => ({ kind: 'failed', symbol: e.symbol, eventId: e.eventId, code: err.code, status, message: err.message })),
+  );
+}
+
 /**
  * Stage 2 as a stream: manifest (streamed in record batches) → drop repeated IDs → owned partition → skip journaled →
  * pull-driven mergeMap(fetch window, concurrency) → both files published atomically → journal line.
@@ -225,48 +278,7 @@ export function ingestStage(opts: IngestStageOptions): Observable<IngestProgress
     return { writer, pass, info, start };
   }).pipe(
     mergeMap(({ writer, pass, info, start }) => {
-      const fetchWindow = (e: ManifestEvent | Counted): Observable<IngestProgress> => {
-        if (!('eventId' in e)) return of(e);
-        opts.onWindowStart?.(e.symbol, e.eventId);
-        const gte = BigInt(e.timestampMs - window.beforeMs) * NS_PER_MS;
-        const lte = BigInt(e.timestampMs + window.afterMs) * NS_PER_MS;
-        // Pausing is done by pullMap (no new window is pulled); stopping also drops windows not yet started.
-        const repeats: PageRepeatCount = { rows: 0 };
-        const frames$ =
-          typeof opts.client.tickColumns$ === 'function'
-            ? fetchWindowFrames(opts.client, e.symbol, e.eventId, gte, lte, hz, repeats)
-            : forkJoin([fetchTrades(opts.client, e.symbol, gte, lte, repeats), fetchQuotes(opts.client, e.symbol, gte, lte, hz, repeats)]).pipe(
-                map(([t, q]) => ({ ...windowFrames(e.symbol, e.eventId, t, q), tradeRows: t.length, quoteRows: q.length })),
-              );
-        const commit = async (w: WindowFiles): Promise<IngestProgress> => {
-          const { bytes } = await writer.commit({ symbol: e.symbol, eventId: e.eventId, trades: w.trades, quotes: w.quotes });
-          return {
-            kind: 'window',
-            symbol: e.symbol,
-            eventId: e.eventId,
-            trades: w.tradeRows,
-            quotes: w.quoteRows,
-            bytes,
-            ...(repeats.rows > 0 ? { repeatedRows: repeats.rows } : {}),
-          };
-        };
-        return admission(undefined, opts.signal).pipe(
-          concatMap(() => (pool ? pooledWindow(pool, opts.client, e.symbol, e.eventId, gte, lte, hz, repeats, commit) : frames$.pipe(concatMap(commit)))),
-          catchError((caught: unknown) => {
-            // Stopping: a window still waiting out a rate-limit pause is dropped, not failed (redone next run).
-            if (caught instanceof AbortedError && opts.signal?.aborted) return EMPTY;
-            // A refused key ends the run; a permanent API failure (or a window whose worker kept dying) is journaled and the run goes on.
-            if (caught instanceof AuthError || !(caught instanceof HttpError || caught instanceof WorkerError)) return throwError(() => caught);
-            const err = caught instanceof DataError && !caught.message.includes(e.eventId) ? new DataError(`${e.eventId}: ${caught.message}`, { cause: caught }) : caught;
-            const status = err instanceof HttpError ? err.status : undefined;
-            return from(
-              writer.fail({ eventId: e.eventId, symbol: e.symbol, status, code: err.code, reason: err.message }),
-            ).pipe(
-              map((): IngestProgress => ({ kind: 'failed', symbol: e.symbol, eventId: e.eventId, code: err.code, status, message: err.message })),
-            );
-          }),
-        );
-      };
+      const fetchWindow = (e: ManifestEvent | Counted): Observable<IngestProgress> => ('eventId' in e ? windowWork(opts, { writer, pool, window, hz }, e) : of(e));
       // 4,096 rows: measured peak RSS of a 572,850-row pass 169 MB vs 218 MB at 16,384 (fewer rows'
       // strings alive across an await are promoted to the old generation).
       const batches = readManifestBatches(opts.manifestPath, { batchRows: 4096 });

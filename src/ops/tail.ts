@@ -371,6 +371,81 @@ function lockOf(disk: DiskState | undefined, stage: Stage, id: number) {
 
 const round1 = (n: number | null): number | null => (n === null ? null : Math.round(n * 10) / 10);
 
+/** The row of one single-host worker (or ingest partition): its status, rates and ETA. */
+function localRow(state: TailState, w: WorkerState, now: number, stallAfterMs: number, windowMs: number): WorkerView {
+  const disk = state.disk;
+  const proc = state.processes.get(`${w.stage}/${w.pid}`);
+  const movedOn = w.stage === 'detect' && state.processes.has(`ingest/${w.pid}`);
+  const finished =
+    w.stage === 'ingest'
+      ? w.total !== undefined && w.done >= w.total
+      : movedOn || (proc !== undefined && proc.total > 0 && proc.done >= proc.total);
+  const lock = lockOf(disk, w.stage, w.id);
+  const lockGone = disk !== undefined && (lock === undefined || lock.state === 'stale' || (lock.pid !== undefined && lock.pid !== w.pid && lock.state !== 'foreign'));
+  const silentMs = Math.max(0, now - w.lastSeenMs);
+  const status: WorkerStatus = finished ? 'finished' : lockGone ? 'stopped' : w.paused ? 'paused' : silentMs > stallAfterMs ? 'stalled' : 'running';
+  const name = w.stage === 'detect' ? `worker-${w.id}` : `part-${w.id}`;
+  // A finished or stopped worker keeps the rates of its last minute of work.
+  const end = status === 'running' || status === 'stalled' ? Math.max(now, w.lastSeenMs) : w.lastSeenMs;
+  const r = windowRates(w.samples, end, windowMs);
+  // The writer's smoothed rate when the line has one (the same figure as the run view).
+  const smoothed = w.smoothedItemsPerSec !== null;
+  const itemsPerSec = smoothed ? w.smoothedItemsPerSec : r.itemsPerSec;
+  const remaining = w.total !== undefined ? Math.max(0, w.total - w.done) : undefined;
+  const eta =
+    finished ? 0
+    : status === 'paused' ? null
+    : smoothed ? w.smoothedEtaSec
+    : remaining !== undefined && itemsPerSec !== null && itemsPerSec > 0 ? Math.round(remaining / itemsPerSec) : null;
+  return {
+    stage: w.stage,
+    id: w.id,
+    name,
+    host: null,
+    pid: w.pid,
+    last: w.last,
+    done: w.done,
+    total: w.total ?? null,
+    batch: w.stage === 'detect' ? w.batch : null,
+    totalBatches: w.stage === 'detect' ? w.totalBatches : null,
+    itemsPerSec: round1(itemsPerSec),
+    reqPerSec: smoothed ? w.reqPerSec ?? null : round1(r.reqPerSec),
+    rate: w.rate ?? null,
+    rateLimited: w.rateLimited,
+    failed: w.failed,
+    throttled: w.throttled,
+    pausedSince: status === 'paused' && w.pausedSinceMs !== null ? new Date(w.pausedSinceMs).toISOString() : null,
+    rateLimitedLastMin: w.stage === 'ingest' ? r.rateLimited : null,
+    failedLastMin: w.stage === 'ingest' ? r.failed : null,
+    etaSec: eta,
+    silentSec: Math.round(silentMs / 1000),
+    status,
+  };
+}
+
+/** One stage's totals over its rows: done and total from the processes, summed rates, an ETA. */
+function stageView(state: TailState, stage: Stage, rows: readonly WorkerView[]): StageView | undefined {
+  if (rows.length === 0) return undefined;
+  const pids = new Set(rows.map((w) => w.pid));
+  let done = 0;
+  let total = 0;
+  for (const pid of pids) {
+    const p = state.processes.get(`${stage}/${pid}`);
+    if (p) {
+      done += p.done;
+      total += p.total;
+    }
+  }
+  const finished = rows.every((w) => w.status === 'finished');
+  const rates = rows.map((w) => w.itemsPerSec).filter((x): x is number => x !== null);
+  const itemsPerSec = rates.length ? round1(rates.reduce((a, b) => a + b, 0)) : null;
+  const live = rows.filter((w) => w.status !== 'finished');
+  const paused = live.length > 0 && live.every((w) => w.status === 'paused');
+  const etaSec = finished ? 0 : paused ? null : itemsPerSec && itemsPerSec > 0 ? Math.round(Math.max(0, total - done) / itemsPerSec) : null;
+  const hosts = new Set(rows.filter((w) => w.host !== null).map((w) => w.id)).size;
+  return { done, total, itemsPerSec, etaSec: hosts > 0 && !finished ? null : etaSec, finished, paused, hosts };
+}
+
 /**
  * The view of `state` at `now`: one row per worker (newest pid per worker), stage totals summed
  * over the processes that own those workers, and the names of stalled workers.
@@ -394,77 +469,14 @@ export function tailView(state: TailState, now: number, opts?: TailViewOptions):
       if (workers[workers.length - 1]!.status === 'stalled') stalled.push(`${w.stage} slot-${w.id} on ${w.host}`);
       continue;
     }
-    const proc = state.processes.get(`${w.stage}/${w.pid}`);
-    const movedOn = w.stage === 'detect' && state.processes.has(`ingest/${w.pid}`);
-    const finished =
-      w.stage === 'ingest'
-        ? w.total !== undefined && w.done >= w.total
-        : movedOn || (proc !== undefined && proc.total > 0 && proc.done >= proc.total);
-    const lock = lockOf(disk, w.stage, w.id);
-    const lockGone = disk !== undefined && (lock === undefined || lock.state === 'stale' || (lock.pid !== undefined && lock.pid !== w.pid && lock.state !== 'foreign'));
-    const silentMs = Math.max(0, now - w.lastSeenMs);
-    const status: WorkerStatus = finished ? 'finished' : lockGone ? 'stopped' : w.paused ? 'paused' : silentMs > stallAfterMs ? 'stalled' : 'running';
-    const name = w.stage === 'detect' ? `worker-${w.id}` : `part-${w.id}`;
-    if (status === 'stalled') stalled.push(`${w.stage} ${name}`);
-    // A finished or stopped worker keeps the rates of its last minute of work.
-    const end = status === 'running' || status === 'stalled' ? Math.max(now, w.lastSeenMs) : w.lastSeenMs;
-    const r = windowRates(w.samples, end, windowMs);
-    // The writer's smoothed rate when the line has one (the same figure as the run view).
-    const smoothed = w.smoothedItemsPerSec !== null;
-    const itemsPerSec = smoothed ? w.smoothedItemsPerSec : r.itemsPerSec;
-    const remaining = w.total !== undefined ? Math.max(0, w.total - w.done) : undefined;
-    const eta =
-      finished ? 0
-      : status === 'paused' ? null
-      : smoothed ? w.smoothedEtaSec
-      : remaining !== undefined && itemsPerSec !== null && itemsPerSec > 0 ? Math.round(remaining / itemsPerSec) : null;
-    workers.push({
-      stage: w.stage,
-      id: w.id,
-      name,
-      host: null,
-      pid: w.pid,
-      last: w.last,
-      done: w.done,
-      total: w.total ?? null,
-      batch: w.stage === 'detect' ? w.batch : null,
-      totalBatches: w.stage === 'detect' ? w.totalBatches : null,
-      itemsPerSec: round1(itemsPerSec),
-      reqPerSec: smoothed ? w.reqPerSec ?? null : round1(r.reqPerSec),
-      rate: w.rate ?? null,
-      rateLimited: w.rateLimited,
-      failed: w.failed,
-      throttled: w.throttled,
-      pausedSince: status === 'paused' && w.pausedSinceMs !== null ? new Date(w.pausedSinceMs).toISOString() : null,
-      rateLimitedLastMin: w.stage === 'ingest' ? r.rateLimited : null,
-      failedLastMin: w.stage === 'ingest' ? r.failed : null,
-      etaSec: eta,
-      silentSec: Math.round(silentMs / 1000),
-      status,
-    });
+    const row = localRow(state, w, now, stallAfterMs, windowMs);
+    if (row.status === 'stalled') stalled.push(`${w.stage} ${row.name}`);
+    workers.push(row);
   }
   const stages: { detect?: StageView; ingest?: StageView } = {};
   for (const stage of ['detect', 'ingest'] as const) {
-    const rows = workers.filter((w) => w.stage === stage);
-    if (rows.length === 0) continue;
-    const pids = new Set(rows.map((w) => w.pid));
-    let done = 0;
-    let total = 0;
-    for (const pid of pids) {
-      const p = state.processes.get(`${stage}/${pid}`);
-      if (p) {
-        done += p.done;
-        total += p.total;
-      }
-    }
-    const finished = rows.every((w) => w.status === 'finished');
-    const rates = rows.map((w) => w.itemsPerSec).filter((x): x is number => x !== null);
-    const itemsPerSec = rates.length ? round1(rates.reduce((a, b) => a + b, 0)) : null;
-    const live = rows.filter((w) => w.status !== 'finished');
-    const paused = live.length > 0 && live.every((w) => w.status === 'paused');
-    const etaSec = finished ? 0 : paused ? null : itemsPerSec && itemsPerSec > 0 ? Math.round(Math.max(0, total - done) / itemsPerSec) : null;
-    const hosts = new Set(rows.filter((w) => w.host !== null).map((w) => w.id)).size;
-    stages[stage] = { done, total, itemsPerSec, etaSec: hosts > 0 && !finished ? null : etaSec, finished, paused, hosts };
+    const view = stageView(state, stage, workers.filter((w) => w.stage === stage));
+    if (view) stages[stage] = view;
   }
   return {
     at: new Date(now).toISOString(),

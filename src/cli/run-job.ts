@@ -27,6 +27,7 @@ import { parseWindow, usesEmbeddedSim, type RunValues as Values } from './run.js
 import { runDetect, runIngest, type Job } from './run-stages.js';
 import { formatSummary, type StopInfo } from './run-summary.js';
 import { compactAfterIngest, formatCompact } from './compact.js';
+import { datasetPaths } from '../dataset/layout.js';
 import { exitStatusForSignal, gracefulStop } from './signals.js';
 
 interface Source {
@@ -324,7 +325,8 @@ async function finish(job: Job, started: number, o: StagesOutcome, sig: NodeJS.S
   });
   logs.log.info({ summary, signal: sig }, 'run finished');
   const stopInfo: StopInfo | undefined = sig ? { signal: sig, stage: o.stoppedIn ?? (job.doIngest ? 'ingest' : 'detect') } : undefined;
-  io.stdout.write(formatSummary(summary, { out: job.out, rate: job.rate, quota: job.quota, adaptive: job.adaptive, stop: stopInfo, partitioned: job.partition.count > 1 }) + '\n');
+  const dataset = existsSync(datasetPaths(job.out).datasetDir);
+  io.stdout.write(formatSummary(summary, { out: job.out, rate: job.rate, quota: job.quota, adaptive: job.adaptive, stop: stopInfo, partitioned: job.partition.count > 1, dataset }) + '\n');
   const logFailure = logs.failure();
   if (logFailure) {
     io.stderr.write(`tickpipe run: ${logFailure.message}\n`);

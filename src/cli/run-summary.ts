@@ -21,6 +21,8 @@ export interface SummaryContext {
   readonly adaptive: boolean;
   readonly stop: StopInfo | undefined;
   readonly partitioned: boolean;
+  /** The run folder has a compacted dataset (`dataset/`): the Output line names it. @default false */
+  readonly dataset?: boolean;
 }
 
 const fmt = (n: number) => n.toLocaleString('en-US');
@@ -56,7 +58,8 @@ function nextSteps(s: RunSummary, c: SummaryContext): string[] {
         : `The server answered 429 to ${(s.rateLimitedShare * 100).toFixed(1)}% of requests: its limit is below --rate ${c.rate}/s; pass --adaptive or a lower --rate.`,
     );
   }
-  lines.push(`Output: ${c.out}${s.events > 0 ? ` (events/events.parquet, windows/symbol=…/event=…/)` : ''}`);
+  const parts = s.events > 0 ? ['events/events.parquet', 'windows/symbol=…/event=…/', ...(c.dataset ? ['dataset/{trades,quotes}/symbol=…/ to query'] : [])] : [];
+  lines.push(`Output: ${c.out}${parts.length > 0 ? ` (${parts.join(', ')})` : ''}`);
   lines.push(`Next: tickpipe tail --out ${out} (live view) · tickpipe report --out ${out} (HTML report) · tickpipe verify --out ${out} (integrity check)`);
   return lines;
 }

@@ -89,6 +89,9 @@ describe('run summary', () => {
     expect(text).toMatch(/Stopped by SIGINT during ingest: 60 of 100 windows not yet downloaded/);
     expect(text).toMatch(/run the same command again to resume/);
     expect(text).toMatch(/Output: \/data\/my run/);
+    expect(text, 'no dataset/ yet: not named').not.toMatch(/dataset\//);
+    const compacted = formatSummary(summary, { out: '/data/my run', rate: 100, quota: undefined, adaptive: false, stop: undefined, partitioned: false, dataset: true });
+    expect(compacted).toMatch(/Output: \/data\/my run \(events\/events\.parquet, windows\/symbol=…\/event=…\/, dataset\/\{trades,quotes\}\/symbol=…\/ to query\)/);
     expect(text).toMatch(/tickpipe tail --out "\/data\/my run".*tickpipe report --out .*tickpipe verify --out/);
     // A real API: the share is of the configured rate; the quota is not known and not claimed.
     expect(text).toMatch(/share of --rate\s+45\.0% of 100 req\/s/);

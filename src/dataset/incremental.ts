@@ -94,7 +94,8 @@ export class IncrementalCompactor {
 
   #schedule(): void {
     if (this.#finished || this.#running || this.#timer) return;
-    if (this.#ready().length === 0) return;
+    const ready = this.#ready();
+    if (ready.length === 0) return;
     const wait = this.#lastStartMs + this.#minIntervalMs - Date.now();
     if (wait > 0) {
       this.#timer = setTimeout(() => {
@@ -104,7 +105,7 @@ export class IncrementalCompactor {
       this.#timer.unref();
       return;
     }
-    this.#start(this.#ready());
+    this.#start(ready);
   }
 
   #start(symbols: string[]): void {

@@ -70,9 +70,10 @@ export interface Detector {
   readonly settings?: Readonly<Record<string, number | boolean | string>>;
   /**
    * Optional: the detector's part of the shared batch plan. With it, the detector runs inside the
-   * one lazy plan that {@link detectEvents} builds over a batch of symbols (shared columns computed
-   * once, one asynchronous `collect()`); without it, `candidates` runs as its own per-symbol pass
-   * (the fallback, correct but slower). The built-in detectors have both.
+   * one lazy plan that `detectEventsBatch` builds over a batch of symbols (shared columns computed
+   * once, one asynchronous `collect()`); without it, `candidates` runs as its own per-symbol pass.
+   * `detectEvents` (and so `run`'s stage 1) always uses `candidates`: for one symbol that pass is
+   * faster (BENCHMARKS.md, benchmark 4). The built-in detectors have both.
    */
   readonly plan?: SharedPlanPart;
 }

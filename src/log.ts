@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { DiskError, toDiskError } from './errors.js';
+import { LOG_NAMES, logsDir } from './run-folder/layout.js';
 
 export type { Logger } from 'pino';
 
@@ -12,7 +13,7 @@ const REDACT_PATHS = ['apiKey', 'api_key', 'key', '*.apiKey', '*.api_key', 'head
 export interface RunLogs {
   /** `logs/tickpipe.log`: application events (warnings, retries, stage changes). */
   readonly log: Logger;
-  /** `logs/heartbeat.ndjson`: one line per completed item or interval; read by `tail` and `report`. */
+  /** The heartbeat file: one line per completed item or interval; read by `tail` and `report`. */
   readonly heartbeat: Logger;
   /** Flushes both files synchronously; safe to call on exit, and never spins on a failed file. */
   flush(): void;
@@ -49,11 +50,11 @@ function fileLogger(path: string, name: string, failed: Failed): Logger {
 }
 
 /**
- * Opens (appending) `DIR/logs/tickpipe.log` and `DIR/logs/heartbeat.ndjson`; a cluster worker
- * passes its own file names (one writer per file).
+ * Opens (appending) the run folder's log and heartbeat files (src/run-folder/layout.ts); a cluster
+ * worker passes its own file names (one writer per file).
  */
 export function openRunLogs(outDir: string, names?: { readonly log: string; readonly heartbeat: string }): RunLogs {
-  const dir = join(outDir, 'logs');
+  const dir = logsDir(outDir);
   mkdirSync(dir, { recursive: true });
   let first: Error | undefined;
   const waiting: Failed[] = [];
@@ -62,8 +63,8 @@ export function openRunLogs(outDir: string, names?: { readonly log: string; read
     first = err;
     for (const cb of waiting.splice(0)) cb(err);
   };
-  const log = fileLogger(join(dir, names?.log ?? 'tickpipe.log'), 'tickpipe', failed);
-  const heartbeat = fileLogger(join(dir, names?.heartbeat ?? 'heartbeat.ndjson'), 'heartbeat', failed);
+  const log = fileLogger(join(dir, names?.log ?? LOG_NAMES.log), 'tickpipe', failed);
+  const heartbeat = fileLogger(join(dir, names?.heartbeat ?? LOG_NAMES.heartbeat), 'heartbeat', failed);
   return {
     log,
     heartbeat,

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { compact, type CompactOptions, type CompactResult } from '../dataset/compact.js';
 import { IncrementalCompactor } from '../dataset/incremental.js';
 import { datasetPaths } from '../dataset/layout.js';
+import { JOURNAL_GLOBS, runSpecPath } from '../run-folder/layout.js';
 import { compactionHolder } from '../dataset/state.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InputError, LockedError } from '../errors.js';
@@ -14,7 +14,7 @@ const HELP = `Usage: tickpipe compact [--out DIR] [--remove-windows]
 Rewrites every committed, not yet compacted event window into the query-ready dataset
 DIR/dataset/{trades,quotes}/symbol=S/part-NNNNNN.parquet (rows carry event_id, event_type and
 event_timestamp; sorted by event, then sip_timestamp). The compaction journal
-(state/compact/compact.jsonl) is the commit point: a killed compaction is finished by the next one,
+(${JOURNAL_GLOBS.compact}) is the commit point: a killed compaction is finished by the next one,
 and no window is ever counted twice. \`tickpipe run\` does this at the end of ingest.
 
 Options:
@@ -94,7 +94,7 @@ export const compactCommand: Command = {
       return 0;
     }
     const out = values.out ?? 'tickpipe-data';
-    if (!existsSync(join(out, 'run.json'))) throw new InputError(`not a tickpipe run folder (no run.json): ${out}`);
+    if (!existsSync(runSpecPath(out))) throw new InputError(`not a tickpipe run folder (no run.json): ${out}`);
     const r = await compact(out, { removeWindows: values['remove-windows'] ?? false, command: 'tickpipe compact' });
     io.stdout.write(formatCompact(r) + '\n');
     return r.missingWindows.length > 0 ? 1 : 0;

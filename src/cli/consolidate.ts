@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { InputError } from '../errors.js';
+import { runSpecPath } from '../run-folder/layout.js';
 import { parseFlags } from '../args.js';
 import type { Command } from './command.js';
 
@@ -24,7 +24,7 @@ export const consolidateCommand: Command = {
       return 0;
     }
     const out = values.out ?? 'tickpipe-data';
-    if (!existsSync(join(out, 'run.json'))) throw new InputError(`not a tickpipe run folder (no run.json): ${out}`);
+    if (!existsSync(runSpecPath(out))) throw new InputError(`not a tickpipe run folder (no run.json): ${out}`);
     const { detectCompleteness, incompleteDetection } = await import('../pipeline/manifest-freshness.js');
     const incomplete = incompleteDetection(await detectCompleteness(out));
     if (incomplete !== undefined && !values.partial) {

@@ -1,5 +1,6 @@
 import type { ReconcileChange, ReconcileResult } from '../ops/reconcile.js';
 import { parseFlags } from '../args.js';
+import { ingestJournalName } from '../run-folder/layout.js';
 import type { Command } from './command.js';
 
 const HELP = `Usage: tickpipe reconcile [--out DIR] [--json]
@@ -9,7 +10,7 @@ Rebuilds the journals from what is on disk (refused while a run holds a lock):
   and redundant lines; corrects row counts. A shard no journal names is not adopted (its batch's
   symbol list is unknown): it stays uncommitted and 'tickpipe clean' removes it.
 - ingest: drops lines whose window is incomplete or unreadable (downloaded again), repeats; corrects
-  counts; journals complete windows found on disk (into part-0.jsonl).
+  counts; journals complete windows found on disk (into ${ingestJournalName(0)}).
 - drops torn tails and corrupt lines. Each journal is replaced atomically; files are not touched.
 
 Options:

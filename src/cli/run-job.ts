@@ -12,7 +12,7 @@ import { consolidate, manifestPath, type ConsolidateResult } from '../pipeline/c
 import { DEFAULT_WINDOW, type EventWindow } from '../pipeline/ingest-stage.js';
 import { detectCompleteness, incompleteDetection, refuseStaleManifest } from '../pipeline/manifest-freshness.js';
 import { ownedWorkers, parsePartition, WHOLE, type Partition } from '../pipeline/partition.js';
-import { runSummary, type RunSummary } from '../pipeline/summary.js';
+import { runSummary, type RunSummary } from '../ops/summary.js';
 import { describeLock, ensureRunSpec, hashUniverse, isLockStale, isProcessAlive, readLock, shardPaths, type RunSpec } from '../sinks/index.js';
 import { pauseFlag$ } from '../streams/pause-flag.js';
 import { openManifest } from '../streams/manifest.js';
@@ -28,6 +28,7 @@ import { runDetect, runIngest, type Job } from './run-stages.js';
 import { formatSummary, type StopInfo } from './run-summary.js';
 import { compactAfterIngest, formatCompact } from './compact.js';
 import { datasetPaths } from '../dataset/layout.js';
+import { ingestPaths, JOURNAL_GLOBS } from '../run-folder/layout.js';
 import { exitStatusForSignal, gracefulStop } from './signals.js';
 
 interface Source {
@@ -233,7 +234,7 @@ async function runWithSource(values: Values, io: CommandIo, c: CheckedRun, days:
  */
 async function refuseHeldLocks(out: string, workers: readonly number[], ingestPart: number | undefined): Promise<void> {
   const paths = workers.map((k) => shardPaths(out, k).lock);
-  if (ingestPart !== undefined) paths.push(join(out, 'state', 'ingest', `part-${ingestPart}.lock`));
+  if (ingestPart !== undefined) paths.push(ingestPaths(out, ingestPart).lock);
   for (const p of paths) {
     const holder = await readLock(p);
     if (!holder || holder.pid === process.pid) continue;
@@ -334,7 +335,7 @@ async function finish(job: Job, started: number, o: StagesOutcome, sig: NodeJS.S
   }
   if (o.failedBefore > 0) {
     io.stderr.write(
-      `tickpipe run: ${o.failedBefore} window(s) failed permanently in an earlier run and were not retried (state/ingest/part-*.failed.jsonl); run again with --retry-failed to try them\n`,
+      `tickpipe run: ${o.failedBefore} window(s) failed permanently in an earlier run and were not retried (${JOURNAL_GLOBS.failed}); run again with --retry-failed to try them\n`,
     );
   }
   if (sig) return exitStatusForSignal(sig);

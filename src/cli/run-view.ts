@@ -15,6 +15,7 @@ import {
   type ProgressState,
 } from '../progress/index.js';
 import type { HttpMetricsSnapshot } from '../streams/http-metrics.js';
+import { detectWorkerName } from '../run-folder/layout.js';
 
 interface Common {
   /** The configured client rate, req/s. */
@@ -59,7 +60,7 @@ export function renderDetect(
   for (const [key, p] of Object.entries(s.parts).sort((a, b) => Number(a[0]) - Number(b[0]))) {
     const b = o.batches.get(Number(key)) ?? { batch: 0, totalBatches: 0 };
     const pf = partFigures(p);
-    lines.push(`  worker-${key}: ${bar(p.done, p.total, 12)} ${doneOfTotal(p.done, p.total)} symbols, batch ${b.batch}/${b.totalBatches}, ${formatRate(pf.itemsPerSec)}/s, last ${p.last}`);
+    lines.push(`  ${detectWorkerName(Number(key))}: ${bar(p.done, p.total, 12)} ${doneOfTotal(p.done, p.total)} symbols, batch ${b.batch}/${b.totalBatches}, ${formatRate(pf.itemsPerSec)}/s, last ${p.last}`);
   }
   return lines;
 }

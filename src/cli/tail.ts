@@ -1,6 +1,6 @@
 /**
  * `tickpipe tail`: a live view of a run folder, driven by chokidar events on
- * `logs/heartbeat.ndjson` and `state/` (no polling loop of its own). The model lives in
+ * the heartbeat files and `state/` (no polling loop of its own). The model lives in
  * src/ops/tail.ts; this file only wires files, timers and output.
  *
  * @example
@@ -11,20 +11,19 @@
  * ```
  */
 import * as nodePath from 'node:path';
-import { join } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { TailViewData } from '../ops/tail.js';
 import { parseDuration, parseFlags } from '../args.js';
 import { UsageError } from '../errors.js';
 import type { Command, CommandIo } from './command.js';
 import { ProgressView } from './progress-view.js';
-import { HEARTBEAT_FILE_RE } from '../cluster/layout.js';
+import { DIR_NAMES, HEARTBEAT_FILE_RE, heartbeatPath, LOG_NAMES, REL_PATHS } from '../run-folder/layout.js';
 
 const HELP = `Usage: tickpipe tail --out DIR [--once] [--json] [--stall-after 60s]
 
 A live view of a run: per worker (detect) and partition (ingest) the last symbol or event,
 done/total, items/s, requests/s against the quota, 429s and failures in the last minute, ETA, and a
-warning for workers silent longer than --stall-after. Follows logs/heartbeat.ndjson (it may not
+warning for workers silent longer than --stall-after. Follows ${REL_PATHS.heartbeat} (it may not
 exist yet) and state/. Stop with Ctrl-C (exit 0).
 
 Options:
@@ -56,7 +55,7 @@ export const tailCommand: Command = {
     }
     const stallAfterMs = values['stall-after'] === undefined ? 60_000 : parseDuration('--stall-after', values['stall-after']);
     if (!(stallAfterMs > 0)) throw new UsageError(`--stall-after: expected a duration above zero, got ${JSON.stringify(values['stall-after'])}`);
-    const { openRunFolder } = await import('../ops/run-folder.js');
+    const { openRunFolder } = await import('../run-folder/index.js');
     const { dir } = await openRunFolder(values.out ?? 'tickpipe-data');
     const pollMs = values.poll === undefined ? (isNetworkPath(dir) ? 1_000 : undefined) : parseDuration('--poll', values.poll);
     if (pollMs !== undefined && !(pollMs >= 50)) throw new UsageError(`--poll: expected an interval of at least 50ms, got ${JSON.stringify(values.poll)}`);
@@ -83,9 +82,9 @@ export function isNetworkPath(dir: string): boolean {
  * Windows folder (backslashes) matches as well as a POSIX one.
  */
 export function tailWatchFilter(dir: string, path: Pick<typeof nodePath, 'join' | 'sep'> = nodePath): (p: string) => boolean {
-  const watched = new Set([path.join(dir, 'logs'), path.join(dir, 'logs', 'heartbeat.ndjson'), path.join(dir, 'state')]);
-  const stateRoot = path.join(dir, 'state') + path.sep;
-  const logsRoot = path.join(dir, 'logs') + path.sep;
+  const watched = new Set([path.join(dir, DIR_NAMES.logs), path.join(dir, DIR_NAMES.logs, LOG_NAMES.heartbeat), path.join(dir, DIR_NAMES.state)]);
+  const stateRoot = path.join(dir, DIR_NAMES.state) + path.sep;
+  const logsRoot = path.join(dir, DIR_NAMES.logs) + path.sep;
   // Cluster mode: every host's process writes logs/heartbeat.slot-K.ndjson.
   const slotHeartbeat = (p: string) => p.startsWith(logsRoot) && HEARTBEAT_FILE_RE.test(p.slice(logsRoot.length));
   return (p: string) => p === dir || watched.has(p) || p.startsWith(stateRoot) || slotHeartbeat(p);
@@ -94,7 +93,7 @@ export function tailWatchFilter(dir: string, path: Pick<typeof nodePath, 'join' 
 async function tail(dir: string, opts: TailOptions, io: CommandIo): Promise<number> {
   const { emptyTailState, FileFollower, foldHeartbeat, nextStallAt, renderTail, StateReader, tailView, withDisk } = await import('../ops/tail.js');
   const { heartbeatFiles } = await import('../cluster/hosts-view.js');
-  const hbPath = join(dir, 'logs', 'heartbeat.ndjson');
+  const hbPath = heartbeatPath(dir);
   let state = emptyTailState();
   // The one-host heartbeat, and in cluster mode one file per host process (found as they appear).
   let followers = new Map<string, InstanceType<typeof FileFollower>>([[hbPath, new FileFollower(hbPath)]]);

@@ -1,5 +1,6 @@
 import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { PART_JOURNAL_RE, stateDirs, WORKER_JOURNAL_RE } from '../run-folder/layout.js';
 
 interface Tail {
   offset: number;
@@ -34,17 +35,17 @@ export class CommittedIndex {
     this.#ids = ids;
   }
 
-  /** Stage-1 index: symbols of every `state/detect/worker-*.jsonl`. */
+  /** Stage-1 index: symbols of every stage-1 journal. */
   static detect(outDir: string): CommittedIndex {
-    return new CommittedIndex(join(outDir, 'state', 'detect'), /^worker-\d+\.jsonl$/, (e) => {
+    return new CommittedIndex(stateDirs(outDir).detect, WORKER_JOURNAL_RE, (e) => {
       const s = (e as { symbols?: unknown }).symbols;
       return Array.isArray(s) ? s.filter((x): x is string => typeof x === 'string') : [];
     });
   }
 
-  /** Stage-2 index: event IDs of every `state/ingest/part-*.jsonl`. */
+  /** Stage-2 index: event IDs of every stage-2 journal. */
   static ingest(outDir: string): CommittedIndex {
-    return new CommittedIndex(join(outDir, 'state', 'ingest'), /^part-\d+\.jsonl$/, (e) => {
+    return new CommittedIndex(stateDirs(outDir).ingest, PART_JOURNAL_RE, (e) => {
       const id = (e as { event?: unknown }).event;
       return typeof id === 'string' ? [id] : [];
     });

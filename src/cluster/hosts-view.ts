@@ -5,20 +5,20 @@
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { HEARTBEAT_FILE_RE } from './layout.js';
+import { HEARTBEAT_FILE_RE, LOG_NAMES, logsDir } from '../run-folder/layout.js';
 
 /** Every heartbeat file of a run folder (the one-host file first, then each slot's). */
 export async function heartbeatFiles(outDir: string): Promise<string[]> {
   let names: string[];
   try {
-    names = await readdir(join(outDir, 'logs'));
+    names = await readdir(logsDir(outDir));
   } catch {
     return [];
   }
   return names
     .filter((n) => HEARTBEAT_FILE_RE.test(n))
-    .sort((a, b) => (a === 'heartbeat.ndjson' ? -1 : b === 'heartbeat.ndjson' ? 1 : a.localeCompare(b, 'en', { numeric: true })))
-    .map((n) => join(outDir, 'logs', n));
+    .sort((a, b) => (a === LOG_NAMES.heartbeat ? -1 : b === LOG_NAMES.heartbeat ? 1 : a.localeCompare(b, 'en', { numeric: true })))
+    .map((n) => join(logsDir(outDir), n));
 }
 
 /** One cluster process as its last heartbeat describes it. */

@@ -1,40 +1,22 @@
 /**
- * Every name cluster mode uses, in one place: the run-folder files it adds, the per-process
- * journal numbering, and the Redis keys and BullMQ queue names of a run.
+ * The Redis keys and BullMQ queue names of a cluster run. The run-folder files cluster mode adds
+ * (slot journals, slot log files, `cluster.json`) are named in src/run-folder/layout.ts and
+ * re-exported here.
  *
  * Each worker process of a cluster run takes a *slot* K (from a Redis counter, confirmed by taking
- * K's lock files) and writes only its own files, named like the ones a one-host run writes, so
- * every existing reader (status, verify, tail, report, the resume skip sets) reads them unchanged:
- * - stage 1: `events/shards/worker-K/`, `state/detect/worker-K.jsonl` (+ `.lock`)
- * - stage 2: `state/ingest/part-K.jsonl`, `part-K.failed.jsonl` (+ `.lock`)
- * - logs: `logs/heartbeat.slot-K.ndjson`, `logs/tickpipe.slot-K.log`
+ * K's lock files) and writes only its own files, named like the ones a one-host worker K writes, so
+ * every existing reader (status, verify, tail, report, the resume skip sets) reads them unchanged.
  * K starts at {@link SLOT_BASE}, far above any `--workers` count, so a one-host resume of the same
  * folder never shares a journal with a cluster process.
  */
-import { join } from 'node:path';
+export { clusterFilePath, HEARTBEAT_FILE_RE, SLOT_BASE, slotLogNames } from '../run-folder/layout.js';
 
-/** First slot number: cluster journals are `worker-1001.jsonl`, `part-1001.jsonl`, … */
-export const SLOT_BASE = 1000;
-
-/** `state/cluster/cluster.json`: which Redis queues serve this folder (written by `run --cluster`). */
-export function clusterFilePath(outDir: string): string {
-  return join(outDir, 'state', 'cluster', 'cluster.json');
-}
-
-/** Contents of {@link clusterFilePath}. No secrets: the Redis URL's password is never written. */
+/** Contents of `cluster.json` ({@link clusterFilePath}). No secrets: the Redis URL's password is never written. */
 export interface ClusterFile {
   readonly version: 1;
   /** Random id of this folder's queues; kept across restarts of the run so jobs de-duplicate. */
   readonly runId: string;
 }
-
-/** Per-process log files of slot K (one writer each). */
-export function slotLogNames(slot: number): { heartbeat: string; log: string } {
-  return { heartbeat: `heartbeat.slot-${slot}.ndjson`, log: `tickpipe.slot-${slot}.log` };
-}
-
-/** Matches every heartbeat file of a run folder: the one-host `heartbeat.ndjson` and each slot's. */
-export const HEARTBEAT_FILE_RE = /^heartbeat(?:\.slot-\d+)?\.ndjson$/;
 
 /** Phases of a cluster run, kept in Redis. */
 export type ClusterPhase = 'detect' | 'ingest' | 'done';

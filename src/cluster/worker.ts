@@ -16,6 +16,7 @@ import { CommittedIndex } from './committed-index.js';
 import { advancePhase, type ClusterMeta, type StageJob, type WindowJob } from './coordinator.js';
 import { RedisTokenBucket } from './redis-bucket.js';
 import { SLOT_BASE, slotLogNames, type ClusterKeys, type ClusterPhase } from './layout.js';
+import { detectJournalName, ingestJournalName } from '../run-folder/layout.js';
 
 /** Lock and stall settings: a dead host's jobs are handed to others within lockDuration + stalledInterval. */
 export const LOCK_DURATION_MS = 6_000;
@@ -176,7 +177,7 @@ export async function runClusterWorker(o: ClusterWorkerOptions): Promise<WorkerR
   const t0 = Date.now();
   let prev = { at: t0, ok: 0, items: 0 };
   let reqPerSec = 0;
-  o.say(`worker: slot ${slot} on ${host} (journals worker-${slot}.jsonl, part-${slot}.jsonl)`);
+  o.say(`worker: slot ${slot} on ${host} (journals ${detectJournalName(slot)}, ${ingestJournalName(slot)})`);
   logs.log.info({ slot, host, pid: process.pid }, 'cluster worker started');
 
   /** `ended`: the last line of this process (tail shows the slot finished, not stalled). */

@@ -5,7 +5,7 @@
  */
 import { join, relative } from 'node:path';
 import pl from 'nodejs-polars';
-import { parquetRowCount } from '../ops/run-folder.js';
+import { parquetRowCount } from '../run-folder/index.js';
 import { nodeFs as nodeFsLike } from '../sinks/fs-layer.js';
 import { datasetPaths, PART_FILE_RE, partPaths, SYMBOL_DIR_RE, TABLE_KINDS, type TableKind } from './layout.js';
 import {

@@ -31,6 +31,7 @@ import { QUOTES_SCHEMA, TRADES_SCHEMA } from '../sinks/parquet.js';
 import { publishAtomically } from '../sinks/publish-atomically.js';
 import { toDiskError } from '../sinks/paths.js';
 import { EventMetaResolver } from './event-meta.js';
+import { manifestPath } from '../run-folder/layout.js';
 import {
   datasetPaths,
   DEFAULT_MAX_PART_ROWS,
@@ -105,7 +106,7 @@ export async function compact(outDir: string, opts: CompactOptions = {}): Promis
       const lines = [...indexCompactionLines(entries).lines];
       const recovered = await recover(paths, lines, fs);
       const windows = await loadCommittedWindows(paths, fs);
-      const ctx: PartContext = { paths, fs, journal, meta: new EventMetaResolver(join(paths.outDir, 'events', 'events.parquet')) };
+      const ctx: PartContext = { paths, fs, journal, meta: new EventMetaResolver(manifestPath(paths.outDir)) };
       const work = await planParts(paths, windows, lines, opts.symbols, maxPartRows, fs);
       let trades = 0;
       let quotes = 0;

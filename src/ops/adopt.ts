@@ -61,7 +61,8 @@ import {
   type WindowJournalLine,
 } from '../sinks/index.js';
 import { canonicalEventId } from '../streams/event-id.js';
-import { readLocks, refuseIfHeld } from './run-folder.js';
+import { readLocks, refuseIfHeld } from '../run-folder/index.js';
+import { detectPaths, ingestPaths } from '../run-folder/layout.js';
 
 /** Options of {@link adopt}. */
 export interface AdoptOptions {
@@ -406,8 +407,8 @@ async function journalTrustedSymbols(out: string, listed: ReadonlySet<string>, l
   const already = await loadCompletedSymbols(out);
   const add = [...listed].filter((s) => !already.has(s)).sort();
   if (add.length === 0) return 0;
-  locks.push(await acquireLock(join(out, 'state', 'detect', 'worker-0.lock'), { command: 'tickpipe adopt' }));
-  const dj = await Journal.open<{ shard: null; symbols: string[]; rows: number }>(join(out, 'state', 'detect', 'worker-0.jsonl'));
+  locks.push(await acquireLock(detectPaths(out, 0).lock, { command: 'tickpipe adopt' }));
+  const dj = await Journal.open<{ shard: null; symbols: string[]; rows: number }>(detectPaths(out, 0).journal);
   try {
     await dj.append({ shard: null, symbols: add, rows: 0 });
   } finally {
@@ -445,9 +446,9 @@ export async function adopt(opts: AdoptOptions): Promise<AdoptResult> {
   let journaledSymbols = 0;
   let windows: WindowImport | undefined;
   try {
-    locks.push(await acquireLock(join(out, 'state', 'ingest', 'part-0.lock'), { command: 'tickpipe adopt' }));
+    locks.push(await acquireLock(ingestPaths(out, 0).lock, { command: 'tickpipe adopt' }));
     const done = (await loadIngestState(out)).completed;
-    journal = await Journal.open<WindowJournalLine>(join(out, 'state', 'ingest', 'part-0.jsonl'), { groupCommitMs: 200 });
+    journal = await Journal.open<WindowJournalLine>(ingestPaths(out, 0).journal, { groupCommitMs: 200 });
     windows = new WindowImport(plan, done, journal, invalid);
     let n = 0;
     for (const w of found) {

@@ -35,6 +35,7 @@ import pl from 'nodejs-polars';
 import { InputError, LockedError } from '../errors.js';
 import { nodeFs, isTmpName, tmpFinalName, toDiskError } from '../sinks/index.js';
 import {
+  asShardLine,
   SHARD_FILE_RE,
   UNCOMMITTED_DIR,
   WORKER_DIR_RE,
@@ -49,10 +50,11 @@ import {
   walkFiles,
   walkWindows,
   type LockState,
-} from './run-folder.js';
-import { asShardLine } from './verify.js';
+} from '../run-folder/index.js';
+
 import { datasetPaths, type DatasetPaths } from '../dataset/layout.js';
 import { classifyStaging, compactionHolder, loadCompactionJournal, type CompactionJournal } from '../dataset/state.js';
+import { detectJournalName, DIR_NAMES, JOURNAL_GLOBS, MANIFEST_FILE, shardsRoot, stateDirs, windowsRoot } from '../run-folder/layout.js';
 
 export type CleanActionKind = 'delete-tmp' | 'promote-tmp' | 'delete-uncommitted-shard' | 'remove-uncommitted-dir' | 'delete-uncommitted-part';
 
@@ -103,7 +105,7 @@ async function uncommittedStaging(p: DatasetPaths): Promise<Array<{ state: 'pend
   }
   const out: Array<{ state: 'pending' | 'in-progress'; path: string; reason: string }> = [];
   for (const f of await classifyStaging(p, lines)) {
-    if (f.state === 'pending') out.push({ state: 'pending', path: f.path, reason: `staged ${f.kind} of part ${f.part} of ${f.symbol}: no line of state/compact/compact.jsonl names it (uncommitted; its windows are compacted again)` });
+    if (f.state === 'pending') out.push({ state: 'pending', path: f.path, reason: `staged ${f.kind} of part ${f.part} of ${f.symbol}: no line of ${JOURNAL_GLOBS.compact} names it (uncommitted; its windows are compacted again)` });
     else if (f.state === 'in-progress' && isTmpName(basename(f.path))) out.push({ state: 'in-progress', path: f.path, reason: 'tmp of a staged part (a compaction was stopped while writing it)' });
   }
   return out;
@@ -167,7 +169,7 @@ class CleanPlan {
         if (n === UNCOMMITTED_DIR) {
           this.add({ kind: 'remove-uncommitted-dir', abs, concern, reason: 'shards moved aside by a run as uncommitted' });
         } else if (SHARD_FILE_RE.test(n) && !(named.get(worker)?.has(n) ?? false)) {
-          this.add({ kind: 'delete-uncommitted-shard', abs, concern, reason: `no line of worker-${worker}.jsonl names it` });
+          this.add({ kind: 'delete-uncommitted-shard', abs, concern, reason: `no line of ${detectJournalName(worker)} names it` });
         } else if (isTmpName(n)) {
           this.add({ kind: 'delete-tmp', abs, concern, reason: 'shard tmp (a promoted shard would be uncommitted)' });
         }
@@ -213,6 +215,7 @@ class CleanPlan {
   /** Everything else: state/, events/events.parquet, logs/, the top folder. */
   async elsewhere(skip: ReadonlySet<string>): Promise<void> {
     const promoted = new Set<string>();
+    const states = stateDirs(this.dir);
     for await (const abs of walkFiles(this.dir, new Set(skip))) {
       const n = basename(abs);
       if (!isTmpName(n)) continue;
@@ -220,10 +223,10 @@ class CleanPlan {
       const parent = dirname(abs);
       const where = relative(this.dir, parent);
       const concern: Concern =
-        where === join('state', 'detect') ? concernOfState(n, 'detect') : where === join('state', 'ingest') ? concernOfState(n, 'ingest') : 'any';
+        parent === states.detect ? concernOfState(n, 'detect') : parent === states.ingest ? concernOfState(n, 'ingest') : 'any';
       if (final.endsWith('.lock')) {
         this.add({ kind: 'delete-tmp', abs, concern, reason: 'lock-file leftover' });
-      } else if (where === 'events' && final === 'events.parquet') {
+      } else if (where === DIR_NAMES.events && final === MANIFEST_FILE) {
         const exists = (await namesIn(parent)).includes(final) || promoted.has(final);
         const c = exists ? undefined : await completeParquet(abs);
         if (c?.ok) {
@@ -285,12 +288,12 @@ export async function cleanRun(outDir: string, opts?: CleanOptions): Promise<Cle
   if (typeof dryRun !== 'boolean') throw new InputError(`clean: dryRun must be a boolean, got ${String(dryRun)} (${typeof dryRun})`);
   const { dir } = await openRunFolder(outDir);
   const plan = new CleanPlan(dir);
-  const shardsDir = join(dir, 'events', 'shards');
+  const shardsDir = shardsRoot(dir);
   const dataset = datasetPaths(dir);
   await plan.shards(shardsDir);
   await plan.windows();
   await plan.staging(dataset);
-  await plan.elsewhere(new Set([join(dir, 'windows'), shardsDir, dataset.stagingDir]));
+  await plan.elsewhere(new Set([windowsRoot(dir), shardsDir, dataset.stagingDir]));
   await plan.refuseIfBusy(dataset);
   if (!dryRun) {
     await plan.carryOut();

@@ -3,23 +3,23 @@
  * index), reporting every line added, dropped or corrected.
  *
  * Rules:
- * - Stage 1 (`state/detect/worker-K.jsonl`): a line is kept when its shard file opens (or it has
+ * - Stage 1 (worker K's journal): a line is kept when its shard file opens (or it has
  *   no shard); its `rows` is corrected to the file's row count. Dropped: lines whose shard is
  *   missing or unreadable (their symbols are then redone by the next run), a repeat of a shard
  *   already committed, and redundant lines — every symbol already committed by an earlier line and
  *   every row already present in earlier kept shards (e.g. a copied shard). A shard on disk that no
  *   line names is NOT adopted: the symbol list of its batch (including symbols without events) is
  *   unknown, so it stays uncommitted (`clean` removes it; the next run redoes its symbols).
- * - Stage 2 (`state/ingest/part-K.jsonl`): a line is kept when both files of its window open; its
+ * - Stage 2 (partition K's journal): a line is kept when both files of its window open; its
  *   counts are corrected to the files'. Dropped: lines whose window is incomplete or unreadable
  *   (downloaded again by the next run) and repeats of an event. Complete windows on disk that no
- *   line names are added to `part-0.jsonl` (`loadIngestState` reads every `part-<n>.jsonl`).
+ *   line names are added to partition 0's journal (`loadIngestState` reads every partition's).
  * - Torn tails and corrupt lines are dropped from every journal, failure journals included.
  * - Refuses while a running process may hold any lock; holds every partition lock itself while it
  *   works, so no run starts meanwhile. Each changed journal is written with publishAtomically: a
  *   crash leaves the old or the new journal, never a mix. Unchanged journals are not rewritten.
  * - Files are never deleted or changed (that is `clean`'s job).
- * - The dataset (state/compact/compact.jsonl, staging, dataset/) is reported, not changed:
+ * - The dataset (its compaction journal, staging, the published parts) is reported, not changed:
  *   journaled parts still staged (the next `tickpipe compact` publishes them), staged files no
  *   line names (`clean` removes them), lost parts, and compacted windows still in windows/.
  *
@@ -37,6 +37,8 @@ import { compactedWindowsOnDisk, datasetStates, type DatasetStates } from '../da
 import { InputError } from '../errors.js';
 import { acquireLock, publishAtomically, type LockHandle } from '../sinks/index.js';
 import {
+  asShardLine,
+  asWindowLine,
   PART_JOURNAL_RE,
   SHARD_FILE_RE,
   WORKER_DIR_RE,
@@ -47,13 +49,13 @@ import {
   parquetRowCount,
   readLocks,
   refuseIfHeld,
-  stateDirs,
   streamJournal,
   throttled,
   walkWindows,
   type JournalFile,
-} from './run-folder.js';
-import { asShardLine, asWindowLine } from './verify.js';
+} from '../run-folder/index.js';
+import { detectPaths, ingestJournalName, ingestPaths, shardPath, shardsRoot, windowsRoot } from '../run-folder/layout.js';
+
 
 /** One journal line reconcile added, dropped or corrected. */
 export interface ReconcileChange {
@@ -160,12 +162,11 @@ export async function reconcileRun(outDir: string, opts?: ReconcileOptions): Pro
   const { dir } = await openRunFolder(outDir);
   refuseIfHeld(await readLocks(dir), 'reconcile');
   const journals = await listJournals(dir);
-  const s = stateDirs(dir);
   const lockPaths = new Set<string>([
-    ...journals.detect.map((f) => join(s.detect, `worker-${f.index}.lock`)),
-    ...[...journals.ingest, ...journals.failed].map((f) => join(s.ingest, `part-${f.index}.lock`)),
+    ...journals.detect.map((f) => detectPaths(dir, f.index).lock),
+    ...[...journals.ingest, ...journals.failed].map((f) => ingestPaths(dir, f.index).lock),
     // part-0 receives the windows found on disk but not journaled.
-    ...(journals.ingest.length > 0 || (await namesIn(join(dir, 'windows'))).length > 0 ? [join(s.ingest, 'part-0.lock')] : []),
+    ...(journals.ingest.length > 0 || (await namesIn(windowsRoot(dir))).length > 0 ? [ingestPaths(dir, 0).lock] : []),
     ...(await readLocks(dir)).map((l) => l.path),
   ]);
   const held: LockHandle[] = [];
@@ -203,7 +204,7 @@ class Reconciler {
 
   /** Stage 1: keep each journal line whose shard opens (rows corrected) and adds something new. */
   async detect(journals: Journals): Promise<ReconcileResult['detect']> {
-    const shardsDir = join(this.dir, 'events', 'shards');
+    const shardsDir = shardsRoot(this.dir);
     const r = { kept: 0, dropped: [] as ReconcileChange[], corrected: [] as ReconcileChange[] };
     const kept = { symbols: new Set<string>(), shards: [] as string[] };
     const named = new Map<number, Set<string>>();
@@ -216,7 +217,7 @@ class Reconciler {
       let changed = j.bad.length > 0;
       for (const b of j.bad) r.dropped.push({ journal, line: b.line, item: '-', reason: b.reason });
       for (const { line, value: l } of j.good) {
-        const path = l.shard === null ? undefined : join(shardsDir, `worker-${f.index}`, l.shard);
+        const path = l.shard === null ? undefined : shardPath(this.dir, f.index, l.shard);
         const drop = (reason: string): void => {
           r.dropped.push({ journal, line, item: l.shard ?? `(no shard: ${l.symbols.join(',')})`, reason });
           changed = true;
@@ -240,7 +241,7 @@ class Reconciler {
           mine.add(l.shard!);
           kept.shards.push(path);
         }
-        out.push(opened.rows === l.rows ? l : { ...(l as Record<string, unknown>), rows: opened.rows });
+        out.push(opened.rows === l.rows ? l : { ...(l as unknown as Record<string, unknown>), rows: opened.rows });
         r.kept++;
       }
       if (changed) await this.rewrite(f.path, out);
@@ -322,8 +323,7 @@ class Reconciler {
   async ingest(journals: Journals, onDisk: ReadonlyMap<string, WindowCounts>, broken: ReadonlyMap<string, string>): Promise<ReconcileResult['ingest']> {
     const r = { kept: 0, added: [] as ReconcileChange[], dropped: [] as ReconcileChange[], corrected: [] as ReconcileChange[] };
     const journaled = new Set<string>();
-    const ingestDir = stateDirs(this.dir).ingest;
-    const part0 = journals.ingest.find((f) => f.index === 0) ?? { index: 0, path: join(ingestDir, 'part-0.jsonl'), name: 'part-0.jsonl' };
+    const part0 = journals.ingest.find((f) => f.index === 0) ?? { index: 0, path: ingestPaths(this.dir, 0).journal, name: ingestJournalName(0) };
     const parts = journals.ingest.some((f) => f.index === 0) ? journals.ingest : [part0, ...journals.ingest];
     const outputs = new Map<string, { entries: unknown[]; changed: boolean }>();
     for (const f of parts) {
@@ -340,7 +340,7 @@ class Reconciler {
           o.changed = true;
           continue;
         }
-        let entry = l as Record<string, unknown>;
+        let entry = l as unknown as Record<string, unknown>;
         if (d.trades !== l.trades || d.quotes !== l.quotes) {
           r.corrected.push({ journal, line, item: l.event, reason: `trades ${l.trades} -> ${d.trades}, quotes ${l.quotes} -> ${d.quotes} (the files' counts)` });
           entry = { ...entry, trades: d.trades, quotes: d.quotes };

@@ -2,8 +2,8 @@
  * `tickpipe report`: one self-contained HTML file about a run folder — inline CSS and inline SVG
  * charts drawn here, no script, no network reference — so it can be mailed, archived or opened
  * offline. Charts: throughput (items/s) and requests/s against the quota over time, 429s and
- * failures over time (all from `logs/heartbeat.ndjson`, streamed), events by type and by session
- * (from `events/events.parquet`, lazy + async collect), and per-worker progress (heartbeat model
+ * failures over time (all from the heartbeat files, streamed), events by type and by session
+ * (from the manifest, lazy + async collect), and per-worker progress (heartbeat model
  * of src/ops/tail.ts plus the journals).
  *
  * @example
@@ -22,8 +22,9 @@ import pl from 'nodejs-polars';
 import { InputError } from '../errors.js';
 import { datasetSummary, formatDatasetSummary, type DatasetSummary } from '../dataset/check.js';
 import { publishAtomically } from '../sinks/index.js';
-import { openRunFolder } from './run-folder.js';
+import { openRunFolder } from '../run-folder/index.js';
 import { emptyTailState, foldHeartbeat, parseHeartbeat, StateReader, tailView, withDisk, type DiskState, type Heartbeat, type WorkerView } from './tail.js';
+import { manifestPath } from '../run-folder/layout.js';
 
 /** A time series point: ms since the epoch and a value; `gap` starts a new line (a restart). */
 export interface Point {
@@ -193,7 +194,7 @@ function binnedSeries(h: HeartbeatHistory, bins: TimeBins | undefined): Pick<Rep
 
 /** Events by type and by session, from the manifest. */
 async function manifestCounts(dir: string): Promise<Pick<ReportData, 'eventsByType' | 'eventsBySession' | 'events'>> {
-  const manifest = join(dir, 'events', 'events.parquet');
+  const manifest = manifestPath(dir);
   if (!existsSync(manifest)) return { eventsByType: [], eventsBySession: [], events: 0 };
   const lf = pl.scanParquet(manifest);
   const count = async (col: string): Promise<Array<[string, number]>> => {

@@ -16,6 +16,8 @@ import { parseHeartbeat, type Heartbeat } from '../progress/heartbeat.js';
 import { datasetSummary, type DatasetSummary } from '../dataset/check.js';
 import { isAbsolute, join } from 'node:path';
 import {
+  asShardLine,
+  asWindowLine,
   listJournals,
   mayBeHeld,
   openRunFolder,
@@ -24,8 +26,9 @@ import {
   streamJournal,
   type LockStateKind,
   type ReadLocksOptions,
-} from './run-folder.js';
-import { asShardLine, asWindowLine } from './verify.js';
+} from '../run-folder/index.js';
+import { manifestPath } from '../run-folder/layout.js';
+
 
 /** A lock as status reports it. */
 export interface StatusLock {
@@ -229,7 +232,7 @@ export async function runStatus(outDir: string, opts?: StatusOptions): Promise<S
   const detect = await detectStatus(journals, spec, clock);
   const recorded = (spec as { manifest?: unknown }).manifest;
   const manifest = await manifestStatus(
-    typeof recorded === 'string' ? (isAbsolute(recorded) ? recorded : join(dir, recorded)) : join(dir, 'events', 'events.parquet'),
+    typeof recorded === 'string' ? (isAbsolute(recorded) ? recorded : join(dir, recorded)) : manifestPath(dir),
   );
   const ingest = await ingestStatus(journals, manifest?.events ?? null, clock);
   const beats = await Promise.all((await heartbeatFiles(dir)).map((f) => lastHeartbeat(f)));

@@ -27,7 +27,8 @@ import { join } from 'node:path';
 import { bar, formatDuration, pausedText } from '../progress/format.js';
 import { parseHeartbeat as parseHeartbeatLine, type Heartbeat as HeartbeatLine } from '../progress/heartbeat.js';
 import { InputError } from '../errors.js';
-import { FAILED_JOURNAL_RE, namesIn, PART_JOURNAL_RE, readLocks, stateDirs, WORKER_JOURNAL_RE } from './run-folder.js';
+import { FAILED_JOURNAL_RE, namesIn, PART_JOURNAL_RE, readLocks, stateDirs, WORKER_JOURNAL_RE } from '../run-folder/index.js';
+import { detectWorkerName, ingestPartName, REL_PATHS } from '../run-folder/layout.js';
 
 /** Stage of a heartbeat line. */
 export type Stage = 'detect' | 'ingest';
@@ -191,7 +192,7 @@ const num = (v: unknown): number | undefined => (typeof v === 'number' && Number
  */
 export type Heartbeat = HeartbeatLine & { readonly id: number; readonly host?: string; readonly ended?: boolean };
 
-/** Parses one line of `logs/heartbeat.ndjson` or of a cluster slot's `logs/heartbeat.slot-K.ndjson`. Never throws. */
+/** Parses one line of a heartbeat file (the one-host one or a cluster slot's). Never throws. */
 export function parseHeartbeat(line: string): Heartbeat | undefined {
   const hb = parseHeartbeatLine(line);
   if (!hb) return undefined;
@@ -384,7 +385,7 @@ function localRow(state: TailState, w: WorkerState, now: number, stallAfterMs: n
   const lockGone = disk !== undefined && (lock === undefined || lock.state === 'stale' || (lock.pid !== undefined && lock.pid !== w.pid && lock.state !== 'foreign'));
   const silentMs = Math.max(0, now - w.lastSeenMs);
   const status: WorkerStatus = finished ? 'finished' : lockGone ? 'stopped' : w.paused ? 'paused' : silentMs > stallAfterMs ? 'stalled' : 'running';
-  const name = w.stage === 'detect' ? `worker-${w.id}` : `part-${w.id}`;
+  const name = w.stage === 'detect' ? detectWorkerName(Number(w.id)) : ingestPartName(Number(w.id));
   // A finished or stopped worker keeps the rates of its last minute of work.
   const end = status === 'running' || status === 'stalled' ? Math.max(now, w.lastSeenMs) : w.lastSeenMs;
   const r = windowRates(w.samples, end, windowMs);
@@ -564,7 +565,7 @@ export function renderTail(v: TailViewData): string[] {
   const out: string[] = [];
   const last = v.lastHeartbeatAt ? `last heartbeat ${v.lastHeartbeatAt}` : 'no heartbeat yet';
   out.push(`tickpipe tail  ${v.at}  ${v.heartbeatLines} heartbeat lines, ${last}`);
-  if (v.workers.length === 0) out.push('  waiting for logs/heartbeat.ndjson …');
+  if (v.workers.length === 0) out.push(`  waiting for ${REL_PATHS.heartbeat} …`);
   for (const stage of ['detect', 'ingest'] as const) {
     const s = v.stages[stage];
     if (!s) continue;

@@ -21,6 +21,8 @@ import { DATASET_PROBLEMS, verifyDataset } from '../dataset/check.js';
 import { InputError } from '../errors.js';
 import { isTmpName } from '../sinks/index.js';
 import {
+  asShardLine,
+  asWindowLine,
   SHARD_FILE_RE,
   WORKER_DIR_RE,
   forEachConcurrent,
@@ -36,7 +38,8 @@ import {
   walkWindows,
   type JournalFile,
   type LockState,
-} from './run-folder.js';
+} from '../run-folder/index.js';
+import { eventsDir, MANIFEST_FILE, manifestPath, REL_PATHS, shardPath, shardsRoot, windowRelPath, windowsRoot } from '../run-folder/layout.js';
 
 /** Every kind of problem verify reports, in report order, with what it means. */
 export const VERIFY_PROBLEMS = {
@@ -52,7 +55,7 @@ export const VERIFY_PROBLEMS = {
   'orphan-tmp': 'tmp files left by an interrupted atomic publish',
   'torn-journal-tail': 'journals whose last line is torn (ignored on load)',
   'corrupt-journal-line': 'journal lines before the last that are not valid entries (the pipeline refuses these journals)',
-  'manifest-stale': 'events/events.parquet disagrees with the committed shards (events missing from it or not in any shard): run `tickpipe consolidate`',
+  'manifest-stale': `${REL_PATHS.manifest} disagrees with the committed shards (events missing from it or not in any shard): run \`tickpipe consolidate\``,
   ...DATASET_PROBLEMS,
 } as const;
 
@@ -122,30 +125,6 @@ function validateOptions(opts: VerifyOptions | undefined): { concurrency: number
     throw new InputError(`verify: maxExamples must be a whole number >= 0, got ${String(maxExamples)} (${typeof maxExamples})`);
   }
   return { concurrency, maxExamples };
-}
-
-/** A detect journal line, if `v` has that shape. */
-export function asShardLine(v: unknown): { shard: string | null; symbols: string[]; rows: number } | undefined {
-  const l = v as { shard?: unknown; symbols?: unknown; rows?: unknown } | null;
-  if (l === null || typeof l !== 'object') return undefined;
-  const shardOk = l.shard === null || (typeof l.shard === 'string' && SHARD_FILE_RE.test(l.shard));
-  const symbolsOk = Array.isArray(l.symbols) && l.symbols.every((s) => typeof s === 'string');
-  const rowsOk = Number.isInteger(l.rows) && (l.rows as number) >= 0;
-  return shardOk && symbolsOk && rowsOk ? (l as { shard: string | null; symbols: string[]; rows: number }) : undefined;
-}
-
-/** An ingest journal line, if `v` has that shape. */
-export function asWindowLine(v: unknown): { event: string; symbol: string; trades: number; quotes: number } | undefined {
-  const l = v as { event?: unknown; symbol?: unknown; trades?: unknown; quotes?: unknown } | null;
-  if (l === null || typeof l !== 'object') return undefined;
-  const ok =
-    typeof l.event === 'string' &&
-    typeof l.symbol === 'string' &&
-    Number.isInteger(l.trades) &&
-    (l.trades as number) >= 0 &&
-    Number.isInteger(l.quotes) &&
-    (l.quotes as number) >= 0;
-  return ok ? (l as { event: string; symbol: string; trades: number; quotes: number }) : undefined;
 }
 
 interface JournaledWindow {
@@ -224,7 +203,7 @@ class RunVerifier {
   async shardFiles(shardsDir: string, shardLines: readonly ShardLineAt[]): Promise<string[]> {
     const readable: string[] = [];
     await forEachConcurrent(shardLines, this.concurrency, async (s) => {
-      const path = join(shardsDir, `worker-${s.worker}`, s.shard);
+      const path = shardPath(this.dir, s.worker, s.shard);
       const c = await parquetRowCount(path);
       this.parquetFiles++;
       if (!c.ok) {
@@ -274,8 +253,8 @@ class RunVerifier {
 
   /** events.parquet opens and agrees with the shards. */
   async manifest(readableShards: readonly string[]): Promise<void> {
-    const manifest = join(this.dir, 'events', 'events.parquet');
-    if (!(await namesIn(join(this.dir, 'events'))).includes('events.parquet')) return;
+    const manifest = manifestPath(this.dir);
+    if (!(await namesIn(eventsDir(this.dir))).includes(MANIFEST_FILE)) return;
     const c = await parquetRowCount(manifest);
     this.parquetFiles++;
     if (!c.ok) this.problems.add('unreadable-parquet', `${this.rel(manifest)}: ${c.reason}`);
@@ -311,7 +290,7 @@ class RunVerifier {
     await forEachConcurrent(walkWindows(this.dir), this.concurrency, async (w) => {
       this.windows++;
       this.progress(() => `verify: ${this.windows.toLocaleString('en-US')} window folders checked`);
-      const wrel = `windows/symbol=${w.symbol}/event=${w.event}`;
+      const wrel = windowRelPath(w.symbol, w.event);
       for (const n of w.names) if (isTmpName(n)) this.problems.add('orphan-tmp', `${wrel}/${n}`);
       const j = journaled.get(w.event);
       const entry = j && j.symbol === w.symbol ? j : undefined;
@@ -351,13 +330,13 @@ class RunVerifier {
     // A window removed after compaction is present in the dataset, not gone.
     const dataset = await verifyDataset(this.dir, (kind, example, n) => this.problems.add(kind, example, n));
     for (const [event, j] of journaled) {
-      if (!j.seen && !dataset.compacted.has(event)) this.problems.add('journal-line-without-files', `${j.where}: windows/symbol=${j.symbol}/event=${event} is gone`);
+      if (!j.seen && !dataset.compacted.has(event)) this.problems.add('journal-line-without-files', `${j.where}: ${windowRelPath(j.symbol, event)} is gone`);
     }
   }
 
   /** tmp leftovers outside the window folders. */
   async tmpLeftovers(): Promise<void> {
-    for await (const p of walkFiles(this.dir, new Set([join(this.dir, 'windows')]))) {
+    for await (const p of walkFiles(this.dir, new Set([windowsRoot(this.dir)]))) {
       if (isTmpName(basename(p))) this.problems.add('orphan-tmp', this.rel(p));
     }
   }
@@ -376,7 +355,7 @@ export async function verifyRun(outDir: string, opts?: VerifyOptions): Promise<V
   const heldLocks = (await readLocks(dir)).filter(mayBeHeld);
   const journals = await listJournals(dir);
 
-  const shardsDir = join(dir, 'events', 'shards');
+  const shardsDir = shardsRoot(dir);
   const { committed, shardLines } = await v.detectJournals(journals.detect);
   const readableShards = await v.shardFiles(shardsDir, shardLines);
   await v.uncommittedShards(shardsDir, committed);
@@ -421,8 +400,8 @@ async function compareManifest(manifest: string, shards: readonly string[], prob
     const t0 = ts[0] instanceof Date ? (ts[0] as Date).toISOString() : String(ts[0]);
     problems.add('manifest-stale', `${rows.height} event(s) ${what}, e.g. ${sym[0]} ${et[0]} ${t0}`, rows.height);
   };
-  if (shards.length === 0) return show(inManifest.unique(), 'in events/events.parquet but in no committed shard');
+  if (shards.length === 0) return show(inManifest.unique(), `in ${REL_PATHS.manifest} but in no committed shard`);
   const inShards = pl.concat(shards.map((p) => pl.scanParquet(p).select(...keys))).unique();
-  await show(inShards.join(inManifest, { on: keys, how: 'anti' }), 'of committed shards missing from events/events.parquet');
-  await show(inManifest.unique().join(inShards, { on: keys, how: 'anti' }), 'in events/events.parquet but in no committed shard');
+  await show(inShards.join(inManifest, { on: keys, how: 'anti' }), `of committed shards missing from ${REL_PATHS.manifest}`);
+  await show(inManifest.unique().join(inShards, { on: keys, how: 'anti' }), `in ${REL_PATHS.manifest} but in no committed shard`);
 }

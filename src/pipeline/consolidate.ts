@@ -1,7 +1,8 @@
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname } from 'node:path';
 import pl from 'nodejs-polars';
 import { acquireLock, committedShards, sweepStaleTmps, writeParquetAtomically } from '../sinks/index.js';
 import { canonicalEventId } from '../streams/event-id.js';
+import { consolidateLockPath, manifestPath as layoutManifestPath } from '../run-folder/layout.js';
 
 /** What {@link consolidate} wrote. */
 export interface ConsolidateResult {
@@ -34,7 +35,7 @@ async function sameManifest(path: string, frame: pl.DataFrame): Promise<boolean>
 
 /** Where the consolidated manifest of a run folder lives. */
 export function manifestPath(outDir: string): string {
-  return join(outDir, 'events', 'events.parquet');
+  return layoutManifestPath(outDir);
 }
 
 /**
@@ -64,7 +65,7 @@ export async function consolidate(outDir: string): Promise<ConsolidateResult> {
   }
   frame = withEventIds(frame);
   // One consolidation at a time: the sweep below must never remove another one's file in flight.
-  const lock = await acquireLock(join(outDir, 'state', 'consolidate.lock'));
+  const lock = await acquireLock(consolidateLockPath(outDir));
   let unchanged = false;
   try {
     await sweepStaleTmps(dirname(out), [basename(out)]);

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import {
   EMPTY,
   catchError,
@@ -25,6 +24,7 @@ import { batchBySymbols } from '../operators/batch-by-symbols.js';
 import { skipCompleted } from '../operators/skip-completed.js';
 import { stridePartition } from '../operators/stride-partition.js';
 import { ShardWriter, isNotFound, loadCompletedSymbols, nodeFs, type FsLayer } from '../sinks/index.js';
+import { shardsRoot, WORKER_DIR_RE } from '../run-folder/layout.js';
 import type { PolygonClient } from '../streams/polygon-client.js';
 import type { Bar, EventRow } from '../types.js';
 import { admission } from './gate.js';
@@ -120,13 +120,13 @@ async function sweepOrphanWorkers(outDir: string, workers: number, partition: Pa
   const fs = opts.fs ?? nodeFs;
   let names: string[];
   try {
-    names = await fs.readdir(join(outDir, 'events', 'shards'));
+    names = await fs.readdir(shardsRoot(outDir));
   } catch (err) {
     if (isNotFound(err)) return;
     throw err;
   }
   for (const name of names) {
-    const m = /^worker-(\d+)$/.exec(name);
+    const m = WORKER_DIR_RE.exec(name);
     const k = m ? Number(m[1]) : -1;
     if (k < workers || k % partition.count !== partition.index) continue;
     try {

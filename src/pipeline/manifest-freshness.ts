@@ -6,7 +6,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { InputError } from '../errors.js';
-import { mayBeHeld, readLocks } from '../ops/run-folder.js';
+import { detectWorkerName, mayBeHeld, readLocks } from '../run-folder/index.js';
 import { committedShards, describeLock, loadCompletedSymbols, readRunSpec } from '../sinks/index.js';
 import { manifestPath } from './consolidate.js';
 
@@ -25,7 +25,7 @@ export async function detectCompleteness(outDir: string): Promise<DetectComplete
   const committed = (await loadCompletedSymbols(outDir)).size;
   const heldBy = (await readLocks(outDir))
     .filter((l) => l.stage === 'detect' && mayBeHeld(l))
-    .map((l) => `worker-${l.index} (${l.info ? describeLock(l.info) : 'unreadable lock'})`);
+    .map((l) => `${detectWorkerName(l.index)} (${l.info ? describeLock(l.info) : 'unreadable lock'})`);
   return { universe: spec?.universe?.count, committed, heldBy };
 }
 

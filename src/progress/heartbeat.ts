@@ -1,5 +1,5 @@
 /**
- * The heartbeat line (`logs/heartbeat.ndjson`): its one type, its one writer-side constructor
+ * The heartbeat line (one per line of a run folder's heartbeat files): its one type, its one writer-side constructor
  * ({@link toHeartbeat}, from a {@link ProgressState}) and its one parser ({@link parseHeartbeat}),
  * used by `tail`, `report` and `status`. pino adds `level`, `time` and `pid` to every line.
  *
@@ -161,7 +161,7 @@ const str = (v: unknown, d: string): string => (typeof v === 'string' ? v : d);
 const isoOrNull = (v: unknown): string | null => (typeof v === 'string' && Number.isFinite(Date.parse(v)) ? v : null);
 
 /**
- * Parses one line of `logs/heartbeat.ndjson` (any version). Never throws: blank, torn or foreign
+ * Parses one line of a heartbeat file (any version). Never throws: blank, torn or foreign
  * lines give undefined.
  */
 export function parseHeartbeat(line: string): Heartbeat | undefined {

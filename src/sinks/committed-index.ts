@@ -26,11 +26,12 @@ import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import { nodeFs, type FsLayer } from './fs-layer.js';
 import { CompactIdSet, hashString, type IdHash } from './id-set.js';
-import { scanWindowJournal, type ScanFrom } from './journal-scan.js';
+import { scanWindowJournal, type ScanFrom } from '../run-folder/journal-reader.js';
 import { publishAtomically } from './publish-atomically.js';
+import { COMMITTED_INDEX_NAME } from '../run-folder/layout.js';
 
-/** File name of the index inside `state/ingest/`. */
-export const COMMITTED_INDEX_NAME = 'committed.idx';
+/** File name of the index inside the stage-2 state folder (src/run-folder/layout.ts). */
+export { COMMITTED_INDEX_NAME };
 
 const MAGIC = Buffer.from('TPCIDX\u0000\u0001', 'latin1');
 

@@ -97,7 +97,7 @@ export {
   type ReadShardStateOptions,
 } from './shard-sink.js';
 export { CompactIdSet } from './id-set.js';
-export { scanJournalLines, scanWindowJournal, type ScannedWindowLine } from './journal-scan.js';
+export { scanJournalLines, scanWindowJournal, type ScannedWindowLine } from '../run-folder/journal-reader.js';
 export { COMMITTED_INDEX_NAME, loadCommittedWindows, type CommittedWindows, type IndexUse, type LoadCommittedOptions } from './committed-index.js';
 export {
   WindowWriter,

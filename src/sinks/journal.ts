@@ -16,10 +16,10 @@
  * @example
  * ```ts
  * import { Journal, loadJournal } from 'tickpipe/sinks';
- * const j = await Journal.open<{ event: string }>('/out/state/ingest/part-0.jsonl', { groupCommitMs: 200 });
+ * const j = await Journal.open<{ event: string }>(ingestPaths('/out', 0).journal, { groupCommitMs: 200 });
  * await j.append({ event: 'AAPL_flush_20231207_130200_1a2b3c4d' }); // durable now
  * await j.close();
- * const { entries, tornTail } = await loadJournal<{ event: string }>('/out/state/ingest/part-0.jsonl');
+ * const { entries, tornTail } = await loadJournal<{ event: string }>(ingestPaths('/out', 0).journal);
  * ```
  */
 import * as fsp from 'node:fs/promises';
@@ -199,7 +199,7 @@ function parseLines<T>(text: string, path: string, onEntry?: (entry: T, line: nu
  *
  * @example
  * ```ts
- * const { entries } = await loadJournal<{ shard: string }>('/out/state/detect/worker-0.jsonl');
+ * const { entries } = await loadJournal<{ shard: string }>(detectPaths('/out', 0).journal);
  * ```
  * @throws InputError when a line other than the last is not valid JSON (names file and line).
  */

@@ -25,11 +25,11 @@
  * ```
  */
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
 import { InputError, RunMismatchError } from '../errors.js';
 import { isNotFound, nodeFs, type FsLayer } from './fs-layer.js';
 import { toDiskError } from './paths.js';
 import { publishBytes } from './publish-atomically.js';
+import { runSpecPath } from '../run-folder/layout.js';
 
 /** A JSON value (what detector settings may contain). */
 export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [k: string]: JsonValue };
@@ -211,7 +211,7 @@ function diffPaths(a: unknown, b: unknown, path: string, out: string[]): void {
 /** Reads `dir/run.json`, or undefined if absent. */
 export async function readRunSpec(dir: string, opts?: { readonly fs?: FsLayer }): Promise<StoredRunSpec | undefined> {
   const fs = opts?.fs ?? nodeFs;
-  const path = join(dir, 'run.json');
+  const path = runSpecPath(dir);
   let buf: Buffer;
   try {
     buf = await fs.readFile(path);
@@ -244,7 +244,7 @@ export async function ensureRunSpec(dir: string, spec: RunSpec, opts?: EnsureRun
     throw new InputError(`ensureRunSpec: invalid stage ${JSON.stringify(stage)}`);
   }
   const want = normalizeRunSpec(spec);
-  const path = join(dir, 'run.json');
+  const path = runSpecPath(dir);
   const existing = await readRunSpec(dir, { fs });
   const write = async (s: StoredRunSpec): Promise<void> => {
     await publishBytes(path, `${JSON.stringify(sortKeys(s), null, 2)}\n`, { fs });

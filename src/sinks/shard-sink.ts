@@ -38,15 +38,11 @@ import { acquireLock, type LockHandle } from './lock-file.js';
 import { writeParquetAtomically, type ParquetCompression } from './parquet.js';
 import { toDiskError, validateNonNegInt, validateSymbol } from './paths.js';
 import { isTmpName } from './publish-atomically.js';
+import { detectPaths, SHARD_FILE_RE, shardFileName, stateDirs, UNCOMMITTED_DIR, WORKER_JOURNAL_RE } from '../run-folder/layout.js';
+import { checkShardLine, type ShardJournalLine } from '../run-folder/lines.js';
 
-/** One line of `state/detect/worker-K.jsonl`. */
-export interface ShardJournalLine {
-  /** Shard file name in the worker folder, or null for a batch without events (no file). */
-  readonly shard: string | null;
-  /** Every symbol of the batch, including those without events. */
-  readonly symbols: readonly string[];
-  readonly rows: number;
-}
+/** One line of a stage-1 journal (its type and validator live in src/run-folder/lines.ts). */
+export type { ShardJournalLine };
 
 /** A committed shard file, as {@link committedShards} lists it. */
 export interface CommittedShard {
@@ -91,38 +87,16 @@ export interface ShardCleanup {
   readonly tmpRemoved: readonly string[];
 }
 
-const SHARD_RE = /^shard-(\d{6})\.parquet$/;
-const JOURNAL_RE = /^worker-(\d+)\.jsonl$/;
+const SHARD_RE = SHARD_FILE_RE;
 
-/** `shard-000042.parquet`. */
-export function shardName(n: number): string {
-  validateNonNegInt(n, 'shard number');
-  if (n > 999_999) throw new InputError(`shard number ${n} exceeds 6 digits`);
-  return `shard-${String(n).padStart(6, '0')}.parquet`;
-}
+/** `shard-000042.parquet` (the name rule is src/run-folder/layout.ts's). */
+export const shardName = shardFileName;
 
 /** Paths of worker K's files under `outDir`. */
-export function shardPaths(outDir: string, worker: number): { dir: string; journal: string; lock: string } {
-  validateNonNegInt(worker, 'worker');
-  return {
-    dir: join(outDir, 'events', 'shards', `worker-${worker}`),
-    journal: join(outDir, 'state', 'detect', `worker-${worker}.jsonl`),
-    lock: join(outDir, 'state', 'detect', `worker-${worker}.lock`),
-  };
-}
+export const shardPaths = detectPaths;
 
 function checkLine(v: unknown, file: string, i: number): ShardJournalLine {
-  const l = v as ShardJournalLine;
-  const ok =
-    l !== null &&
-    typeof l === 'object' &&
-    (l.shard === null || (typeof l.shard === 'string' && SHARD_RE.test(l.shard))) &&
-    Array.isArray(l.symbols) &&
-    l.symbols.every((s) => typeof s === 'string') &&
-    Number.isInteger(l.rows) &&
-    l.rows >= 0;
-  if (!ok) throw new InputError(`${file}: entry ${i + 1} is not a shard journal line: ${JSON.stringify(v).slice(0, 200)}`);
-  return l;
+  return checkShardLine(v, `${file}: entry ${i + 1}`);
 }
 
 /** A stage-1 worker's shard writer. One per worker folder (guarded by its lock). */
@@ -309,7 +283,7 @@ async function cleanWorkerDir(
   }
   const uncommitted: string[] = [];
   const tmpRemoved: string[] = [];
-  const aside = join(dir, '.uncommitted');
+  const aside = join(dir, UNCOMMITTED_DIR);
   for (const name of names.sort()) {
     const p = join(dir, name);
     try {
@@ -356,7 +330,7 @@ export async function readShardJournals(
   opts?: ReadShardStateOptions,
 ): Promise<{ worker: number; lines: ShardJournalLine[] }[]> {
   const fs = opts?.fs ?? nodeFs;
-  const dir = join(outDir, 'state', 'detect');
+  const dir = stateDirs(outDir).detect;
   let names: string[];
   try {
     names = await fs.readdir(dir);
@@ -365,13 +339,13 @@ export async function readShardJournals(
     throw toDiskError(err, 'listing', dir);
   }
   const workers = names
-    .map((n) => JOURNAL_RE.exec(n))
+    .map((n) => WORKER_JOURNAL_RE.exec(n))
     .filter((m): m is RegExpExecArray => m !== null)
     .map((m) => Number(m[1]))
     .sort((a, b) => a - b);
   return Promise.all(
     workers.map(async (worker) => {
-      const file = join(dir, `worker-${worker}.jsonl`);
+      const file = detectPaths(outDir, worker).journal;
       const { entries } = await loadJournal<ShardJournalLine>(file, { fs });
       return { worker, lines: entries.map((e, i) => checkLine(e, file, i)) };
     }),

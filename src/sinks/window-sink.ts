@@ -37,25 +37,11 @@ import { acquireLock, redactSecrets, type LockHandle } from './lock-file.js';
 import { writeParquetAtomically, type DeferredParquet, type ParquetCompression } from './parquet.js';
 import { sweepStaleTmps } from './publish-atomically.js';
 import { toDiskError, validateEventId, validateNonNegInt, validateSymbol } from './paths.js';
+import { FAILED_JOURNAL_RE, ingestPaths, PART_JOURNAL_RE, stateDirs, windowPaths as layoutWindowPaths } from '../run-folder/layout.js';
+import type { WindowFailureLine, WindowJournalLine } from '../run-folder/lines.js';
 
-/** One line of `state/ingest/part-K.jsonl`. */
-export interface WindowJournalLine {
-  readonly event: string;
-  readonly symbol: string;
-  readonly trades: number;
-  readonly quotes: number;
-}
-
-/** One line of `state/ingest/part-K.failed.jsonl`. */
-export interface WindowFailureLine {
-  readonly event: string;
-  readonly symbol: string;
-  readonly status: number | null;
-  readonly code: string;
-  readonly reason: string;
-  /** When it failed (informational). */
-  readonly at: string;
-}
+/** Lines of the stage-2 journals (their types and validators live in src/run-folder/lines.ts). */
+export type { WindowFailureLine, WindowJournalLine };
 
 /** A permanent failure as {@link loadIngestState} reports it. */
 export interface WindowFailure {
@@ -98,10 +84,7 @@ export interface WindowCommitResult {
 }
 
 /** Folder and files of one event window. Validates symbol and event ID. */
-export function windowPaths(outDir: string, symbol: string, eventId: string): { dir: string; trades: string; quotes: string } {
-  const dir = join(outDir, 'windows', `symbol=${validateSymbol(symbol)}`, `event=${validateEventId(eventId)}`);
-  return { dir, trades: join(dir, 'trades.parquet'), quotes: join(dir, 'quotes.parquet') };
-}
+export const windowPaths = layoutWindowPaths;
 
 /** Whether both files of the window exist (the definition of a complete event). */
 export async function windowComplete(outDir: string, symbol: string, eventId: string, opts?: { readonly fs?: FsLayer }): Promise<boolean> {
@@ -117,11 +100,6 @@ export async function windowComplete(outDir: string, symbol: string, eventId: st
   };
   const [t, q] = await Promise.all([exists(p.trades), exists(p.quotes)]);
   return t && q;
-}
-
-function ingestPaths(outDir: string, index: number): { journal: string; failed: string; lock: string } {
-  const dir = join(outDir, 'state', 'ingest');
-  return { journal: join(dir, `part-${index}.jsonl`), failed: join(dir, `part-${index}.failed.jsonl`), lock: join(dir, `part-${index}.lock`) };
 }
 
 /** The stage-2 writer of one partition (`--partition index/count`). */
@@ -289,8 +267,8 @@ export class WindowWriter {
   }
 }
 
-const PART_RE = /^part-(\d+)\.jsonl$/;
-const FAILED_RE = /^part-(\d+)\.failed\.jsonl$/;
+const PART_RE = PART_JOURNAL_RE;
+const FAILED_RE = FAILED_JOURNAL_RE;
 
 /**
  * Stage-2 journal state over all `state/ingest/part-*.jsonl` (whatever partition count wrote
@@ -298,7 +276,7 @@ const FAILED_RE = /^part-(\d+)\.failed\.jsonl$/;
  */
 export async function loadIngestState(outDir: string, opts?: { readonly fs?: FsLayer; readonly rewriteIndexAfterLines?: number }): Promise<IngestState> {
   const fs = opts?.fs ?? nodeFs;
-  const dir = join(outDir, 'state', 'ingest');
+  const dir = stateDirs(outDir).ingest;
   let names: string[];
   try {
     names = await fs.readdir(dir);

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
 import { CompactIdSet, hashString } from '../../src/sinks/id-set.js';
 import { Journal, loadJournal } from '../../src/sinks/journal.js';
-import { scanWindowJournal } from '../../src/sinks/journal-scan.js';
+import { scanWindowJournal } from '../../src/run-folder/journal-reader.js';
 import { loadIngestState } from '../../src/sinks/window-sink.js';
 import { mkdir } from 'node:fs/promises';
 

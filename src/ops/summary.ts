@@ -1,10 +1,9 @@
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import pl from 'nodejs-polars';
 import { committedShards, loadCommittedWindows, loadJournal } from '../sinks/index.js';
 import type { ClientMetrics } from '../streams/polygon-client.js';
-import { manifestPath } from './consolidate.js';
+import { listJournals, manifestPath, runSpecPath, stateDirs } from '../run-folder/index.js';
 
 /** What `tickpipe run` prints at the end; every count is read back from the run folder. */
 export interface RunSummary {
@@ -28,21 +27,18 @@ export interface RunSummary {
   readonly quotaShare: number | undefined;
 }
 
-async function journalFiles(dir: string, pattern: RegExp): Promise<string[]> {
-  if (!existsSync(dir)) return [];
-  return (await readdir(dir)).filter((f) => pattern.test(f)).map((f) => join(dir, f));
-}
 
 export async function runSummary(
   outDir: string,
   run: { wallMs: number; metrics: ClientMetrics; quota: number; ingestElapsedMs: number | undefined },
 ): Promise<RunSummary> {
-  const spec = JSON.parse(await readFile(join(outDir, 'run.json'), 'utf8')) as { universe?: { count: number } };
+  const spec = JSON.parse(await readFile(runSpecPath(outDir), 'utf8')) as { universe?: { count: number } };
 
   let symbolsJournaled = 0;
   const symbolsDone = new Set<string>();
-  for (const f of await journalFiles(join(outDir, 'state', 'detect'), /^worker-\d+\.jsonl$/)) {
-    for (const e of (await loadJournal<{ symbols: string[] }>(f)).entries) {
+  const journals = await listJournals(outDir);
+  for (const f of journals.detect) {
+    for (const e of (await loadJournal<{ symbols: string[] }>(f.path)).entries) {
       for (const s of e.symbols) {
         symbolsJournaled++;
         symbolsDone.add(s);
@@ -76,12 +72,12 @@ export async function runSummary(
 
   // The committed index plus the journal bytes it does not cover (this run's lines): no second
   // parse of the whole journal at the run's end; a fresh index is written for the next start.
-  const ingestDir = join(outDir, 'state', 'ingest');
-  const windowJournals = (await journalFiles(ingestDir, /^part-\d+\.jsonl$/)).map((f) => basename(f)).sort();
+  const ingestDir = stateDirs(outDir).ingest;
+  const windowJournals = journals.ingest.map((f) => f.name).sort();
   const { ids: windows, lines: windowLines, trades: tradeRows, quotes: quoteRows } = await loadCommittedWindows(ingestDir, windowJournals);
   const failed = new Set<string>();
-  for (const f of await journalFiles(join(outDir, 'state', 'ingest'), /^part-\d+\.failed\.jsonl$/)) {
-    for (const e of (await loadJournal<{ event: string }>(f)).entries) if (!windows.has(e.event)) failed.add(e.event);
+  for (const f of journals.failed) {
+    for (const e of (await loadJournal<{ event: string }>(f.path)).entries) if (!windows.has(e.event)) failed.add(e.event);
   }
 
   const m = run.metrics;

@@ -1,17 +1,21 @@
 /**
- * Streaming reads of the stage-2 journals, parsed once: a 572,850-line `part-K.jsonl` is read in
- * 1 MiB chunks, and each line that has exactly the shape tickpipe writes,
- * `{"event":"ID","symbol":"S","trades":N,"quotes":M}`, is read straight from the bytes (such a line
- * is valid JSON by construction); any other line goes through `JSON.parse`. No array of lines, no
- * object per line, no whole-file buffer: memory is what the caller keeps.
+ * The one streaming journal reader of a run folder, with the torn-tail rule written once: a last
+ * line without a newline, or a last non-blank line that is not JSON, is a torn tail (a crash
+ * mid-append) and is ignored. An invalid line *before* the last is corruption: the pipeline's
+ * readers ({@link scanJournalLines}, {@link scanWindowJournal}) throw an InputError naming file and
+ * line; the operating commands ({@link streamJournal}) collect it and go on, so that `verify` and
+ * `reconcile` can report and repair it. (`loadJournal` in src/sinks/journal.ts applies the same
+ * rule to a buffer it already holds.)
  *
- * The torn-tail rule is {@link parseJournal}'s: a last line without a newline, or a last line that
- * is not JSON, is ignored; an invalid line before the last is an InputError naming file and line.
+ * A 572,850-line `part-K.jsonl` is read in 1 MiB chunks, and each line that has exactly the shape
+ * tickpipe writes, `{"event":"ID","symbol":"S","trades":N,"quotes":M}`, is read straight from the
+ * bytes (such a line is valid JSON by construction); any other line goes through `JSON.parse`. No
+ * array of lines, no object per line, no whole-file buffer: memory is what the caller keeps.
  */
 import * as fsp from 'node:fs/promises';
 import { InputError } from '../errors.js';
-import { isNotFound, nodeFs, type FsLayer } from './fs-layer.js';
-import { toDiskError } from './paths.js';
+import { isNotFound, nodeFs, type FsLayer } from '../sinks/fs-layer.js';
+import { toDiskError } from '../sinks/paths.js';
 
 /** One window journal line as the scanner reports it. */
 export interface ScannedWindowLine {
@@ -32,6 +36,12 @@ export interface ScanFrom {
   readonly lines?: number;
   /** Fed every byte of the committed lines read (up to {@link ScanResult.end}), in order. */
   readonly digest?: { update(data: Uint8Array): unknown };
+  /**
+   * Collect invalid lines before the last here (line number and their first 120 characters) and
+   * read on, instead of throwing. The committed prefix ({@link ScanResult.end}) then ends after the
+   * last valid line. Not with `digest`. @default undefined (throw)
+   */
+  readonly corrupt?: Array<{ line: number; text: string }>;
 }
 
 /** How far a scan got: the prefix of the file made of whole lines that are all committed. */
@@ -40,6 +50,8 @@ export interface ScanResult {
   readonly end: number;
   /** Physical lines in `[0, end)`. */
   readonly lines: number;
+  /** The last line is torn (no newline, or not JSON) and was ignored. */
+  readonly tornTail: boolean;
 }
 
 /**
@@ -55,14 +67,15 @@ export async function scanJournalLines(
   fs: FsLayer = nodeFs,
   from: ScanFrom = {},
 ): Promise<ScanResult> {
-  const v = new LineVisitor(path, onLine, from.lines ?? 0);
+  if (from.corrupt && from.digest) throw new InputError('scanJournalLines: corrupt and digest exclude each other');
+  const v = new LineVisitor(path, onLine, from.lines ?? 0, from.corrupt);
   const base = from.offset ?? 0;
   if (fs !== nodeFs) {
     let buf: Buffer;
     try {
       buf = await fs.readFile(path);
     } catch (err) {
-      if (isNotFound(err)) return { end: 0, lines: 0 };
+      if (isNotFound(err)) return { end: 0, lines: 0, tornTail: false };
       throw toDiskError(err, 'reading', path);
     }
     const end = buf.lastIndexOf(NL) + 1; // a last line without newline is torn
@@ -72,15 +85,15 @@ export async function scanJournalLines(
       if (v.visit(buf, s, e)) good = e + 1;
       s = e + 1;
     }
-    v.tornAfterBad(buf, end, buf.length);
+    const tornTail = v.tornAfterBad(buf, end, buf.length);
     from.digest?.update(buf.subarray(base, good));
-    return { end: good, lines: v.goodLines };
+    return { end: good, lines: v.goodLines, tornTail };
   }
   let h: fsp.FileHandle;
   try {
     h = await fsp.open(path, 'r');
   } catch (err) {
-    if (isNotFound(err)) return { end: 0, lines: 0 };
+    if (isNotFound(err)) return { end: 0, lines: 0, tornTail: false };
     throw toDiskError(err, 'reading', path);
   }
   try {
@@ -97,10 +110,13 @@ class LineVisitor {
   lineNo: number;
   /** Physical lines in the committed prefix. */
   goodLines: number;
+  /** The text of {@link badLine} (kept only when collecting). */
+  badText = '';
   constructor(
     readonly path: string,
     readonly onLine: (buf: Buffer, start: number, end: number, line: number) => boolean,
     lines: number,
+    readonly corrupt: Array<{ line: number; text: string }> | undefined,
   ) {
     this.lineNo = lines;
     this.goodLines = lines;
@@ -110,17 +126,30 @@ class LineVisitor {
   visit(buf: Buffer, start: number, end: number): boolean {
     this.lineNo++;
     if (isBlank(buf, start, end)) return this.#good(this.badLine === 0);
-    if (this.badLine > 0) throw new InputError(`${this.path}:${this.badLine}: invalid journal line (not JSON)`);
+    if (this.badLine > 0) this.#corruptLine();
     if (!this.onLine(buf, start, end, this.lineNo)) {
       this.badLine = this.lineNo;
+      if (this.corrupt) this.badText = buf.toString('utf8', start, Math.min(end, start + 480)).slice(0, 120);
       return false;
     }
     return this.#good(true);
   }
 
-  /** Two torn lines cannot both be the last: an invalid line followed by an unterminated one is corrupt. */
-  tornAfterBad(buf: Buffer, start: number, end: number): void {
-    if (this.badLine > 0 && !isBlank(buf, start, end)) throw new InputError(`${this.path}:${this.badLine}: invalid journal line (not JSON)`);
+  /**
+   * At the end of the file: whether the tail is torn. Two torn lines cannot both be the last: an
+   * invalid line followed by an unterminated one is corrupt.
+   */
+  tornAfterBad(buf: Buffer, start: number, end: number): boolean {
+    const rest = end > start;
+    if (this.badLine > 0 && !isBlank(buf, start, end)) this.#corruptLine();
+    return rest || this.badLine > 0;
+  }
+
+  /** The pending invalid line is not the last: corruption, thrown or collected. */
+  #corruptLine(): void {
+    if (!this.corrupt) throw new InputError(`${this.path}:${this.badLine}: invalid journal line (not JSON)`);
+    this.corrupt.push({ line: this.badLine, text: this.badText });
+    this.badLine = 0;
   }
 
   #good(good: boolean): boolean {
@@ -148,8 +177,8 @@ async function scanChunks(h: fsp.FileHandle, path: string, base: number, v: Line
       throw toDiskError(err, 'reading', path);
     }
     if (bytesRead <= 0) {
-      v.tornAfterBad(buf, 0, have); // what is left has no newline: a torn tail, ignored
-      return { end: good, lines: v.goodLines };
+      const tornTail = v.tornAfterBad(buf, 0, have); // what is left has no newline: a torn tail, ignored
+      return { end: good, lines: v.goodLines, tornTail };
     }
     have += bytesRead;
     let s = 0;
@@ -251,4 +280,51 @@ function fastWindowLine(buf: Buffer, start: number, end: number): ScannedWindowL
   const quotes = plainInt(buf, trades[1] + QUOTES_KEY.length, end);
   if (quotes === undefined || quotes[1] !== end - 1 || buf[end - 1] !== 0x7d) return undefined;
   return { event: buf.toString('latin1', idStart, idEnd), trades: trades[0], quotes: quotes[0] };
+}
+
+/** What {@link streamJournal} found besides the entries. */
+export interface JournalScan {
+  /** Non-blank lines that are JSON (torn tail and corrupt lines excluded). */
+  readonly lines: number;
+  /** The last line is torn (no newline, or not JSON): ignored, like loadJournal does. */
+  readonly tornTail: boolean;
+  /** Byte length of the valid prefix (up to the end of the last valid line). */
+  readonly validBytes: number;
+  /** Lines before the last that are not JSON (the pipeline refuses the whole file for these). */
+  readonly corrupt: ReadonlyArray<{ readonly line: number; readonly text: string }>;
+  readonly mtimeMs: number;
+}
+
+/**
+ * Streams an NDJSON journal for the operating commands, calling `onEntry(value, lineNo)` for each
+ * JSON line, with the torn-tail rule of {@link scanJournalLines} but collecting invalid earlier
+ * lines instead of throwing. A missing file is empty. Memory stays flat whatever the journal's size.
+ */
+export async function streamJournal(path: string, onEntry: (value: unknown, line: number) => void): Promise<JournalScan> {
+  let mtimeMs = 0;
+  try {
+    mtimeMs = (await fsp.stat(path)).mtimeMs;
+  } catch (err) {
+    if (isNotFound(err)) return { lines: 0, tornTail: false, validBytes: 0, corrupt: [], mtimeMs: 0 };
+    throw toDiskError(err, 'reading', path);
+  }
+  const corrupt: Array<{ line: number; text: string }> = [];
+  let lines = 0;
+  const r = await scanJournalLines(
+    path,
+    (buf, start, end, line) => {
+      let v: unknown;
+      try {
+        v = JSON.parse(buf.toString('utf8', start, end));
+      } catch {
+        return false;
+      }
+      lines++;
+      onEntry(v, line);
+      return true;
+    },
+    nodeFs,
+    { corrupt },
+  );
+  return { lines, tornTail: r.tornTail, validBytes: r.end, corrupt, mtimeMs };
 }

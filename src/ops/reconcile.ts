@@ -52,6 +52,7 @@ import {
   streamJournal,
   throttled,
   walkWindows,
+  IngestFold,
   type JournalFile,
 } from '../run-folder/index.js';
 import { detectPaths, ingestJournalName, ingestPaths, shardPath, shardsRoot, windowsRoot } from '../run-folder/layout.js';
@@ -322,6 +323,8 @@ class Reconciler {
   /** Stage 2, the journals: one line per window on disk with the files' counts; windows no journal named go to part-0. */
   async ingest(journals: Journals, onDisk: ReadonlyMap<string, WindowCounts>, broken: ReadonlyMap<string, string>): Promise<ReconcileResult['ingest']> {
     const r = { kept: 0, added: [] as ReconcileChange[], dropped: [] as ReconcileChange[], corrected: [] as ReconcileChange[] };
+    // The model's rule: the first line of an event commits it, a later one is a repeat.
+    const lines = new IngestFold(false);
     const journaled = new Set<string>();
     const part0 = journals.ingest.find((f) => f.index === 0) ?? { index: 0, path: ingestPaths(this.dir, 0).journal, name: ingestJournalName(0) };
     const parts = journals.ingest.some((f) => f.index === 0) ? journals.ingest : [part0, ...journals.ingest];
@@ -334,7 +337,8 @@ class Reconciler {
       for (const b of j.bad) r.dropped.push({ journal, line: b.line, item: '-', reason: b.reason });
       for (const { line, value: l } of j.good) {
         const d = onDisk.get(l.event);
-        const dropReason = journaled.has(l.event) ? 'repeats an event journaled earlier' : !d || d.symbol !== l.symbol ? (broken.get(l.event) ?? 'window files are gone') : undefined;
+        const { repeatOf } = lines.add(l, `${f.name}:${line}`);
+        const dropReason = repeatOf !== undefined ? 'repeats an event journaled earlier' : !d || d.symbol !== l.symbol ? (broken.get(l.event) ?? 'window files are gone') : undefined;
         if (dropReason !== undefined || !d) {
           r.dropped.push({ journal, line, item: l.event, reason: dropReason ?? 'window files are gone' });
           o.changed = true;

@@ -383,7 +383,7 @@ export function renderReportHtml(d: ReportData): string {
     ['universe', s.universe ? `${fmt(s.universe.count)} symbols` : '-'],
     ['symbols committed', fmt(d.disk.symbolsCommitted)],
     ['events', fmt(d.events)],
-    ['windows committed', `${fmt(d.disk.windowsCommitted)} (${fmt(d.disk.windowsFailed)} failure lines)`],
+    ['windows committed', `${fmt(d.disk.windowsCommitted)} (${fmt(d.disk.windowsFailed)} failed, not retried yet)`],
     ['heartbeat', d.span ? `${fmt(d.heartbeatLines)} lines, ${new Date(d.span.from).toISOString()} … ${new Date(d.span.to).toISOString()}` : 'none'],
   ];
   return `<!DOCTYPE html>

@@ -15,18 +15,7 @@ import { open, stat } from 'node:fs/promises';
 import { parseHeartbeat, type Heartbeat } from '../progress/heartbeat.js';
 import { datasetSummary, type DatasetSummary } from '../dataset/check.js';
 import { isAbsolute, join } from 'node:path';
-import {
-  asShardLine,
-  asWindowLine,
-  listJournals,
-  mayBeHeld,
-  openRunFolder,
-  parquetRowCount,
-  readLocks,
-  streamJournal,
-  type LockStateKind,
-  type ReadLocksOptions,
-} from '../run-folder/index.js';
+import { mayBeHeld, parquetRowCount, readRunFolder, type LockStateKind, type ReadLocksOptions, type RunFolderModel } from '../run-folder/index.js';
 import { manifestPath } from '../run-folder/layout.js';
 
 
@@ -122,33 +111,9 @@ async function lastHeartbeat(path: string): Promise<Record<string, unknown> | nu
   }
 }
 
-type Journals = Awaited<ReturnType<typeof listJournals>>;
-type RunSpecOf = Awaited<ReturnType<typeof openRunFolder>>['spec'];
-
-/** Newest journal mtime seen while reading: the last activity when no heartbeat is newer. */
-class JournalClock {
-  latest = 0;
-  saw(mtimeMs: number): void {
-    this.latest = Math.max(this.latest, mtimeMs);
-  }
-}
-
-async function detectStatus(journals: Journals, spec: RunSpecOf, clock: JournalClock): Promise<StatusReport['detect']> {
-  if (journals.detect.length === 0 && !spec.universe) return null;
-  const symbols = new Set<string>();
-  let shards = 0;
-  let eventRows = 0;
-  for (const f of journals.detect) {
-    const s = await streamJournal(f.path, (v) => {
-      const l = asShardLine(v);
-      if (!l) return;
-      for (const sym of l.symbols) symbols.add(sym);
-      if (l.shard !== null) shards++;
-      eventRows += l.rows;
-    });
-    clock.saw(s.mtimeMs);
-  }
-  return { symbolsDone: symbols.size, symbolsTotal: spec.universe?.count ?? null, shards, eventRows };
+function detectStatus(m: RunFolderModel): StatusReport['detect'] {
+  if (m.journals.detect.length === 0 && !m.spec.universe) return null;
+  return { symbolsDone: m.detect.symbols.size, symbolsTotal: m.spec.universe?.count ?? null, shards: m.detect.shards.size, eventRows: m.detect.eventRows };
 }
 
 async function manifestStatus(manifestFile: string): Promise<StatusReport['manifest']> {
@@ -161,47 +126,26 @@ async function manifestStatus(manifestFile: string): Promise<StatusReport['manif
   }
 }
 
-async function ingestStatus(journals: Journals, windowsTotal: number | null, clock: JournalClock): Promise<StatusReport['ingest']> {
-  if (journals.ingest.length === 0 && journals.failed.length === 0) return null;
-  const done = new Set<string>();
-  let tradeRows = 0;
-  let quoteRows = 0;
-  for (const f of journals.ingest) {
-    const s = await streamJournal(f.path, (v) => {
-      const l = asWindowLine(v);
-      if (!l || done.has(l.event)) return;
-      done.add(l.event);
-      tradeRows += l.trades;
-      quoteRows += l.quotes;
-    });
-    clock.saw(s.mtimeMs);
-  }
-  const failures = new Map<string, { code: string; reason: string }>();
-  for (const f of journals.failed) {
-    const s = await streamJournal(f.path, (v) => {
-      const l = v as { event?: unknown; code?: unknown; reason?: unknown } | null;
-      if (!l || typeof l.event !== 'string' || done.has(l.event)) return;
-      failures.set(l.event, { code: String(l.code ?? 'unknown'), reason: String(l.reason ?? '') });
-    });
-    clock.saw(s.mtimeMs);
-  }
+/** Stage 2 as the model sees it: committed windows (first line wins), open failures (last line wins). */
+function ingestStatus(m: RunFolderModel, windowsTotal: number | null): StatusReport['ingest'] {
+  if (m.journals.ingest.length === 0 && m.journals.failed.length === 0) return null;
   const byCode: Record<string, number> = {};
   const byReason = new Map<string, number>();
-  for (const f of failures.values()) {
+  for (const f of m.failures.values()) {
     byCode[f.code] = (byCode[f.code] ?? 0) + 1;
     byReason.set(f.reason, (byReason.get(f.reason) ?? 0) + 1);
   }
   return {
-    windowsDone: done.size,
+    windowsDone: m.ingest.windows.size,
     windowsTotal,
-    failed: failures.size,
+    failed: m.failures.size,
     failuresByCode: byCode,
     failuresByReason: [...byReason.entries()]
       .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
       .slice(0, 10)
       .map(([reason, count]) => ({ reason, count })),
-    tradeRows,
-    quoteRows,
+    tradeRows: m.ingest.trades,
+    quoteRows: m.ingest.quotes,
   };
 }
 
@@ -226,17 +170,16 @@ function lastActivity(beats: ReadonlyArray<Record<string, unknown> | null>, late
  * @throws InputError when `outDir` is not a run folder (no run.json).
  */
 export async function runStatus(outDir: string, opts?: StatusOptions): Promise<StatusReport> {
-  const { dir, spec } = await openRunFolder(outDir);
-  const journals = await listJournals(dir);
-  const clock = new JournalClock();
-  const detect = await detectStatus(journals, spec, clock);
+  const model = await readRunFolder(outDir, { windowDetail: false, ...(opts ? { locks: opts } : {}) });
+  const { dir, spec, journals } = model;
+  const detect = detectStatus(model);
   const recorded = (spec as { manifest?: unknown }).manifest;
   const manifest = await manifestStatus(
     typeof recorded === 'string' ? (isAbsolute(recorded) ? recorded : join(dir, recorded)) : manifestPath(dir),
   );
-  const ingest = await ingestStatus(journals, manifest?.events ?? null, clock);
+  const ingest = ingestStatus(model, manifest?.events ?? null);
   const beats = await Promise.all((await heartbeatFiles(dir)).map((f) => lastHeartbeat(f)));
-  const lockStates = await readLocks(dir, opts);
+  const lockStates = model.locks;
   const locks: StatusLock[] = lockStates.map((l) => ({
     stage: l.stage,
     index: l.index,
@@ -259,7 +202,7 @@ export async function runStatus(outDir: string, opts?: StatusOptions): Promise<S
     detect,
     manifest,
     ingest,
-    lastActivity: lastActivity(beats, clock.latest),
+    lastActivity: lastActivity(beats, model.journalMtimeMs),
     locks,
     live: lockStates.some(mayBeHeld),
     hosts: hostRows(beats),

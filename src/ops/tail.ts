@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import { bar, formatDuration, pausedText } from '../progress/format.js';
 import { parseHeartbeat as parseHeartbeatLine, type Heartbeat as HeartbeatLine } from '../progress/heartbeat.js';
 import { InputError } from '../errors.js';
-import { FAILED_JOURNAL_RE, namesIn, PART_JOURNAL_RE, readLocks, stateDirs, WORKER_JOURNAL_RE } from '../run-folder/index.js';
+import { FAILED_JOURNAL_RE, FollowedItems, lineItems, namesIn, PART_JOURNAL_RE, readLocks, stateDirs, WORKER_JOURNAL_RE } from '../run-folder/index.js';
 import { detectWorkerName, ingestPartName, REL_PATHS } from '../run-folder/layout.js';
 
 /** Stage of a heartbeat line. */
@@ -92,11 +92,11 @@ export interface ProcessState {
 export interface DiskState {
   /** Lock files: `stage/index` → holder state. */
   readonly locks: ReadonlyArray<{ readonly stage: Stage; readonly index: number; readonly state: 'live' | 'stale' | 'foreign' | 'unreadable'; readonly pid: number | undefined }>;
-  /** Symbols journaled by stage 1 (lines summed, so a duplicate would count twice). */
+  /** Distinct symbols committed by stage 1 (the run-folder model's rule: a repeat counts once). */
   readonly symbolsCommitted: number;
-  /** Window lines journaled by stage 2 over all partitions. */
+  /** Distinct windows committed by stage 2 over all partitions. */
   readonly windowsCommitted: number;
-  /** Failure lines journaled by stage 2. */
+  /** Distinct windows with a failure line that no journal commits. */
   readonly windowsFailed: number;
 }
 
@@ -723,7 +723,8 @@ export class FileFollower {
  */
 export class StateReader {
   readonly dir: string;
-  readonly #followers = new Map<string, { f: FileFollower; kind: 'detect' | 'ingest' | 'failed'; count: number }>();
+  readonly #followers = new Map<string, { f: FileFollower; kind: 'detect' | 'ingest' | 'failed' }>();
+  readonly #items = { detect: new FollowedItems(), ingest: new FollowedItems(), failed: new FollowedItems() };
 
   constructor(dir: string) {
     this.dir = dir;
@@ -741,36 +742,20 @@ export class StateReader {
     for (const { path, kind } of files) {
       let e = this.#followers.get(path);
       if (!e) {
-        e = { f: new FileFollower(path), kind, count: 0 };
+        e = { f: new FileFollower(path), kind };
         this.#followers.set(path, e);
       }
-      const entry = e;
-      await entry.f.poll(
+      const items = this.#items[kind];
+      await e.f.poll(
         (line) => {
-          if (line.trim() === '') return;
-          if (entry.kind !== 'detect') {
-            entry.count++;
-            return;
-          }
-          try {
-            const v = JSON.parse(line) as { symbols?: unknown };
-            if (Array.isArray(v.symbols)) entry.count += v.symbols.length;
-          } catch {
-            // a torn line is not a commit
-          }
+          for (const item of lineItems(kind, line)) items.add(path, item);
         },
-        () => (entry.count = 0),
+        () => items.resetFile(path),
       );
     }
     const locks = (await readLocks(this.dir)).map((l) => ({ stage: l.stage, index: l.index, state: l.state, pid: l.info?.pid }));
-    let symbolsCommitted = 0;
-    let windowsCommitted = 0;
     let windowsFailed = 0;
-    for (const e of this.#followers.values()) {
-      if (e.kind === 'detect') symbolsCommitted += e.count;
-      else if (e.kind === 'ingest') windowsCommitted += e.count;
-      else windowsFailed += e.count;
-    }
-    return { locks, symbolsCommitted, windowsCommitted, windowsFailed };
+    for (const event of this.#items.failed.items()) if (!this.#items.ingest.has(event)) windowsFailed++;
+    return { locks, symbolsCommitted: this.#items.detect.size, windowsCommitted: this.#items.ingest.size, windowsFailed };
   }
 }

@@ -21,23 +21,22 @@ import { DATASET_PROBLEMS, verifyDataset } from '../dataset/check.js';
 import { InputError } from '../errors.js';
 import { isTmpName } from '../sinks/index.js';
 import {
-  asShardLine,
-  asWindowLine,
   SHARD_FILE_RE,
   WORKER_DIR_RE,
   forEachConcurrent,
-  listJournals,
   mayBeHeld,
   namesIn,
   openRunFolder,
   parquetRowCount,
-  readLocks,
-  streamJournal,
+  readRunFolder,
   throttled,
   walkFiles,
   walkWindows,
-  type JournalFile,
+  type CommittedShardLine,
+  type CommittedWindowLine,
+  type IngestFold,
   type LockState,
+  type ModelObserver,
 } from '../run-folder/index.js';
 import { eventsDir, MANIFEST_FILE, manifestPath, REL_PATHS, shardPath, shardsRoot, windowRelPath, windowsRoot } from '../run-folder/layout.js';
 
@@ -81,6 +80,12 @@ export interface VerifyResult {
     readonly windows: number;
     readonly parquetFiles: number;
   };
+  /**
+   * What the journals commit, by the model's rule (first line of an item wins; docs/ARCHITECTURE.md):
+   * distinct symbols and shards of stage 1, distinct windows of stage 2, failures of windows no
+   * journal commits.
+   */
+  readonly committed: { readonly symbols: number; readonly shards: number; readonly windows: number; readonly failed: number };
   /** Locks that a running process may hold (in-flight files may then show as problems). */
   readonly heldLocks: readonly LockState[];
   readonly elapsedMs: number;
@@ -127,15 +132,6 @@ function validateOptions(opts: VerifyOptions | undefined): { concurrency: number
   return { concurrency, maxExamples };
 }
 
-interface JournaledWindow {
-  readonly symbol: string;
-  readonly trades: number;
-  readonly quotes: number;
-  readonly where: string;
-  seen: boolean;
-}
-
-type ShardLineAt = { worker: number; shard: string; rows: number; where: string };
 
 /**
  * One verify pass over one run folder: each step adds what it finds to {@link problems}. A class so
@@ -162,45 +158,39 @@ class RunVerifier {
     return relative(this.dir, p) || '.';
   }
 
-  private async scan(f: JournalFile, onEntry: (v: unknown, line: number) => void): Promise<void> {
-    const s = await streamJournal(f.path, onEntry);
-    this.journalLines += s.lines;
-    if (s.tornTail) this.problems.add('torn-journal-tail', `${this.rel(f.path)} (torn after byte ${s.validBytes})`);
-    for (const c of s.corrupt) this.problems.add('corrupt-journal-line', `${this.rel(f.path)}:${c.line}: ${c.text.slice(0, 60)}`);
-  }
-
-  /** Stage 1's journals: every symbol committed once; the shard files each line names. */
-  async detectJournals(files: readonly JournalFile[]): Promise<{ committed: Map<number, Set<string>>; shardLines: ShardLineAt[] }> {
-    const symbolAt = new Map<string, string>();
-    const twice = new Set<string>();
-    const committed = new Map<number, Set<string>>();
-    const shardLines: ShardLineAt[] = [];
-    for (const f of files) {
-      const names = new Set<string>();
-      committed.set(f.index, names);
-      await this.scan(f, (v, line) => {
-        const where = `${f.name}:${line}`;
-        const l = asShardLine(v);
-        if (!l) return this.problems.add('corrupt-journal-line', `${this.rel(f.path)}:${line}: not a shard line`);
-        for (const s of l.symbols) {
-          const first = symbolAt.get(s);
-          if (first === undefined) symbolAt.set(s, where);
-          else if (!twice.has(s)) {
-            twice.add(s);
-            this.problems.add('symbol-journaled-twice', `${s} (${first}, ${where})`);
-          }
+  /**
+   * What verify reports while the model is read: torn tails, corrupt and misshapen lines, and
+   * repeats (the model keeps the first line of an item; verify names both lines).
+   */
+  observer(): ModelObserver {
+    const symbolsTwice = new Set<string>();
+    const windowsTwice = new Set<string>();
+    return {
+      onJournal: (f, s) => {
+        this.journalLines += s.lines;
+        if (s.tornTail) this.problems.add('torn-journal-tail', `${this.rel(f.path)} (torn after byte ${s.validBytes})`);
+        for (const c of s.corrupt) this.problems.add('corrupt-journal-line', `${this.rel(f.path)}:${c.line}: ${c.text.slice(0, 60)}`);
+      },
+      onMisshapen: (m) => {
+        if (m.stage !== 'failed') this.problems.add('corrupt-journal-line', `${this.rel(m.file.path)}:${m.line}: not a ${m.stage === 'detect' ? 'shard' : 'window'} line`);
+      },
+      onDetectLine: (_f, _l, where, fold) => {
+        for (const { symbol, first } of fold.repeatedSymbols) {
+          if (symbolsTwice.has(symbol)) continue;
+          symbolsTwice.add(symbol);
+          this.problems.add('symbol-journaled-twice', `${symbol} (${first}, ${where})`);
         }
-        if (l.shard !== null) {
-          names.add(l.shard);
-          shardLines.push({ worker: f.index, shard: l.shard, rows: l.rows, where });
-        }
-      });
-    }
-    return { committed, shardLines };
+      },
+      onWindowLine: (event, where, repeatOf) => {
+        if (repeatOf === undefined || windowsTwice.has(event)) return;
+        windowsTwice.add(event);
+        this.problems.add('window-journaled-twice', `${event} (${repeatOf?.where ?? '?'}, ${where})`);
+      },
+    };
   }
 
   /** The journaled shards open and hold the journaled rows; returns the readable ones. */
-  async shardFiles(shardsDir: string, shardLines: readonly ShardLineAt[]): Promise<string[]> {
+  async shardFiles(shardLines: readonly CommittedShardLine[]): Promise<string[]> {
     const readable: string[] = [];
     await forEachConcurrent(shardLines, this.concurrency, async (s) => {
       const path = shardPath(this.dir, s.worker, s.shard);
@@ -261,32 +251,8 @@ class RunVerifier {
     else await compareManifest(manifest, readableShards, this.problems);
   }
 
-  /** Stage 2's journals: one line per window; the last line wins, as for loadIngestState. */
-  async ingestJournals(files: readonly JournalFile[]): Promise<Map<string, JournaledWindow>> {
-    const journaled = new Map<string, JournaledWindow>();
-    const twice = new Set<string>();
-    for (const f of files) {
-      await this.scan(f, (v, line) => {
-        const where = `${f.name}:${line}`;
-        const l = asWindowLine(v);
-        if (!l) return this.problems.add('corrupt-journal-line', `${this.rel(f.path)}:${line}: not a window line`);
-        const prev = journaled.get(l.event);
-        if (prev && !twice.has(l.event)) {
-          twice.add(l.event);
-          this.problems.add('window-journaled-twice', `${l.event} (${prev.where}, ${where})`);
-        }
-        journaled.set(l.event, { symbol: l.symbol, trades: l.trades, quotes: l.quotes, where, seen: prev?.seen ?? false });
-      });
-    }
-    return journaled;
-  }
-
-  async failedJournals(files: readonly JournalFile[]): Promise<void> {
-    for (const f of files) await this.scan(f, () => undefined);
-  }
-
   /** Every window folder: both files, readable, the journaled row counts, journaled at all. */
-  async windowFolders(journaled: ReadonlyMap<string, JournaledWindow>): Promise<void> {
+  async windowFolders(journaled: IngestFold['windows'], seen: Set<string>): Promise<void> {
     await forEachConcurrent(walkWindows(this.dir), this.concurrency, async (w) => {
       this.windows++;
       this.progress(() => `verify: ${this.windows.toLocaleString('en-US')} window folders checked`);
@@ -294,7 +260,7 @@ class RunVerifier {
       for (const n of w.names) if (isTmpName(n)) this.problems.add('orphan-tmp', `${wrel}/${n}`);
       const j = journaled.get(w.event);
       const entry = j && j.symbol === w.symbol ? j : undefined;
-      if (entry) entry.seen = true;
+      if (entry) seen.add(w.event);
       const hasT = w.names.includes('trades.parquet');
       const hasQ = w.names.includes('quotes.parquet');
       if (!hasT && !hasQ) {
@@ -313,7 +279,7 @@ class RunVerifier {
   }
 
   /** One file of a window: false when it is absent or unreadable. */
-  private async windowFile(w: { dir: string; names: readonly string[] }, wrel: string, name: string, entry: JournaledWindow | undefined, want: number | undefined): Promise<boolean> {
+  private async windowFile(w: { dir: string; names: readonly string[] }, wrel: string, name: string, entry: CommittedWindowLine | undefined, want: number | undefined): Promise<boolean> {
     if (!w.names.includes(name)) return false;
     const c = await parquetRowCount(join(w.dir, name));
     this.parquetFiles++;
@@ -326,11 +292,11 @@ class RunVerifier {
   }
 
   /** Journaled windows that are neither on disk nor in the compacted dataset. */
-  async goneWindows(journaled: ReadonlyMap<string, JournaledWindow>): Promise<void> {
+  async goneWindows(journaled: IngestFold['windows'], seen: ReadonlySet<string>): Promise<void> {
     // A window removed after compaction is present in the dataset, not gone.
     const dataset = await verifyDataset(this.dir, (kind, example, n) => this.problems.add(kind, example, n));
     for (const [event, j] of journaled) {
-      if (!j.seen && !dataset.compacted.has(event)) this.problems.add('journal-line-without-files', `${j.where}: ${windowRelPath(j.symbol, event)} is gone`);
+      if (j && !seen.has(event) && !dataset.compacted.has(event)) this.problems.add('journal-line-without-files', `${j.where}: ${windowRelPath(j.symbol, event)} is gone`);
     }
   }
 
@@ -352,20 +318,21 @@ export async function verifyRun(outDir: string, opts?: VerifyOptions): Promise<V
   const started = Date.now();
   const { dir } = await openRunFolder(outDir);
   const v = new RunVerifier(dir, concurrency, maxExamples, opts?.onProgress);
-  const heldLocks = (await readLocks(dir)).filter(mayBeHeld);
-  const journals = await listJournals(dir);
+  const model = await readRunFolder(dir, { observer: v.observer() });
+  const heldLocks = model.locks.filter(mayBeHeld);
+  const { journals } = model;
 
-  const shardsDir = shardsRoot(dir);
-  const { committed, shardLines } = await v.detectJournals(journals.detect);
-  const readableShards = await v.shardFiles(shardsDir, shardLines);
-  await v.uncommittedShards(shardsDir, committed);
+  const shardLines = [...model.detect.shards.values()];
+  const committed = new Map<number, Set<string>>();
+  for (const l of shardLines) (committed.get(l.worker) ?? committed.set(l.worker, new Set()).get(l.worker)!).add(l.shard);
+  const readableShards = await v.shardFiles(shardLines);
+  await v.uncommittedShards(shardsRoot(dir), committed);
   await v.duplicateEvents(readableShards);
   await v.manifest(readableShards);
 
-  const journaled = await v.ingestJournals(journals.ingest);
-  await v.failedJournals(journals.failed);
-  await v.windowFolders(journaled);
-  await v.goneWindows(journaled);
+  const seen = new Set<string>();
+  await v.windowFolders(model.ingest.windows, seen);
+  await v.goneWindows(model.ingest.windows, seen);
   await v.tmpLeftovers();
 
   const found = v.problems.result();
@@ -379,6 +346,7 @@ export async function verifyRun(outDir: string, opts?: VerifyOptions): Promise<V
       windows: v.windows,
       parquetFiles: v.parquetFiles,
     },
+    committed: { symbols: model.detect.symbols.size, shards: model.detect.shards.size, windows: model.ingest.windows.size, failed: model.failures.size },
     heldLocks,
     elapsedMs: Date.now() - started,
   };

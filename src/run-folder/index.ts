@@ -9,3 +9,4 @@ export * from './lines.js';
 export * from './journal-reader.js';
 export * from './folder.js';
 export * from './parquet-footer.js';
+export * from './model.js';

@@ -35,18 +35,16 @@ import pl from 'nodejs-polars';
 import { InputError, LockedError } from '../errors.js';
 import { nodeFs, isTmpName, tmpFinalName, toDiskError } from '../sinks/index.js';
 import {
-  asShardLine,
   SHARD_FILE_RE,
   UNCOMMITTED_DIR,
   WORKER_DIR_RE,
   describeHolder,
-  listJournals,
   mayBeHeld,
   namesIn,
+  readRunFolder,
   openRunFolder,
   parquetRowCount,
   readLocks,
-  streamJournal,
   walkFiles,
   walkWindows,
   type LockState,
@@ -148,16 +146,7 @@ class CleanPlan {
 
   /** Shard folders: uncommitted shards, moved-aside folders, tmp files. */
   async shards(shardsDir: string): Promise<void> {
-    const journals = await listJournals(this.dir);
-    const named = new Map<number, Set<string>>();
-    for (const f of journals.detect) {
-      const names = new Set<string>();
-      named.set(f.index, names);
-      await streamJournal(f.path, (v) => {
-        const l = asShardLine(v);
-        if (l?.shard) names.add(l.shard);
-      });
-    }
+    const { detect } = await readRunFolder(this.dir, { windowDetail: false });
     for (const w of (await namesIn(shardsDir)).sort()) {
       const m = WORKER_DIR_RE.exec(w);
       if (!m) continue;
@@ -168,7 +157,7 @@ class CleanPlan {
         const abs = join(wdir, n);
         if (n === UNCOMMITTED_DIR) {
           this.add({ kind: 'remove-uncommitted-dir', abs, concern, reason: 'shards moved aside by a run as uncommitted' });
-        } else if (SHARD_FILE_RE.test(n) && !(named.get(worker)?.has(n) ?? false)) {
+        } else if (SHARD_FILE_RE.test(n) && !detect.hasShard(worker, n)) {
           this.add({ kind: 'delete-uncommitted-shard', abs, concern, reason: `no line of ${detectJournalName(worker)} names it` });
         } else if (isTmpName(n)) {
           this.add({ kind: 'delete-tmp', abs, concern, reason: 'shard tmp (a promoted shard would be uncommitted)' });

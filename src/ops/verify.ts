@@ -21,8 +21,6 @@ import { DATASET_PROBLEMS, verifyDataset } from '../dataset/check.js';
 import { InputError } from '../errors.js';
 import { isTmpName } from '../sinks/index.js';
 import {
-  SHARD_FILE_RE,
-  WORKER_DIR_RE,
   forEachConcurrent,
   mayBeHeld,
   namesIn,
@@ -33,12 +31,14 @@ import {
   walkFiles,
   walkWindows,
   type CommittedShardLine,
+  type DetectFold,
+  uncommittedShards,
   type CommittedWindowLine,
   type IngestFold,
   type LockState,
   type ModelObserver,
 } from '../run-folder/index.js';
-import { eventsDir, MANIFEST_FILE, manifestPath, REL_PATHS, shardPath, shardsRoot, windowRelPath, windowsRoot } from '../run-folder/layout.js';
+import { eventsDir, MANIFEST_FILE, manifestPath, REL_PATHS, shardPath, windowRelPath, windowsRoot } from '../run-folder/layout.js';
 
 /** Every kind of problem verify reports, in report order, with what it means. */
 export const VERIFY_PROBLEMS = {
@@ -208,15 +208,8 @@ class RunVerifier {
   }
 
   /** Shard files on disk that no journal line names. */
-  async uncommittedShards(shardsDir: string, committed: ReadonlyMap<number, ReadonlySet<string>>): Promise<void> {
-    for (const w of (await namesIn(shardsDir)).sort()) {
-      const m = WORKER_DIR_RE.exec(w);
-      if (!m) continue;
-      const names = committed.get(Number(m[1])) ?? new Set<string>();
-      for (const n of (await namesIn(join(shardsDir, w))).sort()) {
-        if (SHARD_FILE_RE.test(n) && !names.has(n)) this.problems.add('uncommitted-shard', this.rel(join(shardsDir, w, n)));
-      }
-    }
+  async uncommittedShards(detect: DetectFold): Promise<void> {
+    for (const s of await uncommittedShards(this.dir, detect)) this.problems.add('uncommitted-shard', this.rel(s.path));
   }
 
   /** The same event in two committed shards. Shards are small next to windows (one row per event), so one lazy group-by over all of them is cheap. */
@@ -323,10 +316,8 @@ export async function verifyRun(outDir: string, opts?: VerifyOptions): Promise<V
   const { journals } = model;
 
   const shardLines = [...model.detect.shards.values()];
-  const committed = new Map<number, Set<string>>();
-  for (const l of shardLines) (committed.get(l.worker) ?? committed.set(l.worker, new Set()).get(l.worker)!).add(l.shard);
   const readableShards = await v.shardFiles(shardLines);
-  await v.uncommittedShards(shardsRoot(dir), committed);
+  await v.uncommittedShards(model.detect);
   await v.duplicateEvents(readableShards);
   await v.manifest(readableShards);
 

@@ -25,8 +25,10 @@
  * Cluster processes write journals named like a one-host worker's (`worker-K.jsonl`, `part-K.jsonl`
  * with K >= 1000), so they are read here like any other.
  */
+import { join } from 'node:path';
 import type { StoredRunSpec } from '../sinks/run-spec.js';
-import { listJournals, openRunFolder, readLocks, type JournalFile, type JournalFiles, type LockState, type ReadLocksOptions } from './folder.js';
+import { SHARD_FILE_RE, shardsRoot, WORKER_DIR_RE } from './layout.js';
+import { listJournals, namesIn, openRunFolder, readLocks, type JournalFile, type JournalFiles, type LockState, type ReadLocksOptions } from './folder.js';
 import { streamJournal, type JournalScan } from './journal-reader.js';
 import { asFailureLine, asShardLine, asWindowLine, type ShardJournalLine, type WindowFailureLine } from './lines.js';
 
@@ -88,6 +90,33 @@ export class DetectFold {
     }
     return { repeatedSymbols, repeatedShard, commits: fresh };
   }
+
+  /** Whether a line committed worker K's shard file `shard`. */
+  hasShard(worker: number, shard: string): boolean {
+    return this.shards.has(`${worker}/${shard}`);
+  }
+}
+
+/** A shard file no committed line names: what a crash between publish and commit leaves. */
+export interface UncommittedShard {
+  readonly worker: number;
+  readonly name: string;
+  readonly path: string;
+}
+
+/** The uncommitted shard files of every worker folder (moved-aside ones in `.uncommitted/` excluded), sorted. */
+export async function uncommittedShards(dir: string, detect: DetectFold): Promise<UncommittedShard[]> {
+  const out: UncommittedShard[] = [];
+  const root = shardsRoot(dir);
+  for (const w of (await namesIn(root)).sort()) {
+    const m = WORKER_DIR_RE.exec(w);
+    if (!m) continue;
+    const worker = Number(m[1]);
+    for (const n of (await namesIn(join(root, w))).sort()) {
+      if (SHARD_FILE_RE.test(n) && !detect.hasShard(worker, n)) out.push({ worker, name: n, path: join(root, w, n) });
+    }
+  }
+  return out;
 }
 
 /** A committed window (the first line naming it). */

@@ -12,7 +12,7 @@ import { consolidate, manifestPath, type ConsolidateResult } from '../pipeline/c
 import { DEFAULT_WINDOW, type EventWindow } from '../pipeline/ingest-stage.js';
 import { detectCompleteness, incompleteDetection, refuseStaleManifest } from '../pipeline/manifest-freshness.js';
 import { ownedWorkers, parsePartition, WHOLE, type Partition } from '../pipeline/partition.js';
-import { runSummary, type RunSummary } from '../ops/summary.js';
+import { runSummary, type RunSummary } from '../run-folder/summary.js';
 import { describeLock, ensureRunSpec, hashUniverse, isLockStale, isProcessAlive, readLock, shardPaths, type RunSpec } from '../sinks/index.js';
 import { pauseFlag$ } from '../streams/pause-flag.js';
 import { openManifest } from '../streams/manifest.js';

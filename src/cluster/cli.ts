@@ -7,7 +7,7 @@ import type { CommandIo } from '../cli/command.js';
 import type { Detector } from '../detect/index.js';
 import { loadDetectorModule, selectDetectors } from '../detect/module-loader.js';
 import { InputError, UsageError } from '../errors.js';
-import { runSummary } from '../ops/summary.js';
+import { runSummary } from '../run-folder/summary.js';
 import { readRunSpec } from '../sinks/index.js';
 import { PolygonClient } from '../streams/polygon-client.js';
 import { connectRedis, ensureClusterFile, openQueues, readClusterFile, startClusterRun, type ClusterMeta } from './coordinator.js';

@@ -78,16 +78,9 @@ export async function scanJournalLines(
       if (isNotFound(err)) return { end: 0, lines: 0, tornTail: false };
       throw toDiskError(err, 'reading', path);
     }
-    const end = buf.lastIndexOf(NL) + 1; // a last line without newline is torn
-    let good = base;
-    for (let s = base; s < end; ) {
-      const e = buf.indexOf(NL, s);
-      if (v.visit(buf, s, e)) good = e + 1;
-      s = e + 1;
-    }
-    const tornTail = v.tornAfterBad(buf, end, buf.length);
-    from.digest?.update(buf.subarray(base, good));
-    return { end: good, lines: v.goodLines, tornTail };
+    const r = scanBuffer(buf, base, v);
+    from.digest?.update(buf.subarray(base, r.end));
+    return r;
   }
   let h: fsp.FileHandle;
   try {
@@ -101,6 +94,27 @@ export async function scanJournalLines(
   } finally {
     await h.close().catch(() => undefined);
   }
+}
+
+/** Visits the lines of `buf` from `base` (a line boundary); a last line without newline is torn. */
+function scanBuffer(buf: Buffer, base: number, v: LineVisitor): ScanResult {
+  const end = buf.lastIndexOf(NL) + 1;
+  let good = base;
+  for (let s = base; s < end; ) {
+    const e = buf.indexOf(NL, s);
+    if (v.visit(buf, s, e)) good = e + 1;
+    s = e + 1;
+  }
+  const tornTail = v.tornAfterBad(buf, end, buf.length);
+  return { end: good, lines: v.goodLines, tornTail };
+}
+
+/**
+ * The journal rule over bytes already in memory: `onLine` gets each line's bytes and returns false
+ * when it is not JSON. An invalid line before the last throws InputError naming `path` and line.
+ */
+export function scanJournalBuffer(buf: Buffer, path: string, onLine: (buf: Buffer, start: number, end: number, line: number) => boolean): ScanResult {
+  return scanBuffer(buf, 0, new LineVisitor(path, onLine, 0, undefined));
 }
 
 /** The torn-tail rule over the lines of one scan, and how far its committed prefix goes. */

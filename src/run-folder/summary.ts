@@ -1,10 +1,26 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import pl from 'nodejs-polars';
-import { committedShards, loadCommittedWindows, loadJournal } from '../sinks/index.js';
-import type { ClientMetrics } from '../streams/polygon-client.js';
-import { listJournals, manifestPath, runSpecPath, stateDirs } from '../run-folder/index.js';
+import { loadCommittedWindows } from '../sinks/committed-index.js';
+import { loadJournal } from '../sinks/journal.js';
+import { committedShards } from '../sinks/shard-sink.js';
+import { listJournals } from './folder.js';
+import { manifestPath, runSpecPath, stateDirs } from './layout.js';
 
+/**
+ * The run summary: what `tickpipe run` prints at its end, read back from the run folder. It counts
+ * committed items with the run-folder model's rule (model.ts: the first line of an item commits
+ * it, a repeat counts once), but reads stage 2 through the committed index, which keeps only IDs
+ * and the first line's counts, so the end of a run does not parse the whole journal again. Like
+ * the pipeline, and unlike the operating commands, it refuses a journal with a corrupt line.
+ */
+
+/** The request counters of the run's HTTP client (a subset of its metrics snapshot). */
+export interface RequestCounts {
+  readonly requests: number;
+  readonly ok: number;
+  readonly rateLimited: number;
+}
 /** What `tickpipe run` prints at the end; every count is read back from the run folder. */
 export interface RunSummary {
   readonly symbols: number;
@@ -30,7 +46,7 @@ export interface RunSummary {
 
 export async function runSummary(
   outDir: string,
-  run: { wallMs: number; metrics: ClientMetrics; quota: number; ingestElapsedMs: number | undefined },
+  run: { wallMs: number; metrics: RequestCounts; quota: number; ingestElapsedMs: number | undefined },
 ): Promise<RunSummary> {
   const spec = JSON.parse(await readFile(runSpecPath(outDir), 'utf8')) as { universe?: { count: number } };
 

@@ -22,7 +22,7 @@ import { loadJournal } from '../sinks/journal.js';
 import { isTmpName, tmpFinalName } from '../sinks/publish-atomically.js';
 import { toDiskError } from '../sinks/paths.js';
 import { InputError } from '../errors.js';
-import { PART_JOURNAL_RE } from '../run-folder/layout.js';
+import { journalNamesInOrder, PART_JOURNAL_RE } from '../run-folder/layout.js';
 import {
   partPaths,
   STAGED_FILE_RE,
@@ -76,7 +76,7 @@ export async function loadCommittedWindows(paths: DatasetPaths, fs: FsLayer = no
     if (isNotFound(err)) return out;
     throw toDiskError(err, 'listing', paths.ingestStateDir);
   }
-  for (const n of names.filter((x) => PART_JOURNAL_RE.test(x)).sort()) {
+  for (const n of journalNamesInOrder(names, PART_JOURNAL_RE)) {
     const path = join(paths.ingestStateDir, n);
     await loadJournal<CommittedWindow>(path, {
       fs,

@@ -288,3 +288,16 @@ export const REL_PATHS = {
   heartbeat: `${LOGS}/${LOG_NAMES.heartbeat}`,
   manifest: `${EVENTS}/${MANIFEST_FILE}`,
 } as const;
+
+/**
+ * The names of `names` that match a journal pattern (`WORKER_JOURNAL_RE`, `PART_JOURNAL_RE`, …), in
+ * reading order: by worker or partition number, numerically (`part-2` before `part-10` and
+ * `part-1001`). The duplicate-line rule (model.ts) depends on this order.
+ */
+export function journalNamesInOrder(names: readonly string[], re: RegExp): string[] {
+  return names
+    .map((name) => ({ name, m: re.exec(name) }))
+    .filter((x): x is { name: string; m: RegExpExecArray } => x.m !== null)
+    .sort((a, b) => Number(a.m[1]) - Number(b.m[1]))
+    .map((x) => x.name);
+}

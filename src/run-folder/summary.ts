@@ -89,7 +89,7 @@ export async function runSummary(
   // The committed index plus the journal bytes it does not cover (this run's lines): no second
   // parse of the whole journal at the run's end; a fresh index is written for the next start.
   const ingestDir = stateDirs(outDir).ingest;
-  const windowJournals = journals.ingest.map((f) => f.name).sort();
+  const windowJournals = journals.ingest.map((f) => f.name); // in reading order (by partition number)
   const { ids: windows, lines: windowLines, trades: tradeRows, quotes: quoteRows } = await loadCommittedWindows(ingestDir, windowJournals);
   const failed = new Set<string>();
   for (const f of journals.failed) {

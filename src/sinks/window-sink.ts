@@ -37,7 +37,7 @@ import { acquireLock, redactSecrets, type LockHandle } from './lock-file.js';
 import { writeParquetAtomically, type DeferredParquet, type ParquetCompression } from './parquet.js';
 import { sweepStaleTmps } from './publish-atomically.js';
 import { toDiskError, validateEventId, validateNonNegInt, validateSymbol } from './paths.js';
-import { FAILED_JOURNAL_RE, ingestPaths, PART_JOURNAL_RE, stateDirs, windowPaths as layoutWindowPaths } from '../run-folder/layout.js';
+import { FAILED_JOURNAL_RE, ingestPaths, journalNamesInOrder, PART_JOURNAL_RE, stateDirs, windowPaths as layoutWindowPaths } from '../run-folder/layout.js';
 import type { WindowFailureLine, WindowJournalLine } from '../run-folder/lines.js';
 
 /** Lines of the stage-2 journals (their types and validators live in src/run-folder/lines.ts). */
@@ -285,13 +285,13 @@ export async function loadIngestState(outDir: string, opts?: { readonly fs?: FsL
     throw toDiskError(err, 'listing', dir);
   }
   names.sort();
-  const parts = names.filter((x) => PART_RE.test(x));
+  const parts = journalNamesInOrder(names, PART_RE);
   // The committed index (committed-index.ts) plus the journal bytes it does not cover, parsed once,
   // keeping only the IDs in a compact set: the parsed lines of a 600k-line journal would cost
   // several hundred MB, a Set of their IDs ~100 MB.
   const { ids: completed } = await loadCommittedWindows(dir, parts, { fs, ...(opts?.rewriteIndexAfterLines !== undefined ? { rewriteAfterLines: opts.rewriteIndexAfterLines } : {}) });
   const failed = new Map<string, WindowFailure>();
-  for (const n of names.filter((x) => FAILED_RE.test(x))) {
+  for (const n of journalNamesInOrder(names, FAILED_RE)) {
     const path = join(dir, n);
     await loadJournal<WindowFailureLine>(path, {
       fs,

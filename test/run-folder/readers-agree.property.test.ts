@@ -58,10 +58,13 @@ interface FailureLine {
 }
 
 const garbage = fc.constantFrom('{"event":"E1","sym', 'not json', '{"shard":', '\u0000\u0000\u0000', '}{');
-const journalIndex = fc.constantFrom(0, 1, 2, 1001);
+// 2, 10 and 1001 sort differently as strings and as numbers: the reading order is numeric.
+const journalIndex = fc.constantFrom(0, 2, 10, 1001);
 
-function journal<T>(line: fc.Arbitrary<T>): fc.Arbitrary<Journal<T>> {
-  const entry: fc.Arbitrary<Entry<T>> = fc.oneof({ weight: 6, arbitrary: line.map((valid) => ({ valid })) }, { weight: 1, arbitrary: garbage.map((g) => ({ garbage: g })) });
+/** One journal; without `corrupt`, only its tail may be damaged (so the summary, which refuses corrupt journals, is compared too). */
+function journal<T>(line: fc.Arbitrary<T>, corrupt: boolean): fc.Arbitrary<Journal<T>> {
+  const valid = line.map((v): Entry<T> => ({ valid: v }));
+  const entry: fc.Arbitrary<Entry<T>> = corrupt ? fc.oneof({ weight: 6, arbitrary: valid }, { weight: 1, arbitrary: garbage.map((g) => ({ garbage: g })) }) : valid;
   const tail = fc.oneof(fc.constant(''), garbage, line.map((l) => JSON.stringify(l)));
   return fc.record({ index: journalIndex, entries: fc.array(entry, { maxLength: 8 }), tail });
 }
@@ -79,11 +82,13 @@ const failureLine: fc.Arbitrary<FailureLine> = fc
   .map((f) => ({ event: f.event, symbol: symbolOf(f.event), status: 404, code: f.code, reason: `failed ${f.code}`, at: '2024-03-04T00:00:00.000Z' }));
 
 /** Journals of one kind, at most one per index (a file holds one journal). */
-function journals<T>(line: fc.Arbitrary<T>): fc.Arbitrary<Array<Journal<T>>> {
-  return fc.uniqueArray(journal(line), { maxLength: 3, selector: (j) => j.index });
+function journals<T>(line: fc.Arbitrary<T>, corrupt: boolean): fc.Arbitrary<Array<Journal<T>>> {
+  return fc.uniqueArray(journal(line, corrupt), { maxLength: 3, selector: (j) => j.index });
 }
 
-const folderSpec = fc.record({ detect: journals(shardLine), ingest: journals(windowLine), failed: journals(failureLine) });
+const folderSpec = fc
+  .boolean()
+  .chain((corrupt) => fc.record({ detect: journals(shardLine, corrupt), ingest: journals(windowLine, corrupt), failed: journals(failureLine, corrupt) }));
 type FolderSpec = { detect: Array<Journal<ShardLine>>; ingest: Array<Journal<WindowLine>>; failed: Array<Journal<FailureLine>> };
 
 function text<T>(j: Journal<T>): string {

@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import pl from 'nodejs-polars';
-import { loadCommittedWindows } from '../sinks/committed-index.js';
+import { loadCommittedWindows, type CommittedWindows } from '../sinks/committed-index.js';
 import { loadJournal } from '../sinks/journal.js';
-import { committedShards } from '../sinks/shard-sink.js';
+import { committedShards, readShardJournals } from '../sinks/shard-sink.js';
 import { listJournals } from './folder.js';
-import { manifestPath, runSpecPath, stateDirs } from './layout.js';
+import { detectJournalName, manifestPath, runSpecPath, stateDirs } from './layout.js';
+import { DetectFold } from './model.js';
 
 /**
  * The run summary: what `tickpipe run` prints at its end, read back from the run folder. It counts
@@ -44,71 +45,83 @@ export interface RunSummary {
 }
 
 
+/** Stage 1 through the model's fold (the pipeline's reader: a corrupt or misshapen line throws). */
+async function detectCounts(outDir: string): Promise<DetectFold> {
+  const fold = new DetectFold();
+  for (const { worker, lines } of await readShardJournals(outDir)) {
+    lines.forEach((l, i) => fold.add(worker, l, `${detectJournalName(worker)}:${i + 1}`));
+  }
+  return fold;
+}
+
+/** Event rows present more than once across the committed shards. */
+async function shardDuplicateRows(outDir: string): Promise<number> {
+  const shards = (await committedShards(outDir)).filter((s) => s.rows > 0);
+  if (shards.length === 0) return 0;
+  const all = pl.concat(shards.map((s) => pl.scanParquet(s.path)));
+  const [total, unique] = await Promise.all([
+    all.select(pl.len().alias('n')).collect(),
+    all.unique({ subset: ['symbol', 'event_type', 'timestamp'] }).select(pl.len().alias('n')).collect(),
+  ]);
+  return Number(total.getColumn('n').get(0)) - Number(unique.getColumn('n').get(0));
+}
+
+/** Events of the manifest, by type. */
+async function manifestCounts(outDir: string): Promise<{ events: number; eventsByType: Record<string, number> }> {
+  let events = 0;
+  const eventsByType: Record<string, number> = {};
+  const mp = manifestPath(outDir);
+  if (!existsSync(mp)) return { events, eventsByType };
+  const counts = await pl.scanParquet(mp).groupBy('event_type').agg(pl.len().alias('n')).sort('event_type').collect();
+  const types = counts.getColumn('event_type').toArray() as string[];
+  const ns = counts.getColumn('n').toArray() as Array<number | bigint>;
+  types.forEach((t, i) => {
+    eventsByType[t] = Number(ns[i]);
+    events += Number(ns[i]);
+  });
+  return { events, eventsByType };
+}
+
+/**
+ * Stage 2: the committed index plus the journal bytes it does not cover (this run's lines), so
+ * the run's end does not parse the whole journal again (a fresh index is written for the next
+ * start); failures of windows no journal commits.
+ */
+async function windowCounts(outDir: string): Promise<{ windows: CommittedWindows; failed: number }> {
+  const journals = await listJournals(outDir);
+  const windows = await loadCommittedWindows(
+    stateDirs(outDir).ingest,
+    journals.ingest.map((f) => f.name), // in reading order (by partition number)
+  );
+  const failed = new Set<string>();
+  for (const f of journals.failed) {
+    for (const e of (await loadJournal<{ event: string }>(f.path)).entries) if (!windows.ids.has(e.event)) failed.add(e.event);
+  }
+  return { windows, failed: failed.size };
+}
+
 export async function runSummary(
   outDir: string,
   run: { wallMs: number; metrics: RequestCounts; quota: number; ingestElapsedMs: number | undefined },
 ): Promise<RunSummary> {
   const spec = JSON.parse(await readFile(runSpecPath(outDir), 'utf8')) as { universe?: { count: number } };
-
-  let symbolsJournaled = 0;
-  const symbolsDone = new Set<string>();
-  const journals = await listJournals(outDir);
-  for (const f of journals.detect) {
-    for (const e of (await loadJournal<{ symbols: string[] }>(f.path)).entries) {
-      for (const s of e.symbols) {
-        symbolsJournaled++;
-        symbolsDone.add(s);
-      }
-    }
-  }
-
-  let shardDuplicates = 0;
-  const shards = (await committedShards(outDir)).filter((s) => s.rows > 0);
-  if (shards.length > 0) {
-    const all = pl.concat(shards.map((s) => pl.scanParquet(s.path)));
-    const [total, unique] = await Promise.all([
-      all.select(pl.len().alias('n')).collect(),
-      all.unique({ subset: ['symbol', 'event_type', 'timestamp'] }).select(pl.len().alias('n')).collect(),
-    ]);
-    shardDuplicates = Number(total.getColumn('n').get(0)) - Number(unique.getColumn('n').get(0));
-  }
-
-  let events = 0;
-  const eventsByType: Record<string, number> = {};
-  const mp = manifestPath(outDir);
-  if (existsSync(mp)) {
-    const counts = await pl.scanParquet(mp).groupBy('event_type').agg(pl.len().alias('n')).sort('event_type').collect();
-    const types = counts.getColumn('event_type').toArray() as string[];
-    const ns = counts.getColumn('n').toArray() as Array<number | bigint>;
-    types.forEach((t, i) => {
-      eventsByType[t] = Number(ns[i]);
-      events += Number(ns[i]);
-    });
-  }
-
-  // The committed index plus the journal bytes it does not cover (this run's lines): no second
-  // parse of the whole journal at the run's end; a fresh index is written for the next start.
-  const ingestDir = stateDirs(outDir).ingest;
-  const windowJournals = journals.ingest.map((f) => f.name); // in reading order (by partition number)
-  const { ids: windows, lines: windowLines, trades: tradeRows, quotes: quoteRows } = await loadCommittedWindows(ingestDir, windowJournals);
-  const failed = new Set<string>();
-  for (const f of journals.failed) {
-    for (const e of (await loadJournal<{ event: string }>(f.path)).entries) if (!windows.has(e.event)) failed.add(e.event);
-  }
-
+  const detect = await detectCounts(outDir);
+  const shardDuplicates = await shardDuplicateRows(outDir);
+  const { events, eventsByType } = await manifestCounts(outDir);
+  const { windows, failed } = await windowCounts(outDir);
   const m = run.metrics;
   const elapsed = run.ingestElapsedMs ?? run.wallMs;
   const requestsPerSec = elapsed > 0 ? m.ok / (elapsed / 1000) : 0;
   return {
-    symbols: spec.universe?.count ?? symbolsDone.size,
-    symbolsDone: symbolsDone.size,
+    symbols: spec.universe?.count ?? detect.symbols.size,
+    symbolsDone: detect.symbols.size,
     events,
     eventsByType,
-    windows: windows.size,
-    windowsFailed: failed.size,
-    tradeRows,
-    quoteRows,
-    duplicates: shardDuplicates + (symbolsJournaled - symbolsDone.size) + (windowLines - windows.size),
+    windows: windows.ids.size,
+    windowsFailed: failed,
+    tradeRows: windows.trades,
+    quoteRows: windows.quotes,
+    duplicates: shardDuplicates + (detect.symbolMentions - detect.symbols.size) + (windows.lines - windows.ids.size),
     wallMs: run.wallMs,
     requests: m.requests,
     rateLimited: m.rateLimited,

@@ -5,7 +5,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { inspect } from 'node:util';
-import { lastValueFrom, toArray } from 'rxjs';
+import { lastValueFrom, toArray, type Observable } from 'rxjs';
 import { startSim, type SimServer } from '../../../src/sim/index.js';
 import { PolygonClient, type PolygonClientOptions } from '../../../src/streams/polygon-client.js';
 import { TickColumns } from '../../../src/streams/column-scanner.js';
@@ -171,7 +171,7 @@ describe('a server echoing the key (sim echoKey)', () => {
     const failing = await startSim({ seed: 3, echoKey: true, errorRate: 1 });
     try {
       const client = make({ baseUrl: failing.url });
-      for (const listing of [client.trades$('ABVC', DAY), client.tickColumns$('trades', 'ABVC', DAY, new TickColumns('trades'))]) {
+      for (const listing of [client.trades$('ABVC', DAY), client.tickColumns$('trades', 'ABVC', DAY, new TickColumns('trades'))] as Array<Observable<unknown>>) {
         const err = await lastValueFrom(listing).catch((e: unknown) => e);
         expect(err).toBeInstanceOf(ServerError);
         expect(String(err)).toContain(REDACTED);
@@ -187,7 +187,7 @@ describe('a server echoing the key (sim echoKey)', () => {
     const bodies = await startSim({ seed: 3, echoKey: true, errorBodyRate: 1 });
     try {
       const client = make({ baseUrl: bodies.url, retry: false });
-      for (const listing of [client.trades$('ABVC', DAY), client.tickColumns$('trades', 'ABVC', DAY, new TickColumns('trades'))]) {
+      for (const listing of [client.trades$('ABVC', DAY), client.tickColumns$('trades', 'ABVC', DAY, new TickColumns('trades'))] as Array<Observable<unknown>>) {
         const err = await lastValueFrom(listing).catch((e: unknown) => e);
         expect(err).toBeInstanceOf(ProtocolError);
         expect(String(err)).toMatch(/HTTP 200 with status "ERROR"/);

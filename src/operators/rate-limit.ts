@@ -1,10 +1,9 @@
 import { concatMap, map, type MonoTypeOperatorFunction } from 'rxjs';
-import type { RateLimiter } from './token-bucket.js';
+import { TokenBucket } from './token-bucket.js';
 
 /**
  * Delays each source value until it holds a token of `bucket`; order is kept.
  *
- * `bucket` is a {@link RateLimiter}: a `TokenBucket`, or the cluster's `RedisTokenBucket`.
  * Share one bucket between every stream that talks to the same quota: the bucket, not the operator,
  * is the limit. Values wait in the operator while the previous one waits for its token, so at most
  * one waiter per subscription sits in the bucket's FIFO and concurrent streams are served fairly.
@@ -13,9 +12,9 @@ import type { RateLimiter } from './token-bucket.js';
  * const bucket = new TokenBucket({ rate: 20 });
  * symbols$.pipe(rateLimit(bucket), mergeMap((s) => fetchBars(s), 16));
  */
-export function rateLimit<T>(bucket: RateLimiter): MonoTypeOperatorFunction<T> {
-  if (bucket === null || typeof bucket !== 'object' || typeof bucket.acquire !== 'function') {
-    throw new TypeError(`rateLimit: expected a TokenBucket (or another RateLimiter), got \`${String(bucket)}\` (${typeof bucket})`);
+export function rateLimit<T>(bucket: TokenBucket): MonoTypeOperatorFunction<T> {
+  if (!(bucket instanceof TokenBucket)) {
+    throw new TypeError(`rateLimit: expected a TokenBucket, got \`${String(bucket)}\` (${typeof bucket})`);
   }
   return concatMap((value: T) => bucket.acquire().pipe(map(() => value)));
 }

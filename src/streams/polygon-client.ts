@@ -9,6 +9,7 @@ import type { Bar, Page, Quote, Trade } from '../types.js';
 import { TokenBucket } from '../operators/token-bucket.js';
 import type { RetryBackoffOptions } from '../operators/retry-backoff.js';
 import { losslessParse } from '../codec/lossless-json.js';
+import { redactSecrets } from '../secrets.js';
 import { TickColumns, localTarget, type PageHeader, type PageTarget } from './column-scanner.js';
 import { HttpClient } from './http/client.js';
 import type { HttpLogger } from './http/layer.js';
@@ -86,7 +87,8 @@ export interface TickRangeOptions {
 }
 
 function bad(name: string, expected: string, v: unknown): never {
-  const shown = name === 'apiKey' ? (typeof v === 'string' ? `<${v.length} chars>` : String(v)) : typeof v === 'string' ? JSON.stringify(v) : String(v);
+  // A bad baseUrl may carry `?apiKey=…`: whatever is shown goes through the one scrubber.
+  const shown = name === 'apiKey' ? (typeof v === 'string' ? `<${v.length} chars>` : String(v)) : redactSecrets(typeof v === 'string' ? JSON.stringify(v) : String(v));
   throw new TypeError(`PolygonClient: expected \`${name}\` to be ${expected}, got ${shown} (${typeof v})`);
 }
 

@@ -94,6 +94,17 @@ describe('ApiKeyAuth layer', () => {
     expect(seen[0]!.redact(`echo ${KEY}`)).toBe(`echo ${REDACTED}`);
   });
 
+  it('a key in a rejected option is not shown either', () => {
+    let err: unknown;
+    try {
+      new PolygonClient({ apiKey: KEY, baseUrl: `http://h/?apiKey=${ENC}` });
+    } catch (e) {
+      err = e;
+    }
+    expect(String(err)).toMatch(/baseUrl/);
+    expectNoKey(shown(err));
+  });
+
   it('scrubs whatever the layers below throw', async () => {
     const d = compose(async (r) => {
       throw new ProtocolError(`bad bytes near ${r.target}`, 200, { cause: new Error(`raw ${KEY}`) });

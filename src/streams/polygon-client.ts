@@ -9,7 +9,7 @@ import type { Bar, Page, Quote, Trade } from '../types.js';
 import { TokenBucket } from '../operators/token-bucket.js';
 import type { RetryBackoffOptions } from '../operators/retry-backoff.js';
 import { losslessParse } from '../codec/lossless-json.js';
-import { redactSecrets } from '../secrets.js';
+import { REDACTED, redactSecrets } from '../secrets.js';
 import { TickColumns, localTarget, type PageHeader, type PageTarget } from './column-scanner.js';
 import { HttpClient } from './http/client.js';
 import type { HttpLogger } from './http/layer.js';
@@ -357,7 +357,7 @@ function toSearch(query: Query): string {
   const p = new URLSearchParams();
   for (const [k, v] of Object.entries(query)) {
     if (v === undefined) continue;
-    if (k === 'apiKey') bad('query.apiKey', 'absent (pass the key as the apiKey option)', '<redacted>');
+    if (k === 'apiKey') bad('query.apiKey', 'absent (pass the key as the apiKey option)', REDACTED);
     p.append(k, String(v));
   }
   const s = p.toString();

@@ -92,7 +92,7 @@ export function tailWatchFilter(dir: string, path: Pick<typeof nodePath, 'join' 
 
 async function tail(dir: string, opts: TailOptions, io: CommandIo): Promise<number> {
   const { emptyTailState, FileFollower, foldHeartbeat, nextStallAt, renderTail, StateReader, tailView, withDisk } = await import('../ops/tail.js');
-  const { heartbeatFiles } = await import('../cluster/hosts-view.js');
+  const { heartbeatFiles } = await import('../run-folder/folder.js');
   const hbPath = heartbeatPath(dir);
   let state = emptyTailState();
   // The one-host heartbeat, and in cluster mode one file per host process (found as they appear).

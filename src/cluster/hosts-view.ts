@@ -3,23 +3,8 @@
  * file (`logs/heartbeat.slot-K.ndjson`, lines carrying `host` and `slot`), so "who did what" is
  * the last line of each.
  */
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { HEARTBEAT_FILE_RE, LOG_NAMES, logsDir } from '../run-folder/layout.js';
-
-/** Every heartbeat file of a run folder (the one-host file first, then each slot's). */
-export async function heartbeatFiles(outDir: string): Promise<string[]> {
-  let names: string[];
-  try {
-    names = await readdir(logsDir(outDir));
-  } catch {
-    return [];
-  }
-  return names
-    .filter((n) => HEARTBEAT_FILE_RE.test(n))
-    .sort((a, b) => (a === LOG_NAMES.heartbeat ? -1 : b === LOG_NAMES.heartbeat ? 1 : a.localeCompare(b, 'en', { numeric: true })))
-    .map((n) => join(logsDir(outDir), n));
-}
+/** Every heartbeat file of a run folder: listed by the run-folder module (it knows the names). */
+export { heartbeatFiles } from '../run-folder/folder.js';
 
 /** One cluster process as its last heartbeat describes it. */
 export interface HostRow {

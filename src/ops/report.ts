@@ -13,7 +13,6 @@
  * const html = renderReportHtml(await buildReport('./tickpipe-data'));
  * ```
  */
-import { heartbeatFiles } from '../cluster/hosts-view.js';
 import { createReadStream, existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -22,7 +21,7 @@ import pl from 'nodejs-polars';
 import { InputError } from '../errors.js';
 import { datasetSummary, formatDatasetSummary, type DatasetSummary } from '../dataset/check.js';
 import { publishAtomically } from '../sinks/index.js';
-import { openRunFolder } from '../run-folder/index.js';
+import { heartbeatFiles, openRunFolder } from '../run-folder/index.js';
 import { emptyTailState, foldHeartbeat, parseHeartbeat, StateReader, tailView, withDisk, type DiskState, type Heartbeat, type WorkerView } from './tail.js';
 import { manifestPath } from '../run-folder/layout.js';
 

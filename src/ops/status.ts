@@ -10,12 +10,12 @@
  * console.log(`${s.ingest?.windowsDone}/${s.ingest?.windowsTotal} windows`, s.live ? 'running' : 'idle');
  * ```
  */
-import { heartbeatFiles, hostRows, type HostRow } from '../cluster/hosts-view.js';
+import { hostRows, type HostRow } from '../cluster/hosts-view.js';
 import { open, stat } from 'node:fs/promises';
 import { parseHeartbeat, type Heartbeat } from '../progress/heartbeat.js';
 import { datasetSummary, type DatasetSummary } from '../dataset/check.js';
 import { isAbsolute, join } from 'node:path';
-import { mayBeHeld, parquetRowCount, readRunFolder, type LockStateKind, type ReadLocksOptions, type RunFolderModel } from '../run-folder/index.js';
+import { heartbeatFiles, mayBeHeld, parquetRowCount, readRunFolder, type LockStateKind, type ReadLocksOptions, type RunFolderModel } from '../run-folder/index.js';
 import { manifestPath } from '../run-folder/layout.js';
 
 

@@ -19,6 +19,9 @@ import { describeLock, isLockStale, isProcessAlive, readLock, type LockInfo } fr
 import { readRunSpec, type StoredRunSpec } from '../sinks/run-spec.js';
 import {
   EVENT_DIR_PREFIX,
+  HEARTBEAT_FILE_RE,
+  LOG_NAMES,
+  logsDir,
   FAILED_JOURNAL_RE,
   PART_JOURNAL_RE,
   PART_LOCK_RE,
@@ -253,3 +256,18 @@ export function throttled(onProgress: ((msg: string) => void) | undefined, every
     onProgress(msg());
   };
 }
+
+/** Every heartbeat file of a run folder (the one-host file first, then each slot's). */
+export async function heartbeatFiles(outDir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(logsDir(outDir));
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => HEARTBEAT_FILE_RE.test(n))
+    .sort((a, b) => (a === LOG_NAMES.heartbeat ? -1 : b === LOG_NAMES.heartbeat ? 1 : a.localeCompare(b, 'en', { numeric: true })))
+    .map((n) => join(logsDir(outDir), n));
+}
+

@@ -22,6 +22,7 @@
  * const { entries, tornTail } = await loadJournal<{ event: string }>(ingestPaths('/out', 0).journal);
  * ```
  */
+import { isAscii } from 'node:buffer';
 import * as fsp from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { InputError } from '../errors.js';
@@ -78,10 +79,13 @@ export function parseJournal<T>(buf: Buffer, path: string, onEntry?: (entry: T, 
   // The rule is the run-folder journal reader's (a last non-blank line that is not JSON, e.g. zero
   // bytes a crash left before a newline on some FS, is torn too); this only parses the entries.
   const entries: T[] = [];
+  // Journals are ASCII in practice: then one decode of the whole file and a slice per line (byte
+  // and character offsets agree) instead of a decode per line (measured: ~20% of a 600k-line load).
+  const text = isAscii(buf) ? buf.toString('latin1') : undefined;
   const r = scanJournalBuffer(buf, path, (b, start, end, line) => {
     let entry: T;
     try {
-      entry = JSON.parse(b.toString('utf8', start, end)) as T;
+      entry = JSON.parse(text !== undefined ? text.slice(start, end) : b.toString('utf8', start, end)) as T;
     } catch {
       return false;
     }

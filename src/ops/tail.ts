@@ -27,7 +27,8 @@ import { join } from 'node:path';
 import { bar, formatDuration, pausedText } from '../progress/format.js';
 import { parseHeartbeat as parseHeartbeatLine, type Heartbeat as HeartbeatLine } from '../progress/heartbeat.js';
 import { InputError } from '../errors.js';
-import { FAILED_JOURNAL_RE, FollowedItems, lineItems, namesIn, PART_JOURNAL_RE, readLocks, stateDirs, WORKER_JOURNAL_RE } from '../run-folder/index.js';
+import { CompactIdSet } from '../sinks/id-set.js';
+import { FAILED_JOURNAL_RE, lineItems, namesIn, PART_JOURNAL_RE, readLocks, stateDirs, WORKER_JOURNAL_RE } from '../run-folder/index.js';
 import { detectWorkerName, ingestPartName, REL_PATHS } from '../run-folder/layout.js';
 
 /** Stage of a heartbeat line. */
@@ -723,8 +724,8 @@ export class FileFollower {
  */
 export class StateReader {
   readonly dir: string;
-  readonly #followers = new Map<string, { f: FileFollower; kind: 'detect' | 'ingest' | 'failed' }>();
-  readonly #items = { detect: new FollowedItems(), ingest: new FollowedItems(), failed: new FollowedItems() };
+  readonly #followers = new Map<string, { f: FileFollower; kind: JournalKind }>();
+  #items = emptyItems();
 
   constructor(dir: string) {
     this.dir = dir;
@@ -732,30 +733,55 @@ export class StateReader {
 
   /** Reads what changed under `state/` and returns the new snapshot. Serialize calls. */
   async refresh(): Promise<DiskState> {
+    const files = await this.#journalFiles();
+    const gone = [...this.#followers.keys()].some((p) => !files.some((f) => f.path === p));
+    if (gone || (await this.#poll(files))) {
+      // A journal vanished, was truncated or replaced (reconcile, a torn tail cut): a line read
+      // before may be gone, so the distinct items are counted again from every journal's start.
+      this.#followers.clear();
+      this.#items = emptyItems();
+      await this.#poll(files);
+    }
+    const locks = (await readLocks(this.dir)).map((l) => ({ stage: l.stage, index: l.index, state: l.state, pid: l.info?.pid }));
+    let windowsFailed = 0;
+    for (const event of this.#items.failed) if (!this.#items.ingest.has(event)) windowsFailed++;
+    return { locks, symbolsCommitted: this.#items.detect.size, windowsCommitted: this.#items.ingest.size, windowsFailed };
+  }
+
+  async #journalFiles(): Promise<Array<{ path: string; kind: JournalKind }>> {
     const s = stateDirs(this.dir);
     const [dn, inames] = await Promise.all([namesIn(s.detect), namesIn(s.ingest)]);
-    const files: Array<{ path: string; kind: 'detect' | 'ingest' | 'failed' }> = [
+    return [
       ...dn.filter((n) => WORKER_JOURNAL_RE.test(n)).map((n) => ({ path: join(s.detect, n), kind: 'detect' as const })),
       ...inames.filter((n) => PART_JOURNAL_RE.test(n)).map((n) => ({ path: join(s.ingest, n), kind: 'ingest' as const })),
       ...inames.filter((n) => FAILED_JOURNAL_RE.test(n)).map((n) => ({ path: join(s.ingest, n), kind: 'failed' as const })),
     ];
+  }
+
+  /** Folds what each journal gained since the last poll; true when one was truncated or replaced. */
+  async #poll(files: ReadonlyArray<{ path: string; kind: JournalKind }>): Promise<boolean> {
+    let reset = false;
     for (const { path, kind } of files) {
       let e = this.#followers.get(path);
-      if (!e) {
-        e = { f: new FileFollower(path), kind };
-        this.#followers.set(path, e);
-      }
+      if (!e) this.#followers.set(path, (e = { f: new FileFollower(path), kind }));
       const items = this.#items[kind];
       await e.f.poll(
         (line) => {
-          for (const item of lineItems(kind, line)) items.add(path, item);
+          for (const item of lineItems(kind, line)) items.add(item);
         },
-        () => items.resetFile(path),
+        () => (reset = true),
       );
     }
-    const locks = (await readLocks(this.dir)).map((l) => ({ stage: l.stage, index: l.index, state: l.state, pid: l.info?.pid }));
-    let windowsFailed = 0;
-    for (const event of this.#items.failed.items()) if (!this.#items.ingest.has(event)) windowsFailed++;
-    return { locks, symbolsCommitted: this.#items.detect.size, windowsCommitted: this.#items.ingest.size, windowsFailed };
+    return reset;
   }
+}
+
+type JournalKind = 'detect' | 'ingest' | 'failed';
+
+/**
+ * Distinct items per journal kind: the run-folder model's count (a repeated line counts once).
+ * Window IDs go to a compact set (src/sinks/id-set.ts: smaller than a Set of strings on a 600k-window run).
+ */
+function emptyItems(): { detect: Set<string>; ingest: CompactIdSet; failed: Set<string> } {
+  return { detect: new Set(), ingest: new CompactIdSet(), failed: new Set() };
 }

@@ -306,46 +306,6 @@ class ModelReader {
   }
 }
 
-/**
- * Distinct items over journals that grow and may be replaced (`tail` follows them incrementally):
- * the same count as the folds above (an item counts once, whichever line and journal named it),
- * kept per file so that a journal that was truncated or replaced can be read again from its start.
- */
-export class FollowedItems {
-  readonly #refs = new Map<string, number>();
-  readonly #perFile = new Map<string, Set<string>>();
-
-  add(file: string, item: string): void {
-    let mine = this.#perFile.get(file);
-    if (!mine) this.#perFile.set(file, (mine = new Set()));
-    if (mine.has(item)) return;
-    mine.add(item);
-    this.#refs.set(item, (this.#refs.get(item) ?? 0) + 1);
-  }
-
-  /** Forgets what `file` named (it is read again from its start). */
-  resetFile(file: string): void {
-    for (const item of this.#perFile.get(file) ?? []) {
-      const n = (this.#refs.get(item) ?? 1) - 1;
-      if (n === 0) this.#refs.delete(item);
-      else this.#refs.set(item, n);
-    }
-    this.#perFile.delete(file);
-  }
-
-  has(item: string): boolean {
-    return this.#refs.has(item);
-  }
-
-  get size(): number {
-    return this.#refs.size;
-  }
-
-  items(): IterableIterator<string> {
-    return this.#refs.keys();
-  }
-}
-
 /** The items one journal line names, by journal kind: symbols (detect) or the event (ingest, failed); [] for a line that is not a commit. */
 export function lineItems(kind: 'detect' | 'ingest' | 'failed', text: string): readonly string[] {
   let v: unknown;

@@ -29,8 +29,8 @@
  *
  * @example
  * ```ts
- * import { detectPaths, windowPaths } from 'tickpipe/run-folder';
- * detectPaths('/out', 0).journal;                 // /out/state/detect/worker-0.jsonl
+ * import { shardPaths, windowPaths } from 'tickpipe/sinks'; // this file's detectPaths and windowPaths
+ * shardPaths('/out', 0).journal;                  // /out/state/detect/worker-0.jsonl
  * windowPaths('/out', 'AAPL', 'AAPL_x_1').trades; // /out/windows/symbol=AAPL/event=AAPL_x_1/trades.parquet
  * ```
  */

@@ -94,6 +94,11 @@ export function itemsMatching(re: RegExp): SinkItems<string> {
 /** No sink's files: only tmp files are classified (in progress, item undefined). */
 export const NO_ITEMS: SinkItems<never> = { itemOf: () => undefined };
 
+/** The state of a published item: committed exactly when a journal line names it. */
+export function publishedState<I>(item: I, committed: CommittedSet<I>): 'pending' | 'committed' {
+  return committed.has(item) ? 'committed' : 'pending';
+}
+
 /**
  * The state of the file `name` in `dir`: a tmp file is in progress (whatever its final name); a
  * final file of the sink is committed when `committed` has its item, else pending; anything else
@@ -105,7 +110,7 @@ export function classify<I>(dir: string, name: string, items: SinkItems<I>, comm
   if (finalName !== undefined) return { state: 'in-progress', path, finalName, item: items.itemOf(finalName) };
   const item = items.itemOf(name);
   if (item === undefined) return undefined;
-  return { state: committed.has(item) ? 'committed' : 'pending', item, paths: [path] };
+  return { state: publishedState(item, committed), item, paths: [path] };
 }
 
 /** Every file of `dir` classified, in name order; a missing folder holds nothing. */

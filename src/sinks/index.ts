@@ -37,6 +37,7 @@ export {
   CommitSink,
   classify,
   classifyFolder,
+  publishedState,
   recoverFolder,
   sweepStaleTmps,
   itemsNamed,

@@ -30,7 +30,7 @@
 import { randomBytes } from 'node:crypto';
 import { basename, join } from 'node:path';
 import { InputError } from '../errors.js';
-import { isNotFound, nodeFs, type FsLayer } from './fs-layer.js';
+import { isNotFound, namesOrNone, nodeFs, type FsLayer } from './fs-layer.js';
 import type { Journal } from './journal.js';
 import { toDiskError } from './paths.js';
 import { isTmpBeingWritten, publishFile, tmpFinalName, type FileToPublish, type PublishOptions } from './publish-atomically.js';
@@ -115,15 +115,8 @@ export function classify<I>(dir: string, name: string, items: SinkItems<I>, comm
 
 /** Every file of `dir` classified, in name order; a missing folder holds nothing. */
 export async function classifyFolder<I>(dir: string, items: SinkItems<I>, committed: CommittedSet<I>, fs: FsLayer = nodeFs): Promise<Array<CommitState<I>>> {
-  let names: string[];
-  try {
-    names = await fs.readdir(dir);
-  } catch (err) {
-    if (isNotFound(err)) return [];
-    throw toDiskError(err, 'listing', dir);
-  }
   const out: Array<CommitState<I>> = [];
-  for (const name of names.sort()) {
+  for (const name of (await namesOrNone(fs, dir)).sort()) {
     const s = classify(dir, name, items, committed);
     if (s !== undefined) out.push(s);
   }

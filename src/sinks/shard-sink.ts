@@ -31,7 +31,7 @@
 import { join } from 'node:path';
 import type pl from 'nodejs-polars';
 import { InputError } from '../errors.js';
-import { isNotFound, nodeFs, type FsLayer } from './fs-layer.js';
+import { namesOrNone, nodeFs, type FsLayer } from './fs-layer.js';
 import { Journal, loadJournal } from './journal.js';
 import { acquireLock, type LockHandle } from './lock-file.js';
 import { CommitSink, itemsMatching, recoverFolder, type SinkItems } from './commit-lifecycle.js';
@@ -329,14 +329,7 @@ export async function readShardJournals(
 ): Promise<{ worker: number; lines: ShardJournalLine[] }[]> {
   const fs = opts?.fs ?? nodeFs;
   const dir = join(outDir, 'state', 'detect');
-  let names: string[];
-  try {
-    names = await fs.readdir(dir);
-  } catch (err) {
-    if (isNotFound(err)) return [];
-    throw toDiskError(err, 'listing', dir);
-  }
-  const workers = names
+  const workers = (await namesOrNone(fs, dir))
     .map((n) => JOURNAL_RE.exec(n))
     .filter((m): m is RegExpExecArray => m !== null)
     .map((m) => Number(m[1]))

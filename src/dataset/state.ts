@@ -151,7 +151,7 @@ export async function classifyStaging(paths: DatasetPaths, lines: readonly Compa
   for (const dirName of await listOrEmpty(fs, paths.stagingDir)) {
     const sym = SYMBOL_DIR_RE.exec(dirName);
     const dir = join(paths.stagingDir, dirName);
-    const parts = { itemOf: (name: string) => (sym && STAGED_FILE_RE.test(name) ? `${sym[1]!}\u0000${STAGED_FILE_RE.exec(name)![1]!}` : undefined) };
+    const parts = { itemOf: (name: string) => (sym && STAGED_FILE_RE.test(name) ? `${sym[1]!}\u0000${Number(STAGED_FILE_RE.exec(name)![1])}` : undefined) };
     for (const name of await listOrEmpty(fs, dir)) {
       const s = classify(dir, name, parts, journaled);
       if (s === undefined || s.state === 'in-progress') {

@@ -1,6 +1,6 @@
 import { parseFlags, parseIntInRange } from '../args.js';
 import type { Command } from './command.js';
-import { exitStatusForSignal, gracefulStop } from './signals.js';
+import { exitStatusForSignal, gracefulStop } from '../signals.js';
 
 const HELP = `Usage: tickpipe worker --cluster redis://HOST:PORT --out DIR [options]
 

@@ -1,0 +1,165 @@
+/**
+ * Compaction and the run summary of a cluster run, with real components: a real Redis, the
+ * simulator on loopback, and `run --cluster` plus one `tickpipe worker` as real CLI processes.
+ * - A cluster run compacts: the `run --cluster` host compacts finished symbols during ingest, and
+ *   exactly one process (whichever finds stage 2 finished) compacts the rest before the run is
+ *   done; afterwards `dataset/` holds every committed window's rows exactly once, `verify` is clean.
+ * - Its summary reports what every host committed (the folder's totals and one line per slot,
+ *   from their journals) and the requests of every host, not "nothing was downloaded".
+ * - `--no-compact` leaves `dataset/` alone; rerunning without it compacts what the journals hold.
+ */
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pl from 'nodejs-polars';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_UNIVERSE } from '../../src/cli/demo.js';
+import { connectRedis, dropClusterRun } from '../../src/cluster/coordinator.js';
+import { startSim, type SimServer } from '../../src/sim/index.js';
+import { runCli, spawnCli } from '../support/cli.js';
+import { findRedis } from './redis-env.js';
+
+const redis = await findRedis();
+const skip = 'skip' in redis ? redis.skip : undefined;
+const ENV = { POLYGON_API_KEY: 'cluster-compaction-key' };
+
+function jsonl<T>(path: string): T[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as T);
+}
+
+interface WindowLine {
+  event: string;
+  symbol: string;
+  trades: number;
+  quotes: number;
+}
+
+/** Every stage-2 journal line of every process. */
+function windowLines(out: string): WindowLine[] {
+  const dir = join(out, 'state', 'ingest');
+  return readdirSync(dir)
+    .filter((n) => /^part-\d+\.jsonl$/.test(n))
+    .flatMap((n) => jsonl<WindowLine>(join(dir, n)));
+}
+
+/** From the files: every committed window's rows are in the dataset exactly once, nothing else is. */
+async function expectDatasetExactlyOnce(out: string): Promise<void> {
+  const windows = windowLines(out);
+  expect(new Set(windows.map((w) => w.event)).size, 'no window journaled twice').toBe(windows.length);
+  const parts = jsonl<{ symbol: string; events: string[] }>(join(out, 'state', 'compact', 'compact.jsonl'));
+  const compacted = parts.flatMap((p) => p.events);
+  expect(compacted.length - new Set(compacted).size, 'no window in two parts').toBe(0);
+  expect([...compacted].sort()).toEqual(windows.map((w) => w.event).sort());
+  for (const kind of ['trades', 'quotes'] as const) {
+    const rows = await pl
+      .scanParquet(join(out, 'dataset', kind, '*', '*.parquet'))
+      .groupBy('event_id')
+      .agg(pl.len().alias('n'))
+      .collect();
+    const got = new Map<string, number>();
+    const ids = rows.getColumn('event_id').toArray() as string[];
+    const ns = rows.getColumn('n').toArray() as Array<number | bigint>;
+    ids.forEach((id, i) => got.set(id, Number(ns[i])));
+    for (const w of windows) expect(got.get(w.event) ?? 0, `${kind} rows of ${w.event}`).toBe(w[kind]);
+    expect([...got.keys()].every((id) => windows.some((w) => w.event === id)), `no ${kind} rows of a window that is not committed`).toBe(true);
+  }
+}
+
+/** The per-host lines of a cluster run's summary: slot → windows. */
+function hostLines(stdout: string): Map<number, number> {
+  const m = new Map<number, number>();
+  for (const x of stdout.matchAll(/^ {2}slot (\d+) on \S+.*?\s{2}[\d,]+ symbols, ([\d,]+) windows \(trades/gm)) m.set(Number(x[1]), Number(x[2]!.replace(/,/g, '')));
+  return m;
+}
+
+describe.skipIf(skip !== undefined)(`cluster: compaction and the run summary (${skip ? `skipped: ${skip}` : 'real Redis, real CLI processes'})`, () => {
+  let dir = '';
+  let sim: SimServer;
+  let universe = '';
+  const url = (redis as { url: string }).url;
+  const folders: string[] = [];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tickpipe-cluster-compact-'));
+    universe = join(dir, 'universe.txt');
+    writeFileSync(universe, [...DEMO_UNIVERSE].sort().slice(0, 8).join('\n') + '\n');
+    sim = await startSim({ host: '127.0.0.1', port: 0, seed: 17, rate: 200 });
+  }, 60_000);
+
+  afterAll(async () => {
+    await sim?.close();
+    const conn = connectRedis(url);
+    for (const out of folders) {
+      const file = join(out, 'state', 'cluster', 'cluster.json');
+      if (existsSync(file)) await dropClusterRun(conn, (JSON.parse(readFileSync(file, 'utf8')) as { runId: string }).runId);
+    }
+    conn.disconnect();
+    await (redis as { stop?: () => Promise<void> }).stop?.();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  const runArgs = (out: string, extra: readonly string[] = []) => [
+    'run', '--cluster', url, '--out', out, '--base-url', sim.url, '--universe', universe,
+    '--from', '2024-03-04', '--to', '2024-03-08', '--rate', '20/s', '--concurrency', '16', '--no-progress', ...extra,
+  ];
+
+  it('compacts during and at the end of a cluster ingest, exactly once; the summary reports every host', async () => {
+    const out = join(dir, 'run-a');
+    folders.push(out);
+    const a = spawnCli(runArgs(out), { env: ENV, timeoutMs: 300_000 });
+    const b = spawnCli(['worker', '--cluster', url, '--out', out, '--concurrency', '16'], { env: ENV, timeoutMs: 300_000 });
+    const [ra, rb] = await Promise.all([a.done, b.done]);
+    const aOut = ra.stdout + ra.stderr;
+    console.log(`[cluster compaction] run --cluster output:\n${aOut}\n[worker]\n${rb.stdout + rb.stderr}`);
+    const bOut = rb.stdout + rb.stderr;
+    expect(ra.code, aOut).toBe(0);
+    expect(rb.code, bOut).toBe(0);
+
+    // One end-of-run compaction, by whichever process found stage 2 finished.
+    const endCompactions = (aOut + bOut).match(/cluster: ingest finished; compacting/g) ?? [];
+    expect(endCompactions.length, aOut + bOut).toBe(1);
+    // The run --cluster host compacted finished symbols while the windows were still downloading.
+    expect(aOut, 'an incremental compaction during ingest').toMatch(/during ingest: compacted [1-9]\d* windows/);
+    expect(bOut).not.toMatch(/during ingest:/);
+    await expectDatasetExactlyOnce(out);
+    const v = await runCli(['verify', '--out', out]);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
+
+    // The summary: the folder's totals, one line per host from its journals, every host's requests.
+    const windows = windowLines(out);
+    expect(ra.stdout).toMatch(new RegExp(`windows\\s+${windows.length.toLocaleString('en-US')} complete, 0 failed`));
+    expect(ra.stdout).not.toMatch(/nothing was downloaded/);
+    expect(ra.stdout).toMatch(/requests\/s\s+\d+(\.\d)? while not paused/);
+    expect(ra.stdout).toMatch(/Committed by each host \(2 worker processes, from their journals\)/);
+    const perHost = hostLines(ra.stdout);
+    expect(perHost.size, ra.stdout).toBe(2);
+    for (const [slot, n] of perHost) expect(n, `slot ${slot}'s line is its journal`).toBe(jsonl(join(out, 'state', 'ingest', `part-${slot}.jsonl`)).length);
+    expect([...perHost.values()].reduce((x, y) => x + y, 0)).toBe(windows.length);
+    expect(ra.stdout).toMatch(/Dataset: .*every committed window compacted/);
+    expect(ra.stdout).toMatch(/dataset\/\{trades,quotes\}\/symbol=…\//);
+  }, 400_000);
+
+  it('--no-compact leaves dataset/ alone; the same command without it compacts what the journals hold', async () => {
+    const out = join(dir, 'run-b');
+    folders.push(out);
+    const first = await runCli(runArgs(out, ['--no-compact']), { env: ENV, timeoutMs: 300_000 });
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    expect(first.stdout + first.stderr).not.toMatch(/compacting|compacted|Dataset:/);
+    expect(existsSync(join(out, 'dataset'))).toBe(false);
+    expect(existsSync(join(out, 'state', 'compact'))).toBe(false);
+    expect(windowLines(out).length).toBeGreaterThan(50);
+
+    const again = await runCli(runArgs(out), { env: ENV, timeoutMs: 300_000 });
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/0 windows enqueued|: 0 symbols enqueued/);
+    expect((again.stderr.match(/cluster: ingest finished; compacting/g) ?? []).length).toBe(1);
+    await expectDatasetExactlyOnce(out);
+    const v = await runCli(['verify', '--out', out]);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
+  }, 400_000);
+});

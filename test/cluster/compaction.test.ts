@@ -8,74 +8,21 @@
  *   from their journals) and the requests of every host, not "nothing was downloaded".
  * - `--no-compact` leaves `dataset/` alone; rerunning without it compacts what the journals hold.
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pl from 'nodejs-polars';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_UNIVERSE } from '../../src/cli/demo.js';
 import { connectRedis, dropClusterRun } from '../../src/cluster/coordinator.js';
 import { startSim, type SimServer } from '../../src/sim/index.js';
 import { runCli, spawnCli } from '../support/cli.js';
+import { expectDatasetExactlyOnce, hostLines, jsonl, windowLines } from './dataset-check.js';
 import { findRedis } from './redis-env.js';
 
 const redis = await findRedis();
 const skip = 'skip' in redis ? redis.skip : undefined;
 const ENV = { POLYGON_API_KEY: 'cluster-compaction-key' };
-
-function jsonl<T>(path: string): T[] {
-  if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as T);
-}
-
-interface WindowLine {
-  event: string;
-  symbol: string;
-  trades: number;
-  quotes: number;
-}
-
-/** Every stage-2 journal line of every process. */
-function windowLines(out: string): WindowLine[] {
-  const dir = join(out, 'state', 'ingest');
-  return readdirSync(dir)
-    .filter((n) => /^part-\d+\.jsonl$/.test(n))
-    .flatMap((n) => jsonl<WindowLine>(join(dir, n)));
-}
-
-/** From the files: every committed window's rows are in the dataset exactly once, nothing else is. */
-async function expectDatasetExactlyOnce(out: string): Promise<void> {
-  const windows = windowLines(out);
-  expect(new Set(windows.map((w) => w.event)).size, 'no window journaled twice').toBe(windows.length);
-  const parts = jsonl<{ symbol: string; events: string[] }>(join(out, 'state', 'compact', 'compact.jsonl'));
-  const compacted = parts.flatMap((p) => p.events);
-  expect(compacted.length - new Set(compacted).size, 'no window in two parts').toBe(0);
-  expect([...compacted].sort()).toEqual(windows.map((w) => w.event).sort());
-  for (const kind of ['trades', 'quotes'] as const) {
-    const rows = await pl
-      .scanParquet(join(out, 'dataset', kind, '*', '*.parquet'))
-      .groupBy('event_id')
-      .agg(pl.len().alias('n'))
-      .collect();
-    const got = new Map<string, number>();
-    const ids = rows.getColumn('event_id').toArray() as string[];
-    const ns = rows.getColumn('n').toArray() as Array<number | bigint>;
-    ids.forEach((id, i) => got.set(id, Number(ns[i])));
-    for (const w of windows) expect(got.get(w.event) ?? 0, `${kind} rows of ${w.event}`).toBe(w[kind]);
-    expect([...got.keys()].every((id) => windows.some((w) => w.event === id)), `no ${kind} rows of a window that is not committed`).toBe(true);
-  }
-}
-
-/** The per-host lines of a cluster run's summary: slot → windows. */
-function hostLines(stdout: string): Map<number, number> {
-  const m = new Map<number, number>();
-  for (const x of stdout.matchAll(/^ {2}slot (\d+) on \S+.*?\s{2}[\d,]+ symbols, ([\d,]+) windows \(trades/gm)) m.set(Number(x[1]), Number(x[2]!.replace(/,/g, '')));
-  return m;
-}
 
 describe.skipIf(skip !== undefined)(`cluster: compaction and the run summary (${skip ? `skipped: ${skip}` : 'real Redis, real CLI processes'})`, () => {
   let dir = '';

@@ -76,7 +76,7 @@ async function lastBeats(outDir: string): Promise<Map<number, SlotBeat>> {
   return beats;
 }
 
-/** Every cluster slot of the run folder (numbers from {@link SLOT_BASE} up), sorted by slot. */
+/** Every cluster slot of the run folder (numbers above {@link SLOT_BASE}), sorted by slot. */
 export async function slotTotals(outDir: string): Promise<SlotTotals[]> {
   const journals = await listJournals(outDir);
   const rows = new Map<number, { symbols: number; windows: number; trades: number; quotes: number; failed: number }>();
@@ -130,7 +130,7 @@ export function formatSlotTotals(slots: readonly SlotTotals[], thisSlot: number)
     ...slots.map(
       (s) =>
         `  ${label(s).padEnd(w)}  ${fmt(s.symbols)} symbols, ${fmt(s.windows)} windows (trades ${fmt(s.trades)}, quotes ${fmt(s.quotes)}), ${fmt(s.failed)} failed; ` +
-        `${fmt(s.requests)} requests, ${fmt(s.rateLimited)} 429s${s.ended || s.lastBeatMs === undefined ? '' : ' (no last heartbeat: stopped or killed)'}`,
+        `${fmt(s.requests)} requests, ${fmt(s.rateLimited)} 429s${s.ended || s.lastBeatMs === undefined ? '' : ' (no final heartbeat yet: still stopping, or killed)'}`,
     ),
   ];
 }

@@ -7,6 +7,9 @@
  * - Its summary reports what every host committed (the folder's totals and one line per slot,
  *   from their journals) and the requests of every host, not "nothing was downloaded".
  * - `--no-compact` leaves `dataset/` alone; rerunning without it compacts what the journals hold.
+ * - The process doing the end-of-run compaction is SIGKILLed (while it waits for a compaction lock
+ *   this test holds): the other process takes the step over once the phase lock expires, and the
+ *   dataset still ends with every window exactly once.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -18,6 +21,8 @@ import { connectRedis, dropClusterRun } from '../../src/cluster/coordinator.js';
 import { startSim, type SimServer } from '../../src/sim/index.js';
 import { runCli, spawnCli } from '../support/cli.js';
 import { expectDatasetExactlyOnce, hostLines, jsonl, windowLines } from './dataset-check.js';
+import { datasetPaths } from '../../src/dataset/layout.js';
+import { acquireLock } from '../../src/sinks/lock-file.js';
 import { findRedis } from './redis-env.js';
 
 const redis = await findRedis();
@@ -108,5 +113,36 @@ describe.skipIf(skip !== undefined)(`cluster: compaction and the run summary (${
     await expectDatasetExactlyOnce(out);
     const v = await runCli(['verify', '--out', out]);
     expect(v.code, v.stdout + v.stderr).toBe(0);
+  }, 400_000);
+
+  it('the compacting process is killed: the other one takes the end-of-run compaction over', async () => {
+    const out = join(dir, 'run-c');
+    folders.push(out);
+    // Another compactor (this test) holds the lock: the end-of-run compaction waits for it.
+    const lock = await acquireLock(datasetPaths(out).lock, { command: 'cluster test: another compactor' });
+    let released = false;
+    try {
+      const a = spawnCli(runArgs(out), { env: ENV, timeoutMs: 300_000 });
+      const b = spawnCli(['worker', '--cluster', url, '--out', out, '--concurrency', '16'], { env: ENV, timeoutMs: 300_000 });
+      const compacting = /cluster: ingest finished; compacting/;
+      await Promise.race([a.waitFor(compacting, 240_000), b.waitFor(compacting, 240_000)]);
+      const [killed, survivor] = compacting.test(a.stdout() + a.stderr()) ? [a, b] : [b, a];
+      killed.child.kill('SIGKILL');
+      await killed.done;
+      await lock.release();
+      released = true;
+      const r = await survivor.done;
+      const output = r.stdout + r.stderr;
+      console.log(`[cluster compaction] killed the compacting ${killed === a ? 'run --cluster' : 'worker'} process; the ${survivor === a ? 'run --cluster' : 'worker'} process took over`);
+      expect(r.code, output).toBe(0);
+      // The survivor did the step (after the killed one's 30 s phase lock expired) and compacted.
+      expect(output).toMatch(compacting);
+      expect(output).toMatch(/compacted \d+ windows into \d+ part/);
+      await expectDatasetExactlyOnce(out);
+      const v = await runCli(['verify', '--out', out]);
+      expect(v.code, v.stdout + v.stderr).toBe(0);
+    } finally {
+      if (!released) await lock.release();
+    }
   }, 400_000);
 });

@@ -14,7 +14,7 @@ import { redactRedisUrl } from './url.js';
 import { clusterKeys, type ClusterKeys } from './layout.js';
 import { RedisTokenBucket } from './redis-bucket.js';
 import { ClusterIncrementalCompaction } from './incremental.js';
-import { slotTotals, type SlotTotals } from './run-totals.js';
+import { slotTotals, waitForFinalBeats, type SlotTotals } from './run-totals.js';
 import { runClusterWorker, type WorkerResult } from './worker.js';
 
 export { clusterUrl } from './url.js';
@@ -139,6 +139,7 @@ export async function runClusterCoordinator(a: ClusterRunArgs): Promise<ClusterR
           incremental.onPhase(phase);
         },
       });
+      // Its last compaction is part of what the summary reports (the finally below is for errors).
       await incremental?.finish();
       // Jobs that failed every attempt (a disk error, say) are not in any journal: rerunning retries them.
       const failedJobs = (await conn.queues.detect.getJobCounts('failed')).failed! + (await conn.queues.ingest.getJobCounts('failed')).failed!;
@@ -158,6 +159,8 @@ export async function runClusterCoordinator(a: ClusterRunArgs): Promise<ClusterR
  * slot written since this command started), over the time this process saw stage 2 run.
  */
 async function clusterSummary(a: ClusterRunArgs, started: number, result: WorkerResult, client: PolygonClient): Promise<{ summary: RunSummary; slots: SlotTotals[] }> {
+  // The other hosts see the run done at about the same time: their final counts are worth a short wait.
+  await waitForFinalBeats(a.out, started, result.slot);
   const slots = await slotTotals(a.out);
   // Every other slot that beat since this command started worked on this run; this process's own
   // figures are taken from its client (exact: its last heartbeat may be older than its last request).

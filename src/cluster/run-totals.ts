@@ -76,6 +76,21 @@ async function lastBeats(outDir: string): Promise<Map<number, SlotBeat>> {
   return beats;
 }
 
+/**
+ * Waits (at most `maxMs`) until every other slot that wrote a heartbeat since `sinceMs` has written
+ * its last one: the run is done, and each process writes its final counts as it exits, within a
+ * second or so. A killed process never does; the wait then ends at `maxMs`.
+ */
+export async function waitForFinalBeats(outDir: string, sinceMs: number, ownSlot: number, maxMs = 5_000): Promise<void> {
+  const until = Date.now() + maxMs;
+  for (;;) {
+    const beats = await lastBeats(outDir);
+    const running = [...beats].filter(([slot, b]) => slot !== ownSlot && !b.ended && b.lastBeatMs !== undefined && b.lastBeatMs >= sinceMs);
+    if (running.length === 0 || Date.now() >= until) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 /** Every cluster slot of the run folder (numbers above {@link SLOT_BASE}), sorted by slot. */
 export async function slotTotals(outDir: string): Promise<SlotTotals[]> {
   const journals = await listJournals(outDir);

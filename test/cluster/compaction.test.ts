@@ -92,6 +92,12 @@ describe.skipIf(skip !== undefined)(`cluster: compaction and the run summary (${
     expect(perHost.size, ra.stdout).toBe(2);
     for (const [slot, n] of perHost) expect(n, `slot ${slot}'s line is its journal`).toBe(jsonl(join(out, 'state', 'ingest', `part-${slot}.jsonl`)).length);
     expect([...perHost.values()].reduce((x, y) => x + y, 0)).toBe(windows.length);
+    // The request figures are every host's: the table's count is the sum of the hosts' final counts.
+    const hostRequests = [...ra.stdout.matchAll(/; ([\d,]+) requests, [\d,]+ 429s/g)].map((x) => Number(x[1]!.replace(/,/g, '')));
+    expect(hostRequests).toHaveLength(2);
+    const total = Number(/while not paused \(([\d,]+) requests/.exec(ra.stdout)?.[1]?.replace(/,/g, ''));
+    expect(total, ra.stdout).toBe(hostRequests[0]! + hostRequests[1]!);
+    expect(hostRequests.every((n) => n > 0), 'both hosts downloaded').toBe(true);
     expect(ra.stdout).toMatch(/Dataset: .*every committed window compacted/);
     expect(ra.stdout).toMatch(/dataset\/\{trades,quotes\}\/symbol=…\//);
   }, 400_000);

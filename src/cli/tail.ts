@@ -209,7 +209,7 @@ function watchRunFolder(dir: string, pollMs: number | undefined, onChange: () =>
 
 async function tail(dir: string, opts: TailOptions, io: CommandIo): Promise<number> {
   const m = await import('../ops/tail.js');
-  const { heartbeatFiles } = await import('../cluster/hosts-view.js');
+  const { heartbeatFiles } = await import('../ops/hosts-view.js');
   const run = new RunFollower(dir, m, heartbeatFiles);
   await run.readAll();
   const view = (): TailViewData => m.tailView(run.state, Date.now(), { stallAfterMs: opts.stallAfterMs });

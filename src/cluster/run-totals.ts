@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { listJournals } from '../ops/run-folder.js';
 import { loadJournal, scanWindowJournal } from '../sinks/index.js';
-import { heartbeatFiles } from './hosts-view.js';
+import { heartbeatFiles } from '../ops/hosts-view.js';
 import { SLOT_BASE } from './layout.js';
 
 /** One slot (one worker process) of a cluster run. */

@@ -1,8 +1,7 @@
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { DiskError, toDiskError } from './errors.js';
-import { LOG_NAMES, logsDir } from './run-folder/layout.js';
 import { LOG_REDACT_PATHS, REDACTED } from './secrets.js';
 
 export type { Logger } from 'pino';
@@ -52,12 +51,12 @@ function fileLogger(path: string, name: string, failed: Failed): Logger {
 }
 
 /**
- * Opens (appending) the run folder's log and heartbeat files (src/run-folder/layout.ts); a cluster
- * worker passes its own file names (one writer per file).
+ * Opens (appending) a run's log and heartbeat files, whose paths the run-folder layout gives
+ * (`runLogPaths`: the one-host files, or a cluster slot's own; one writer per file).
  */
-export function openRunLogs(outDir: string, names?: { readonly log: string; readonly heartbeat: string }): RunLogs {
-  const dir = logsDir(outDir);
-  mkdirSync(dir, { recursive: true });
+export function openRunLogs(files: { readonly log: string; readonly heartbeat: string }): RunLogs {
+  mkdirSync(dirname(files.log), { recursive: true });
+  mkdirSync(dirname(files.heartbeat), { recursive: true });
   let first: Error | undefined;
   const waiting: Failed[] = [];
   const failed: Failed = (err) => {
@@ -65,8 +64,8 @@ export function openRunLogs(outDir: string, names?: { readonly log: string; read
     first = err;
     for (const cb of waiting.splice(0)) cb(err);
   };
-  const log = fileLogger(join(dir, names?.log ?? LOG_NAMES.log), 'tickpipe', failed);
-  const heartbeat = fileLogger(join(dir, names?.heartbeat ?? LOG_NAMES.heartbeat), 'heartbeat', failed);
+  const log = fileLogger(files.log, 'tickpipe', failed);
+  const heartbeat = fileLogger(files.heartbeat, 'heartbeat', failed);
   return {
     log,
     heartbeat,

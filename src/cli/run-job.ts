@@ -25,11 +25,11 @@ import type { CommandIo } from './command.js';
 import { ProgressView } from './progress-view.js';
 import { parseWindow, usesEmbeddedSim, type RunValues as Values } from './run.js';
 import { runDetect, runIngest, type Job } from './run-stages.js';
-import { formatSummary, type StopInfo } from './run-summary.js';
+import { formatSummary, type StopInfo } from '../ops/run-summary.js';
 import { compactAfterIngest, formatCompact } from './compact.js';
 import { datasetPaths } from '../dataset/layout.js';
-import { ingestPaths, JOURNAL_GLOBS } from '../run-folder/layout.js';
-import { exitStatusForSignal, gracefulStop } from './signals.js';
+import { ingestPaths, JOURNAL_GLOBS, runLogPaths } from '../run-folder/layout.js';
+import { exitStatusForSignal, gracefulStop } from '../signals.js';
 
 interface Source {
   readonly baseUrl: string;
@@ -208,7 +208,7 @@ async function runWithSource(values: Values, io: CommandIo, c: CheckedRun, days:
       await refuseHeldLocks(c.out, c.doDetect ? ownedWorkers(c.workers, c.partition) : [], c.doIngest ? c.partition.index : undefined);
     }
     await ensureRunSpec(c.out, spec);
-    const logs = openRunLogs(c.out);
+    const logs = openRunLogs(runLogPaths(c.out));
     appLog = logs.log;
     try {
       return await execute({

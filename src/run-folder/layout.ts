@@ -197,6 +197,12 @@ export function slotLogNames(slot: number): { heartbeat: string; log: string } {
   return { heartbeat: `heartbeat.slot-${slot}.ndjson`, log: `tickpipe.slot-${slot}.log` };
 }
 
+/** The log and heartbeat file of a one-host run, or of cluster slot `slot`. */
+export function runLogPaths(outDir: string, slot?: number): { readonly log: string; readonly heartbeat: string } {
+  const names = slot === undefined ? LOG_NAMES : slotLogNames(slot);
+  return { log: join(logsDir(outDir), names.log), heartbeat: join(logsDir(outDir), names.heartbeat) };
+}
+
 /** Matches every heartbeat file of a run folder: the one-host `heartbeat.ndjson` and each slot's. */
 export const HEARTBEAT_FILE_RE = /^heartbeat(?:\.slot-\d+)?\.ndjson$/;
 

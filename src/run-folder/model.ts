@@ -91,6 +91,13 @@ export class DetectFold {
     return { repeatedSymbols, repeatedShard, commits: fresh };
   }
 
+  /** The shard files of worker K that lines committed. */
+  shardNames(worker: number): Set<string> {
+    const out = new Set<string>();
+    for (const s of this.shards.values()) if (s.worker === worker) out.add(s.shard);
+    return out;
+  }
+
   /** Whether a line committed worker K's shard file `shard`. */
   hasShard(worker: number, shard: string): boolean {
     return this.shards.has(`${worker}/${shard}`);

@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { fitLine, ProgressView } from '../../src/cli/progress-view.js';
-import { formatSummary } from '../../src/cli/run-summary.js';
+import { formatSummary } from '../../src/ops/run-summary.js';
 import { renderIngest } from '../../src/cli/run-view.js';
 import type { RunSummary } from '../../src/run-folder/summary.js';
 import { initialProgress, reduceProgress, type ProgressEvent } from '../../src/progress/index.js';

@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { listJournals } from '../run-folder/index.js';
+import { listJournals, SLOT_HEARTBEAT_RE } from '../run-folder/index.js';
 import { loadJournal, scanWindowJournal } from '../sinks/index.js';
 import { heartbeatFiles } from '../ops/hosts-view.js';
 import { SLOT_BASE } from './layout.js';
@@ -50,7 +50,7 @@ const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v)
 async function lastBeats(outDir: string): Promise<Map<number, SlotBeat>> {
   const beats = new Map<number, SlotBeat>();
   for (const file of await heartbeatFiles(outDir)) {
-    const m = /^heartbeat\.slot-(\d+)\.ndjson$/.exec(basename(file));
+    const m = SLOT_HEARTBEAT_RE.exec(basename(file));
     if (!m) continue;
     const lines = (await readFile(file, 'utf8').catch(() => '')).split('\n').filter((l) => l.trim() !== '');
     for (let i = lines.length - 1; i >= 0; i--) {

@@ -203,6 +203,9 @@ export function runLogPaths(outDir: string, slot?: number): { readonly log: stri
   return { log: join(logsDir(outDir), names.log), heartbeat: join(logsDir(outDir), names.heartbeat) };
 }
 
+/** Matches a cluster slot's heartbeat file; group 1 is the slot. */
+export const SLOT_HEARTBEAT_RE = /^heartbeat\.slot-(\d+)\.ndjson$/;
+
 /** Matches every heartbeat file of a run folder: the one-host `heartbeat.ndjson` and each slot's. */
 export const HEARTBEAT_FILE_RE = /^heartbeat(?:\.slot-\d+)?\.ndjson$/;
 

@@ -32,6 +32,14 @@ import { publishAtomically } from './publish-atomically.js';
 /** File name of the index inside `state/ingest/`. */
 export const COMMITTED_INDEX_NAME = 'committed.idx';
 
+/** The folder of the stage-2 journals, the index and the key file: `OUT/state/ingest`. */
+export function ingestStateDir(outDir: string): string {
+  return join(outDir, 'state', 'ingest');
+}
+
+/** File name of the manifest key file (`manifest-keys.ts`) inside `state/ingest/`, beside the index. */
+export const MANIFEST_KEYS_NAME = 'committed.keys';
+
 const MAGIC = Buffer.from('TPCIDX\u0000\u0001', 'latin1');
 
 /** What a journal's covered prefix was when the index was written. */
@@ -123,8 +131,10 @@ export async function loadCommittedWindows(dir: string, names: readonly string[]
     covered.push({ name, bytes: r.end, lines: r.lines, sha1: digest.digest('hex') });
   }
   let indexWritten = false;
+  if (idx) ids.persistedEntries = idx.header.count;
   if (useIndex && names.length > 0 && readLines >= (opts.rewriteAfterLines ?? 10_000)) {
     indexWritten = await writeIndex(dir, ids, { hash: hash.name, journals: covered, lines, trades, quotes });
+    if (indexWritten) ids.persistedEntries = ids.poolEntries;
   }
   return { ids, lines, trades, quotes, index: loaded.use, indexWritten };
 }

@@ -43,12 +43,14 @@ export function ownedRows(rows: number, partition: Partition): number {
 export interface PassKeys {
   readonly keys: ManifestKeys;
   readonly dir: string;
+  /** Keys learned before the file is rewritten at the end of the pass. @default 1,000 */
+  readonly minLearned?: number;
 }
 
 /** The key file of `outDir`'s stage-2 state folder, checked against the committed set loaded at this start. */
-export async function openPassKeys(outDir: string, committed: CompactIdSet): Promise<PassKeys> {
+export async function openPassKeys(outDir: string, committed: CompactIdSet, minLearned?: number): Promise<PassKeys> {
   const dir = ingestStateDir(outDir);
-  return { keys: await loadManifestKeys(dir, committed), dir };
+  return { keys: await loadManifestKeys(dir, committed), dir, ...(minLearned !== undefined ? { minLearned } : {}) };
 }
 
 /** Keys learned before the key file is rewritten at the end of a pass (a rewrite costs ~50 ms per 500k keys). */
@@ -141,7 +143,7 @@ export class ManifestPass {
         else if (keys && this.#lastCommitted >= 0) batch.learn(keys, i, this.#lastCommitted);
       }
     }
-    if (this.#keys) await saveManifestKeys(this.#keys.dir, this.#keys.keys, this.#state.completed, MIN_LEARNED_KEYS);
+    if (this.#keys) await saveManifestKeys(this.#keys.dir, this.#keys.keys, this.#state.completed, this.#keys.minLearned ?? MIN_LEARNED_KEYS);
     this.#finished = true;
     yield onFinished(this.counts());
   }

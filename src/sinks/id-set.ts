@@ -143,6 +143,11 @@ export class CompactIdSet {
       .digest('hex');
   }
 
+  /** The ID of byte-pool entry `k` (0 ≤ k < {@link poolEntries}). */
+  entryAt(k: number): string {
+    return Buffer.from(this.#pool.buffer, this.#pool.byteOffset + this.#starts[k]!, this.#starts[k + 1]! - this.#starts[k]!).toString('latin1');
+  }
+
   /** Entries held in the byte pool (entry numbers 0..poolEntries-1; IDs above U+00FF come after). */
   get poolEntries(): number {
     return this.#count;

@@ -4,17 +4,19 @@
  *
  *   by-day/symbol=S/date=YYYY-MM-DD/trades.parquet
  *
- * while keeping tickpipe's exactly-once protocol: a lock (one writer), the file published
- * atomically (tmp + fsync + rename + folder fsync), THEN a journal line (the commit point), and on
- * start everything the journal names is skipped. A crash between publish and journal only costs a
- * re-download that overwrites identical content.
+ * while keeping tickpipe's exactly-once protocol through its one commit sink (`CommitSink`, the
+ * lifecycle of docs/ARCHITECTURE.md "The commit protocol"): a lock (one writer); the file in
+ * progress as a tmp file, published atomically (fsync + rename + folder fsync: pending), THEN a
+ * journal line (committed). On start everything the journal names is skipped; before a symbol-day
+ * is redone, `recoverFolder` removes the tmp files a killed run left in its folder, and a pending
+ * file (a crash between publish and journal) is simply overwritten by the re-download.
  *
  *   npx tsc -p tsconfig.examples.json && node dist-examples/custom-sink.js --manifest run/events/events.parquet --out ./by-day-run
  */
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { concatMap, from, lastValueFrom, mergeMap, reduce } from 'rxjs';
-import { Journal, PolygonClient, TokenBucket, acquireLock, fetchTrades, publishAtomically, tradesFrame } from 'tickpipe';
+import { CommitSink, Journal, NOTHING_COMMITTED, PolygonClient, TokenBucket, acquireLock, fetchTrades, itemsNamed, recoverFolder, tradesFrame } from 'tickpipe';
 import { epochDayToIso, nyEpochDay } from 'tickpipe/detect';
 import { skipCompleted } from 'tickpipe/operators';
 import { readManifest } from 'tickpipe/streams';
@@ -101,6 +103,7 @@ export async function main(opts: CustomSinkOptions): Promise<CustomSinkResult> {
     // Journal.load truncates a torn last line left by a crash, then returns the committed lines.
     const { journal, entries } = await Journal.load<DayLine>(journalPath(opts.outDir), { groupCommitMs: 100 });
     const done = new Set(entries.map((l) => `${l.symbol}|${l.date}`));
+    const sink = new CommitSink(journal);
     try {
       const counts = await lastValueFrom(
         from(days).pipe(
@@ -109,12 +112,19 @@ export async function main(opts: CustomSinkOptions): Promise<CustomSinkResult> {
             (d) =>
               fetchTrades(client, d.symbol, d.gte, d.lte).pipe(
                 concatMap(async (trades) => {
+                  const path = dayPath(opts.outDir, d.symbol, d.date);
+                  // Not journaled, so whatever a killed run left for this symbol-day is recovered
+                  // first: tmp files removed, a published file left for the publish to overwrite.
+                  await recoverFolder(dirname(path), itemsNamed([basename(path)], d), NOTHING_COMMITTED, 'overwrite');
                   const frame = tradesFrame(trades);
-                  await publishAtomically(dayPath(opts.outDir, d.symbol, d.date), async (tmp) => {
-                    frame.writeParquet(tmp, { compression: 'zstd' });
-                  });
-                  // Only now is the symbol-day done: the journal line is the commit point.
-                  await journal.append({ symbol: d.symbol, date: d.date, gte: String(d.gte), lte: String(d.lte), trades: trades.length });
+                  // Published first (pending), then the journal line: only now is the symbol-day done.
+                  await sink.commit([{ path, write: async (tmp) => frame.writeParquet(tmp, { compression: 'zstd' }) }], () => ({
+                    symbol: d.symbol,
+                    date: d.date,
+                    gte: String(d.gte),
+                    lte: String(d.lte),
+                    trades: trades.length,
+                  }));
                   return trades.length;
                 }),
               ),

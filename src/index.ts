@@ -21,6 +21,10 @@ export * from './operators/index.js';
 export * from './streams/index.js';
 export {
   publishAtomically,
+  CommitSink,
+  recoverFolder,
+  itemsNamed,
+  NOTHING_COMMITTED,
   Journal,
   loadJournal,
   acquireLock,
@@ -43,6 +47,8 @@ export {
   type ShardJournalLine,
   type RunSpec,
   type FsLayer,
+  type FileToPublish,
+  type CommitState,
 } from './sinks/index.js';
 export {
   builtinDetectors,

@@ -2,11 +2,12 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { DiskError, toDiskError } from './errors.js';
+import { LOG_REDACT_PATHS, REDACTED } from './secrets.js';
 
 export type { Logger } from 'pino';
 
-/** Paths whose values are never written, whatever a caller passes to the logger. */
-const REDACT_PATHS = ['apiKey', 'api_key', 'key', '*.apiKey', '*.api_key', 'headers.authorization', '*.headers.authorization'];
+/** The one secret scrubber; re-exported here, where callers of the logger look for it. */
+export { scrubSecret } from './secrets.js';
 
 /** The two pino streams of a run folder: the application log and the heartbeat log. */
 export interface RunLogs {
@@ -41,7 +42,8 @@ function fileLogger(path: string, name: string, failed: Failed): Logger {
     {
       name,
       base: { pid: process.pid },
-      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      // Paths whose values are never written, whatever a caller passes to the logger.
+      redact: { paths: [...LOG_REDACT_PATHS], censor: REDACTED },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     dest,
@@ -86,12 +88,3 @@ export function openRunLogs(outDir: string, names?: { readonly log: string; read
 
 /** A logger that drops everything: for library use without a run folder. */
 export const silentLogger: Logger = pino({ level: 'silent' });
-
-/**
- * Removes every occurrence of `secret` from `text`. Defence in depth for messages that reach the
- * terminal: the client never puts the key in an error, but a message quoting a user's URL might.
- */
-export function scrubSecret(text: string, secret: string | undefined): string {
-  if (!secret || secret.length < 4) return text;
-  return text.split(secret).join('[redacted]');
-}

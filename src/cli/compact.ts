@@ -1,11 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { compact, type CompactOptions, type CompactResult } from '../dataset/compact.js';
+import { compact } from '../dataset/compact.js';
+import { formatCompact } from '../dataset/run-compaction.js';
 import { IncrementalCompactor } from '../dataset/incremental.js';
-import { datasetPaths } from '../dataset/layout.js';
-import { compactionHolder } from '../dataset/state.js';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { InputError, LockedError } from '../errors.js';
+import { InputError } from '../errors.js';
 import { parseFlags } from '../args.js';
 import type { Command } from './command.js';
 
@@ -23,36 +21,8 @@ Options:
                       "done" for resume); default: keep them
   -h, --help          this help`;
 
-/** One line describing a compaction, shared by `compact` and `run`. */
-export function formatCompact(r: CompactResult): string {
-  const extra = [
-    r.rolledForward > 0 ? `${r.rolledForward} interrupted part(s) finished` : '',
-    r.discarded > 0 ? `${r.discarded} uncommitted staged file(s) discarded` : '',
-    r.windowsRemoved > 0 ? `${r.windowsRemoved} window folder(s) removed` : '',
-    r.missingWindows.length > 0 ? `${r.missingWindows.length} committed window(s) skipped: a file is missing (see tickpipe verify)` : '',
-  ].filter(Boolean);
-  return `compacted ${r.windows} windows into ${r.parts} part(s): ${r.trades} trades, ${r.quotes} quotes${extra.length ? `; ${extra.join('; ')}` : ''}`;
-}
-
-/**
- * Compaction at the end of `run`. Another process's compaction (a partition of the same run, an
- * incremental one, or `tickpipe compact`) is not an error: this one waits for it (polling the lock
- * every second, at most `waitMs`), then compacts what is left, so windows committed while the other
- * was running are not left out. Returns undefined if the lock is still held after `waitMs`.
- */
-export async function compactAfterIngest(out: string, opts: CompactOptions, waitMs = 600_000): Promise<CompactResult | undefined> {
-  const until = Date.now() + waitMs;
-  for (;;) {
-    try {
-      return await compact(out, opts);
-    } catch (err) {
-      if (!(err instanceof LockedError)) throw err;
-      if (Date.now() >= until) return undefined;
-    }
-    do await sleep(1000);
-    while ((await compactionHolder(datasetPaths(out))) !== undefined && Date.now() < until);
-  }
-}
+// Shared with `run` and the cluster's end-of-run compaction (src/dataset/run-compaction.ts).
+export { compactAfterIngest, formatCompact } from '../dataset/run-compaction.js';
 
 /**
  * The incremental compactor of `run` (rule: src/dataset/incremental.ts): each compaction during

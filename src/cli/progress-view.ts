@@ -73,12 +73,29 @@ export class ProgressView {
     if (this.tty) {
       this.clear();
       const width = this.stream.columns || 120;
-      this.stream.write(lines.map((l) => (l.length > width ? l.slice(0, width - 1) : l)).join('\n') + '\n');
+      this.stream.write(lines.map((l) => fitLine(l, width)).join('\n') + '\n');
       this.drawn = lines.length;
     } else {
       this.stream.write(lines.join(' | ') + '\n');
     }
   }
+}
+
+/**
+ * `line` cut to fit a terminal of `width` columns: a line that would wrap breaks the block's
+ * redraw (the cursor-up count would be wrong), so it is cut — at the last `, ` field boundary that
+ * fits, with `…`, so no figure is shown half (`rss 3` of `rss 312 MB`).
+ *
+ * @example
+ * ```ts
+ * fitLine('detect 25/25 symbols, ETA 0s, rss 312 MB', 32); // 'detect 25/25 symbols, ETA 0s, …'
+ * ```
+ */
+export function fitLine(line: string, width: number): string {
+  if (line.length <= width) return line;
+  const room = width - 2; // keep the last column free (some terminals wrap on it) and room for '…'
+  const cut = line.lastIndexOf(', ', room - 1);
+  return cut > 0 ? `${line.slice(0, cut + 2)}…` : `${line.slice(0, room)}…`;
 }
 
 export { bar, formatDuration } from '../progress/format.js';

@@ -25,10 +25,10 @@ import type { CommandIo } from './command.js';
 import { ProgressView } from './progress-view.js';
 import { parseWindow, usesEmbeddedSim, type RunValues as Values } from './run.js';
 import { runDetect, runIngest, type Job } from './run-stages.js';
-import { formatSummary, type StopInfo } from './run-summary.js';
+import { formatSummary, type StopInfo } from '../ops/run-summary.js';
 import { compactAfterIngest, formatCompact } from './compact.js';
 import { datasetPaths } from '../dataset/layout.js';
-import { exitStatusForSignal, gracefulStop } from './signals.js';
+import { exitStatusForSignal, gracefulStop } from '../signals.js';
 
 interface Source {
   readonly baseUrl: string;

@@ -14,7 +14,7 @@ import {
   throttleAdvice,
   type ProgressState,
 } from '../progress/index.js';
-import type { HttpMetricsSnapshot } from '../streams/http-metrics.js';
+import type { HttpMetricsSnapshot } from '../streams/http/metrics.js';
 
 interface Common {
   /** The configured client rate, req/s. */

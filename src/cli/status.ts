@@ -1,6 +1,6 @@
 import { formatDatasetSummary } from '../dataset/format.js';
 import type { StatusReport } from '../ops/status.js';
-import { formatHostRow } from '../cluster/hosts-view.js';
+import { formatHostRow } from '../ops/hosts-view.js';
 import { parseFlags } from '../args.js';
 import type { Command } from './command.js';
 import { bar, formatDuration } from './progress-view.js';

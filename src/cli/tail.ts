@@ -91,105 +91,163 @@ export function tailWatchFilter(dir: string, path: Pick<typeof nodePath, 'join' 
   return (p: string) => p === dir || watched.has(p) || p.startsWith(stateRoot) || slotHeartbeat(p);
 }
 
-async function tail(dir: string, opts: TailOptions, io: CommandIo): Promise<number> {
-  const { emptyTailState, FileFollower, foldHeartbeat, nextStallAt, renderTail, StateReader, tailView, withDisk } = await import('../ops/tail.js');
-  const { heartbeatFiles } = await import('../cluster/hosts-view.js');
-  const hbPath = join(dir, 'logs', 'heartbeat.ndjson');
-  let state = emptyTailState();
-  // The one-host heartbeat, and in cluster mode one file per host process (found as they appear).
-  let followers = new Map<string, InstanceType<typeof FileFollower>>([[hbPath, new FileFollower(hbPath)]]);
-  const disk = new StateReader(dir);
-  const readAll = async (): Promise<void> => {
-    for (const f of await heartbeatFiles(dir)) if (!followers.has(f)) followers.set(f, new FileFollower(f));
-    let reset = false;
-    for (const follower of followers.values()) await follower.poll((line) => void foldHeartbeat(state, line), () => (reset = true));
-    if (reset) {
-      // A rotated or truncated file starts a fresh history: the old counters no longer match it.
-      const d = state.disk;
-      state = withDisk(emptyTailState(), d);
-      followers = new Map([...followers.keys()].map((f) => [f, new FileFollower(f)]));
-      for (const follower of followers.values()) await follower.poll((line) => void foldHeartbeat(state, line), () => undefined);
-    }
-    withDisk(state, await disk.refresh());
-  };
-  await readAll();
-  const view = (): TailViewData => tailView(state, Date.now(), { stallAfterMs: opts.stallAfterMs });
+type TailModule = typeof import('../ops/tail.js');
+type TailState = ReturnType<TailModule['emptyTailState']>;
 
-  if (opts.once) {
-    const v = view();
-    io.stdout.write(opts.json ? JSON.stringify(v) + '\n' : renderTail(v).join('\n') + '\n');
-    return 0;
+/**
+ * The followed files and the folded state: the one-host heartbeat, every cluster host's heartbeat
+ * file (found as they appear), and state/ on disk.
+ */
+class RunFollower {
+  state: TailState;
+  #followers: Map<string, InstanceType<TailModule['FileFollower']>>;
+  readonly #disk: InstanceType<TailModule['StateReader']>;
+
+  constructor(
+    readonly dir: string,
+    private readonly m: TailModule,
+    private readonly heartbeatFiles: (dir: string) => Promise<string[]>,
+  ) {
+    const hbPath = join(dir, 'logs', 'heartbeat.ndjson');
+    this.state = m.emptyTailState();
+    this.#followers = new Map([[hbPath, new m.FileFollower(hbPath)]]);
+    this.#disk = new m.StateReader(dir);
   }
 
-  const pv = opts.json ? undefined : new ProgressView({ stream: io.stdout });
-  let lastJson = '';
-  const emit = (): void => {
-    const v = view();
-    if (opts.json) {
-      // Print only real changes: the clock alone moving is not an update.
-      const key = JSON.stringify({ ...v, at: '', workers: v.workers.map((w) => ({ ...w, silentSec: 0 })) });
-      if (key === lastJson) return;
-      lastJson = key;
-      io.stdout.write(JSON.stringify(v) + '\n');
-    } else {
-      pv!.update(() => renderTail(v));
+  /** Folds what every heartbeat file gained, and re-reads state/. */
+  async readAll(): Promise<void> {
+    const { m } = this;
+    for (const f of await this.heartbeatFiles(this.dir)) if (!this.#followers.has(f)) this.#followers.set(f, new m.FileFollower(f));
+    let reset = false;
+    for (const follower of this.#followers.values()) await follower.poll((line) => void m.foldHeartbeat(this.state, line), () => (reset = true));
+    if (reset) {
+      // A rotated or truncated file starts a fresh history: the old counters no longer match it.
+      const d = this.state.disk;
+      this.state = m.withDisk(m.emptyTailState(), d);
+      this.#followers = new Map([...this.#followers.keys()].map((f) => [f, new m.FileFollower(f)]));
+      for (const follower of this.#followers.values()) await follower.poll((line) => void m.foldHeartbeat(this.state, line), () => undefined);
     }
-  };
+    m.withDisk(this.state, await this.#disk.refresh());
+  }
+}
 
-  let stop: () => void = () => {};
-  const stopped = new Promise<void>((resolve) => {
-    stop = resolve;
-  });
-  let stallTimer: NodeJS.Timeout | undefined;
-  const armStallTimer = (): void => {
-    if (stallTimer) clearTimeout(stallTimer);
-    stallTimer = undefined;
-    const at = nextStallAt(state, Date.now(), opts.stallAfterMs);
-    if (at !== undefined) stallTimer = setTimeout(emit, Math.max(0, at - Date.now()));
-  };
+/** Prints the view: redrawn in place, or one JSON line per real change. */
+class TailOutput {
+  readonly #pv: ProgressView | undefined;
+  #lastJson = '';
 
-  // Updates are serialized: events arriving during one set `dirty` and cause exactly one more.
-  let running: Promise<void> | undefined;
-  let dirty = false;
-  let failure: unknown;
-  const update = (): void => {
-    if (running) {
-      dirty = true;
+  constructor(
+    private readonly io: CommandIo,
+    private readonly json: boolean,
+    private readonly render: (v: TailViewData) => string[],
+  ) {
+    this.#pv = json ? undefined : new ProgressView({ stream: io.stdout });
+  }
+
+  emit(v: TailViewData): void {
+    if (!this.json) {
+      this.#pv!.update(() => this.render(v));
       return;
     }
-    running = (async () => {
+    // Print only real changes: the clock alone moving is not an update.
+    const key = JSON.stringify({ ...v, at: '', workers: v.workers.map((w) => ({ ...w, silentSec: 0 })) });
+    if (key === this.#lastJson) return;
+    this.#lastJson = key;
+    this.io.stdout.write(JSON.stringify(v) + '\n');
+  }
+
+  end(): void {
+    this.#pv?.end();
+  }
+}
+
+/** Runs `step` on each request, one at a time: requests arriving during one cause exactly one more. */
+class SerializedUpdates {
+  #running: Promise<void> | undefined;
+  #dirty = false;
+
+  constructor(
+    private readonly step: () => Promise<void>,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  readonly request = (): void => {
+    if (this.#running) {
+      this.#dirty = true;
+      return;
+    }
+    this.#running = (async () => {
       do {
-        dirty = false;
-        await readAll();
-        emit();
-        armStallTimer();
-      } while (dirty);
+        this.#dirty = false;
+        await this.step();
+      } while (this.#dirty);
     })()
-      .catch((err: unknown) => {
-        failure = err;
-        stop();
-      })
-      .finally(() => (running = undefined));
+      .catch(this.onError)
+      .finally(() => (this.#running = undefined));
   };
 
+  /** Waits for the update under way, if any. */
+  async settle(): Promise<void> {
+    await this.#running?.catch(() => undefined);
+  }
+}
+
+/** Watches the heartbeats and state/ (never windows/, which can hold a million folders). */
+function watchRunFolder(dir: string, pollMs: number | undefined, onChange: () => void, onError: (err: unknown) => void): FSWatcher {
   const wanted = tailWatchFilter(dir);
   const watcher: FSWatcher = watch(dir, {
     ignoreInitial: true,
     depth: 2,
-    // Only the heartbeat and state/: windows/ can hold a million folders.
     ignored: (p: string) => !wanted(p),
-    ...(opts.pollMs !== undefined ? { usePolling: true, interval: opts.pollMs, binaryInterval: opts.pollMs } : {}),
+    ...(pollMs !== undefined ? { usePolling: true, interval: pollMs, binaryInterval: pollMs } : {}),
   });
-  watcher.on('all', () => update());
+  watcher.on('all', onChange);
+  watcher.on('error', onError);
+  watcher.on('ready', onChange); // catch what was appended while the watcher started
+  return watcher;
+}
 
+async function tail(dir: string, opts: TailOptions, io: CommandIo): Promise<number> {
+  const m = await import('../ops/tail.js');
+  const { heartbeatFiles } = await import('../ops/hosts-view.js');
+  const run = new RunFollower(dir, m, heartbeatFiles);
+  await run.readAll();
+  const view = (): TailViewData => m.tailView(run.state, Date.now(), { stallAfterMs: opts.stallAfterMs });
+  if (opts.once) {
+    const v = view();
+    io.stdout.write(opts.json ? JSON.stringify(v) + '\n' : m.renderTail(v).join('\n') + '\n');
+    return 0;
+  }
+  return follow(run, view, opts, io, m);
+}
+
+/** The live part of `tail`: redraws on every change and when a worker turns stalled, until a signal or an error. */
+async function follow(run: RunFollower, view: () => TailViewData, opts: TailOptions, io: CommandIo, m: TailModule): Promise<number> {
+  const out = new TailOutput(io, opts.json, m.renderTail);
+  const emit = (): void => out.emit(view());
+  let stop: () => void = () => {};
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  let failure: unknown;
+  const fail = (err: unknown): void => {
+    failure = err;
+    stop();
+  };
+  let stallTimer: NodeJS.Timeout | undefined;
+  const armStallTimer = (): void => {
+    if (stallTimer) clearTimeout(stallTimer);
+    stallTimer = undefined;
+    const at = m.nextStallAt(run.state, Date.now(), opts.stallAfterMs);
+    if (at !== undefined) stallTimer = setTimeout(emit, Math.max(0, at - Date.now()));
+  };
+  const updates = new SerializedUpdates(async () => {
+    await run.readAll();
+    emit();
+    armStallTimer();
+  }, fail);
+  const watcher = watchRunFolder(run.dir, opts.pollMs, updates.request, fail);
   const onSignal = (): void => stop();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  watcher.on('error', (err) => {
-    failure = err;
-    stop();
-  });
-  watcher.on('ready', () => update()); // catch what was appended while the watcher started
   emit();
   armStallTimer();
   try {
@@ -199,8 +257,8 @@ async function tail(dir: string, opts: TailOptions, io: CommandIo): Promise<numb
     process.off('SIGTERM', onSignal);
     if (stallTimer) clearTimeout(stallTimer);
     await watcher.close();
-    await running?.catch(() => undefined);
-    pv?.end();
+    await updates.settle();
+    out.end();
   }
   if (failure !== undefined) throw failure;
   return 0;

@@ -1,6 +1,6 @@
 import { parseFlags, parseIntInRange } from '../args.js';
 import type { Command } from './command.js';
-import { exitStatusForSignal, gracefulStop } from './signals.js';
+import { exitStatusForSignal, gracefulStop } from '../signals.js';
 
 const HELP = `Usage: tickpipe worker --cluster redis://HOST:PORT --out DIR [options]
 
@@ -8,6 +8,8 @@ Joins the cluster run of DIR (a folder every host mounts) that \`tickpipe run --
 takes its jobs (stage-1 symbols, then stage-2 windows) until the run is done, and exits 0.
 Start it on any number of hosts, before or after the run starts; a host that dies loses nothing
 (its jobs go to the others). The data source comes from DIR/run.json; the API key from this host.
+When stage 2 is finished, the process that finds it so compacts the windows into DIR/dataset/
+(unless the run was started with --no-compact); every process exits once that is done.
 
 Options:
   --cluster URL            Redis of the run (default $TICKPIPE_REDIS_URL)

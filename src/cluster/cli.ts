@@ -3,20 +3,31 @@
  * `tickpipe worker --cluster URL --out DIR` (a worker on any host).
  */
 import { resolve } from 'node:path';
-import type { CommandIo } from '../cli/command.js';
 import type { Detector } from '../detect/index.js';
 import { loadDetectorModule, selectDetectors } from '../detect/module-loader.js';
 import { InputError, UsageError } from '../errors.js';
-import { runSummary } from '../pipeline/summary.js';
+import { runSummary, type RunSummary } from '../pipeline/summary.js';
 import { readRunSpec } from '../sinks/index.js';
 import { PolygonClient } from '../streams/polygon-client.js';
 import { connectRedis, ensureClusterFile, openQueues, readClusterFile, startClusterRun, type ClusterMeta } from './coordinator.js';
 import { redactRedisUrl } from './url.js';
 import { clusterKeys, type ClusterKeys } from './layout.js';
 import { RedisTokenBucket } from './redis-bucket.js';
+import { ClusterIncrementalCompaction } from './incremental.js';
+import { slotTotals, waitForFinalBeats, type SlotTotals } from './run-totals.js';
 import { runClusterWorker, type WorkerResult } from './worker.js';
 
 export { clusterUrl } from './url.js';
+
+/**
+ * What the cluster's command runners use of a command's io: a subset of the CLI's `CommandIo`
+ * (which satisfies it), declared here because the cluster layer sits below the command line.
+ */
+export interface ClusterIo {
+  readonly stdout: { write(text: string): unknown };
+  readonly stderr: { write(text: string): unknown };
+  readonly env: NodeJS.ProcessEnv;
+}
 
 interface Conn {
   readonly redis: ReturnType<typeof connectRedis>;
@@ -69,7 +80,7 @@ function makeClient(conn: Conn, meta: ClusterMeta, baseUrl: string, apiKey: stri
 
 /** Parameters of `run --cluster` once `run` has validated its flags. */
 export interface ClusterRunArgs {
-  readonly io: CommandIo;
+  readonly io: ClusterIo;
   readonly url: string;
   readonly out: string;
   readonly baseUrl: string;
@@ -82,8 +93,20 @@ export interface ClusterRunArgs {
   readonly signal: AbortSignal;
 }
 
+/** What `run --cluster` reports at its end. */
+export interface ClusterRunOutcome {
+  /** This process's own work. */
+  readonly result: WorkerResult;
+  /** The run folder's totals (every host's journals), the request figures summed over every host. */
+  readonly summary: RunSummary;
+  /** What each worker process committed, from its own journals. */
+  readonly slots: readonly SlotTotals[];
+  /** Jobs that failed on every attempt (in no journal). */
+  readonly failedJobs: number;
+}
+
 /** `run --cluster`: publishes and enqueues the run, then works on it like any worker until it is done. */
-export async function runClusterCoordinator(a: ClusterRunArgs): Promise<{ result: WorkerResult; summary: Awaited<ReturnType<typeof runSummary>>; failedJobs: number }> {
+export async function runClusterCoordinator(a: ClusterRunArgs): Promise<ClusterRunOutcome> {
   const say = (l: string) => a.io.stderr.write(l + '\n');
   const started = Date.now();
   const { runId } = await ensureClusterFile(a.out);
@@ -95,6 +118,7 @@ export async function runClusterCoordinator(a: ClusterRunArgs): Promise<{ result
     };
     await enqueue();
     const { client, bucket } = makeClient(conn, a.meta, a.baseUrl, a.apiKey, say);
+    let incremental: ClusterIncrementalCompaction | undefined;
     try {
       const result = await runClusterWorker({
         outDir: a.out,
@@ -109,12 +133,19 @@ export async function runClusterCoordinator(a: ClusterRunArgs): Promise<{ result
         signal: a.signal,
         say,
         onStateLost: enqueue,
+        onPhase: (phase, log) => {
+          if (!a.meta.compact) return;
+          incremental ??= new ClusterIncrementalCompaction(a.out, a.meta.compact.removeWindows, { say, log });
+          incremental.onPhase(phase);
+        },
       });
-      const summary = await runSummary(a.out, { wallMs: Date.now() - started, metrics: client.metrics(), quota: a.meta.quota, ingestElapsedMs: undefined });
+      // Its last compaction is part of what the summary reports (the finally below is for errors).
+      await incremental?.finish();
       // Jobs that failed every attempt (a disk error, say) are not in any journal: rerunning retries them.
       const failedJobs = (await conn.queues.detect.getJobCounts('failed')).failed! + (await conn.queues.ingest.getJobCounts('failed')).failed!;
-      return { result, summary, failedJobs };
+      return { result, ...(await clusterSummary(a, started, result, client)), failedJobs };
     } finally {
+      await incremental?.finish();
       await closeQuotaClient(bucket, client, say);
     }
   } finally {
@@ -122,9 +153,28 @@ export async function runClusterCoordinator(a: ClusterRunArgs): Promise<{ result
   }
 }
 
+/**
+ * The summary of a cluster run, from the folder: the totals of every journal, each slot's own
+ * totals, and the requests of every process that worked on this run (the last heartbeat of each
+ * slot written since this command started), over the time this process saw stage 2 run.
+ */
+async function clusterSummary(a: ClusterRunArgs, started: number, result: WorkerResult, client: PolygonClient): Promise<{ summary: RunSummary; slots: SlotTotals[] }> {
+  // The other hosts see the run done at about the same time: their final counts are worth a short wait.
+  await waitForFinalBeats(a.out, started, result.slot);
+  const slots = await slotTotals(a.out);
+  // Every other slot that beat since this command started worked on this run; this process's own
+  // figures are taken from its client (exact: its last heartbeat may be older than its last request).
+  const others = slots.filter((s) => s.slot !== result.slot && s.lastBeatMs !== undefined && s.lastBeatMs >= started);
+  const sum = (k: 'requests' | 'ok' | 'rateLimited') => others.reduce((n, s) => n + s[k], 0);
+  const own = client.metrics();
+  const metrics = { ...own, sent: own.sent + sum('requests'), requests: own.requests + sum('requests'), ok: own.ok + sum('ok'), rateLimited: own.rateLimited + sum('rateLimited') };
+  const summary = await runSummary(a.out, { wallMs: Date.now() - started, metrics, quota: a.meta.quota, ingestElapsedMs: result.ingestMs !== undefined && result.ingestMs > 0 ? result.ingestMs : undefined });
+  return { summary, slots };
+}
+
 /** Flags of `tickpipe worker`. */
 export interface WorkerArgs {
-  readonly io: CommandIo;
+  readonly io: ClusterIo;
   readonly url: string;
   readonly out: string;
   readonly apiKey: string | undefined;

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { InputError } from '../errors.js';
+import { compactAfterIngest, formatCompact } from '../dataset/run-compaction.js';
 import { consolidate, manifestPath } from '../pipeline/consolidate.js';
 import { loadIngestState, publishBytes } from '../sinks/index.js';
 import { readManifest } from '../streams/manifest.js';
@@ -26,6 +27,12 @@ export interface ClusterMeta {
   readonly adaptive: boolean;
   /** What the rate is measured against in reports. */
   readonly quota: number;
+  /**
+   * Compact the windows into `dataset/` at the end of the run (and during ingest, on the `run
+   * --cluster` host): null with `--no-compact`. Absent in the settings of a run started by an
+   * earlier version: no compaction, as then.
+   */
+  readonly compact?: { readonly removeWindows: boolean } | null;
 }
 
 export interface StageJob {
@@ -114,13 +121,17 @@ export interface PhaseContext {
   readonly detectQueue: Queue;
   readonly ingestQueue: Queue;
   readonly note: (msg: string, fields?: object) => void;
+  /** Called each time a stage is found with every job of it enqueued and none left to do. */
+  readonly onDrained?: (stage: 'detect' | 'ingest') => void;
 }
 
 /**
  * Moves the run on when its stage is finished: detect → (consolidate, enqueue windows) → ingest →
- * done. Any process may call it at any time; a short Redis lock makes one of them do the step, and
- * every step is idempotent (consolidate rewrites the same manifest; window jobs de-duplicate), so a
- * process dying mid-step only means the next one does it again.
+ * (compact) → done. Any process may call it at any time; a short Redis lock makes one of them do
+ * the step, and every step is idempotent (consolidate rewrites the same manifest; window jobs
+ * de-duplicate; compaction finishes what a killed one started and never compacts a window twice),
+ * so a process dying mid-step only means the next one does it again. The run is `done` only once
+ * compacted, so every process, `run --cluster` included, exits after the dataset is complete.
  */
 export async function advancePhase(ctx: PhaseContext): Promise<ClusterPhase | null> {
   const { redis, keys } = ctx;
@@ -129,12 +140,14 @@ export async function advancePhase(ctx: PhaseContext): Promise<ClusterPhase | nu
   const stage = phase;
   if ((await redis.get(keys.enqueued(stage))) !== '1') return phase;
   if (!(await drained(stage === 'detect' ? ctx.detectQueue : ctx.ingestQueue))) return phase;
+  ctx.onDrained?.(stage);
   const token = randomBytes(8).toString('hex');
   if ((await redis.set(keys.transition, token, 'PX', 30_000, 'NX')) !== 'OK') return phase;
   const renew = setInterval(() => void redis.pexpire(keys.transition, 30_000).catch(() => undefined), 10_000);
   try {
     if ((await redis.get(keys.phase)) !== stage) return (await redis.get(keys.phase)) as ClusterPhase | null;
     if (stage === 'ingest') {
+      await compactAtEnd(ctx);
       await redis.set(keys.phase, 'done');
       ctx.note('cluster: ingest finished; run done');
       return 'done';
@@ -154,6 +167,26 @@ export async function advancePhase(ctx: PhaseContext): Promise<ClusterPhase | nu
   } finally {
     clearInterval(renew);
     await redis.eval(RELEASE, 1, keys.transition, token).catch(() => undefined);
+  }
+}
+
+/**
+ * The end-of-run compaction, by the process that found stage 2 finished (under the transition
+ * lock, so one process at a time; the compaction lock in the shared folder makes it the only
+ * compactor, waiting for an incremental one or a `tickpipe compact` to finish first). A failure
+ * is said and logged, and the run still ends: the windows are committed, and `tickpipe compact`
+ * finishes the dataset; the summary of `run --cluster` reads what is not compacted from the folder.
+ */
+async function compactAtEnd(ctx: PhaseContext): Promise<void> {
+  const opts = ctx.meta.compact;
+  if (!opts) return;
+  ctx.note('cluster: ingest finished; compacting the committed windows into dataset/');
+  try {
+    const r = await compactAfterIngest(ctx.outDir, { removeWindows: opts.removeWindows, command: 'tickpipe run --cluster (end of run)' });
+    ctx.note(r ? formatCompact(r) : 'compaction skipped: another process held the compaction lock for 10 minutes (run `tickpipe compact`)', { compaction: r ?? 'skipped: locked' });
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    ctx.note(`compaction failed (${message}); the windows are committed: run \`tickpipe compact\` to build dataset/`, { compactionError: message });
   }
 }
 

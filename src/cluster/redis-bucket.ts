@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { Observable } from 'rxjs';
-import { TokenBucket, type TokenBucketStats } from '../operators/token-bucket.js';
+import { TokenBucket, type RateLimiter, type TokenBucketStats } from '../operators/token-bucket.js';
 
 /**
  * Grants up to `want` requests on the cluster's one quota, to be sent at once, and records their
@@ -263,7 +263,7 @@ const DEFAULT_GUARD_MS = 20;
  * const bucket = new RedisTokenBucket({ redis, key: 'tickpipe:run1:bucket', rate: 25 });
  * await bucket.take(); // one request may go now, whichever host asks
  */
-export class RedisTokenBucket extends TokenBucket {
+export class RedisTokenBucket extends TokenBucket implements RateLimiter {
   readonly #redis: Redis;
   readonly #key: string;
   readonly #adaptive: boolean;

@@ -1,8 +1,10 @@
 /** `tickpipe run --cluster URL`: the checks and the run spec of `run`, then the coordinator. */
-import type { CommandIo } from '../cli/command.js';
-import { formatSummary } from '../cli/run-summary.js';
-import { exitStatusForSignal, gracefulStop } from '../cli/signals.js';
+import { existsSync } from 'node:fs';
+import { formatSummary } from '../ops/run-summary.js';
+import { exitStatusForSignal, gracefulStop } from '../signals.js';
 import type { Detector } from '../detect/index.js';
+import { datasetSummary, formatDatasetSummary } from '../dataset/check.js';
+import { datasetPaths } from '../dataset/layout.js';
 import { detectorSpec, type DetectorModule } from '../detect/module-loader.js';
 import { UsageError } from '../errors.js';
 import type { EventWindow } from '../pipeline/ingest-stage.js';
@@ -10,11 +12,12 @@ import type { Partition } from '../pipeline/partition.js';
 import { ensureRunSpec, hashUniverse, sanitizeBaseUrl, type RunSpec } from '../sinks/index.js';
 import { PolygonClient } from '../streams/polygon-client.js';
 import { redactRedisUrl } from './url.js';
-import { runClusterCoordinator } from './cli.js';
+import { runClusterCoordinator, type ClusterIo, type ClusterRunOutcome } from './cli.js';
+import { formatSlotTotals } from './run-totals.js';
 
 export interface ClusterJobArgs {
-  readonly values: { readonly 'base-url'?: string | undefined; readonly 'api-key'?: string | undefined; readonly manifest?: string | undefined; readonly adaptive?: boolean | undefined; readonly 'retry-failed'?: boolean | undefined; readonly 'no-progress'?: boolean | undefined };
-  readonly io: CommandIo;
+  readonly values: { readonly 'base-url'?: string | undefined; readonly 'api-key'?: string | undefined; readonly manifest?: string | undefined; readonly adaptive?: boolean | undefined; readonly 'retry-failed'?: boolean | undefined; readonly 'no-progress'?: boolean | undefined; readonly 'no-compact'?: boolean | undefined; readonly 'remove-windows'?: boolean | undefined };
+  readonly io: ClusterIo;
   readonly out: string;
   readonly embedded: boolean;
   readonly stage: string | undefined;
@@ -64,7 +67,7 @@ export async function runClusterJob(a: ClusterJobArgs): Promise<number> {
   const stop = gracefulStop((sig) => a.io.stderr.write(`tickpipe: ${sig} received: finishing jobs in flight (again to stop at once)\n`), () => undefined);
   try {
     a.io.stderr.write(`cluster: Redis ${redactRedisUrl(a.url)}, combined rate ${rate}/s for every host\n`);
-    const { result, summary, failedJobs } = await runClusterCoordinator({
+    const outcome = await runClusterCoordinator({
       io: a.io,
       url: a.url,
       out: a.out,
@@ -86,20 +89,37 @@ export async function runClusterJob(a: ClusterJobArgs): Promise<number> {
         rate,
         adaptive: a.values.adaptive ?? false,
         quota: rate,
+        compact: a.values['no-compact'] ? null : { removeWindows: a.values['remove-windows'] ?? false },
       },
       concurrency: a.concurrency,
       signal: stop.signal,
     });
-    const sig0 = stop.received();
-    a.io.stdout.write(
-      formatSummary(summary, { out: a.out, rate, quota: undefined, adaptive: a.values.adaptive ?? false, stop: sig0 ? { signal: sig0, stage: 'ingest' } : undefined, partitioned: false }) + '\n',
-    );
-    a.io.stdout.write(`  this process (slot ${result.slot}): ${result.symbols} symbols, ${result.windows} windows, ${result.skippedCommitted} re-delivered jobs already committed\n`);
-    if (failedJobs > 0) a.io.stdout.write(`  ${failedJobs} job(s) failed on every attempt (see logs/tickpipe.slot-*.log); rerun the same command to retry them\n`);
     const sig = stop.received();
+    const notCompacted = await reportClusterRun(a, outcome, rate, sig);
     if (sig) return exitStatusForSignal(sig);
-    return summary.windowsFailed > 0 || result.symbolsFailed > 0 || failedJobs > 0 ? 1 : 0;
+    const { summary, result, failedJobs } = outcome;
+    return summary.windowsFailed > 0 || result.symbolsFailed > 0 || failedJobs > 0 || notCompacted > 0 ? 1 : 0;
   } finally {
     stop.dispose();
   }
+}
+
+/**
+ * Prints the summary of a cluster run: the folder's totals (every host's journals), what each
+ * host committed, the dataset's state, and what this process did. Returns how many committed
+ * windows are not compacted although compaction was asked (the run then exits 1).
+ */
+async function reportClusterRun(a: ClusterJobArgs, o: ClusterRunOutcome, rate: number, sig: NodeJS.Signals | undefined): Promise<number> {
+  const compactAsked = !a.values['no-compact'] && a.stage !== 'detect' && sig === undefined;
+  const dataset = existsSync(datasetPaths(a.out).datasetDir) ? await datasetSummary(a.out) : null;
+  const details = [
+    ...formatSlotTotals(o.slots, o.result.slot),
+    `This process (slot ${o.result.slot}): ${o.result.symbols} symbols, ${o.result.windows} windows, ${o.result.skippedCommitted} re-delivered jobs already committed`,
+    ...(compactAsked || dataset ? [`Dataset: ${formatDatasetSummary(dataset)}`] : []),
+    ...(o.failedJobs > 0 ? [`${o.failedJobs} job(s) failed on every attempt (see logs/tickpipe.slot-*.log); rerun the same command to retry them`] : []),
+  ];
+  const stop = sig ? { signal: sig, stage: 'ingest' as const } : undefined;
+  a.io.stdout.write(formatSummary(o.summary, { out: a.out, rate, quota: undefined, adaptive: a.values.adaptive ?? false, stop, partitioned: false, dataset: dataset !== null, details }) + '\n');
+  if (!compactAsked || o.summary.windows === 0) return 0;
+  return dataset ? dataset.windowsPending : o.summary.windows;
 }

@@ -1,10 +1,9 @@
 /** The Redis URL of cluster mode: parsing and redaction, without loading BullMQ. */
 import { UsageError } from '../errors.js';
+import { redactUrlPassword } from '../secrets.js';
 
-/** The URL without its password. */
-export function redactRedisUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/]*:)[^@/]*@/i, '$1[redacted]@');
-}
+/** The URL without its password (the one scrubber's rule). */
+export const redactRedisUrl: (url: string) => string = redactUrlPassword;
 
 /** Checks `redis://HOST:PORT` (or rediss://); a bad value is a UsageError naming the flag. */
 export function parseRedisUrl(flag: string, url: string): URL {

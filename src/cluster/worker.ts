@@ -1,21 +1,18 @@
-import { hostname } from 'node:os';
-import { Worker, type Job, type Queue } from 'bullmq';
+import { Worker, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { forkJoin, lastValueFrom } from 'rxjs';
 import type { Detector } from '../detect/index.js';
-import { detectEvents, eventsToDataFrame } from '../detect/index.js';
-import { AuthError, HttpError, LockedError } from '../errors.js';
+import { LockedError } from '../errors.js';
 import { openRunLogs, type RunLogs } from '../log.js';
-import { HEARTBEAT_VERSION } from '../progress/heartbeat.js';
-import { fetchMinuteBars } from '../pipeline/detect-stage.js';
-import { fetchQuotes, fetchTrades } from '../pipeline/ingest-stage.js';
-import { ShardWriter, WindowWriter, quotesFrame, tradesFrame } from '../sinks/index.js';
+import { ShardWriter, WindowWriter } from '../sinks/index.js';
 import type { PolygonClient } from '../streams/polygon-client.js';
-import type { EventRow } from '../types.js';
 import { CommittedIndex } from './committed-index.js';
 import { advancePhase, type ClusterMeta, type StageJob, type WindowJob } from './coordinator.js';
+import { JobHandlers, SlotHeartbeat } from './job-handlers.js';
 import { RedisTokenBucket } from './redis-bucket.js';
 import { SLOT_BASE, slotLogNames, type ClusterKeys, type ClusterPhase } from './layout.js';
+import { CLAIM_MS, ShardBatcher } from './shard-batcher.js';
+
+export { ClaimedElsewhereError, CLAIM_MS } from './shard-batcher.js';
 
 /** Lock and stall settings: a dead host's jobs are handed to others within lockDuration + stalledInterval. */
 export const LOCK_DURATION_MS = 6_000;
@@ -31,6 +28,11 @@ export interface WorkerResult {
   /** Re-delivered jobs found already committed and skipped. */
   readonly skippedCommitted: number;
   readonly phase: ClusterPhase | null;
+  /**
+   * How long stage 2 ran as this process saw it: from the first time it found the run in `ingest`
+   * to the first time it found the ingest queue drained (undefined if it saw neither).
+   */
+  readonly ingestMs: number | undefined;
 }
 
 /** Everything a worker process needs; the caller owns and closes `redis`, queues and client. */
@@ -53,6 +55,8 @@ export interface ClusterWorkerOptions {
   readonly say: (line: string) => void;
   /** Called when the run's state vanished from Redis (e.g. Redis restarted empty). */
   readonly onStateLost?: () => Promise<void>;
+  /** Called with the run's phase each time the loop reads it, and the slot's log (the coordinator's incremental compaction). */
+  readonly onPhase?: (phase: ClusterPhase | null, log: RunLogs['log']) => void;
 }
 
 /** Takes the first free slot: a Redis counter proposes, the lock files decide. */
@@ -72,131 +76,61 @@ async function claimSlot(o: ClusterWorkerOptions): Promise<{ slot: number; shard
   throw new LockedError('no free worker slot after 64 tries (every slot lock is held)');
 }
 
-/** Thrown for an item another live process is committing right now: BullMQ retries the job later. */
-export class ClaimedElsewhereError extends Error {
-  constructor(item: string) {
-    super(`${item} is being committed by another process; the job is retried later`);
-  }
-}
 
-/** Claims the right to journal `item` for {@link CLAIM_MS}: of two processes holding one re-delivered job, one writes. */
-export const CLAIM_MS = 30_000;
+/** The BullMQ errors that mean Redis cannot be reached (the loop says so once, then waits). */
+const REDIS_DOWN_RE = /ECONNREFUSED|ETIMEDOUT|Connection is closed|ENOTFOUND|EHOSTUNREACH/;
 
-interface Pending {
-  readonly symbol: string;
-  readonly rows: readonly EventRow[];
-  readonly resolve: () => void;
-  readonly reject: (err: unknown) => void;
-}
-
-/**
- * Collects detected symbols into shards of `batchSize` (or whatever arrived within `maxWaitMs`),
- * commits each shard once, and only then lets their jobs complete: a job is never acknowledged
- * before its symbol is durable.
- */
-class ShardBatcher {
-  #pending: Pending[] = [];
-  #timer: NodeJS.Timeout | undefined;
-  #chain: Promise<unknown> = Promise.resolve();
+/** Says once that Redis went away and once that it came back; every error goes to the log. */
+class RedisOutage {
+  #down = false;
 
   constructor(
-    private readonly writer: ShardWriter,
-    private readonly done: CommittedIndex,
-    private readonly batchSize: number,
-    private readonly maxWaitMs: number,
-    private readonly onCommit: (symbols: readonly string[], rows: number, shard: string | null) => void,
-    private readonly claim: (item: string) => Promise<boolean>,
+    private readonly slot: number,
+    private readonly logs: RunLogs,
+    private readonly say: (line: string) => void,
   ) {}
 
-  #inFlight = new Set<string>();
+  readonly onError = (err: Error): void => {
+    this.logs.log.warn({ slot: this.slot, err: err.message }, 'queue error');
+    if (!this.#down && REDIS_DOWN_RE.test(err.message)) {
+      this.#down = true;
+      this.say(`worker ${this.slot}: Redis unreachable (${err.message.split('\n')[0]}); work in flight is committed to disk, waiting for Redis to come back`);
+    }
+  };
 
-  add(symbol: string, rows: readonly EventRow[]): Promise<void> {
-    // The same symbol twice in this process (re-enqueued while its first job was still here): retried later.
-    if (this.#inFlight.has(symbol)) return Promise.reject(new ClaimedElsewhereError(symbol));
-    this.#inFlight.add(symbol);
-    return new Promise<void>((resolve, reject) => {
-      this.#pending.push({ symbol, rows, resolve, reject });
-      if (this.#pending.length >= this.batchSize) this.flush();
-      else this.#timer ??= setTimeout(() => this.flush(), this.maxWaitMs);
-    });
-  }
-
-  flush(): Promise<unknown> {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    const batch = this.#pending;
-    this.#pending = [];
-    if (batch.length === 0) return this.#chain;
-    this.#chain = this.#chain.then(async () => {
-      try {
-        // A re-delivered symbol another process committed meanwhile is dropped here, never written twice.
-        await this.done.refresh();
-        const unseen = batch.filter((p) => !this.done.has(p.symbol) && !this.writer.committedSymbols.has(p.symbol));
-        const fresh: Pending[] = [];
-        for (const p of unseen) {
-          if (await this.claim(p.symbol)) fresh.push(p);
-          else p.reject(new ClaimedElsewhereError(p.symbol));
-        }
-        if (fresh.length > 0) {
-          const rows = fresh.flatMap((p) => p.rows);
-          const { shard } = await this.writer.commit({ symbols: fresh.map((p) => p.symbol), events: eventsToDataFrame([...rows]) });
-          for (const p of fresh) this.done.add(p.symbol);
-          this.onCommit(fresh.map((p) => p.symbol), rows.length, shard);
-        }
-        for (const p of batch) p.resolve(); // the rejected ones stay rejected
-      } catch (err) {
-        for (const p of batch) p.reject(err);
-      } finally {
-        for (const p of batch) this.#inFlight.delete(p.symbol);
-      }
-    });
-    return this.#chain;
+  /** A Redis command went through. */
+  reached(): void {
+    if (!this.#down) return;
+    this.#down = false;
+    this.say(`worker ${this.slot}: Redis is back`);
   }
 }
 
-const NS_PER_MS = 1_000_000n;
-const rssMB = () => Math.round(process.memoryUsage().rss / 1_048_576);
+/** A slot's open files and the state every step of {@link runClusterWorker} shares. */
+interface SlotRun {
+  readonly o: ClusterWorkerOptions;
+  readonly slot: number;
+  readonly shards: ShardWriter;
+  readonly windows: WindowWriter;
+  readonly logs: RunLogs;
+  readonly heartbeat: SlotHeartbeat;
+  readonly batcher: ShardBatcher;
+  readonly handlers: JobHandlers;
+  readonly outage: RedisOutage;
+  /** The phase last read from Redis. */
+  phase: ClusterPhase | null;
+  ingestSeenAt: number | undefined;
+  ingestDrainedAt: number | undefined;
+}
 
-/**
- * One worker process of a cluster run: claims a slot, takes detect and ingest jobs until the run's
- * phase is `done` (or `signal` fires), commits each item with the one-host commit protocol into its
- * own journals, skips re-delivered items that are already committed, and moves the run from stage
- * to stage when it finds a stage finished.
- */
-export async function runClusterWorker(o: ClusterWorkerOptions): Promise<WorkerResult> {
-  const host = hostname();
+/** Claims a slot, opens its logs and journals, and builds the job handlers. */
+async function openSlotRun(o: ClusterWorkerOptions): Promise<SlotRun> {
   const { slot, shards, windows } = await claimSlot(o);
   const logs: RunLogs = openRunLogs(o.outDir, slotLogNames(slot));
   const detectDone = CommittedIndex.detect(o.outDir);
   const ingestDone = CommittedIndex.ingest(o.outDir);
   await Promise.all([detectDone.refresh(), ingestDone.refresh()]);
-  const counts = { symbols: 0, symbolsFailed: 0, windows: 0, windowsFailed: 0, skippedCommitted: 0, trades: 0, quotes: 0 };
-  let fatal: unknown;
-  let last = '-';
-  const t0 = Date.now();
-  let prev = { at: t0, ok: 0, items: 0 };
-  let reqPerSec = 0;
-  o.say(`worker: slot ${slot} on ${host} (journals worker-${slot}.jsonl, part-${slot}.jsonl)`);
-  logs.log.info({ slot, host, pid: process.pid }, 'cluster worker started');
-
-  /** `ended`: the last line of this process (tail shows the slot finished, not stalled). */
-  const beat = (stage: 'detect' | 'ingest', ended = false) => {
-    const m = o.client.metrics();
-    const now = Date.now();
-    const items = counts.symbols + counts.windows;
-    if (now - prev.at >= 1000) {
-      reqPerSec = ((m.ok - prev.ok) * 1000) / (now - prev.at);
-      prev = { at: now, ok: m.ok, items };
-    }
-    const common = { v: HEARTBEAT_VERSION, host, slot, ...(ended ? { ended } : {}), requests: m.requests, rateLimited: m.rateLimited, reqPerSec: +reqPerSec.toFixed(1), rate: +o.client.bucket!.currentRate.toFixed(1), quota: o.meta.quota, skippedCommitted: counts.skippedCommitted, rssMB: rssMB() };
-    if (stage === 'detect') {
-      const done = counts.symbols + counts.symbolsFailed;
-      logs.heartbeat.info({ stage, worker: slot, symbol: last, done, total: done, workerDone: done, workerTotal: done, failed: counts.symbolsFailed, ...common });
-    } else {
-      logs.heartbeat.info({ stage, partition: slot, last, processed: counts.windows, failed: counts.windowsFailed, skipped: 0, total: counts.windows + counts.windowsFailed, trades: counts.trades, quotes: counts.quotes, latencyP50Ms: m.latencyP50Ms, latencyP95Ms: m.latencyP95Ms, etaSec: null, ...common });
-    }
-  };
-
+  const heartbeat = new SlotHeartbeat(slot, logs, o.client, o.meta.quota);
   const claim = async (item: string): Promise<boolean> => (await o.redis.set(o.keys.claim(item), String(slot), 'PX', CLAIM_MS, 'NX')) === 'OK';
   const batcher = new ShardBatcher(
     shards,
@@ -206,85 +140,16 @@ export async function runClusterWorker(o: ClusterWorkerOptions): Promise<WorkerR
     (symbols, rows, shard) => logs.log.info({ stage: 'detect', slot, shard, symbols: symbols.length, rows }, 'shard committed'),
     (symbol) => claim(`sym=${symbol}`),
   );
+  const handlers = new JobHandlers({ slot, meta: o.meta, client: o.client, detectors: o.detectors, logs, shards, windows, batcher, detectDone, ingestDone, heartbeat, claim });
+  o.say(`worker: slot ${slot} on ${heartbeat.host} (journals worker-${slot}.jsonl, part-${slot}.jsonl)`);
+  logs.log.info({ slot, host: heartbeat.host, pid: process.pid }, 'cluster worker started');
+  const outage = new RedisOutage(slot, logs, o.say);
+  return { o, slot, shards, windows, logs, heartbeat, batcher, handlers, outage, phase: null, ingestSeenAt: undefined, ingestDrainedAt: undefined };
+}
 
-  const redelivered = (job: Job, id: string): boolean => {
-    if (job.attemptsStarted <= 1 && job.stalledCounter === 0) return false;
-    logs.log.info({ slot, job: id, attemptsStarted: job.attemptsStarted, stalledCounter: job.stalledCounter }, 'redelivered job');
-    return true;
-  };
-
-  const processSymbol = async (job: Job<StageJob>): Promise<string> => {
-    const { symbol } = job.data;
-    if (redelivered(job, symbol)) await detectDone.refresh();
-    if (detectDone.has(symbol) || shards.committedSymbols.has(symbol)) {
-      counts.skippedCommitted++;
-      return 'already committed';
-    }
-    let rows: readonly EventRow[];
-    try {
-      const bars = await lastValueFrom(fetchMinuteBars(o.client, symbol, o.meta.from, o.meta.to));
-      rows = await detectEvents(bars, symbol, o.detectors);
-    } catch (err) {
-      if (err instanceof AuthError || !(err instanceof HttpError)) throw noteFatal(err);
-      counts.symbolsFailed++;
-      logs.log.error({ stage: 'detect', slot, symbol, code: err.code, status: err.status, err: err.message }, 'symbol failed');
-      return `failed: ${err.code}`;
-    }
-    await batcher.add(symbol, rows);
-    counts.symbols++;
-    last = symbol;
-    beat('detect');
-    return 'committed';
-  };
-
-  const committing = new Set<string>();
-  const processWindow = async (job: Job<WindowJob>): Promise<string> => {
-    const e = job.data;
-    await ingestDone.refresh(redelivered(job, e.eventId) ? 0 : 250);
-    if (ingestDone.has(e.eventId)) {
-      counts.skippedCommitted++;
-      return 'already committed';
-    }
-    const gte = BigInt(e.t - o.meta.window.beforeMs) * NS_PER_MS;
-    const lte = BigInt(e.t + o.meta.window.afterMs) * NS_PER_MS;
-    try {
-      const [trades, quotes] = await lastValueFrom(forkJoin([fetchTrades(o.client, e.symbol, gte, lte), fetchQuotes(o.client, e.symbol, gte, lte, o.meta.quotesHz)]));
-      // Files are keyed by event: a duplicate publish rewrites identical bytes; only the journal line must stay single.
-      await ingestDone.refresh();
-      if (ingestDone.has(e.eventId)) {
-        counts.skippedCommitted++;
-        return 'already committed';
-      }
-      // Two live processes can hold one job (a worker too busy to renew its lock looks dead): the claim
-      // lets one journal it; the other retries later and then finds it committed. Within this process
-      // the same job can arrive twice too (re-enqueued after Redis lost its data): `committing` guards that.
-      if (committing.has(e.eventId) || !(await claim(`ev=${e.eventId}`))) throw new ClaimedElsewhereError(e.eventId);
-      committing.add(e.eventId);
-      try {
-        await windows.commit({ symbol: e.symbol, eventId: e.eventId, trades: tradesFrame(trades), quotes: quotesFrame(quotes) });
-        ingestDone.add(e.eventId);
-      } finally {
-        committing.delete(e.eventId);
-      }
-      counts.windows++;
-      counts.trades += trades.length;
-      counts.quotes += quotes.length;
-    } catch (err) {
-      if (err instanceof AuthError || !(err instanceof HttpError)) throw noteFatal(err);
-      await windows.fail({ eventId: e.eventId, symbol: e.symbol, status: err.status, code: err.code, reason: err.message });
-      counts.windowsFailed++;
-      logs.log.error({ stage: 'ingest', slot, event: e.eventId, code: err.code, status: err.status, err: err.message }, 'window failed');
-    }
-    last = e.eventId;
-    if ((counts.windows + counts.windowsFailed) % 100 === 0) beat('ingest');
-    return 'committed';
-  };
-
-  const noteFatal = (err: unknown): unknown => {
-    if (err instanceof AuthError) fatal ??= err;
-    return err;
-  };
-
+/** The two BullMQ workers (stage-1 symbols, stage-2 windows) of this process. */
+function startBullWorkers(r: SlotRun): Array<Worker<StageJob, string> | Worker<WindowJob, string>> {
+  const { o, logs, slot } = r;
   const workerOpts = (concurrency: number) => ({
     connection: { url: o.redisUrl, maxRetriesPerRequest: null },
     prefix: o.keys.prefix,
@@ -293,69 +158,98 @@ export async function runClusterWorker(o: ClusterWorkerOptions): Promise<WorkerR
     stalledInterval: STALLED_INTERVAL_MS,
     maxStalledCount: 10,
   });
-  let redisDown = false;
-  const onError = (err: Error) => {
-    logs.log.warn({ slot, err: err.message }, 'queue error');
-    if (!redisDown && /ECONNREFUSED|ETIMEDOUT|Connection is closed|ENOTFOUND|EHOSTUNREACH/.test(err.message)) {
-      redisDown = true;
-      o.say(`worker ${slot}: Redis unreachable (${err.message.split('\n')[0]}); work in flight is committed to disk, waiting for Redis to come back`);
-    }
-  };
-  const detectWorker = new Worker<StageJob, string>(o.keys.detectQueue, processSymbol, workerOpts(o.detectConcurrency ?? 16));
-  const ingestWorker = new Worker<WindowJob, string>(o.keys.ingestQueue, processWindow, workerOpts(o.concurrency ?? 64));
+  const detectWorker = new Worker<StageJob, string>(o.keys.detectQueue, r.handlers.processSymbol, workerOpts(o.detectConcurrency ?? 16));
+  const ingestWorker = new Worker<WindowJob, string>(o.keys.ingestQueue, r.handlers.processWindow, workerOpts(o.concurrency ?? 64));
   for (const w of [detectWorker, ingestWorker]) {
-    w.on('error', onError);
+    w.on('error', r.outage.onError);
     // A retry is normal (an item claimed by another process); the log keeps the why.
     w.on('failed', (job, err) => logs.log.warn({ slot, job: job?.id, attemptsMade: job?.attemptsMade, err: err.message }, 'job attempt failed'));
   }
+  return [detectWorker, ingestWorker];
+}
 
-  let phase: ClusterPhase | null = null;
-  let lost = false;
+/**
+ * Writes the slot's heartbeat every 5 s, and at once when the phase changes (a host killed in its
+ * first seconds of stage 2 must still have a stage-2 row in tail/status). A timer of its own, so a
+ * long step of the phase loop (consolidating, compacting) does not make the slot look stalled.
+ */
+function startBeats(r: SlotRun): NodeJS.Timeout {
   let lastBeat = 0;
   let beatPhase: ClusterPhase | null = null;
-  try {
-    while (!o.signal.aborted && fatal === undefined) {
-      try {
-        phase = await advancePhase({ redis: o.redis, keys: o.keys, outDir: o.outDir, meta: o.meta, detectQueue: o.queues.detect, ingestQueue: o.queues.ingest, note: (m, f) => (o.say(m), logs.log.info({ slot, ...f }, m)) });
-        if (redisDown) {
-          redisDown = false;
-          o.say(`worker ${slot}: Redis is back`);
-        }
-      } catch (err) {
-        onError(err as Error);
-      }
-      if (phase === 'done') break;
-      if (phase === null && !lost) {
-        lost = true;
-        o.say(`worker ${slot}: the run's state is gone from Redis (restarted without persistence?)${o.onStateLost ? ': enqueuing the uncommitted items again' : ': waiting for `tickpipe run --cluster` to enqueue them again'}`);
-        await o.onStateLost?.().catch(onError);
-      } else if (phase !== null) lost = false;
-      // A new stage is shown at once (a host killed in its first seconds of stage 2 must still have
-      // a stage-2 row in tail/status), then every 5 s.
-      if (phase !== null && (Date.now() - lastBeat >= 5_000 || phase !== beatPhase)) {
-        beat(phase === 'detect' ? 'detect' : 'ingest');
-        lastBeat = Date.now();
-        beatPhase = phase;
-      }
-      await new Promise((r) => setTimeout(r, 500));
+  return setInterval(() => {
+    const phase = r.phase;
+    if (phase === null || (Date.now() - lastBeat < 5_000 && phase === beatPhase)) return;
+    r.heartbeat.beat(phase === 'detect' ? 'detect' : 'ingest');
+    lastBeat = Date.now();
+    beatPhase = phase;
+  }, 250);
+}
+
+/** Moves the run on and watches it until it is done, this process is stopped, or a fatal error. */
+async function phaseLoop(r: SlotRun): Promise<void> {
+  const { o, slot, logs } = r;
+  let lost = false;
+  const note = (m: string, f?: object) => (o.say(m), logs.log.info({ slot, ...f }, m));
+  const onDrained = (stage: 'detect' | 'ingest') => {
+    if (stage === 'ingest') r.ingestDrainedAt ??= Date.now();
+  };
+  while (!o.signal.aborted && r.handlers.fatal === undefined) {
+    try {
+      r.phase = await advancePhase({ redis: o.redis, keys: o.keys, outDir: o.outDir, meta: o.meta, detectQueue: o.queues.detect, ingestQueue: o.queues.ingest, note, onDrained });
+      r.outage.reached();
+    } catch (err) {
+      r.outage.onError(err as Error);
     }
-  } finally {
-    // close() waits for jobs in flight; the batcher must be flushed for detect jobs to finish.
-    const closing = Promise.allSettled([detectWorker.close(), ingestWorker.close()]);
-    const flusher = setInterval(() => void batcher.flush(), 200);
-    await closing;
-    clearInterval(flusher);
-    await batcher.flush();
-    // 'done' means stage 2 was the last one worked on.
-    if (phase !== null) beat(phase === 'detect' ? 'detect' : 'ingest', true);
-    await Promise.allSettled([shards.close(), windows.close()]);
-    const bucket = o.client.bucket;
-    if (bucket instanceof RedisTokenBucket) {
-      logs.log.info({ slot, granted: bucket.stats().granted, redated: bucket.redated, quotaBoundSpans: bucket.quotaBoundSpans }, 'quota bucket');
-    }
-    logs.log.info({ slot, ...counts, phase }, 'cluster worker stopped');
-    logs.flush();
+    if (r.phase === 'ingest') r.ingestSeenAt ??= Date.now();
+    o.onPhase?.(r.phase, logs.log);
+    if (r.phase === 'done') break;
+    if (r.phase === null && !lost) {
+      lost = true;
+      o.say(`worker ${slot}: the run's state is gone from Redis (restarted without persistence?)${o.onStateLost ? ': enqueuing the uncommitted items again' : ': waiting for `tickpipe run --cluster` to enqueue them again'}`);
+      await o.onStateLost?.().catch(r.outage.onError);
+    } else if (r.phase !== null) lost = false;
+    await new Promise((res) => setTimeout(res, 500));
   }
-  if (fatal !== undefined) throw fatal;
-  return { slot, symbols: counts.symbols, symbolsFailed: counts.symbolsFailed, windows: counts.windows, windowsFailed: counts.windowsFailed, skippedCommitted: counts.skippedCommitted, phase };
+}
+
+/** Lets the jobs in flight finish and commit, writes the last heartbeat and closes the journals. */
+async function closeSlotRun(r: SlotRun, workers: ReadonlyArray<{ close(): Promise<void> }>): Promise<void> {
+  const { o, slot, logs } = r;
+  // close() waits for jobs in flight; the batcher must be flushed for detect jobs to finish.
+  const closing = Promise.allSettled(workers.map((w) => w.close()));
+  const flusher = setInterval(() => void r.batcher.flush(), 200);
+  await closing;
+  clearInterval(flusher);
+  await r.batcher.flush();
+  // 'done' means stage 2 was the last one worked on.
+  if (r.phase !== null) r.heartbeat.beat(r.phase === 'detect' ? 'detect' : 'ingest', true);
+  await Promise.allSettled([r.shards.close(), r.windows.close()]);
+  const bucket = o.client.bucket;
+  if (bucket instanceof RedisTokenBucket) {
+    logs.log.info({ slot, granted: bucket.stats().granted, redated: bucket.redated, quotaBoundSpans: bucket.quotaBoundSpans }, 'quota bucket');
+  }
+  logs.log.info({ slot, ...r.heartbeat.counts, phase: r.phase }, 'cluster worker stopped');
+  logs.flush();
+}
+
+/**
+ * One worker process of a cluster run: claims a slot, takes detect and ingest jobs until the run's
+ * phase is `done` (or `signal` fires), commits each item with the one-host commit protocol into its
+ * own journals, skips re-delivered items that are already committed, and moves the run from stage
+ * to stage when it finds a stage finished.
+ */
+export async function runClusterWorker(o: ClusterWorkerOptions): Promise<WorkerResult> {
+  const r = await openSlotRun(o);
+  const workers = startBullWorkers(r);
+  const beats = startBeats(r);
+  try {
+    await phaseLoop(r);
+  } finally {
+    clearInterval(beats);
+    await closeSlotRun(r, workers);
+  }
+  if (r.handlers.fatal !== undefined) throw r.handlers.fatal;
+  const c = r.heartbeat.counts;
+  const ingestMs = r.ingestSeenAt !== undefined && r.ingestDrainedAt !== undefined ? Math.max(0, r.ingestDrainedAt - r.ingestSeenAt) : undefined;
+  return { slot: r.slot, symbols: c.symbols, symbolsFailed: c.symbolsFailed, windows: c.windows, windowsFailed: c.windowsFailed, skippedCommitted: c.skippedCommitted, phase: r.phase, ingestMs };
 }

@@ -4,7 +4,7 @@
  *
  * Per part: (1) both tables are written to staging, each published atomically (tmp, fsync, rename);
  * (2) the compaction journal line naming the part's windows is appended and fsync'd: the commit
- * point; (3) both staged files are renamed into `dataset/` and the folders fsync'd; (4) with
+ * point (steps 1–2 are the one commit sink of src/sinks/commit-lifecycle.ts); (3) both staged files are renamed into `dataset/` and the folders fsync'd; (4) with
  * `removeWindows`, the windows' folders are removed. A crash before (2) leaves a pending part that
  * recovery discards (the windows are still windows and are compacted again); after (2), recovery
  * rolls the part forward. So every window's rows end up in exactly one part, and readers that glob
@@ -29,7 +29,7 @@ import { loadCommittedWindows as loadCommittedIds } from '../sinks/committed-ind
 import { Journal, loadJournal } from '../sinks/journal.js';
 import { acquireLock } from '../sinks/lock-file.js';
 import { QUOTES_SCHEMA, TRADES_SCHEMA } from '../sinks/parquet.js';
-import { publishAtomically } from '../sinks/publish-atomically.js';
+import { CommitSink } from '../sinks/commit-lifecycle.js';
 import { toDiskError } from '../sinks/paths.js';
 import { EventMetaResolver } from './event-meta.js';
 import {
@@ -110,7 +110,7 @@ export async function compact(outDir: string, opts: CompactOptions = {}): Promis
       const { lines, compacted } = await loadCompactionSummary(paths, fs);
       const recovered = await recover(paths, lines, fs);
       const pending = await scanPendingWindows(paths, compacted, opts.symbols, fs);
-      const ctx: PartContext = { paths, fs, journal, meta: new EventMetaResolver(join(paths.outDir, 'events', 'events.parquet')) };
+      const ctx: PartContext = { paths, fs, sink: new CommitSink(journal, { fs }), meta: new EventMetaResolver(join(paths.outDir, 'events', 'events.parquet')) };
       const next = nextPartNumbers(lines);
       const done = { parts: 0, windows: 0, trades: 0, quotes: 0 };
       const missing: string[] = [];
@@ -189,7 +189,8 @@ interface PlannedPart {
 interface PartContext {
   readonly paths: DatasetPaths;
   readonly fs: FsLayer;
-  readonly journal: Journal<CompactionLine>;
+  /** Steps (1)–(2): staged files published, then the compaction line. */
+  readonly sink: CommitSink<CompactionLine>;
   readonly meta: EventMetaResolver;
 }
 
@@ -255,22 +256,10 @@ async function compactPart(ctx: PartContext, planned: PlannedPart): Promise<Comp
   const metas = ids.map((id) => ctx.meta.get(planned.symbol, id));
   const events: PartEvents = { ids, types: metas.map((m) => m.type), ms: metas.map((m) => m.ms) };
   const p = partPaths(ctx.paths, planned.symbol, planned.part);
-  // Both tables at once (Polars runs each on its own threads); allSettled so that a failure of one
-  // never returns while the other is still writing its tmp file.
-  const settled = await Promise.allSettled(
-    TABLE_KINDS.map(async (k) => {
-      let height = 0;
-      const write = async (tmp: string): Promise<void> => {
-        height = await writePartTable(ctx.paths, planned.symbol, k, events, tmp);
-      };
-      await publishAtomically(p.staged[k], write, { fs: ctx.fs });
-      return height;
-    }),
-  );
-  for (const r of settled) if (r.status === 'rejected') throw r.reason;
-  const rows = settled.map((r) => (r as PromiseFulfilledResult<number>).value);
-  const line: CompactionLine = { symbol: planned.symbol, part: planned.part, events: ids, trades: rows[0]!, quotes: rows[1]! };
-  await ctx.journal.append(line);
+  // Both tables at once (Polars runs each on its own threads); the sink waits for both before
+  // throwing, so a failure of one never returns while the other is still writing its tmp file.
+  const files = TABLE_KINDS.map((k) => ({ path: p.staged[k], write: (tmp: string) => writePartTable(ctx.paths, planned.symbol, k, events, tmp) }));
+  const { item: line } = await ctx.sink.commit(files, ([trades, quotes]) => ({ symbol: planned.symbol, part: planned.part, events: ids, trades: trades!, quotes: quotes! }));
   await publishPart(ctx.paths, line, ctx.fs);
   return line;
 }

@@ -16,6 +16,10 @@
  * more file. Windows done before this run (never started now) and the last symbol are left to the
  * compaction at the end of ingest.
  *
+ * A cluster run cannot use the order rule (one symbol's windows are spread over every host): its
+ * coordinator tells the compactor which symbols are finished with {@link IncrementalCompactor.finished}
+ * (src/cluster/incremental.ts).
+ *
  * @example
  * ```ts
  * const c = new IncrementalCompactor('./tickpipe-data', { removeWindows: false, onCompacted: (r) => log(r) });
@@ -84,6 +88,16 @@ export class IncrementalCompactor {
     const n = (this.#inFlight.get(symbol) ?? 0) - 1;
     if (n > 0) this.#inFlight.set(symbol, n);
     else this.#inFlight.delete(symbol);
+    this.#schedule();
+  }
+
+  /**
+   * Symbols known to be finished by a rule of the caller's (a cluster run: every window of the
+   * symbol in the manifest is in some process's journal): compacted like closed symbols, at the
+   * same pace. One already handed to a compaction is not handed again.
+   */
+  finished(symbols: Iterable<string>): void {
+    for (const s of symbols) if (!this.compactedSymbols.has(s) && !this.#inFlight.has(s)) this.#closed.add(s);
     this.#schedule();
   }
 

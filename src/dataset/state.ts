@@ -21,7 +21,8 @@ import { isNotFound, nodeFs, type FsLayer } from '../sinks/fs-layer.js';
 import { CompactIdSet } from '../sinks/id-set.js';
 import { loadJournal } from '../sinks/journal.js';
 import { scanJournalLines, windowLineShape } from '../sinks/journal-scan.js';
-import { isTmpName, tmpFinalName } from '../sinks/publish-atomically.js';
+import { tmpFinalName } from '../sinks/publish-atomically.js';
+import { classify } from '../sinks/commit-lifecycle.js';
 import { toDiskError } from '../sinks/paths.js';
 import { InputError } from '../errors.js';
 import {
@@ -269,24 +270,22 @@ export async function classifyCommittedParts(paths: DatasetPaths, lines: readonl
   return out;
 }
 
-/** Classifies every file in staging against the journal lines. */
+/** Classifies every file in staging against the journal lines (the commit lifecycle's classify; anything not a staged part counts as in progress). */
 export async function classifyStaging(paths: DatasetPaths, lines: readonly CompactionLine[], fs: FsLayer = nodeFs): Promise<StagedFile[]> {
   const journaled = new Set(lines.map((l) => `${l.symbol}\u0000${l.part}`));
   const out: StagedFile[] = [];
   for (const dirName of await listOrEmpty(fs, paths.stagingDir)) {
     const sym = SYMBOL_DIR_RE.exec(dirName);
     const dir = join(paths.stagingDir, dirName);
+    const parts = { itemOf: (name: string) => (sym && STAGED_FILE_RE.test(name) ? `${sym[1]!}\u0000${Number(STAGED_FILE_RE.exec(name)![1])}` : undefined) };
     for (const name of await listOrEmpty(fs, dir)) {
-      const path = join(dir, name);
-      const m = STAGED_FILE_RE.exec(name);
-      if (isTmpName(name) || !m || !sym) {
-        out.push({ state: 'in-progress', path });
+      const s = classify(dir, name, parts, journaled);
+      if (s === undefined || s.state === 'in-progress') {
+        out.push({ state: 'in-progress', path: join(dir, name) });
         continue;
       }
-      const part = Number(m[1]);
-      const symbol = sym[1]!;
-      const state = journaled.has(`${symbol}\u0000${part}`) ? 'committed' : 'pending';
-      out.push({ state, path, symbol, part, kind: m[2] as TableKind });
+      const m = STAGED_FILE_RE.exec(name)!;
+      out.push({ state: s.state, path: s.paths[0]!, symbol: sym![1]!, part: Number(m[1]), kind: m[2] as TableKind });
     }
   }
   return out;

@@ -105,6 +105,22 @@ export interface TokenBucketStats {
   readonly serverAskedMs: number | undefined;
 }
 
+/**
+ * What the HTTP client and the `rateLimit` operator need of a rate limiter: a token per request,
+ * and the server's answers fed back. {@link TokenBucket} (one process) and the cluster's
+ * `RedisTokenBucket` (every host) both implement it.
+ */
+export interface RateLimiter {
+  /** Emits once and completes when a request may go; unsubscribing gives up the place in the queue. */
+  acquire(): Observable<void>;
+  /** A request succeeded (ends a run of 429s; adaptive limiters recover their rate). */
+  onSuccess(): void;
+  /** The server answered 429, asking for `retryAfterMs` (the limiter caps it) or saying nothing. */
+  onRateLimited(retryAfterMs?: number): void;
+  /** The Retry-After (ms) the limiter will honour for a server asking `retryAfterMs`. */
+  capRetryAfter(retryAfterMs: number | undefined): number | undefined;
+}
+
 interface Waiter {
   state: 0 | 1 | 2; // 0 waiting, 1 granted, 2 cancelled
   readonly grant: () => void;
@@ -148,7 +164,7 @@ const adaptivePause = (n: number): number => Math.min(30_000, 250 * 2 ** Math.ma
  * const bucket = new TokenBucket({ rate: 50, adaptive: true });
  * urls$.pipe(rateLimit(bucket), mergeMap(fetchOne, 32));
  */
-export class TokenBucket {
+export class TokenBucket implements RateLimiter {
   readonly rate: number;
   readonly burst: number;
   readonly scheduler: SchedulerLike;

@@ -18,7 +18,10 @@
  *   reported and will be downloaded by the next ingest.
  * - Files are published atomically into `windows/symbol=S/event=ID/`, then journaled in
  *   `state/ingest/part-0.jsonl` (a name `loadIngestState` unions) while holding `part-0.lock`,
- *   after refusing to start if any lock of the folder may be held by a live run.
+ *   after refusing to start if any lock of the folder may be held by a live run: the same
+ *   {@link CommitSink} as the window writer (pending → committed), the lines group-committed.
+ *   A window published but not journaled by an earlier adopt or run is pending: it is imported
+ *   again, overwriting it.
  * - The symbol comes from an enclosing `symbol=S` folder, else from the event ID
  *   (`{symbol}_{event_type}_{YYYYMMDD_HHMMSS}_{hash8}`, parsed from the right; the split is
  *   confirmed by recomputing hash8 when the timestamp had whole seconds).
@@ -44,20 +47,22 @@ import pl from 'nodejs-polars';
 import { InputError } from '../errors.js';
 import {
   acquireLock,
+  CommitSink,
   ensureRunSpec,
   Journal,
   loadCompletedSymbols,
   loadIngestState,
-  publishAtomically,
+  parquetFile,
   QUOTES_SCHEMA,
   readRunSpec,
   TRADES_SCHEMA,
   validateEventId,
   validateSymbol,
   windowPaths,
-  writeParquetAtomically,
+  type FileToPublish,
   type LockHandle,
   type RunSource,
+  type ShardJournalLine,
   type WindowJournalLine,
 } from '../sinks/index.js';
 import { canonicalEventId } from '../streams/event-id.js';
@@ -237,26 +242,26 @@ async function readFrame(path: string): Promise<{ df: pl.DataFrame } | { reason:
   }
 }
 
-/** Publishes `src` at `dest` atomically by hard link (when allowed and possible) or copy. */
-async function publishFile(src: string, dest: string, mode: 'auto' | 'copy'): Promise<'link' | 'copy'> {
-  let how: 'link' | 'copy' = 'copy';
-  await publishAtomically(dest, async (tmp) => {
-    if (mode === 'auto') {
-      try {
-        await link(src, tmp);
-        how = 'link';
-        return;
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        // EXDEV: another filesystem; EPERM/EACCES/ENOTSUP: links not allowed there. Copy instead.
-        if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EACCES' && code !== 'ENOTSUP' && code !== 'EMLINK') throw err;
-        await unlink(tmp).catch(() => undefined);
+/** `src` as a file to publish at `dest`: hard-linked (when allowed and possible) or copied into the tmp path. */
+function linkOrCopy(src: string, dest: string, mode: 'auto' | 'copy'): FileToPublish<'link' | 'copy'> {
+  return {
+    path: dest,
+    async write(tmp) {
+      if (mode === 'auto') {
+        try {
+          await link(src, tmp);
+          return 'link';
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          // EXDEV: another filesystem; EPERM/EACCES/ENOTSUP: links not allowed there. Copy instead.
+          if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EACCES' && code !== 'ENOTSUP' && code !== 'EMLINK') throw err;
+          await unlink(tmp).catch(() => undefined);
+        }
       }
-    }
-    await copyFile(src, tmp);
-    how = 'copy';
-  });
-  return how;
+      await copyFile(src, tmp);
+      return 'copy';
+    },
+  };
 }
 
 /** The validated options, paths resolved. */
@@ -335,17 +340,19 @@ async function readWindow(w: FoundWindow): Promise<{ trades: SchemaFit; quotes: 
 
 type SchemaFit = Exclude<ReturnType<typeof conformSchema>, { kind: 'error' }>;
 
-/** Publishes both files of a window (link, copy or rewrite); returns how. Not yet committed: the journal line does that. */
-async function publishWindow(plan: AdoptPlan, w: FoundWindow, r: { trades: SchemaFit; quotes: SchemaFit }, symbol: string, id: string): Promise<AdoptedWindow['method']> {
+/** Both files of a window to publish (linked, copied or rewritten in tickpipe's schema), each reporting how. */
+function windowFiles(plan: AdoptPlan, w: FoundWindow, r: { trades: SchemaFit; quotes: SchemaFit }, symbol: string, id: string): Array<FileToPublish<AdoptedWindow['method']>> {
   const p = windowPaths(plan.out, symbol, id);
-  const put = async (c: SchemaFit, src: string, dest: string): Promise<'link' | 'copy' | 'converted'> => {
-    if (c.kind === 'converted') {
-      await writeParquetAtomically(dest, c.df);
-      return 'converted';
-    }
-    return publishFile(src, dest, plan.mode);
+  const file = (c: SchemaFit, src: string, dest: string): FileToPublish<AdoptedWindow['method']> => {
+    if (c.kind === 'exact') return linkOrCopy(src, dest, plan.mode);
+    const rewrite = parquetFile(dest, c.df);
+    return { path: dest, write: async (tmp) => (await rewrite.write(tmp), 'converted') };
   };
-  const [mt, mq] = await Promise.all([put(r.trades, join(w.dir, 'trades.parquet'), p.trades), put(r.quotes, join(w.dir, 'quotes.parquet'), p.quotes)]);
+  return [file(r.trades, join(w.dir, 'trades.parquet'), p.trades), file(r.quotes, join(w.dir, 'quotes.parquet'), p.quotes)];
+}
+
+/** How a window got there, from how each of its files did. */
+function windowMethod([mt, mq]: readonly AdoptedWindow['method'][]): AdoptedWindow['method'] {
   return mt === 'converted' || mq === 'converted' ? 'converted' : mt === 'copy' || mq === 'copy' ? 'copy' : 'link';
 }
 
@@ -362,7 +369,7 @@ class WindowImport {
   constructor(
     private readonly plan: AdoptPlan,
     private readonly done: { has(id: string): boolean },
-    private readonly journal: Journal<WindowJournalLine>,
+    private readonly sink: CommitSink<WindowJournalLine>,
     private readonly invalid: AdoptResult['invalid'][number][],
   ) {}
 
@@ -388,11 +395,12 @@ class WindowImport {
       return void this.invalid.push({ what: where, reason: r.reason });
     }
     this.seen.set(id, where);
-    const method = await publishWindow(this.plan, w, r, symbol, id);
     const line = { event: id, symbol, trades: r.rows.trades, quotes: r.rows.quotes };
-    // Both files are published: the journal line is the commit point (group-committed).
-    this.pending.push(this.journal.append(line));
-    this.imported.push({ ...line, method });
+    const published = await this.sink.publish(windowFiles(this.plan, w, r, symbol, id), () => line);
+    // Both files are published (pending): the journal line is the commit point, group-committed,
+    // so the next window is read meanwhile.
+    this.pending.push(this.sink.commitPending(published).then(() => undefined));
+    this.imported.push({ ...line, method: windowMethod(published.results) });
     if (this.pending.length >= 1000) await Promise.all(this.pending.splice(0));
   }
 
@@ -407,9 +415,10 @@ async function journalTrustedSymbols(out: string, listed: ReadonlySet<string>, l
   const add = [...listed].filter((s) => !already.has(s)).sort();
   if (add.length === 0) return 0;
   locks.push(await acquireLock(join(out, 'state', 'detect', 'worker-0.lock'), { command: 'tickpipe adopt' }));
-  const dj = await Journal.open<{ shard: null; symbols: string[]; rows: number }>(join(out, 'state', 'detect', 'worker-0.jsonl'));
+  const dj = await Journal.open<ShardJournalLine>(join(out, 'state', 'detect', 'worker-0.jsonl'));
   try {
-    await dj.append({ shard: null, symbols: add, rows: 0 });
+    // A zero-event batch has no file: its line alone commits the symbols.
+    await new CommitSink(dj).commit([], () => ({ shard: null, symbols: add, rows: 0 }));
   } finally {
     await dj.close();
   }
@@ -448,7 +457,7 @@ export async function adopt(opts: AdoptOptions): Promise<AdoptResult> {
     locks.push(await acquireLock(join(out, 'state', 'ingest', 'part-0.lock'), { command: 'tickpipe adopt' }));
     const done = (await loadIngestState(out)).completed;
     journal = await Journal.open<WindowJournalLine>(join(out, 'state', 'ingest', 'part-0.jsonl'), { groupCommitMs: 200 });
-    windows = new WindowImport(plan, done, journal, invalid);
+    windows = new WindowImport(plan, done, new CommitSink(journal), invalid);
     let n = 0;
     for (const w of found) {
       if (++n % 500 === 0) plan.progress(`adopt: ${n}/${found.length} windows checked, ${windows.imported.length} imported`);

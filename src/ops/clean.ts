@@ -33,9 +33,8 @@ import { link, rm, unlink } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import pl from 'nodejs-polars';
 import { InputError, LockedError } from '../errors.js';
-import { nodeFs, isTmpName, tmpFinalName, toDiskError } from '../sinks/index.js';
+import { classify, nodeFs, isTmpName, NO_ITEMS, NOTHING_COMMITTED, SHARD_ITEMS, toDiskError, windowItems } from '../sinks/index.js';
 import {
-  SHARD_FILE_RE,
   UNCOMMITTED_DIR,
   WORKER_DIR_RE,
   describeHolder,
@@ -164,11 +163,12 @@ class CleanPlan {
       const wdir = join(shardsDir, w);
       for (const n of (await namesIn(wdir)).sort()) {
         const abs = join(wdir, n);
+        const state = classify(wdir, n, SHARD_ITEMS, named.get(worker) ?? new Set<string>())?.state;
         if (n === UNCOMMITTED_DIR) {
           this.add({ kind: 'remove-uncommitted-dir', abs, concern, reason: 'shards moved aside by a run as uncommitted' });
-        } else if (SHARD_FILE_RE.test(n) && !(named.get(worker)?.has(n) ?? false)) {
+        } else if (state === 'pending') {
           this.add({ kind: 'delete-uncommitted-shard', abs, concern, reason: `no line of worker-${worker}.jsonl names it` });
-        } else if (isTmpName(n)) {
+        } else if (state === 'in-progress') {
           this.add({ kind: 'delete-tmp', abs, concern, reason: 'shard tmp (a promoted shard would be uncommitted)' });
         }
       }
@@ -181,14 +181,15 @@ class CleanPlan {
     for await (const w of walkWindows(this.dir)) {
       const promoted = new Set<string>();
       for (const n of [...w.names].sort()) {
-        if (!isTmpName(n)) continue;
-        const abs = join(w.dir, n);
-        const final = tmpFinalName(n)!;
+        const s = classify(w.dir, n, windowItems(w.event), NOTHING_COMMITTED);
+        if (s?.state !== 'in-progress') continue;
+        const abs = s.path;
+        const final = s.finalName;
         if (w.names.includes(final) || promoted.has(final)) {
           this.add({ kind: 'delete-tmp', abs, concern, reason: `${final} exists` });
           continue;
         }
-        if (final !== 'trades.parquet' && final !== 'quotes.parquet') {
+        if (s.item === undefined) {
           this.add({ kind: 'delete-tmp', abs, concern, reason: 'not a window file' });
           continue;
         }
@@ -215,9 +216,10 @@ class CleanPlan {
     const promoted = new Set<string>();
     for await (const abs of walkFiles(this.dir, new Set(skip))) {
       const n = basename(abs);
-      if (!isTmpName(n)) continue;
-      const final = tmpFinalName(n)!;
       const parent = dirname(abs);
+      const s = classify(parent, n, NO_ITEMS, NOTHING_COMMITTED);
+      if (s?.state !== 'in-progress') continue;
+      const final = s.finalName;
       const where = relative(this.dir, parent);
       const concern: Concern =
         where === join('state', 'detect') ? concernOfState(n, 'detect') : where === join('state', 'ingest') ? concernOfState(n, 'ingest') : 'any';

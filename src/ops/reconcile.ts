@@ -35,10 +35,9 @@ import { join, relative } from 'node:path';
 import pl from 'nodejs-polars';
 import { compactedWindowsOnDisk, datasetStates, type DatasetStates } from '../dataset/check.js';
 import { InputError } from '../errors.js';
-import { acquireLock, publishAtomically, type LockHandle } from '../sinks/index.js';
+import { acquireLock, classify, publishAtomically, publishedState, SHARD_ITEMS, type LockHandle } from '../sinks/index.js';
 import {
   PART_JOURNAL_RE,
-  SHARD_FILE_RE,
   WORKER_DIR_RE,
   forEachConcurrent,
   listJournals,
@@ -278,7 +277,7 @@ class Reconciler {
       if (!m) continue;
       const mine = named.get(Number(m[1])) ?? new Set<string>();
       for (const n of (await namesIn(join(shardsDir, w))).sort()) {
-        if (SHARD_FILE_RE.test(n) && !mine.has(n)) notAdopted.push(this.rel(join(shardsDir, w, n)));
+        if (classify(join(shardsDir, w), n, SHARD_ITEMS, mine)?.state === 'pending') notAdopted.push(this.rel(join(shardsDir, w, n)));
       }
     }
     return notAdopted;
@@ -352,7 +351,7 @@ class Reconciler {
       }
       outputs.set(f.path, o);
     }
-    const missing = [...onDisk.entries()].filter(([e]) => !journaled.has(e)).sort((a, b) => (a[0] < b[0] ? -1 : 1));
+    const missing = [...onDisk.entries()].filter(([e]) => publishedState(e, journaled) === 'pending').sort((a, b) => (a[0] < b[0] ? -1 : 1));
     if (missing.length > 0) {
       const o = outputs.get(part0.path)!;
       for (const [event, d] of missing) {

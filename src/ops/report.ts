@@ -13,7 +13,7 @@
  * const html = renderReportHtml(await buildReport('./tickpipe-data'));
  * ```
  */
-import { heartbeatFiles } from '../cluster/hosts-view.js';
+import { heartbeatFiles } from './hosts-view.js';
 import { createReadStream, existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';

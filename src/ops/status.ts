@@ -10,7 +10,7 @@
  * console.log(`${s.ingest?.windowsDone}/${s.ingest?.windowsTotal} windows`, s.live ? 'running' : 'idle');
  * ```
  */
-import { heartbeatFiles, hostRows, type HostRow } from '../cluster/hosts-view.js';
+import { heartbeatFiles, hostRows, type HostRow } from './hosts-view.js';
 import { open, stat } from 'node:fs/promises';
 import { parseHeartbeat, type Heartbeat } from '../progress/heartbeat.js';
 import { datasetSummary, type DatasetSummary } from '../dataset/check.js';

@@ -112,6 +112,13 @@ export interface SimOptions {
    */
   readonly errorBodyRate?: number;
   /**
+   * Behave like a leaky proxy: every error body's `error`/`message` quotes the key the request
+   * carried, and every `next_url` carries it as `apiKey=`. For tests that the client never lets
+   * a key it is echoed out into an error, a log line or a page it hands on.
+   * @default false
+   */
+  readonly echoKey?: boolean;
+  /**
    * A ticker whose trades pages carry one row with a `sip_timestamp` beyond Int64 (a poison row).
    * @default undefined
    */
@@ -145,6 +152,7 @@ export interface ResolvedSimOptions {
   readonly repeatCursorRate: number;
   readonly errorBodyRate: number;
   readonly poisonTrades: string | undefined;
+  readonly echoKey: boolean;
   readonly eventiness: number;
   readonly tickerCount: number;
 }
@@ -166,6 +174,7 @@ const KNOWN = [
   'repeatCursorRate',
   'errorBodyRate',
   'poisonTrades',
+  'echoKey',
   'eventiness',
   'tickerCount',
 ] as const;
@@ -241,6 +250,7 @@ export function resolveSimOptions(opts: SimOptions): ResolvedSimOptions {
     stallRate: rate('stallRate'),
     repeatCursorRate: rate('repeatCursorRate'),
     errorBodyRate: rate('errorBodyRate'),
+    echoKey: opt('echoKey', false, (v) => (typeof v === 'boolean' ? v : fail('echoKey', v, 'a boolean'))),
     poisonTrades: opt<string | undefined>('poisonTrades', undefined, (v) =>
       typeof v === 'string' && /^[A-Za-z0-9.:-]{1,20}$/.test(v) ? v : fail('poisonTrades', v, 'a ticker'),
     ),

@@ -34,6 +34,8 @@ export interface RouteContext {
   /** Path and query as received, without the API key. */
   readonly url: URL;
   readonly repeatCursor: boolean;
+  /** A key to echo into every next_url (the `echoKey` option), else undefined. */
+  readonly echoKey?: string | undefined;
 }
 
 export interface RouteResult {
@@ -90,7 +92,7 @@ function orderParam(q: URLSearchParams, name: string, fallback: Order): Order {
 }
 
 function origin(ctx: RouteContext, pathAndQuery: string): string {
-  return `${ctx.origin}${pathAndQuery}`;
+  return `${ctx.origin}${pathAndQuery}${ctx.echoKey !== undefined ? `&apiKey=${encodeURIComponent(ctx.echoKey)}` : ''}`;
 }
 
 /** The URL of the page just served, for the repeat-cursor fault (only pages reached by cursor). */

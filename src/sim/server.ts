@@ -39,10 +39,26 @@ function errorBody(requestId: string, message: string): string {
   return `{"status":"ERROR","request_id":"${requestId}","error":${str(message)}}`;
 }
 
+/** An error body (a small object with an `error` or `message` text) quoting `key`, as a leaky proxy would; other bodies as they are. */
+function withEchoedKey(body: string, key: string): string {
+  if (body.length > 4096 || !body.startsWith('{')) return body;
+  try {
+    const b = JSON.parse(body) as Record<string, unknown>;
+    const field = typeof b.error === 'string' ? 'error' : typeof b.message === 'string' ? 'message' : undefined;
+    if (field === undefined) return body;
+    b[field] = `${String(b[field])} (apiKey=${key}, key ${key})`;
+    return JSON.stringify(b);
+  } catch {
+    return body;
+  }
+}
+
 type Fault = ReturnType<FaultInjector['decide']>;
 
 /** One request's identity: its URL without the key, and the deterministic id the replies carry. */
 interface RequestContext {
+  /** The key the request carried, when the `echoKey` option says to quote it back. */
+  readonly echoKey: string | undefined;
   readonly url: URL;
   readonly requestKey: string;
   readonly requestId: string;
@@ -59,6 +75,8 @@ class SimHandler {
   listenOrigin = '';
   closing = false;
   private readonly faults: FaultInjector;
+  /** Responses whose error bodies quote the request's key (the `echoKey` option). */
+  private readonly echoed = new WeakMap<ServerResponse, string>();
   private readonly bucket: QuotaBucket | SlidingWindowQuota | undefined;
 
   constructor(private readonly opts: ResolvedSimOptions) {
@@ -67,7 +85,9 @@ class SimHandler {
   }
 
   send(res: ServerResponse, status: number, body: string | Buffer, headers: Record<string, string> = {}): void {
-    const buf = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+    const echo = this.echoed.get(res);
+    const text = echo !== undefined && typeof body === 'string' ? withEchoedKey(body, echo) : body;
+    const buf = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
     this.stats.status(status);
     res.writeHead(status, {
       'Content-Type': 'application/json',
@@ -92,8 +112,11 @@ class SimHandler {
     // Request ids hash the request without its key: deterministic, and equal for equal requests.
     const requestKey = `${req.method} ${url.pathname}${url.search}`;
     const requestId = hashHex(`${this.opts.seed}|${requestKey}`);
-    const ctx: RequestContext = { url, requestKey, requestId, headers: { 'X-Request-Id': requestId } };
-    if (!this.admit(req, res, ctx, queryKey ?? bearerKey(req.headers.authorization))) return;
+    const key = queryKey ?? bearerKey(req.headers.authorization);
+    const echoKey = this.opts.echoKey && key ? key : undefined;
+    if (echoKey !== undefined) this.echoed.set(res, echoKey);
+    const ctx: RequestContext = { echoKey, url, requestKey, requestId, headers: { 'X-Request-Id': requestId } };
+    if (!this.admit(req, res, ctx, key)) return;
 
     const fault = this.faults.decide(requestKey);
     const host = req.headers.host;
@@ -160,7 +183,7 @@ class SimHandler {
     const { requestId, url } = ctx;
     const o = this.opts;
     try {
-      const r = route({ seed: o.seed, eventiness: o.eventiness, density: o.density, tickerCount: o.tickerCount, origin, requestId, url, repeatCursor: fault.repeatCursor });
+      const r = route({ seed: o.seed, eventiness: o.eventiness, density: o.density, tickerCount: o.tickerCount, origin, requestId, url, repeatCursor: fault.repeatCursor, echoKey: ctx.echoKey });
       if (r.repeatedCursor) this.stats.repeatedCursor();
       return { status: r.status, body: r.status === 200 ? poisonTradesBody(url.pathname, o.poisonTrades, r.body) : r.body };
     } catch (err) {

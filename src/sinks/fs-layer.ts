@@ -19,7 +19,7 @@
  */
 import * as fsp from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
-import { errnoCode } from '../errors.js';
+import { errnoCode, toDiskError } from '../errors.js';
 
 /** An open file. Writes are complete (looped until every byte is written) or throw. */
 export interface FsFileHandle {
@@ -309,4 +309,14 @@ export { errnoCode };
 /** True when `err` is a system error with code ENOENT. */
 export function isNotFound(err: unknown): boolean {
   return errnoCode(err) === 'ENOENT';
+}
+
+/** The names in `dir` (unsorted), or [] when it does not exist. @throws DiskError naming the folder otherwise. */
+export async function namesOrNone(fs: FsLayer, dir: string): Promise<string[]> {
+  try {
+    return await fs.readdir(dir);
+  } catch (err) {
+    if (isNotFound(err)) return [];
+    throw toDiskError(err, 'listing', dir);
+  }
 }

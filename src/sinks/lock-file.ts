@@ -29,6 +29,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname as osHostname, uptime } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { InputError, LockedError } from '../errors.js';
+import { redactSecrets } from '../secrets.js';
 import { errnoCode, isNotFound, nodeFs, type FsLayer } from './fs-layer.js';
 import { toDiskError } from './paths.js';
 import { tmpFinalName, tmpPathFor } from './publish-atomically.js';
@@ -116,13 +117,8 @@ export function isProcessAlive(pid: number): boolean {
   }
 }
 
-/** Redacts API keys (flags, `apiKey=` query members, Bearer tokens) from text before it is stored anywhere. */
-export function redactSecrets(command: string): string {
-  return command
-    .replace(/(--api-key|--apikey|--key|--token)(=|\s+)\S+/gi, '$1$2[redacted]')
-    .replace(/(apiKey|api_key|token|key)=([^&\s]+)/gi, '$1=[redacted]')
-    .replace(/(Bearer\s+)\S+/gi, '$1[redacted]');
-}
+/** Redacts API keys (flags, `apiKey=` query members, Bearer tokens) from text before it is stored anywhere: the one scrubber. */
+export { redactSecrets } from '../secrets.js';
 
 /** One-line description of a holder: "pid 123 on host-a since 2024-…". */
 export function describeLock(info: LockInfo): string {

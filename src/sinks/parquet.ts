@@ -32,7 +32,7 @@ import pl from 'nodejs-polars';
 import { InputError } from '../errors.js';
 import type { Quote, Trade } from '../types.js';
 import { nodeFs } from './fs-layer.js';
-import { publishAtomically, type PublishOptions } from './publish-atomically.js';
+import { publishFile, type FileToPublish, type PublishOptions } from './publish-atomically.js';
 import { nativeWriteError } from './native-write-error.js';
 import { dirname } from 'node:path';
 
@@ -73,6 +73,17 @@ export async function writeParquetAtomically(
   df: pl.DataFrame | DeferredParquet,
   opts?: WriteParquetOptions,
 ): Promise<ParquetWriteResult> {
+  return publishFile(parquetFile(finalPath, df, opts), opts);
+}
+
+/**
+ * One Parquet file to publish (with {@link publishFile} or a commit sink): its writer encodes `df`
+ * into the tmp path the publish chose (a {@link DeferredParquet} writes itself, in a worker
+ * thread) and reports rows and bytes. Options are checked here, before anything is written.
+ *
+ * @throws InputError on bad options.
+ */
+export function parquetFile(finalPath: string, df: pl.DataFrame | DeferredParquet, opts?: WriteParquetOptions): FileToPublish<ParquetWriteResult> {
   const compression = opts?.compression ?? 'zstd';
   const engine = opts?.engine ?? 'auto';
   const syncMaxRows = opts?.syncMaxRows ?? 20_000;
@@ -86,26 +97,19 @@ export async function writeParquetAtomically(
     throw new InputError(`writeParquetAtomically: compressionLevel must be an integer in 1..22`);
   }
   const fs = opts?.fs ?? nodeFs;
-  let bytes = 0;
-  await publishAtomically(
-    finalPath,
-    async (tmp) => {
+  const settings: ParquetFileSettings = { compression, engine, syncMaxRows, ...(level !== undefined ? { compressionLevel: level } : {}) };
+  return {
+    path: finalPath,
+    async write(tmp) {
       try {
-        await writeFrame(tmp);
+        if (isDeferred(df)) await df.write(tmp, settings);
+        else await writeParquetFile(tmp, df, settings);
       } catch (err) {
         throw await nativeWriteError(err, finalPath, dirname(tmp));
       }
-      bytes = (await fs.stat(tmp)).size;
+      return { rows: isDeferred(df) ? df.rows : df.height, bytes: (await fs.stat(tmp)).size };
     },
-    opts,
-  );
-  return { rows: isDeferred(df) ? df.rows : df.height, bytes };
-
-  async function writeFrame(tmp: string): Promise<void> {
-    const settings: ParquetFileSettings = { compression, engine, syncMaxRows, ...(level !== undefined ? { compressionLevel: level } : {}) };
-    if (isDeferred(df)) await df.write(tmp, settings);
-    else await writeParquetFile(tmp, df, settings);
-  }
+  };
 }
 
 /** How a Parquet file is encoded (the part of {@link WriteParquetOptions} a writer in another thread needs). */

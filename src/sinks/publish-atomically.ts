@@ -18,7 +18,7 @@
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { DiskError, InputError } from '../errors.js';
-import { errnoCode, isNotFound, nodeFs, type FsLayer } from './fs-layer.js';
+import { errnoCode, nodeFs, type FsLayer } from './fs-layer.js';
 import { toDiskError } from './paths.js';
 
 /** Options of {@link publishAtomically}. */
@@ -89,35 +89,6 @@ const writingNow = new Set<string>();
 /** Whether `path` is a tmp file a publish of this process is still writing. */
 export function isTmpBeingWritten(path: string): boolean {
   return writingNow.has(path);
-}
-
-/**
- * Removes tmp files that a killed publish left next to the given final names in `dir` (never
- * read by anything, but flagged by `verify`). Call it only while holding the lock that makes this
- * process the single writer of those names; tmp files this process is still writing are kept.
- * Returns the names removed; a missing folder is fine.
- */
-export async function sweepStaleTmps(dir: string, finalNames: readonly string[], fs: FsLayer = nodeFs): Promise<string[]> {
-  let names: string[];
-  try {
-    names = await fs.readdir(dir);
-  } catch (err) {
-    if (isNotFound(err)) return [];
-    throw err;
-  }
-  const removed: string[] = [];
-  for (const name of names) {
-    const target = tmpFinalName(name);
-    if (target === undefined || !finalNames.includes(target)) continue;
-    if (writingNow.has(join(dir, name))) continue;
-    try {
-      await fs.unlink(join(dir, name));
-      removed.push(name);
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
-  }
-  return removed;
 }
 
 /** A fresh tmp path next to `finalPath`. */
@@ -214,6 +185,30 @@ export async function publishAtomically(
   } finally {
     writingNow.delete(tmp);
   }
+}
+
+/**
+ * A file to publish: `write(tmpPath)` creates and fills the tmp path the publish chose (the
+ * in-progress state of src/sinks/commit-lifecycle.ts; any writer: fs, nodejs-polars, a window
+ * worker thread) and returns what it wants to report (rows, bytes, how the file was made).
+ */
+export interface FileToPublish<R = void> {
+  /** The final path. */
+  readonly path: string;
+  write(tmpPath: string): Promise<R>;
+}
+
+/** Publishes `file` atomically (see {@link publishAtomically}); returns what its writer reported. */
+export async function publishFile<R>(file: FileToPublish<R>, opts?: PublishOptions): Promise<R> {
+  let result: { value: R } | undefined;
+  await publishAtomically(
+    file.path,
+    async (tmp) => {
+      result = { value: await file.write(tmp) };
+    },
+    opts,
+  );
+  return result!.value;
 }
 
 /**

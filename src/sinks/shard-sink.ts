@@ -9,7 +9,7 @@
  * - `state/detect/worker-K.lock` — one writer per worker folder and journal.
  *
  * Per batch the shard is published atomically, then the journal line is appended and fsync'd: the
- * line is the commit point. On open, shards on disk that no journal line names (a crash between the
+ * line is the commit point (the {@link CommitSink} of ./commit-lifecycle.ts). On open, shards on disk that no journal line names (a crash between the
  * rename and the journal append) are moved aside into `events/shards/worker-K/.uncommitted/` (or
  * deleted) and tmp leftovers are removed — only in the worker folders this process opens. Readers
  * must therefore use {@link committedShards}, never list the folders: a worker folder that is not
@@ -28,16 +28,15 @@
  * }
  * ```
  */
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type pl from 'nodejs-polars';
 import { InputError } from '../errors.js';
-import { isNotFound, nodeFs, type FsLayer } from './fs-layer.js';
+import { namesOrNone, nodeFs, type FsLayer } from './fs-layer.js';
 import { Journal, loadJournal } from './journal.js';
 import { acquireLock, type LockHandle } from './lock-file.js';
-import { writeParquetAtomically, type ParquetCompression } from './parquet.js';
+import { CommitSink, itemsMatching, recoverFolder, type SinkItems } from './commit-lifecycle.js';
+import { parquetFile, type ParquetCompression } from './parquet.js';
 import { toDiskError, validateNonNegInt, validateSymbol } from './paths.js';
-import { isTmpName } from './publish-atomically.js';
 
 /** One line of `state/detect/worker-K.jsonl`. */
 export interface ShardJournalLine {
@@ -94,6 +93,12 @@ export interface ShardCleanup {
 const SHARD_RE = /^shard-(\d{6})\.parquet$/;
 const JOURNAL_RE = /^worker-(\d+)\.jsonl$/;
 
+/**
+ * The stage-1 sink's items in a worker folder: its shard files, each item named by its file name
+ * (the name a journal line's `shard` field holds). `clean` and `reconcile` classify with it.
+ */
+export const SHARD_ITEMS: SinkItems<string> = itemsMatching(SHARD_RE);
+
 /** `shard-000042.parquet`. */
 export function shardName(n: number): string {
   validateNonNegInt(n, 'shard number');
@@ -137,7 +142,7 @@ export class ShardWriter {
   /** What open() cleaned up. */
   readonly cleanup: ShardCleanup;
   readonly #fs: FsLayer;
-  readonly #journal: Journal<ShardJournalLine>;
+  readonly #sink: CommitSink<ShardJournalLine>;
   readonly #committed: Set<string>;
   readonly #compression: ParquetCompression;
   #next: number;
@@ -163,7 +168,7 @@ export class ShardWriter {
     this.journalPath = p.journal;
     this.#fs = args.fs;
     this.lock = args.lock;
-    this.#journal = args.journal;
+    this.#sink = new CommitSink(args.journal, { fs: args.fs });
     this.#committed = args.committed;
     this.#next = args.next;
     this.cleanup = args.cleanup;
@@ -263,12 +268,10 @@ export class ShardWriter {
     }
     const rows = batch.events.height;
     try {
-      let shard: string | null = null;
-      if (rows > 0) {
-        shard = shardName(this.#next);
-        await writeParquetAtomically(join(this.dir, shard), batch.events, { fs: this.#fs, compression: this.#compression });
-      }
-      await this.#journal.append({ shard, symbols, rows });
+      // A batch without events has no file: its line alone commits its symbols.
+      const shard = rows > 0 ? shardName(this.#next) : null;
+      const files = shard === null ? [] : [parquetFile(join(this.dir, shard), batch.events, { fs: this.#fs, compression: this.#compression })];
+      await this.#sink.commit(files, () => ({ shard, symbols, rows }));
       if (shard !== null) this.#next++;
       for (const s of symbols) this.#committed.add(s);
       return { shard, rows, symbols };
@@ -284,12 +287,17 @@ export class ShardWriter {
     await this.#chain;
     this.#closed = true;
     let first: unknown;
-    await this.#journal.close().catch((e: unknown) => (first ??= e));
+    await this.#sink.journal.close().catch((e: unknown) => (first ??= e));
     await this.lock.release().catch((e: unknown) => (first ??= e));
     if (first !== undefined && this.#broken === undefined) throw first;
   }
 }
 
+/**
+ * Recovery of a worker folder on open (the lifecycle's rules): tmp files of shards removed,
+ * pending shards (no line of this worker's journal names them) moved aside into `.uncommitted/`
+ * or deleted, committed shards kept.
+ */
 async function cleanWorkerDir(
   fs: FsLayer,
   dir: string,
@@ -301,44 +309,8 @@ async function cleanWorkerDir(
   } catch (err) {
     throw toDiskError(err, 'creating folder', dir);
   }
-  let names: string[];
-  try {
-    names = await fs.readdir(dir);
-  } catch (err) {
-    throw toDiskError(err, 'listing', dir);
-  }
-  const uncommitted: string[] = [];
-  const tmpRemoved: string[] = [];
-  const aside = join(dir, '.uncommitted');
-  for (const name of names.sort()) {
-    const p = join(dir, name);
-    try {
-      if (isTmpName(name)) {
-        await fs.unlink(p);
-        tmpRemoved.push(name);
-      } else if (SHARD_RE.test(name) && !committedFiles.has(name)) {
-        if (mode === 'delete') {
-          await fs.unlink(p);
-        } else {
-          if (uncommitted.length === 0) await fs.mkdir(aside);
-          await fs.rename(p, join(aside, `${name}.uncommitted-${randomBytes(4).toString('hex')}`));
-        }
-        uncommitted.push(name);
-      }
-    } catch (err) {
-      if (isNotFound(err)) continue;
-      throw toDiskError(err, 'cleaning uncommitted shard', p);
-    }
-  }
-  if (uncommitted.length > 0 || tmpRemoved.length > 0) {
-    try {
-      await fs.fsyncDir(dir);
-      if (mode === 'move-aside' && uncommitted.length > 0) await fs.fsyncDir(aside);
-    } catch (err) {
-      throw toDiskError(err, 'syncing folder', dir);
-    }
-  }
-  return { uncommitted, tmpRemoved };
+  const r = await recoverFolder(dir, SHARD_ITEMS, committedFiles, mode === 'delete' ? 'delete' : { moveAsideTo: join(dir, '.uncommitted') }, fs);
+  return { uncommitted: r.pending, tmpRemoved: r.tmpRemoved };
 }
 
 /** Options of the readers below. */
@@ -357,14 +329,7 @@ export async function readShardJournals(
 ): Promise<{ worker: number; lines: ShardJournalLine[] }[]> {
   const fs = opts?.fs ?? nodeFs;
   const dir = join(outDir, 'state', 'detect');
-  let names: string[];
-  try {
-    names = await fs.readdir(dir);
-  } catch (err) {
-    if (isNotFound(err)) return [];
-    throw toDiskError(err, 'listing', dir);
-  }
-  const workers = names
+  const workers = (await namesOrNone(fs, dir))
     .map((n) => JOURNAL_RE.exec(n))
     .filter((m): m is RegExpExecArray => m !== null)
     .map((m) => Number(m[1]))

@@ -14,8 +14,11 @@
  * An event is complete iff both files exist; the journal is the index that lets a restart skip it
  * without touching the disk. Files are keyed by event ID, so downloading a window again overwrites
  * identical content (idempotent): a journal line lost with a group commit only costs a re-download.
- * Tmp leftovers of a crash stay in the window folder until `clean` removes them (`isTmpName`);
- * they are never read.
+ * Both files go through one {@link CommitSink} (./commit-lifecycle.ts): in progress (each file's
+ * tmp, written here or by a window worker thread) → pending (both renamed) → committed (the line).
+ * Before a window is redone, the tmp files a killed run left in its folder are removed
+ * ({@link recoverFolder}; a pending window is simply overwritten). Tmp leftovers of windows that
+ * are never redone stay until `clean` removes them; they are never read.
  *
  * @example
  * ```ts
@@ -34,8 +37,8 @@ import { CompactIdSet } from './id-set.js';
 import { Journal, loadJournal } from './journal.js';
 import { loadCommittedWindows } from './committed-index.js';
 import { acquireLock, redactSecrets, type LockHandle } from './lock-file.js';
-import { writeParquetAtomically, type DeferredParquet, type ParquetCompression } from './parquet.js';
-import { sweepStaleTmps } from './publish-atomically.js';
+import { CommitSink, itemsNamed, NOTHING_COMMITTED, recoverFolder, type SinkItems } from './commit-lifecycle.js';
+import { parquetFile, type DeferredParquet, type ParquetCompression } from './parquet.js';
 import { toDiskError, validateEventId, validateNonNegInt, validateSymbol } from './paths.js';
 
 /** One line of `state/ingest/part-K.jsonl`. */
@@ -100,7 +103,18 @@ export interface WindowCommitResult {
 /** Folder and files of one event window. Validates symbol and event ID. */
 export function windowPaths(outDir: string, symbol: string, eventId: string): { dir: string; trades: string; quotes: string } {
   const dir = join(outDir, 'windows', `symbol=${validateSymbol(symbol)}`, `event=${validateEventId(eventId)}`);
-  return { dir, trades: join(dir, 'trades.parquet'), quotes: join(dir, 'quotes.parquet') };
+  return { dir, trades: join(dir, WINDOW_FILES[0]), quotes: join(dir, WINDOW_FILES[1]) };
+}
+
+/** The file names of one window folder. */
+const WINDOW_FILES = ['trades.parquet', 'quotes.parquet'] as const;
+
+/**
+ * The stage-2 sink's items in one window folder: both files hold the window, named by its event ID
+ * (the `event` field of its journal line). `clean` and `reconcile` classify with it.
+ */
+export function windowItems(eventId: string): SinkItems<string> {
+  return itemsNamed(WINDOW_FILES, eventId);
 }
 
 /** Whether both files of the window exist (the definition of a complete event). */
@@ -130,7 +144,7 @@ export class WindowWriter {
   readonly partition: { readonly index: number; readonly count: number };
   readonly lock: LockHandle;
   readonly #fs: FsLayer;
-  readonly #journal: Journal<WindowJournalLine>;
+  readonly #sink: CommitSink<WindowJournalLine>;
   readonly #failed: Journal<WindowFailureLine>;
   readonly #compression: ParquetCompression;
   #closed = false;
@@ -151,7 +165,7 @@ export class WindowWriter {
     this.partition = args.partition;
     this.lock = args.lock;
     this.#fs = args.fs;
-    this.#journal = args.journal;
+    this.#sink = new CommitSink(args.journal, { fs: args.fs });
     this.#failed = args.failed;
     this.#compression = args.compression;
   }
@@ -229,18 +243,12 @@ export class WindowWriter {
     if (this.#closed) throw new InputError('WindowWriter is closed');
     const p = windowPaths(this.outDir, w.symbol, w.eventId);
     const opts = { fs: this.#fs, compression: this.#compression };
-    // An uncommitted window is redone by its owner only, so tmp files a killed run left here are stale.
-    await sweepStaleTmps(p.dir, ['trades.parquet', 'quotes.parquet'], this.#fs);
-    const results = await Promise.allSettled([
-      writeParquetAtomically(p.trades, w.trades, opts),
-      writeParquetAtomically(p.quotes, w.quotes, opts),
-    ]);
-    for (const r of results) if (r.status === 'rejected') throw r.reason;
-    const [t, q] = results.map((r) => (r as PromiseFulfilledResult<{ rows: number; bytes: number }>).value) as [
-      { rows: number; bytes: number },
-      { rows: number; bytes: number },
-    ];
-    await this.#journal.append({ event: w.eventId, symbol: w.symbol, trades: t.rows, quotes: q.rows });
+    // An uncommitted window is redone by its owner only, so tmp files a killed run left here are
+    // stale; its pending files (if any) are overwritten by this publish.
+    await recoverFolder(p.dir, windowItems(w.eventId), NOTHING_COMMITTED, 'overwrite', this.#fs);
+    const files = [parquetFile(p.trades, w.trades, opts), parquetFile(p.quotes, w.quotes, opts)];
+    const { results } = await this.#sink.commit(files, ([t, q]) => ({ event: w.eventId, symbol: w.symbol, trades: t!.rows, quotes: q!.rows }));
+    const [t, q] = results as [{ rows: number; bytes: number }, { rows: number; bytes: number }];
     return { trades: t.rows, quotes: q.rows, bytes: t.bytes + q.bytes };
   }
 
@@ -273,7 +281,7 @@ export class WindowWriter {
 
   /** Makes every journal line appended so far durable now. */
   async flush(): Promise<void> {
-    await Promise.all([this.#journal.flush(), this.#failed.flush()]);
+    await Promise.all([this.#sink.journal.flush(), this.#failed.flush()]);
   }
 
   /** Waits for in-flight commits, flushes and closes the journals, releases the lock. Idempotent. */
@@ -282,7 +290,7 @@ export class WindowWriter {
     this.#closed = true;
     await Promise.allSettled([...this.#inFlight]);
     let first: unknown;
-    await this.#journal.close().catch((e: unknown) => (first ??= e));
+    await this.#sink.journal.close().catch((e: unknown) => (first ??= e));
     await this.#failed.close().catch((e: unknown) => (first ??= e));
     await this.lock.release().catch((e: unknown) => (first ??= e));
     if (first !== undefined) throw first;

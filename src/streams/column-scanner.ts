@@ -9,7 +9,7 @@
  * Unknown fields of any shape are skipped. Quotes are downsampled while they are read: a quote in
  * the same epoch-aligned bucket as the previous one overwrites it in place, so dropped rows never
  * become rows. The top-level `status`, `request_id`, `next_url`, `resultsCount` and whether
- * `results` was present (and the `error`/`message` text) are surfaced for the page-status rule (src/streams/page-status.ts).
+ * `results` was present (and the `error`/`message` text) are surfaced for the page-status rule (src/streams/http/page-status.ts).
  * Malformed or truncated bytes throw {@link ProtocolError} (retryable). A row that is valid JSON but
  * cannot be stored (an integer beyond Int64, a fraction or a string where an integer belongs, a
  * required field missing or null, quotes going back in time) throws {@link RowValueError} (E_DATA,
@@ -17,7 +17,7 @@
  * read, so a body that is also truncated or malformed stays a retryable ProtocolError.
  */
 import { ProtocolError, RowValueError } from '../errors.js';
-import { pageStatusProblem } from './page-status.js';
+import { pageStatusProblem } from './http/page-status.js';
 
 export type TickKind = 'trades' | 'quotes';
 

@@ -17,7 +17,7 @@ export {
   type Query,
   type QueryValue,
 } from './polygon-client.js';
-export { HttpMetrics, LatencyHistogram, type HttpMetricsSnapshot, type LatencySnapshot } from './http-metrics.js';
+export { HttpMetrics, LatencyHistogram, type HttpMetricsSnapshot, type LatencySnapshot } from './http/metrics.js';
 export { losslessParse, losslessStringify, type LosslessParseOptions } from '../codec/lossless-json.js';
 export { readUniverse, universeIndex, SYMBOL_COLUMNS, type Universe, type UniverseFormat } from './universe.js';
 export { validateSymbol, symbolProblem, SYMBOL_PATTERN, MAX_SYMBOL_LENGTH } from './symbols.js';

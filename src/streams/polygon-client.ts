@@ -1,37 +1,28 @@
-import { performance } from 'node:perf_hooks';
-import { Pool } from 'undici';
-import { concatMap, defer, lastValueFrom, Observable, of, type Subscription } from 'rxjs';
-import {
-  AbortedError,
-  AuthError,
-  BadRequestError,
-  HttpError,
-  NetworkError,
-  NotFoundError,
-  PaginationLoopError,
-  ProtocolError,
-  RateLimitedError,
-  ServerError,
-  TickpipeError,
-  TimeoutError,
-} from '../errors.js';
+/**
+ * The Polygon.io (Massive) REST client: the API's endpoints, targets and decoders on top of the
+ * layered HTTP client in ./http/ (transport, auth, status mapping, rate-limit feedback, retry,
+ * metrics, pagination; docs/ARCHITECTURE.md, "HTTP client layers").
+ */
+import { defer, lastValueFrom, Observable } from 'rxjs';
+import { NetworkError, ProtocolError, TickpipeError, TimeoutError } from '../errors.js';
 import type { Bar, Page, Quote, Trade } from '../types.js';
 import { TokenBucket } from '../operators/token-bucket.js';
-import { retryBackoff, type RetryBackoffOptions } from '../operators/retry-backoff.js';
+import type { RetryBackoffOptions } from '../operators/retry-backoff.js';
 import { losslessParse } from '../codec/lossless-json.js';
+import { REDACTED, redactSecrets } from '../secrets.js';
 import { TickColumns, localTarget, type PageHeader, type PageTarget } from './column-scanner.js';
-import { HttpMetrics, type HttpMetricsSnapshot } from './http-metrics.js';
-import { checkPageBody, type PageEndpointKind } from './page-status.js';
+import { HttpClient } from './http/client.js';
+import type { HttpLogger } from './http/layer.js';
+import type { HttpMetricsSnapshot } from './http/metrics.js';
+import { checkPageBody, type PageEndpointKind } from './http/page-status.js';
 
-export type { HttpMetricsSnapshot, LatencySnapshot } from './http-metrics.js';
+export type { HttpMetricsSnapshot, LatencySnapshot } from './http/metrics.js';
+export { parseRetryAfter } from './http/status.js';
 /** Snapshot returned by {@link PolygonClient.metrics}. */
 export type ClientMetrics = HttpMetricsSnapshot;
 
 /** The subset of a pino logger the client uses. */
-export interface PolygonLogger {
-  warn?(obj: object, msg?: string): void;
-  debug?(obj: object, msg?: string): void;
-}
+export type PolygonLogger = HttpLogger;
 
 export interface PolygonClientOptions {
   /** API key. Required, non-empty. Added to the request only at send time. */
@@ -95,22 +86,9 @@ export interface TickRangeOptions {
   readonly limit?: number;
 }
 
-const NETWORK_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'UND_ERR_SOCKET',
-]);
-const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
-
 function bad(name: string, expected: string, v: unknown): never {
-  const shown = name === 'apiKey' ? (typeof v === 'string' ? `<${v.length} chars>` : String(v)) : typeof v === 'string' ? JSON.stringify(v) : String(v);
+  // A bad baseUrl may carry `?apiKey=…`: whatever is shown goes through the one scrubber.
+  const shown = name === 'apiKey' ? (typeof v === 'string' ? `<${v.length} chars>` : String(v)) : redactSecrets(typeof v === 'string' ? JSON.stringify(v) : String(v));
   throw new TypeError(`PolygonClient: expected \`${name}\` to be ${expected}, got ${shown} (${typeof v})`);
 }
 
@@ -119,20 +97,6 @@ function positiveInt(name: string, v: unknown, dflt: number): number {
   if (typeof x !== 'number' || !Number.isInteger(x) || x < 1) bad(name, 'an integer >= 1', x);
   return x;
 }
-
-/** Retry-After is delta-seconds or an HTTP date. */
-export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
-  const v = Array.isArray(value) ? value[0] : value;
-  if (v === undefined) return undefined;
-  const s = v.trim();
-  if (/^\d+(\.\d+)?$/.test(s)) return Math.round(Number(s) * 1000);
-  const at = Date.parse(s);
-  if (Number.isNaN(at)) return undefined;
-  return Math.max(0, at - now);
-}
-
-/** A check of a parsed 200 body; a returned error is raised (and retried) instead of the page. */
-type BodyCheck = (body: unknown) => Error | undefined;
 
 /** Which page rule applies to `path` (see page-status.ts); undefined for other endpoints. */
 function pageKindOf(path: string): PageEndpointKind | undefined {
@@ -148,9 +112,59 @@ function rowsOf<T>(body: any, label: string): T[] {
   return r as T[];
 }
 
+/** A JSON decoder for 2xx bodies of `label`; with `kind`, a 200 that is not data fails the try (retried like a truncated body). */
+function jsonDecoder(label: string, kind: PageEndpointKind | undefined): (body: Buffer, status: number) => any {
+  return (body, status) => {
+    const parsed = losslessParse(body.toString('utf8'), { context: `GET ${label}`, status });
+    const problem = kind === undefined ? undefined : checkPageBody(parsed, kind, `GET ${label}`);
+    if (problem) throw problem;
+    return parsed;
+  };
+}
+
+/** The options after validation: the parts the layers get. */
+interface CheckedOptions {
+  readonly origin: string;
+  readonly basePath: string;
+  readonly auth: 'query' | 'bearer';
+  readonly connections: number;
+  readonly headersTimeoutMs: number;
+  readonly bodyTimeoutMs: number;
+  readonly retry: RetryBackoffOptions | false;
+}
+
+function checkOptions(options: PolygonClientOptions): CheckedOptions {
+  if (options === null || typeof options !== 'object') bad('options', 'an object', options);
+  const { apiKey } = options;
+  if (typeof apiKey !== 'string' || apiKey.trim() === '') bad('apiKey', 'a non-empty string', apiKey);
+  const baseUrl = options.baseUrl ?? 'https://api.polygon.io';
+  let u: URL;
+  try {
+    u = new URL(baseUrl);
+  } catch {
+    bad('baseUrl', 'an absolute http(s) URL', baseUrl);
+  }
+  if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.search || u.hash || u.username || u.password) {
+    bad('baseUrl', 'an http(s) URL without query, fragment or credentials', baseUrl);
+  }
+  const auth = options.auth ?? 'query';
+  if (auth !== 'query' && auth !== 'bearer') bad('auth', "'query' or 'bearer'", auth);
+  if (options.bucket !== undefined && !(options.bucket instanceof TokenBucket)) bad('bucket', 'a TokenBucket', options.bucket);
+  const connections = positiveInt('connections', options.connections, 64);
+  const headersTimeoutMs = positiveInt('headersTimeoutMs', options.headersTimeoutMs, 30_000);
+  const bodyTimeoutMs = positiveInt('bodyTimeoutMs', options.bodyTimeoutMs, 30_000);
+  const retry = options.retry ?? {};
+  if (retry !== false && (retry === null || typeof retry !== 'object')) bad('retry', 'an options object or false', retry);
+  if (options.logger !== undefined && (options.logger === null || typeof options.logger !== 'object')) {
+    bad('logger', 'a pino-like object', options.logger);
+  }
+  return { origin: u.origin, basePath: u.pathname.replace(/\/+$/, ''), auth, connections, headersTimeoutMs, bodyTimeoutMs, retry };
+}
+
 /**
- * Polygon.io (Massive) REST client: one keep-alive undici Pool, every try gated by the shared
- * TokenBucket, each single request wrapped by retryBackoff, and paged listings as lazy Observables.
+ * Polygon.io (Massive) REST client: the endpoints and their decoders over the layered HTTP client
+ * (./http/): one keep-alive undici Pool, every try gated by the shared bucket, each single request
+ * wrapped by retryBackoff, and paged listings as lazy Observables.
  *
  * @example
  * const client = new PolygonClient({ apiKey, bucket: new TokenBucket({ rate: 50 }) });
@@ -165,64 +179,26 @@ export class PolygonClient {
   readonly headersTimeoutMs: number;
   readonly bodyTimeoutMs: number;
 
-  // Kept off enumerable fields so neither util.inspect nor JSON.stringify of the client shows it.
-  readonly #apiKey: string;
-  readonly #keyQuery: string;
-  readonly #pool: Pool;
+  // Private: the key lives in the auth layer inside, which neither util.inspect nor JSON.stringify shows.
+  readonly #http: HttpClient;
   readonly #basePath: string;
-  readonly #retry: RetryBackoffOptions | false;
-  readonly #logger: PolygonLogger | undefined;
-  readonly #m = new HttpMetrics();
-  #closed = false;
 
   constructor(options: PolygonClientOptions) {
-    if (options === null || typeof options !== 'object') bad('options', 'an object', options);
-    const { apiKey } = options;
-    if (typeof apiKey !== 'string' || apiKey.trim() === '') bad('apiKey', 'a non-empty string', apiKey);
-    this.#apiKey = apiKey;
-    this.#keyQuery = `apiKey=${encodeURIComponent(apiKey)}`;
-
-    const baseUrl = options.baseUrl ?? 'https://api.polygon.io';
-    let u: URL;
-    try {
-      u = new URL(baseUrl);
-    } catch {
-      bad('baseUrl', 'an absolute http(s) URL', baseUrl);
-    }
-    if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.search || u.hash || u.username || u.password) {
-      bad('baseUrl', 'an http(s) URL without query, fragment or credentials', baseUrl);
-    }
-    this.baseUrl = baseUrl;
-    this.origin = u.origin;
-    this.#basePath = u.pathname.replace(/\/+$/, '');
-
-    const auth = options.auth ?? 'query';
-    if (auth !== 'query' && auth !== 'bearer') bad('auth', "'query' or 'bearer'", auth);
-    this.auth = auth;
-    if (options.bucket !== undefined && !(options.bucket instanceof TokenBucket)) bad('bucket', 'a TokenBucket', options.bucket);
+    const o = checkOptions(options);
+    this.baseUrl = options.baseUrl ?? 'https://api.polygon.io';
+    this.origin = o.origin;
+    this.#basePath = o.basePath;
+    this.auth = o.auth;
     this.bucket = options.bucket;
-    this.connections = positiveInt('connections', options.connections, 64);
-    this.headersTimeoutMs = positiveInt('headersTimeoutMs', options.headersTimeoutMs, 30_000);
-    this.bodyTimeoutMs = positiveInt('bodyTimeoutMs', options.bodyTimeoutMs, 30_000);
-    const retry = options.retry ?? {};
-    if (retry !== false && (retry === null || typeof retry !== 'object')) bad('retry', 'an options object or false', retry);
-    this.#retry = retry;
-    if (options.logger !== undefined && (options.logger === null || typeof options.logger !== 'object')) {
-      bad('logger', 'a pino-like object', options.logger);
-    }
-    this.#logger = options.logger;
-
-    this.#pool = new Pool(this.origin, {
-      connections: this.connections,
-      pipelining: 1,
-      headersTimeout: this.headersTimeoutMs,
-      bodyTimeout: this.bodyTimeoutMs,
-    });
+    this.connections = o.connections;
+    this.headersTimeoutMs = o.headersTimeoutMs;
+    this.bodyTimeoutMs = o.bodyTimeoutMs;
+    this.#http = new HttpClient({ ...o, apiKey: options.apiKey, bucket: options.bucket, logger: options.logger });
   }
 
   /** Snapshot of the request counters and latency histogram. */
   metrics(): HttpMetricsSnapshot {
-    return this.#m.snapshot();
+    return this.#http.metrics.snapshot();
   }
 
   /**
@@ -234,9 +210,9 @@ export class PolygonClient {
     checkTicker(ticker);
     const label = `${this.#basePath}/v3/reference/tickers`;
     const target = label + toSearch({ ticker, limit: 1 });
-    const r = this.#retry;
+    const r = this.#http.retry;
     try {
-      await lastValueFrom(this.#try$(target, label, r === false ? false : { ...r, maxAttempts: Math.min(3, r.maxAttempts ?? 3) }));
+      await lastValueFrom(this.#http.get$(target, label, jsonDecoder(label, undefined), r === false ? false : { ...r, maxAttempts: Math.min(3, r.maxAttempts ?? 3) }));
     } catch (e) {
       // "GET /v3/reference/tickers: ECONNREFUSED" does not say which host: name the origin.
       if (e instanceof NetworkError) throw new NetworkError(`cannot reach the API at ${this.origin}: ${e.message}`, { cause: e });
@@ -247,9 +223,7 @@ export class PolygonClient {
 
   /** Closes the pool after in-flight requests finish. */
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await this.#pool.close();
+    await this.#http.close();
   }
 
   /**
@@ -258,8 +232,8 @@ export class PolygonClient {
    * unsubscribing aborts the request.
    */
   request$(path: string, query: Query = {}): Observable<any> {
-    const target = this.#basePath + path + toSearch(query);
-    return this.#try$(target, this.#basePath + path);
+    const label = this.#basePath + path;
+    return this.#http.get$(label + toSearch(query), label, jsonDecoder(label, undefined));
   }
 
   /**
@@ -272,65 +246,27 @@ export class PolygonClient {
    */
   pages$<T>(path: string, query: Query, parse: (raw: any) => T[]): Observable<Page<T>> {
     if (typeof parse !== 'function') bad('parse', 'a function', parse);
-    return new Observable<Page<T>>((subscriber) => {
-      const label = this.#basePath + path;
-      const kind = pageKindOf(path);
-      // Inside the retried unit: a 200 that is not data is retried like a truncated body.
-      const check = kind === undefined ? undefined : (b: unknown) => checkPageBody(b, kind, `GET ${label}`);
-      const seen = new Set<string>();
-      let inner: Subscription | undefined;
-      let pageNo = 0;
-
-      const fetchPage = (target: string): void => {
-        let body: any;
-        let got = false;
-        inner = this.#try$(target, label, this.#retry, check).subscribe({
-          next: (b) => {
-            body = b;
-            got = true;
-          },
-          error: (e) => subscriber.error(e),
-          complete: () => {
-            if (!got) return subscriber.complete();
-            pageNo++;
-            let rows: T[];
-            try {
-              rows = parse(body);
-            } catch (e) {
-              subscriber.error(e instanceof TickpipeError ? e : new ProtocolError(`${label}: page ${pageNo} has an unexpected shape: ${(e as Error)?.message}`, 200));
-              return;
-            }
-            const rawNext = typeof body?.next_url === 'string' && body.next_url !== '' ? (body.next_url as string) : undefined;
-            // The API never echoes the key, but a proxy might: what we hand on must not carry it.
-            const nextUrl = rawNext !== undefined && /apikey=/i.test(rawNext) ? withoutKey(rawNext) : rawNext;
-            let next: string | undefined;
-            let stop: Error | undefined;
-            if (nextUrl !== undefined) {
-              try {
-                next = this.#follow(nextUrl, seen, label, pageNo);
-              } catch (e) {
-                stop = e as Error;
-              }
-            }
-            this.#m.pages++;
-            subscriber.next({
-              results: rows,
-              nextUrl,
-              requestId: typeof body?.request_id === 'string' ? body.request_id : undefined,
-            });
-            if (subscriber.closed) return;
-            if (stop) subscriber.error(stop);
-            else if (next !== undefined) fetchPage(next);
-            else subscriber.complete();
-          },
-        });
-      };
-
-      const first = label + toSearch(query);
-      seen.add(cursorKey(new URL(first, this.origin)));
-      fetchPage(first);
-      return () => inner?.unsubscribe();
-    });
+    const label = this.#basePath + path;
+    // Inside the retried unit: a 200 that is not data is retried like a truncated body.
+    const decode = jsonDecoder(label, pageKindOf(path));
+    const toPage = (body: any, nextUrl: string | undefined, pageNo: number): Page<T> => {
+      let rows: T[];
+      try {
+        rows = parse(body);
+      } catch (e) {
+        throw e instanceof TickpipeError ? e : new ProtocolError(this.#http.scrub(`${label}: page ${pageNo} has an unexpected shape: ${(e as Error)?.message}`), 200);
+      }
+      return { results: rows, nextUrl, requestId: typeof body?.request_id === 'string' ? body.request_id : undefined };
+    };
+    return defer(() =>
+      this.#http.listing$<any, Page<T>>({
+        label,
+        first: label + toSearch(query),
+        fetch: (target) => this.#http.get$(target, label, decode),
+        nextUrlOf: (body) => (typeof body?.next_url === 'string' ? body.next_url : undefined),
+        toPage,
+      }),
+    );
   }
 
   /** Aggregate bars (v2 aggs) of `ticker`; `from`/`to` are `YYYY-MM-DD` or Unix ms. */
@@ -383,7 +319,8 @@ export class PolygonClient {
    * is scanned into its own columns first and appended only once complete, so a retried page
    * (truncated body, malformed JSON) can never leave half a page behind. Rows exactly repeating rows
    * already in `into` are dropped and counted in `into.repeatedRows`. A row that cannot be stored
-   * errors with RowValueError (not retried). Emits each page's header.
+   * errors with RowValueError (not retried). Emits each page's header, its `nextUrl` without a key
+   * a proxy may have echoed into it.
    */
   tickColumns$(kind: 'trades' | 'quotes', ticker: string, o: TickRangeOptions, into: TickColumns | PageTarget): Observable<PageHeader> {
     checkTicker(ticker);
@@ -393,214 +330,20 @@ export class PolygonClient {
     if (typeof target?.scan !== 'function' || target.kind !== kind) bad('into', `TickColumns or PageTarget of ${kind}`, into);
     const order = o.order ?? 'asc';
     if (order !== 'asc') bad('order', "'asc' (columns are downsampled in time order)", order);
-    const path = `/v3/${kind}/${encodeURIComponent(ticker)}`;
-    const label = this.#basePath + path;
+    const label = this.#basePath + `/v3/${kind}/${encodeURIComponent(ticker)}`;
     // Scan, check (a 200 that is not data never reads as an empty page), drop re-served rows and
     // append, all inside the retry: a page that fails is retried (ProtocolError) or fails the listing.
-    const decode = async (buf: Buffer): Promise<PageHeader> => {
-      try {
-        return await target.scan(buf, `GET ${label}`);
-      } catch (e) {
-        throw e instanceof ProtocolError ? new ProtocolError(this.#scrub(e.message), e.status, { cause: e }) : e;
-      }
-    };
-    return new Observable<PageHeader>((subscriber) => {
-      const seen = new Set<string>();
-      let inner: Subscription | undefined;
-      let pageNo = 0;
-      const fetchPage = (target: string): void => {
-        inner = this.#try$(target, label, this.#retry, undefined, decode).subscribe({
-          next: (header: PageHeader) => {
-            pageNo++;
-            this.#m.pages++;
-      const nextUrl = header.nextUrl !== undefined && /apikey=/i.test(header.nextUrl) ? withoutKey(header.nextUrl) : header.nextUrl;
-            let next: string | undefined;
-            try {
-              if (nextUrl !== undefined) next = this.#follow(nextUrl, seen, label, pageNo);
-            } catch (e) {
-              subscriber.next(header);
-              subscriber.error(e);
-              return;
-            }
-            subscriber.next(header);
-            if (subscriber.closed) return;
-            if (next !== undefined) fetchPage(next);
-            else subscriber.complete();
-          },
-          error: (e) => subscriber.error(e),
-        });
-      };
-      const first = label + toSearch({ 'timestamp.gte': o.gte, 'timestamp.lte': o.lte, order, limit: limitOf(o.limit), sort: 'timestamp' });
-      seen.add(cursorKey(new URL(first, this.origin)));
-      fetchPage(first);
-      return () => inner?.unsubscribe();
-    });
-  }
-
-  #follow(nextUrl: string, seen: Set<string>, label: string, pageNo: number): string {
-    let u: URL;
-    try {
-      u = new URL(nextUrl, this.origin);
-    } catch {
-      throw new ProtocolError(`${label}: page ${pageNo} has an unparseable next_url`);
-    }
-    if (u.origin !== this.origin) {
-      throw new ProtocolError(`${label}: page ${pageNo} has a next_url on another origin (${u.origin}); not following it with the API key`);
-    }
-    for (const k of [...u.searchParams.keys()]) if (k.toLowerCase() === 'apikey') u.searchParams.delete(k);
-    const key = cursorKey(u);
-    if (seen.has(key)) {
-      throw new PaginationLoopError(`${label}: next_url of page ${pageNo} repeats a cursor already seen in this listing`);
-    }
-    seen.add(key);
-    return u.pathname + u.search;
-  }
-
-  /** One try through the bucket, wrapped by the retry layer (so each retry waits for a new token). */
-  #try$(target: string, label: string, r: RetryBackoffOptions | false = this.#retry, check?: BodyCheck, decode?: (buf: Buffer) => unknown | Promise<unknown>): Observable<any> {
-    const bucket = this.bucket;
-    const once$ = defer(() => (bucket ? bucket.acquire() : of(undefined))).pipe(concatMap(() => this.#once$(target, label, check, decode)));
-    if (r === false) return once$;
-    return once$.pipe(
-      retryBackoff({
-        ...r,
-        // The bucket pauses for the 429 (capped Retry-After); the retry just queues for a token.
-        ...(bucket ? { rateLimitedWaitsInBucket: true } : {}),
-        onRetry: (err, attempt, delayMs) => {
-          this.#m.retries++;
-          this.#logger?.warn?.({ path: label, code: (err as TickpipeError)?.code, attempt, delayMs }, 'retrying request');
-          r.onRetry?.(err, attempt, delayMs);
-        },
+    // The same layers as the row path; the auth layer scrubs what the scanner's errors quote.
+    const decode = (body: Buffer): PageHeader | Promise<PageHeader> => target.scan(body, `GET ${label}`);
+    return defer(() =>
+      this.#http.listing$<PageHeader, PageHeader>({
+        label,
+        first: label + toSearch({ 'timestamp.gte': o.gte, 'timestamp.lte': o.lte, order, limit: limitOf(o.limit), sort: 'timestamp' }),
+        fetch: (t) => this.#http.get$(t, label, decode),
+        nextUrlOf: (header) => header.nextUrl,
+        toPage: (header, nextUrl) => (nextUrl === header.nextUrl ? header : { ...header, nextUrl }),
       }),
     );
-  }
-
-  #once$(target: string, label: string, check?: BodyCheck, decode?: (buf: Buffer) => unknown | Promise<unknown>): Observable<any> {
-    return new Observable<any>((subscriber) => {
-      const ac = new AbortController();
-      let settled = false;
-      this.#send(target, label, ac.signal, check, decode).then(
-        (v) => {
-          settled = true;
-          subscriber.next(v);
-          subscriber.complete();
-        },
-        (e) => {
-          settled = true;
-          subscriber.error(e);
-        },
-      );
-      return () => {
-        if (!settled) ac.abort();
-      };
-    });
-  }
-
-  async #send(target: string, label: string, signal: AbortSignal, check?: BodyCheck, decode?: (buf: Buffer) => unknown | Promise<unknown>): Promise<any> {
-    if (this.#closed) throw new AbortedError(`GET ${label}: client closed`);
-    const headers: Record<string, string> = { accept: 'application/json' };
-    let path = target;
-    if (this.auth === 'bearer') headers.authorization = `Bearer ${this.#apiKey}`;
-    else path += (target.includes('?') ? '&' : '?') + this.#keyQuery;
-
-    const m = this.#m;
-    const t0 = performance.now();
-    m.sent++;
-    try {
-      let res: Awaited<ReturnType<Pool['request']>>;
-      try {
-        res = await this.#pool.request({ method: 'GET', path, headers, signal });
-      } catch (e) {
-        throw this.#transportError(e, label, 'request', signal);
-      }
-      const status = res.statusCode;
-      let text: string;
-      let buf: Buffer;
-      try {
-        buf = Buffer.from(await res.body.arrayBuffer());
-        m.bytes += buf.byteLength;
-      } catch (e) {
-        throw this.#transportError(e, label, 'body', signal);
-      }
-      if (decode !== undefined && status >= 200 && status < 300) {
-        const body = await decode(buf);
-        m.ok++;
-        m.latency.record(performance.now() - t0);
-        this.bucket?.onSuccess();
-        return body;
-      }
-      text = buf.toString('utf8');
-      if (status >= 200 && status < 300) {
-        const body = losslessParse(text, { context: `GET ${label}`, status });
-        const problem = check?.(body);
-        if (problem) throw new ProtocolError(this.#scrub(problem.message), 200);
-        m.ok++;
-        m.latency.record(performance.now() - t0);
-        this.bucket?.onSuccess();
-        return body;
-      }
-      throw this.#statusError(status, text, label, res.headers['retry-after']);
-    } catch (e) {
-      if (!(e instanceof AbortedError)) {
-        m.latency.record(performance.now() - t0);
-        m.error((e as TickpipeError)?.code ?? 'E_UNKNOWN');
-        this.#logger?.debug?.({ path: label, code: (e as TickpipeError)?.code, status: (e as HttpError)?.status }, 'request failed');
-      }
-      throw e;
-    }
-  }
-
-  #statusError(status: number, text: string, label: string, retryAfterHeader: string | string[] | undefined): HttpError {
-    let detail = '';
-    try {
-      const b = JSON.parse(text);
-      detail = String(b?.error ?? b?.message ?? b?.status ?? '');
-    } catch {
-      detail = text.slice(0, 200);
-    }
-    detail = this.#scrub(detail.replace(/\s+/g, ' ').trim().slice(0, 300));
-    const msg = `GET ${label}: HTTP ${status}${detail ? ` ${detail}` : ''}`;
-    if (status === 401 || (status === 400 && /api key was not provided/i.test(text))) return new AuthError(msg, status);
-    if (status === 429) {
-      const askedMs = parseRetryAfter(retryAfterHeader);
-      // A Retry-After of an hour must not stop the run for an hour: the bucket caps the pause, and
-      // the retry of this request waits no longer than the bucket does.
-      const retryAfterMs = this.bucket ? this.bucket.capRetryAfter(askedMs) : askedMs === undefined ? undefined : Math.min(askedMs, 60_000);
-      this.#m.rateLimited++;
-      this.bucket?.onRateLimited(askedMs);
-      this.#logger?.warn?.({ path: label, retryAfterMs, ...(askedMs !== retryAfterMs ? { serverAskedMs: askedMs } : {}) }, 'rate limited (429)');
-      return new RateLimitedError(msg, retryAfterMs);
-    }
-    if (status === 403) return new BadRequestError(msg, status);
-    if (status === 404) return new NotFoundError(msg);
-    if (status >= 500) return new ServerError(msg, status);
-    if (status >= 400) return new BadRequestError(msg, status);
-    return new ProtocolError(msg, status);
-  }
-
-  #transportError(e: unknown, label: string, phase: 'request' | 'body', signal: AbortSignal): TickpipeError {
-    const err = e as { code?: string; name?: string; message?: string } | undefined;
-    const code = typeof err?.code === 'string' ? err.code : undefined;
-    // The raw error may hold the socket or, in odd undici paths, the request: keep a scrubbed copy.
-    const cause = Object.assign(new Error(this.#scrub(String(err?.message ?? e))), { name: err?.name ?? 'Error', code });
-    const what = code ?? err?.name ?? 'error';
-    if (signal.aborted || code === 'UND_ERR_ABORTED' || err?.name === 'AbortError') {
-      return new AbortedError(`GET ${label}: aborted`, { cause });
-    }
-    if (code === 'UND_ERR_DESTROYED' || code === 'UND_ERR_CLOSED') return new AbortedError(`GET ${label}: client closed`, { cause });
-    if (code !== undefined && TIMEOUT_CODES.has(code)) return new TimeoutError(`GET ${label}: ${phase === 'body' ? 'body stalled' : 'no response'} (${what})`, { cause });
-    if (code?.startsWith('HPE_')) return new ProtocolError(`GET ${label}: malformed HTTP response (${what})`, undefined, { cause });
-    if (phase === 'body') return new ProtocolError(`GET ${label}: response body cut short (${what})`, undefined, { cause });
-    if (code !== undefined && NETWORK_CODES.has(code)) return new NetworkError(`GET ${label}: ${what}`, { cause });
-    return new NetworkError(`GET ${label}: transport failure (${what})`, { cause });
-  }
-
-  #scrub(s: string): string {
-    const k = this.#apiKey;
-    let out = s.split(k).join('***');
-    const enc = encodeURIComponent(k);
-    if (enc !== k) out = out.split(enc).join('***');
-    return out;
   }
 }
 
@@ -614,25 +357,11 @@ function toSearch(query: Query): string {
   const p = new URLSearchParams();
   for (const [k, v] of Object.entries(query)) {
     if (v === undefined) continue;
-    if (k === 'apiKey') bad('query.apiKey', 'absent (pass the key as the apiKey option)', '<redacted>');
+    if (k === 'apiKey') bad('query.apiKey', 'absent (pass the key as the apiKey option)', REDACTED);
     p.append(k, String(v));
   }
   const s = p.toString();
   return s ? `?${s}` : '';
-}
-
-function withoutKey(url: string): string {
-  try {
-    const u = new URL(url);
-    for (const k of [...u.searchParams.keys()]) if (k.toLowerCase() === 'apikey') u.searchParams.delete(k);
-    return u.toString();
-  } catch {
-    return url.replace(/([?&])apikey=[^&#]*&?/gi, '$1');
-  }
-}
-
-function cursorKey(u: URL): string {
-  return u.searchParams.get('cursor') ?? u.pathname + u.search;
 }
 
 function checkTicker(ticker: unknown): void {

@@ -5,9 +5,10 @@
  *
  * A window lives in one worker from {@link WindowPool.window} to {@link PooledWindow.release}: each
  * page's body is transferred (not copied) to it, the reply is the page's header (its `next_url`).
- * The worker writes each file into the tmp path the main thread chose; fsync, rename and the journal
- * line stay on the main thread (the commit protocol and its crash tests are unchanged, and a worker
- * that dies leaves at most a tmp file that the publish removes). Encoded bytes are not sent back:
+ * The worker writes each file into the tmp path the main thread's commit sink chose: that tmp file
+ * is the `InProgress` state of src/sinks/commit-lifecycle.ts. fsync, rename (→ `Pending`) and the
+ * journal line (→ `Committed`) stay on the main thread, in the one `CommitSink` (a worker that dies
+ * leaves at most a tmp file that the publish removes). Encoded bytes are not sent back:
  * they would be one more copy, and writing them from here would not give today's bytes (Polars'
  * in-memory writer and its sink differ in the footer above 20,000 rows).
  *

@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { ProgressView } from '../../src/cli/progress-view.js';
-import { formatSummary } from '../../src/cli/run-summary.js';
+import { fitLine, ProgressView } from '../../src/cli/progress-view.js';
+import { formatSummary } from '../../src/ops/run-summary.js';
 import { renderIngest } from '../../src/cli/run-view.js';
 import type { RunSummary } from '../../src/pipeline/summary.js';
 import { initialProgress, reduceProgress, type ProgressEvent } from '../../src/progress/index.js';
@@ -39,10 +39,10 @@ class Screen {
   }
 }
 
-function ttyView(screen: Screen): ProgressView {
+function ttyView(screen: Screen, columns = 200): ProgressView {
   const stream = new PassThrough() as unknown as NodeJS.WriteStream;
   stream.write = ((chunk: string) => (screen.write(String(chunk)), true)) as NodeJS.WriteStream['write'];
-  (stream as { columns: number }).columns = 200;
+  (stream as { columns: number }).columns = columns;
   return new ProgressView({ stream, tty: true, redrawMs: 0 });
 }
 
@@ -55,6 +55,18 @@ describe('run view on a terminal', () => {
     view.line('tickpipe: SIGINT received: finishing the items in flight');
     expect(screen.text()[0]).toBe('tickpipe: SIGINT received: finishing the items in flight');
     expect(screen.text().join('\n')).not.toMatch(/^in|\^C/m);
+  });
+
+  it('a line wider than the terminal is cut at a field boundary with …, never mid-figure, and redraws in place', () => {
+    const screen = new Screen();
+    const view = ttyView(screen, 60);
+    const long = 'detect [####################] 25/25 symbols committed, 25 detected, 0 failed, rss 312 MB';
+    view.update(() => [long, '  requests 5.7/s']);
+    view.update(() => [long, '  requests 6.0/s']);
+    expect(screen.text()).toEqual(['detect [####################] 25/25 symbols committed, …', '  requests 6.0/s']);
+    expect(fitLine('a, b, 12345', 8)).toBe('a, b, …');
+    expect(fitLine('abcdefghij', 6)).toBe('abcd…');
+    expect(fitLine('fits', 4)).toBe('fits');
   });
 
   it('while paused: PAUSED since, no ETA, the configured rate (not "quota"), and 429s', () => {

@@ -3,7 +3,8 @@
  * namespaces on a bridge, or loopback processes where namespaces cannot be made), a real Redis and
  * the simulator reached over the virtual network. One host is SIGKILLed mid-stage-2 and another
  * joins late; then every file is checked: 0 duplicate and 0 lost windows, `verify` clean, the
- * killed host's jobs are taken by the others within 10 s, `tail`, `status` and `report` name every
+ * killed host's jobs are taken by the others within 10 s, the end of the run compacts every window
+ * into dataset/ exactly once, the summary lists every host, `tail`, `status` and `report` name every
  * host's slot, and the strict simulator's own counters show the quota held (no second over it, 429s
  * under 2%) and used (>= 80% in the seconds requests waited for it; the issue asks 97%, which only
  * the bench's steady state reached on this machine). Looser bounds apply above load average 12,
@@ -20,6 +21,7 @@ import { DEMO_UNIVERSE } from '../../src/cli/demo.js';
 import { connectRedis, dropClusterRun } from '../../src/cluster/coordinator.js';
 import { startSim, type SimServer } from '../../src/sim/index.js';
 import { BIN } from '../support/cli.js';
+import { expectDatasetExactlyOnce, hostLines } from './dataset-check.js';
 import { setupHosts, type Hosts } from './netns.js';
 import { findRedis, hasRedisServer, startRedisServer, type OwnRedis } from './redis-env.js';
 
@@ -214,6 +216,16 @@ describe.skipIf(skip !== undefined)(`cluster: three hosts on one run (${skip ? `
     // verify reads every process's journals and files.
     const v = start([], ['verify', '--out', out]);
     expect((await v.done).code, v.out).toBe(0);
+
+    // Compaction: one end-of-run compaction by whichever process finished stage 2 (never the killed
+    // one), and the dataset holds every committed window's rows exactly once.
+    expect((a.out + c.out).match(/cluster: ingest finished; compacting/g)?.length, a.out + c.out).toBe(1);
+    await expectDatasetExactlyOnce(out);
+    // The summary of run --cluster: one line per host (the killed one too), from their journals.
+    const perHost = hostLines(a.out);
+    expect(perHost.size, a.out).toBe(3);
+    expect([...perHost.values()].reduce((x, y) => x + y, 0), a.out).toBe(ids.size);
+    expect(a.out).not.toMatch(/nothing was downloaded/);
 
     // Takeover: the first re-delivered job handled by A or C after the kill (BullMQ's lock and
     // stall intervals are 5 s: a dead holder's jobs come back within ~10 s).

@@ -120,8 +120,13 @@ describe('examples/custom-sink.ts', () => {
     const text = readFileSync(jp, 'utf8');
     const cut = text.slice(0, -1).lastIndexOf('\n') + 1;
     await truncate(jp, cut);
+    // ...and a killed publish's tmp file in that symbol-day's folder: the redo recovers it (removed).
+    const lost = JSON.parse(text.slice(cut)) as customSink.DayLine;
+    const staleTmp = `${customSink.dayPath(out, lost.symbol, lost.date)}.tmp-0123456789ab`;
+    writeFileSync(staleTmp, 'half a file');
     expect(await customSink.main(opts)).toMatchObject({ skipped: r.total - 1, written: 1 });
     expect((await loadJournal(jp)).entries).toHaveLength(r.total);
+    expect(existsSync(staleTmp)).toBe(false);
   });
 });
 

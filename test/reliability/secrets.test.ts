@@ -1,5 +1,6 @@
 /**
- * The API key never reaches disk or output: real CLI runs against a faulty simulator (errors,
+ * The API key never reaches disk or output: real CLI runs against a faulty simulator that also
+ * echoes the key into its error bodies and next_urls (errors,
  * resets, truncations, so retries and failure paths run), a run killed while holding its locks,
  * a refused-key run, and status/verify when those commands exist; then every byte under the run
  * folder (logs, heartbeat, run.json, journals, locks, Parquet data and metadata) and every captured
@@ -36,7 +37,8 @@ const keep = (r: CliResult): CliResult => {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tp-secrets-'));
-  sim = await startSim({ seed: 5, apiKey: KEY, errorRate: 0.05, resetRate: 0.03, truncateRate: 0.03 });
+  // echoKey: the server quotes the key in every error body and next_url, as a leaky proxy would.
+  sim = await startSim({ seed: 5, apiKey: KEY, echoKey: true, errorRate: 0.05, resetRate: 0.03, truncateRate: 0.03 });
   writeFileSync(join(dir, 'u.txt'), 'AAPL\nMSFT\n');
 });
 

@@ -22,6 +22,7 @@ describe('sim options are validated up front', () => {
       repeatCursorRate: 0,
       errorBodyRate: 0,
       poisonTrades: undefined,
+      echoKey: false,
       eventiness: 0.5,
       tickerCount: 5000,
     });
@@ -35,6 +36,7 @@ describe('sim options are validated up front', () => {
     [{ rate: '100/s' }, /rate: .*"100\/s" \(string\)/],
     [{ errorRate: 1.2 }, /errorRate: .*1\.2 \(number\)/],
     [{ resetRate: -0.1 }, /resetRate/],
+    [{ echoKey: 'yes' }, /echoKey: .*"yes" \(string\)/],
     [{ truncateRate: NaN }, /truncateRate: .*NaN \(number\)/],
     [{ retryAfter: 'yes' }, /retryAfter: .*"yes" \(string\)/],
     [{ latency: { minMs: 400, maxMs: 50 } }, /latency: .*\{"minMs":400,"maxMs":50\} \(object\)/],

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../src/errors.js';
-import { checkPageBody, pageStatusProblem } from '../../src/streams/page-status.js';
+import { checkPageBody, pageStatusProblem } from '../../src/streams/http/page-status.js';
 
 const L = 'GET /v3/trades/X';
 

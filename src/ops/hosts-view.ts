@@ -5,7 +5,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { HEARTBEAT_FILE_RE } from './layout.js';
+import { HEARTBEAT_FILE_RE } from '../cluster/layout.js';
 
 /** Every heartbeat file of a run folder (the one-host file first, then each slot's). */
 export async function heartbeatFiles(outDir: string): Promise<string[]> {

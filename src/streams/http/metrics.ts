@@ -1,7 +1,12 @@
 /**
- * Request counters and a log-bucket latency histogram: recording is O(1) with no allocation, and
- * p50/p95/p99 come from the bucket bounds (within ~19% of the true value, enough for a dashboard).
+ * The metrics layer: request counters and a log-bucket latency histogram. Recording is O(1) with no
+ * allocation, and p50/p95/p99 come from the bucket bounds (within ~19% of the true value, enough
+ * for a dashboard). {@link meteringLayer} counts each try; the retry and pagination layers add
+ * `retries` and `pages`, the rate-limit layer `rateLimited`.
  */
+import { performance } from 'node:perf_hooks';
+import { AbortedError, type HttpError, type TickpipeError } from '../../errors.js';
+import type { HttpLogger, Interceptor } from './layer.js';
 
 // Bucket i covers latencies up to FIRST_MS * GROWTH^i; 4 buckets per doubling from 0.25 ms to ~2 min.
 const FIRST_MS = 0.25;
@@ -112,4 +117,28 @@ export class HttpMetrics {
       latencyP95Ms: Math.round(latency.p95Ms * 10) / 10,
     };
   }
+}
+
+/**
+ * Counts each try into `m`: sent, body bytes, ok (a decoded 2xx), failures by code, and the time
+ * from send to decoded body or failure. An aborted try (unsubscribed, client closed) is not a failure.
+ */
+export function meteringLayer(m: HttpMetrics, logger: HttpLogger | undefined): Interceptor {
+  return (next) => async (req) => {
+    const t0 = performance.now();
+    m.sent++;
+    try {
+      const res = await next({ ...req, onBodyBytes: (n) => (m.bytes += n) });
+      m.ok++;
+      m.latency.record(performance.now() - t0);
+      return res;
+    } catch (e) {
+      if (!(e instanceof AbortedError)) {
+        m.latency.record(performance.now() - t0);
+        m.error((e as TickpipeError)?.code ?? 'E_UNKNOWN');
+        logger?.debug?.({ path: req.label, code: (e as TickpipeError)?.code, status: (e as HttpError)?.status }, 'request failed');
+      }
+      throw e;
+    }
+  };
 }

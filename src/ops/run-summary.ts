@@ -24,6 +24,8 @@ export interface SummaryContext {
   readonly partitioned: boolean;
   /** The run folder has a compacted dataset (`dataset/`): the Output line names it. @default false */
   readonly dataset?: boolean;
+  /** Lines printed between the table and what to run next (a cluster run: what each host committed). */
+  readonly details?: readonly string[];
 }
 
 const fmt = thousands; // toLocaleString's first call loads ICU data (~130 ms of a start)
@@ -77,5 +79,6 @@ export function formatSummary(s: RunSummary, c: SummaryContext): string {
   ];
   const w = Math.max(...rows.map((r) => r[0].length));
   const title = c.stop ? 'tickpipe run summary (STOPPED before the end)' : 'tickpipe run summary';
-  return ['', title, ...rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`), '', ...nextSteps(s, c)].join('\n');
+  const details = c.details && c.details.length > 0 ? [...c.details, ''] : [];
+  return ['', title, ...rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`), '', ...details, ...nextSteps(s, c)].join('\n');
 }

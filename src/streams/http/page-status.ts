@@ -8,7 +8,7 @@
  * One pure function so every parser of pages (the JSON path and a byte-level scanner alike) applies
  * the same rule.
  */
-import { ProtocolError } from '../errors.js';
+import { ProtocolError } from '../../errors.js';
 
 /** Which API a page came from: v2 aggregates may omit `results` on an empty day; v3 listings may not. */
 export type PageEndpointKind = 'aggregates' | 'v3';

@@ -164,6 +164,34 @@ describe('manifest key file: exactness', () => {
     expect(fastRows).toBeGreaterThan(0); // the fast path was taken, not only the slow one
   }, 300_000);
 
+  it('CSV with a BOM, CRLF, quoted and blank lines, non-ASCII bytes: same events and counts, quote-free lines skipped by key', async () => {
+    const out = join(dir, 'crlf');
+    const ingestDir = join(out, 'state', 'ingest');
+    await mkdir(ingestDir, { recursive: true });
+    const rows: string[] = [];
+    const ids: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const ms = BASE_MS + i * 60_000;
+      const sym = SYMBOLS[i % 3]!;
+      if (i % 7 === 3) rows.push(`"${sym}",flush,${SPELLINGS[0]!(ms)},"a, ""note"""`);
+      else if (i % 11 === 5) rows.push(`${sym},flush,${SPELLINGS[1]!(ms)},café`);
+      else rows.push(`${sym},flush,${SPELLINGS[i % 4]!(ms)},x`);
+      ids.push(canonicalEventId(sym, 'flush', ms));
+    }
+    const m = join(dir, 'crlf.csv');
+    await writeFile(m, `\uFEFFsymbol,event_type,timestamp,note\r\n${rows.slice(0, 20).join('\r\n')}\r\n\r\n   \r\n${rows.slice(20).join('\r\n')}`);
+    await writeFile(join(ingestDir, 'part-0.jsonl'), ids.filter((_, i) => i % 5 !== 0).map(journalLine).join(''));
+    await pass(out, m, true);
+    const slow = await pass(out, m, false);
+    const fast = await pass(out, m, true);
+    expect(fast.keysUse).toBe('used');
+    expect(fast.events).toEqual(slow.events);
+    expect(fast.counts).toEqual(slow.counts);
+    expect(fast.events.map(([, id]) => id)).toEqual(ids.filter((_, i) => i % 5 === 0));
+    // Every done line without a quote is skipped by its key (quoted lines take the slow path).
+    expect(fast.known).toBe(ids.filter((_, i) => i % 5 !== 0 && i % 7 !== 3).length);
+  });
+
   it('a second start over the same manifest skips every done row by key, requests only the new ones', async () => {
     const out = join(dir, 'plain');
     const ingestDir = join(out, 'state', 'ingest');

@@ -200,8 +200,10 @@ await withTmp('main', async (dir) => {
           rows.push([tag, `all done (full skip pass): spawn → exit / peak RSS / CPU`, `${ms(a.exitMs)} / ${num(a.maxRssMB)} MB / ${ms(a.cpuMs)}`, `target <2 s, <150 MB: ${okSkip ? 'met' : 'NOT met'}`]);
         }
       }
+      const cd = r['parquet-all-done-warm-compacted'];
+      if (cd) rows.push(['8 CLI resume parquet warm', 'all done, compaction on a compacted folder: spawn → exit / RSS / CPU', `${ms(cd.exitMs)} / ${num(cd.maxRssMB)} MB / ${ms(cd.cpuMs)}`, 'every window already compacted (the usual restart)']);
       const c = r['parquet-all-done-warm-compact'];
-      if (c) rows.push(['8 CLI resume parquet warm', 'all done, WITH the end-of-run compaction (default): spawn → exit / RSS', `${ms(c.exitMs)} / ${num(c.maxRssMB)} MB`, 'windows of this fixture have no files (see BENCHMARKS.md)']);
+      if (c) rows.push(['8 CLI resume parquet warm', 'all done, WITH the end-of-run compaction (default): spawn → exit / RSS / CPU', `${ms(c.exitMs)} / ${num(c.maxRssMB)} MB / ${ms(c.cpuMs)}`, 'windows of this fixture have no files (see BENCHMARKS.md)']);
     }
     if (only.has(6)) {
       log('6 memory');

@@ -77,15 +77,47 @@ export interface CliResumeRun {
   readonly code: number | null;
 }
 
-/** How a measured start finds its run folder. */
-type Start = { readonly warm: boolean; readonly compact: boolean };
+/**
+ * How a measured start finds its run folder. `compacted`: every journaled window is already in a
+ * compaction journal line (one part per symbol, its two part files present but empty), as on a
+ * real folder whose windows were compacted during earlier runs.
+ */
+type Start = { readonly warm: boolean; readonly compact: boolean; readonly compacted?: boolean };
+
+/** A compaction journal naming every window of the journal, and the (empty) part files it commits. */
+async function writeCompacted(journal: string, out: string): Promise<void> {
+  const bySymbol = new Map<string, string[]>();
+  for (const line of (await readFile(journal, 'utf8')).split('\n')) {
+    if (!line) continue;
+    const e = JSON.parse(line) as { event: string; symbol: string };
+    (bySymbol.get(e.symbol) ?? bySymbol.set(e.symbol, []).get(e.symbol)!).push(e.event);
+  }
+  const lines: string[] = [];
+  for (const [symbol, events] of [...bySymbol].sort()) {
+    lines.push(JSON.stringify({ symbol, part: 0, events: events.sort(), trades: events.length * 1234, quotes: events.length * 1800 }));
+    for (const k of ['trades', 'quotes']) {
+      await mkdir(join(out, 'dataset', k, `symbol=${symbol}`), { recursive: true });
+      await writeFile(join(out, 'dataset', k, `symbol=${symbol}`, 'part-000000.parquet'), '');
+    }
+  }
+  await mkdir(join(out, 'state', 'compact'), { recursive: true });
+  await writeFile(join(out, 'state', 'compact', 'compact.jsonl'), lines.join('\n') + '\n');
+}
+
+/** The base CSV manifest beside a CSV variant (`writeCsvManifests` writes both into one folder). */
+function csvBaseOf(manifest: string): string {
+  return join(manifest, '..', 'base.csv');
+}
 
 async function oneRun(f: ResumeFixture, manifest: string, stub: Stub, start: Start): Promise<CliResumeRun> {
   const out = await mkdtemp(join(f.dir, 'cli-run-'));
   try {
     await mkdir(join(out, 'state', 'ingest'), { recursive: true });
     await copyFile(f.fullJournal, join(out, 'state', 'ingest', 'part-0.jsonl'));
-    if (start.warm) await spawnRun(f.baseManifest, out, stub, false);
+    if (start.compacted) await writeCompacted(f.fullJournal, out);
+    // Warm: an earlier start over the base manifest of the same format (a user restarts with the
+    // manifest they started with; the key file holds CSV and Parquet keys apart).
+    if (start.warm) await spawnRun(manifest.endsWith('.csv') ? csvBaseOf(manifest) : f.baseManifest, out, stub, false);
     return await spawnRun(manifest, out, stub, start.compact);
   } finally {
     await rm(out, { recursive: true, force: true });
@@ -127,6 +159,7 @@ export async function measureCliResume(
     variants.push([`parquet-new-end-${w}`, f.endManifest, { warm, compact: false }], [`parquet-all-done-${w}`, f.baseManifest, { warm, compact: false }]);
     variants.push([`csv-new-end-${w}`, csv.endCsv, { warm, compact: false }], [`csv-all-done-${w}`, csv.baseCsv, { warm, compact: false }]);
   }
+  variants.push(['parquet-all-done-warm-compacted', f.baseManifest, { warm: true, compact: true, compacted: true }]);
   if (withCompaction) variants.push(['parquet-all-done-warm-compact', f.baseManifest, { warm: true, compact: true }]);
   const out: Record<string, { firstRequestMs: number | null; exitMs: number; maxRssMB: number; cpuMs: number }> = {};
   try {

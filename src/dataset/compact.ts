@@ -25,13 +25,14 @@ import { join, resolve } from 'node:path';
 import pl from 'nodejs-polars';
 import { InputError, DiskError } from '../errors.js';
 import { nodeFs, isNotFound, type FsLayer } from '../sinks/fs-layer.js';
-import { Journal } from '../sinks/journal.js';
+import { loadCommittedWindows as loadCommittedIds } from '../sinks/committed-index.js';
+import { Journal, loadJournal } from '../sinks/journal.js';
 import { acquireLock } from '../sinks/lock-file.js';
 import { QUOTES_SCHEMA, TRADES_SCHEMA } from '../sinks/parquet.js';
 import { CommitSink } from '../sinks/commit-lifecycle.js';
 import { toDiskError } from '../sinks/paths.js';
 import { EventMetaResolver } from './event-meta.js';
-import { manifestPath } from '../run-folder/layout.js';
+import { journalNamesInOrder, manifestPath, PART_JOURNAL_RE } from '../run-folder/layout.js';
 import {
   datasetPaths,
   DEFAULT_MAX_PART_ROWS,
@@ -45,9 +46,10 @@ import {
 import {
   classifyCommittedParts,
   classifyStaging,
-  indexCompactionLines,
-  loadCommittedWindows,
+  listOrEmpty,
+  loadCompactionSummary,
   nextPartNumbers,
+  scanPendingWindows,
   type CommittedWindow,
 } from './state.js';
 
@@ -101,26 +103,33 @@ export async function compact(outDir: string, opts: CompactOptions = {}): Promis
     ...(opts.processAlive ? { processAlive: opts.processAlive } : {}),
   });
   try {
-    const { journal, entries } = await Journal.load<CompactionLine>(paths.journal, { fs });
+    const journal = await Journal.open<CompactionLine>(paths.journal, { fs });
     try {
-      const lines = [...indexCompactionLines(entries).lines];
+      // The journal's lines without their event lists, and the compacted events as a compact set;
+      // the stage-2 journals streamed for what is left: no whole-journal Map (it peaked at ~500 MB
+      // for 572,850 windows).
+      const { lines, compacted } = await loadCompactionSummary(paths, fs);
       const recovered = await recover(paths, lines, fs);
-      const windows = await loadCommittedWindows(paths, fs);
+      const pending = await scanPendingWindows(paths, compacted, opts.symbols, fs);
       const ctx: PartContext = { paths, fs, sink: new CommitSink(journal, { fs }), meta: new EventMetaResolver(manifestPath(paths.outDir)) };
-      const work = await planParts(paths, windows, lines, opts.symbols, maxPartRows, fs);
-      let trades = 0;
-      let quotes = 0;
-      let n = 0;
-      for (const part of work.parts) {
-        const line = await compactPart(ctx, part);
-        lines.push(line);
-        trades += line.trades;
-        quotes += line.quotes;
-        n += line.events.length;
-        opts.onPart?.(line);
+      const next = nextPartNumbers(lines);
+      const done = { parts: 0, windows: 0, trades: 0, quotes: 0 };
+      const missing: string[] = [];
+      // One symbol at a time: only its windows are objects while its parts are planned and written.
+      for (const symbol of pending.symbols()) {
+        const planned = await planSymbol(paths, symbol, pending.windowsOf(symbol), next.get(symbol) ?? 0, maxPartRows, fs);
+        missing.push(...planned.missing);
+        for (const part of planned.parts) {
+          const line = await compactPart(ctx, part);
+          done.parts++;
+          done.trades += line.trades;
+          done.quotes += line.quotes;
+          done.windows += line.events.length;
+          opts.onPart?.(line);
+        }
       }
-      const windowsRemoved = opts.removeWindows ? await removeCompactedWindows(paths, lines, windows, fs) : 0;
-      return { parts: work.parts.length, windows: n, trades, quotes, ...recovered, windowsRemoved, missingWindows: work.missing };
+      const windowsRemoved = opts.removeWindows ? await removeCompactedWindows(paths, fs) : 0;
+      return { ...done, ...recovered, windowsRemoved, missingWindows: missing };
     } finally {
       await journal.close();
     }
@@ -187,37 +196,27 @@ interface PartContext {
 }
 
 /**
- * Groups the windows still to compact by symbol, sorted by event time then ID, in parts of at most
- * `maxPartRows` trades and quotes. Windows with a missing file are left out (and reported).
+ * The parts of one symbol's windows still to compact, sorted by event ID, in parts of at most
+ * `maxPartRows` trades and quotes, numbered from `firstPart`. Windows with a missing file are left
+ * out (and reported).
  */
-async function planParts(
+async function planSymbol(
   paths: DatasetPaths,
-  windows: ReadonlyMap<string, CommittedWindow>,
-  lines: readonly CompactionLine[],
-  only: ReadonlySet<string> | undefined,
+  symbol: string,
+  windows: readonly CommittedWindow[],
+  firstPart: number,
   maxPartRows: number,
   fs: FsLayer,
 ): Promise<{ parts: PlannedPart[]; missing: string[] }> {
-  const done = indexCompactionLines(lines).compacted;
-  const bySymbol = new Map<string, CommittedWindow[]>();
-  for (const w of windows.values()) {
-    if (done.has(w.event) || (only && !only.has(w.symbol))) continue;
-    (bySymbol.get(w.symbol) ?? bySymbol.set(w.symbol, []).get(w.symbol)!).push(w);
-  }
-  const next = nextPartNumbers(lines);
-  const parts: PlannedPart[] = [];
+  const present: CommittedWindow[] = [];
   const missing: string[] = [];
-  for (const symbol of [...bySymbol.keys()].sort()) {
-    const present: CommittedWindow[] = [];
-    for (const w of bySymbol.get(symbol)!) {
-      if (await windowFilesExist(paths, w, fs)) present.push(w);
-      else missing.push(w.event);
-    }
-    present.sort((a, b) => (a.event < b.event ? -1 : a.event > b.event ? 1 : 0));
-    let part = next.get(symbol) ?? 0;
-    for (const chunk of chunkWindows(present, maxPartRows)) parts.push({ symbol, part: part++, windows: chunk });
+  for (const w of windows) {
+    if (await windowFilesExist(paths, w, fs)) present.push(w);
+    else missing.push(w.event);
   }
-  return { parts, missing };
+  present.sort((a, b) => (a.event < b.event ? -1 : a.event > b.event ? 1 : 0));
+  let part = firstPart;
+  return { parts: chunkWindows(present, maxPartRows).map((chunk) => ({ symbol, part: part++, windows: chunk })), missing };
 }
 
 async function windowFilesExist(paths: DatasetPaths, w: CommittedWindow, fs: FsLayer): Promise<boolean> {
@@ -302,17 +301,19 @@ async function writePartTable(paths: DatasetPaths, symbol: string, kind: TableKi
   return Number(n.getColumn('n').get(0));
 }
 
-/** Step (4): removes the folders of compacted windows still on disk. Idempotent. */
-async function removeCompactedWindows(
-  paths: DatasetPaths,
-  lines: readonly CompactionLine[],
-  windows: ReadonlyMap<string, CommittedWindow>,
-  fs: FsLayer,
-): Promise<number> {
+/**
+ * Step (4): removes the folders of compacted windows still on disk (of events in a stage-2 journal),
+ * streaming the compaction journal. Idempotent.
+ */
+async function removeCompactedWindows(paths: DatasetPaths, fs: FsLayer): Promise<number> {
+  const names = journalNamesInOrder(await listOrEmpty(fs, paths.ingestStateDir), PART_JOURNAL_RE);
+  const { ids: committed } = await loadCommittedIds(paths.ingestStateDir, names, { fs });
+  const lines: CompactionLine[] = [];
+  await loadJournal<CompactionLine>(paths.journal, { fs, onEntry: (e) => lines.push(e) });
   let removed = 0;
   for (const line of lines) {
     for (const event of line.events) {
-      if (!windows.has(event)) continue;
+      if (!committed.has(event)) continue;
       const dir = join(paths.windowsDir, `symbol=${line.symbol}`, `event=${event}`);
       let any = false;
       for (const k of TABLE_KINDS) {

@@ -18,7 +18,9 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describeLock, isLockStale, isProcessAlive, readLock } from '../sinks/lock-file.js';
 import { isNotFound, nodeFs, type FsLayer } from '../sinks/fs-layer.js';
+import { CompactIdSet } from '../sinks/id-set.js';
 import { loadJournal } from '../sinks/journal.js';
+import { scanJournalLines, windowLineShape } from '../run-folder/journal-reader.js';
 import { tmpFinalName } from '../sinks/publish-atomically.js';
 import { classify } from '../sinks/commit-lifecycle.js';
 import { toDiskError } from '../sinks/paths.js';
@@ -88,6 +90,130 @@ export async function loadCommittedWindows(paths: DatasetPaths, fs: FsLayer = no
     });
   }
   return out;
+}
+
+/**
+ * Committed stage-2 windows not compacted yet, kept compactly: IDs end to end in a byte pool,
+ * symbols as codes, counts in typed arrays (≈ 80 bytes a window instead of an object, a string and
+ * a Map entry each); windows become objects one symbol at a time ({@link windowsOf}).
+ */
+export class PendingWindows {
+  readonly #ids = new CompactIdSet(1024);
+  readonly #symbols: string[] = [];
+  readonly #symbolCode = new Map<string, number>();
+  #sym = new Uint32Array(1024);
+  #counts = new Float64Array(2048);
+  #bySymbol: Map<number, Uint32Array> | undefined;
+
+  /** Adds a window unless its event was added before (the first journal line wins). */
+  add(event: string, symbol: string, trades: number, quotes: number): void {
+    if (!this.#ids.add(event)) return;
+    const k = this.#ids.size - 1;
+    if (k >= this.#sym.length) {
+      const sym = new Uint32Array(this.#sym.length * 2);
+      sym.set(this.#sym);
+      this.#sym = sym;
+      const counts = new Float64Array(this.#counts.length * 2);
+      counts.set(this.#counts);
+      this.#counts = counts;
+    }
+    let c = this.#symbolCode.get(symbol);
+    if (c === undefined) {
+      c = this.#symbols.length;
+      this.#symbols.push(symbol);
+      this.#symbolCode.set(symbol, c);
+    }
+    this.#sym[k] = c;
+    this.#counts[2 * k] = trades;
+    this.#counts[2 * k + 1] = quotes;
+    this.#bySymbol = undefined;
+  }
+
+  get size(): number {
+    return this.#ids.size;
+  }
+
+  /** Symbols with pending windows, sorted. */
+  symbols(): string[] {
+    return [...this.#symbols].sort();
+  }
+
+  /** The pending windows of one symbol, in journal order. */
+  windowsOf(symbol: string): CommittedWindow[] {
+    const code = this.#symbolCode.get(symbol);
+    if (code === undefined) return [];
+    this.#bySymbol ??= this.#group();
+    return [...this.#bySymbol.get(code)!].map((k) => ({ event: this.#ids.entryAt(k), symbol, trades: this.#counts[2 * k]!, quotes: this.#counts[2 * k + 1]! }));
+  }
+
+  #group(): Map<number, Uint32Array> {
+    const n = this.#ids.size;
+    const sizes = new Uint32Array(this.#symbols.length);
+    for (let k = 0; k < n; k++) sizes[this.#sym[k]!]!++;
+    const out = new Map<number, Uint32Array>();
+    sizes.forEach((size, c) => out.set(c, new Uint32Array(size)));
+    const fill = new Uint32Array(this.#symbols.length);
+    for (let k = 0; k < n; k++) {
+      const c = this.#sym[k]!;
+      out.get(c)![fill[c]!++] = k;
+    }
+    return out;
+  }
+}
+
+/**
+ * The committed windows of every stage-2 journal that are not in `compacted` (and, with `only`, of
+ * those symbols), streamed: a line of the shape tickpipe writes whose event is compacted is skipped
+ * from its bytes (no string, no parse), so a fully compacted 572,850-line journal costs a byte scan.
+ * Same torn-tail rule and errors as {@link loadCommittedWindows}.
+ */
+export async function scanPendingWindows(paths: DatasetPaths, compacted: CompactIdSet, only: ReadonlySet<string> | undefined, fs: FsLayer = nodeFs): Promise<PendingWindows> {
+  const out = new PendingWindows();
+  for (const n of journalNamesInOrder(await listOrEmpty(fs, paths.ingestStateDir), PART_JOURNAL_RE)) {
+    const path = join(paths.ingestStateDir, n);
+    await scanJournalLines(
+      path,
+      (buf, start, end, line) => {
+        const w = windowLineShape(buf, start, end);
+        if (w) {
+          if (compacted.indexOfBytes(buf, w.idStart, w.idEnd) >= 0) return true;
+          const symbol = buf.toString('latin1', w.symStart, w.symEnd);
+          if (!only || only.has(symbol)) out.add(buf.toString('latin1', w.idStart, w.idEnd), symbol, w.trades, w.quotes);
+          return true;
+        }
+        let e: Partial<CommittedWindow> | null;
+        try {
+          e = JSON.parse(buf.toString('utf8', start, end)) as Partial<CommittedWindow> | null;
+        } catch {
+          return false; // the torn-tail rule decides
+        }
+        if (!e || typeof e.event !== 'string' || typeof e.symbol !== 'string') throw new InputError(`${path}:${line}: entry has no event or symbol`);
+        if (!compacted.has(e.event) && (!only || only.has(e.symbol))) out.add(e.event, e.symbol, e.trades as number, e.quotes as number);
+        return true;
+      },
+      fs,
+    );
+  }
+  return out;
+}
+
+/**
+ * The compaction journal as compaction needs it: its lines without their event lists (symbol, part
+ * and counts, for recovery and part numbers) and the set of compacted events, instead of every
+ * line's list of IDs as JS strings.
+ */
+export async function loadCompactionSummary(paths: DatasetPaths, fs: FsLayer = nodeFs): Promise<{ lines: CompactionLine[]; compacted: CompactIdSet }> {
+  const lines: CompactionLine[] = [];
+  const compacted = new CompactIdSet(4096);
+  await loadJournal<unknown>(paths.journal, {
+    fs,
+    onEntry: (e, line) => {
+      const l = validateCompactionLine(e, `${paths.journal}:${line}`);
+      for (const id of l.events) compacted.add(id);
+      lines.push({ ...l, events: [] });
+    },
+  });
+  return { lines, compacted };
 }
 
 /** Loads (read-only) the compaction journal. A torn tail is ignored, as for every journal. */

@@ -4,6 +4,7 @@
  * what is left, where the output is and what to run next.
  */
 import type { RunSummary } from '../run-folder/summary.js';
+import { thousands } from '../progress/format.js';
 
 /** How a run ended early. */
 export interface StopInfo {
@@ -27,7 +28,7 @@ export interface SummaryContext {
   readonly details?: readonly string[];
 }
 
-const fmt = (n: number) => n.toLocaleString('en-US');
+const fmt = thousands; // toLocaleString's first call loads ICU data (~130 ms of a start)
 
 function rateRows(s: RunSummary, c: SummaryContext): Array<[string, string]> {
   const limited = `${fmt(s.rateLimited)} 429s = ${(s.rateLimitedShare * 100).toFixed(2)}%`;

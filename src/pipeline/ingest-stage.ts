@@ -14,7 +14,7 @@ import { pullMap } from '../streams/pull.js';
 import type { Quote, Trade } from '../types.js';
 import { admission } from './gate.js';
 import { checkQuoteTimes, windowFrames } from './malformed-rows.js';
-import { ManifestPass, ownedRows, type ManifestCounts } from './manifest-pass.js';
+import { ManifestPass, openPassKeys, ownedRows, type ManifestCounts } from './manifest-pass.js';
 import { WHOLE, type Partition } from './partition.js';
 
 /** Time around each event whose trades and quotes are downloaded. */
@@ -273,15 +273,17 @@ export function ingestStage(opts: IngestStageOptions): Observable<IngestProgress
     // Parquet: the footer's row count, at once. CSV: a raw byte count running beside the work.
     const rows = info.format === 'parquet' ? await manifestRowCount(info) : undefined;
     const writer = await WindowWriter.open(opts.outDir, partition, { groupCommitMs: opts.groupCommitMs ?? 200, steal: opts.stealLocks ?? false, ...fsOpt });
-    const pass = new ManifestPass(state, partition, opts.retryFailed ?? false);
+    // The key file lets the pass skip done rows without computing their IDs (not with a test's fs layer, like the index).
+    const keys = opts.fs ? undefined : await openPassKeys(opts.outDir, state.completed);
+    const pass = new ManifestPass(state, partition, opts.retryFailed ?? false, keys);
     const start: IngestProgress = { kind: 'start', total: rows === undefined ? null : ownedRows(rows, partition) };
-    return { writer, pass, info, start };
+    return { writer, pass, info, start, keys };
   }).pipe(
-    mergeMap(({ writer, pass, info, start }) => {
+    mergeMap(({ writer, pass, info, start, keys }) => {
       const fetchWindow = (e: ManifestEvent | Counted): Observable<IngestProgress> => ('eventId' in e ? windowWork(opts, { writer, pool, window, hz }, e) : of(e));
       // 4,096 rows: measured peak RSS of a 572,850-row pass 169 MB vs 218 MB at 16,384 (fewer rows'
       // strings alive across an await are promoted to the old generation).
-      const batches = readManifestBatches(opts.manifestPath, { batchRows: 4096 });
+      const batches = readManifestBatches(opts.manifestPath, { batchRows: 4096, ...(keys ? { keys: keys.keys } : {}) });
       const source = until(pass.events(batches, (c): Counted => ({ kind: 'counted', ...c })), opts.signal);
       // A CSV's total arrives from the concurrent count, unless the pass itself got there first.
       const csvTotal$: Observable<IngestProgress> =

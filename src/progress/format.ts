@@ -23,7 +23,16 @@ export function formatDuration(ms: number): string {
 
 /** `12/40` or `12/counting…` while the total is not known yet. */
 export function doneOfTotal(done: number, total: number | null): string {
-  return `${done.toLocaleString('en-US')}/${total === null ? 'counting…' : total.toLocaleString('en-US')}`;
+  return `${thousands(done)}/${total === null ? 'counting…' : thousands(total)}`;
+}
+
+/**
+ * `572,850`: what `toLocaleString('en-US')` writes for a whole number, without it (its first call
+ * loads ICU's locale data: ~130 ms of a CLI start).
+ */
+export function thousands(n: number): string {
+  if (!Number.isInteger(n) || Math.abs(n) >= 1e21) return n.toLocaleString('en-US');
+  return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }
 
 /** `3.4` or `-` for an unknown rate. */

@@ -283,17 +283,37 @@ function plainInt(buf: Buffer, at: number, end: number): [number, number] | unde
 
 /** `{"event":"ID","symbol":"S","trades":N,"quotes":M}` exactly, else undefined. */
 function fastWindowLine(buf: Buffer, start: number, end: number): ScannedWindowLine | undefined {
+  const w = windowLineShape(buf, start, end);
+  return w && { event: buf.toString('latin1', w.idStart, w.idEnd), trades: w.trades, quotes: w.quotes };
+}
+
+/** Where the parts of a window journal line are in its bytes (printable ASCII strings). */
+export interface WindowLineShape {
+  readonly idStart: number;
+  readonly idEnd: number;
+  readonly symStart: number;
+  readonly symEnd: number;
+  readonly trades: number;
+  readonly quotes: number;
+}
+
+/**
+ * `{"event":"ID","symbol":"S","trades":N,"quotes":M}` exactly (the shape tickpipe writes, valid
+ * JSON by construction), read in place without making strings; undefined for any other line.
+ */
+export function windowLineShape(buf: Buffer, start: number, end: number): WindowLineShape | undefined {
   if (!matchAt(buf, start, EVENT_KEY)) return undefined;
   const idStart = start + EVENT_KEY.length;
   const idEnd = plainString(buf, idStart, end);
   if (idEnd < 0 || !matchAt(buf, idEnd, SYMBOL_KEY)) return undefined;
-  const symEnd = plainString(buf, idEnd + SYMBOL_KEY.length, end);
+  const symStart = idEnd + SYMBOL_KEY.length;
+  const symEnd = plainString(buf, symStart, end);
   if (symEnd < 0 || !matchAt(buf, symEnd, TRADES_KEY)) return undefined;
   const trades = plainInt(buf, symEnd + TRADES_KEY.length, end);
   if (trades === undefined || !matchAt(buf, trades[1], QUOTES_KEY)) return undefined;
   const quotes = plainInt(buf, trades[1] + QUOTES_KEY.length, end);
   if (quotes === undefined || quotes[1] !== end - 1 || buf[end - 1] !== 0x7d) return undefined;
-  return { event: buf.toString('latin1', idStart, idEnd), trades: trades[0], quotes: quotes[0] };
+  return { idStart, idEnd, symStart, symEnd, trades: trades[0], quotes: quotes[0] };
 }
 
 /** What {@link streamJournal} found besides the entries. */

@@ -134,6 +134,8 @@ export const FAILED_JOURNAL_RE = /^part-(\d+)\.failed\.jsonl$/;
 export const PART_LOCK_RE = /^part-(\d+)\.lock$/;
 /** The committed index's name in `state/ingest/`. */
 export const COMMITTED_INDEX_NAME = 'committed.idx';
+/** The manifest key file's name in `state/ingest/` (raw manifest keys of committed rows, a cache like the index). */
+export const MANIFEST_KEYS_NAME = 'committed.keys';
 
 /** `part-K`: stage-2 partition K's name, the stem of its journals and lock. */
 export function ingestPartName(index: number): string {

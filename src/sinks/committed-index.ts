@@ -28,10 +28,18 @@ import { nodeFs, type FsLayer } from './fs-layer.js';
 import { CompactIdSet, hashString, type IdHash } from './id-set.js';
 import { scanWindowJournal, type ScanFrom } from '../run-folder/journal-reader.js';
 import { publishAtomically } from './publish-atomically.js';
-import { COMMITTED_INDEX_NAME } from '../run-folder/layout.js';
+import { COMMITTED_INDEX_NAME, MANIFEST_KEYS_NAME, stateDirs } from '../run-folder/layout.js';
 
 /** File name of the index inside the stage-2 state folder (src/run-folder/layout.ts). */
 export { COMMITTED_INDEX_NAME };
+
+/** The folder of the stage-2 journals, the index and the key file: `OUT/state/ingest`. */
+export function ingestStateDir(outDir: string): string {
+  return stateDirs(outDir).ingest;
+}
+
+/** File name of the manifest key file (`manifest-keys.ts`) inside `state/ingest/`, beside the index. */
+export { MANIFEST_KEYS_NAME };
 
 const MAGIC = Buffer.from('TPCIDX\u0000\u0001', 'latin1');
 
@@ -124,8 +132,10 @@ export async function loadCommittedWindows(dir: string, names: readonly string[]
     covered.push({ name, bytes: r.end, lines: r.lines, sha1: digest.digest('hex') });
   }
   let indexWritten = false;
+  if (idx) ids.persistedEntries = idx.header.count;
   if (useIndex && names.length > 0 && readLines >= (opts.rewriteAfterLines ?? 10_000)) {
     indexWritten = await writeIndex(dir, ids, { hash: hash.name, journals: covered, lines, trades, quotes });
+    if (indexWritten) ids.persistedEntries = ids.poolEntries;
   }
   return { ids, lines, trades, quotes, index: loaded.use, indexWritten };
 }

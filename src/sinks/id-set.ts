@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * A compact, exact set of ID strings (event IDs of committed windows, IDs seen in a manifest pass).
  *
@@ -28,6 +30,11 @@ export class CompactIdSet {
   #table: Uint32Array;
   #wide = new Set<string>();
   readonly #hash: IdHash;
+  /**
+   * Entries 0..persistedEntries-1 are the ones a file on disk holds in this order (the committed
+   * index sets it when it loads or writes the set): entry numbers below it are stable across starts.
+   */
+  persistedEntries = 0;
 
   /**
    * @param expected IDs expected (sizes the first allocation; it grows as needed).
@@ -107,6 +114,45 @@ export class CompactIdSet {
     }
   }
 
+  /**
+   * {@link indexOf} of a key given as bytes `[start, end)` of `buf` (each byte one character, as
+   * Latin-1 reads it): no string is made, so a caller can probe raw file bytes.
+   */
+  indexOfBytes(buf: Uint8Array, start: number, end: number): number {
+    const h = hashBytes(buf, start, end, this.#hash);
+    const mask = this.#table.length - 1;
+    for (let slot = h & mask; ; slot = (slot + 1) & mask) {
+      const e = this.#table[slot]!;
+      if (e === 0) return -1;
+      const k = e - 1;
+      if (this.#hashes[k] === h && this.#equalsBytes(k, buf, start, end)) return k;
+    }
+  }
+
+  /**
+   * A SHA-1 over the first `n` entries (their bytes and boundaries): equal digests mean entries
+   * 0..n-1 are the same IDs in the same order, so an entry number below `n` names the same ID in
+   * both sets. Undefined when the set has fewer than `n` byte-pool entries.
+   */
+  prefixDigest(n: number): string | undefined {
+    if (!Number.isInteger(n) || n < 0 || n > this.#count) return undefined;
+    const starts = this.#starts.subarray(0, n + 1);
+    return createHash('sha1')
+      .update(this.#pool.subarray(0, this.#starts[n]!))
+      .update(new Uint8Array(starts.buffer, starts.byteOffset, starts.byteLength))
+      .digest('hex');
+  }
+
+  /** The ID of byte-pool entry `k` (0 ≤ k < {@link poolEntries}). */
+  entryAt(k: number): string {
+    return Buffer.from(this.#pool.buffer, this.#pool.byteOffset + this.#starts[k]!, this.#starts[k + 1]! - this.#starts[k]!).toString('latin1');
+  }
+
+  /** Entries held in the byte pool (entry numbers 0..poolEntries-1; IDs above U+00FF come after). */
+  get poolEntries(): number {
+    return this.#count;
+  }
+
   /** Adds `id`; returns true if it was not there yet. */
   add(id: string): boolean {
     const h = this.#hash(id);
@@ -135,6 +181,14 @@ export class CompactIdSet {
     if (end - start !== id.length) return false;
     const pool = this.#pool;
     for (let i = 0; i < id.length; i++) if (pool[start + i] !== id.charCodeAt(i)) return false;
+    return true;
+  }
+
+  #equalsBytes(k: number, buf: Uint8Array, start: number, end: number): boolean {
+    const s = this.#starts[k]!;
+    if (this.#starts[k + 1]! - s !== end - start) return false;
+    const pool = this.#pool;
+    for (let i = start; i < end; i++) if (pool[s + i - start] !== buf[i]) return false;
     return true;
   }
 
@@ -210,6 +264,36 @@ function tableSizeFor(n: number): number {
   let size = 32;
   while (size < n * 2) size *= 2;
   return size;
+}
+
+/**
+ * The set's hash of the Latin-1 string of `buf[start, end)`: FNV-1a over the bytes when the set uses
+ * {@link hashString} (the same value, without making the string), else the string through `hash`.
+ */
+function hashBytes(buf: Uint8Array, start: number, end: number, hash: IdHash): number {
+  if (hash !== hashString && hash !== mixedHashString) return hash(Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('latin1'));
+  let h = 0x811c9dc5;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+  return hash === mixedHashString ? fmix32(h) : h >>> 0;
+}
+
+/** MurmurHash3's finalizer: every input bit reaches the low bits (FNV-1a's low bits see only the bytes' low bits). */
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
+ * {@link hashString} through MurmurHash3's finalizer: for binary keys (many zero bytes, keys that
+ * differ in a few bits), whose plain FNV-1a values cluster in the table's low bits.
+ */
+export function mixedHashString(s: string): number {
+  const h = hashString(s);
+  return h < 0 ? h : fmix32(h);
 }
 
 /**

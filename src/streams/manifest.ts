@@ -4,6 +4,7 @@ import { extname } from 'node:path';
 import { createInterface } from 'node:readline';
 import pl from 'nodejs-polars';
 import { InputError } from '../errors.js';
+import type { KeyTimeUnit, ManifestKeys } from '../sinks/manifest-keys.js';
 import { canonicalEventIdAt, parsePythonTimestamp, pythonIsoformat, type UtcInstant } from './event-id.js';
 import { symbolProblem } from './symbols.js';
 import { CsvRecordSplitter, findColumn } from './universe.js';
@@ -23,10 +24,17 @@ export interface ManifestEvent {
 
 export interface ReadManifestOptions {
   /**
-   * Rows decoded per Parquet read; bounds memory, not throughput.
+   * Rows per batch handed out (and per Parquet read without `keys`); bounds memory, not throughput.
    * @default 8192
    */
   readonly batchRows?: number;
+  /**
+   * Raw keys of rows whose event ID is committed (`state/ingest/committed.keys`): a row whose key
+   * is there is handed out as {@link ManifestBatch.known} without its ID being computed or its
+   * columns decoded in JS; batches also carry what the keys of the other rows would be, so that
+   * a pass can add them ({@link ManifestBatch.learn}).
+   */
+  readonly keys?: ManifestKeys;
 }
 
 /** How the `timestamp` column is stored. */
@@ -165,8 +173,8 @@ class RowMaker {
     readonly toInstant: (t: unknown) => UtcInstant,
   ) {}
 
-  /** Validates one row and appends it to `b`. */
-  push(b: BatchBuilder, row: number, symbol: unknown, eventType: unknown, rawTime: unknown): void {
+  /** Validates one row and writes it to slot `k` of `b`. */
+  push(b: BatchBuilder, k: number, row: number, symbol: unknown, eventType: unknown, rawTime: unknown): void {
     const { path, csv } = this;
     if (typeof symbol !== 'string' || !this.#okSymbols.has(symbol)) {
       const sp = symbolProblem(symbol);
@@ -190,7 +198,6 @@ class RowMaker {
     } catch (err) {
       throw new InputError(`${where(path, row, csv)}: ${(err as Error).message}`, { cause: err });
     }
-    const k = b.length++;
     b.symbols[k] = symbol as string;
     b.types[k] = eventType;
     b.seconds[k] = instant.epochSeconds;
@@ -199,17 +206,39 @@ class RowMaker {
   }
 }
 
+/** What a row's key is made of, for {@link ManifestBatch.learn}. */
+type KeySource = { readonly unit: KeyTimeUnit } | { readonly csvHeader: string };
+
 interface BatchBuilder {
   length: number;
   readonly symbols: string[];
   readonly types: string[];
-  readonly seconds: Float64Array;
-  readonly micros: Float64Array;
+  // Plain arrays, filled only at the slots of rows not known by key (a batch of known rows allocates little).
+  readonly seconds: number[];
+  readonly micros: number[];
   readonly ids: string[];
+  /** Committed-set entry of a row skipped by its key (its other slots are unset), else -1. */
+  readonly known: Int32Array;
+  readonly source: KeySource | undefined;
+  /** Parquet: each row's timestamp key value. */
+  readonly tsKeys: number[] | undefined;
+  /** CSV: each row's raw line as Latin-1 (undefined for a record with quotes). */
+  readonly lines: Array<string | undefined> | undefined;
 }
 
-function newBuilder(capacity: number): BatchBuilder {
-  return { length: 0, symbols: [], types: [], seconds: new Float64Array(capacity), micros: new Float64Array(capacity), ids: [] };
+function newBuilder(capacity: number, source?: KeySource): BatchBuilder {
+  return {
+    length: 0,
+    symbols: [],
+    types: [],
+    seconds: [],
+    micros: [],
+    ids: [],
+    known: new Int32Array(capacity).fill(-1),
+    source,
+    tsKeys: source && 'unit' in source ? [] : undefined,
+    lines: source && 'csvHeader' in source ? [] : undefined,
+  };
 }
 
 /**
@@ -220,15 +249,26 @@ export class ManifestBatch {
   /** Position (`index`) of the first row. */
   readonly offset: number;
   readonly length: number;
-  /** Canonical event ID of each row. */
+  /** Canonical event ID of each row whose {@link known} entry is -1. */
   readonly ids: readonly string[];
+  /** Per row: the committed-set entry its key maps to (skipped by key: no ID, no event), else -1. */
+  readonly known: Int32Array;
   readonly #b: BatchBuilder;
 
   constructor(offset: number, b: BatchBuilder) {
     this.offset = offset;
     this.length = b.length;
     this.ids = b.ids;
+    this.known = b.known;
     this.#b = b;
+  }
+
+  /** Adds row `i`'s raw key to `keys`, mapped to committed entry `k` (the entry of its ID). */
+  learn(keys: ManifestKeys, i: number, k: number): void {
+    const b = this.#b;
+    if (b.source === undefined) return;
+    if ('unit' in b.source) keys.learnParquet(b.symbols[i]!, b.types[i]!, b.source.unit, b.tsKeys![i]!, k);
+    else if (b.lines![i] !== undefined) keys.learnCsv(b.source.csvHeader, b.lines![i]!, k);
   }
 
   /** Row `i` of the batch as a {@link ManifestEvent}. */
@@ -285,26 +325,118 @@ function parquetTimestamp(ts: string, kind: TimestampKind): { expr: pl.Expr; toI
   return { expr: pl.col(ts).alias('__ts'), toInstant: instantFromMs };
 }
 
-async function* readParquetBatches(path: string, info: ManifestInfo, batchRows: number): AsyncGenerator<ManifestBatch> {
+/** Rows per Parquet read when keys are probed: only typed columns come to JS, so a large read is cheap. */
+const KEYED_FRAME_ROWS = 65_536;
+
+/** The key unit of a Parquet timestamp column, or undefined when its rows have no key (strings). */
+function keyUnit(info: ManifestInfo): KeyTimeUnit | undefined {
+  if (info.timestampKind === 'int-ms') return 'ms';
+  if (info.timestampKind === 'datetime' || info.timestampKind === 'date') return 'us';
+  return undefined;
+}
+
+/** One Parquet read of up to `frameRows` rows: which are known by key, and the columns of the others. */
+interface ParquetFrame {
+  readonly offset: number;
+  readonly height: number;
+  /** Committed entry of each row found in the key file, else -1 (all -1 without Parquet keys). */
+  readonly known: Int32Array;
+  /** The timestamp key value of every row (NaN: none), when keys are in use. */
+  readonly tsKey: Float64Array | undefined;
+  /** The row columns, read only when some row is not known. */
+  readonly cells: { readonly sym: pl.Series; readonly et: pl.Series; readonly ts: pl.Series } | undefined;
+}
+
+/** The expressions of a Parquet read: the row's columns, and its key parts when keys are in use. */
+function parquetExprs(info: ManifestInfo, keys: ManifestKeys | undefined): { cells: pl.Expr[]; key: pl.Expr[]; toInstant: (t: unknown) => UtcInstant; unit: KeyTimeUnit | undefined; coded: boolean } {
   const col = (name: string): string => info.columns[findColumn(info.columns, [name])]!;
   const [sym, et, ts] = [col('symbol'), col('event_type'), col('timestamp')];
   const { expr: tsExpr, toInstant } = parquetTimestamp(ts, info.timestampKind!);
-  const maker = new RowMaker(path, false, toInstant);
-  const exprs = [pl.col(sym).cast(pl.Utf8).alias('__sym'), pl.col(et).cast(pl.Utf8).alias('__et'), tsExpr];
-  for (let offset = 0; ; offset += batchRows) {
-    // A fresh scan per batch: measured constant cost per slice at any offset (row-group pruning),
-    // so a whole pass stays linear, and each collect() runs off the event loop.
-    const df = await pl.scanParquet(path).select(...exprs).slice(offset, batchRows).collect();
-    const n = df.height;
-    const syms = df.getColumn('__sym').toArray() as unknown[];
-    const types = df.getColumn('__et').toArray() as unknown[];
-    const tsCol = df.getColumn('__ts');
+  const symExpr = pl.col(sym).cast(pl.Utf8);
+  const etExpr = pl.col(et).cast(pl.Utf8);
+  const cells = [symExpr.alias('__sym'), etExpr.alias('__et'), tsExpr];
+  const unit = keys ? keyUnit(info) : undefined;
+  if (unit === undefined) return { cells, key: [], toInstant, unit, coded: false };
+  // The key value is what the row's ID is computed from: µs of a Datetime/Date (the __ts column's
+  // own cast), the raw value of an integer (ms) column; a null never matches (NaN).
+  const keyExpr = unit === 'us' ? parquetTimestamp(ts, 'datetime').expr : pl.col(ts).cast(pl.Float64);
+  const key = [keyExpr.fillNull(pl.lit(Number.NaN)).alias('__tk')];
+  const coded = keys!.parquet.size > 0;
+  if (coded) {
+    // Symbols and types become the key file's dictionary codes natively: no JS string per row.
+    const code = (e: pl.Expr, dict: readonly string[], name: string): pl.Expr =>
+      e.replaceStrict([...dict], dict.map((_, i) => i), pl.lit(-1), pl.Int32).fillNull(pl.lit(-1)).alias(name);
+    key.push(code(symExpr, keys!.symbols, '__sc'), code(etExpr, keys!.types, '__tc'));
+  }
+  return { cells, key, toInstant, unit, coded };
+}
+
+/** Rows [offset, offset + rows) of the file through `exprs`. */
+async function scanSlice(path: string, exprs: pl.Expr[], offset: number, rows: number): Promise<pl.DataFrame> {
+  // A fresh scan per read: measured constant cost per slice at any offset (row-group pruning),
+  // so a whole pass stays linear, and each collect() runs off the event loop.
+  return pl.scanParquet(path).select(...exprs).slice(offset, rows).collect();
+}
+
+async function readParquetFrame(path: string, x: ReturnType<typeof parquetExprs>, keys: ManifestKeys | undefined, offset: number, rows: number): Promise<ParquetFrame> {
+  let tsKey: Float64Array | undefined;
+  let known: Int32Array | undefined;
+  let slow = true;
+  if (x.key.length > 0) {
+    const kf = await scanSlice(path, x.key, offset, rows);
+    tsKey = kf.getColumn('__tk').toTypedArray() as Float64Array;
+    known = new Int32Array(kf.height).fill(-1);
+    if (x.coded) {
+      const sc = kf.getColumn('__sc').toTypedArray() as Int32Array;
+      const tc = kf.getColumn('__tc').toTypedArray() as Int32Array;
+      slow = false;
+      for (let r = 0; r < known.length; r++) if ((known[r] = keys!.lookupParquet(sc[r]!, tc[r]!, x.unit!, tsKey[r]!)) < 0) slow = true;
+    }
+  }
+  const df = slow ? await scanSlice(path, x.cells, offset, rows) : undefined;
+  const height = known?.length ?? df!.height;
+  const cells = df ? { sym: df.getColumn('__sym'), et: df.getColumn('__et'), ts: df.getColumn('__ts') } : undefined;
+  return { offset, height, known: known ?? new Int32Array(height).fill(-1), tsKey, cells };
+}
+
+/**
+ * Rows [start, start + m) of a frame as a batch: rows whose key is in the key file are marked
+ * known; the others' cells are brought to JS (only theirs) and validated, and their IDs computed.
+ */
+function parquetBatch(f: ParquetFrame, start: number, m: number, maker: RowMaker, unit: KeyTimeUnit | undefined): ManifestBatch {
+  const b = newBuilder(m, unit ? { unit } : undefined);
+  b.length = m;
+  const slow: number[] = [];
+  for (let i = 0; i < m; i++) {
+    const k = f.known[start + i]!;
+    if (k >= 0) b.known[i] = k;
+    else slow.push(start + i);
+  }
+  if (slow.length > 0) {
+    const c = f.cells!;
+    const take = (col: pl.Series): pl.Series => (slow.length === m ? col.slice(start, m) : col.gather(slow));
+    const syms = take(c.sym).toArray() as unknown[];
+    const types = take(c.et).toArray() as unknown[];
+    const tsCol = take(c.ts);
     // A Float64 column without nulls leaves Polars as one typed array instead of n JS values.
     const times = (tsCol.dtype.variant === 'Float64' && tsCol.nullCount() === 0 ? tsCol.toTypedArray() : tsCol.toArray()) as ArrayLike<unknown>;
-    const b = newBuilder(n);
-    for (let i = 0; i < n; i++) maker.push(b, offset + i + 1, syms[i], types[i], times[i]);
-    if (n > 0) yield new ManifestBatch(offset, b);
-    if (n < batchRows) return;
+    for (let j = 0; j < slow.length; j++) {
+      const r = slow[j]!;
+      maker.push(b, r - start, f.offset + r + 1, syms[j], types[j], times[j]);
+      if (b.tsKeys) b.tsKeys[r - start] = f.tsKey![r]!;
+    }
+  }
+  return new ManifestBatch(f.offset + start, b);
+}
+
+async function* readParquetBatches(path: string, info: ManifestInfo, batchRows: number, keys: ManifestKeys | undefined): AsyncGenerator<ManifestBatch> {
+  const x = parquetExprs(info, keys);
+  const maker = new RowMaker(path, false, x.toInstant);
+  const frameRows = x.coded ? Math.max(batchRows, KEYED_FRAME_ROWS) : batchRows;
+  for (let offset = 0; ; offset += frameRows) {
+    const f = await readParquetFrame(path, x, keys, offset, frameRows);
+    for (let start = 0; start < f.height; start += batchRows) yield parquetBatch(f, start, Math.min(batchRows, f.height - start), maker, x.unit);
+    if (f.height < frameRows) return;
   }
 }
 
@@ -342,70 +474,126 @@ function csvInstant(t: unknown): UtcInstant {
   return /^-?\d+$/.test(t as string) ? instantFromMs(Number(t)) : csvStringInstant(t as string);
 }
 
+/** 2 when the bytes hold a quote, 1 when they are all ASCII (and no quote), 0 otherwise. */
+function lineShape(buf: Uint8Array, start: number, end: number): 0 | 1 | 2 {
+  let ascii: 0 | 1 = 1;
+  for (let i = start; i < end; i++) {
+    const c = buf[i]!;
+    if (c === 0x22) return 2;
+    if (c >= 0x80) ascii = 0;
+  }
+  return ascii;
+}
+
 /**
- * CSV records from physical lines: a line without a quote is split on commas at once; a line with
- * one (and the lines a quoted field spans) goes through {@link CsvRecordSplitter}.
+ * CSV lines → batches, one physical line at a time (bytes, synchronously). A line without a quote
+ * is split on commas at once; a line with one (and the lines a quoted field spans) goes through
+ * {@link CsvRecordSplitter}. With keys for this file's header, a quote-free line whose raw bytes are
+ * a key is marked known without being decoded.
  */
-async function* csvRecords(path: string): AsyncGenerator<{ fields: string[]; line: number }> {
-  let lineNo = 0;
-  let sp: CsvRecordSplitter | undefined;
-  let spBase = 0;
-  let rest = '';
-  const stream = createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20 });
-  const take = function* (line: string): Generator<{ fields: string[]; line: number }> {
-    lineNo++;
-    if (sp === undefined && !line.includes('"')) {
-      yield { fields: (line.endsWith('\r') ? line.slice(0, -1) : line).split(','), line: lineNo };
+class CsvBatcher {
+  readonly ready: ManifestBatch[] = [];
+  #lineNo = 0;
+  #sp: CsvRecordSplitter | undefined;
+  #spBase = 0;
+  #idx: [number, number, number] | undefined;
+  /** Latin-1 of the header line's bytes, when it is one line without quotes and keys are in use. */
+  #header: string | undefined;
+  #probe = false;
+  #offset = 0;
+  #b: BatchBuilder;
+
+  constructor(
+    readonly path: string,
+    readonly maker: RowMaker,
+    readonly batchRows: number,
+    readonly keys: ManifestKeys | undefined,
+  ) {
+    this.#b = newBuilder(batchRows);
+  }
+
+  /** One physical line, `buf[start, end)` without its `\n`. */
+  line(buf: Buffer, start: number, end: number): void {
+    this.#lineNo++;
+    const shape = this.#sp === undefined ? lineShape(buf, start, end) : 2;
+    if (shape !== 2) {
+      if (this.#probe) {
+        const k = this.keys!.csv.lookup(buf, start, end);
+        if (k >= 0) return this.#known(k);
+      }
+      const text = buf.toString('utf8', start, end);
+      // An ASCII line is its own Latin-1 key; any other is keyed by its bytes.
+      const raw = this.keys === undefined ? undefined : shape === 1 ? text : buf.toString('latin1', start, end);
+      this.#record((text.endsWith('\r') ? text.slice(0, -1) : text).split(','), this.#lineNo, raw);
       return;
     }
-    if (sp === undefined) {
-      sp = new CsvRecordSplitter();
-      spBase = lineNo - 1;
+    if (this.#sp === undefined) {
+      this.#sp = new CsvRecordSplitter();
+      this.#spBase = this.#lineNo - 1;
     }
-    const rec = sp.push(line);
+    const rec = this.#sp.push(buf.toString('utf8', start, end));
     if (rec) {
-      sp = undefined;
-      yield { fields: rec.fields, line: spBase + rec.line };
+      this.#sp = undefined;
+      this.#record(rec.fields, this.#spBase + rec.line, undefined);
     }
-  };
-  try {
-    for await (const chunk of stream as AsyncIterable<string>) {
-      const text = rest + chunk;
-      let s = 0;
-      for (let e = text.indexOf('\n'); e >= 0; e = text.indexOf('\n', s)) {
-        yield* take(text.slice(s, e));
-        s = e + 1;
-      }
-      rest = text.slice(s);
+  }
+
+  /** After the last line: an open quoted field is an error; the partial batch is handed out. */
+  end(): void {
+    if (this.#sp?.unterminated) throw new InputError(`${this.path}:${this.#spBase + this.#sp.currentLine}: unterminated quoted field`);
+    if (this.#b.length > 0) this.#flush();
+  }
+
+  #known(k: number): void {
+    this.#b.known[this.#b.length++] = k;
+    if (this.#b.length >= this.batchRows) this.#flush();
+  }
+
+  #record(f: string[], line: number, raw: string | undefined): void {
+    if (f.length === 1 && f[0]!.trim() === '') return;
+    if (!this.#idx) {
+      const header = f.map((x) => x.trim());
+      this.#idx = [findColumn(header, ['symbol']), findColumn(header, ['event_type']), findColumn(header, ['timestamp'])];
+      this.#header = raw;
+      this.#probe = raw !== undefined && this.keys!.csvHeaderMatches(raw);
+      this.#b = newBuilder(this.batchRows, raw === undefined ? undefined : { csvHeader: raw });
+      return;
     }
-    if (rest.length > 0) yield* take(rest);
-    if (sp?.unterminated) throw new InputError(`${path}:${spBase + sp.currentLine}: unterminated quoted field`);
-  } finally {
-    stream.destroy();
+    const b = this.#b;
+    const idx = this.#idx;
+    this.maker.push(b, b.length, line, (f[idx[0]] ?? '').trim(), (f[idx[1]] ?? '').trim(), (f[idx[2]] ?? '').trim());
+    if (b.lines) b.lines[b.length] = raw;
+    if (++b.length >= this.batchRows) this.#flush();
+  }
+
+  #flush(): void {
+    this.ready.push(new ManifestBatch(this.#offset, this.#b));
+    this.#offset += this.#b.length;
+    this.#b = newBuilder(this.batchRows, this.#header === undefined ? undefined : { csvHeader: this.#header });
   }
 }
 
-async function* readCsvBatches(path: string, batchRows: number): AsyncGenerator<ManifestBatch> {
-  const maker = new RowMaker(path, true, csvInstant);
-  let idx: [number, number, number] | undefined;
-  let offset = 0;
-  let b = newBuilder(batchRows);
-  for await (const rec of csvRecords(path)) {
-    if (rec.fields.length === 1 && rec.fields[0]!.trim() === '') continue;
-    if (!idx) {
-      const header = rec.fields.map((f) => f.trim());
-      idx = [findColumn(header, ['symbol']), findColumn(header, ['event_type']), findColumn(header, ['timestamp'])];
-      continue;
+async function* readCsvBatches(path: string, batchRows: number, keys: ManifestKeys | undefined): AsyncGenerator<ManifestBatch> {
+  const batcher = new CsvBatcher(path, new RowMaker(path, true, csvInstant), batchRows, keys);
+  const stream = createReadStream(path, { highWaterMark: 1 << 20 });
+  let rest: Buffer | undefined;
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      const buf = rest ? Buffer.concat([rest, chunk]) : chunk;
+      let s = 0;
+      for (let e = buf.indexOf(0x0a, s); e >= 0; e = buf.indexOf(0x0a, s)) {
+        batcher.line(buf, s, e);
+        s = e + 1;
+      }
+      rest = s < buf.length ? buf.subarray(s) : undefined;
+      yield* batcher.ready.splice(0);
     }
-    const f = rec.fields;
-    maker.push(b, rec.line, (f[idx[0]] ?? '').trim(), (f[idx[1]] ?? '').trim(), (f[idx[2]] ?? '').trim());
-    if (b.length >= batchRows) {
-      yield new ManifestBatch(offset, b);
-      offset += b.length;
-      b = newBuilder(batchRows);
-    }
+    if (rest) batcher.line(rest, 0, rest.length);
+    batcher.end();
+    yield* batcher.ready.splice(0);
+  } finally {
+    stream.destroy();
   }
-  if (b.length > 0) yield new ManifestBatch(offset, b);
 }
 
 /**
@@ -463,8 +651,8 @@ export async function* readManifestBatches(path: string, options: ReadManifestOp
     throw new RangeError(`readManifest: batchRows must be a whole number >= 1, got ${String(batchRows)} (${typeof batchRows})`);
   }
   const info = await openManifest(path);
-  if (info.format === 'csv') yield* readCsvBatches(path, batchRows);
-  else yield* readParquetBatches(path, info, batchRows);
+  if (info.format === 'csv') yield* readCsvBatches(path, batchRows, options.keys);
+  else yield* readParquetBatches(path, info, batchRows, options.keys);
 }
 
 /**

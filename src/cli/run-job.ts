@@ -12,7 +12,7 @@ import { consolidate, manifestPath, type ConsolidateResult } from '../pipeline/c
 import { DEFAULT_WINDOW, type EventWindow } from '../pipeline/ingest-stage.js';
 import { detectCompleteness, incompleteDetection, refuseStaleManifest } from '../pipeline/manifest-freshness.js';
 import { ownedWorkers, parsePartition, WHOLE, type Partition } from '../pipeline/partition.js';
-import { runSummary, type RunSummary } from '../run-folder/summary.js';
+import { runSummary, type RunSummary } from '../ops/summary.js';
 import { describeLock, ensureRunSpec, hashUniverse, isLockStale, isProcessAlive, readLock, shardPaths, type RunSpec } from '../sinks/index.js';
 import { pauseFlag$ } from '../streams/pause-flag.js';
 import { openManifest } from '../streams/manifest.js';
@@ -23,7 +23,7 @@ import { parseDuration, parseIntInRange, parseRate } from '../args.js';
 import { DEMO_FROM, DEMO_SIM, DEMO_TO, DEMO_UNIVERSE } from './demo.js';
 import type { CommandIo } from './command.js';
 import { ProgressView } from './progress-view.js';
-import { parseWindow, usesEmbeddedSim, type RunValues as Values } from './run.js';
+import { parseWindow, usesEmbeddedSim, type RunValues as Values } from './run-flags.js';
 import { runDetect, runIngest, type Job } from './run-stages.js';
 import { formatSummary, type StopInfo } from '../ops/run-summary.js';
 import { compactAfterIngest, formatCompact } from './compact.js';

@@ -1,7 +1,8 @@
-import { UsageError } from '../errors.js';
-import type { EventWindow } from '../pipeline/ingest-stage.js';
-import { parseDuration, parseFlags, type ParsedFlags } from '../args.js';
+import { parseFlags } from '../args.js';
+import { FLAGS } from './run-flags.js';
 import type { Command } from './command.js';
+
+export { FLAGS, parseWindow, usesEmbeddedSim, type RunValues } from './run-flags.js';
 
 /*
  * Only what `run --help` and flag parsing need is loaded here; the job itself (Polars, the
@@ -51,67 +52,6 @@ Options:
   --no-compact             do not compact the windows into dataset/ (during and at the end of ingest)
   --remove-windows         remove each window folder once compacted (default: keep them)
   -h, --help               this help`;
-
-export const FLAGS = {
-  stage: { type: 'string' },
-  universe: { type: 'string' },
-  from: { type: 'string' },
-  to: { type: 'string' },
-  out: { type: 'string' },
-  workers: { type: 'string' },
-  'batch-size': { type: 'string' },
-  concurrency: { type: 'string' },
-  rate: { type: 'string' },
-  adaptive: { type: 'boolean' },
-  'max-server-pause': { type: 'string' },
-  partition: { type: 'string' },
-  manifest: { type: 'string' },
-  window: { type: 'string' },
-  'quotes-hz': { type: 'string' },
-  'retry-failed': { type: 'boolean' },
-  detectors: { type: 'string' },
-  'detector-module': { type: 'string' },
-  'base-url': { type: 'string' },
-  'api-key': { type: 'string' },
-  'api-key-file': { type: 'string' },
-  'steal-locks': { type: 'boolean' },
-  sim: { type: 'boolean' },
-  'sim-seed': { type: 'string' },
-  'no-progress': { type: 'boolean' },
-  cluster: { type: 'string' },
-  'no-compact': { type: 'boolean' },
-  'remove-windows': { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-/** `-10m,+20m` → window. */
-export function parseWindow(flag: string, value: string): EventWindow {
-  const parts = value.split(',').map((s) => s.trim());
-  const ok = parts.length === 2 && parts[0]!.startsWith('-') && parts[1]!.startsWith('+');
-  if (!ok) throw new UsageError(`${flag}: expected -BEFORE,+AFTER such as -10m,+20m, got ${JSON.stringify(value)}`);
-  const beforeMs = parseDuration(flag, parts[0]!.slice(1));
-  const afterMs = parseDuration(flag, parts[1]!.slice(1));
-  if (beforeMs < 0 || afterMs < 0 || beforeMs + afterMs <= 0) throw new UsageError(`${flag}: the window must not be empty, got ${JSON.stringify(value)}`);
-  return { beforeMs, afterMs };
-}
-
-/**
- * Whether `run` uses the embedded simulator: with `--sim` always (an exported POLYGON_API_KEY, set
- * for other tools, must not turn the demo into a real-API run), otherwise when neither a base URL
- * nor a key is given.
- */
-export function usesEmbeddedSim(values: { sim?: boolean; 'base-url'?: string; 'api-key'?: string; 'api-key-file'?: string }, env: NodeJS.ProcessEnv): boolean {
-  if (values.sim) {
-    if (values['base-url'] !== undefined) throw new UsageError(`--sim and --base-url ${JSON.stringify(values['base-url'])} exclude each other: --sim runs on the embedded simulator`);
-    if (values['api-key'] !== undefined) throw new UsageError('--sim and --api-key exclude each other: the embedded simulator needs no key');
-    if (values['api-key-file'] !== undefined) throw new UsageError('--sim and --api-key-file exclude each other: the embedded simulator needs no key');
-    return true;
-  }
-  return values['base-url'] === undefined && values['api-key-file'] === undefined && !(values['api-key'] ?? env.POLYGON_API_KEY);
-}
-
-/** Parsed flags of `run`. */
-export type RunValues = ParsedFlags<typeof FLAGS>['values'];
 
 export const runCommand: Command = {
   name: 'run',

@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import type { Detector } from '../detect/index.js';
 import { loadDetectorModule, selectDetectors } from '../detect/module-loader.js';
 import { InputError, UsageError } from '../errors.js';
-import { runSummary, type RunSummary } from '../run-folder/summary.js';
+import { runSummary, type RunSummary } from '../ops/summary.js';
 import { readRunSpec } from '../sinks/index.js';
 import { PolygonClient } from '../streams/polygon-client.js';
 import { connectRedis, ensureClusterFile, openQueues, readClusterFile, startClusterRun, type ClusterMeta } from './coordinator.js';

@@ -6,7 +6,7 @@
 import { join, relative } from 'node:path';
 import pl from 'nodejs-polars';
 import { parquetRowCount } from '../run-folder/index.js';
-import { nodeFs as nodeFsLike } from '../sinks/fs-layer.js';
+import { nodeFs as nodeFsLike } from '../fs/fs-layer.js';
 import { datasetPaths, PART_FILE_RE, partPaths, SYMBOL_DIR_RE, TABLE_KINDS, type TableKind } from './layout.js';
 import {
   classifyCommittedParts,
@@ -176,21 +176,8 @@ export async function datasetStates(outDir: string, windowsOnDisk: ReadonlySet<s
   };
 }
 
-/** The dataset's state for `status` and `report`, from the journals (no Parquet is opened). */
-export interface DatasetSummary {
-  /** Published parts (both files in dataset/). */
-  readonly parts: number;
-  readonly symbols: number;
-  readonly windowsCompacted: number;
-  /** Committed windows not compacted yet. */
-  readonly windowsPending: number;
-  readonly trades: number;
-  readonly quotes: number;
-  /** Committed parts still in staging (the next compaction publishes them). */
-  readonly partsUnpublished: number;
-  /** Staged files no journal line names (the next compaction discards them). */
-  readonly stagedUncommitted: number;
-}
+import type { DatasetSummary } from './format.js';
+export type { DatasetSummary } from './format.js';
 
 /** Summary of the dataset, or null when nothing was ever compacted. */
 export async function datasetSummary(outDir: string): Promise<DatasetSummary | null> {

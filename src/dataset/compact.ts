@@ -24,13 +24,13 @@ import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import pl from 'nodejs-polars';
 import { InputError, DiskError } from '../errors.js';
-import { nodeFs, isNotFound, type FsLayer } from '../sinks/fs-layer.js';
+import { nodeFs, isNotFound, type FsLayer } from '../fs/fs-layer.js';
 import { loadCommittedWindows as loadCommittedIds } from '../sinks/committed-index.js';
 import { Journal, loadJournal } from '../sinks/journal.js';
-import { acquireLock } from '../sinks/lock-file.js';
+import { acquireLock } from '../run-folder/lock-file.js';
 import { QUOTES_SCHEMA, TRADES_SCHEMA } from '../sinks/parquet.js';
 import { CommitSink } from '../sinks/commit-lifecycle.js';
-import { toDiskError } from '../sinks/paths.js';
+import { toDiskError } from '../fs/paths.js';
 import { EventMetaResolver } from './event-meta.js';
 import { journalNamesInOrder, manifestPath, PART_JOURNAL_RE } from '../run-folder/layout.js';
 import {

@@ -2,7 +2,22 @@
  * One line describing the compacted dataset, for `tickpipe status`. Its own module (no Polars) so
  * `status --help` stays instant.
  */
-import type { DatasetSummary } from './check.js';
+
+/** The dataset's state for `status` and `report`, from the journals (no Parquet is opened). */
+export interface DatasetSummary {
+  /** Published parts (both files in dataset/). */
+  readonly parts: number;
+  readonly symbols: number;
+  readonly windowsCompacted: number;
+  /** Committed windows not compacted yet. */
+  readonly windowsPending: number;
+  readonly trades: number;
+  readonly quotes: number;
+  /** Committed parts still in staging (the next compaction publishes them). */
+  readonly partsUnpublished: number;
+  /** Staged files no journal line names (the next compaction discards them). */
+  readonly stagedUncommitted: number;
+}
 
 /** One line for `status`. */
 export function formatDatasetSummary(d: DatasetSummary | null | undefined): string {

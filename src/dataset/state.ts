@@ -16,14 +16,14 @@
  */
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { describeLock, isLockStale, isProcessAlive, readLock } from '../sinks/lock-file.js';
-import { isNotFound, nodeFs, type FsLayer } from '../sinks/fs-layer.js';
+import { describeLock, isLockStale, isProcessAlive, readLock } from '../run-folder/lock-file.js';
+import { isNotFound, nodeFs, type FsLayer } from '../fs/fs-layer.js';
 import { CompactIdSet } from '../sinks/id-set.js';
 import { loadJournal } from '../sinks/journal.js';
 import { scanJournalLines, windowLineShape } from '../run-folder/journal-reader.js';
-import { tmpFinalName } from '../sinks/publish-atomically.js';
+import { tmpFinalName } from '../fs/publish-atomically.js';
 import { classify } from '../sinks/commit-lifecycle.js';
-import { toDiskError } from '../sinks/paths.js';
+import { toDiskError } from '../fs/paths.js';
 import { InputError } from '../errors.js';
 import { journalNamesInOrder, PART_JOURNAL_RE } from '../run-folder/layout.js';
 import {

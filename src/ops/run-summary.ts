@@ -3,7 +3,7 @@
  * the configured rate (and the server's quota when it is known), whether the run was stopped and
  * what is left, where the output is and what to run next.
  */
-import type { RunSummary } from '../run-folder/summary.js';
+import type { RunSummary } from './summary.js';
 import { thousands } from '../progress/format.js';
 
 /** How a run ended early. */

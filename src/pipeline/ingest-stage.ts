@@ -3,7 +3,7 @@ import { AbortedError, AuthError, DataError, HttpError, RowValueError, WorkerErr
 import { bucketNsForHz, downsampleQuotes } from '../operators/downsample-quotes.js';
 import { dropPageRepeats, type PageRepeatCount } from '../operators/drop-page-repeats.js';
 import type pl from 'nodejs-polars';
-import { columnsFrame } from '../sinks/column-frame.js';
+import { columnsFrame } from '../streams/column-frame.js';
 import { TickColumns } from '../streams/column-scanner.js';
 import { WindowWriter, loadIngestState, type FsLayer } from '../sinks/index.js';
 import type { DeferredParquet } from '../sinks/parquet.js';

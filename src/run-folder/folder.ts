@@ -15,8 +15,8 @@ import { readdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InputError, LockedError } from '../errors.js';
-import { describeLock, isLockStale, isProcessAlive, readLock, type LockInfo } from '../sinks/lock-file.js';
-import { readRunSpec, type StoredRunSpec } from '../sinks/run-spec.js';
+import { describeLock, isLockStale, isProcessAlive, readLock, type LockInfo } from './lock-file.js';
+import { readRunSpec, type StoredRunSpec } from './run-spec.js';
 import {
   EVENT_DIR_PREFIX,
   HEARTBEAT_FILE_RE,

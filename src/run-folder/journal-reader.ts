@@ -14,8 +14,8 @@
  */
 import * as fsp from 'node:fs/promises';
 import { InputError } from '../errors.js';
-import { isNotFound, nodeFs, type FsLayer } from '../sinks/fs-layer.js';
-import { toDiskError } from '../sinks/paths.js';
+import { isNotFound, nodeFs, type FsLayer } from '../fs/fs-layer.js';
+import { toDiskError } from '../fs/paths.js';
 
 /** One window journal line as the scanner reports it. */
 export interface ScannedWindowLine {

@@ -36,7 +36,7 @@
  */
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
-import { validateEventId, validateNonNegInt, validateSymbol } from '../sinks/paths.js';
+import { validateEventId, validateNonNegInt, validateSymbol } from '../fs/paths.js';
 
 // --- the run folder's top level ---
 

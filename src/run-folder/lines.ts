@@ -15,7 +15,7 @@
  * Imports only leaves (errors, path validation, layout), so the sinks may import it.
  */
 import { InputError } from '../errors.js';
-import { validateEventId, validateSymbol } from '../sinks/paths.js';
+import { validateEventId, validateSymbol } from '../fs/paths.js';
 import { SHARD_FILE_RE } from './layout.js';
 
 /** One line of `state/detect/worker-K.jsonl`: the commit of one batch of symbols. */

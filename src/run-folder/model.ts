@@ -26,7 +26,7 @@
  * with K >= 1000), so they are read here like any other.
  */
 import { join } from 'node:path';
-import type { StoredRunSpec } from '../sinks/run-spec.js';
+import type { StoredRunSpec } from './run-spec.js';
 import { SHARD_FILE_RE, shardsRoot, WORKER_DIR_RE } from './layout.js';
 import { listJournals, namesIn, openRunFolder, readLocks, type JournalFile, type JournalFiles, type LockState, type ReadLocksOptions } from './folder.js';
 import { streamJournal, type JournalScan } from './journal-reader.js';

@@ -30,10 +30,10 @@
 import { randomBytes } from 'node:crypto';
 import { basename, join } from 'node:path';
 import { InputError } from '../errors.js';
-import { isNotFound, namesOrNone, nodeFs, type FsLayer } from './fs-layer.js';
+import { isNotFound, namesOrNone, nodeFs, type FsLayer } from '../fs/fs-layer.js';
 import type { Journal } from './journal.js';
-import { toDiskError } from './paths.js';
-import { isTmpBeingWritten, publishFile, tmpFinalName, type FileToPublish, type PublishOptions } from './publish-atomically.js';
+import { toDiskError } from '../fs/paths.js';
+import { isTmpBeingWritten, publishFile, tmpFinalName, type FileToPublish, type PublishOptions } from '../fs/publish-atomically.js';
 
 /** A tmp file: the bytes of a publish that has not renamed it yet (or was killed). Never read. */
 export interface InProgress<I> {

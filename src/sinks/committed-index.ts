@@ -24,10 +24,10 @@
 import { createHash, type Hash } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
-import { nodeFs, type FsLayer } from './fs-layer.js';
+import { nodeFs, type FsLayer } from '../fs/fs-layer.js';
 import { CompactIdSet, hashString, type IdHash } from './id-set.js';
 import { scanWindowJournal, type ScanFrom } from '../run-folder/journal-reader.js';
-import { publishAtomically } from './publish-atomically.js';
+import { publishAtomically } from '../fs/publish-atomically.js';
 import { COMMITTED_INDEX_NAME, MANIFEST_KEYS_NAME, stateDirs } from '../run-folder/layout.js';
 
 /** File name of the index inside the stage-2 state folder (src/run-folder/layout.ts). */

@@ -21,8 +21,8 @@ export {
   type FsCall,
   type FsHookResult,
   type InstrumentedFs,
-} from './fs-layer.js';
-export { validatePathComponent, validateSymbol, validateEventId, toDiskError } from './paths.js';
+} from '../fs/fs-layer.js';
+export { validatePathComponent, validateSymbol, validateEventId, toDiskError } from '../fs/paths.js';
 export {
   publishAtomically,
   publishBytes,
@@ -32,7 +32,7 @@ export {
   publishFile,
   type FileToPublish,
   type PublishOptions,
-} from './publish-atomically.js';
+} from '../fs/publish-atomically.js';
 export {
   CommitSink,
   classify,
@@ -77,7 +77,7 @@ export {
   type LockInfo,
   type LockHandle,
   type AcquireLockOptions,
-} from './lock-file.js';
+} from '../run-folder/lock-file.js';
 export {
   ensureRunSpec,
   readRunSpec,
@@ -93,7 +93,7 @@ export {
   type JsonValue,
   type EnsureRunSpecOptions,
   type EnsureRunSpecResult,
-} from './run-spec.js';
+} from '../run-folder/run-spec.js';
 export {
   writeParquetAtomically,
   parquetFile,

@@ -26,8 +26,8 @@ import { isAscii } from 'node:buffer';
 import * as fsp from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { InputError } from '../errors.js';
-import { isNotFound, nodeFs, type FsFileHandle, type FsLayer } from './fs-layer.js';
-import { toDiskError } from './paths.js';
+import { isNotFound, nodeFs, type FsFileHandle, type FsLayer } from '../fs/fs-layer.js';
+import { toDiskError } from '../fs/paths.js';
 import { scanJournalBuffer } from '../run-folder/journal-reader.js';
 
 /** Options of {@link Journal.open}. */

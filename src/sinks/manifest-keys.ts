@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { CompactIdSet, hashString, mixedHashString, type IdSetSections } from './id-set.js';
 import { MANIFEST_KEYS_NAME } from './committed-index.js';
 import { NumericKeyTable } from './numeric-key-table.js';
-import { publishAtomically } from './publish-atomically.js';
+import { publishAtomically } from '../fs/publish-atomically.js';
 
 const MAGIC = Buffer.from('TPMKEY\u0000\u0001', 'latin1');
 

@@ -6,7 +6,7 @@
  */
 import { statfs } from 'node:fs/promises';
 import { DiskError } from '../errors.js';
-import { errnoCode } from './fs-layer.js';
+import { errnoCode } from '../fs/fs-layer.js';
 
 /** Below this many free bytes a failed write is taken for a full disk. */
 export const NEARLY_FULL_BYTES = 1_048_576;

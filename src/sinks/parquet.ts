@@ -31,8 +31,8 @@
 import pl from 'nodejs-polars';
 import { InputError } from '../errors.js';
 import type { Quote, Trade } from '../types.js';
-import { nodeFs } from './fs-layer.js';
-import { publishFile, type FileToPublish, type PublishOptions } from './publish-atomically.js';
+import { nodeFs } from '../fs/fs-layer.js';
+import { publishFile, type FileToPublish, type PublishOptions } from '../fs/publish-atomically.js';
 import { nativeWriteError } from './native-write-error.js';
 import { dirname } from 'node:path';
 

@@ -32,14 +32,14 @@
 import { join } from 'node:path';
 import type pl from 'nodejs-polars';
 import { InputError } from '../errors.js';
-import { isNotFound, nodeFs, type FsLayer } from './fs-layer.js';
+import { isNotFound, nodeFs, type FsLayer } from '../fs/fs-layer.js';
 import { CompactIdSet } from './id-set.js';
 import { Journal, loadJournal } from './journal.js';
 import { loadCommittedWindows } from './committed-index.js';
-import { acquireLock, redactSecrets, type LockHandle } from './lock-file.js';
+import { acquireLock, redactSecrets, type LockHandle } from '../run-folder/lock-file.js';
 import { CommitSink, itemsNamed, NOTHING_COMMITTED, recoverFolder, type SinkItems } from './commit-lifecycle.js';
 import { parquetFile, type DeferredParquet, type ParquetCompression } from './parquet.js';
-import { toDiskError, validateEventId, validateNonNegInt, validateSymbol } from './paths.js';
+import { toDiskError, validateEventId, validateNonNegInt, validateSymbol } from '../fs/paths.js';
 import { FAILED_JOURNAL_RE, ingestPaths, journalNamesInOrder, PART_JOURNAL_RE, stateDirs, WINDOW_FILES, windowPaths as layoutWindowPaths } from '../run-folder/layout.js';
 import type { WindowFailureLine, WindowJournalLine } from '../run-folder/lines.js';
 

@@ -6,7 +6,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import type pl from 'nodejs-polars';
-import { columnsFrame } from '../sinks/column-frame.js';
+import { columnsFrame } from '../streams/column-frame.js';
 import { writeParquetFile } from '../sinks/parquet.js';
 import { TickColumns, scanPageInto } from '../streams/column-scanner.js';
 import { toWire, type FramesReply, type FromWorker, type ToWorker } from './window-protocol.js';

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { fitLine, ProgressView } from '../../src/cli/progress-view.js';
 import { formatSummary } from '../../src/ops/run-summary.js';
 import { renderIngest } from '../../src/cli/run-view.js';
-import type { RunSummary } from '../../src/run-folder/summary.js';
+import type { RunSummary } from '../../src/ops/summary.js';
 import { initialProgress, reduceProgress, type ProgressEvent } from '../../src/progress/index.js';
 
 /** Just enough of a VT100 to see what a user sees: text, \r, \n, ESC[nA (up), ESC[J (clear below). */

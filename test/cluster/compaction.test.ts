@@ -22,7 +22,7 @@ import { startSim, type SimServer } from '../../src/sim/index.js';
 import { runCli, spawnCli } from '../support/cli.js';
 import { expectDatasetExactlyOnce, hostLines, jsonl, windowLines } from './dataset-check.js';
 import { datasetPaths } from '../../src/dataset/layout.js';
-import { acquireLock } from '../../src/sinks/lock-file.js';
+import { acquireLock } from '../../src/run-folder/lock-file.js';
 import { findRedis } from './redis-env.js';
 
 const redis = await findRedis();

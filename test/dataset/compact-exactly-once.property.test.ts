@@ -14,7 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { compact } from '../../src/dataset/compact.js';
 import { datasetPaths } from '../../src/dataset/layout.js';
 import { loadCompactionJournal } from '../../src/dataset/state.js';
-import { instrumentFs } from '../../src/sinks/fs-layer.js';
+import { instrumentFs } from '../../src/fs/fs-layer.js';
 import { int64Values, quotesFrame, tradesFrame } from '../../src/sinks/parquet.js';
 import { loadIngestState, WindowWriter } from '../../src/sinks/window-sink.js';
 import { canonicalEventId } from '../../src/streams/event-id.js';

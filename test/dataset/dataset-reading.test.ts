@@ -13,7 +13,7 @@ import { compact } from '../../src/dataset/compact.js';
 import { datasetPaths, partPaths } from '../../src/dataset/layout.js';
 import { verifyRun } from '../../src/ops/verify.js';
 import { int64Values, quotesFrame, tradesFrame } from '../../src/sinks/parquet.js';
-import { ensureRunSpec } from '../../src/sinks/run-spec.js';
+import { ensureRunSpec } from '../../src/run-folder/run-spec.js';
 import { WindowWriter } from '../../src/sinks/window-sink.js';
 import { canonicalEventId } from '../../src/streams/event-id.js';
 import { fastTempDir } from '../sinks/crash-fs.js';

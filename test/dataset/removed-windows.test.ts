@@ -9,7 +9,7 @@ import { cleanRun } from '../../src/ops/clean.js';
 import { reconcileRun } from '../../src/ops/reconcile.js';
 import { verifyRun } from '../../src/ops/verify.js';
 import { quotesFrame, tradesFrame } from '../../src/sinks/parquet.js';
-import { ensureRunSpec } from '../../src/sinks/run-spec.js';
+import { ensureRunSpec } from '../../src/run-folder/run-spec.js';
 import { loadIngestState, windowPaths, WindowWriter } from '../../src/sinks/window-sink.js';
 import { canonicalEventId } from '../../src/streams/event-id.js';
 import { fastTempDir } from '../sinks/crash-fs.js';

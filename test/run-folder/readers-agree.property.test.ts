@@ -18,7 +18,7 @@ import { InputError } from '../../src/errors.js';
 import { buildReport } from '../../src/ops/report.js';
 import { reconcileRun } from '../../src/ops/reconcile.js';
 import { runStatus } from '../../src/ops/status.js';
-import { runSummary } from '../../src/run-folder/summary.js';
+import { runSummary } from '../../src/ops/summary.js';
 import { StateReader } from '../../src/ops/tail.js';
 import { verifyRun } from '../../src/ops/verify.js';
 import { detectPaths, ingestPaths, readRunFolder, shardPath, windowPaths } from '../../src/run-folder/index.js';

@@ -19,8 +19,8 @@ import {
   type CommitState,
 } from '../../src/sinks/commit-lifecycle.js';
 import { Journal, loadJournal } from '../../src/sinks/journal.js';
-import { isTmpName } from '../../src/sinks/publish-atomically.js';
-import { instrumentFs, type FsCall } from '../../src/sinks/fs-layer.js';
+import { isTmpName } from '../../src/fs/publish-atomically.js';
+import { instrumentFs, type FsCall } from '../../src/fs/fs-layer.js';
 import { crashingFs, fastTempDir, noSyncFs, onlyCrash } from './crash-fs.js';
 
 let dir: string;

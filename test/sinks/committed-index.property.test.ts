@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMITTED_INDEX_NAME, loadCommittedWindows, type CommittedWindows } from '../../src/sinks/committed-index.js';
-import { nodeFs } from '../../src/sinks/fs-layer.js';
+import { nodeFs } from '../../src/fs/fs-layer.js';
 import { hashString } from '../../src/sinks/id-set.js';
 
 let root: string;

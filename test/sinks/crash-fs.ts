@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { instrumentFs, nodeFs, SimulatedCrash, type FsLayer, type InstrumentedFs } from '../../src/sinks/fs-layer.js';
+import { instrumentFs, nodeFs, SimulatedCrash, type FsLayer, type InstrumentedFs } from '../../src/fs/fs-layer.js';
 
 /**
  * nodeFs without the fsyncs. An in-process "crash" keeps the page cache, so fsync adds nothing to

@@ -2,7 +2,7 @@ import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DiskError, InputError } from '../../src/errors.js';
-import { instrumentFs, nodeFs, SimulatedCrash } from '../../src/sinks/fs-layer.js';
+import { instrumentFs, nodeFs, SimulatedCrash } from '../../src/fs/fs-layer.js';
 import { Journal, loadJournal } from '../../src/sinks/journal.js';
 import { errno, tempDir } from './helpers.js';
 

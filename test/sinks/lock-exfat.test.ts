@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LockedError } from '../../src/errors.js';
-import { instrumentFs, nodeFs } from '../../src/sinks/fs-layer.js';
-import { acquireLock, isLockStale } from '../../src/sinks/lock-file.js';
+import { instrumentFs, nodeFs } from '../../src/fs/fs-layer.js';
+import { acquireLock, isLockStale } from '../../src/run-folder/lock-file.js';
 import { errno, tempDir } from './helpers.js';
 
 let dir: string;

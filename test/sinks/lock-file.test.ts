@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LockedError } from '../../src/errors.js';
-import { acquireLock, isProcessAlive, readLock, redactSecrets } from '../../src/sinks/lock-file.js';
+import { acquireLock, isProcessAlive, readLock, redactSecrets } from '../../src/run-folder/lock-file.js';
 import { tempDir } from './helpers.js';
 
 let dir: string;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import pl from 'nodejs-polars';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DiskError, InputError } from '../../src/errors.js';
-import { instrumentFs, nodeFs } from '../../src/sinks/fs-layer.js';
+import { instrumentFs, nodeFs } from '../../src/fs/fs-layer.js';
 import {
   QUOTES_SCHEMA,
   RECORDS_MAX_ROWS,

@@ -2,8 +2,8 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DiskError } from '../../src/errors.js';
-import { instrumentFs, nodeFs, SimulatedCrash, type FsCall } from '../../src/sinks/fs-layer.js';
-import { isTmpName, publishAtomically, publishBytes, tmpFinalName } from '../../src/sinks/publish-atomically.js';
+import { instrumentFs, nodeFs, SimulatedCrash, type FsCall } from '../../src/fs/fs-layer.js';
+import { isTmpName, publishAtomically, publishBytes, tmpFinalName } from '../../src/fs/publish-atomically.js';
 import { errno, tempDir } from './helpers.js';
 
 let dir: string;

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { instrumentFs, nodeFs } from '../../src/sinks/fs-layer.js';
-import { publishBytes } from '../../src/sinks/publish-atomically.js';
+import { instrumentFs, nodeFs } from '../../src/fs/fs-layer.js';
+import { publishBytes } from '../../src/fs/publish-atomically.js';
 import { errno, tempDir } from './helpers.js';
 
 let dir: string;

@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InputError, RunMismatchError } from '../../src/errors.js';
-import { canonicalJson, ensureRunSpec, hashUniverse, readRunSpec, runSpecHash, type RunSpec } from '../../src/sinks/run-spec.js';
+import { canonicalJson, ensureRunSpec, hashUniverse, readRunSpec, runSpecHash, type RunSpec } from '../../src/run-folder/run-spec.js';
 import { tempDir } from './helpers.js';
 
 let dir: string;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import pl from 'nodejs-polars';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isTmpName } from '../../src/sinks/publish-atomically.js';
+import { isTmpName } from '../../src/fs/publish-atomically.js';
 import { committedShards, loadCompletedSymbols, readShardJournals, ShardWriter } from '../../src/sinks/shard-sink.js';
 import { crashingFs, fastTempDir, onlyCrash, type CrashPlan } from './crash-fs.js';
 

@@ -2,7 +2,7 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { acquireLock } from '../../src/sinks/lock-file.js';
+import { acquireLock } from '../../src/run-folder/lock-file.js';
 import { quotesFrame, tradesFrame } from '../../src/sinks/parquet.js';
 import { windowPaths, WindowWriter } from '../../src/sinks/window-sink.js';
 import { fakeTrades, tempDir } from './helpers.js';

@@ -1,7 +1,7 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { publishAtomically, isTmpBeingWritten } from '../../src/sinks/publish-atomically.js';
+import { publishAtomically, isTmpBeingWritten } from '../../src/fs/publish-atomically.js';
 import { sweepStaleTmps } from '../../src/sinks/commit-lifecycle.js';
 import { quotesFrame, tradesFrame } from '../../src/sinks/parquet.js';
 import { WindowWriter } from '../../src/sinks/window-sink.js';

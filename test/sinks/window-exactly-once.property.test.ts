@@ -11,7 +11,7 @@ import pl from 'nodejs-polars';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadJournal } from '../../src/sinks/journal.js';
 import { int64Values, quotesFrame, tradesFrame } from '../../src/sinks/parquet.js';
-import { isTmpName } from '../../src/sinks/publish-atomically.js';
+import { isTmpName } from '../../src/fs/publish-atomically.js';
 import { loadIngestState, windowPaths, WindowWriter, type WindowJournalLine } from '../../src/sinks/window-sink.js';
 import { crashingFs, fastTempDir, onlyCrash, type CrashPlan } from './crash-fs.js';
 import { fakeQuotes, fakeTrades, T0 } from './helpers.js';

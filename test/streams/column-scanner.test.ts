@@ -14,7 +14,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProtocolError, RowValueError } from '../../src/errors.js';
 import { bucketNsForHz, downsampleQuotes } from '../../src/operators/downsample-quotes.js';
-import { columnsFrame } from '../../src/sinks/column-frame.js';
+import { columnsFrame } from '../../src/streams/column-frame.js';
 import { quotesFrame, tradesFrame, writeParquetAtomically, int64Values } from '../../src/sinks/parquet.js';
 import { startSim, type SimServer } from '../../src/sim/index.js';
 import { parseDay, sessionStartMs } from '../../src/sim/calendar.js';

@@ -30,9 +30,9 @@ import { hostname as osHostname, uptime } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { InputError, LockedError } from '../errors.js';
 import { redactSecrets } from '../secrets.js';
-import { errnoCode, isNotFound, nodeFs, type FsLayer } from './fs-layer.js';
-import { toDiskError } from './paths.js';
-import { tmpFinalName, tmpPathFor } from './publish-atomically.js';
+import { errnoCode, isNotFound, nodeFs, type FsLayer } from '../fs/fs-layer.js';
+import { toDiskError } from '../fs/paths.js';
+import { tmpFinalName, tmpPathFor } from '../fs/publish-atomically.js';
 
 /** Content of a lock file. */
 export interface LockInfo {

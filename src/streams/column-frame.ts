@@ -7,9 +7,9 @@
  * from the Int32 heap, nulls as validity bitmaps.
  */
 import pl from 'nodejs-polars';
-import { fieldId, type FieldName, type TickColumns } from '../streams/column-scanner.js';
-import { ipcStream, schemaMessage, type IpcColumn } from './arrow-ipc.js';
-import { QUOTES_SCHEMA, TRADES_SCHEMA } from './parquet.js';
+import { fieldId, type FieldName, type TickColumns } from './column-scanner.js';
+import { ipcStream, schemaMessage, type IpcColumn } from '../sinks/arrow-ipc.js';
+import { QUOTES_SCHEMA, TRADES_SCHEMA } from '../sinks/parquet.js';
 
 /** Validity bitmap of the first `n` presence bytes, or null when all are present; and the null count. */
 function bitmap(p: Uint8Array, n: number): [Uint8Array | null, number] {

@@ -4,9 +4,9 @@ import pl from 'nodejs-polars';
 import { loadCommittedWindows, type CommittedWindows } from '../sinks/committed-index.js';
 import { loadJournal } from '../sinks/journal.js';
 import { committedShards, readShardJournals } from '../sinks/shard-sink.js';
-import { listJournals } from './folder.js';
-import { detectJournalName, manifestPath, runSpecPath, stateDirs } from './layout.js';
-import { DetectFold } from './model.js';
+import { listJournals } from '../run-folder/folder.js';
+import { detectJournalName, manifestPath, runSpecPath, stateDirs } from '../run-folder/layout.js';
+import { DetectFold } from '../run-folder/model.js';
 
 /**
  * The run summary: what `tickpipe run` prints at its end, read back from the run folder. It counts

@@ -26,10 +26,10 @@
  */
 import { createHash } from 'node:crypto';
 import { InputError, RunMismatchError } from '../errors.js';
-import { isNotFound, nodeFs, type FsLayer } from './fs-layer.js';
-import { toDiskError } from './paths.js';
-import { publishBytes } from './publish-atomically.js';
-import { runSpecPath } from '../run-folder/layout.js';
+import { isNotFound, nodeFs, type FsLayer } from '../fs/fs-layer.js';
+import { toDiskError } from '../fs/paths.js';
+import { publishBytes } from '../fs/publish-atomically.js';
+import { runSpecPath } from './layout.js';
 
 /** A JSON value (what detector settings may contain). */
 export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [k: string]: JsonValue };

@@ -8,7 +8,7 @@
 import { request } from 'undici';
 import { lastValueFrom, from, mergeMap, toArray } from 'rxjs';
 import { bucketNsForHz, downsampleQuotes } from '../../src/operators/downsample-quotes.js';
-import { columnsFrame } from '../../src/sinks/column-frame.js';
+import { columnsFrame } from '../../src/streams/column-frame.js';
 import { quotesFrame, tradesFrame } from '../../src/sinks/parquet.js';
 import { startSim } from '../../src/sim/index.js';
 import type { Density } from '../../src/sim/market.js';

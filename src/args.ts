@@ -1,16 +1,17 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from './errors.js';
 
-type Options = NonNullable<ParseArgsConfig['options']>;
+/** A command's flag definitions, as node's `parseArgs` takes them. */
+export type FlagDefinitions = NonNullable<ParseArgsConfig['options']>;
 
 /** The `values` and `positionals` of a strict parse with `options`. */
-export type ParsedFlags<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: boolean }>>;
+export type ParsedFlags<O extends FlagDefinitions> = ReturnType<typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: boolean }>>;
 
 /**
  * Strict flag parsing for one command: unknown flags and missing values become a
  * {@link UsageError} naming the flag.
  */
-export function parseFlags<O extends Options>(
+export function parseFlags<O extends FlagDefinitions>(
   command: string,
   argv: readonly string[],
   options: O,
@@ -30,12 +31,34 @@ export function parseFlags<O extends Options>(
   }
 }
 
+/** `-h, --help`, which every command has; always last among a command's flags. */
+export const HELP_FLAG = { help: { type: 'boolean', short: 'h' } } as const;
+
+/**
+ * A command line's flags with `-h/--help` added, or `undefined` when help was asked for: then
+ * `help` (and a newline) has been written. Bad flags throw {@link UsageError} as in {@link parseFlags}.
+ */
+export function parseCommandLine<O extends FlagDefinitions>(
+  command: string,
+  argv: readonly string[],
+  options: O,
+  help: string,
+  write: (text: string) => unknown,
+  allowPositionals = false,
+): ParsedFlags<O & typeof HELP_FLAG> | undefined {
+  const parsed = parseFlags(command, argv, { ...options, ...HELP_FLAG }, allowPositionals);
+  // Within this generic body TypeScript cannot resolve the values' type to see `help`.
+  if ((parsed.values as { help?: boolean }).help !== true) return parsed;
+  write(help + '\n');
+  return undefined;
+}
+
 /**
  * `--window -10m,+20m` → `--window=-10m,+20m`. node's parseArgs refuses a string flag's value that
  * starts with `-` as "ambiguous"; a value is taken as such unless it is itself one of the command's
  * flags (then the flag really has no value, and parseArgs says so).
  */
-export function joinDashValues(argv: readonly string[], options: Options): string[] {
+export function joinDashValues(argv: readonly string[], options: FlagDefinitions): string[] {
   const out: string[] = [];
   const shorts = new Map(Object.entries(options).flatMap(([name, o]) => (o.short ? [[o.short, name] as const] : [])));
   const isFlag = (a: string): boolean => {

@@ -10,8 +10,8 @@
  */
 import type { AdoptResult } from '../ops/adopt.js';
 import { UsageError } from '../errors.js';
-import { parseFlags } from '../args.js';
-import type { Command } from './command.js';
+import { DEFAULT_OUT_DIR } from '../run-folder/layout.js';
+import { defineCommand, OUT_FLAG, outDir } from './command.js';
 
 const HELP = `Usage: tickpipe adopt --from PATH --out DIR [--checkpoint FILE]... [--trust-symbols] [--copy]
 
@@ -24,7 +24,7 @@ Refuses while a run holds locks in DIR.
 
 Options:
   --from PATH          root of the old output tree (required)
-  --out DIR            run folder (default ./tickpipe-data)
+  --out DIR            run folder (default ./${DEFAULT_OUT_DIR})
   --checkpoint FILE    a checkpoint file outside PATH (repeatable)
   --trust-symbols      journal the symbols of detect checkpoints so stage 1 skips them (their
                        events then come only from a --manifest you supply; default: report them)
@@ -33,31 +33,25 @@ Options:
   --base-url URL       source recorded in a new run.json (default https://api.polygon.io)
   -h, --help           this help`;
 
-const FLAGS = {
-  from: { type: 'string' },
-  out: { type: 'string' },
-  checkpoint: { type: 'string', multiple: true },
-  'trust-symbols': { type: 'boolean' },
-  copy: { type: 'boolean' },
-  compact: { type: 'boolean' },
-  'base-url': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-export const adoptCommand: Command = {
+export const adoptCommand = defineCommand({
   name: 'adopt',
   summary: 'import the windows and checkpoints of the older Python scripts into a run folder',
-  async run(argv, io) {
-    const { values } = parseFlags('adopt', argv, FLAGS);
-    if (values.help) {
-      io.stdout.write(HELP + '\n');
-      return 0;
-    }
+  help: HELP,
+  flags: {
+    from: { type: 'string' },
+    ...OUT_FLAG,
+    checkpoint: { type: 'string', multiple: true },
+    'trust-symbols': { type: 'boolean' },
+    copy: { type: 'boolean' },
+    compact: { type: 'boolean' },
+    'base-url': { type: 'string' },
+  },
+  async run(values, io) {
     if (values.from === undefined) throw new UsageError('adopt: --from PATH is required');
     const { adopt } = await import('../ops/adopt.js');
     const r = await adopt({
       from: values.from,
-      out: values.out ?? 'tickpipe-data',
+      out: outDir(values),
       checkpoints: values.checkpoint ?? [],
       trustSymbols: values['trust-symbols'] ?? false,
       mode: values.copy ? 'copy' : 'auto',
@@ -68,11 +62,11 @@ export const adoptCommand: Command = {
     if (values.compact) {
       const { compact } = await import('../dataset/compact.js');
       const { formatCompact } = await import('./compact.js');
-      io.stdout.write(formatCompact(await compact(values.out ?? 'tickpipe-data', { command: 'tickpipe adopt --compact' })) + '\n');
+      io.stdout.write(formatCompact(await compact(outDir(values), { command: 'tickpipe adopt --compact' })) + '\n');
     }
     return 0;
   },
-};
+});
 
 /** The report printed by `tickpipe adopt`. */
 export function formatAdopt(r: AdoptResult): string {

@@ -1,6 +1,6 @@
 import type { CleanResult } from '../ops/clean.js';
-import { parseFlags } from '../args.js';
-import type { Command } from './command.js';
+import { DEFAULT_OUT_DIR } from '../run-folder/layout.js';
+import { defineCommand, JSON_FLAG, OUT_FLAG, outDir } from './command.js';
 
 const HELP = `Usage: tickpipe clean [--out DIR] [--dry-run] [--json]
 
@@ -10,31 +10,23 @@ folders and shard files no journal names. Refused while a run holds the lock of 
 concerned, so in-flight files of a live run are never touched.
 
 Options:
-  --out DIR    run folder (default ./tickpipe-data)
+  --out DIR    run folder (default ./${DEFAULT_OUT_DIR})
   --dry-run    report what would be done, change nothing
   --json       print the actions as JSON
   -h, --help   this help`;
 
-export const cleanCommand: Command = {
+export const cleanCommand = defineCommand({
   name: 'clean',
   summary: 'remove tmp leftovers and uncommitted shards (--dry-run to preview)',
-  async run(argv, io) {
-    const { values } = parseFlags('clean', argv, {
-      out: { type: 'string' },
-      'dry-run': { type: 'boolean' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    });
-    if (values.help) {
-      io.stdout.write(HELP + '\n');
-      return 0;
-    }
+  help: HELP,
+  flags: { ...OUT_FLAG, 'dry-run': { type: 'boolean' }, ...JSON_FLAG },
+  async run(values, io) {
     const { cleanRun } = await import('../ops/clean.js');
-    const r = await cleanRun(values.out ?? 'tickpipe-data', { dryRun: values['dry-run'] ?? false });
+    const r = await cleanRun(outDir(values), { dryRun: values['dry-run'] ?? false });
     io.stdout.write((values.json ? JSON.stringify(r) : formatClean(r)) + '\n');
     return 0;
   },
-};
+});
 
 /** The text form: one line per action. */
 export function formatClean(r: CleanResult): string {

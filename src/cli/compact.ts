@@ -3,9 +3,8 @@ import { compact } from '../dataset/compact.js';
 import { formatCompact } from '../dataset/run-compaction.js';
 import { IncrementalCompactor } from '../dataset/incremental.js';
 import { InputError } from '../errors.js';
-import { JOURNAL_GLOBS, runSpecPath } from '../run-folder/layout.js';
-import { parseFlags } from '../args.js';
-import type { Command } from './command.js';
+import { DEFAULT_OUT_DIR, JOURNAL_GLOBS, runSpecPath } from '../run-folder/layout.js';
+import { defineCommand, OUT_FLAG, outDir } from './command.js';
 
 const HELP = `Usage: tickpipe compact [--out DIR] [--remove-windows]
 
@@ -16,7 +15,7 @@ event_timestamp; sorted by event, then sip_timestamp). The compaction journal
 and no window is ever counted twice. \`tickpipe run\` does this at the end of ingest.
 
 Options:
-  --out DIR           run folder (default ./tickpipe-data)
+  --out DIR           run folder (default ./${DEFAULT_OUT_DIR})
   --remove-windows    delete each window folder once its rows are in a committed part (they stay
                       "done" for resume); default: keep them
   -h, --help          this help`;
@@ -50,23 +49,16 @@ export function ingestCompactor(
   });
 }
 
-export const compactCommand: Command = {
+export const compactCommand = defineCommand({
   name: 'compact',
   summary: 'compact committed windows into dataset/ (Hive-partitioned Parquet, exactly once)',
-  async run(argv, io) {
-    const { values } = parseFlags('compact', argv, {
-      out: { type: 'string' },
-      'remove-windows': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    });
-    if (values.help) {
-      io.stdout.write(HELP + '\n');
-      return 0;
-    }
-    const out = values.out ?? 'tickpipe-data';
+  help: HELP,
+  flags: { ...OUT_FLAG, 'remove-windows': { type: 'boolean' } },
+  async run(values, io) {
+    const out = outDir(values);
     if (!existsSync(runSpecPath(out))) throw new InputError(`not a tickpipe run folder (no run.json): ${out}`);
     const r = await compact(out, { removeWindows: values['remove-windows'] ?? false, command: 'tickpipe compact' });
     io.stdout.write(formatCompact(r) + '\n');
     return r.missingWindows.length > 0 ? 1 : 0;
   },
-};
+});

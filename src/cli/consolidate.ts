@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
 import { InputError } from '../errors.js';
 import { runSpecPath } from '../run-folder/layout.js';
-import { parseFlags } from '../args.js';
-import type { Command } from './command.js';
+import { defineCommand, OUT_FLAG, outDir } from './command.js';
 
 const HELP = `Usage: tickpipe consolidate --out DIR [--partial]
 
@@ -14,16 +13,13 @@ yet, since stage 2 would then miss their events without a word.
 Options:
   --partial   consolidate what is committed anyway (run it again once detection is done)`;
 
-export const consolidateCommand: Command = {
+export const consolidateCommand = defineCommand({
   name: 'consolidate',
   summary: 'write events/events.parquet from the committed shards',
-  async run(argv, io) {
-    const { values } = parseFlags('consolidate', argv, { out: { type: 'string' }, partial: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
-    if (values.help) {
-      io.stdout.write(HELP + '\n');
-      return 0;
-    }
-    const out = values.out ?? 'tickpipe-data';
+  help: HELP,
+  flags: { ...OUT_FLAG, partial: { type: 'boolean' } },
+  async run(values, io) {
+    const out = outDir(values);
     if (!existsSync(runSpecPath(out))) throw new InputError(`not a tickpipe run folder (no run.json): ${out}`);
     const { detectCompleteness, incompleteDetection } = await import('../pipeline/manifest-freshness.js');
     const incomplete = incompleteDetection(await detectCompleteness(out));
@@ -38,4 +34,4 @@ export const consolidateCommand: Command = {
     );
     return 0;
   },
-};
+});

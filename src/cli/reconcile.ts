@@ -1,7 +1,6 @@
 import type { ReconcileChange, ReconcileResult } from '../ops/reconcile.js';
-import { parseFlags } from '../args.js';
-import { ingestJournalName } from '../run-folder/layout.js';
-import type { Command } from './command.js';
+import { DEFAULT_OUT_DIR, ingestJournalName } from '../run-folder/layout.js';
+import { defineCommand, JSON_FLAG, OUT_FLAG, outDir } from './command.js';
 
 const HELP = `Usage: tickpipe reconcile [--out DIR] [--json]
 
@@ -14,25 +13,22 @@ Rebuilds the journals from what is on disk (refused while a run holds a lock):
 - drops torn tails and corrupt lines. Each journal is replaced atomically; files are not touched.
 
 Options:
-  --out DIR   run folder (default ./tickpipe-data)
+  --out DIR   run folder (default ./${DEFAULT_OUT_DIR})
   --json      print the result as JSON
   -h, --help  this help`;
 
-export const reconcileCommand: Command = {
+export const reconcileCommand = defineCommand({
   name: 'reconcile',
   summary: 'rebuild the journals from the files on disk',
-  async run(argv, io) {
-    const { values } = parseFlags('reconcile', argv, { out: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
-    if (values.help) {
-      io.stdout.write(HELP + '\n');
-      return 0;
-    }
+  help: HELP,
+  flags: { ...OUT_FLAG, ...JSON_FLAG },
+  async run(values, io) {
     const { reconcileRun } = await import('../ops/reconcile.js');
-    const r = await reconcileRun(values.out ?? 'tickpipe-data', { onProgress: (m) => io.stderr.write(`${m}\n`) });
+    const r = await reconcileRun(outDir(values), { onProgress: (m) => io.stderr.write(`${m}\n`) });
     io.stdout.write((values.json ? JSON.stringify(r) : formatReconcile(r)) + '\n');
     return 0;
   },
-};
+});
 
 function list(title: string, changes: readonly ReconcileChange[], max = 10): string[] {
   if (changes.length === 0) return [];

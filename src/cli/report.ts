@@ -7,8 +7,8 @@
  * tickpipe report --out ./tickpipe-data --output /tmp/r.html
  * ```
  */
-import { parseFlags } from '../args.js';
-import type { Command } from './command.js';
+import { DEFAULT_OUT_DIR } from '../run-folder/layout.js';
+import { defineCommand, OUT_FLAG, outDir } from './command.js';
 
 const HELP = `Usage: tickpipe report --out DIR [--output FILE]
 
@@ -17,28 +17,19 @@ and requests/s against the quota over time, 429s and failures over time, events 
 session, per-worker progress. Safe while a run is active (it only reads).
 
 Options:
-  --out DIR        run folder (default ./tickpipe-data)
+  --out DIR        run folder (default ./${DEFAULT_OUT_DIR})
   --output FILE    where to write (default DIR/report.html); written atomically
   -h, --help       this help`;
 
-const FLAGS = {
-  out: { type: 'string' },
-  output: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-export const reportCommand: Command = {
+export const reportCommand = defineCommand({
   name: 'report',
   summary: 'write a self-contained HTML report (charts of throughput, quota, 429s, events, workers)',
-  async run(argv, io) {
-    const { values } = parseFlags('report', argv, FLAGS);
-    if (values.help) {
-      io.stdout.write(HELP + '\n');
-      return 0;
-    }
+  help: HELP,
+  flags: { ...OUT_FLAG, output: { type: 'string' } },
+  async run(values, io) {
     const { writeReport } = await import('../ops/report.js');
-    const { path, data } = await writeReport(values.out ?? 'tickpipe-data', values.output === undefined ? {} : { output: values.output });
+    const { path, data } = await writeReport(outDir(values), values.output === undefined ? {} : { output: values.output });
     io.stdout.write(`report written to ${path} (${data.heartbeatLines} heartbeat lines, ${data.events} events, ${data.workers.length} workers)\n`);
     return 0;
   },
-};
+});

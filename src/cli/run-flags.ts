@@ -5,13 +5,14 @@
 import { UsageError } from '../errors.js';
 import type { EventWindow } from '../pipeline/ingest-stage.js';
 import { parseDuration, type ParsedFlags } from '../args.js';
+import { OUT_FLAG } from './command.js';
 
 export const FLAGS = {
   stage: { type: 'string' },
   universe: { type: 'string' },
   from: { type: 'string' },
   to: { type: 'string' },
-  out: { type: 'string' },
+  ...OUT_FLAG,
   workers: { type: 'string' },
   'batch-size': { type: 'string' },
   concurrency: { type: 'string' },
@@ -35,7 +36,6 @@ export const FLAGS = {
   cluster: { type: 'string' },
   'no-compact': { type: 'boolean' },
   'remove-windows': { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
 
 /** `-10m,+20m` → window. */
@@ -64,5 +64,5 @@ export function usesEmbeddedSim(values: { sim?: boolean; 'base-url'?: string; 'a
   return values['base-url'] === undefined && values['api-key-file'] === undefined && !(values['api-key'] ?? env.POLYGON_API_KEY);
 }
 
-/** Parsed flags of `run`. */
+/** Parsed flags of `run` (`--help` is answered before the job sees them). */
 export type RunValues = ParsedFlags<typeof FLAGS>['values'];

@@ -21,7 +21,7 @@ import { readUniverse } from '../streams/universe.js';
 import { resolveApiKey } from './api-key.js';
 import { parseDuration, parseIntInRange, parseRate } from '../args.js';
 import { DEMO_FROM, DEMO_SIM, DEMO_TO, DEMO_UNIVERSE } from './demo.js';
-import type { CommandIo } from './command.js';
+import { outDir, type CommandIo } from './command.js';
 import { ProgressView } from './progress-view.js';
 import { parseWindow, usesEmbeddedSim, type RunValues as Values } from './run-flags.js';
 import { runDetect, runIngest, type Job } from './run-stages.js';
@@ -93,8 +93,8 @@ function checkStageAndNumbers(values: Values): Pick<CheckedRun, 'stage' | 'doDet
     // reads it: positions in it decide who owns an event.
     throw new UsageError('--partition i/N needs --stage detect or --stage ingest: run every detect half, then `tickpipe consolidate`, then the ingest halves');
   }
-  const out = resolve(values.out ?? 'tickpipe-data');
-  refuseFileAsFolder('--out', values.out ?? 'tickpipe-data', out);
+  const out = resolve(outDir(values));
+  refuseFileAsFolder('--out', outDir(values), out);
   const quotesHz = values['quotes-hz'] === undefined ? 1 : Number(values['quotes-hz']);
   if (!Number.isFinite(quotesHz) || quotesHz < 0 || quotesHz > 1000) {
     throw new UsageError(`--quotes-hz: expected a number from 0 to 1000, got ${JSON.stringify(values['quotes-hz'])}`);

@@ -1,6 +1,6 @@
-import { parseFlags } from '../args.js';
+import { DEFAULT_OUT_DIR } from '../run-folder/layout.js';
 import { FLAGS } from './run-flags.js';
-import type { Command } from './command.js';
+import { defineCommand } from './command.js';
 
 export { FLAGS, parseWindow, usesEmbeddedSim, type RunValues } from './run-flags.js';
 
@@ -21,7 +21,7 @@ Options:
   --universe FILE          symbols: .txt (one a line, # comments), .csv or .parquet (symbol|ticker column)
   --from YYYY-MM-DD        first day of minute bars (inclusive)
   --to YYYY-MM-DD          last day (inclusive)
-  --out DIR                run folder (default ./tickpipe-data)
+  --out DIR                run folder (default ./${DEFAULT_OUT_DIR})
   --workers N              stage-1 worker partitions (default 4)
   --batch-size B           symbols per stage-1 shard (default 50)
   --concurrency C          symbols in flight per worker (default 4) / windows in flight (default 64)
@@ -53,17 +53,14 @@ Options:
   --remove-windows         remove each window folder once compacted (default: keep them)
   -h, --help               this help`;
 
-export const runCommand: Command = {
+export const runCommand = defineCommand({
   name: 'run',
   summary: 'detect events and download their trade/quote windows (both stages, resumable)',
-  async run(argv, io) {
-    const { values } = parseFlags('run', argv, FLAGS);
-    if (values.help) {
-      io.stdout.write(HELP + '\n');
-      return 0;
-    }
+  help: HELP,
+  flags: FLAGS,
+  async run(values, io) {
     const { runJob } = await import('./run-job.js');
     return runJob(values, io);
   },
-};
+});
 

@@ -1,8 +1,8 @@
 import { formatDatasetSummary } from '../dataset/format.js';
 import type { StatusReport } from '../ops/status.js';
 import { formatHostRow } from '../ops/hosts-view.js';
-import { parseFlags } from '../args.js';
-import type { Command } from './command.js';
+import { DEFAULT_OUT_DIR } from '../run-folder/layout.js';
+import { defineCommand, JSON_FLAG, OUT_FLAG, outDir } from './command.js';
 import { bar, formatDuration } from './progress-view.js';
 
 const HELP = `Usage: tickpipe status [--out DIR] [--json]
@@ -11,25 +11,22 @@ One-shot summary of a run folder (safe while a run is active): stages present, s
 windows done of total, failures by code and reason, last activity, and who holds the locks.
 
 Options:
-  --out DIR   run folder (default ./tickpipe-data)
+  --out DIR   run folder (default ./${DEFAULT_OUT_DIR})
   --json      print one JSON object instead of text
   -h, --help  this help`;
 
-export const statusCommand: Command = {
+export const statusCommand = defineCommand({
   name: 'status',
   summary: 'summarise a run folder: progress, failures, last activity, live locks',
-  async run(argv, io) {
-    const { values } = parseFlags('status', argv, { out: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
-    if (values.help) {
-      io.stdout.write(HELP + '\n');
-      return 0;
-    }
+  help: HELP,
+  flags: { ...OUT_FLAG, ...JSON_FLAG },
+  async run(values, io) {
     const { runStatus } = await import('../ops/status.js');
-    const s = await runStatus(values.out ?? 'tickpipe-data');
+    const s = await runStatus(outDir(values));
     io.stdout.write((values.json ? JSON.stringify(s) : formatStatus(s)) + '\n');
     return 0;
   },
-};
+});
 
 /** The text form of a status report. */
 export function formatStatus(s: StatusReport): string {

@@ -13,11 +13,11 @@
 import * as nodePath from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { TailViewData } from '../ops/tail.js';
-import { parseDuration, parseFlags } from '../args.js';
+import { parseDuration } from '../args.js';
 import { UsageError } from '../errors.js';
-import type { Command, CommandIo } from './command.js';
+import { defineCommand, JSON_FLAG, OUT_FLAG, outDir, type CommandIo } from './command.js';
 import { ProgressView } from './progress-view.js';
-import { DIR_NAMES, HEARTBEAT_FILE_RE, heartbeatPath, LOG_NAMES, REL_PATHS } from '../run-folder/layout.js';
+import { DEFAULT_OUT_DIR, DIR_NAMES, HEARTBEAT_FILE_RE, heartbeatPath, LOG_NAMES, REL_PATHS } from '../run-folder/layout.js';
 
 const HELP = `Usage: tickpipe tail --out DIR [--once] [--json] [--stall-after 60s]
 
@@ -27,7 +27,7 @@ warning for workers silent longer than --stall-after. Follows ${REL_PATHS.heartb
 exist yet) and state/. Stop with Ctrl-C (exit 0).
 
 Options:
-  --out DIR            run folder (default ./tickpipe-data)
+  --out DIR            run folder (default ./${DEFAULT_OUT_DIR})
   --once               print the current view and exit
   --json               one JSON object per update, one line each (for other tools)
   --stall-after D      silence that makes a worker "stalled" (default 60s)
@@ -35,33 +35,21 @@ Options:
                        network drives (SMB/NFS), where those do not arrive (1s by default on \\\\server paths)
   -h, --help           this help`;
 
-const FLAGS = {
-  out: { type: 'string' },
-  once: { type: 'boolean' },
-  json: { type: 'boolean' },
-  'stall-after': { type: 'string' },
-  poll: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-export const tailCommand: Command = {
+export const tailCommand = defineCommand({
   name: 'tail',
   summary: 'live view of a run folder: per-worker progress, rates, 429s, ETA, stalls',
-  async run(argv, io) {
-    const { values } = parseFlags('tail', argv, FLAGS);
-    if (values.help) {
-      io.stdout.write(HELP + '\n');
-      return 0;
-    }
+  help: HELP,
+  flags: { ...OUT_FLAG, once: { type: 'boolean' }, ...JSON_FLAG, 'stall-after': { type: 'string' }, poll: { type: 'string' } },
+  async run(values, io) {
     const stallAfterMs = values['stall-after'] === undefined ? 60_000 : parseDuration('--stall-after', values['stall-after']);
     if (!(stallAfterMs > 0)) throw new UsageError(`--stall-after: expected a duration above zero, got ${JSON.stringify(values['stall-after'])}`);
     const { openRunFolder } = await import('../run-folder/index.js');
-    const { dir } = await openRunFolder(values.out ?? 'tickpipe-data');
+    const { dir } = await openRunFolder(outDir(values));
     const pollMs = values.poll === undefined ? (isNetworkPath(dir) ? 1_000 : undefined) : parseDuration('--poll', values.poll);
     if (pollMs !== undefined && !(pollMs >= 50)) throw new UsageError(`--poll: expected an interval of at least 50ms, got ${JSON.stringify(values.poll)}`);
     return tail(dir, { once: values.once ?? false, json: values.json ?? false, stallAfterMs, pollMs }, io);
   },
-};
+});
 
 interface TailOptions {
   readonly once: boolean;

@@ -1,6 +1,7 @@
 import type { VerifyProblemKind, VerifyResult } from '../ops/verify.js';
-import { parseFlags, parseIntInRange } from '../args.js';
-import type { Command } from './command.js';
+import { parseIntInRange } from '../args.js';
+import { DEFAULT_OUT_DIR } from '../run-folder/layout.js';
+import { defineCommand, JSON_FLAG, OUT_FLAG, outDir } from './command.js';
 
 const HELP = `Usage: tickpipe verify [--out DIR] [--json] [--concurrency N]
 
@@ -11,35 +12,27 @@ uncommitted shards, orphan tmp files, torn or corrupt journal lines.
 Exit 0 when clean, 1 when problems were found.
 
 Options:
-  --out DIR          run folder (default ./tickpipe-data)
+  --out DIR          run folder (default ./${DEFAULT_OUT_DIR})
   --json             print { ok, problems: { kind: { count, examples } }, checked }
   --concurrency N    window folders checked at once (default 32)
   -h, --help         this help`;
 
-export const verifyCommand: Command = {
+export const verifyCommand = defineCommand({
   name: 'verify',
   summary: 'check a run folder for duplicates, missing or broken files and journal drift',
-  async run(argv, io) {
-    const { values } = parseFlags('verify', argv, {
-      out: { type: 'string' },
-      json: { type: 'boolean' },
-      concurrency: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    });
-    if (values.help) {
-      io.stdout.write(HELP + '\n');
-      return 0;
-    }
+  help: HELP,
+  flags: { ...OUT_FLAG, ...JSON_FLAG, concurrency: { type: 'string' } },
+  async run(values, io) {
     const concurrency = values.concurrency === undefined ? 32 : parseIntInRange('--concurrency', values.concurrency, 1, 1024);
     const { verifyRun, VERIFY_PROBLEMS } = await import('../ops/verify.js');
-    const r = await verifyRun(values.out ?? 'tickpipe-data', { concurrency, onProgress: (m) => io.stderr.write(`${m}\n`) });
+    const r = await verifyRun(outDir(values), { concurrency, onProgress: (m) => io.stderr.write(`${m}\n`) });
     if (r.heldLocks.length > 0) {
       io.stderr.write(`tickpipe verify: warning: a run may be active (${r.heldLocks.length} lock(s) held): files in flight can show as problems\n`);
     }
     io.stdout.write((values.json ? JSON.stringify({ ok: r.ok, problems: r.problems, checked: r.checked }) : formatVerify(r, VERIFY_PROBLEMS)) + '\n');
     return r.ok ? 0 : 1;
   },
-};
+});
 
 /** The text form: one table row per kind of problem found. */
 export function formatVerify(r: VerifyResult, descriptions: Readonly<Record<string, string>> = {}): string {

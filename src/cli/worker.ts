@@ -1,5 +1,6 @@
-import { parseFlags, parseIntInRange } from '../args.js';
-import type { Command } from './command.js';
+import { parseIntInRange } from '../args.js';
+import { DEFAULT_OUT_DIR } from '../run-folder/layout.js';
+import { defineCommand, OUT_FLAG, outDir } from './command.js';
 import { exitStatusForSignal, gracefulStop } from '../signals.js';
 
 const HELP = `Usage: tickpipe worker --cluster redis://HOST:PORT --out DIR [options]
@@ -13,7 +14,7 @@ When stage 2 is finished, the process that finds it so compacts the windows into
 
 Options:
   --cluster URL            Redis of the run (default $TICKPIPE_REDIS_URL)
-  --out DIR                the run folder (default ./tickpipe-data)
+  --out DIR                the run folder (default ./${DEFAULT_OUT_DIR})
   --concurrency C          windows in flight in this process (default 64)
   --detect-concurrency C   symbols in flight in this process (default 16)
   --api-key KEY            API key (default $POLYGON_API_KEY); never logged, never sent to Redis
@@ -21,26 +22,20 @@ Options:
   --detector-module FILE   the run's --detector-module, if it used one
   -h, --help               this help`;
 
-const FLAGS = {
-  cluster: { type: 'string' },
-  out: { type: 'string' },
-  concurrency: { type: 'string' },
-  'detect-concurrency': { type: 'string' },
-  'api-key': { type: 'string' },
-  'base-url': { type: 'string' },
-  'detector-module': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-export const workerCommand: Command = {
+export const workerCommand = defineCommand({
   name: 'worker',
   summary: 'work on a cluster run started by `run --cluster` (any number of hosts)',
-  async run(argv, io) {
-    const { values } = parseFlags('worker', argv, FLAGS);
-    if (values.help) {
-      io.stdout.write(HELP + '\n');
-      return 0;
-    }
+  help: HELP,
+  flags: {
+    cluster: { type: 'string' },
+    ...OUT_FLAG,
+    concurrency: { type: 'string' },
+    'detect-concurrency': { type: 'string' },
+    'api-key': { type: 'string' },
+    'base-url': { type: 'string' },
+    'detector-module': { type: 'string' },
+  },
+  async run(values, io) {
     const url = (await import('../cluster/url.js')).clusterUrl(values.cluster, io.env);
     if (url === undefined) {
       const { UsageError } = await import('../errors.js');
@@ -54,7 +49,7 @@ export const workerCommand: Command = {
       const r = await runWorkerCommand({
         io,
         url,
-        out: values.out ?? 'tickpipe-data',
+        out: outDir(values),
         apiKey: values['api-key'] ?? io.env.POLYGON_API_KEY,
         baseUrl: values['base-url'],
         detectorModule: values['detector-module'],
@@ -74,4 +69,4 @@ export const workerCommand: Command = {
       stop.dispose();
     }
   },
-};
+});

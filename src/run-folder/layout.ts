@@ -40,6 +40,8 @@ import { validateEventId, validateNonNegInt, validateSymbol } from '../fs/paths.
 
 // --- the run folder's top level ---
 
+/** The run folder of every command when `--out` is not given (relative to the working directory). */
+export const DEFAULT_OUT_DIR = 'tickpipe-data';
 /** The run's identity file. */
 export const RUN_SPEC_FILE = 'run.json';
 /** Top-level folder names (for callers that join paths with another path module, e.g. win32). */

@@ -1,6 +1,6 @@
 /** `tickpipe sim`: serve the simulated market until SIGINT/SIGTERM. */
 import { UsageError } from '../errors.js';
-import { parseDuration, parseFlags, parseIntInRange, parseLatencyRange, parseProbability, parseRate } from '../args.js';
+import { parseCommandLine, parseDuration, parseIntInRange, parseLatencyRange, parseProbability, parseRate } from '../args.js';
 import { startSim } from './index.js';
 import type { LatencyOption, SimOptions } from './options.js';
 import { DENSITIES } from './market.js';
@@ -33,8 +33,7 @@ Options:
   --eventiness X           0..1, how often days are in play: gaps, spikes, flushes (default 0.5)
   --tickers N              size of the reference ticker list (default 5000)
   --api-key KEY            the only valid key (default: any non-empty key)
-  -h, --help               show this help
-`;
+  -h, --help               show this help`;
 
 const FLAGS = {
   port: { type: 'string' },
@@ -55,7 +54,6 @@ const FLAGS = {
   eventiness: { type: 'string' },
   tickers: { type: 'string' },
   'api-key': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
 
 function choice<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
@@ -85,11 +83,9 @@ export interface SimIo {
 /** Runs `tickpipe sim`; resolves 0 after a signal closed the server. Bad flags throw UsageError. */
 export async function simMain(argv: string[], io: SimIo = {}): Promise<number> {
   const stdout = io.stdout ?? process.stdout;
-  const { values: v } = parseFlags('sim', argv, FLAGS);
-  if (v.help === true) {
-    stdout.write(SIM_HELP);
-    return 0;
-  }
+  const parsed = parseCommandLine('sim', argv, FLAGS, SIM_HELP, (text) => stdout.write(text));
+  if (parsed === undefined) return 0;
+  const v = parsed.values;
   const prob = (flag: keyof typeof FLAGS): number | undefined => {
     const raw = v[flag];
     return typeof raw === 'string' ? parseProbability(`--${flag}`, raw) : undefined;

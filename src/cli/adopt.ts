@@ -10,28 +10,28 @@
  */
 import type { AdoptResult } from '../ops/adopt.js';
 import { UsageError } from '../errors.js';
-import { DEFAULT_OUT_DIR } from '../run-folder/layout.js';
-import { defineCommand, OUT_FLAG, outDir } from './command.js';
+import { commandHelp, defineCommand, OUT_FLAG, OUT_OPTION, outDir } from './command.js';
 
-const HELP = `Usage: tickpipe adopt --from PATH --out DIR [--checkpoint FILE]... [--trust-symbols] [--copy]
+const HELP = commandHelp(
+  `Usage: tickpipe adopt --from PATH --out DIR [--checkpoint FILE]... [--trust-symbols] [--copy]
 
 Starts a run folder from a tree written by the older Python scripts: every
 event=<ID>/{trades,quotes}.parquet under PATH whose files open and have tickpipe's columns is
 hard-linked (same filesystem) or copied into DIR/windows/ and journaled, so the next ingest skips
 it. Checkpoints ({"completed_events": [...]} / {"completed_symbols": [...]}) are read from the
 *.json files under PATH and from --checkpoint. DIR gets a minimal run.json if it has none.
-Refuses while a run holds locks in DIR.
-
-Options:
-  --from PATH          root of the old output tree (required)
-  --out DIR            run folder (default ./${DEFAULT_OUT_DIR})
-  --checkpoint FILE    a checkpoint file outside PATH (repeatable)
-  --trust-symbols      journal the symbols of detect checkpoints so stage 1 skips them (their
-                       events then come only from a --manifest you supply; default: report them)
-  --copy               always copy files instead of hard-linking them
-  --compact            then compact the adopted windows into dataset/ (as \`tickpipe compact\`)
-  --base-url URL       source recorded in a new run.json (default https://api.polygon.io)
-  -h, --help           this help`;
+Refuses while a run holds locks in DIR.`,
+  23,
+  [
+    ['--from PATH', 'root of the old output tree (required)'],
+    OUT_OPTION,
+    ['--checkpoint FILE', 'a checkpoint file outside PATH (repeatable)'],
+    ['--trust-symbols', `journal the symbols of detect checkpoints so stage 1 skips them (their\nevents then come only from a --manifest you supply; default: report them)`],
+    ['--copy', 'always copy files instead of hard-linking them'],
+    ['--compact', `then compact the adopted windows into dataset/ (as \`tickpipe compact\`)`],
+    ['--base-url URL', 'source recorded in a new run.json (default https://api.polygon.io)'],
+  ],
+);
 
 export const adoptCommand = defineCommand({
   name: 'adopt',

@@ -1,19 +1,20 @@
 import type { CleanResult } from '../ops/clean.js';
-import { DEFAULT_OUT_DIR } from '../run-folder/layout.js';
-import { defineCommand, JSON_FLAG, OUT_FLAG, outDir } from './command.js';
+import { commandHelp, defineCommand, JSON_FLAG, OUT_FLAG, OUT_OPTION, outDir } from './command.js';
 
-const HELP = `Usage: tickpipe clean [--out DIR] [--dry-run] [--json]
+const HELP = commandHelp(
+  `Usage: tickpipe clean [--out DIR] [--dry-run] [--json]
 
 Removes what interrupted runs left behind: tmp files (a window's or the manifest's tmp whose final
 file is missing is promoted when it is a complete Parquet file), moved-aside .uncommitted/ shard
 folders and shard files no journal names. Refused while a run holds the lock of a partition
-concerned, so in-flight files of a live run are never touched.
-
-Options:
-  --out DIR    run folder (default ./${DEFAULT_OUT_DIR})
-  --dry-run    report what would be done, change nothing
-  --json       print the actions as JSON
-  -h, --help   this help`;
+concerned, so in-flight files of a live run are never touched.`,
+  15,
+  [
+    OUT_OPTION,
+    ['--dry-run', 'report what would be done, change nothing'],
+    ['--json', 'print the actions as JSON'],
+  ],
+);
 
 export const cleanCommand = defineCommand({
   name: 'clean',

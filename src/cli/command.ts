@@ -26,6 +26,25 @@ export const OUT_FLAG = { out: { type: 'string' } } as const;
 /** `--json`: print the result as JSON instead of text. */
 export const JSON_FLAG = { json: { type: 'boolean' } } as const;
 
+/** One row of a help text's option table: the flag as typed, and what it does (`\n` between lines). */
+export type OptionRow = readonly [flag: string, description: string];
+
+/** The help row of {@link OUT_FLAG}, with the default. */
+export const OUT_OPTION: OptionRow = ['--out DIR', `run folder (default ./${DEFAULT_OUT_DIR})`];
+
+/** The help row of `-h, --help`, which {@link defineCommand} adds to every command. */
+const HELP_OPTION: OptionRow = ['-h, --help', 'this help'];
+
+/**
+ * A command's `--help` text: `text`, then "Options:" with one row per option and `-h, --help` last.
+ * Descriptions start at `column` (continuation lines too), so each command keeps its own layout.
+ */
+export function commandHelp(text: string, column: number, options: readonly OptionRow[]): string {
+  const indent = ' '.repeat(column);
+  const rows = [...options, HELP_OPTION].map(([flag, description]) => `  ${flag.padEnd(column - 2)}${description.replaceAll('\n', `\n${indent}`)}`);
+  return `${text}\n\nOptions:\n${rows.join('\n')}`;
+}
+
 /** The run folder of a command line with {@link OUT_FLAG}. */
 export function outDir(values: { readonly out?: string | undefined }): string {
   return values.out ?? DEFAULT_OUT_DIR;

@@ -3,22 +3,23 @@ import { compact } from '../dataset/compact.js';
 import { formatCompact } from '../dataset/run-compaction.js';
 import { IncrementalCompactor } from '../dataset/incremental.js';
 import { InputError } from '../errors.js';
-import { DEFAULT_OUT_DIR, JOURNAL_GLOBS, runSpecPath } from '../run-folder/layout.js';
-import { defineCommand, OUT_FLAG, outDir } from './command.js';
+import { JOURNAL_GLOBS, runSpecPath } from '../run-folder/layout.js';
+import { commandHelp, defineCommand, OUT_FLAG, OUT_OPTION, outDir } from './command.js';
 
-const HELP = `Usage: tickpipe compact [--out DIR] [--remove-windows]
+const HELP = commandHelp(
+  `Usage: tickpipe compact [--out DIR] [--remove-windows]
 
 Rewrites every committed, not yet compacted event window into the query-ready dataset
 DIR/dataset/{trades,quotes}/symbol=S/part-NNNNNN.parquet (rows carry event_id, event_type and
 event_timestamp; sorted by event, then sip_timestamp). The compaction journal
 (${JOURNAL_GLOBS.compact}) is the commit point: a killed compaction is finished by the next one,
-and no window is ever counted twice. \`tickpipe run\` does this at the end of ingest.
-
-Options:
-  --out DIR           run folder (default ./${DEFAULT_OUT_DIR})
-  --remove-windows    delete each window folder once its rows are in a committed part (they stay
-                      "done" for resume); default: keep them
-  -h, --help          this help`;
+and no window is ever counted twice. \`tickpipe run\` does this at the end of ingest.`,
+  22,
+  [
+    OUT_OPTION,
+    ['--remove-windows', `delete each window folder once its rows are in a committed part (they stay\n"done" for resume); default: keep them`],
+  ],
+);
 
 // Shared with `run` and the cluster's end-of-run compaction (src/dataset/run-compaction.ts).
 export { compactAfterIngest, formatCompact } from '../dataset/run-compaction.js';

@@ -1,8 +1,9 @@
 import type { ReconcileChange, ReconcileResult } from '../ops/reconcile.js';
-import { DEFAULT_OUT_DIR, ingestJournalName } from '../run-folder/layout.js';
-import { defineCommand, JSON_FLAG, OUT_FLAG, outDir } from './command.js';
+import { ingestJournalName } from '../run-folder/layout.js';
+import { commandHelp, defineCommand, JSON_FLAG, OUT_FLAG, OUT_OPTION, outDir } from './command.js';
 
-const HELP = `Usage: tickpipe reconcile [--out DIR] [--json]
+const HELP = commandHelp(
+  `Usage: tickpipe reconcile [--out DIR] [--json]
 
 Rebuilds the journals from what is on disk (refused while a run holds a lock):
 - detect: drops lines whose shard file is missing or unreadable (their symbols are redone), repeated
@@ -10,12 +11,13 @@ Rebuilds the journals from what is on disk (refused while a run holds a lock):
   symbol list is unknown): it stays uncommitted and 'tickpipe clean' removes it.
 - ingest: drops lines whose window is incomplete or unreadable (downloaded again), repeats; corrects
   counts; journals complete windows found on disk (into ${ingestJournalName(0)}).
-- drops torn tails and corrupt lines. Each journal is replaced atomically; files are not touched.
-
-Options:
-  --out DIR   run folder (default ./${DEFAULT_OUT_DIR})
-  --json      print the result as JSON
-  -h, --help  this help`;
+- drops torn tails and corrupt lines. Each journal is replaced atomically; files are not touched.`,
+  14,
+  [
+    OUT_OPTION,
+    ['--json', 'print the result as JSON'],
+  ],
+);
 
 export const reconcileCommand = defineCommand({
   name: 'reconcile',

@@ -7,19 +7,20 @@
  * tickpipe report --out ./tickpipe-data --output /tmp/r.html
  * ```
  */
-import { DEFAULT_OUT_DIR } from '../run-folder/layout.js';
-import { defineCommand, OUT_FLAG, outDir } from './command.js';
+import { commandHelp, defineCommand, OUT_FLAG, OUT_OPTION, outDir } from './command.js';
 
-const HELP = `Usage: tickpipe report --out DIR [--output FILE]
+const HELP = commandHelp(
+  `Usage: tickpipe report --out DIR [--output FILE]
 
 Writes a single HTML file (inline SVG charts and CSS, no script, no network references): throughput
 and requests/s against the quota over time, 429s and failures over time, events by type and by
-session, per-worker progress. Safe while a run is active (it only reads).
-
-Options:
-  --out DIR        run folder (default ./${DEFAULT_OUT_DIR})
-  --output FILE    where to write (default DIR/report.html); written atomically
-  -h, --help       this help`;
+session, per-worker progress. Safe while a run is active (it only reads).`,
+  19,
+  [
+    OUT_OPTION,
+    ['--output FILE', 'where to write (default DIR/report.html); written atomically'],
+  ],
+);
 
 export const reportCommand = defineCommand({
   name: 'report',

@@ -1,19 +1,20 @@
 import { formatDatasetSummary } from '../dataset/format.js';
 import type { StatusReport } from '../ops/status.js';
 import { formatHostRow } from '../ops/hosts-view.js';
-import { DEFAULT_OUT_DIR } from '../run-folder/layout.js';
-import { defineCommand, JSON_FLAG, OUT_FLAG, outDir } from './command.js';
+import { commandHelp, defineCommand, JSON_FLAG, OUT_FLAG, OUT_OPTION, outDir } from './command.js';
 import { bar, formatDuration } from './progress-view.js';
 
-const HELP = `Usage: tickpipe status [--out DIR] [--json]
+const HELP = commandHelp(
+  `Usage: tickpipe status [--out DIR] [--json]
 
 One-shot summary of a run folder (safe while a run is active): stages present, symbols and
-windows done of total, failures by code and reason, last activity, and who holds the locks.
-
-Options:
-  --out DIR   run folder (default ./${DEFAULT_OUT_DIR})
-  --json      print one JSON object instead of text
-  -h, --help  this help`;
+windows done of total, failures by code and reason, last activity, and who holds the locks.`,
+  14,
+  [
+    OUT_OPTION,
+    ['--json', 'print one JSON object instead of text'],
+  ],
+);
 
 export const statusCommand = defineCommand({
   name: 'status',

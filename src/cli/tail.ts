@@ -15,25 +15,26 @@ import { watch, type FSWatcher } from 'chokidar';
 import type { TailViewData } from '../ops/tail.js';
 import { parseDuration } from '../args.js';
 import { UsageError } from '../errors.js';
-import { defineCommand, JSON_FLAG, OUT_FLAG, outDir, type CommandIo } from './command.js';
+import { commandHelp, type CommandIo, defineCommand, JSON_FLAG, OUT_FLAG, OUT_OPTION, outDir } from './command.js';
 import { ProgressView } from './progress-view.js';
-import { DEFAULT_OUT_DIR, DIR_NAMES, HEARTBEAT_FILE_RE, heartbeatPath, LOG_NAMES, REL_PATHS } from '../run-folder/layout.js';
+import { DIR_NAMES, HEARTBEAT_FILE_RE, heartbeatPath, LOG_NAMES, REL_PATHS } from '../run-folder/layout.js';
 
-const HELP = `Usage: tickpipe tail --out DIR [--once] [--json] [--stall-after 60s]
+const HELP = commandHelp(
+  `Usage: tickpipe tail --out DIR [--once] [--json] [--stall-after 60s]
 
 A live view of a run: per worker (detect) and partition (ingest) the last symbol or event,
 done/total, items/s, requests/s against the quota, 429s and failures in the last minute, ETA, and a
 warning for workers silent longer than --stall-after. Follows ${REL_PATHS.heartbeat} (it may not
-exist yet) and state/. Stop with Ctrl-C (exit 0).
-
-Options:
-  --out DIR            run folder (default ./${DEFAULT_OUT_DIR})
-  --once               print the current view and exit
-  --json               one JSON object per update, one line each (for other tools)
-  --stall-after D      silence that makes a worker "stalled" (default 60s)
-  --poll D             read the files every D (e.g. 1s) instead of waiting for change events: for
-                       network drives (SMB/NFS), where those do not arrive (1s by default on \\\\server paths)
-  -h, --help           this help`;
+exist yet) and state/. Stop with Ctrl-C (exit 0).`,
+  23,
+  [
+    OUT_OPTION,
+    ['--once', 'print the current view and exit'],
+    ['--json', 'one JSON object per update, one line each (for other tools)'],
+    ['--stall-after D', 'silence that makes a worker "stalled" (default 60s)'],
+    ['--poll D', `read the files every D (e.g. 1s) instead of waiting for change events: for\nnetwork drives (SMB/NFS), where those do not arrive (1s by default on \\\\server paths)`],
+  ],
+);
 
 export const tailCommand = defineCommand({
   name: 'tail',

@@ -1,21 +1,22 @@
 import type { VerifyProblemKind, VerifyResult } from '../ops/verify.js';
 import { parseIntInRange } from '../args.js';
-import { DEFAULT_OUT_DIR } from '../run-folder/layout.js';
-import { defineCommand, JSON_FLAG, OUT_FLAG, outDir } from './command.js';
+import { commandHelp, defineCommand, JSON_FLAG, OUT_FLAG, OUT_OPTION, outDir } from './command.js';
 
-const HELP = `Usage: tickpipe verify [--out DIR] [--json] [--concurrency N]
+const HELP = commandHelp(
+  `Usage: tickpipe verify [--out DIR] [--json] [--concurrency N]
 
 Checks a run folder against its journals, reading the files themselves: duplicate event rows,
 symbols or windows journaled twice, windows missing a file, Parquet files that do not open or whose
 row count disagrees with the journal, journal lines without files, complete windows not journaled,
 uncommitted shards, orphan tmp files, torn or corrupt journal lines.
-Exit 0 when clean, 1 when problems were found.
-
-Options:
-  --out DIR          run folder (default ./${DEFAULT_OUT_DIR})
-  --json             print { ok, problems: { kind: { count, examples } }, checked }
-  --concurrency N    window folders checked at once (default 32)
-  -h, --help         this help`;
+Exit 0 when clean, 1 when problems were found.`,
+  21,
+  [
+    OUT_OPTION,
+    ['--json', 'print { ok, problems: { kind: { count, examples } }, checked }'],
+    ['--concurrency N', 'window folders checked at once (default 32)'],
+  ],
+);
 
 export const verifyCommand = defineCommand({
   name: 'verify',

@@ -1,26 +1,28 @@
 import { parseIntInRange } from '../args.js';
 import { DEFAULT_OUT_DIR } from '../run-folder/layout.js';
-import { defineCommand, OUT_FLAG, outDir } from './command.js';
+import { commandHelp, defineCommand, OUT_FLAG, outDir } from './command.js';
 import { exitStatusForSignal, gracefulStop } from '../signals.js';
 
-const HELP = `Usage: tickpipe worker --cluster redis://HOST:PORT --out DIR [options]
+const HELP = commandHelp(
+  `Usage: tickpipe worker --cluster redis://HOST:PORT --out DIR [options]
 
 Joins the cluster run of DIR (a folder every host mounts) that \`tickpipe run --cluster\` started,
 takes its jobs (stage-1 symbols, then stage-2 windows) until the run is done, and exits 0.
 Start it on any number of hosts, before or after the run starts; a host that dies loses nothing
 (its jobs go to the others). The data source comes from DIR/run.json; the API key from this host.
 When stage 2 is finished, the process that finds it so compacts the windows into DIR/dataset/
-(unless the run was started with --no-compact); every process exits once that is done.
-
-Options:
-  --cluster URL            Redis of the run (default $TICKPIPE_REDIS_URL)
-  --out DIR                the run folder (default ./${DEFAULT_OUT_DIR})
-  --concurrency C          windows in flight in this process (default 64)
-  --detect-concurrency C   symbols in flight in this process (default 16)
-  --api-key KEY            API key (default $POLYGON_API_KEY); never logged, never sent to Redis
-  --base-url URL           reach the API by another address than run.json's (same API)
-  --detector-module FILE   the run's --detector-module, if it used one
-  -h, --help               this help`;
+(unless the run was started with --no-compact); every process exits once that is done.`,
+  27,
+  [
+    ['--cluster URL', 'Redis of the run (default $TICKPIPE_REDIS_URL)'],
+    ['--out DIR', `the run folder (default ./${DEFAULT_OUT_DIR})`],
+    ['--concurrency C', 'windows in flight in this process (default 64)'],
+    ['--detect-concurrency C', 'symbols in flight in this process (default 16)'],
+    ['--api-key KEY', 'API key (default $POLYGON_API_KEY); never logged, never sent to Redis'],
+    ['--base-url URL', `reach the API by another address than run.json's (same API)`],
+    ['--detector-module FILE', `the run's --detector-module, if it used one`],
+  ],
+);
 
 export const workerCommand = defineCommand({
   name: 'worker',

@@ -35,7 +35,6 @@ Refuses while a run holds locks in DIR.`,
 
 export const adoptCommand = defineCommand({
   name: 'adopt',
-  summary: 'import the windows and checkpoints of the older Python scripts into a run folder',
   help: HELP,
   flags: {
     from: { type: 'string' },

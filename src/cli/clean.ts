@@ -18,7 +18,6 @@ concerned, so in-flight files of a live run are never touched.`,
 
 export const cleanCommand = defineCommand({
   name: 'clean',
-  summary: 'remove tmp leftovers and uncommitted shards (--dry-run to preview)',
   help: HELP,
   flags: { ...OUT_FLAG, 'dry-run': { type: 'boolean' }, ...JSON_FLAG },
   async run(values, io) {

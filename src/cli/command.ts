@@ -13,10 +13,12 @@ export interface CommandIo {
   readonly env: NodeJS.ProcessEnv;
 }
 
-/** A subcommand: `tickpipe <name> …`; returns the exit status. */
+/**
+ * A subcommand: `tickpipe <name> …`; returns the exit status. Its one-line summary is in the
+ * command list (`commands.ts`), which `tickpipe --help` reads without loading the command.
+ */
 export interface Command {
   readonly name: string;
-  readonly summary: string;
   run(argv: string[], io: CommandIo): Promise<number>;
 }
 
@@ -56,7 +58,6 @@ export type CommandValues<F extends FlagDefinitions> = ParsedFlags<F & typeof HE
 /** What {@link defineCommand} needs: `run` gets the parsed flags, never `--help`'s case. */
 export interface CommandDefinition<F extends FlagDefinitions> {
   readonly name: string;
-  readonly summary: string;
   /** The text of `tickpipe <name> --help`, without the final newline. */
   readonly help: string;
   /** The command's flags, `-h/--help` excepted (it is added last). */
@@ -73,7 +74,6 @@ export interface CommandDefinition<F extends FlagDefinitions> {
 export function defineCommand<F extends FlagDefinitions>(def: CommandDefinition<F>): Command {
   return {
     name: def.name,
-    summary: def.summary,
     async run(argv, io) {
       const parsed = parseCommandLine(def.name, argv, def.flags, def.help, (text) => io.stdout.write(text), def.positionals);
       return parsed === undefined ? 0 : def.run(parsed.values, io, parsed.positionals);

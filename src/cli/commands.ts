@@ -2,8 +2,7 @@ import type { Command } from './command.js';
 
 /**
  * A command as `tickpipe --help` lists it, without loading it: `--help` and `--version` stay fast
- * (loading a command can load Polars, over a second). A bare loader is accepted too; its module is
- * then loaded to learn its name and summary.
+ * (loading a command can load Polars, over a second). Its summary lives here only.
  */
 export interface CommandEntry {
   readonly name: string;
@@ -12,7 +11,7 @@ export interface CommandEntry {
 }
 
 /** Every CLI command, loaded lazily. One line per command; the order is the order of `tickpipe --help`. */
-export const COMMANDS: ReadonlyArray<CommandEntry | (() => Promise<Command>)> = [
+export const COMMANDS: readonly CommandEntry[] = [
   { name: 'run', summary: 'detect events and download their trade/quote windows (both stages, resumable)', load: async () => (await import('./run.js')).runCommand },
   { name: 'sim', summary: 'serve the simulated Polygon-compatible market on loopback', load: async () => (await import('./sim.js')).simCommand },
   { name: 'consolidate', summary: 'write events/events.parquet from the committed shards', load: async () => (await import('./consolidate.js')).consolidateCommand },
@@ -27,13 +26,7 @@ export const COMMANDS: ReadonlyArray<CommandEntry | (() => Promise<Command>)> = 
   { name: 'worker', summary: 'work on a cluster run started by `run --cluster` (any number of hosts)', load: async () => (await import('./worker.js')).workerCommand },
 ];
 
-/** Name and summary of every command; loads only bare loaders. */
-export async function commandIndex(): Promise<Array<{ readonly name: string; readonly summary: string; readonly load: () => Promise<Command> }>> {
-  return Promise.all(
-    COMMANDS.map(async (c) => {
-      if (typeof c !== 'function') return c;
-      const cmd = await c();
-      return { name: cmd.name, summary: cmd.summary, load: async () => cmd };
-    }),
-  );
+/** Name, summary and loader of every command; loads none of them. */
+export async function commandIndex(): Promise<readonly CommandEntry[]> {
+  return COMMANDS;
 }

@@ -52,7 +52,6 @@ export function ingestCompactor(
 
 export const compactCommand = defineCommand({
   name: 'compact',
-  summary: 'compact committed windows into dataset/ (Hive-partitioned Parquet, exactly once)',
   help: HELP,
   flags: { ...OUT_FLAG, 'remove-windows': { type: 'boolean' } },
   async run(values, io) {

@@ -15,7 +15,6 @@ Options:
 
 export const consolidateCommand = defineCommand({
   name: 'consolidate',
-  summary: 'write events/events.parquet from the committed shards',
   help: HELP,
   flags: { ...OUT_FLAG, partial: { type: 'boolean' } },
   async run(values, io) {

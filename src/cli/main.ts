@@ -1,9 +1,10 @@
 import { AuthError, TickpipeError } from '../errors.js';
 import { scrubSecret } from '../log.js';
 import { readApiKeyFile } from './api-key.js';
-import type { Command, CommandIo } from './command.js';
+import type { CommandIo } from './command.js';
+import type { CommandEntry } from './commands.js';
 
-async function commands(): Promise<Array<{ readonly name: string; readonly summary: string; readonly load: () => Promise<Command> }>> {
+async function commands(): Promise<readonly CommandEntry[]> {
   const { commandIndex } = await import('./commands.js');
   return commandIndex();
 }

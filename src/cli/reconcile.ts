@@ -21,7 +21,6 @@ Rebuilds the journals from what is on disk (refused while a run holds a lock):
 
 export const reconcileCommand = defineCommand({
   name: 'reconcile',
-  summary: 'rebuild the journals from the files on disk',
   help: HELP,
   flags: { ...OUT_FLAG, ...JSON_FLAG },
   async run(values, io) {

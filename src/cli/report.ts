@@ -24,7 +24,6 @@ session, per-worker progress. Safe while a run is active (it only reads).`,
 
 export const reportCommand = defineCommand({
   name: 'report',
-  summary: 'write a self-contained HTML report (charts of throughput, quota, 429s, events, workers)',
   help: HELP,
   flags: { ...OUT_FLAG, output: { type: 'string' } },
   async run(values, io) {

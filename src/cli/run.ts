@@ -50,7 +50,6 @@ universe unless --universe is given); \`npm start\` is \`tickpipe run --sim\`.`,
 
 export const runCommand = defineCommand({
   name: 'run',
-  summary: 'detect events and download their trade/quote windows (both stages, resumable)',
   help: HELP,
   flags: FLAGS,
   async run(values, io) {

@@ -2,7 +2,6 @@ import type { Command } from './command.js';
 
 export const simCommand: Command = {
   name: 'sim',
-  summary: 'serve the simulated Polygon-compatible market on loopback',
   async run(argv, io) {
     const { simMain } = await import('../sim/cli.js');
     return simMain(argv, { stdout: io.stdout, stderr: io.stderr });

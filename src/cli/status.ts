@@ -18,7 +18,6 @@ windows done of total, failures by code and reason, last activity, and who holds
 
 export const statusCommand = defineCommand({
   name: 'status',
-  summary: 'summarise a run folder: progress, failures, last activity, live locks',
   help: HELP,
   flags: { ...OUT_FLAG, ...JSON_FLAG },
   async run(values, io) {

@@ -38,7 +38,6 @@ exist yet) and state/. Stop with Ctrl-C (exit 0).`,
 
 export const tailCommand = defineCommand({
   name: 'tail',
-  summary: 'live view of a run folder: per-worker progress, rates, 429s, ETA, stalls',
   help: HELP,
   flags: { ...OUT_FLAG, once: { type: 'boolean' }, ...JSON_FLAG, 'stall-after': { type: 'string' }, poll: { type: 'string' } },
   async run(values, io) {

@@ -20,7 +20,6 @@ Exit 0 when clean, 1 when problems were found.`,
 
 export const verifyCommand = defineCommand({
   name: 'verify',
-  summary: 'check a run folder for duplicates, missing or broken files and journal drift',
   help: HELP,
   flags: { ...OUT_FLAG, ...JSON_FLAG, concurrency: { type: 'string' } },
   async run(values, io) {

@@ -26,7 +26,6 @@ When stage 2 is finished, the process that finds it so compacts the windows into
 
 export const workerCommand = defineCommand({
   name: 'worker',
-  summary: 'work on a cluster run started by `run --cluster` (any number of hosts)',
   help: HELP,
   flags: {
     cluster: { type: 'string' },

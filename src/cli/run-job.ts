@@ -202,7 +202,7 @@ async function runWithSource(values: Values, io: CommandIo, c: CheckedRun, days:
       ...(c.doDetect
         ? { universe: { hash: hashUniverse(days.symbols), count: days.symbols.length }, from: days.from, to: days.to, detectors: detectorSpec(c.detectors, c.detectorModule) as RunSpec['detectors'] }
         : {}),
-      ...(c.doIngest ? { window: c.window, quotesHz: c.quotesHz, manifest: values.manifest === undefined ? 'events/events.parquet' : resolve(values.manifest) } : {}),
+      ...(c.doIngest ? { window: c.window, quotesHz: c.quotesHz } : {}),
     };
     if (!(values['steal-locks'] ?? false)) {
       await refuseHeldLocks(c.out, c.doDetect ? ownedWorkers(c.workers, c.partition) : [], c.doIngest ? c.partition.index : undefined);

@@ -29,6 +29,7 @@
  */
 import { LockedError } from '../errors.js';
 import { compact, type CompactResult } from './compact.js';
+import { finiteNumber } from '../options.js';
 
 /** Options of {@link IncrementalCompactor}. */
 export interface IncrementalCompactionOptions {
@@ -68,7 +69,7 @@ export class IncrementalCompactor {
 
   constructor(outDir: string, opts: IncrementalCompactionOptions) {
     const interval = opts.minIntervalMs ?? DEFAULT_INCREMENTAL_INTERVAL_MS;
-    if (!(interval >= 0)) throw new TypeError(`IncrementalCompactor: minIntervalMs must be >= 0, got ${String(interval)}`);
+    finiteNumber('IncrementalCompactor', 'minIntervalMs', interval, 0, true);
     this.#outDir = outDir;
     this.#opts = opts;
     this.#minIntervalMs = interval;

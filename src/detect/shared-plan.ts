@@ -10,6 +10,7 @@ import type { Detector, SharedPlanPart } from './detector.js';
 import { perSymbolPass } from './per-symbol-pass.js';
 import { acquireColumns, batchFrameAsync, prepareIntoAsync, preparedView, releaseColumns, type ColumnBuffer, type PreparedBars } from './prepare.js';
 import { validateDetectors, validateSymbol } from './validate.js';
+import { wholeNumber } from '../options.js';
 
 /** One symbol's bars, an entry of {@link detectEventsBatch}. */
 export interface SymbolBars {
@@ -170,8 +171,7 @@ async function runPlan(input: PlanInput, shared: readonly Detector[], fallback: 
 
 function maxBars(opts: DetectBatchOptions): number {
   const m = opts.maxBarsPerPlan ?? DEFAULT_MAX_BARS_PER_PLAN;
-  if (!Number.isInteger(m) || m < 1) throw new TypeError(`maxBarsPerPlan must be a whole number >= 1, got ${String(m)} (${typeof m})`);
-  return m;
+  return wholeNumber('detectEventsBatch', 'maxBarsPerPlan', m);
 }
 
 /** Entries grouped in input order into plans of at most `limit` input bars (a larger entry alone). */

@@ -1,4 +1,5 @@
 import { Observable, type OperatorFunction } from 'rxjs';
+import { wholeNumber } from '../options.js';
 
 /**
  * Groups consecutive items into arrays of `size`; the last, partial batch is emitted on completion
@@ -8,12 +9,10 @@ import { Observable, type OperatorFunction } from 'rxjs';
  *
  * @example
  * symbolsWithEvents$.pipe(batchBySymbols(50), concatMap((batch) => publishShard(batch)));
- * @throws {RangeError} if `size` is not a whole number ≥ 1.
+ * @throws {InputError} if `size` is not a whole number ≥ 1.
  */
 export function batchBySymbols<T>(size: number): OperatorFunction<T, T[]> {
-  if (!Number.isSafeInteger(size) || size < 1) {
-    throw new RangeError(`batchBySymbols: size must be a whole number >= 1, got ${String(size)} (${typeof size})`);
-  }
+  wholeNumber('batchBySymbols', 'size', size);
   return (source) =>
     new Observable<T[]>((subscriber) => {
       let batch: T[] = [];

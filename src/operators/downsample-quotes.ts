@@ -1,13 +1,14 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { Quote } from '../types.js';
+import { optionError } from '../options.js';
 
 /**
  * Bucket width in ns for `hz` samples per second: `round(1e9 / hz)` (so 3 Hz → 333,333,333 ns).
- * @throws {RangeError} unless `hz` is a finite number > 0 and ≤ 1e9.
+ * @throws {InputError} unless `hz` is a finite number > 0 and ≤ 1e9.
  */
 export function bucketNsForHz(hz: number): bigint {
   if (typeof hz !== 'number' || !Number.isFinite(hz) || hz <= 0 || hz > 1e9) {
-    throw new RangeError(`downsampleQuotes: hz must be a number in (0, 1e9] or 0 to disable, got ${String(hz)} (${typeof hz})`);
+    throw optionError('downsampleQuotes', 'hz', 'a number in (0, 1e9] or 0 to disable', hz);
   }
   return BigInt(Math.round(1e9 / hz));
 }
@@ -27,7 +28,7 @@ function floorDiv(a: bigint, b: bigint): bigint {
  *
  * @example
  * client.quotes$(symbol, from, to).pipe(map((p) => p.results), downsampleQuotes(10)); // ≤ 10/s
- * @throws {RangeError} for a bad `hz`; the stream errors if a quote goes back to an earlier bucket.
+ * @throws {InputError} for a bad `hz`; the stream errors (RangeError) if a quote goes back to an earlier bucket.
  */
 export function downsampleQuotes(hz: number): OperatorFunction<Quote[], Quote[]> {
   if (hz === 0) return (source) => source;

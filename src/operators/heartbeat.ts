@@ -1,4 +1,5 @@
 import { asyncScheduler, interval, Observable, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
+import { finiteNumber } from '../options.js';
 
 /**
  * Calls `beat(value)` for every source value and `beat(undefined)` every `intervalMs` while the
@@ -13,9 +14,7 @@ export function heartbeat<T>(
   intervalMs = 5_000,
   scheduler: SchedulerLike = asyncScheduler,
 ): MonoTypeOperatorFunction<T> {
-  if (!(intervalMs > 0)) {
-    throw new TypeError(`heartbeat: intervalMs must be a positive number, got ${String(intervalMs)} (${typeof intervalMs})`);
-  }
+  finiteNumber('heartbeat', 'intervalMs', intervalMs, 0, false);
   return (source) =>
     new Observable<T>((subscriber) => {
       const ticks = interval(intervalMs, scheduler).subscribe(() => beat(undefined));

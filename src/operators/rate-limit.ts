@@ -1,5 +1,6 @@
 import { concatMap, map, type MonoTypeOperatorFunction } from 'rxjs';
 import { TokenBucket } from './token-bucket.js';
+import { optionError } from '../options.js';
 
 /**
  * Delays each source value until it holds a token of `bucket`; order is kept.
@@ -14,7 +15,7 @@ import { TokenBucket } from './token-bucket.js';
  */
 export function rateLimit<T>(bucket: TokenBucket): MonoTypeOperatorFunction<T> {
   if (!(bucket instanceof TokenBucket)) {
-    throw new TypeError(`rateLimit: expected a TokenBucket, got \`${String(bucket)}\` (${typeof bucket})`);
+    throw optionError('rateLimit', 'bucket', 'a TokenBucket', bucket);
   }
   return concatMap((value: T) => bucket.acquire().pipe(map(() => value)));
 }

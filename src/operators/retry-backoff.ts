@@ -1,5 +1,6 @@
 import { asyncScheduler, retry, throwError, timer, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
 import { isRetryable, RateLimitedError } from '../errors.js';
+import { optionError } from '../options.js';
 
 /** Options of {@link retryBackoff}; all optional, validated when the operator is created. */
 export interface RetryBackoffOptions {
@@ -50,9 +51,6 @@ export interface RetryBackoffOptions {
   readonly rateLimitedWaitsInBucket?: boolean;
 }
 
-function fail(msg: string, v: unknown): never {
-  throw new TypeError(`retryBackoff: expected ${msg}, got \`${String(v)}\` (${typeof v})`);
-}
 
 /** Backoff ceiling before retry number `attempt` (1-based): `min(capMs, baseMs * 2^(attempt-1))`. */
 export function backoffCeiling(attempt: number, baseMs: number, capMs: number): number {
@@ -73,22 +71,22 @@ export function backoffCeiling(attempt: number, baseMs: number, capMs: number): 
  * defer(() => send(req)).pipe(retryBackoff({ maxAttempts: 5, onRetry: (e, n, ms) => log.warn({ n, ms }, 'retry') }));
  */
 export function retryBackoff<T>(options: RetryBackoffOptions = {}): MonoTypeOperatorFunction<T> {
-  if (options === null || typeof options !== 'object') fail('an options object', options);
+  if (options === null || typeof options !== 'object') throw optionError('retryBackoff', 'options', 'an options object', options);
   const maxAttempts = options.maxAttempts ?? 8;
-  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) fail('`maxAttempts` to be an integer >= 1', maxAttempts);
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw optionError('retryBackoff', 'maxAttempts', 'an integer >= 1', maxAttempts);
   const baseMs = options.baseMs ?? 200;
-  if (typeof baseMs !== 'number' || !Number.isFinite(baseMs) || baseMs < 0) fail('`baseMs` to be a finite number >= 0', baseMs);
+  if (typeof baseMs !== 'number' || !Number.isFinite(baseMs) || baseMs < 0) throw optionError('retryBackoff', 'baseMs', 'a finite number >= 0', baseMs);
   const capMs = options.capMs ?? 30_000;
-  if (typeof capMs !== 'number' || !Number.isFinite(capMs) || capMs < 0) fail('`capMs` to be a finite number >= 0', capMs);
+  if (typeof capMs !== 'number' || !Number.isFinite(capMs) || capMs < 0) throw optionError('retryBackoff', 'capMs', 'a finite number >= 0', capMs);
   const shouldRetry = options.shouldRetry ?? ((err: unknown) => isRetryable(err));
-  if (typeof shouldRetry !== 'function') fail('`shouldRetry` to be a function', shouldRetry);
+  if (typeof shouldRetry !== 'function') throw optionError('retryBackoff', 'shouldRetry', 'a function', shouldRetry);
   const random = options.random ?? Math.random;
-  if (typeof random !== 'function') fail('`random` to be a function', random);
+  if (typeof random !== 'function') throw optionError('retryBackoff', 'random', 'a function', random);
   const scheduler = options.scheduler ?? asyncScheduler;
-  if (typeof scheduler !== 'object' || typeof scheduler.schedule !== 'function') fail('`scheduler` to be a SchedulerLike', scheduler);
+  if (typeof scheduler !== 'object' || typeof scheduler.schedule !== 'function') throw optionError('retryBackoff', 'scheduler', 'a SchedulerLike', scheduler);
   const onRetry = options.onRetry;
   const waitsInBucket = options.rateLimitedWaitsInBucket ?? false;
-  if (onRetry !== undefined && typeof onRetry !== 'function') fail('`onRetry` to be a function', onRetry);
+  if (onRetry !== undefined && typeof onRetry !== 'function') throw optionError('retryBackoff', 'onRetry', 'a function', onRetry);
 
   return retry<T>({
     resetOnSuccess: options.resetOnValue ?? false,

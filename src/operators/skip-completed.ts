@@ -1,4 +1,5 @@
 import { defer, filter, type MonoTypeOperatorFunction, type Observable } from 'rxjs';
+import { optionError } from '../options.js';
 
 /** Options of {@link skipCompleted}. */
 export interface SkipCompletedOptions<T> {
@@ -39,14 +40,14 @@ export function skipCompleted<T>(
     options = b as SkipCompletedOptions<T> | undefined;
   } else if (a instanceof Set || (a && typeof (a as ReadonlySet<string>).has === 'function')) {
     if (typeof b !== 'function') {
-      throw new TypeError(`skipCompleted: with a set of completed keys, a key function is required, got ${typeof b}`);
+      throw optionError('skipCompleted', 'key', 'a function (required with a set of completed keys)', b);
     }
     const set = a as ReadonlySet<string>;
     const key = b as (item: T) => string;
     isCompleted = (item) => set.has(key(item));
     options = c;
   } else {
-    throw new TypeError(`skipCompleted: expected a predicate or a Set, got ${String(a)} (${typeof a})`);
+    throw optionError('skipCompleted', 'completed', 'a predicate or a Set', a);
   }
   const onSkip = options?.onSkip;
   return (source: Observable<T>) =>

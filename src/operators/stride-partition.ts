@@ -1,4 +1,5 @@
 import { groupBy, type GroupedObservable, type OperatorFunction } from 'rxjs';
+import { wholeNumber } from '../options.js';
 
 /**
  * Splits a stream into `n` partitions by `index(item) % n`: `groupBy` with a stable key. `index`
@@ -11,16 +12,14 @@ import { groupBy, type GroupedObservable, type OperatorFunction } from 'rxjs';
  *   stridePartition(4, (s) => idx.get(s)!),
  *   mergeMap((part$) => part$.pipe(mergeMap(fetchBars, 8))), // one worker per partition
  * );
- * @throws {RangeError} if `n` is not a whole number ≥ 1; the stream errors if `index` returns
+ * @throws {InputError} if `n` is not a whole number ≥ 1; the stream errors (RangeError) if `index` returns
  *   anything but a whole number ≥ 0.
  */
 export function stridePartition<T>(
   n: number,
   index: (item: T) => number,
 ): OperatorFunction<T, GroupedObservable<number, T>> {
-  if (!Number.isSafeInteger(n) || n < 1) {
-    throw new RangeError(`stridePartition: n must be a whole number >= 1, got ${String(n)} (${typeof n})`);
-  }
+  wholeNumber('stridePartition', 'n', n);
   return groupBy((item: T) => {
     const i = index(item);
     if (!Number.isSafeInteger(i) || i < 0) {

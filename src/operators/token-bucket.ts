@@ -1,5 +1,6 @@
 import { Observable, asyncScheduler, type SchedulerLike, type Subscription } from 'rxjs';
 import { AbortedError } from '../errors.js';
+import { finiteNumber, optionError } from '../options.js';
 
 /** AIMD settings of an adaptive {@link TokenBucket}. */
 export interface AdaptiveOptions {
@@ -24,7 +25,7 @@ export interface AdaptiveOptions {
 }
 
 /**
- * Options of {@link TokenBucket}, validated by the constructor (a bad value throws a TypeError showing it).
+ * Options of {@link TokenBucket}, validated by the constructor (a bad value throws an InputError, code E_INPUT, showing it).
  * @example new TokenBucket({ rate: 100, burst: 10, adaptive: { decrease: 0.5 } })
  */
 export interface TokenBucketOptions {
@@ -127,21 +128,8 @@ interface Waiter {
   readonly drop: (err: Error) => void;
 }
 
-function describe(v: unknown): string {
-  let shown: string;
-  try {
-    shown = typeof v === 'function' ? '[function]' : typeof v === 'bigint' ? `${v}n` : JSON.stringify(v) ?? String(v);
-  } catch {
-    shown = String(v);
-  }
-  return `\`${shown}\` (${typeof v})`;
-}
-
 function positive(name: string, v: unknown, allowZero = false): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || (allowZero ? v < 0 : v <= 0)) {
-    throw new TypeError(`TokenBucket: expected \`${name}\` to be a finite number ${allowZero ? '>= 0' : '> 0'}, got ${describe(v)}`);
-  }
-  return v;
+  return finiteNumber('TokenBucket', name, v, 0, allowZero);
 }
 
 /**
@@ -204,16 +192,16 @@ export class TokenBucket implements RateLimiter {
 
   constructor(options: TokenBucketOptions) {
     if (options === null || typeof options !== 'object') {
-      throw new TypeError(`TokenBucket: expected an options object, got ${describe(options)}`);
+      throw optionError('TokenBucket', 'options', 'an options object', options);
     }
     this.rate = positive('rate', options.rate);
     const burst = options.burst ?? Math.max(1, Math.ceil(this.rate * 0.1));
     positive('burst', burst);
-    if (burst < 1) throw new TypeError(`TokenBucket: expected \`burst\` to be >= 1, got ${describe(burst)}`);
+    if (burst < 1) throw optionError('TokenBucket', 'burst', `>= 1`, burst);
     this.burst = burst;
     const scheduler = options.scheduler ?? asyncScheduler;
     if (typeof scheduler !== 'object' || typeof scheduler.now !== 'function' || typeof scheduler.schedule !== 'function') {
-      throw new TypeError(`TokenBucket: expected \`scheduler\` to be an RxJS SchedulerLike, got ${describe(scheduler)}`);
+      throw optionError('TokenBucket', 'scheduler', `an RxJS SchedulerLike`, scheduler);
     }
     this.scheduler = scheduler;
 
@@ -224,16 +212,16 @@ export class TokenBucket implements RateLimiter {
       const o: AdaptiveOptions = a === true ? {} : a;
       const decrease = o.decrease ?? 0.85;
       if (typeof decrease !== 'number' || !(decrease > 0 && decrease < 1)) {
-        throw new TypeError(`TokenBucket: expected \`adaptive.decrease\` to be a number in (0, 1), got ${describe(decrease)}`);
+        throw optionError('TokenBucket', 'adaptive.decrease', `a number in (0, 1)`, decrease);
       }
       const increaseStep = positive('adaptive.increaseStep', o.increaseStep ?? this.rate * 0.01);
       const minRate = positive('adaptive.minRate', o.minRate ?? this.rate * 0.05);
       if (minRate > this.rate) {
-        throw new TypeError(`TokenBucket: expected \`adaptive.minRate\` to be <= rate (${this.rate}), got ${describe(minRate)}`);
+        throw optionError('TokenBucket', 'adaptive.minRate', `<= rate (${this.rate})`, minRate);
       }
       this.adaptive = Object.freeze({ decrease, increaseStep, minRate });
     } else {
-      throw new TypeError(`TokenBucket: expected \`adaptive\` to be a boolean or an object, got ${describe(a)}`);
+      throw optionError('TokenBucket', 'adaptive', `a boolean or an object`, a);
     }
 
     const p = options.pauseOnRateLimitMs ?? (this.adaptive ? adaptivePause : defaultPause);
@@ -242,7 +230,7 @@ export class TokenBucket implements RateLimiter {
 
     const cap = options.maxPerSecond ?? Math.max(1, Math.floor(this.rate));
     if (cap !== false && (typeof cap !== 'number' || !Number.isInteger(cap) || cap < 1)) {
-      throw new TypeError(`TokenBucket: expected \`maxPerSecond\` to be a whole number >= 1 or false, got ${describe(cap)}`);
+      throw optionError('TokenBucket', 'maxPerSecond', `a whole number >= 1 or false`, cap);
     }
     this.maxPerSecond = cap;
     this.windowMs = 1000 + positive('windowGuardMs', options.windowGuardMs ?? 10, true);

@@ -14,7 +14,6 @@ import { hostRows, type HostRow } from './hosts-view.js';
 import { open, stat } from 'node:fs/promises';
 import { parseHeartbeat, type Heartbeat } from '../progress/heartbeat.js';
 import { datasetSummary, type DatasetSummary } from '../dataset/check.js';
-import { isAbsolute, join } from 'node:path';
 import { heartbeatFiles, mayBeHeld, parquetRowCount, readRunFolder, type LockStateKind, type ReadLocksOptions, type RunFolderModel } from '../run-folder/index.js';
 import { manifestPath } from '../run-folder/layout.js';
 
@@ -173,10 +172,9 @@ export async function runStatus(outDir: string, opts?: StatusOptions): Promise<S
   const model = await readRunFolder(outDir, { windowDetail: false, ...(opts ? { locks: opts } : {}) });
   const { dir, spec, journals } = model;
   const detect = detectStatus(model);
-  const recorded = (spec as { manifest?: unknown }).manifest;
-  const manifest = await manifestStatus(
-    typeof recorded === 'string' ? (isAbsolute(recorded) ? recorded : join(dir, recorded)) : manifestPath(dir),
-  );
+  // The consolidated manifest (events/events.parquet). A run given --manifest FILE reads that file;
+  // run.json does not record it (a manifest may change between runs without changing the run).
+  const manifest = await manifestStatus(manifestPath(dir));
   const ingest = ingestStatus(model, manifest?.events ?? null);
   const beats = await Promise.all((await heartbeatFiles(dir)).map((f) => lastHeartbeat(f)));
   const lockStates = model.locks;
@@ -192,7 +190,7 @@ export async function runStatus(outDir: string, opts?: StatusOptions): Promise<S
   const source = 'sim' in spec.source ? `simulator (seed ${spec.source.sim.seed})` : spec.source.baseUrl;
   const stages = [
     ...(journals.detect.length > 0 ? ['detect'] : []),
-    ...(manifest && !isAbsolute(String(recorded ?? '')) ? ['consolidate'] : []),
+    ...(manifest ? ['consolidate'] : []),
     ...(journals.ingest.length > 0 || journals.failed.length > 0 ? ['ingest'] : []),
   ];
   return {

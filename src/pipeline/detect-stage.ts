@@ -30,6 +30,7 @@ import type { Bar, EventRow } from '../types.js';
 import { admission } from './gate.js';
 import { checkMinuteBars } from './malformed-rows.js';
 import { ownedWorkers, WHOLE, type Partition } from './partition.js';
+import { wholeNumber } from '../options.js';
 
 /** Options of {@link detectStage}. */
 export interface DetectStageOptions {
@@ -138,10 +139,7 @@ async function sweepOrphanWorkers(outDir: string, workers: number, partition: Pa
 }
 
 function validate(name: string, v: number): number {
-  if (!Number.isInteger(v) || v < 1) {
-    throw new TypeError(`detectStage: ${name} must be a whole number >= 1, got ${String(v)} (${typeof v})`);
-  }
-  return v;
+  return wholeNumber('detectStage', name, v);
 }
 
 /** Opens the shard writers of the owned workers (their locks), sweeps orphans, and reads what is committed. */

@@ -16,6 +16,7 @@ import { admission } from './gate.js';
 import { checkQuoteTimes, windowFrames } from './malformed-rows.js';
 import { ManifestPass, openPassKeys, ownedRows, type ManifestCounts } from './manifest-pass.js';
 import { WHOLE, type Partition } from './partition.js';
+import { finiteNumber, wholeNumber } from '../options.js';
 
 /** Time around each event whose trades and quotes are downloaded. */
 export interface EventWindow {
@@ -248,7 +249,7 @@ function windowFailure(opts: IngestStageOptions, writer: WindowWriter, e: Manife
  * Stage 2 as a stream: manifest (streamed in record batches) → drop repeated IDs → owned partition → skip journaled →
  * pull-driven mergeMap(fetch window, concurrency) → both files published atomically → journal line.
  * At most `concurrency` windows are in memory, whatever the manifest's size. Options are validated
- * up front (TypeError showing the bad value).
+ * up front (InputError, code E_INPUT, showing the bad value).
  *
  * @example
  * await lastValueFrom(ingestStage({ outDir, manifestPath: manifestPath(outDir), client, concurrency: 32, quotesHz: 1 }), { defaultValue: undefined });
@@ -258,10 +259,8 @@ export function ingestStage(opts: IngestStageOptions): Observable<IngestProgress
   const concurrency = opts.concurrency ?? 64;
   const window = opts.window ?? DEFAULT_WINDOW;
   const hz = opts.quotesHz ?? 1;
-  if (!Number.isInteger(concurrency) || concurrency < 1) {
-    throw new TypeError(`ingestStage: concurrency must be a whole number >= 1, got ${String(concurrency)} (${typeof concurrency})`);
-  }
-  if (!(hz >= 0) || !Number.isFinite(hz)) throw new TypeError(`ingestStage: quotesHz must be >= 0, got ${String(hz)} (${typeof hz})`);
+  wholeNumber('ingestStage', 'concurrency', concurrency);
+  finiteNumber('ingestStage', 'quotesHz', hz, 0, true);
   const threads = checkWorkers(opts.threads ?? defaultWorkers(), 'ingestStage: threads');
   const pool = threads > 0 && typeof opts.client.tickColumns$ === 'function' ? WindowPool.shared(threads) : undefined;
 

@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import { nodeFs, type FsLayer } from '../fs/fs-layer.js';
 import { CompactIdSet, hashString, type IdHash } from './id-set.js';
 import { scanWindowJournal, type ScanFrom } from '../run-folder/journal-reader.js';
-import { publishAtomically } from '../fs/publish-atomically.js';
+import { alignUp, cacheHeader, publishCacheFile, readCacheHeader } from './cache-file.js';
 import { COMMITTED_INDEX_NAME, MANIFEST_KEYS_NAME, stateDirs } from '../run-folder/layout.js';
 
 /** File name of the index inside the stage-2 state folder (src/run-folder/layout.ts). */
@@ -198,15 +198,13 @@ async function prefixDigest(path: string, bytes: number): Promise<Hash | undefin
   }
 }
 
-const align4 = (n: number): number => (n + 3) & ~3;
+const align4 = (n: number): number => alignUp(n, 4);
 
 function decodeIndex(buf: Buffer, hash: { name: string; fn: IdHash }): { header: IndexHeader; ids: CompactIdSet } {
-  if (buf.length < MAGIC.length + 4 || !buf.subarray(0, MAGIC.length).equals(MAGIC)) throw new Error('not an index');
-  const headerBytes = buf.readUInt32LE(MAGIC.length);
-  const header = JSON.parse(buf.toString('utf8', MAGIC.length + 4, MAGIC.length + 4 + headerBytes)) as IndexHeader;
-  if (header.hash !== hash.name || header.fileBytes !== buf.length) throw new Error('index of another hash or torn');
+  const { header, bodyStart } = readCacheHeader<IndexHeader>(buf, MAGIC, 4);
+  if (header.hash !== hash.name) throw new Error('index of another hash');
   if (buf.byteOffset % 4 !== 0) buf = Buffer.from(buf); // typed-array views need 4-byte alignment
-  let at = align4(MAGIC.length + 4 + headerBytes);
+  let at = bodyStart;
   const u32 = (n: number): Uint32Array => {
     const a = new Uint32Array(buf.buffer, buf.byteOffset + at, n);
     at += n * 4;
@@ -229,35 +227,10 @@ async function writeIndex(
 ): Promise<boolean> {
   const s = ids.sections();
   const draft = { ...h, trades: Number.isNaN(h.trades) ? null : h.trades, quotes: Number.isNaN(h.quotes) ? null : h.quotes, count: s.hashes.length, poolBytes: s.pool.length, tableLength: s.table.length, wide: s.wide };
-  // fileBytes is part of the header whose length it includes: iterate to the fixed point.
   const body = align4(s.pool.length) + (s.starts.length + s.hashes.length + s.table.length) * 4;
-  let fileBytes = 0;
-  let json = JSON.stringify({ ...draft, fileBytes });
-  for (let total = align4(MAGIC.length + 4 + Buffer.byteLength(json)) + body; total !== fileBytes; total = align4(MAGIC.length + 4 + Buffer.byteLength(json)) + body) {
-    fileBytes = total;
-    json = JSON.stringify({ ...draft, fileBytes });
-  }
-  const head = Buffer.alloc(align4(MAGIC.length + 4 + Buffer.byteLength(json)));
-  MAGIC.copy(head, 0);
-  head.writeUInt32LE(Buffer.byteLength(json), MAGIC.length);
-  head.write(json, MAGIC.length + 4, 'utf8');
+  const head = cacheHeader(MAGIC, draft, body, 4);
   const padding = Buffer.alloc(align4(s.pool.length) - s.pool.length);
   const bytesOf = (a: Uint32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-  try {
-    await publishAtomically(
-      join(dir, COMMITTED_INDEX_NAME),
-      async (tmp) => {
-        const f = await fsp.open(tmp, 'wx');
-        try {
-          for (const part of [head, s.pool, padding, bytesOf(s.starts), bytesOf(s.hashes), bytesOf(s.table)]) await f.write(part);
-        } finally {
-          await f.close();
-        }
-      },
-      { renameTimeoutMs: 2_000 },
-    );
-    return true;
-  } catch {
-    return false; // a cache: the journals are unchanged, the next start reads them again
-  }
+  // On false nothing was published: a cache, the next start reads the journals again.
+  return publishCacheFile(join(dir, COMMITTED_INDEX_NAME), [head, s.pool, padding, bytesOf(s.starts), bytesOf(s.hashes), bytesOf(s.table)]);
 }

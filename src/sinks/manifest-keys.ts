@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { CompactIdSet, hashString, mixedHashString, type IdSetSections } from './id-set.js';
 import { MANIFEST_KEYS_NAME } from './committed-index.js';
 import { NumericKeyTable } from './numeric-key-table.js';
-import { publishAtomically } from '../fs/publish-atomically.js';
+import { alignUp, cacheHeader, publishCacheFile, readCacheHeader } from './cache-file.js';
 
 const MAGIC = Buffer.from('TPMKEY\u0000\u0001', 'latin1');
 
@@ -200,15 +200,12 @@ export async function loadManifestKeys(dir: string, committed: CompactIdSet): Pr
   return new ManifestKeys('used', { parquet: decoded.parquet, csv: decoded.csv, symbols: [...header.symbols], types: [...header.types], csvHeader: header.csvHeader }, limit);
 }
 
-const align8 = (n: number): number => (n + 7) & ~7;
+const align8 = (n: number): number => alignUp(n, 8);
 
 function decodeKeys(buf: Buffer): { header: KeysHeader; parquet: NumericKeyTable; csv: ByteKeyTable } {
-  if (buf.length < MAGIC.length + 4 || !buf.subarray(0, MAGIC.length).equals(MAGIC)) throw new Error('not a key file');
-  const headerBytes = buf.readUInt32LE(MAGIC.length);
-  const header = JSON.parse(buf.toString('utf8', MAGIC.length + 4, MAGIC.length + 4 + headerBytes)) as KeysHeader;
-  if (header.endian !== endianness() || header.fileBytes !== buf.length) throw new Error('other byte order, or torn');
+  const { header, bodyStart } = readCacheHeader<KeysHeader>(buf, MAGIC, 8);
+  if (header.endian !== endianness()) throw new Error('other byte order');
   if (buf.byteOffset % 8 !== 0) buf = Buffer.from(buf); // typed-array views need alignment
-  const bodyStart = align8(MAGIC.length + 4 + headerBytes);
   if (crc32(buf.subarray(bodyStart)) !== header.crc) throw new Error('corrupt');
   let at = bodyStart;
   const view = <T>(C: new (b: ArrayBufferLike, o: number, n: number) => T, bytes: number, n: number): T => {
@@ -257,33 +254,6 @@ export async function saveManifestKeys(dir: string, keys: ManifestKeys, committe
     csv: { count: c.hashes.length, poolBytes: c.pool.length, tableLength: c.table.length },
     crc: crc32(body),
   };
-  let fileBytes = 0;
-  let json = JSON.stringify({ ...draft, fileBytes });
-  // fileBytes is part of the header whose length it includes: iterate to the fixed point.
-  for (let total = align8(MAGIC.length + 4 + Buffer.byteLength(json)) + body.length; total !== fileBytes; total = align8(MAGIC.length + 4 + Buffer.byteLength(json)) + body.length) {
-    fileBytes = total;
-    json = JSON.stringify({ ...draft, fileBytes });
-  }
-  const head = Buffer.alloc(align8(MAGIC.length + 4 + Buffer.byteLength(json)));
-  MAGIC.copy(head, 0);
-  head.writeUInt32LE(Buffer.byteLength(json), MAGIC.length);
-  head.write(json, MAGIC.length + 4, 'utf8');
-  try {
-    await publishAtomically(
-      join(dir, MANIFEST_KEYS_NAME),
-      async (tmp) => {
-        const f = await fsp.open(tmp, 'wx');
-        try {
-          await f.write(head);
-          await f.write(body);
-        } finally {
-          await f.close();
-        }
-      },
-      { renameTimeoutMs: 2_000 },
-    );
-    return true;
-  } catch {
-    return false; // a cache: the next start computes the IDs again
-  }
+  // On false nothing was published: a cache, the next start computes the IDs again.
+  return publishCacheFile(join(dir, MANIFEST_KEYS_NAME), [cacheHeader(MAGIC, draft, body.length, 8), body]);
 }

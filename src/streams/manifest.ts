@@ -8,6 +8,7 @@ import type { KeyTimeUnit, ManifestKeys } from '../sinks/manifest-keys.js';
 import { canonicalEventIdAt, parsePythonTimestamp, pythonIsoformat, type UtcInstant } from './event-id.js';
 import { symbolProblem } from './symbols.js';
 import { CsvRecordSplitter, findColumn } from './universe.js';
+import { wholeNumber } from '../options.js';
 
 /** One row of the events manifest, with its canonical ID. */
 export interface ManifestEvent {
@@ -647,9 +648,7 @@ async function countCsvRecords(path: string): Promise<number> {
  */
 export async function* readManifestBatches(path: string, options: ReadManifestOptions = {}): AsyncGenerator<ManifestBatch, void, undefined> {
   const batchRows = options.batchRows ?? 8192;
-  if (!Number.isInteger(batchRows) || batchRows < 1) {
-    throw new RangeError(`readManifest: batchRows must be a whole number >= 1, got ${String(batchRows)} (${typeof batchRows})`);
-  }
+  wholeNumber('readManifest', 'batchRows', batchRows);
   const info = await openManifest(path);
   if (info.format === 'csv') yield* readCsvBatches(path, batchRows, options.keys);
   else yield* readParquetBatches(path, info, batchRows, options.keys);

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { watch } from 'chokidar';
 import { distinctUntilChanged, Observable } from 'rxjs';
+import { finiteNumber } from '../options.js';
 
 export interface PauseFlagOptions {
   /**
@@ -28,9 +29,7 @@ export interface PauseFlagOptions {
  */
 export function pauseFlag$(path: string, options: PauseFlagOptions = {}): Observable<boolean> {
   const recheckMs = options.recheckMs ?? 1000;
-  if (!Number.isFinite(recheckMs) || recheckMs < 0) {
-    throw new RangeError(`pauseFlag$: recheckMs must be a number >= 0, got ${String(recheckMs)} (${typeof recheckMs})`);
-  }
+  finiteNumber('pauseFlag$', 'recheckMs', recheckMs, 0, true);
   const file = resolve(path);
   const dir = dirname(file);
   const name = basename(file);

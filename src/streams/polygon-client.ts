@@ -15,6 +15,7 @@ import { HttpClient } from './http/client.js';
 import type { HttpLogger } from './http/layer.js';
 import type { HttpMetricsSnapshot } from './http/metrics.js';
 import { checkPageBody, type PageEndpointKind } from './http/page-status.js';
+import { optionError } from '../options.js';
 
 export type { HttpMetricsSnapshot, LatencySnapshot } from './http/metrics.js';
 export { parseRetryAfter } from './http/status.js';
@@ -89,7 +90,7 @@ export interface TickRangeOptions {
 function bad(name: string, expected: string, v: unknown): never {
   // A bad baseUrl may carry `?apiKey=…`: whatever is shown goes through the one scrubber.
   const shown = name === 'apiKey' ? (typeof v === 'string' ? `<${v.length} chars>` : String(v)) : redactSecrets(typeof v === 'string' ? JSON.stringify(v) : String(v));
-  throw new TypeError(`PolygonClient: expected \`${name}\` to be ${expected}, got ${shown} (${typeof v})`);
+  throw optionError('PolygonClient', name, expected, v, `${shown} (${typeof v})`);
 }
 
 function positiveInt(name: string, v: unknown, dflt: number): number {

@@ -1,4 +1,5 @@
 import { from, Observable, type ObservableInput, type Subscriber, Subscription } from 'rxjs';
+import { wholeNumber } from '../options.js';
 
 export interface PullMapOptions {
   /**
@@ -29,7 +30,7 @@ function isPromiseLike<T>(x: unknown): x is PromiseLike<T> {
  * @example
  * pullMap(filterAsync(readManifest(path), (e) => !done.has(e.eventId)), (e) => fetchWindow(e), 64)
  *   .subscribe(...)
- * @throws {RangeError} if `concurrency` is not a whole number ≥ 1.
+ * @throws {InputError} if `concurrency` is not a whole number ≥ 1.
  */
 export function pullMap<T, R>(
   source: Iterable<T> | AsyncIterable<T>,
@@ -37,9 +38,7 @@ export function pullMap<T, R>(
   concurrency: number,
   options: PullMapOptions = {},
 ): Observable<R> {
-  if (!Number.isInteger(concurrency) || concurrency < 1) {
-    throw new RangeError(`pullMap: concurrency must be a whole number >= 1, got ${String(concurrency)} (${typeof concurrency})`);
-  }
+  wholeNumber('pullMap', 'concurrency', concurrency);
   return new Observable<R>((subscriber) => {
     const run = new PullRun(source, project, concurrency, subscriber);
     run.watchPause(options.paused$);

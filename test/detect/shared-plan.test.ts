@@ -50,7 +50,7 @@ describe('detectEventsBatch with a user plan part', () => {
 
   test('bad symbols and plan sizes are refused; an empty batch has no events', async () => {
     await expect(detectEventsBatch([{ symbol: '', bars: [] }], [withPlan])).rejects.toThrow(InputError);
-    await expect(detectEventsBatch([], [withPlan], { maxBarsPerPlan: 0 })).rejects.toThrow(/maxBarsPerPlan must be a whole number >= 1, got 0/);
+    await expect(detectEventsBatch([], [withPlan], { maxBarsPerPlan: 0 })).rejects.toThrow(/detectEventsBatch: expected `maxBarsPerPlan` to be a whole number >= 1, got `0` \(number\)/);
     expect(await detectEventsBatch([], [withPlan])).toEqual([]);
   });
 });

@@ -29,7 +29,7 @@ describe('batchBySymbols', () => {
   });
 
   it('validates size', () => {
-    expect(() => batchBySymbols(0)).toThrow('got 0 (number)');
-    expect(() => batchBySymbols(Number.NaN)).toThrow('got NaN (number)');
+    expect(() => batchBySymbols(0)).toThrow('got `0` (number)');
+    expect(() => batchBySymbols(Number.NaN)).toThrow('got `NaN` (number)');
   });
 });

@@ -66,8 +66,8 @@ describe('downsampleQuotes', () => {
   it('validates hz and derives bucket widths', () => {
     expect(bucketNsForHz(10)).toBe(100_000_000n);
     expect(bucketNsForHz(3)).toBe(333_333_333n);
-    expect(() => downsampleQuotes(-1)).toThrow('got -1 (number)');
-    expect(() => downsampleQuotes(Number.NaN)).toThrow('got NaN (number)');
+    expect(() => downsampleQuotes(-1)).toThrow('got `-1` (number)');
+    expect(() => downsampleQuotes(Number.NaN)).toThrow('got `NaN` (number)');
   });
 
   it('property: any split into pages gives downsample(whole list); output ≤ one held quote behind', async () => {

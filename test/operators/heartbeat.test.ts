@@ -31,6 +31,6 @@ describe('heartbeat', () => {
   });
 
   it('rejects a non-positive interval with the bad value in the message', () => {
-    expect(() => heartbeat(() => {}, 0)).toThrow(/got 0 \(number\)/);
+    expect(() => heartbeat(() => {}, 0)).toThrow(/got `0` \(number\)/);
   });
 });

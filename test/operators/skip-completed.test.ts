@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TestScheduler } from 'rxjs/testing';
 import { skipCompleted } from '../../src/operators/skip-completed.js';
+import { InputError } from '../../src/errors.js';
 
 const scheduler = (): TestScheduler => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 
@@ -28,6 +29,6 @@ describe('skipCompleted', () => {
   });
 
   it('requires a key function with a set', () => {
-    expect(() => skipCompleted(new Set<string>(), undefined as unknown as (x: string) => string)).toThrow(TypeError);
+    expect(() => skipCompleted(new Set<string>(), undefined as unknown as (x: string) => string)).toThrow(InputError);
   });
 });

@@ -30,9 +30,9 @@ describe('stridePartition', () => {
   });
 
   it('validates n, naming value and type', () => {
-    expect(() => stridePartition(0, () => 0)).toThrow('got 0 (number)');
-    expect(() => stridePartition(2.5, () => 0)).toThrow('got 2.5 (number)');
-    expect(() => stridePartition('4' as unknown as number, () => 0)).toThrow('got 4 (string)');
+    expect(() => stridePartition(0, () => 0)).toThrow('got `0` (number)');
+    expect(() => stridePartition(2.5, () => 0)).toThrow('got `2.5` (number)');
+    expect(() => stridePartition('4' as unknown as number, () => 0)).toThrow('got `"4"` (string)');
   });
 
   it('property: partitions are a disjoint cover, order kept in each, key = index mod n', async () => {

@@ -113,7 +113,7 @@ describe('pullMap', () => {
 
   it('completes on an empty source and validates concurrency', async () => {
     await expect(lastValueFrom(pullMap([], (x: number) => of(x), 1).pipe(toArray()))).resolves.toEqual([]);
-    expect(() => pullMap([], (x: number) => of(x), 0)).toThrow(/got 0 \(number\)/);
+    expect(() => pullMap([], (x: number) => of(x), 0)).toThrow(/got `0` \(number\)/);
     expect(() => pullMap([], (x: number) => of(x), 1.5)).toThrow(/1\.5/);
   });
 

@@ -6,7 +6,6 @@
  *
  * @example
  * ```ts
- * import { wholeNumber } from './options.js';
  * wholeNumber('pullMap', 'concurrency', 0);
  * // throws InputError: pullMap: expected `concurrency` to be a whole number >= 1, got `0` (number)
  * ```

@@ -13,15 +13,7 @@ const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
 
 /** The bar columns both a symbol's prepared bars and a plan's buffers hold, one entry per bar. */
-interface BarColumnArrays {
-  readonly t: Float64Array;
-  readonly o: Float64Array;
-  readonly h: Float64Array;
-  readonly l: Float64Array;
-  readonly c: Float64Array;
-  readonly v: Float64Array;
-  readonly vw: Float64Array;
-  readonly n: Float64Array;
+interface BarColumnArrays extends Readonly<Record<'t' | 'o' | 'h' | 'l' | 'c' | 'v' | 'vw' | 'n', Float64Array>> {
   /** NY date as YYYYMMDD. */
   readonly day: Int32Array;
   /** NY minute of the day. */

@@ -285,23 +285,23 @@ export function instrumentFs(base: FsLayer, hook: (call: FsCall) => FsHookResult
       ins.before({ op: 'link', path: existing, path2: newPath });
       await base.link(existing, newPath);
     },
-    async unlink(path) {
-      ins.before({ op: 'unlink', path });
-      await base.unlink(path);
-    },
-    async readdir(path) {
-      ins.before({ op: 'readdir', path });
-      return base.readdir(path);
-    },
-    async stat(path) {
-      ins.before({ op: 'stat', path });
-      return base.stat(path);
-    },
-    async fsyncDir(path) {
-      ins.before({ op: 'fsyncDir', path });
-      await base.fsyncDir(path);
-    },
+    unlink: onePathOp(ins, base, 'unlink'),
+    readdir: onePathOp(ins, base, 'readdir'),
+    stat: onePathOp(ins, base, 'stat'),
+    fsyncDir: onePathOp(ins, base, 'fsyncDir'),
   };
+}
+
+/** The operations that take one path and nothing else. */
+type OnePathOp = 'unlink' | 'readdir' | 'stat' | 'fsyncDir';
+
+/** `base[op]` seen by the instrument first: the hook runs, then the operation. */
+function onePathOp<K extends OnePathOp>(ins: FsInstrument, base: FsLayer, op: K): FsLayer[K] {
+  const call = base[op] as (path: string) => ReturnType<FsLayer[K]>;
+  return (async (path: string) => {
+    ins.before({ op, path });
+    return call.call(base, path);
+  }) as FsLayer[K];
 }
 
 export { errnoCode };

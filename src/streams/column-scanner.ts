@@ -638,12 +638,8 @@ class Scanner {
     this.ws();
     const b = this.b;
     const s = this.pos;
-    let p = s;
-    let neg = false;
-    if (b[p] === 0x2d) {
-      neg = true;
-      p++;
-    }
+    const neg = b[s] === 0x2d;
+    let p = neg ? s + 1 : s;
     let m = 0;
     let digits = 0;
     let frac = 0;
@@ -699,12 +695,8 @@ class Scanner {
     this.ws();
     const b = this.b;
     const s = this.pos;
-    let p = s;
-    let neg = false;
-    if (b[p] === 0x2d) {
-      neg = true;
-      p++;
-    }
+    const neg = b[s] === 0x2d;
+    let p = neg ? s + 1 : s;
     const d0 = p;
     // Up to 15 digits are exact in one double; the rest are added on two 32-bit halves.
     let a = 0;

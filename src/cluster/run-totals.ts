@@ -6,8 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { listJournals, SLOT_HEARTBEAT_RE } from '../run-folder/index.js';
-import { loadJournal, scanWindowJournal } from '../sinks/index.js';
+import { readRunFolder, SLOT_HEARTBEAT_RE } from '../run-folder/index.js';
 import { heartbeatFiles } from '../ops/hosts-view.js';
 import { SLOT_BASE } from './layout.js';
 
@@ -91,38 +90,34 @@ export async function waitForFinalBeats(outDir: string, sinceMs: number, ownSlot
   }
 }
 
-/** Every cluster slot of the run folder (numbers above {@link SLOT_BASE}), sorted by slot. */
+/**
+ * Every cluster slot of the run folder (numbers above {@link SLOT_BASE}), sorted by slot: what the
+ * run-folder model counts as committed (its duplicate rule: the first line of an item commits it),
+ * attributed to the slot whose journal holds that line. A window re-delivered by BullMQ and
+ * journaled by two slots counts once, for the first.
+ */
 export async function slotTotals(outDir: string): Promise<SlotTotals[]> {
-  const journals = await listJournals(outDir);
   const rows = new Map<number, { symbols: number; windows: number; trades: number; quotes: number; failed: number }>();
   const row = (slot: number) => {
     let r = rows.get(slot);
     if (!r) rows.set(slot, (r = { symbols: 0, windows: 0, trades: 0, quotes: 0, failed: 0 }));
     return r;
   };
-  for (const j of journals.detect) {
-    if (j.index <= SLOT_BASE) continue;
-    const r = row(j.index);
-    for (const e of (await loadJournal<{ symbols?: unknown }>(j.path)).entries) r.symbols += Array.isArray(e.symbols) ? e.symbols.length : 0;
+  const model = await readRunFolder(outDir, {
+    observer: {
+      onDetectLine: (file, line, _where, fold) => {
+        if (file.index > SLOT_BASE) row(file.index).symbols += line.symbols.length - fold.repeatedSymbols.length;
+      },
+    },
+  });
+  for (const w of model.ingest.windows.values()) {
+    if (!w || w.journal <= SLOT_BASE) continue;
+    const r = row(w.journal);
+    r.windows++;
+    r.trades += w.trades;
+    r.quotes += w.quotes;
   }
-  // Every process's committed windows (one-host partitions too): a failure one of them retried later is not a failure.
-  const committed = new Set<string>();
-  for (const j of journals.ingest) {
-    const r = j.index > SLOT_BASE ? row(j.index) : undefined;
-    await scanWindowJournal(j.path, (l) => {
-      committed.add(l.event);
-      if (!r) return;
-      r.windows++;
-      r.trades += Number.isFinite(l.trades) ? l.trades : 0;
-      r.quotes += Number.isFinite(l.quotes) ? l.quotes : 0;
-    });
-  }
-  for (const j of journals.failed) {
-    if (j.index <= SLOT_BASE) continue;
-    const failed = new Set<string>();
-    for (const e of (await loadJournal<{ event?: unknown }>(j.path)).entries) if (typeof e.event === 'string' && !committed.has(e.event)) failed.add(e.event);
-    row(j.index).failed += failed.size;
-  }
+  for (const f of model.failures.values()) if (f.journal > SLOT_BASE) row(f.journal).failed++;
   const beats = await lastBeats(outDir);
   for (const slot of beats.keys()) if (slot > SLOT_BASE) row(slot);
   return [...rows.entries()]

@@ -132,6 +132,8 @@ export interface CommittedWindowLine {
   readonly trades: number;
   readonly quotes: number;
   readonly where: LineRef;
+  /** Index of the journal holding that line (`part-K.jsonl`: K; a cluster slot's K is > 1000). */
+  readonly journal: number;
 }
 
 /** Stage 2's committed windows, folded line by line with the first-line rule. */
@@ -147,11 +149,11 @@ export class IngestFold {
   /** @param detail keep each window's committing line (verify needs it; a count does not). */
   constructor(readonly detail = true) {}
 
-  /** Folds one line; returns the line that committed the event before, if this one is a repeat. */
-  add(line: { readonly event: string; readonly symbol: string; readonly trades: number; readonly quotes: number }, where: LineRef): { readonly repeatOf: CommittedWindowLine | null | undefined } {
+  /** Folds one line of journal `journal`; returns the line that committed the event before, if this one is a repeat. */
+  add(line: { readonly event: string; readonly symbol: string; readonly trades: number; readonly quotes: number }, where: LineRef, journal: number): { readonly repeatOf: CommittedWindowLine | null | undefined } {
     this.lines++;
     if (this.windows.has(line.event)) return { repeatOf: this.windows.get(line.event) };
-    this.windows.set(line.event, this.detail ? { symbol: line.symbol, trades: line.trades, quotes: line.quotes, where } : null);
+    this.windows.set(line.event, this.detail ? { symbol: line.symbol, trades: line.trades, quotes: line.quotes, where, journal } : null);
     this.trades += line.trades;
     this.quotes += line.quotes;
     return { repeatOf: undefined };
@@ -162,20 +164,23 @@ export class IngestFold {
   }
 }
 
+/** A permanent failure (the last line naming the event) and the index of the journal holding it. */
+export type OpenFailure = WindowFailureLine & { readonly journal: number };
+
 /** Permanent failures: the last line of an event wins; {@link open} drops the committed ones. */
 export class FailureFold {
-  readonly #byEvent = new Map<string, WindowFailureLine>();
+  readonly #byEvent = new Map<string, OpenFailure>();
   lines = 0;
 
-  add(line: WindowFailureLine): void {
+  add(line: WindowFailureLine, journal: number): void {
     this.lines++;
     this.#byEvent.delete(line.event); // re-insert: iteration order is the order of the last lines
-    this.#byEvent.set(line.event, line);
+    this.#byEvent.set(line.event, { ...line, journal });
   }
 
   /** The failures whose event no journal commits. */
-  open(committed: { has(event: string): boolean }): Map<string, WindowFailureLine> {
-    const out = new Map<string, WindowFailureLine>();
+  open(committed: { has(event: string): boolean }): Map<string, OpenFailure> {
+    const out = new Map<string, OpenFailure>();
     for (const [e, f] of this.#byEvent) if (!committed.has(e)) out.set(e, f);
     return out;
   }
@@ -205,7 +210,7 @@ export interface RunFolderModel {
   readonly detect: DetectFold;
   readonly ingest: IngestFold;
   /** Permanent failures of windows no journal commits (last failure line wins). */
-  readonly failures: ReadonlyMap<string, WindowFailureLine>;
+  readonly failures: ReadonlyMap<string, OpenFailure>;
   /** Failure lines read (repeats included). */
   readonly failureLines: number;
   /** Journals with a torn last line, and every corrupt line before the last. */
@@ -284,7 +289,7 @@ class ModelReader {
     await this.scan(f, 'ingest', (v, where) => {
       const l = asWindowLine(v);
       if (!l) return false;
-      const { repeatOf } = this.ingest.add(l, where);
+      const { repeatOf } = this.ingest.add(l, where, f.index);
       this.observer.onWindowLine?.(l.event, where, repeatOf);
       return true;
     });
@@ -294,7 +299,7 @@ class ModelReader {
     await this.scan(f, 'failed', (v) => {
       const l = asFailureLine(v);
       if (!l) return false;
-      this.failures.add(l);
+      this.failures.add(l, f.index);
       return true;
     });
   }

@@ -11,7 +11,7 @@ import { AuthError, HttpError } from '../errors.js';
 import type { RunLogs } from '../log.js';
 import { fetchMinuteBars } from '../pipeline/detect-stage.js';
 import { fetchQuotes, fetchTrades } from '../pipeline/ingest-stage.js';
-import { HEARTBEAT_VERSION } from '../progress/heartbeat.js';
+import { HEARTBEAT_VERSION, type SlotBeatFields } from '../progress/heartbeat.js';
 import { quotesFrame, tradesFrame, type ShardWriter, type WindowWriter } from '../sinks/index.js';
 import type { PolygonClient } from '../streams/polygon-client.js';
 import type { EventRow } from '../types.js';
@@ -58,11 +58,11 @@ export class SlotHeartbeat {
       this.#prev = { at: now, ok: m.ok };
     }
     const c = this.counts;
-    const common = {
+    const common: SlotBeatFields & { readonly v: number } = {
       v: HEARTBEAT_VERSION,
       host: this.host,
       slot: this.slot,
-      ...(ended ? { ended } : {}),
+      ...(ended ? { ended: true as const } : {}),
       requests: m.requests,
       ok: m.ok,
       rateLimited: m.rateLimited,

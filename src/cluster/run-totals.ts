@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { readRunFolder, SLOT_HEARTBEAT_RE } from '../run-folder/index.js';
 import { heartbeatFiles } from '../ops/hosts-view.js';
+import { readSlotBeat, type SlotBeat } from '../progress/heartbeat.js';
 import { SLOT_BASE } from './layout.js';
 
 /** One slot (one worker process) of a cluster run. */
@@ -33,19 +34,7 @@ export interface SlotTotals {
   readonly ended: boolean;
 }
 
-interface SlotBeat {
-  host?: string;
-  pid?: number;
-  requests: number;
-  ok: number;
-  rateLimited: number;
-  lastBeatMs?: number;
-  ended: boolean;
-}
-
-const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
-
-/** The last line of each slot's heartbeat file (a torn last line is skipped). */
+/** The last line of each slot's heartbeat file (torn or foreign lines are skipped), by slot. */
 async function lastBeats(outDir: string): Promise<Map<number, SlotBeat>> {
   const beats = new Map<number, SlotBeat>();
   for (const file of await heartbeatFiles(outDir)) {
@@ -53,22 +42,14 @@ async function lastBeats(outDir: string): Promise<Map<number, SlotBeat>> {
     if (!m) continue;
     const lines = (await readFile(file, 'utf8').catch(() => '')).split('\n').filter((l) => l.trim() !== '');
     for (let i = lines.length - 1; i >= 0; i--) {
-      let h: Record<string, unknown>;
+      let beat: SlotBeat | undefined;
       try {
-        h = JSON.parse(lines[i]!) as Record<string, unknown>;
+        beat = readSlotBeat(JSON.parse(lines[i]!) as Record<string, unknown>);
       } catch {
         continue;
       }
-      const t = typeof h.time === 'string' ? Date.parse(h.time) : NaN;
-      beats.set(Number(m[1]), {
-        ...(typeof h.host === 'string' ? { host: h.host } : {}),
-        ...(typeof h.pid === 'number' ? { pid: h.pid } : {}),
-        requests: num(h.requests),
-        ok: num(h.ok),
-        rateLimited: num(h.rateLimited),
-        ...(Number.isFinite(t) ? { lastBeatMs: t } : {}),
-        ended: h.ended === true,
-      });
+      if (beat === undefined || beat.timeMs === undefined) continue;
+      beats.set(Number(m[1]), beat);
       break;
     }
   }
@@ -84,7 +65,7 @@ export async function waitForFinalBeats(outDir: string, sinceMs: number, ownSlot
   const until = Date.now() + maxMs;
   for (;;) {
     const beats = await lastBeats(outDir);
-    const running = [...beats].filter(([slot, b]) => slot !== ownSlot && !b.ended && b.lastBeatMs !== undefined && b.lastBeatMs >= sinceMs);
+    const running = [...beats].filter(([slot, b]) => slot !== ownSlot && !b.ended && b.timeMs !== undefined && b.timeMs >= sinceMs);
     if (running.length === 0 || Date.now() >= until) return;
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -124,7 +105,7 @@ export async function slotTotals(outDir: string): Promise<SlotTotals[]> {
     .sort((a, b) => a[0] - b[0])
     .map(([slot, r]) => {
       const b = beats.get(slot);
-      return { slot, host: b?.host, pid: b?.pid, ...r, requests: b?.requests ?? 0, ok: b?.ok ?? 0, rateLimited: b?.rateLimited ?? 0, lastBeatMs: b?.lastBeatMs, ended: b?.ended ?? false };
+      return { slot, host: b?.host, pid: b?.pid ?? undefined, ...r, requests: b?.requests ?? 0, ok: b?.ok ?? 0, rateLimited: b?.rateLimited ?? 0, lastBeatMs: b?.timeMs, ended: b?.ended ?? false };
     });
 }
 

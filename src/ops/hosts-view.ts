@@ -3,6 +3,8 @@
  * file (`logs/heartbeat.slot-K.ndjson`, lines carrying `host` and `slot`), so "who did what" is
  * the last line of each.
  */
+import { readSlotBeat } from '../progress/heartbeat.js';
+
 /** Every heartbeat file of a run folder: listed by the run-folder module (it knows the names). */
 export { heartbeatFiles } from '../run-folder/folder.js';
 
@@ -23,27 +25,26 @@ export interface HostRow {
   readonly skippedCommitted: number;
 }
 
-const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
-
 /** Rows for the heartbeat lines that come from cluster processes (those with a `slot`). */
 export function hostRows(lastLines: ReadonlyArray<Readonly<Record<string, unknown>> | null>): HostRow[] {
   const rows: HostRow[] = [];
-  for (const h of lastLines) {
-    if (!h || typeof h.slot !== 'number') continue;
+  for (const line of lastLines) {
+    const h = line ? readSlotBeat(line) : undefined;
+    if (!h) continue;
     const detect = h.stage === 'detect';
     rows.push({
       slot: h.slot,
-      host: String(h.host ?? '?'),
-      pid: typeof h.pid === 'number' ? h.pid : null,
-      stage: String(h.stage ?? '?'),
-      at: String(h.time ?? ''),
-      symbols: detect ? num(h.done) - num(h.failed) : 0,
-      windows: detect ? 0 : num(h.processed),
-      failed: num(h.failed),
-      requests: num(h.requests),
-      rateLimited: num(h.rateLimited),
-      reqPerSec: num(h.reqPerSec),
-      skippedCommitted: num(h.skippedCommitted),
+      host: h.host,
+      pid: h.pid,
+      stage: h.stage,
+      at: h.time,
+      symbols: detect ? h.done - h.failed : 0,
+      windows: detect ? 0 : h.processed,
+      failed: h.failed,
+      requests: h.requests,
+      rateLimited: h.rateLimited,
+      reqPerSec: h.reqPerSec,
+      skippedCommitted: h.skippedCommitted,
     });
   }
   return rows.sort((a, b) => a.slot - b.slot);

@@ -25,7 +25,7 @@
 import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bar, formatDuration, pausedText } from '../progress/format.js';
-import { parseHeartbeat as parseHeartbeatLine, type Heartbeat as HeartbeatLine } from '../progress/heartbeat.js';
+import { parseHeartbeat as parseHeartbeatLine, readSlotBeat, type Heartbeat as HeartbeatLine } from '../progress/heartbeat.js';
 import { InputError } from '../errors.js';
 import { CompactIdSet } from '../sinks/id-set.js';
 import { FAILED_JOURNAL_RE, lineItems, namesIn, PART_JOURNAL_RE, readLocks, stateDirs, WORKER_JOURNAL_RE } from '../run-folder/index.js';
@@ -199,9 +199,8 @@ export function parseHeartbeat(line: string): Heartbeat | undefined {
   if (!hb) return undefined;
   const plain = { ...hb, id: hb.stage === 'detect' ? hb.worker : hb.partition };
   if (!line.includes('"slot"')) return plain;
-  const r = JSON.parse(line) as Record<string, unknown>;
-  if (typeof r.slot !== 'number') return plain;
-  return { ...plain, id: r.slot, host: typeof r.host === 'string' ? r.host : '?', ended: r.ended === true };
+  const slot = readSlotBeat(JSON.parse(line) as Record<string, unknown>);
+  return slot ? { ...plain, id: slot.slot, host: slot.host, ended: slot.ended } : plain;
 }
 
 function prune(samples: Sample[], windowMs: number): void {

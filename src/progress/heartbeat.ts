@@ -241,3 +241,71 @@ export function parseHeartbeat(line: string): Heartbeat | undefined {
   }
   return undefined;
 }
+
+/**
+ * The fields a cluster worker process writes into each of its heartbeat lines
+ * (`logs/heartbeat.slot-K.ndjson`), beside the stage fields: written by the worker's
+ * `SlotHeartbeat`, read by `tail`, `status`/`report` (hosts view) and the cluster run's summary,
+ * all through {@link readSlotBeat}.
+ */
+export interface SlotBeatFields {
+  readonly host: string;
+  readonly slot: number;
+  /** Only on the process's last line: it finished (tail shows it done, not stalled). */
+  readonly ended?: true;
+  readonly requests: number;
+  /** 2xx answers. */
+  readonly ok: number;
+  readonly rateLimited: number;
+  readonly reqPerSec: number;
+  readonly rate: number;
+  readonly quota: number;
+  /** Re-delivered jobs this process found already committed (another process had done them). */
+  readonly skippedCommitted: number;
+  readonly rssMB: number;
+}
+
+/** A cluster slot's heartbeat line as its readers see it (missing numbers read as 0). */
+export interface SlotBeat {
+  readonly host: string;
+  readonly slot: number;
+  readonly pid: number | null;
+  readonly ended: boolean;
+  readonly stage: string;
+  /** The line's ISO time as written, and as ms (undefined when it does not parse). */
+  readonly time: string;
+  readonly timeMs: number | undefined;
+  readonly requests: number;
+  readonly ok: number;
+  readonly rateLimited: number;
+  readonly reqPerSec: number;
+  readonly skippedCommitted: number;
+  /** Stage 1: symbols done (failed included) and failed; stage 2: windows processed and failed. */
+  readonly done: number;
+  readonly processed: number;
+  readonly failed: number;
+}
+
+/** The cluster fields of a parsed heartbeat line, or undefined for a one-host line (no numeric `slot`). */
+export function readSlotBeat(r: Readonly<Record<string, unknown>>): SlotBeat | undefined {
+  if (typeof r.slot !== 'number') return undefined;
+  const time = typeof r.time === 'string' ? r.time : '';
+  const t = Date.parse(time);
+  return {
+    host: typeof r.host === 'string' ? r.host : '?',
+    slot: r.slot,
+    pid: num(r.pid) ?? null,
+    ended: r.ended === true,
+    stage: typeof r.stage === 'string' ? r.stage : '?',
+    time,
+    timeMs: Number.isFinite(t) ? t : undefined,
+    requests: num(r.requests) ?? 0,
+    ok: num(r.ok) ?? 0,
+    rateLimited: num(r.rateLimited) ?? 0,
+    reqPerSec: num(r.reqPerSec) ?? 0,
+    skippedCommitted: num(r.skippedCommitted) ?? 0,
+    done: num(r.done) ?? 0,
+    processed: num(r.processed) ?? 0,
+    failed: num(r.failed) ?? 0,
+  };
+}

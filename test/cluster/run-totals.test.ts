@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { slotTotals } from '../../src/cluster/run-totals.js';
+import { hostRows } from '../../src/ops/hosts-view.js';
+import { readSlotBeat, type SlotBeatFields } from '../../src/progress/heartbeat.js';
 import { ensureRunSpec } from '../../src/sinks/index.js';
 
 let dir: string | undefined;
@@ -45,5 +47,19 @@ describe('slotTotals (the per-host lines of run --cluster)', () => {
     expect(rows.map((r) => r.slot)).toEqual([1001, 1002]);
     expect(pick(1001)).toEqual({ symbols: 2, windows: 2, trades: 15, quotes: 27, failed: 0 });
     expect(pick(1002)).toEqual({ symbols: 1, windows: 1, trades: 1, quotes: 2, failed: 1 });
+  });
+
+  it('a slot heartbeat line is read by one parser: the hosts view and the summary see the fields the worker wrote', () => {
+    const fields: SlotBeatFields = { host: 'h2', slot: 1002, ended: true, requests: 40, ok: 38, rateLimited: 2, reqPerSec: 9.5, rate: 25, quota: 25, skippedCommitted: 3, rssMB: 120 };
+    const ingest = { time: '2026-12-02T07:00:00.000Z', pid: 42, stage: 'ingest', processed: 17, failed: 1, ...fields };
+    const beat = readSlotBeat(ingest)!;
+    expect(beat).toMatchObject({ host: 'h2', slot: 1002, pid: 42, ended: true, stage: 'ingest', requests: 40, ok: 38, rateLimited: 2, processed: 17, failed: 1, skippedCommitted: 3 });
+    expect(beat.timeMs).toBe(Date.parse('2026-12-02T07:00:00.000Z'));
+    expect(readSlotBeat({ time: ingest.time, stage: 'ingest', processed: 3 })).toBeUndefined(); // a one-host line
+    const detect = { time: ingest.time, stage: 'detect', done: 9, failed: 2, ...fields, slot: 1001, host: 'h1' };
+    expect(hostRows([ingest, null, detect]).map((r) => [r.slot, r.host, r.stage, r.symbols, r.windows, r.failed])).toEqual([
+      [1001, 'h1', 'detect', 7, 0, 2],
+      [1002, 'h2', 'ingest', 0, 17, 1],
+    ]);
   });
 });

@@ -20,8 +20,14 @@ export interface SimStats {
   readonly repeatedCursors: number;
   /** Complete 200 responses. */
   readonly ok: number;
-  /** Complete 200 responses per whole second since `since` (index 0 = first second). */
+  /** Complete 200 responses per whole second since `since` (index 0 = first second), counted when each response ends. */
   readonly okPerSecond: readonly number[];
+  /**
+   * Requests received per whole second since `since`, by the server's clock when each arrived
+   * (refused ones included): the client's pacing as the server sees it, without the noise of
+   * response times that `okPerSecond` carries.
+   */
+  readonly requestsPerSecond: readonly number[];
 }
 
 export class StatsRecorder {
@@ -36,9 +42,18 @@ export class StatsRecorder {
   private repeatedCursors = 0;
   private ok = 0;
   private okPerSecond: number[] = [];
+  private requestsPerSecond: number[] = [];
 
   request(): void {
     this.requests++;
+    this.countSecond(this.requestsPerSecond);
+  }
+
+  /** One more in the current whole second of `perSecond`. */
+  private countSecond(perSecond: number[]): void {
+    const sec = Math.floor((Date.now() - this.since) / 1000);
+    while (perSecond.length <= sec) perSecond.push(0);
+    perSecond[sec]!++;
   }
 
   status(code: number): void {
@@ -68,9 +83,7 @@ export class StatsRecorder {
 
   completedOk(): void {
     this.ok++;
-    const sec = Math.floor((Date.now() - this.since) / 1000);
-    while (this.okPerSecond.length <= sec) this.okPerSecond.push(0);
-    this.okPerSecond[sec]!++;
+    this.countSecond(this.okPerSecond);
   }
 
   snapshot(): SimStats {
@@ -86,6 +99,7 @@ export class StatsRecorder {
       repeatedCursors: this.repeatedCursors,
       ok: this.ok,
       okPerSecond: [...this.okPerSecond],
+      requestsPerSecond: [...this.requestsPerSecond],
     };
   }
 
@@ -101,5 +115,6 @@ export class StatsRecorder {
     this.repeatedCursors = 0;
     this.ok = 0;
     this.okPerSecond = [];
+    this.requestsPerSecond = [];
   }
 }

@@ -165,7 +165,16 @@ describe('bad inputs (real CLI)', () => {
       // The refused process must not have taken or removed the holder's lock (detect's or, if the
       // holder got that far, ingest's), nor consolidated behind the holder's back.
       const lock = /(\S+\.lock) is locked/.exec(msg)![1]!;
-      expect(JSON.parse(readFileSync(lock, 'utf8')).pid).toBe(holder.pid);
+      let heldBy: number | undefined;
+      try {
+        heldBy = (JSON.parse(readFileSync(lock, 'utf8')) as { pid: number }).pid;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+      if (heldBy !== undefined) expect(heldBy).toBe(holder.pid);
+      // Gone: the holder itself finished that stage and released it (under load the refused process
+      // can take longer than the holder's stage 1); its output says it moved on.
+      else expect(holder.stdout() + holder.stderr()).toMatch(/consolidated \d+ events|ingest: /);
     } finally {
       holder.child.kill('SIGKILL');
       await holder.done;

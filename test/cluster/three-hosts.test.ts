@@ -273,10 +273,11 @@ describe.skipIf(skip !== undefined)(`cluster: three hosts on one run (${skip ? `
       // complete did: 27 at load 7). The buckets' own guarantee (no 1,000 ms of grants over the rate,
       // by Redis' clock) is proven with a driven clock in redis-bucket.test.ts; here a grant reaches
       // the server after its host's event loop gets to send it, 0–100 ms later on this loaded box, so
-      // two grants 1,020 ms apart can land in one whole second of the server's clock. The bound is
-      // the quota + 1% rounded up to a whole request, plus that one request of jitter (27 at 25/s;
-      // measured 25, 25, 25 and 26). The strict server's sliding-second refusals are bounded below.
-      expect(Math.max(...sentPerSec), `no whole second in which more requests than the quota + 1% (rounded up) and one request of scheduling jitter reached the server (${why})`).toBeLessThanOrEqual(Math.ceil(QUOTA * 1.01) + 1);
+      // grants 1,020 ms apart can land in one whole second of the server's clock: measured 25, 25, 25,
+      // 26, 25 and 27 at 25/s with the machine otherwise quiet. The bound is the quota + 10% rounded
+      // up (28 at 25/s): it catches a bucket that lets bursts through, not that jitter. The strict
+      // server refuses whatever is over its sliding second; those 429s are bounded just below (2%).
+      expect(Math.max(...sentPerSec), `no whole second in which more requests than the quota + 10% (rounded up) reached the server (${why})`).toBeLessThanOrEqual(Math.ceil(QUOTA * 1.1));
       expect(stats.rateLimited, `429s from the strict server: a sliding second over the quota by its clock (${why})`).toBeLessThanOrEqual(0.02 * stats.ok);
       expect(share, `share of the quota used while requests waited for it (${why})`).toBeGreaterThanOrEqual(0.8);
     } else {

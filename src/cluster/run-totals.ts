@@ -84,20 +84,22 @@ export async function slotTotals(outDir: string): Promise<SlotTotals[]> {
     if (!r) rows.set(slot, (r = { symbols: 0, windows: 0, trades: 0, quotes: 0, failed: 0 }));
     return r;
   };
+  // Summed as the model folds each line (no per-window objects kept: windowDetail false).
   const model = await readRunFolder(outDir, {
+    windowDetail: false,
     observer: {
       onDetectLine: (file, line, _where, fold) => {
         if (file.index > SLOT_BASE) row(file.index).symbols += line.symbols.length - fold.repeatedSymbols.length;
       },
+      onWindowLine: (_event, _where, repeatOf, line, file) => {
+        if (repeatOf !== undefined || file.index <= SLOT_BASE) return;
+        const r = row(file.index);
+        r.windows++;
+        r.trades += line.trades;
+        r.quotes += line.quotes;
+      },
     },
   });
-  for (const w of model.ingest.windows.values()) {
-    if (!w || w.journal <= SLOT_BASE) continue;
-    const r = row(w.journal);
-    r.windows++;
-    r.trades += w.trades;
-    r.quotes += w.quotes;
-  }
   for (const f of model.failures.values()) if (f.journal > SLOT_BASE) row(f.journal).failed++;
   const beats = await lastBeats(outDir);
   for (const slot of beats.keys()) if (slot > SLOT_BASE) row(slot);

@@ -336,7 +336,7 @@ class Reconciler {
       for (const b of j.bad) r.dropped.push({ journal, line: b.line, item: '-', reason: b.reason });
       for (const { line, value: l } of j.good) {
         const d = onDisk.get(l.event);
-        const { repeatOf } = lines.add(l, `${f.name}:${line}`, f.index);
+        const { repeatOf } = lines.add(l, `${f.name}:${line}`);
         const dropReason = repeatOf !== undefined ? 'repeats an event journaled earlier' : !d || d.symbol !== l.symbol ? (broken.get(l.event) ?? 'window files are gone') : undefined;
         if (dropReason !== undefined || !d) {
           r.dropped.push({ journal, line, item: l.event, reason: dropReason ?? 'window files are gone' });

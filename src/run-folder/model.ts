@@ -30,7 +30,7 @@ import type { StoredRunSpec } from './run-spec.js';
 import { SHARD_FILE_RE, shardsRoot, WORKER_DIR_RE } from './layout.js';
 import { listJournals, namesIn, openRunFolder, readLocks, type JournalFile, type JournalFiles, type LockState, type ReadLocksOptions } from './folder.js';
 import { streamJournal, type JournalScan } from './journal-reader.js';
-import { asFailureLine, asShardLine, asWindowLine, type ShardJournalLine, type WindowFailureLine } from './lines.js';
+import { asFailureLine, asShardLine, asWindowLine, type ShardJournalLine, type WindowFailureLine, type WindowJournalLine } from './lines.js';
 
 /** Where a line is: `worker-0.jsonl:12`. */
 export type LineRef = string;
@@ -132,8 +132,6 @@ export interface CommittedWindowLine {
   readonly trades: number;
   readonly quotes: number;
   readonly where: LineRef;
-  /** Index of the journal holding that line (`part-K.jsonl`: K; a cluster slot's K is > 1000). */
-  readonly journal: number;
 }
 
 /** Stage 2's committed windows, folded line by line with the first-line rule. */
@@ -149,11 +147,11 @@ export class IngestFold {
   /** @param detail keep each window's committing line (verify needs it; a count does not). */
   constructor(readonly detail = true) {}
 
-  /** Folds one line of journal `journal`; returns the line that committed the event before, if this one is a repeat. */
-  add(line: { readonly event: string; readonly symbol: string; readonly trades: number; readonly quotes: number }, where: LineRef, journal: number): { readonly repeatOf: CommittedWindowLine | null | undefined } {
+  /** Folds one line; returns the line that committed the event before, if this one is a repeat. */
+  add(line: { readonly event: string; readonly symbol: string; readonly trades: number; readonly quotes: number }, where: LineRef): { readonly repeatOf: CommittedWindowLine | null | undefined } {
     this.lines++;
     if (this.windows.has(line.event)) return { repeatOf: this.windows.get(line.event) };
-    this.windows.set(line.event, this.detail ? { symbol: line.symbol, trades: line.trades, quotes: line.quotes, where, journal } : null);
+    this.windows.set(line.event, this.detail ? { symbol: line.symbol, trades: line.trades, quotes: line.quotes, where } : null);
     this.trades += line.trades;
     this.quotes += line.quotes;
     return { repeatOf: undefined };
@@ -199,7 +197,8 @@ export interface ModelObserver {
   readonly onJournal?: (file: JournalFile, scan: JournalScan) => void;
   readonly onMisshapen?: (l: MisshapenLine) => void;
   readonly onDetectLine?: (file: JournalFile, line: ShardJournalLine, where: LineRef, fold: DetectLineFold) => void;
-  readonly onWindowLine?: (event: string, where: LineRef, repeatOf: CommittedWindowLine | null | undefined) => void;
+  /** After each stage-2 line; `repeatOf` undefined: this line commits the window. */
+  readonly onWindowLine?: (event: string, where: LineRef, repeatOf: CommittedWindowLine | null | undefined, line: WindowJournalLine, file: JournalFile) => void;
 }
 
 /** The read model of a run folder. */
@@ -289,8 +288,8 @@ class ModelReader {
     await this.scan(f, 'ingest', (v, where) => {
       const l = asWindowLine(v);
       if (!l) return false;
-      const { repeatOf } = this.ingest.add(l, where, f.index);
-      this.observer.onWindowLine?.(l.event, where, repeatOf);
+      const { repeatOf } = this.ingest.add(l, where);
+      this.observer.onWindowLine?.(l.event, where, repeatOf, l, f);
       return true;
     });
   }

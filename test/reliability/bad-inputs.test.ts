@@ -155,7 +155,9 @@ describe('bad inputs (real CLI)', () => {
 
   it('a second process on the same partitions → exit 2 naming the holder pid and host', async () => {
     const out = outOf('locked');
-    const args = ['run', '--universe', join(dir, 'ok.txt'), '--from', '2024-03-04', '--to', '2024-03-08', '--out', out, '--no-progress', '--base-url', slowSim.url, '--api-key', 'k', '--workers', '1', '--rate', '2/s'];
+    // 6 requests a minute: the holder's stage 1 (2 symbols) lasts >= 10 s, so it still holds its lock
+    // when the second process starts, even on a loaded machine (at 2/s it could finish stage 1 first).
+    const args = ['run', '--universe', join(dir, 'ok.txt'), '--from', '2024-03-04', '--to', '2024-03-08', '--out', out, '--no-progress', '--base-url', slowSim.url, '--api-key', 'k', '--workers', '1', '--rate', '6/min'];
     const holder = spawnCli(args, { timeoutMs: 120_000 });
     try {
       await holder.waitFor(/detect: \d+ symbols owned/, 60_000);

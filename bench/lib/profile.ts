@@ -22,6 +22,7 @@ export interface ProfileEntry {
   readonly share: number;
 }
 
+/** One thread's profile, reduced like the whole. */
 export interface ThreadProfile {
   /** The profile's file name (main thread first, then workers by thread id). */
   readonly file: string;

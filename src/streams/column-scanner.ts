@@ -7,8 +7,8 @@
  * parsed with the exact fast path (integer mantissa below 2^53 divided by an exact power of ten is
  * correctly rounded, so it equals JSON.parse), anything else falls back to `Number()` on the token.
  * Unknown fields of any shape are skipped. Quotes are downsampled while they are read: a quote in
- * the same epoch-aligned bucket as the previous one overwrites it in place, so dropped rows never
- * become rows. The top-level `status`, `request_id`, `next_url`, `resultsCount` and whether
+ * the same epoch-aligned bucket as the previous one marks that one dropped, and the page's kept
+ * rows are compacted once at its end (no object, and no row copied per dropped quote). The top-level `status`, `request_id`, `next_url`, `resultsCount` and whether
  * `results` was present (and the `error`/`message` text) are surfaced for the page-status rule (src/streams/http/page-status.ts).
  * Malformed or truncated bytes throw {@link ProtocolError} (retryable). A row that is valid JSON but
  * cannot be stored (an integer beyond Int64, a fraction or a string where an integer belongs, a

@@ -43,7 +43,9 @@ export interface KernelBatchEntry {
 
 /**
  * Events of the kernel's detectors for each entry, in input order (unsorted within a symbol). The
- * symbols run one after another; the event loop gets a turn after each {@link SLICE_BARS} bars.
+ * symbols run one after another; the event loop gets a turn inside a symbol every
+ * {@link SLICE_BARS} bars and between symbols once {@link SLICE_BARS} bars have run since the last
+ * turn (so at most about two slices, ~20–40 ms, run without one).
  */
 export async function kernelEventsBatch(batch: readonly KernelBatchEntry[], detectors: readonly KernelDetector[]): Promise<EventRow[][]> {
   const kernel = new BuiltinKernel(detectors);

@@ -51,8 +51,10 @@ interface ScanState {
   readonly bars: readonly Bar[];
   readonly symbol: string;
   readonly kernel: BuiltinKernel;
-  /** Prepare's read order, or undefined for input order (then `fast`). */
+  /** Prepare's read order, or undefined for input order. */
   readonly order: Uint32Array | undefined;
+  /** Optimistic first read in input order: stop at the first `t` not above the previous one. */
+  readonly fast: boolean;
   readonly clock: DayClock;
   /** [previous t, day's sum of vw × v, day's sum of v]. */
   readonly sums: Float64Array;
@@ -63,14 +65,13 @@ const UNSORTED = -1;
 /**
  * Scans bars [from, to) of `s` (in prepare's order), feeding the kernel. A plain function over a
  * slice rather than a generator: V8 boxes the doubles a generator keeps, garbage at every bar.
- * Without `order` it returns UNSORTED at the first bar whose `t` does not exceed the previous one
- * (the caller then rescans in prepare's sort order); otherwise `to`.
+ * With `fast` it returns UNSORTED at the first bar whose `t` does not exceed the previous one
+ * (the caller then rescans in prepare's order); otherwise `to`.
  */
 function scanSlice(s: ScanState, from: number, to: number): number {
-  const { bars, symbol, order, clock } = s;
+  const { bars, symbol, order, clock, fast } = s;
   const k = s.kernel;
   const reg = k.reg;
-  const fast = order === undefined;
   let prevT = s.sums[0]!, cumPv = s.sums[1]!, cumV = s.sums[2]!;
   for (let j = from; j < to; j++) {
     const i = order === undefined ? j : order[j]!;
@@ -119,9 +120,9 @@ function scanSlice(s: ScanState, from: number, to: number): number {
  * Scans all of a symbol's bars in slices of {@link SLICE_BARS}, giving the event loop a turn
  * between slices. False when read in input order and found unsorted.
  */
-async function scan(bars: readonly Bar[], symbol: string, kernel: BuiltinKernel, order: Uint32Array | undefined): Promise<boolean> {
+async function scan(bars: readonly Bar[], symbol: string, kernel: BuiltinKernel, fast: boolean, order?: Uint32Array): Promise<boolean> {
   kernel.begin(symbol);
-  const s: ScanState = { bars, symbol, kernel, order, clock: new DayClock(), sums: new Float64Array([Number.NEGATIVE_INFINITY, 0, 0]) };
+  const s: ScanState = { bars, symbol, kernel, order, fast, clock: new DayClock(), sums: new Float64Array([Number.NEGATIVE_INFINITY, 0, 0]) };
   const len = bars.length;
   for (let from = 0; from < len; from += SLICE_BARS) {
     if (from > 0) await yieldToLoop();
@@ -140,13 +141,15 @@ export async function scanSymbol(bars: readonly Bar[], symbol: string, kernel: B
   if (!Array.isArray(bars)) throw new InputError(`${symbol}: bars must be an array, got ${String(bars)} (${typeof bars})`);
   let complete: boolean;
   try {
-    complete = await scan(bars, symbol, kernel, undefined);
+    complete = await scan(bars, symbol, kernel, true);
   } catch (err) {
     // Sorted input was read in prepare's order: its error stands. Unsorted input is read in sorted
     // order by prepare, which may meet a different bad bar first.
     if (isSorted(bars)) throw err;
     complete = false;
   }
-  if (!complete) await scan(bars, symbol, kernel, readOrder(bars, symbol));
+  // readOrder gives undefined when the bars are sorted after all (a lone bar with a NaN t): then
+  // this second scan in input order is prepare's, and it throws prepare's error.
+  if (!complete) await scan(bars, symbol, kernel, false, readOrder(bars, symbol));
   return kernel.rows;
 }

@@ -36,7 +36,7 @@ export interface KernelDetector {
 interface Parts {
   vwapBreak?: CooldownGate;
   flush?: { gate: CooldownGate; ratio: number; window: WindowMax };
-  spike?: { gate: CooldownGate; multiple: number; minDollarVolume: number; acrossDays: boolean; median: RollingMedian };
+  spike?: { gate: CooldownGate; multiple: number; minDollarVolume: number; acrossDays: boolean; window: RollingMedian };
   orb?: { gate: CooldownGate; rangeEnd: number };
 }
 
@@ -50,7 +50,7 @@ function partsOf(detectors: readonly KernelDetector[]): Parts {
       p.flush = { gate, ratio: spec.dropPct / 100, window: new WindowMax(spec.lookbackMinutes * MINUTE_MS, spec.lookbackMinutes + 1) };
     } else if (spec.kind === 'volume_spike') {
       const { multiple, minDollarVolume, acrossDays } = spec;
-      p.spike = { gate, multiple, minDollarVolume, acrossDays, median: new RollingMedian(spec.windowBars, spec.minBars) };
+      p.spike = { gate, multiple, minDollarVolume, acrossDays, window: new RollingMedian(spec.windowBars, spec.minBars) };
     } else p.orb = { gate, rangeEnd: RTH_START_MINUTE + spec.rangeMinutes };
   }
   return p;
@@ -92,7 +92,7 @@ export class BuiltinKernel {
     p.flush?.gate.reset();
     p.spike?.gate.reset();
     p.orb?.gate.reset();
-    p.spike?.median.clear();
+    p.spike?.window.clear();
   }
 
   /** The next bar opens NY day with regular close at minute `rthEnd` (780 on early closes). */
@@ -105,7 +105,7 @@ export class BuiltinKernel {
     this.orHigh = Number.NaN;
     this.orDone = false;
     p.flush?.window.clear();
-    if (p.spike !== undefined && !p.spike.acrossDays) p.spike.median.clear();
+    if (p.spike !== undefined && !p.spike.acrossDays) p.spike.window.clear();
   }
 
   /**
@@ -138,13 +138,20 @@ export class BuiltinKernel {
     if (high - c >= high * f.ratio && high > 0) this.emit(f.gate, c, r[REG_VWAP]!, ((high - c) / high) * 100);
   }
 
-  /** The median of the previous bars' volumes, then this bar's volume joins the window. */
+  /**
+   * Against the median of the previous bars' volumes, then this bar's volume joins the window.
+   * `v >= min × multiple` is necessary for `v >= median × multiple` (median >= min, multiple > 0,
+   * and rounding is monotonic), so the median is only computed for bars passing it.
+   */
   private spike(s: NonNullable<Parts['spike']>): void {
     const r = this.reg;
     const c = r[REG_C]!, v = r[REG_V]!;
-    s.median.step(r, REG_V);
-    const med = s.median.median;
-    if (med > 0 && v >= med * s.multiple && c * v >= s.minDollarVolume) this.emit(s.gate, c, r[REG_VWAP]!, v / med);
+    const w = s.window;
+    if (w.count >= w.minPeriods && c * v >= s.minDollarVolume && v >= w.min * s.multiple) {
+      const med = w.median();
+      if (med > 0 && v >= med * s.multiple) this.emit(s.gate, c, r[REG_VWAP]!, v / med);
+    }
+    w.push(r, REG_V);
   }
 
   /**

@@ -186,7 +186,18 @@ describe('the JS kernel gives the rows of the Polars plans', () => {
         expect(await outcome(detectEvents(bad, 'AAAA', builtinDetectors()))).toBe(want);
         expect(await outcome(detectEventsBatch([{ symbol: 'AAAA', bars: bad }], builtinDetectors()))).toBe(want);
       }),
-      { numRuns: 100, endOnFailure: true },
+      { numRuns: 500, endOnFailure: true },
     );
   }, 60_000);
+
+  test('a lone bar or a first bar with a bad t fails as in the Polars path (found by the property above)', async () => {
+    const good: Bar = { t: ny('2024-03-11', '10:00'), o: 10, h: 10, l: 10, c: 10, v: 1000, vw: 10, n: 1 };
+    const cases: Bar[][] = [[{ ...good, t: Number.NaN }], [{ ...good, t: undefined as unknown as number }], [{ ...good, t: Number.NaN }, good], [good, { ...good, t: good.t + 30 }]];
+    for (const bars of cases) {
+      const outcome = (p: Promise<unknown>) => p.then(() => 'resolved', (e: Error) => `${e.name}: ${e.message}`);
+      const want = await outcome(detectEventsPerSymbol(bars, 'AAAA', builtinDetectors()));
+      expect(want).toMatch(/InputError/);
+      expect(await outcome(detectEvents(bars, 'AAAA', builtinDetectors()))).toBe(want);
+    }
+  });
 });

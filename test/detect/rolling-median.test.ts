@@ -18,9 +18,10 @@ function kernelMedians(values: readonly number[], size: number, minPeriods: numb
   const m = new RollingMedian(size, minPeriods);
   const reg = new Float64Array(1);
   return values.map((x) => {
+    const median = m.median();
     reg[0] = x;
-    m.step(reg, 0);
-    return m.median;
+    m.push(reg, 0);
+    return median;
   });
 }
 
@@ -59,20 +60,52 @@ describe('RollingMedian', () => {
     expect(polarsMedians([...pair, 0], 2, 2)[2]).toBe(got[2]);
   });
 
-  test('fewer than minPeriods previous values: NaN; clear() restarts the window', () => {
+  test('fewer than minPeriods values: NaN; the minimum follows the window; clear() restarts it', () => {
     const m = new RollingMedian(3, 2);
     const reg = new Float64Array(1);
-    const seen: number[] = [];
-    for (const x of [5, 1, 9, 7]) {
+    const seen: [number, number][] = [];
+    for (const x of [5, 1, 9, 7, 8]) {
       reg[0] = x;
-      m.step(reg, 0);
-      seen.push(m.median);
+      m.push(reg, 0);
+      seen.push([m.median(), m.min]);
     }
-    expect(seen).toEqual([Number.NaN, Number.NaN, 3, 5]);
+    expect(seen).toEqual([
+      [Number.NaN, 5],
+      [3, 1],
+      [5, 1],
+      [7, 1],
+      [8, 7],
+    ]);
     m.clear();
-    expect(m.median).toBeNaN();
+    expect(m.median()).toBeNaN();
+    expect(m.min).toBeNaN();
     reg[0] = 4;
-    m.step(reg, 0);
-    expect(m.median).toBeNaN();
+    m.push(reg, 0);
+    expect([m.median(), m.min, m.count]).toEqual([Number.NaN, 4, 1]);
+  });
+
+  test('the minimum equals a brute-force minimum of the last size values', () => {
+    fc.assert(
+      fc.property(fc.array(value, { maxLength: 300 }), fc.integer({ min: 1, max: 40 }), (values, size) => {
+        const m = new RollingMedian(size, 1);
+        const reg = new Float64Array(1);
+        values.forEach((x, i) => {
+          reg[0] = x;
+          m.push(reg, 0);
+          const want = Math.min(...values.slice(Math.max(0, i + 1 - size), i + 1));
+          if (m.min !== want) throw new Error(`row ${i}: ${m.min} vs ${want}`);
+        });
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test('windows beyond 64 values (sorted natively) match Polars too', () => {
+    const values = Array.from({ length: 2000 }, (_, i) => ((i * 7919) % 1000) + (i % 3) * 0.1);
+    const got = kernelMedians(values, 500, 100);
+    const want = polarsMedians(values, 500, 100);
+    got.forEach((g, i) => {
+      if (!Object.is(g, want[i])) expect.fail(`row ${i}: ${g} vs ${want[i]}`);
+    });
   });
 });

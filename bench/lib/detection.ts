@@ -108,14 +108,20 @@ function fullGc(): () => void {
 
 const collect = fullGc();
 
+/** Idle time after the full collection, for V8's concurrent sweeping of the freed heap to finish. */
+const SETTLE_MS = 500;
+
 /**
- * Runs `f` and adds its wall and CPU seconds to `m`. A full collection first, untimed: making a
- * group's 2 M bars leaves ~400 MB of young objects to promote and mark, and whichever path ran
- * first after it paid for that (measured: the first path's CPU time doubled, most of it GC threads).
- * The path's own garbage is still collected inside its timing.
+ * Runs `f` and adds its wall and CPU seconds to `m`. A full collection and a short idle first,
+ * untimed: making a group's 2 M bars leaves ~400 MB of young objects to promote and mark, and
+ * whichever path ran first after it paid for that; right after a forced collection, its concurrent
+ * sweeping ran on the helper threads during the timing instead (measured on the kernel: 3.9–4.3 M
+ * bars per CPU-second without the idle, 5.6–7.0 M with 500 ms). The path's own garbage is still
+ * collected inside its timing.
  */
 async function timed<T>(m: { sec: number; cpu: number }, f: () => Promise<T>): Promise<T> {
   collect();
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
   const c0 = cpuSeconds();
   const t0 = performance.now();
   const r = await f();

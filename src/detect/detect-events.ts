@@ -30,8 +30,9 @@ export { DEFAULT_MAX_BARS_PER_PLAN, detectEventsBatch, type DetectBatchOptions, 
  * ```
  */
 export async function detectEvents(bars: readonly Bar[], symbol: string, detectors: readonly Detector[]): Promise<EventRow[]> {
-  validateDetectors(detectors);
+  // Symbol first, then detectors: the order of the checks (and so of the errors) before the kernel.
   validateSymbol(symbol);
+  validateDetectors(detectors);
   const { kernel, polars } = splitDetectors(detectors);
   if (kernel.length === 0) return detectEventsPerSymbol(bars, symbol, detectors);
   const rows = await kernelEvents(bars, symbol, kernel);

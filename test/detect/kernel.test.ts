@@ -190,9 +190,16 @@ describe('the JS kernel gives the rows of the Polars plans', () => {
     );
   }, 60_000);
 
-  test('a lone bar or a first bar with a bad t fails as in the Polars path (found by the property above)', async () => {
+  test('a lone bar or a first bar with a bad t, or bars that are not an array, fail as in the Polars path', async () => {
     const good: Bar = { t: ny('2024-03-11', '10:00'), o: 10, h: 10, l: 10, c: 10, v: 1000, vw: 10, n: 1 };
-    const cases: Bar[][] = [[{ ...good, t: Number.NaN }], [{ ...good, t: undefined as unknown as number }], [{ ...good, t: Number.NaN }, good], [good, { ...good, t: good.t + 30 }]];
+    const cases: Bar[][] = [
+      [{ ...good, t: Number.NaN }],
+      [{ ...good, t: undefined as unknown as number }],
+      [{ ...good, t: Number.NaN }, good],
+      [good, { ...good, t: good.t + 30 }],
+      null as unknown as Bar[],
+      'bars' as unknown as Bar[],
+    ];
     for (const bars of cases) {
       const outcome = (p: Promise<unknown>) => p.then(() => 'resolved', (e: Error) => `${e.name}: ${e.message}`);
       const want = await outcome(detectEventsPerSymbol(bars, 'AAAA', builtinDetectors()));

@@ -68,4 +68,20 @@ describe('the kernel yields to the event loop', () => {
     // Two slice boundaries at least: the event loop turned while the kernel was running.
     expect(turns - before).toBeGreaterThanOrEqual(2);
   }, 60_000);
+
+  test('each detectEvents call of a small symbol gives the event loop a turn before it resolves', async () => {
+    const bars = simMinuteBars(7, 'EQC', '2024-03-04', '2024-03-05');
+    expect(bars.length).toBeLessThan(65_536);
+    let turns = 0;
+    let done = false;
+    const tick = (): void => {
+      turns++;
+      if (!done) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const before = turns;
+    for (let i = 0; i < 5; i++) await detectEvents(bars, 'EQC', builtinDetectors());
+    done = true;
+    expect(turns - before).toBeGreaterThanOrEqual(5);
+  });
 });

@@ -1,18 +1,19 @@
 /**
  * The shared batch plan: the bars of several symbols in one frame (`sym`, `sym_day` columns), every
  * detector's `plan` part in ONE lazy query over it (each shared column computed once), finished by
- * one asynchronous `collect()` off the event loop. Only the candidate rows come back to JS.
+ * one asynchronous `collect()` off the event loop. Only the candidate rows come back to JS. With
+ * the default engine, {@link detectEventsBatch} hands the unmodified built-in detectors to the JS
+ * kernel (kernel-detect.ts) instead, and only the other detectors reach this plan.
  */
 import pl from 'nodejs-polars';
 import type { Bar, EventRow } from '../types.js';
-import { InputError } from '../errors.js';
 import { CooldownGate, sortEventRows } from './cooldown.js';
 import type { Detector, SharedPlanPart } from './detector.js';
 import { kernelEventsBatch, splitDetectors } from './kernel-detect.js';
 import { perSymbolPass } from './per-symbol-pass.js';
 import { acquireColumns, batchFrameAsync, prepareIntoAsync, preparedView, releaseColumns, type ColumnBuffer, type PreparedBars } from './prepare.js';
 import { validateDetectors, validateSymbol } from './validate.js';
-import { wholeNumber } from '../options.js';
+import { optionError, wholeNumber } from '../options.js';
 
 /** One symbol's bars, an entry of {@link detectEventsBatch}. */
 export interface SymbolBars {
@@ -182,7 +183,7 @@ async function runPlan(input: PlanInput, shared: readonly Detector[], fallback: 
 
 function engineOf(opts: DetectBatchOptions): DetectEngine {
   const e = opts.engine ?? 'auto';
-  if (e !== 'auto' && e !== 'polars') throw new InputError(`detectEventsBatch: engine must be 'auto' or 'polars', got ${String(e)} (${typeof e})`);
+  if (e !== 'auto' && e !== 'polars') throw optionError('detectEventsBatch', 'engine', "'auto' or 'polars'", e);
   return e;
 }
 
@@ -229,9 +230,9 @@ async function preparePlan(group: readonly SymbolBars[]): Promise<PlanInput> {
 }
 
 /**
- * The Polars path of a batch (unsorted rows, one list per entry): detectors with a `plan` part run in one shared lazy plan per group of symbols
- * (up to `maxBarsPerPlan` bars); detectors without one run their `candidates` per symbol (the
- * fallback pass). Both give the rows {@link detectEventsPerSymbol} gives. While Polars collects
+ * The Polars path of a batch (unsorted rows, one list per entry): detectors with a `plan` part run
+ * in one shared lazy plan per group of symbols (up to `maxBarsPerPlan` bars); detectors without one
+ * run their `candidates` per symbol (the fallback pass). Both give the rows {@link detectEventsPerSymbol} gives. While Polars collects
  * one plan on its threads, the next group's bars are prepared on the event loop (at most one plan
  * in flight).
  */

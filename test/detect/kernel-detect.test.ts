@@ -46,7 +46,7 @@ describe('runs mixing the kernel and Polars', () => {
     expect(await detectEventsBatch([{ symbol: 'EQA', bars }], builtinDetectors(), { engine: 'polars' })).toStrictEqual(want);
     const bad = detectEventsBatch([{ symbol: 'EQA', bars }], builtinDetectors(), { engine: 'gpu' as 'auto' });
     await expect(bad).rejects.toThrow(InputError);
-    await expect(bad).rejects.toMatchObject({ code: 'E_INPUT', message: expect.stringMatching(/engine must be 'auto' or 'polars', got gpu/) });
+    await expect(bad).rejects.toMatchObject({ code: 'E_INPUT', message: "detectEventsBatch: expected `engine` to be 'auto' or 'polars', got `\"gpu\"` (string)" });
   });
 });
 

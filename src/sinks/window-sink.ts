@@ -286,7 +286,7 @@ export async function loadIngestState(outDir: string, opts?: { readonly fs?: FsL
   try {
     names = await fs.readdir(dir);
   } catch (err) {
-    if (isNotFound(err)) return { completed: new CompactIdSet(), failed: new Map() };
+    if (isNotFound(err)) return { completed: new CompactIdSet(1024, undefined, true), failed: new Map() };
     throw toDiskError(err, 'listing', dir);
   }
   names.sort();

@@ -574,27 +574,45 @@ class CsvBatcher {
   }
 }
 
+/** Bytes read from a CSV manifest at a time (the buffer grows only for a longer line). */
+const CSV_CHUNK = 1 << 20;
+
 async function* readCsvBatches(path: string, batchRows: number, keys: ManifestKeys | undefined): AsyncGenerator<ManifestBatch> {
   const batcher = new CsvBatcher(path, new RowMaker(path, true, csvInstant), batchRows, keys);
-  const stream = createReadStream(path, { highWaterMark: 1 << 20 });
-  let rest: Buffer | undefined;
+  // One buffer, refilled in place: a read stream hands out a fresh 1 MiB Buffer per chunk (plus a
+  // concat per chunk boundary), 24 MB of a 24 MB file that only a later GC returns, which measured
+  // as +24 MB of peak RSS on a 572,850-line pass. The lines' bytes are only read during `line()`.
+  let buf: Buffer = Buffer.allocUnsafe(CSV_CHUNK);
+  let held = 0; // bytes of an unfinished line kept at the start of `buf`
+  const h = await open(path, 'r');
   try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      const buf = rest ? Buffer.concat([rest, chunk]) : chunk;
+    for (;;) {
+      if (held === buf.length) buf = grown(buf, held); // a line longer than the buffer
+      const { bytesRead } = await h.read(buf, held, buf.length - held, null);
+      if (bytesRead <= 0) break;
+      const end = held + bytesRead;
       let s = 0;
-      for (let e = buf.indexOf(0x0a, s); e >= 0; e = buf.indexOf(0x0a, s)) {
+      for (let e = buf.indexOf(0x0a, s); e >= 0 && e < end; e = buf.indexOf(0x0a, s)) {
         batcher.line(buf, s, e);
         s = e + 1;
       }
-      rest = s < buf.length ? buf.subarray(s) : undefined;
+      held = end - s;
+      buf.copyWithin(0, s, end);
       yield* batcher.ready.splice(0);
     }
-    if (rest) batcher.line(rest, 0, rest.length);
+    if (held > 0) batcher.line(buf, 0, held);
     batcher.end();
     yield* batcher.ready.splice(0);
   } finally {
-    stream.destroy();
+    await h.close();
   }
+}
+
+/** A buffer twice as long holding the first `used` bytes of `buf`. */
+function grown(buf: Buffer, used: number): Buffer {
+  const next = Buffer.allocUnsafe(buf.length * 2);
+  buf.copy(next, 0, 0, used);
+  return next;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { readU32, writeU32, type KeyPacker } from './key-packers.js';
 
 /**
  * A compact, exact set of ID strings (event IDs of committed windows, IDs seen in a manifest pass).
@@ -12,13 +13,11 @@ import { createHash } from 'node:crypto';
  * IDs made of characters above U+00FF (never produced by tickpipe; possible in an adopted tree)
  * are kept in a plain `Set` beside the pool.
  *
- * With `pack` (the committed set), an ID of the canonical shape `PREFIX_YYYYMMDD_HHMMSS_hhhhhhhh`
- * (src/streams/event-id.ts) is stored as a 14-byte record instead of its ~45 characters: the code
- * of `PREFIX` (symbol and event type) in a dictionary, the 14 stamp digits as one integer and the 8
- * hex digits as 32 bits ({@link packCanonicalId}). The record decodes to exactly the ID, so this is
- * not a hash: membership stays exact with no fallback needed. 572,850 committed IDs: 26 MB of pool
- * bytes become 8 MB. Every ID of that shape is packed (so a packable probe is compared with packed
- * entries only, any other with the raw ones).
+ * With a {@link KeyPacker} (src/sinks/key-packers.ts), a key of the packer's shape is stored as a
+ * short record that decodes to exactly its bytes: the code of its prefix in a dictionary beside the
+ * pool, and a packed tail. It is not a hash: membership stays exact with no fallback needed. The
+ * committed set's 572,850 canonical IDs: 26 MB of pool bytes become 8 MB. Every key of that shape is
+ * packed, so a packable probe is compared with packed entries only, any other with the raw ones.
  *
  * @example
  * ```ts
@@ -38,13 +37,17 @@ export class CompactIdSet {
   #table: Uint32Array;
   #wide = new Set<string>();
   readonly #hash: IdHash;
+  readonly #packer: KeyPacker | undefined;
   /** Pack mode: one bit per entry, set when the entry is a packed record (else its raw bytes). */
   #packed: Uint8Array | undefined;
-  /** Pack mode: the prefixes of packed IDs, by code (append-only: codes are stable). */
-  #prefixes: string[] = [];
-  readonly #prefixCode = new Map<string, number>();
-  /** The probe's packed record ({@link indexOf} packs it once, then compares bytes). */
-  readonly #probe = new Uint8Array(PACKED_BYTES);
+  /** Pack mode: the prefixes, a code being an entry number (append-only: stored codes keep their meaning). */
+  readonly #prefixSet: CompactIdSet | undefined;
+  /** Pack mode: the probe's record (a probe is packed once, then compared byte for byte). */
+  readonly #probe: Uint8Array;
+  /** Pack mode: a string key's bytes, for the byte-level packer. */
+  #keyBytes = new Uint8Array(64);
+  /** Pack mode: where the last probed key's prefix ended. */
+  #prefixEnd = -1;
   /**
    * Entries 0..persistedEntries-1 are the ones a file on disk holds in this order (the committed
    * index sets it when it loads or writes the set): entry numbers below it are stable across starts.
@@ -55,21 +58,19 @@ export class CompactIdSet {
    * @param expected IDs expected (sizes the first allocation; it grows as needed).
    * @param hash the 32-bit hash of the table; tests pass a tiny one to force collisions (the set
    * stays exact: a probe compares the full bytes).
-   * @param pack store canonical event IDs as 14-byte records (see the class comment).
+   * @param packer stores keys of its shape as short records (see the class comment).
    */
-  constructor(expected = 1024, hash: IdHash = hashString, pack = false) {
+  constructor(expected = 1024, hash: IdHash = hashString, packer?: KeyPacker) {
     const n = Math.max(16, Math.ceil(expected));
-    this.#pool = new Uint8Array(n * (pack ? PACKED_BYTES : 48));
+    this.#pool = new Uint8Array(n * (packer ? 4 + packer.maxTail : 48));
     this.#starts = new Uint32Array(n + 1);
     this.#hashes = new Uint32Array(n);
     this.#table = new Uint32Array(tableSizeFor(n));
     this.#hash = hash;
-    this.#packed = pack ? new Uint8Array((n >> 3) + 1) : undefined;
-  }
-
-  /** Whether canonical IDs are stored packed. */
-  get packs(): boolean {
-    return this.#packed !== undefined;
+    this.#packer = packer;
+    this.#packed = packer ? new Uint8Array((n >> 3) + 1) : undefined;
+    this.#prefixSet = packer ? new CompactIdSet(256) : undefined;
+    this.#probe = new Uint8Array(packer ? 4 + packer.maxTail : 0);
   }
 
   /**
@@ -83,7 +84,7 @@ export class CompactIdSet {
       hashes: this.#hashes.subarray(0, this.#count),
       table: this.#table,
       wide: [...this.#wide],
-      ...(this.#packed ? { packed: this.#packed.subarray(0, (this.#count >> 3) + 1), prefixes: this.#prefixes } : {}),
+      ...(this.#packed ? { packed: this.#packed.subarray(0, (this.#count >> 3) + 1), prefixes: [...this.#prefixSet!] } : {}),
     };
   }
 
@@ -92,17 +93,17 @@ export class CompactIdSet {
    * first `add` that needs room copies into larger arrays). The sections must come from a set built
    * with the same `hash`.
    */
-  static fromSections(s: IdSetSections, hash: IdHash = hashString): CompactIdSet {
-    const set = new CompactIdSet(16, hash, s.packed !== undefined);
+  static fromSections(s: IdSetSections, hash: IdHash = hashString, packer?: KeyPacker): CompactIdSet {
+    const set = new CompactIdSet(16, hash, packer);
     const count = s.hashes.length;
     if (s.starts.length !== count + 1 || s.starts[count] !== s.pool.length || s.table.length < 32 || (s.table.length & (s.table.length - 1)) !== 0 || count * 2 > s.table.length) {
       throw new RangeError('CompactIdSet.fromSections: inconsistent sections');
     }
+    if ((s.packed !== undefined) !== (packer !== undefined)) throw new RangeError('CompactIdSet.fromSections: packed sections need their packer');
     if (s.packed !== undefined) {
       if (s.packed.length !== (count >> 3) + 1 || s.prefixes === undefined) throw new RangeError('CompactIdSet.fromSections: inconsistent packed sections');
       set.#packed = s.packed;
-      set.#prefixes = [...s.prefixes];
-      s.prefixes.forEach((p, i) => set.#prefixCode.set(p, i));
+      for (const p of s.prefixes) if (!set.#prefixSet!.add(p)) throw new RangeError('CompactIdSet.fromSections: repeated prefix');
     }
     set.#pool = s.pool;
     set.#poolUsed = s.pool.length;
@@ -134,30 +135,51 @@ export class CompactIdSet {
       if (!this.#wide.has(id)) return -1;
       return this.#count + [...this.#wide].indexOf(id); // rare path; never taken for tickpipe IDs
     }
-    const packed = this.#packProbe(id);
-    if (packed === NOT_HELD) return -1;
+    if (this.#packer) return this.#find(h, this.#bytesOf(id), 0, id.length);
     const mask = this.#table.length - 1;
     for (let slot = h & mask; ; slot = (slot + 1) & mask) {
       const e = this.#table[slot]!;
       if (e === 0) return -1;
       const k = e - 1;
-      if (this.#hashes[k] === h && (packed ? this.#equalsProbe(k) : this.#equals(k, id))) return k;
+      if (this.#hashes[k] === h && this.#equals(k, id)) return k;
     }
   }
 
+  /** Pack mode: the entry of the key `buf[start, end)` whose hash is `h`, or -1. */
+  #find(h: number, buf: Uint8Array, start: number, end: number): number {
+    const len = this.#probeKey(buf, start, end);
+    if (len < 0) return -1;
+    const mask = this.#table.length - 1;
+    for (let slot = h & mask; ; slot = (slot + 1) & mask) {
+      const e = this.#table[slot]!;
+      if (e === 0) return -1;
+      const k = e - 1;
+      if (this.#hashes[k] === h && (len > 0 ? this.#equalsProbe(k, len) : this.#equalsBytes(k, buf, start, end))) return k;
+    }
+  }
+
+  /** Pack mode: a string key's Latin-1 bytes (the caller checked every code unit is ≤ 0xFF), in a reused buffer. */
+  #bytesOf(id: string): Uint8Array {
+    if (id.length > this.#keyBytes.length) this.#keyBytes = new Uint8Array(id.length * 2);
+    const b = this.#keyBytes;
+    for (let i = 0; i < id.length; i++) b[i] = id.charCodeAt(i);
+    return b;
+  }
+
   /**
-   * Pack mode: packs `id` into the probe record. True when packed, false when `id` is not of the
-   * canonical shape (it can only be a raw entry), {@link NOT_HELD} when its prefix has no code (no
-   * packed entry can be it). Always false outside pack mode.
+   * Pack mode: packs the key `buf[start, end)` into the probe record. Its length when packed, 0 when
+   * the key is not of the packer's shape (it can only be a raw entry), -1 when its prefix has no
+   * code (no packed entry can be it; {@link #prefixEnd} says where the prefix ends).
    */
-  #packProbe(id: string): boolean | typeof NOT_HELD {
-    if (this.#packed === undefined) return false;
-    const prefixEnd = canonicalPrefixEnd(id);
-    if (prefixEnd < 0) return false;
-    const code = this.#prefixCode.get(id.slice(0, prefixEnd));
-    if (code === undefined) return NOT_HELD;
-    writePacked(this.#probe, 0, code, id, prefixEnd);
-    return true;
+  #probeKey(buf: Uint8Array, start: number, end: number): number {
+    const packer = this.#packer!;
+    const prefixEnd = packer.prefixEnd(buf, start, end);
+    this.#prefixEnd = prefixEnd;
+    if (prefixEnd < 0) return 0;
+    const code = this.#prefixSet!.indexOfBytes(buf, start, prefixEnd);
+    if (code < 0) return -1;
+    writeU32(this.#probe, 0, code);
+    return 4 + packer.writeTail(this.#probe, 4, buf, prefixEnd, end);
   }
 
   /**
@@ -165,9 +187,8 @@ export class CompactIdSet {
    * Latin-1 reads it): no string is made, so a caller can probe raw file bytes.
    */
   indexOfBytes(buf: Uint8Array, start: number, end: number): number {
-    // Packed records are not the IDs' bytes: compare as a string (the committed set is probed by ID).
-    if (this.#packed !== undefined) return this.indexOf(Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('latin1'));
     const h = hashBytes(buf, start, end, this.#hash);
+    if (this.#packer) return this.#find(h, buf, start, end);
     const mask = this.#table.length - 1;
     for (let slot = h & mask; ; slot = (slot + 1) & mask) {
       const e = this.#table[slot]!;
@@ -192,9 +213,11 @@ export class CompactIdSet {
       // Packed records name prefixes by code: the same bytes mean the same IDs only under the same
       // codes. Entries 0..n-1 use codes below (their largest + 1): codes are given in order of use.
       let codes = 0;
-      for (let k = 0; k < n; k++) if (this.#isPacked(k)) codes = Math.max(codes, readCode(this.#pool, this.#starts[k]!) + 1);
+      for (let k = 0; k < n; k++) if (this.#isPacked(k)) codes = Math.max(codes, readU32(this.#pool, this.#starts[k]!) + 1);
       digest.update(this.#packed.subarray(0, (n + 7) >> 3).map((b, i) => (i === n >> 3 ? b & ((1 << (n & 7)) - 1) : b)));
-      digest.update(JSON.stringify(this.#prefixes.slice(0, codes)));
+      const prefixes: string[] = [];
+      for (let c = 0; c < codes; c++) prefixes.push(this.#prefixSet!.entryAt(c));
+      digest.update(JSON.stringify(prefixes));
     }
     return digest.digest('hex');
   }
@@ -202,7 +225,7 @@ export class CompactIdSet {
   /** The ID of byte-pool entry `k` (0 ≤ k < {@link poolEntries}). */
   entryAt(k: number): string {
     const start = this.#starts[k]!;
-    if (this.#isPacked(k)) return unpack(this.#pool, start, this.#prefixes);
+    if (this.#isPacked(k)) return this.#prefixSet!.entryAt(readU32(this.#pool, start)) + this.#packer!.readTail(this.#pool, start + 4, this.#starts[k + 1]! - start - 4);
     return Buffer.from(this.#pool.buffer, this.#pool.byteOffset + start, this.#starts[k + 1]! - start).toString('latin1');
   }
 
@@ -223,13 +246,15 @@ export class CompactIdSet {
       this.#wide.add(id);
       return true;
     }
-    let packed = this.#packProbe(id);
-    if (packed === NOT_HELD) {
-      // A new prefix: give it the next code (append-only, so codes already stored keep their meaning).
-      const prefix = id.slice(0, canonicalPrefixEnd(id));
-      this.#prefixCode.set(prefix, this.#prefixes.length);
-      this.#prefixes.push(prefix);
-      packed = this.#packProbe(id);
+    let len = 0;
+    if (this.#packer) {
+      const bytes = this.#bytesOf(id);
+      len = this.#probeKey(bytes, 0, id.length);
+      if (len < 0) {
+        // A new prefix: the next code (append-only, so codes already stored keep their meaning).
+        this.#prefixSet!.add(id.slice(0, this.#prefixEnd));
+        len = this.#probeKey(bytes, 0, id.length);
+      }
     }
     const mask = this.#table.length - 1;
     let slot = h & mask;
@@ -237,21 +262,21 @@ export class CompactIdSet {
       const e = this.#table[slot]!;
       if (e === 0) break;
       const k = e - 1;
-      if (this.#hashes[k] === h && (packed ? this.#equalsProbe(k) : this.#equals(k, id))) return false;
+      if (this.#hashes[k] === h && (len > 0 ? this.#equalsProbe(k, len) : this.#equals(k, id))) return false;
     }
-    this.#append(id, h, packed === true);
+    this.#append(id, h, len);
     this.#table[slot] = this.#count; // entry index + 1
     if (this.#count * 2 > this.#table.length) this.#rehash();
     return true;
   }
 
-  /** Entry `k` is the packed probe record. */
-  #equalsProbe(k: number): boolean {
-    if (!this.#isPacked(k)) return false;
+  /** Entry `k` is the packed probe record of `len` bytes. */
+  #equalsProbe(k: number, len: number): boolean {
     const s = this.#starts[k]!;
+    if (this.#starts[k + 1]! - s !== len || !this.#isPacked(k)) return false;
     const pool = this.#pool;
     const probe = this.#probe;
-    for (let i = 0; i < PACKED_BYTES; i++) if (pool[s + i] !== probe[i]) return false;
+    for (let i = 0; i < len; i++) if (pool[s + i] !== probe[i]) return false;
     return true;
   }
 
@@ -268,15 +293,16 @@ export class CompactIdSet {
 
   #equalsBytes(k: number, buf: Uint8Array, start: number, end: number): boolean {
     const s = this.#starts[k]!;
-    if (this.#starts[k + 1]! - s !== end - start) return false;
+    if (this.#starts[k + 1]! - s !== end - start || this.#isPacked(k)) return false;
     const pool = this.#pool;
     for (let i = start; i < end; i++) if (pool[s + i - start] !== buf[i]) return false;
     return true;
   }
 
-  #append(id: string, h: number, packed: boolean): void {
+  /** Appends `id` as entry `count`: the probe record's `packedLen` bytes, or (0) its raw bytes. */
+  #append(id: string, h: number, packedLen: number): void {
     const k = this.#count;
-    const bytes = packed ? PACKED_BYTES : id.length;
+    const bytes = packedLen > 0 ? packedLen : id.length;
     if (this.#packed !== undefined && (k >> 3) >= this.#packed.length - 1) {
       const bits = new Uint8Array(Math.max(64, this.#packed.length * 2));
       bits.set(this.#packed);
@@ -299,9 +325,9 @@ export class CompactIdSet {
     }
     const pool = this.#pool;
     let p = this.#poolUsed;
-    if (packed) {
-      pool.set(this.#probe, p);
-      p += PACKED_BYTES;
+    if (packedLen > 0) {
+      pool.set(this.#probe.subarray(0, packedLen), p);
+      p += packedLen;
       this.#packed![k >> 3]! |= 1 << (k & 7);
     } else {
       for (let i = 0; i < id.length; i++) pool[p++] = id.charCodeAt(i);
@@ -354,77 +380,6 @@ export interface IdSetSections {
   readonly packed?: Uint8Array;
   /** Pack mode only: the prefix of each code. */
   readonly prefixes?: readonly string[];
-}
-
-/** Bytes of a packed canonical ID: prefix code (u32), 14 stamp digits (48 bits), 8 hex digits (u32), little-endian. */
-export const PACKED_BYTES = 14;
-
-/** {@link CompactIdSet}'s "prefix has no code": no packed entry can be the ID. */
-const NOT_HELD = 2;
-
-/**
- * End of the `PREFIX` of an ID of the canonical shape `PREFIX_YYYYMMDD_HHMMSS_hhhhhhhh` (a non-empty
- * prefix, digits, lower-case hex), or -1. Only that exact spelling is packed, so that unpacking
- * gives back the same characters.
- */
-export function canonicalPrefixEnd(id: string): number {
-  const n = id.length;
-  if (n < 26 || id.charCodeAt(n - 9) !== 0x5f || id.charCodeAt(n - 16) !== 0x5f || id.charCodeAt(n - 25) !== 0x5f) return -1;
-  for (let i = n - 24; i < n - 9; i++) if (i !== n - 16 && !isDigit(id.charCodeAt(i))) return -1;
-  for (let i = n - 8; i < n; i++) {
-    const c = id.charCodeAt(i);
-    if (!isDigit(c) && !(c >= 0x61 && c <= 0x66)) return -1;
-  }
-  return n - 25;
-}
-
-function isDigit(c: number): boolean {
-  return c >= 0x30 && c <= 0x39;
-}
-
-/** Digits `id[from, to)` as a number (the caller checked they are digits). */
-function digitsAt(id: string, from: number, to: number): number {
-  let v = 0;
-  for (let i = from; i < to; i++) v = v * 10 + id.charCodeAt(i) - 0x30;
-  return v;
-}
-
-/** Writes the packed record of canonical `id` (prefix code `code`, prefix ending at `prefixEnd`) at `out[at]`. */
-function writePacked(out: Uint8Array, at: number, code: number, id: string, prefixEnd: number): void {
-  const s = prefixEnd + 1;
-  // YYYYMMDDHHMMSS < 10^14 < 2^47: exact in a double, split into a low 32 and a high 16 bits.
-  const stamp = digitsAt(id, s, s + 8) * 1e6 + digitsAt(id, s + 9, s + 15);
-  const hex = Number.parseInt(id.slice(s + 16), 16);
-  const lo = stamp % 4294967296;
-  const hi = (stamp - lo) / 4294967296;
-  writeU32(out, at, code);
-  writeU32(out, at + 4, lo);
-  out[at + 8] = hi & 0xff;
-  out[at + 9] = hi >>> 8;
-  writeU32(out, at + 10, hex);
-}
-
-function writeU32(out: Uint8Array, at: number, v: number): void {
-  out[at] = v & 0xff;
-  out[at + 1] = (v >>> 8) & 0xff;
-  out[at + 2] = (v >>> 16) & 0xff;
-  out[at + 3] = v >>> 24;
-}
-
-function readU32(b: Uint8Array, at: number): number {
-  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16)) + b[at + 3]! * 16777216;
-}
-
-function readCode(pool: Uint8Array, at: number): number {
-  return readU32(pool, at);
-}
-
-/** The ID a packed record at `pool[at]` stands for. */
-function unpack(pool: Uint8Array, at: number, prefixes: readonly string[]): string {
-  const stamp = readU32(pool, at + 4) + (pool[at + 8]! | (pool[at + 9]! << 8)) * 4294967296;
-  const digits = String(stamp).padStart(14, '0');
-  const hex = readU32(pool, at + 10).toString(16).padStart(8, '0');
-  return `${prefixes[readCode(pool, at)]!}_${digits.slice(0, 8)}_${digits.slice(8)}_${hex}`;
 }
 
 function tableSizeFor(n: number): number {

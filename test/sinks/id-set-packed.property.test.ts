@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalPrefixEnd, CompactIdSet, hashString, type IdHash } from '../../src/sinks/id-set.js';
+import { CompactIdSet, hashString, type IdHash } from '../../src/sinks/id-set.js';
+import { CANONICAL_ID_PACKER, CSV_LINE_PACKER } from '../../src/sinks/key-packers.js';
 import { canonicalEventIdAt } from '../../src/streams/event-id.js';
 
 /** A 2-bit hash: almost every probe collides, so only the stored records can tell IDs apart. */
@@ -25,11 +26,11 @@ describe('CompactIdSet with packed canonical IDs', () => {
     fc.assert(
       fc.property(fc.array(ID, { maxLength: 200 }), fc.array(ID, { maxLength: 60 }), fc.array(ID, { maxLength: 60 }), fc.boolean(), (added, later, probes, tiny) => {
         const hash = tiny ? tinyHash : hashString;
-        const set = new CompactIdSet(4, hash, true);
+        const set = new CompactIdSet(4, hash, CANONICAL_ID_PACKER);
         const ref = new Set<string>();
         for (const s of added) expect(set.add(s)).toBe(!ref.has(s) && ref.add(s) !== undefined);
         // What the committed index stores and reads back (views, no copy), then appended to.
-        const back = CompactIdSet.fromSections(set.sections(), hash);
+        const back = CompactIdSet.fromSections(set.sections(), hash, CANONICAL_ID_PACKER);
         for (const s of later) expect(back.add(s)).toBe(!ref.has(s) && ref.add(s) !== undefined);
         expect(back.size).toBe(ref.size);
         for (const s of [...added, ...later, ...probes]) expect(back.has(s)).toBe(ref.has(s));
@@ -44,8 +45,8 @@ describe('CompactIdSet with packed canonical IDs', () => {
     fc.assert(
       fc.property(fc.constantFrom('A', 'BRK.B', 'X_Y'), fc.constantFrom('flush', 'opening_range_break'), fc.integer({ min: -2_208_988_800, max: 4_102_444_799 }), fc.integer({ min: 0, max: 999_999 }), (symbol, type, sec, micros) => {
         const id = canonicalEventIdAt(symbol, type, sec, micros);
-        expect(canonicalPrefixEnd(id)).toBe(`${symbol}_${type}`.length);
-        const set = new CompactIdSet(4, hashString, true);
+        expect(CANONICAL_ID_PACKER.prefixEnd(Buffer.from(id, 'latin1'), 0, id.length)).toBe(`${symbol}_${type}`.length);
+        const set = new CompactIdSet(4, hashString, CANONICAL_ID_PACKER);
         set.add(id);
         expect(set.entryAt(0)).toBe(id);
         expect(set.sections().pool.length).toBe(14);
@@ -54,19 +55,19 @@ describe('CompactIdSet with packed canonical IDs', () => {
   });
 
   it('prefixDigest tells apart sets whose packed bytes agree but whose prefixes differ', () => {
-    const a = new CompactIdSet(4, hashString, true);
-    const b = new CompactIdSet(4, hashString, true);
+    const a = new CompactIdSet(4, hashString, CANONICAL_ID_PACKER);
+    const b = new CompactIdSet(4, hashString, CANONICAL_ID_PACKER);
     a.add('A_x_20240102_144500_0000000a');
     b.add('B_x_20240102_144500_0000000a');
     expect(a.sections().pool).toEqual(b.sections().pool); // both prefix code 0
     expect(a.prefixDigest(1)).not.toBe(b.prefixDigest(1));
     // Same IDs in the same order: same digest, whatever was added after entry n.
-    const c = new CompactIdSet(4, hashString, true);
+    const c = new CompactIdSet(4, hashString, CANONICAL_ID_PACKER);
     c.add('A_x_20240102_144500_0000000a');
     c.add('C_y_20240102_144500_0000000b');
     expect(c.prefixDigest(1)).toBe(a.prefixDigest(1));
     // A raw entry and a packed one of the same bytes are not the same entry.
-    const raw = new CompactIdSet(4, hashString, false);
+    const raw = new CompactIdSet(4, hashString);
     raw.add('A_x_20240102_144500_0000000a');
     expect(raw.prefixDigest(1)).not.toBe(a.prefixDigest(1));
   });
@@ -74,12 +75,48 @@ describe('CompactIdSet with packed canonical IDs', () => {
   it('probes raw bytes like strings (the key file probes bytes)', () => {
     fc.assert(
       fc.property(fc.array(ID, { maxLength: 50 }), ID, (added, probe) => {
-        const set = new CompactIdSet(4, tinyHash, true);
+        const set = new CompactIdSet(4, tinyHash, CANONICAL_ID_PACKER);
         for (const s of added) set.add(s);
         if (hashString(probe) < 0) return;
         const buf = Buffer.from(`xx${probe}yy`, 'latin1');
         expect(set.indexOfBytes(buf, 2, 2 + probe.length)).toBe(set.indexOf(probe));
       }),
     );
+  });
+});
+
+/** CSV manifest lines and near misses: odd and even time lengths, `Z`, no comma, an empty or long last cell. */
+const LINE = fc.oneof(
+  { weight: 6, arbitrary: fc.tuple(fc.constantFrom('XA,flush', 'B,vwap_break', 'X,y,z', ''), fc.stringMatching(/^[0-9:T+ .-]{0,30}$/)).map(([p, t]) => `${p},${t}`) },
+  { weight: 1, arbitrary: fc.stringMatching(/^[A-Z],x,\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/) },
+  { weight: 1, arbitrary: fc.stringMatching(/^[A-Z],x,\d{65,70}$/) },
+  { weight: 1, arbitrary: fc.string({ maxLength: 20 }) },
+);
+
+describe('CompactIdSet with packed CSV lines (the key file)', () => {
+  it('answers exactly like a Set, by string and by bytes, through forced collisions and a sections round trip', () => {
+    fc.assert(
+      fc.property(fc.array(LINE, { maxLength: 150 }), fc.array(LINE, { maxLength: 40 }), fc.array(LINE, { maxLength: 40 }), fc.boolean(), (added, later, probes, tiny) => {
+        const hash = tiny ? tinyHash : hashString;
+        const set = new CompactIdSet(4, hash, CSV_LINE_PACKER);
+        const ref = new Set<string>();
+        for (const s of added) expect(set.add(s)).toBe(!ref.has(s) && ref.add(s) !== undefined);
+        const back = CompactIdSet.fromSections(set.sections(), hash, CSV_LINE_PACKER);
+        for (const s of later) expect(back.add(s)).toBe(!ref.has(s) && ref.add(s) !== undefined);
+        for (const s of [...added, ...later, ...probes]) {
+          expect(back.has(s)).toBe(ref.has(s));
+          if (hashString(s) >= 0) expect(back.indexOfBytes(Buffer.from(`,${s}\n`, 'latin1'), 1, 1 + s.length)).toBe(back.indexOf(s));
+        }
+        expect(new Set(back)).toEqual(ref);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('packs a tickpipe manifest line into 18 bytes', () => {
+    const set = new CompactIdSet(4, hashString, CSV_LINE_PACKER);
+    set.add('XA,opening_range_break,2024-01-02T14:45:00+00:00');
+    expect(set.sections().pool.length).toBe(18);
+    expect(set.entryAt(0)).toBe('XA,opening_range_break,2024-01-02T14:45:00+00:00');
   });
 });

@@ -48,6 +48,14 @@ export class CompactIdSet {
   #keyBytes = new Uint8Array(64);
   /** Pack mode: where the last probed key's prefix ended. */
   #prefixEnd = -1;
+  /** Read back by {@link fromSections}: the arrays are views of a file's bytes, exactly full. */
+  #frozen = false;
+  /**
+   * Entries added to a frozen set, numbered after its own: growing the views would copy pool,
+   * starts and hashes (~20 MB at 572,850 IDs) while the file buffer stays pinned by the table, for
+   * the handful of IDs a resume's summary adds. Merged in ({@link #absorb}) before the set is written.
+   */
+  #overflow: CompactIdSet | undefined;
   /**
    * Entries 0..persistedEntries-1 are the ones a file on disk holds in this order (the committed
    * index sets it when it loads or writes the set): entry numbers below it are stable across starts.
@@ -78,6 +86,7 @@ export class CompactIdSet {
    * what the committed index (`committed-index.ts`) writes to disk.
    */
   sections(): IdSetSections {
+    this.#absorb();
     return {
       pool: this.#pool.subarray(0, this.#poolUsed),
       starts: this.#starts.subarray(0, this.#count + 1),
@@ -112,12 +121,22 @@ export class CompactIdSet {
     set.#count = count;
     set.#table = s.table;
     for (const id of s.wide) set.#wide.add(id);
+    set.#frozen = true;
     return set;
+  }
+
+  /** Moves the overflow's entries into the set's own arrays (copied into larger ones), same numbers. */
+  #absorb(): void {
+    const extra = this.#overflow;
+    if (!extra) return;
+    this.#overflow = undefined;
+    this.#frozen = false;
+    for (const id of extra) this.add(id);
   }
 
   /** Number of distinct IDs. */
   get size(): number {
-    return this.#count + this.#wide.size;
+    return this.poolEntries + this.#wide.size;
   }
 
   /** Whether `id` was added. Exact. */
@@ -133,8 +152,16 @@ export class CompactIdSet {
     const h = this.#hash(id);
     if (h < 0) {
       if (!this.#wide.has(id)) return -1;
-      return this.#count + [...this.#wide].indexOf(id); // rare path; never taken for tickpipe IDs
+      return this.poolEntries + [...this.#wide].indexOf(id); // rare path; never taken for tickpipe IDs
     }
+    const k = this.#indexOfOwn(id, h);
+    if (k >= 0 || !this.#overflow) return k;
+    const j = this.#overflow.indexOf(id);
+    return j < 0 ? -1 : this.#count + j;
+  }
+
+  /** {@link indexOf} among the set's own entries (not the overflow's). */
+  #indexOfOwn(id: string, h: number): number {
     if (this.#packer) return this.#find(h, this.#bytesOf(id), 0, id.length);
     const mask = this.#table.length - 1;
     for (let slot = h & mask; ; slot = (slot + 1) & mask) {
@@ -187,6 +214,13 @@ export class CompactIdSet {
    * Latin-1 reads it): no string is made, so a caller can probe raw file bytes.
    */
   indexOfBytes(buf: Uint8Array, start: number, end: number): number {
+    const k = this.#indexOfBytesOwn(buf, start, end);
+    if (k >= 0 || !this.#overflow) return k;
+    const j = this.#overflow.indexOfBytes(buf, start, end);
+    return j < 0 ? -1 : this.#count + j;
+  }
+
+  #indexOfBytesOwn(buf: Uint8Array, start: number, end: number): number {
     const h = hashBytes(buf, start, end, this.#hash);
     if (this.#packer) return this.#find(h, buf, start, end);
     const mask = this.#table.length - 1;
@@ -204,6 +238,7 @@ export class CompactIdSet {
    * both sets. Undefined when the set has fewer than `n` byte-pool entries.
    */
   prefixDigest(n: number): string | undefined {
+    if (n > this.#count) this.#absorb();
     if (!Number.isInteger(n) || n < 0 || n > this.#count) return undefined;
     const starts = this.#starts.subarray(0, n + 1);
     const digest = createHash('sha1')
@@ -224,6 +259,7 @@ export class CompactIdSet {
 
   /** The ID of byte-pool entry `k` (0 ≤ k < {@link poolEntries}). */
   entryAt(k: number): string {
+    if (k >= this.#count && this.#overflow) return this.#overflow.entryAt(k - this.#count);
     const start = this.#starts[k]!;
     if (this.#isPacked(k)) return this.#prefixSet!.entryAt(readU32(this.#pool, start)) + this.#packer!.readTail(this.#pool, start + 4, this.#starts[k + 1]! - start - 4);
     return Buffer.from(this.#pool.buffer, this.#pool.byteOffset + start, this.#starts[k + 1]! - start).toString('latin1');
@@ -235,7 +271,7 @@ export class CompactIdSet {
 
   /** Entries held in the byte pool (entry numbers 0..poolEntries-1; IDs above U+00FF come after). */
   get poolEntries(): number {
-    return this.#count;
+    return this.#count + (this.#overflow?.poolEntries ?? 0);
   }
 
   /** Adds `id`; returns true if it was not there yet. */
@@ -245,6 +281,11 @@ export class CompactIdSet {
       if (this.#wide.has(id)) return false;
       this.#wide.add(id);
       return true;
+    }
+    if (this.#frozen) {
+      if (this.#indexOfOwn(id, h) >= 0) return false;
+      this.#overflow ??= new CompactIdSet(1024, this.#hash, this.#packer);
+      return this.#overflow.add(id);
     }
     let len = 0;
     if (this.#packer) {
@@ -351,13 +392,13 @@ export class CompactIdSet {
 
   /** Every ID, in insertion order (pool entries first). */
   *[Symbol.iterator](): IterableIterator<string> {
-    for (let k = 0; k < this.#count; k++) yield this.entryAt(k);
+    for (let k = 0; k < this.poolEntries; k++) yield this.entryAt(k);
     yield* this.#wide;
   }
 
   /** Bytes held by the pool and the index (for benchmarks and logs). */
   get bytes(): number {
-    return this.#pool.byteLength + this.#starts.byteLength + this.#hashes.byteLength + this.#table.byteLength + (this.#packed?.byteLength ?? 0);
+    return this.#pool.byteLength + this.#starts.byteLength + this.#hashes.byteLength + this.#table.byteLength + (this.#packed?.byteLength ?? 0) + (this.#overflow?.bytes ?? 0);
   }
 }
 

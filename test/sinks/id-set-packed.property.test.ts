@@ -36,6 +36,11 @@ describe('CompactIdSet with packed canonical IDs', () => {
         for (const s of [...added, ...later, ...probes]) expect(back.has(s)).toBe(ref.has(s));
         expect(new Set(back)).toEqual(ref);
         for (let k = 0; k < back.poolEntries; k++) expect(back.indexOf(back.entryAt(k))).toBe(k);
+        // The entries added after the read-back (kept apart until written) are merged in the same order.
+        const direct = new CompactIdSet(4, hash, CANONICAL_ID_PACKER);
+        for (const s of [...added, ...later]) direct.add(s);
+        expect(back.prefixDigest(direct.poolEntries)).toBe(direct.prefixDigest(direct.poolEntries));
+        expect([...CompactIdSet.fromSections(back.sections(), hash, CANONICAL_ID_PACKER)]).toEqual([...direct]);
       }),
       { numRuns: 300 },
     );

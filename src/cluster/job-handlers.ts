@@ -5,14 +5,16 @@
  */
 import { hostname } from 'node:os';
 import type { Job } from 'bullmq';
-import { forkJoin, lastValueFrom } from 'rxjs';
+import { lastValueFrom } from 'rxjs';
 import { detectEvents, type Detector } from '../detect/index.js';
-import { AuthError, HttpError } from '../errors.js';
+import { AuthError, HttpError, WorkerError } from '../errors.js';
 import type { RunLogs } from '../log.js';
 import { fetchMinuteBars } from '../pipeline/detect-stage.js';
-import { fetchQuotes, fetchTrades } from '../pipeline/ingest-stage.js';
+import { windowFiles, type WindowFiles } from '../pipeline/ingest-stage.js';
+import type { PageRepeatCount } from '../operators/drop-page-repeats.js';
+import type { WindowPool } from '../workers/window-pool.js';
 import { HEARTBEAT_VERSION, type SlotBeatFields } from '../progress/heartbeat.js';
-import { quotesFrame, tradesFrame, type ShardWriter, type WindowWriter } from '../sinks/index.js';
+import type { ShardWriter, WindowWriter } from '../sinks/index.js';
 import type { PolygonClient } from '../streams/polygon-client.js';
 import type { EventRow } from '../types.js';
 import type { CommittedIndex } from './committed-index.js';
@@ -94,6 +96,8 @@ export interface JobContext {
   readonly batcher: ShardBatcher;
   readonly detectDone: CommittedIndex;
   readonly ingestDone: CommittedIndex;
+  /** Worker threads that scan and encode windows off the main loop (undefined: on the main thread). */
+  readonly pool: WindowPool | undefined;
   readonly heartbeat: SlotHeartbeat;
   /** Takes the short Redis claim of an item about to be journaled; false if another process holds it. */
   readonly claim: (item: string) => Promise<boolean>;
@@ -164,10 +168,12 @@ export class JobHandlers {
     try {
       if (!(await this.#fetchAndCommit(e))) return 'already committed';
     } catch (err) {
-      if (err instanceof AuthError || !(err instanceof HttpError)) throw this.#noteFatal(err);
-      await this.c.windows.fail({ eventId: e.eventId, symbol: e.symbol, status: err.status, code: err.code, reason: err.message });
+      // As on one host: a permanent API failure, or a window whose pool worker kept dying, is journaled as failed.
+      if (err instanceof AuthError || !(err instanceof HttpError || err instanceof WorkerError)) throw this.#noteFatal(err);
+      const status = err instanceof HttpError ? err.status : undefined;
+      await this.c.windows.fail({ eventId: e.eventId, symbol: e.symbol, status, code: err.code, reason: err.message });
       this.#counts.windowsFailed++;
-      this.c.logs.log.error({ stage: 'ingest', slot: this.c.slot, event: e.eventId, code: err.code, status: err.status, err: err.message }, 'window failed');
+      this.c.logs.log.error({ stage: 'ingest', slot: this.c.slot, event: e.eventId, code: err.code, status, err: err.message }, 'window failed');
     }
     this.c.heartbeat.last = e.eventId;
     if ((this.#counts.windows + this.#counts.windowsFailed) % 100 === 0) this.c.heartbeat.beat('ingest');
@@ -176,30 +182,41 @@ export class JobHandlers {
 
   /** Downloads one window and journals it, unless another process committed it meanwhile (then false). */
   async #fetchAndCommit(e: WindowJob): Promise<boolean> {
-    const { meta, client, ingestDone } = this.c;
+    const { meta, client } = this.c;
     const gte = BigInt(e.t - meta.window.beforeMs) * NS_PER_MS;
     const lte = BigInt(e.t + meta.window.afterMs) * NS_PER_MS;
-    const [trades, quotes] = await lastValueFrom(forkJoin([fetchTrades(client, e.symbol, gte, lte), fetchQuotes(client, e.symbol, gte, lte, meta.quotesHz)]));
-    // Files are keyed by event: a duplicate publish rewrites identical bytes; only the journal line must stay single.
-    await ingestDone.refresh();
-    if (ingestDone.has(e.eventId)) {
+    const repeats: PageRepeatCount = { rows: 0 };
+    // The same fetch as a one-host ingest (pages scanned into columns, encoded in the worker pool):
+    // a cluster worker writes the same bytes at the same CPU per row.
+    const fetch = { client, pool: this.c.pool, hz: meta.quotesHz };
+    const done = await lastValueFrom(windowFiles(fetch, { symbol: e.symbol, eventId: e.eventId, gte, lte }, repeats, (files) => this.#commitOnce(e, files)));
+    if (done === undefined) {
       this.#counts.skippedCommitted++;
       return false;
     }
+    this.#counts.windows++;
+    this.#counts.trades += done.tradeRows;
+    this.#counts.quotes += done.quoteRows;
+    return true;
+  }
+
+  /** Journals a fetched window once across all processes; undefined if another process committed it meanwhile. */
+  async #commitOnce(e: WindowJob, files: WindowFiles): Promise<WindowFiles | undefined> {
+    const { ingestDone } = this.c;
+    // Files are keyed by event: a duplicate publish rewrites identical bytes; only the journal line must stay single.
+    await ingestDone.refresh();
+    if (ingestDone.has(e.eventId)) return undefined;
     // Two live processes can hold one job (a worker too busy to renew its lock looks dead): the claim
     // lets one journal it; the other retries later and then finds it committed. Within this process
     // the same job can arrive twice too (re-enqueued after Redis lost its data): `committing` guards that.
     if (this.#committing.has(e.eventId) || !(await this.c.claim(`ev=${e.eventId}`))) throw new ClaimedElsewhereError(e.eventId);
     this.#committing.add(e.eventId);
     try {
-      await this.c.windows.commit({ symbol: e.symbol, eventId: e.eventId, trades: tradesFrame(trades), quotes: quotesFrame(quotes) });
+      await this.c.windows.commit({ symbol: e.symbol, eventId: e.eventId, trades: files.trades, quotes: files.quotes });
       ingestDone.add(e.eventId);
     } finally {
       this.#committing.delete(e.eventId);
     }
-    this.#counts.windows++;
-    this.#counts.trades += trades.length;
-    this.#counts.quotes += quotes.length;
-    return true;
+    return files;
   }
 }

@@ -12,6 +12,7 @@ import { RedisTokenBucket } from './redis-bucket.js';
 import { SLOT_BASE, type ClusterKeys, type ClusterPhase } from './layout.js';
 import { detectJournalName, ingestJournalName, runLogPaths } from '../run-folder/layout.js';
 import { CLAIM_MS, ShardBatcher } from './shard-batcher.js';
+import { WindowPool, defaultWorkers } from '../workers/window-pool.js';
 
 export { ClaimedElsewhereError, CLAIM_MS } from './shard-batcher.js';
 
@@ -141,7 +142,9 @@ async function openSlotRun(o: ClusterWorkerOptions): Promise<SlotRun> {
     (symbols, rows, shard) => logs.log.info({ stage: 'detect', slot, shard, symbols: symbols.length, rows }, 'shard committed'),
     (symbol) => claim(`sym=${symbol}`),
   );
-  const handlers = new JobHandlers({ slot, meta: o.meta, client: o.client, detectors: o.detectors, logs, shards, windows, batcher, detectDone, ingestDone, heartbeat, claim });
+  // The one-host ingest's worker threads (the same default size): windows scanned and encoded off this loop.
+  const pool = WindowPool.shared(defaultWorkers());
+  const handlers = new JobHandlers({ slot, meta: o.meta, client: o.client, detectors: o.detectors, logs, shards, windows, batcher, detectDone, ingestDone, heartbeat, claim, pool });
   o.say(`worker: slot ${slot} on ${heartbeat.host} (journals ${detectJournalName(slot)}, ${ingestJournalName(slot)})`);
   logs.log.info({ slot, host: heartbeat.host, pid: process.pid }, 'cluster worker started');
   const outage = new RedisOutage(slot, logs, o.say);

@@ -132,7 +132,7 @@ function fetchWindowFrames(client: WindowsClient, symbol: string, eventId: strin
 }
 
 /** What a window's commit needs: both files (frames, or held by a worker) and the row counts. */
-type WindowFiles = { readonly trades: pl.DataFrame | DeferredParquet; readonly quotes: pl.DataFrame | DeferredParquet; readonly tradeRows: number; readonly quoteRows: number };
+export type WindowFiles = { readonly trades: pl.DataFrame | DeferredParquet; readonly quotes: pl.DataFrame | DeferredParquet; readonly tradeRows: number; readonly quoteRows: number };
 
 /** Tries of a window whose worker died (the first try included) before it is journaled as failed. */
 const WORKER_TRIES = 3;
@@ -158,6 +158,41 @@ function pooledWindow<T>(pool: WindowPool, client: WindowsClient, symbol: string
     retry({ count: WORKER_TRIES - 1, delay: (err: unknown) => (err instanceof WorkerError ? of(0) : throwError(() => err)) }),
     catchError((err: unknown) => throwError(() => (err instanceof RowValueError ? new DataError(`${symbol} ${eventId}: ${err.detail}`, { cause: err }) : err))),
   );
+}
+
+/** How a process fetches windows: its client, its worker pool (if any) and the quotes' downsampling. */
+export interface WindowFetch {
+  readonly client: WindowsClient;
+  readonly pool: WindowPool | undefined;
+  /** Quotes kept per second (0: all). */
+  readonly hz: number;
+}
+
+/** One window: the event and its time range in ns since the epoch (both ends inclusive). */
+export interface WindowRange {
+  readonly symbol: string;
+  readonly eventId: string;
+  readonly gte: bigint;
+  readonly lte: bigint;
+}
+
+/**
+ * One window's pages to its two files, then `commit` (which publishes and journals them). The one
+ * way every ingest path fetches a window, so a one-host run and a cluster worker write the same
+ * bytes at the same cost: in a pool worker when there is a pool (pages scanned into columns and
+ * encoded off the main loop), else scanned into columns here (a client with `tickColumns$`), else
+ * (a custom client) row objects. Rows re-served across pages are counted in `repeats`.
+ */
+export function windowFiles<T>(f: WindowFetch, w: WindowRange, repeats: PageRepeatCount, commit: (files: WindowFiles) => Promise<T>): Observable<T> {
+  const { client, pool, hz } = f;
+  if (pool && typeof client.tickColumns$ === 'function') return pooledWindow(pool, client, w.symbol, w.eventId, w.gte, w.lte, hz, repeats, commit);
+  const frames$ =
+    typeof client.tickColumns$ === 'function'
+      ? fetchWindowFrames(client, w.symbol, w.eventId, w.gte, w.lte, hz, repeats)
+      : forkJoin([fetchTrades(client, w.symbol, w.gte, w.lte, repeats), fetchQuotes(client, w.symbol, w.gte, w.lte, hz, repeats)]).pipe(
+          map(([t, q]) => ({ ...windowFrames(w.symbol, w.eventId, t, q), tradeRows: t.length, quoteRows: q.length })),
+        );
+  return frames$.pipe(concatMap(commit));
 }
 
 const NS_PER_MS = 1_000_000n;
@@ -213,12 +248,6 @@ function windowWork(opts: IngestStageOptions, ctx: WindowContext, e: ManifestEve
   const lte = BigInt(e.timestampMs + window.afterMs) * NS_PER_MS;
   // Pausing is done by pullMap (no new window is pulled); stopping also drops windows not yet started.
   const repeats: PageRepeatCount = { rows: 0 };
-  const frames$ =
-    typeof opts.client.tickColumns$ === 'function'
-      ? fetchWindowFrames(opts.client, e.symbol, e.eventId, gte, lte, hz, repeats)
-      : forkJoin([fetchTrades(opts.client, e.symbol, gte, lte, repeats), fetchQuotes(opts.client, e.symbol, gte, lte, hz, repeats)]).pipe(
-          map(([t, q]) => ({ ...windowFrames(e.symbol, e.eventId, t, q), tradeRows: t.length, quoteRows: q.length })),
-        );
   const commit = async (w: WindowFiles): Promise<IngestProgress> => {
     const { bytes } = await writer.commit({ symbol: e.symbol, eventId: e.eventId, trades: w.trades, quotes: w.quotes });
     return {
@@ -232,7 +261,7 @@ function windowWork(opts: IngestStageOptions, ctx: WindowContext, e: ManifestEve
     };
   };
   return admission(undefined, opts.signal).pipe(
-    concatMap(() => (pool ? pooledWindow(pool, opts.client, e.symbol, e.eventId, gte, lte, hz, repeats, commit) : frames$.pipe(concatMap(commit)))),
+    concatMap(() => windowFiles({ client: opts.client, pool, hz }, { symbol: e.symbol, eventId: e.eventId, gte, lte }, repeats, commit)),
     catchError((caught: unknown) => windowFailure(opts, writer, e, caught)),
   );
 }

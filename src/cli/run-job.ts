@@ -307,10 +307,7 @@ async function runStages(job: Job, view: ProgressView, paused$: Observable<boole
     o.failedBefore = r.failedBefore;
     // A resumed run with nothing left to fetch measures no rate: its one request is the preflight.
     if (r.windows + r.failed > 0) o.ingestActiveMs = r.activeMs;
-    // Kept for the summary only when no compaction follows: compaction holds its own state of every
-    // window, and the set held across it raised that step's peak (measured +31 MB); the summary then
-    // reads the committed index again, after compaction's memory is garbage.
-    if (!job.compact || signal.aborted) o.committed = r.committed;
+    o.committed = r.committed; // undefined when compaction follows (see runIngest)
     if (signal.aborted) o.stoppedIn = 'ingest';
   }
   if (job.doIngest && job.compact && !signal.aborted) {

@@ -313,7 +313,10 @@ async function runStages(job: Job, view: ProgressView, paused$: Observable<boole
   if (job.doIngest && job.compact && !signal.aborted) {
     const c = await compactAfterIngest(job.out, { removeWindows: job.compact.removeWindows, command: 'tickpipe run' });
     view.line(c ? formatCompact(c) : 'compaction skipped: another process is compacting this folder');
-    job.logs.log.info({ compaction: c ?? 'skipped: locked' }, 'compacted');
+    // The missing windows are counted and sampled, not listed: a folder whose 572,850 windows lack
+    // their files logged one 27 MB line (+64 MB of peak RSS) here. `tickpipe verify` names them all.
+    const logged = c ? { ...c, missingWindows: c.missingWindows.length, missingSample: c.missingWindows.slice(0, 10) } : 'skipped: locked';
+    job.logs.log.info({ compaction: logged }, 'compacted');
   }
   return o;
 }

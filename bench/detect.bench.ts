@@ -1,7 +1,8 @@
 /**
- * Detection throughput over synthetic minute bars (1M bars in 50 symbols by default): the shared
- * batch plan (all symbols in one `detectEventsBatch` call), the shared plan one symbol per call
- * (`detectEvents`, as the pipeline calls it), and the per-symbol pass (`detectEventsPerSymbol`).
+ * Detection throughput over synthetic minute bars (1M bars in 50 symbols by default): the JS kernel
+ * (all symbols in one `detectEventsBatch` call, and one symbol per `detectEvents` call as the
+ * pipeline calls it), the Polars shared plan (`detectEventsBatch` with `engine: 'polars'`), and the
+ * per-symbol pass (`detectEventsPerSymbol`).
  * Run: `npx vitest bench --run bench/detect.bench.ts` (TICKPIPE_BENCH_BARS / _SYMBOLS to resize).
  * Prints bars/s; asserts nothing.
  */
@@ -24,7 +25,14 @@ const perCall =
     for (let i = 0; i < sets.length; i++) out.push(await f(sets[i]!, `SYM${i}`, builtinDetectors()));
     return out;
   };
-const batched: Path = (sets) => detectEventsBatch(sets.map((bars, i) => ({ symbol: `SYM${i}`, bars })), builtinDetectors());
+const batched =
+  (engine: 'auto' | 'polars'): Path =>
+  (sets) =>
+    detectEventsBatch(
+      sets.map((bars, i) => ({ symbol: `SYM${i}`, bars })),
+      builtinDetectors(),
+      { engine },
+    );
 
 async function measure(label: string, sets: readonly Bar[][], path: Path): Promise<void> {
   let events = 0;
@@ -49,7 +57,8 @@ const data = Array.from({ length: SYMBOLS }, (_, i) => synthBars(perSymbol, i + 
 const one = [synthBars(perSymbol * SYMBOLS, 99)];
 const opts = { iterations: 2, warmupIterations: 1, time: 0, warmupTime: 0 };
 
-bench(`detectEventsBatch ${perSymbol * SYMBOLS} bars / ${SYMBOLS} symbols`, () => measure('shared plan, batched', data, batched), opts);
-bench(`detectEvents ${perSymbol * SYMBOLS} bars / ${SYMBOLS} symbols`, () => measure('shared plan, per call', data, perCall(detectEvents)), opts);
+bench(`detectEventsBatch ${perSymbol * SYMBOLS} bars / ${SYMBOLS} symbols`, () => measure('JS kernel, batched', data, batched('auto')), opts);
+bench(`detectEvents ${perSymbol * SYMBOLS} bars / ${SYMBOLS} symbols`, () => measure('JS kernel, per call', data, perCall(detectEvents)), opts);
+bench(`detectEventsBatch polars ${perSymbol * SYMBOLS} bars / ${SYMBOLS} symbols`, () => measure('Polars shared plan, batched', data, batched('polars')), opts);
 bench(`detectEventsPerSymbol ${perSymbol * SYMBOLS} bars / ${SYMBOLS} symbols`, () => measure('per-symbol pass', data, perCall(detectEventsPerSymbol)), opts);
 bench(`detectEvents ${perSymbol * SYMBOLS} bars / 1 symbol`, () => measure('one symbol', one, perCall(detectEvents)), opts);

@@ -1,7 +1,10 @@
 /**
- * The CPU profile of benchmark 3's ingest path: runs profile-child under `node --cpu-prof` and
- * reduces the .cpuprofile to self time per function and per code area.
+ * The CPU profile of the ingest path: runs profile-child under `node --cpu-prof` and reduces the
+ * .cpuprofile of every thread (the main thread and each window worker) to self time per function
+ * and per code area, per thread and summed. Benchmark 7 profiles benchmark 3's sparse data through
+ * a token bucket; `density` 'busy' or 'in-play' without a bucket profiles benchmark 12's path.
  */
+import type { Density } from '../../src/sim/market.js';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runChild, withTmp } from './common.js';
@@ -19,12 +22,29 @@ export interface ProfileEntry {
   readonly share: number;
 }
 
-export interface ProfileResult {
-  readonly sec: number;
-  readonly windows: number;
+/** One thread's profile, reduced like the whole. */
+export interface ThreadProfile {
+  /** The profile's file name (main thread first, then workers by thread id). */
+  readonly file: string;
   readonly totalMs: number;
   readonly topFunctions: ProfileEntry[];
   readonly areas: ProfileEntry[];
+}
+
+export interface ProfileResult {
+  readonly sec: number;
+  readonly windows: number;
+  /** Trades and quotes rows the server sent during the run. */
+  readonly rows: number;
+  /** CPU time of the child process, all threads (process.cpuUsage). */
+  readonly cpuMs: number;
+  /** CPU ms per OS thread name while measuring (Linux /proc; 10 ms ticks): main, workers, GC helpers, Polars' pool… */
+  readonly threadMs: Record<string, number>;
+  /** Samples of all threads, idle included. */
+  readonly totalMs: number;
+  readonly topFunctions: ProfileEntry[];
+  readonly areas: ProfileEntry[];
+  readonly threads: ThreadProfile[];
 }
 
 /** Where a frame's code lives, coarse enough to name the slow part of the pipeline. */
@@ -42,6 +62,10 @@ function area(url: string, fn: string): string {
   return url;
 }
 
+function threadOf(file: string): number {
+  return Number(file.split('.').at(-3) ?? 0);
+}
+
 function shortUrl(url: string): string {
   const i = url.lastIndexOf('/src/');
   if (i >= 0) return url.slice(i + 1);
@@ -50,10 +74,23 @@ function shortUrl(url: string): string {
   return url.replace(/^file:\/\//, '');
 }
 
-export function reduceProfile(p: CpuProfile, top = 15): { totalMs: number; topFunctions: ProfileEntry[]; areas: ProfileEntry[] } {
-  const byId = new Map(p.nodes.map((n) => [n.id, n.callFrame]));
+/** Self time per function and per area; several profiles (threads) are summed. */
+export function reduceProfile(ps: CpuProfile | readonly CpuProfile[], top = 15): { totalMs: number; topFunctions: ProfileEntry[]; areas: ProfileEntry[] } {
   const fn = new Map<string, number>();
   const ar = new Map<string, number>();
+  let total = 0;
+  for (const p of Array.isArray(ps) ? ps : [ps]) total += addProfile(p as CpuProfile, fn, ar);
+  const list = (m: Map<string, number>, n: number): ProfileEntry[] =>
+    [...m.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([name, us]) => ({ name, ms: us / 1000, share: us / total }));
+  return { totalMs: total / 1000, topFunctions: list(fn, top), areas: list(ar, 20) };
+}
+
+/** Adds one profile's self time (µs) into the per-function and per-area maps; returns its total. */
+function addProfile(p: CpuProfile, fn: Map<string, number>, ar: Map<string, number>): number {
+  const byId = new Map(p.nodes.map((n) => [n.id, n.callFrame]));
   let total = 0;
   for (let i = 0; i < p.samples.length; i++) {
     const cf = byId.get(p.samples[i]!)!;
@@ -64,29 +101,31 @@ export function reduceProfile(p: CpuProfile, top = 15): { totalMs: number; topFu
     const a = area(cf.url, cf.functionName);
     ar.set(a, (ar.get(a) ?? 0) + us);
   }
-  const list = (m: Map<string, number>, n: number): ProfileEntry[] =>
-    [...m.entries()]
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, n)
-      .map(([name, us]) => ({ name, ms: us / 1000, share: us / total }));
-  return { totalMs: total / 1000, topFunctions: list(fn, top), areas: list(ar, 20) };
+  return total;
 }
 
-export async function profileIngest(manifestPath: string, ms: number): Promise<ProfileResult> {
-  const sim = await openSim({ seed: 7 });
+/**
+ * Profiles the ingest path for `ms` against a simulator child. Without `density`: benchmark 7
+ * (sparse data, a token bucket far above what the server does). With it: benchmark 12's setting
+ * (that density, no bucket).
+ */
+export async function profileIngest(manifestPath: string, ms: number, density?: Density): Promise<ProfileResult> {
+  const sim = await openSim({ seed: 7, ...(density ? { density } : {}) });
   try {
     return await withTmp('prof', async (dir) => {
       const profDir = join(dir, 'prof');
       const outDir = join(dir, 'out');
-      const r = await runChild<{ windows: number; sec: number }>(
+      const r = await runChild<{ windows: number; rows: number; cpuMs: number; threadMs: Record<string, number>; sec: number }>(
         'profile-child',
-        [JSON.stringify({ url: sim.url, manifestPath, outDir, ms })],
+        [JSON.stringify({ url: sim.url, manifestPath, outDir, ms, ...(density ? {} : { rate: 1_000_000 }) })],
         ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
       );
-      const file = (await readdir(profDir)).find((n) => n.endsWith('.cpuprofile'));
-      if (!file) throw new Error('no .cpuprofile written');
-      const p = JSON.parse(await readFile(join(profDir, file), 'utf8')) as CpuProfile;
-      return { sec: r.sec, windows: r.windows, ...reduceProfile(p) };
+      // Node names them CPU.<date>.<time>.<pid>.<threadId>.<seq>.cpuprofile: thread 0 is the main thread.
+      const files = (await readdir(profDir)).filter((n) => n.endsWith('.cpuprofile')).sort((a, b) => threadOf(a) - threadOf(b));
+      if (files.length === 0) throw new Error('no .cpuprofile written');
+      const ps = await Promise.all(files.map(async (f) => JSON.parse(await readFile(join(profDir, f), 'utf8')) as CpuProfile));
+      const threads = ps.map((p, i) => ({ file: files[i]!, ...reduceProfile(p) }));
+      return { sec: r.sec, windows: r.windows, rows: r.rows, cpuMs: r.cpuMs, threadMs: r.threadMs, ...reduceProfile(ps), threads };
     });
   } finally {
     await sim.close();

@@ -72,8 +72,10 @@ export interface Detector {
    * Optional: the detector's part of the shared batch plan. With it, the detector runs inside the
    * one lazy plan that `detectEventsBatch` builds over a batch of symbols (shared columns computed
    * once, one asynchronous `collect()`); without it, `candidates` runs as its own per-symbol pass.
-   * `detectEvents` (and so `run`'s stage 1) always uses `candidates`: for one symbol that pass is
-   * faster (BENCHMARKS.md, benchmark 4). The built-in detectors have both.
+   * `detectEvents` (and so `run`'s stage 1) uses `candidates`: for one symbol that pass is faster
+   * (BENCHMARKS.md, benchmark 4). The built-in detectors have both, but as their factories return
+   * them they run in neither: `detectEvents` and `detectEventsBatch` compute them in a JS kernel
+   * giving the same rows (`engine: 'polars'` of detectEventsBatch runs their plan parts instead).
    */
   readonly plan?: SharedPlanPart;
 }

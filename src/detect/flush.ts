@@ -1,6 +1,7 @@
 /** `flush`: a sharp drop below the recent high. */
 import pl from 'nodejs-polars';
 import { candidateColumns, type Detector, type SharedPlanPart } from './detector.js';
+import { registerKernelSpec } from './kernel-spec.js';
 import { MAX_COOLDOWN_MINUTES, checkKeys, numberOption } from './options.js';
 
 /** Options of {@link flush}. */
@@ -60,7 +61,7 @@ export function flush(options: FlushOptions = {}): Detector {
   // (10 → 9 at 10%) is not lost to rounding.
   const isFlush = high.sub(c).gtEq(high.mul(dropPct / 100)).and(high.gt(0)).fillNull(false);
   const columns = candidateColumns(high.sub(c).div(high).mul(100));
-  return {
+  return registerKernelSpec({
     name: NAME,
     description: `close >= ${dropPct}% below the highest high of the previous ${lookbackMinutes} minutes (same day); cooldown ${cooldownMinutes} min`,
     measure: 'drop_pct',
@@ -68,7 +69,7 @@ export function flush(options: FlushOptions = {}): Detector {
     settings: { dropPct, lookbackMinutes, cooldownMinutes },
     candidates: (bars) => bars.withColumns(windowHigh).filter(isFlush).select(...columns),
     plan: sharedPlanPart(dropPct, lookbackMinutes),
-  };
+  }, { kind: NAME, dropPct, lookbackMinutes });
 }
 
 /**

@@ -34,6 +34,7 @@ export {
   detectEventsPerSymbol,
   validateDetectors,
   type DetectBatchOptions,
+  type DetectEngine,
   type SymbolBars,
 } from './detect-events.js';
 export { EVENT_COLUMNS, EVENT_SCHEMA, emptyEventsDataFrame, eventsFromDataFrame, eventsToDataFrame } from './event-frame.js';

@@ -2,6 +2,7 @@
 import pl from 'nodejs-polars';
 import { RTH_END_MINUTE, RTH_START_MINUTE } from './calendar.js';
 import { candidateColumns, type Detector } from './detector.js';
+import { registerKernelSpec } from './kernel-spec.js';
 import { checkKeys, numberOption } from './options.js';
 
 /** Options of {@link openingRangeBreak}. */
@@ -69,7 +70,7 @@ export function openingRangeBreak(options: OpeningRangeBreakOptions = {}): Detec
     candidate: brk.and(brk.cumSum().over('sym_day').eq(1)),
     measure: pl.col('c').div(pl.col('orb_high')).sub(1).mul(100),
   };
-  return {
+  return registerKernelSpec({
     name: NAME,
     description: `first RTH close above the high of the first ${rangeMinutes} RTH minutes (09:30 NY onward), once per day`,
     measure: 'break_pct',
@@ -77,5 +78,5 @@ export function openingRangeBreak(options: OpeningRangeBreakOptions = {}): Detec
     settings: { rangeMinutes },
     candidates: (bars) => bars.withColumns(orHigh).withColumns(isBreak).filter(firstBreak).select(...columns),
     plan,
-  };
+  }, { kind: NAME, rangeMinutes });
 }

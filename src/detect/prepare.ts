@@ -29,12 +29,14 @@ export interface PreparedBars extends BarColumnArrays {
   readonly length: number;
 }
 
-function isSorted(bars: readonly Bar[]): boolean {
+/** Whether the bars' `t` strictly increase (a NaN or missing `t` makes it false). */
+export function isSorted(bars: readonly Bar[]): boolean {
   for (let i = 1; i < bars.length; i++) if (!(bars[i - 1]!.t < bars[i]!.t)) return false;
   return true;
 }
 
-function badBar(symbol: string, index: number, field: string, value: unknown, why: string): never {
+/** Throws the {@link InputError} of a bad bar field, naming the symbol, index and value. */
+export function badBar(symbol: string, index: number, field: string, value: unknown, why: string): never {
   throw new InputError(`${symbol}: bar ${index} has ${field} = ${String(value)} (${typeof value}); ${why}`);
 }
 
@@ -59,9 +61,10 @@ export function prepareColumns(bars: readonly Bar[], symbol: string): PreparedBa
 }
 
 /** Bars handled between two yields to the event loop in {@link prepareColumnsAsync}. */
-const SLICE_BARS = 65_536;
+export const SLICE_BARS = 65_536;
 
-const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/** Gives the event loop a turn (timers, sockets) between slices of synchronous work. */
+export const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * {@link prepareColumns} that gives the event loop a turn every {@link SLICE_BARS} bars: five years
@@ -100,8 +103,11 @@ export interface Target {
   readonly symDay: number;
 }
 
-/** The order to read `bars` in: undefined when already strictly increasing in `t`. */
-function readOrder(bars: readonly Bar[], symbol: string): Uint32Array | undefined {
+/**
+ * The order to read `bars` in: undefined when already strictly increasing in `t`. Throws
+ * {@link InputError} for a `t` that is not a finite number (only checked when unsorted).
+ */
+export function readOrder(bars: readonly Bar[], symbol: string): Uint32Array | undefined {
   if (isSorted(bars)) return undefined;
   const len = bars.length;
   for (let i = 0; i < len; i++) {

@@ -1,16 +1,19 @@
 /**
  * The shared batch plan: the bars of several symbols in one frame (`sym`, `sym_day` columns), every
  * detector's `plan` part in ONE lazy query over it (each shared column computed once), finished by
- * one asynchronous `collect()` off the event loop. Only the candidate rows come back to JS.
+ * one asynchronous `collect()` off the event loop. Only the candidate rows come back to JS. With
+ * the default engine, {@link detectEventsBatch} hands the unmodified built-in detectors to the JS
+ * kernel (kernel-detect.ts) instead, and only the other detectors reach this plan.
  */
 import pl from 'nodejs-polars';
 import type { Bar, EventRow } from '../types.js';
 import { CooldownGate, sortEventRows } from './cooldown.js';
 import type { Detector, SharedPlanPart } from './detector.js';
+import { kernelEventsBatch, splitDetectors } from './kernel-detect.js';
 import { perSymbolPass } from './per-symbol-pass.js';
 import { acquireColumns, batchFrameAsync, prepareIntoAsync, preparedView, releaseColumns, type ColumnBuffer, type PreparedBars } from './prepare.js';
 import { validateDetectors, validateSymbol } from './validate.js';
-import { wholeNumber } from '../options.js';
+import { optionError, wholeNumber } from '../options.js';
 
 /** One symbol's bars, an entry of {@link detectEventsBatch}. */
 export interface SymbolBars {
@@ -18,8 +21,17 @@ export interface SymbolBars {
   readonly bars: readonly Bar[];
 }
 
+/**
+ * How {@link detectEventsBatch} runs the built-in detectors: `'auto'` in the JS kernel (exactly the
+ * same rows, several times faster), `'polars'` through their shared-plan parts like any other
+ * detector (the reference the kernel is tested against).
+ */
+export type DetectEngine = 'auto' | 'polars';
+
 /** Options of {@link detectEventsBatch}. */
 export interface DetectBatchOptions {
+  /** See {@link DetectEngine}. @default 'auto' */
+  readonly engine?: DetectEngine;
   /**
    * Most bars in one plan: symbols are grouped in input order into plans of at most this many
    * input bars (a symbol larger than this is a plan of its own). Measured (BENCHMARKS.md, 4): small
@@ -169,6 +181,12 @@ async function runPlan(input: PlanInput, shared: readonly Detector[], fallback: 
   return out;
 }
 
+function engineOf(opts: DetectBatchOptions): DetectEngine {
+  const e = opts.engine ?? 'auto';
+  if (e !== 'auto' && e !== 'polars') throw optionError('detectEventsBatch', 'engine', "'auto' or 'polars'", e);
+  return e;
+}
+
 function maxBars(opts: DetectBatchOptions): number {
   const m = opts.maxBarsPerPlan ?? DEFAULT_MAX_BARS_PER_PLAN;
   return wholeNumber('detectEventsBatch', 'maxBarsPerPlan', m);
@@ -212,24 +230,13 @@ async function preparePlan(group: readonly SymbolBars[]): Promise<PlanInput> {
 }
 
 /**
- * Events of several symbols, in input order (one list per entry, each sorted by (timestamp,
- * event_type)). Detectors with a `plan` part run in one shared lazy plan per group of symbols
- * (up to `maxBarsPerPlan` bars); detectors without one run their `candidates` per symbol (the
- * fallback pass). Both give the rows {@link detectEventsPerSymbol} gives. While Polars collects
+ * The Polars path of a batch (unsorted rows, one list per entry): detectors with a `plan` part run
+ * in one shared lazy plan per group of symbols (up to `maxBarsPerPlan` bars); detectors without one
+ * run their `candidates` per symbol (the fallback pass). Both give the rows {@link detectEventsPerSymbol} gives. While Polars collects
  * one plan on its threads, the next group's bars are prepared on the event loop (at most one plan
  * in flight).
- * Throws {@link InputError} for bad bars, a bad symbol or a bad detector list.
- *
- * @example
- * ```ts
- * const [a, b] = await detectEventsBatch([{ symbol: 'AAAA', bars: barsA }, { symbol: 'BBBB', bars: barsB }], builtinDetectors());
- * ```
  */
-export async function detectEventsBatch(batch: readonly SymbolBars[], detectors: readonly Detector[], opts: DetectBatchOptions = {}): Promise<EventRow[][]> {
-  validateDetectors(detectors);
-  for (const entry of batch) validateSymbol(entry?.symbol);
-  const limit = maxBars(opts);
-  if (detectors.length === 0) return batch.map(() => []);
+async function polarsBatch(batch: readonly SymbolBars[], detectors: readonly Detector[], limit: number): Promise<EventRow[][]> {
   const shared = detectors.filter((d) => d.plan !== undefined);
   const fallback = detectors.filter((d) => d.plan === undefined);
   const out: EventRow[][] = [];
@@ -247,6 +254,35 @@ export async function detectEventsBatch(batch: readonly SymbolBars[], detectors:
   } finally {
     // A failed preparation leaves the plan before it running: let it finish before returning.
     await inFlight?.catch(() => undefined);
+  }
+  return out;
+}
+
+/**
+ * Events of several symbols, in input order (one list per entry, each sorted by (timestamp,
+ * event_type)). The built-in detectors (as their factories return them) run in the JS kernel
+ * (see {@link detectEvents}), symbol after symbol, yielding to the event loop every 65,536 bars;
+ * with `engine: 'polars'`, or for any other detector, detectors with a `plan` part run in one
+ * shared lazy plan per group of symbols (up to `maxBarsPerPlan` bars) and detectors without one run
+ * their `candidates` per symbol (the fallback pass). A run mixing both runs the kernel first, then
+ * Polars for the others. Every path gives the rows {@link detectEventsPerSymbol} gives.
+ * Throws {@link InputError} for bad bars, a bad symbol, a bad detector list or bad options.
+ *
+ * @example
+ * ```ts
+ * const [a, b] = await detectEventsBatch([{ symbol: 'AAAA', bars: barsA }, { symbol: 'BBBB', bars: barsB }], builtinDetectors());
+ * ```
+ */
+export async function detectEventsBatch(batch: readonly SymbolBars[], detectors: readonly Detector[], opts: DetectBatchOptions = {}): Promise<EventRow[][]> {
+  validateDetectors(detectors);
+  for (const entry of batch) validateSymbol(entry?.symbol);
+  const limit = maxBars(opts);
+  const split = engineOf(opts) === 'auto' ? splitDetectors(detectors) : { kernel: [], polars: detectors };
+  if (detectors.length === 0) return batch.map(() => []);
+  const out = split.kernel.length > 0 ? await kernelEventsBatch(batch, split.kernel) : batch.map((): EventRow[] => []);
+  if (split.polars.length > 0) {
+    const rows = await polarsBatch(batch, split.polars, limit);
+    rows.forEach((r, s) => out[s]!.push(...r));
   }
   return out.map(sortEventRows);
 }

@@ -1,6 +1,7 @@
 /** `volume_spike`: a bar trading many times its recent median volume. */
 import pl from 'nodejs-polars';
 import { candidateColumns, type Detector } from './detector.js';
+import { registerKernelSpec } from './kernel-spec.js';
 import { MAX_COOLDOWN_MINUTES, booleanOption, checkKeys, numberOption } from './options.js';
 
 /** Options of {@link volumeSpike}. */
@@ -73,7 +74,7 @@ export function volumeSpike(options: VolumeSpikeOptions = {}): Detector {
     .and(v.gtEq(batchMed.mul(multiple)))
     .and(pl.col('c').mul(v).gtEq(minDollarVolume))
     .fillNull(false);
-  return {
+  return registerKernelSpec({
     name: NAME,
     description:
       `volume >= ${multiple}x the median of the previous ${windowBars} bars (min ${minBars}, ` +
@@ -83,5 +84,5 @@ export function volumeSpike(options: VolumeSpikeOptions = {}): Detector {
     settings: { multiple, windowBars, minBars, minDollarVolume, acrossDays, cooldownMinutes },
     candidates: (bars) => bars.withColumns(median).filter(isSpike).select(...columns),
     plan: { columns: [[batchMedian]], candidate: isSpikeInBatch, measure: v.div(batchMed) },
-  };
+  }, { kind: NAME, multiple, windowBars, minBars, minDollarVolume, acrossDays });
 }

@@ -1,6 +1,7 @@
 /** `vwap_break`: the close crosses above the day's VWAP. */
 import pl from 'nodejs-polars';
 import { candidateColumns, type Detector } from './detector.js';
+import { registerKernelSpec } from './kernel-spec.js';
 import { MAX_COOLDOWN_MINUTES, checkKeys, numberOption } from './options.js';
 
 /** Options of {@link vwapBreak}. */
@@ -38,7 +39,7 @@ export function vwapBreak(options: VwapBreakOptions = {}): Detector {
   // In the shared plan the same test, with sym_day as "same symbol and NY day".
   const symDay = pl.col('sym_day');
   const crossedInBatch = symDay.shift(1).eq(symDay).and(c.shift(1).lt(vwap.shift(1))).and(c.gt(vwap)).fillNull(false);
-  return {
+  return registerKernelSpec({
     name: NAME,
     description: `close crosses above the day VWAP (from 04:00 NY) after the previous bar closed below it; cooldown ${cooldownMinutes} min`,
     measure: 'vwap_dist_pct',
@@ -46,5 +47,5 @@ export function vwapBreak(options: VwapBreakOptions = {}): Detector {
     settings: { cooldownMinutes },
     candidates: (bars) => bars.filter(crossed).select(...columns),
     plan: { candidate: crossedInBatch, measure },
-  };
+  }, { kind: NAME });
 }

@@ -8,13 +8,36 @@ import { parentPort } from 'node:worker_threads';
 import type pl from 'nodejs-polars';
 import { columnsFrame } from '../streams/column-frame.js';
 import { writeParquetFile } from '../sinks/parquet.js';
-import { TickColumns, scanPageInto } from '../streams/column-scanner.js';
+import { TickColumns, scanPageInto, type TickKind } from '../streams/column-scanner.js';
 import { toWire, type FramesReply, type FromWorker, type ToWorker } from './window-protocol.js';
 
 interface HeldWindow {
-  readonly trades: TickColumns;
-  readonly quotes: TickColumns;
+  /** The window's columns until its frames are built (then they go back to {@link spare}). */
+  columns: { readonly trades: TickColumns; readonly quotes: TickColumns } | undefined;
   frames?: { readonly trades: pl.DataFrame; readonly quotes: pl.DataFrame };
+}
+
+/**
+ * Emptied window columns for the next windows, per kind and bucket: a window's columns grow by
+ * doubling from 1,024 rows to the window's size, and on busy data a fresh pair per window cost
+ * ≈ 0.4 ms of the worker's ≈ 9 ms scan per window in allocation and copies, plus the GC of ≈ 1 MB
+ * of typed arrays. A few are kept (they keep the size of the largest window they held).
+ */
+const spare = new Map<string, TickColumns[]>();
+const SPARE_PER_KIND = 4;
+
+function freshColumns(kind: TickKind, bucketNs: number): TickColumns {
+  const c = spare.get(`${kind}:${bucketNs}`)?.pop();
+  if (!c) return new TickColumns(kind, bucketNs);
+  c.reset();
+  return c;
+}
+
+function recycle(c: TickColumns): void {
+  const key = `${c.kind}:${c.bucketNs}`;
+  let list = spare.get(key);
+  if (!list) spare.set(key, (list = []));
+  if (list.length < SPARE_PER_KIND) list.push(c);
 }
 
 const windows = new Map<number, HeldWindow>();
@@ -27,23 +50,40 @@ function held(id: number): HeldWindow {
   return w;
 }
 
-function framesOf(w: HeldWindow): FramesReply {
-  w.frames = { trades: columnsFrame(w.trades), quotes: columnsFrame(w.quotes) };
-  return { trades: w.trades.length, quotes: w.quotes.length, repeatedRows: w.trades.repeatedRows + w.quotes.repeatedRows };
+function columnsOf(w: HeldWindow, id: number): { readonly trades: TickColumns; readonly quotes: TickColumns } {
+  if (!w.columns) throw new Error(`window-worker: window ${id} already has its frames (no more pages)`);
+  return w.columns;
+}
+
+/** Builds both frames (Polars copies the values), then the columns are free for another window. */
+function framesOf(w: HeldWindow, id: number): FramesReply {
+  const { trades, quotes } = columnsOf(w, id);
+  w.frames = { trades: columnsFrame(trades), quotes: columnsFrame(quotes) };
+  const reply = { trades: trades.length, quotes: quotes.length, repeatedRows: trades.repeatedRows + quotes.repeatedRows };
+  w.columns = undefined;
+  recycle(trades);
+  recycle(quotes);
+  return reply;
 }
 
 async function handle(m: ToWorker): Promise<unknown> {
   switch (m.op) {
     case 'open':
-      windows.set(m.id, { trades: new TickColumns('trades'), quotes: new TickColumns('quotes', m.bucketNs) });
+      windows.set(m.id, { columns: { trades: freshColumns('trades', 0), quotes: freshColumns('quotes', m.bucketNs) } });
       return undefined;
-    case 'close':
+    case 'close': {
+      const c = windows.get(m.id)?.columns;
       windows.delete(m.id);
+      if (c) {
+        recycle(c.trades);
+        recycle(c.quotes);
+      }
       return undefined;
+    }
     case 'page':
-      return scanPageInto(held(m.id)[m.kind], new Uint8Array(m.body, m.offset, m.length), m.label);
+      return scanPageInto(columnsOf(held(m.id), m.id)[m.kind], new Uint8Array(m.body, m.offset, m.length), m.label);
     case 'frames':
-      return framesOf(held(m.id));
+      return framesOf(held(m.id), m.id);
     case 'write': {
       const frames = held(m.id).frames;
       if (!frames) throw new Error(`window-worker: window ${m.id} has no frames yet`);

@@ -112,6 +112,43 @@ describe('window pool', () => {
     }
   });
 
+  it('window columns reused by the next window of the worker: a smaller window keeps nothing of a bigger one before it', async () => {
+    const pool = new WindowPool(1);
+    const written = async (w: ReturnType<WindowPool['window']>, rows: number, name: string): Promise<Buffer> => {
+      const path = join(dir, name);
+      await w.parquet('quotes', rows).write(path, { compression: 'zstd', engine: 'auto', syncMaxRows: 20_000 });
+      return readFile(path);
+    };
+    try {
+      // A big window first (rows 2 s apart: every quote kept), then a small one with other values.
+      const big = pool.window(1e9);
+      const many = Array.from({ length: 3000 }, (_, i) => quote(T0 + BigInt(i) * 2_000_000_000n, i));
+      await big.quotes.scan(page(many.slice(0, 1500)), 'GET q');
+      await big.quotes.scan(page(many.slice(1500)), 'GET q');
+      expect(await big.frames()).toEqual({ trades: 0, quotes: 3000, repeatedRows: 0 });
+      // Its columns went back to the worker with its frames: no more pages for it.
+      await expect(Promise.resolve(big.quotes.scan(page([quote(T0 + 10n ** 13n, 9)]), 'GET q'))).rejects.toThrow(/already has its frames/);
+      big.release();
+      const smallRows = [quote(T0 + 5n, 77), quote(T0 + 3_000_000_000n, 78)];
+      const small = pool.window(1e9);
+      await small.quotes.scan(page(smallRows), 'GET q');
+      expect(await small.frames()).toEqual({ trades: 0, quotes: 2, repeatedRows: 0 });
+      const fresh = new WindowPool(1);
+      try {
+        const alone = fresh.window(1e9);
+        await alone.quotes.scan(page(smallRows), 'GET q');
+        await alone.frames();
+        expect((await written(small, 2, 'reused.parquet')).equals(await written(alone, 2, 'fresh.parquet'))).toBe(true);
+        alone.release();
+      } finally {
+        await fresh.close();
+      }
+      small.release();
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('a bad pool size is refused before anything starts, naming the value', () => {
     const client = new PolygonClient({ baseUrl: sim.url, apiKey: 'k' });
     for (const bad of [-1, 1.5, 65, Number.NaN, '2' as unknown as number]) {

@@ -18,7 +18,8 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describeLock, isLockStale, isProcessAlive, readLock } from '../run-folder/lock-file.js';
 import { isNotFound, nodeFs, type FsLayer } from '../fs/fs-layer.js';
-import { CompactIdSet } from '../sinks/id-set.js';
+import { CompactIdSet, hashString } from '../sinks/id-set.js';
+import { CANONICAL_ID_PACKER } from '../sinks/key-packers.js';
 import { loadJournal } from '../sinks/journal.js';
 import { scanJournalLines, windowLineShape } from '../run-folder/journal-reader.js';
 import { tmpFinalName } from '../fs/publish-atomically.js';
@@ -204,7 +205,11 @@ export async function scanPendingWindows(paths: DatasetPaths, compacted: Compact
  */
 export async function loadCompactionSummary(paths: DatasetPaths, fs: FsLayer = nodeFs): Promise<{ lines: CompactionLine[]; compacted: CompactIdSet }> {
   const lines: CompactionLine[] = [];
-  const compacted = new CompactIdSet(4096);
+  // Sized from the journal (≥ ~40 bytes a listed ID) and packed (14 bytes a canonical ID): grown by
+  // doubling from 4,096, a 572,850-ID set left ~80 MB of outgrown arrays for the next GC, which
+  // was the peak of a resume's end-of-run compaction (issue 17).
+  const bytes = await fs.stat(paths.journal).then((st) => st.size, () => 0);
+  const compacted = new CompactIdSet(Math.max(4096, bytes / 40), hashString, CANONICAL_ID_PACKER);
   await loadJournal<unknown>(paths.journal, {
     fs,
     onEntry: (e, line) => {

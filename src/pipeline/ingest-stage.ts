@@ -5,7 +5,7 @@ import { dropPageRepeats, type PageRepeatCount } from '../operators/drop-page-re
 import type pl from 'nodejs-polars';
 import { columnsFrame } from '../streams/column-frame.js';
 import { TickColumns } from '../streams/column-scanner.js';
-import { WindowWriter, loadIngestState, type FsLayer } from '../sinks/index.js';
+import { WindowWriter, loadIngestState, type FsLayer, type IngestState } from '../sinks/index.js';
 import type { DeferredParquet } from '../sinks/parquet.js';
 import { WindowPool, checkWorkers, defaultWorkers } from '../workers/window-pool.js';
 import { manifestRowCount, openManifest, readManifestBatches, type ManifestEvent } from '../streams/manifest.js';
@@ -63,6 +63,11 @@ export interface IngestStageOptions {
    * `tickColumns$`. @default os.availableParallelism()
    */
   readonly threads?: number;
+  /**
+   * Called once with the stage-2 state loaded at the start (the committed set): the CLI hands it to
+   * the end-of-run summary, which extends it instead of loading a second copy.
+   */
+  readonly onState?: (state: IngestState) => void;
 }
 
 /** The end of the manifest pass: final counts of the owned partition (see {@link ManifestCounts}). */
@@ -296,6 +301,7 @@ export function ingestStage(opts: IngestStageOptions): Observable<IngestProgress
   return defer(async () => {
     const fsOpt = opts.fs ? { fs: opts.fs } : {};
     const state = await loadIngestState(opts.outDir, fsOpt);
+    opts.onState?.(state);
     // The columns are checked (and a missing file refused) before the partition lock is taken.
     const info = await openManifest(opts.manifestPath);
     // Parquet: the footer's row count, at once. CSV: a raw byte count running beside the work.

@@ -26,6 +26,7 @@ import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import { nodeFs, type FsLayer } from '../fs/fs-layer.js';
 import { CompactIdSet, hashString, type IdHash } from './id-set.js';
+import { CANONICAL_ID_PACKER } from './key-packers.js';
 import { scanWindowJournal, type ScanFrom } from '../run-folder/journal-reader.js';
 import { alignUp, cacheHeader, publishCacheFile, readCacheHeader } from './cache-file.js';
 import { COMMITTED_INDEX_NAME, MANIFEST_KEYS_NAME, stateDirs } from '../run-folder/layout.js';
@@ -41,10 +42,11 @@ export function ingestStateDir(outDir: string): string {
 /** File name of the manifest key file (`manifest-keys.ts`) inside `state/ingest/`, beside the index. */
 export { MANIFEST_KEYS_NAME };
 
-const MAGIC = Buffer.from('TPCIDX\u0000\u0001', 'latin1');
+// Version 2: canonical IDs packed (id-set.ts); a version-1 file is 'unreadable' and rebuilt once.
+const MAGIC = Buffer.from('TPCIDX\u0000\u0002', 'latin1');
 
-/** What a journal's covered prefix was when the index was written. */
-interface CoveredJournal {
+/** What a journal's covered prefix was when the index was written (or an earlier load read). */
+export interface CoveredJournal {
   readonly name: string;
   readonly bytes: number;
   readonly lines: number;
@@ -62,11 +64,16 @@ interface IndexHeader {
   readonly poolBytes: number;
   readonly tableLength: number;
   readonly wide: readonly string[];
+  /** The packed IDs' prefixes by code ({@link IdSetSections.prefixes}). */
+  readonly prefixes: readonly string[];
   readonly fileBytes: number;
 }
 
-/** How the index was used by a load (for logs, tests and benchmarks). */
-export type IndexUse = 'used' | 'absent' | 'stale' | 'unreadable' | 'not-used';
+/**
+ * How the index was used by a load (for logs, tests and benchmarks). `extended`: an earlier load's
+ * set was extended instead ({@link LoadCommittedOptions.extend}).
+ */
+export type IndexUse = 'used' | 'absent' | 'stale' | 'unreadable' | 'not-used' | 'extended';
 
 /** Every committed window over the stage-2 journals. */
 export interface CommittedWindows {
@@ -79,6 +86,8 @@ export interface CommittedWindows {
   readonly index: IndexUse;
   /** Whether a fresh index was published by this load. */
   readonly indexWritten: boolean;
+  /** The journal prefixes this load read (what {@link LoadCommittedOptions.extend} starts from). */
+  readonly covered: readonly CoveredJournal[];
 }
 
 export interface LoadCommittedOptions {
@@ -88,6 +97,14 @@ export interface LoadCommittedOptions {
   readonly rewriteAfterLines?: number;
   /** The set's hash, named (tests force collisions with a tiny one). @default FNV-1a 32 */
   readonly hash?: { readonly name: string; readonly fn: IdHash };
+  /**
+   * An earlier load of the same folder in this process, to extend with the journal bytes appended
+   * since, instead of reading the index into a second set (the end-of-run summary after an ingest:
+   * two 572,850-ID sets would be alive at once). Checked like the index (every journal it read
+   * still starts with the same bytes); when that fails, the load starts afresh. Its set is extended
+   * in place: the earlier result must not be used afterwards.
+   */
+  readonly extend?: CommittedWindows;
 }
 
 const DEFAULT_HASH = { name: 'fnv1a32', fn: hashString };
@@ -101,12 +118,14 @@ export async function loadCommittedWindows(dir: string, names: readonly string[]
   const fs = opts.fs ?? nodeFs;
   const hash = opts.hash ?? DEFAULT_HASH;
   const useIndex = fs === nodeFs;
-  const loaded = useIndex ? await openIndex(dir, names, hash) : ({ use: 'not-used' } as const);
+  const extended = opts.extend && useIndex ? await reopen(dir, names, opts.extend) : undefined;
+  const loaded = extended ?? (useIndex ? await openIndex(dir, names, hash) : ({ use: 'not-used' } as const));
   const idx = 'header' in loaded ? loaded : undefined;
   let bytes = 0;
   if (!idx) for (const n of names) bytes += await fsp.stat(join(dir, n)).then((st) => st.size, () => 0);
-  // Sized from the journals' bytes (~95 per line as tickpipe writes them) so the set rarely grows.
-  const ids = idx ? idx.ids : new CompactIdSet(bytes / 95, hash.fn);
+  // Sized from the journals' bytes (~95 per line as tickpipe writes them) so the set rarely grows;
+  // packed: 14 bytes per canonical ID instead of ~45 (the set is most of a resume's memory).
+  const ids = idx ? idx.ids : new CompactIdSet(bytes / 95, hash.fn, CANONICAL_ID_PACKER);
   let lines = idx?.header.lines ?? 0;
   let trades = idx ? (idx.header.trades ?? Number.NaN) : 0;
   let quotes = idx ? (idx.header.quotes ?? Number.NaN) : 0;
@@ -132,17 +151,17 @@ export async function loadCommittedWindows(dir: string, names: readonly string[]
     covered.push({ name, bytes: r.end, lines: r.lines, sha1: digest.digest('hex') });
   }
   let indexWritten = false;
-  if (idx) ids.persistedEntries = idx.header.count;
+  if (idx && !extended) ids.persistedEntries = idx.header.count;
   if (useIndex && names.length > 0 && readLines >= (opts.rewriteAfterLines ?? 10_000)) {
     indexWritten = await writeIndex(dir, ids, { hash: hash.name, journals: covered, lines, trades, quotes });
     if (indexWritten) ids.persistedEntries = ids.poolEntries;
   }
-  return { ids, lines, trades, quotes, index: loaded.use, indexWritten };
+  return { ids, lines, trades, quotes, index: loaded.use, indexWritten, covered };
 }
 
 interface OpenedIndex {
-  readonly use: 'used';
-  readonly header: IndexHeader;
+  readonly use: 'used' | 'extended';
+  readonly header: Pick<IndexHeader, 'lines' | 'trades' | 'quotes' | 'count'>;
   readonly ids: CompactIdSet;
   /** Per covered journal: its record and a SHA-1 fed its covered prefix (to continue with the tail). */
   readonly prefixes: Map<string, { covered: CoveredJournal; digest: Hash }>;
@@ -171,6 +190,19 @@ async function openIndex(dir: string, names: readonly string[], hash: { name: st
     prefixes.set(c.name, { covered: c, digest });
   }
   return { use: 'used', header, ids, prefixes };
+}
+
+/** An earlier load as an opened index, if every journal it read still starts with the bytes it read. */
+async function reopen(dir: string, names: readonly string[], prior: CommittedWindows): Promise<OpenedIndex | undefined> {
+  const prefixes = new Map<string, { covered: CoveredJournal; digest: Hash }>();
+  for (const c of prior.covered) {
+    if (!names.includes(c.name)) return undefined;
+    const digest = await prefixDigest(join(dir, c.name), c.bytes);
+    if (digest === undefined || digest.copy().digest('hex') !== c.sha1) return undefined;
+    prefixes.set(c.name, { covered: c, digest });
+  }
+  const header = { lines: prior.lines, trades: Number.isNaN(prior.trades) ? null : prior.trades, quotes: Number.isNaN(prior.quotes) ? null : prior.quotes, count: prior.ids.persistedEntries };
+  return { use: 'extended', header, ids: prior.ids, prefixes };
 }
 
 /** SHA-1 fed the first `bytes` of the file, or undefined when the file is shorter or unreadable. */
@@ -210,13 +242,18 @@ function decodeIndex(buf: Buffer, hash: { name: string; fn: IdHash }): { header:
     at += n * 4;
     return a;
   };
-  const pool = new Uint8Array(buf.buffer, buf.byteOffset + at, header.poolBytes);
-  at = align4(at + header.poolBytes);
+  const bytes = (n: number): Uint8Array => {
+    const a = new Uint8Array(buf.buffer, buf.byteOffset + at, n);
+    at = align4(at + n);
+    return a;
+  };
+  const pool = bytes(header.poolBytes);
+  const packed = bytes((header.count >> 3) + 1);
   const starts = u32(header.count + 1);
   const hashes = u32(header.count);
   const table = u32(header.tableLength);
   if (at !== buf.length) throw new Error('index length mismatch');
-  return { header, ids: CompactIdSet.fromSections({ pool, starts, hashes, table, wide: header.wide }, hash.fn) };
+  return { header, ids: CompactIdSet.fromSections({ pool, starts, hashes, table, wide: header.wide, packed, prefixes: header.prefixes }, hash.fn, CANONICAL_ID_PACKER) };
 }
 
 /** Publishes the index atomically; false (and nothing changed) when it cannot be written. */
@@ -226,11 +263,12 @@ async function writeIndex(
   h: { hash: string; journals: CoveredJournal[]; lines: number; trades: number; quotes: number },
 ): Promise<boolean> {
   const s = ids.sections();
-  const draft = { ...h, trades: Number.isNaN(h.trades) ? null : h.trades, quotes: Number.isNaN(h.quotes) ? null : h.quotes, count: s.hashes.length, poolBytes: s.pool.length, tableLength: s.table.length, wide: s.wide };
-  const body = align4(s.pool.length) + (s.starts.length + s.hashes.length + s.table.length) * 4;
+  const packed = s.packed ?? new Uint8Array((s.hashes.length >> 3) + 1); // a set loaded without packing: all raw
+  const draft = { ...h, trades: Number.isNaN(h.trades) ? null : h.trades, quotes: Number.isNaN(h.quotes) ? null : h.quotes, count: s.hashes.length, poolBytes: s.pool.length, tableLength: s.table.length, wide: s.wide, prefixes: s.prefixes ?? [] };
+  const body = align4(s.pool.length) + align4(packed.length) + (s.starts.length + s.hashes.length + s.table.length) * 4;
   const head = cacheHeader(MAGIC, draft, body, 4);
-  const padding = Buffer.alloc(align4(s.pool.length) - s.pool.length);
+  const pad = (n: number): Buffer => Buffer.alloc(align4(n) - n);
   const bytesOf = (a: Uint32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   // On false nothing was published: a cache, the next start reads the journals again.
-  return publishCacheFile(join(dir, COMMITTED_INDEX_NAME), [head, s.pool, padding, bytesOf(s.starts), bytesOf(s.hashes), bytesOf(s.table)]);
+  return publishCacheFile(join(dir, COMMITTED_INDEX_NAME), [head, s.pool, pad(s.pool.length), packed, pad(packed.length), bytesOf(s.starts), bytesOf(s.hashes), bytesOf(s.table)]);
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { readU32, writeU32, type KeyPacker } from './key-packers.js';
 
 /**
  * A compact, exact set of ID strings (event IDs of committed windows, IDs seen in a manifest pass).
@@ -11,6 +12,12 @@ import { createHash } from 'node:crypto';
  *
  * IDs made of characters above U+00FF (never produced by tickpipe; possible in an adopted tree)
  * are kept in a plain `Set` beside the pool.
+ *
+ * With a {@link KeyPacker} (src/sinks/key-packers.ts), a key of the packer's shape is stored as a
+ * short record that decodes to exactly its bytes: the code of its prefix in a dictionary beside the
+ * pool, and a packed tail. It is not a hash: membership stays exact with no fallback needed. The
+ * committed set's 572,850 canonical IDs: 26 MB of pool bytes become 8 MB. Every key of that shape is
+ * packed, so a packable probe is compared with packed entries only, any other with the raw ones.
  *
  * @example
  * ```ts
@@ -30,6 +37,25 @@ export class CompactIdSet {
   #table: Uint32Array;
   #wide = new Set<string>();
   readonly #hash: IdHash;
+  readonly #packer: KeyPacker | undefined;
+  /** Pack mode: one bit per entry, set when the entry is a packed record (else its raw bytes). */
+  #packed: Uint8Array | undefined;
+  /** Pack mode: the prefixes, a code being an entry number (append-only: stored codes keep their meaning). */
+  readonly #prefixSet: CompactIdSet | undefined;
+  /** Pack mode: the probe's record (a probe is packed once, then compared byte for byte). */
+  readonly #probe: Uint8Array;
+  /** Pack mode: a string key's bytes, for the byte-level packer. */
+  #keyBytes = new Uint8Array(64);
+  /** Pack mode: where the last probed key's prefix ended. */
+  #prefixEnd = -1;
+  /** Read back by {@link fromSections}: the arrays are views of a file's bytes, exactly full. */
+  #frozen = false;
+  /**
+   * Entries added to a frozen set, numbered after its own: growing the views would copy pool,
+   * starts and hashes (~20 MB at 572,850 IDs) while the file buffer stays pinned by the table, for
+   * the handful of IDs a resume's summary adds. Merged in ({@link #absorb}) before the set is written.
+   */
+  #overflow: CompactIdSet | undefined;
   /**
    * Entries 0..persistedEntries-1 are the ones a file on disk holds in this order (the committed
    * index sets it when it loads or writes the set): entry numbers below it are stable across starts.
@@ -40,14 +66,19 @@ export class CompactIdSet {
    * @param expected IDs expected (sizes the first allocation; it grows as needed).
    * @param hash the 32-bit hash of the table; tests pass a tiny one to force collisions (the set
    * stays exact: a probe compares the full bytes).
+   * @param packer stores keys of its shape as short records (see the class comment).
    */
-  constructor(expected = 1024, hash: IdHash = hashString) {
+  constructor(expected = 1024, hash: IdHash = hashString, packer?: KeyPacker) {
     const n = Math.max(16, Math.ceil(expected));
-    this.#pool = new Uint8Array(n * 48);
+    this.#pool = new Uint8Array(n * (packer ? 4 + packer.maxTail : 48));
     this.#starts = new Uint32Array(n + 1);
     this.#hashes = new Uint32Array(n);
     this.#table = new Uint32Array(tableSizeFor(n));
     this.#hash = hash;
+    this.#packer = packer;
+    this.#packed = packer ? new Uint8Array((n >> 3) + 1) : undefined;
+    this.#prefixSet = packer ? new CompactIdSet(256) : undefined;
+    this.#probe = new Uint8Array(packer ? 4 + packer.maxTail : 0);
   }
 
   /**
@@ -55,12 +86,14 @@ export class CompactIdSet {
    * what the committed index (`committed-index.ts`) writes to disk.
    */
   sections(): IdSetSections {
+    this.#absorb();
     return {
       pool: this.#pool.subarray(0, this.#poolUsed),
       starts: this.#starts.subarray(0, this.#count + 1),
       hashes: this.#hashes.subarray(0, this.#count),
       table: this.#table,
       wide: [...this.#wide],
+      ...(this.#packed ? { packed: this.#packed.subarray(0, (this.#count >> 3) + 1), prefixes: [...this.#prefixSet!] } : {}),
     };
   }
 
@@ -69,11 +102,17 @@ export class CompactIdSet {
    * first `add` that needs room copies into larger arrays). The sections must come from a set built
    * with the same `hash`.
    */
-  static fromSections(s: IdSetSections, hash: IdHash = hashString): CompactIdSet {
-    const set = new CompactIdSet(16, hash);
+  static fromSections(s: IdSetSections, hash: IdHash = hashString, packer?: KeyPacker): CompactIdSet {
+    const set = new CompactIdSet(16, hash, packer);
     const count = s.hashes.length;
     if (s.starts.length !== count + 1 || s.starts[count] !== s.pool.length || s.table.length < 32 || (s.table.length & (s.table.length - 1)) !== 0 || count * 2 > s.table.length) {
       throw new RangeError('CompactIdSet.fromSections: inconsistent sections');
+    }
+    if ((s.packed !== undefined) !== (packer !== undefined)) throw new RangeError('CompactIdSet.fromSections: packed sections need their packer');
+    if (s.packed !== undefined) {
+      if (s.packed.length !== (count >> 3) + 1 || s.prefixes === undefined) throw new RangeError('CompactIdSet.fromSections: inconsistent packed sections');
+      set.#packed = s.packed;
+      for (const p of s.prefixes) if (!set.#prefixSet!.add(p)) throw new RangeError('CompactIdSet.fromSections: repeated prefix');
     }
     set.#pool = s.pool;
     set.#poolUsed = s.pool.length;
@@ -82,12 +121,22 @@ export class CompactIdSet {
     set.#count = count;
     set.#table = s.table;
     for (const id of s.wide) set.#wide.add(id);
+    set.#frozen = true;
     return set;
+  }
+
+  /** Moves the overflow's entries into the set's own arrays (copied into larger ones), same numbers. */
+  #absorb(): void {
+    const extra = this.#overflow;
+    if (!extra) return;
+    this.#overflow = undefined;
+    this.#frozen = false;
+    for (const id of extra) this.add(id);
   }
 
   /** Number of distinct IDs. */
   get size(): number {
-    return this.#count + this.#wide.size;
+    return this.poolEntries + this.#wide.size;
   }
 
   /** Whether `id` was added. Exact. */
@@ -103,8 +152,17 @@ export class CompactIdSet {
     const h = this.#hash(id);
     if (h < 0) {
       if (!this.#wide.has(id)) return -1;
-      return this.#count + [...this.#wide].indexOf(id); // rare path; never taken for tickpipe IDs
+      return this.poolEntries + [...this.#wide].indexOf(id); // rare path; never taken for tickpipe IDs
     }
+    const k = this.#indexOfOwn(id, h);
+    if (k >= 0 || !this.#overflow) return k;
+    const j = this.#overflow.indexOf(id);
+    return j < 0 ? -1 : this.#count + j;
+  }
+
+  /** {@link indexOf} among the set's own entries (not the overflow's). */
+  #indexOfOwn(id: string, h: number): number {
+    if (this.#packer) return this.#find(h, this.#bytesOf(id), 0, id.length);
     const mask = this.#table.length - 1;
     for (let slot = h & mask; ; slot = (slot + 1) & mask) {
       const e = this.#table[slot]!;
@@ -114,12 +172,57 @@ export class CompactIdSet {
     }
   }
 
+  /** Pack mode: the entry of the key `buf[start, end)` whose hash is `h`, or -1. */
+  #find(h: number, buf: Uint8Array, start: number, end: number): number {
+    const len = this.#probeKey(buf, start, end);
+    if (len < 0) return -1;
+    const mask = this.#table.length - 1;
+    for (let slot = h & mask; ; slot = (slot + 1) & mask) {
+      const e = this.#table[slot]!;
+      if (e === 0) return -1;
+      const k = e - 1;
+      if (this.#hashes[k] === h && (len > 0 ? this.#equalsProbe(k, len) : this.#equalsBytes(k, buf, start, end))) return k;
+    }
+  }
+
+  /** Pack mode: a string key's Latin-1 bytes (the caller checked every code unit is ≤ 0xFF), in a reused buffer. */
+  #bytesOf(id: string): Uint8Array {
+    if (id.length > this.#keyBytes.length) this.#keyBytes = new Uint8Array(id.length * 2);
+    const b = this.#keyBytes;
+    for (let i = 0; i < id.length; i++) b[i] = id.charCodeAt(i);
+    return b;
+  }
+
+  /**
+   * Pack mode: packs the key `buf[start, end)` into the probe record. Its length when packed, 0 when
+   * the key is not of the packer's shape (it can only be a raw entry), -1 when its prefix has no
+   * code (no packed entry can be it; {@link #prefixEnd} says where the prefix ends).
+   */
+  #probeKey(buf: Uint8Array, start: number, end: number): number {
+    const packer = this.#packer!;
+    const prefixEnd = packer.prefixEnd(buf, start, end);
+    this.#prefixEnd = prefixEnd;
+    if (prefixEnd < 0) return 0;
+    const code = this.#prefixSet!.indexOfBytes(buf, start, prefixEnd);
+    if (code < 0) return -1;
+    writeU32(this.#probe, 0, code);
+    return 4 + packer.writeTail(this.#probe, 4, buf, prefixEnd, end);
+  }
+
   /**
    * {@link indexOf} of a key given as bytes `[start, end)` of `buf` (each byte one character, as
    * Latin-1 reads it): no string is made, so a caller can probe raw file bytes.
    */
   indexOfBytes(buf: Uint8Array, start: number, end: number): number {
+    const k = this.#indexOfBytesOwn(buf, start, end);
+    if (k >= 0 || !this.#overflow) return k;
+    const j = this.#overflow.indexOfBytes(buf, start, end);
+    return j < 0 ? -1 : this.#count + j;
+  }
+
+  #indexOfBytesOwn(buf: Uint8Array, start: number, end: number): number {
     const h = hashBytes(buf, start, end, this.#hash);
+    if (this.#packer) return this.#find(h, buf, start, end);
     const mask = this.#table.length - 1;
     for (let slot = h & mask; ; slot = (slot + 1) & mask) {
       const e = this.#table[slot]!;
@@ -135,22 +238,40 @@ export class CompactIdSet {
    * both sets. Undefined when the set has fewer than `n` byte-pool entries.
    */
   prefixDigest(n: number): string | undefined {
+    if (n > this.#count) this.#absorb();
     if (!Number.isInteger(n) || n < 0 || n > this.#count) return undefined;
     const starts = this.#starts.subarray(0, n + 1);
-    return createHash('sha1')
+    const digest = createHash('sha1')
       .update(this.#pool.subarray(0, this.#starts[n]!))
-      .update(new Uint8Array(starts.buffer, starts.byteOffset, starts.byteLength))
-      .digest('hex');
+      .update(new Uint8Array(starts.buffer, starts.byteOffset, starts.byteLength));
+    if (this.#packed !== undefined) {
+      // Packed records name prefixes by code: the same bytes mean the same IDs only under the same
+      // codes. Entries 0..n-1 use codes below (their largest + 1): codes are given in order of use.
+      let codes = 0;
+      for (let k = 0; k < n; k++) if (this.#isPacked(k)) codes = Math.max(codes, readU32(this.#pool, this.#starts[k]!) + 1);
+      digest.update(this.#packed.subarray(0, (n + 7) >> 3).map((b, i) => (i === n >> 3 ? b & ((1 << (n & 7)) - 1) : b)));
+      const prefixes: string[] = [];
+      for (let c = 0; c < codes; c++) prefixes.push(this.#prefixSet!.entryAt(c));
+      digest.update(JSON.stringify(prefixes));
+    }
+    return digest.digest('hex');
   }
 
   /** The ID of byte-pool entry `k` (0 ≤ k < {@link poolEntries}). */
   entryAt(k: number): string {
-    return Buffer.from(this.#pool.buffer, this.#pool.byteOffset + this.#starts[k]!, this.#starts[k + 1]! - this.#starts[k]!).toString('latin1');
+    if (k >= this.#count && this.#overflow) return this.#overflow.entryAt(k - this.#count);
+    const start = this.#starts[k]!;
+    if (this.#isPacked(k)) return this.#prefixSet!.entryAt(readU32(this.#pool, start)) + this.#packer!.readTail(this.#pool, start + 4, this.#starts[k + 1]! - start - 4);
+    return Buffer.from(this.#pool.buffer, this.#pool.byteOffset + start, this.#starts[k + 1]! - start).toString('latin1');
+  }
+
+  #isPacked(k: number): boolean {
+    return this.#packed !== undefined && (this.#packed[k >> 3]! & (1 << (k & 7))) !== 0;
   }
 
   /** Entries held in the byte pool (entry numbers 0..poolEntries-1; IDs above U+00FF come after). */
   get poolEntries(): number {
-    return this.#count;
+    return this.#count + (this.#overflow?.poolEntries ?? 0);
   }
 
   /** Adds `id`; returns true if it was not there yet. */
@@ -161,21 +282,48 @@ export class CompactIdSet {
       this.#wide.add(id);
       return true;
     }
+    if (this.#frozen) {
+      if (this.#indexOfOwn(id, h) >= 0) return false;
+      this.#overflow ??= new CompactIdSet(1024, this.#hash, this.#packer);
+      return this.#overflow.add(id);
+    }
+    let len = 0;
+    if (this.#packer) {
+      const bytes = this.#bytesOf(id);
+      len = this.#probeKey(bytes, 0, id.length);
+      if (len < 0) {
+        // A new prefix: the next code (append-only, so codes already stored keep their meaning).
+        this.#prefixSet!.add(id.slice(0, this.#prefixEnd));
+        len = this.#probeKey(bytes, 0, id.length);
+      }
+    }
     const mask = this.#table.length - 1;
     let slot = h & mask;
     for (; ; slot = (slot + 1) & mask) {
       const e = this.#table[slot]!;
       if (e === 0) break;
       const k = e - 1;
-      if (this.#hashes[k] === h && this.#equals(k, id)) return false;
+      if (this.#hashes[k] === h && (len > 0 ? this.#equalsProbe(k, len) : this.#equals(k, id))) return false;
     }
-    this.#append(id, h);
+    this.#append(id, h, len);
     this.#table[slot] = this.#count; // entry index + 1
     if (this.#count * 2 > this.#table.length) this.#rehash();
     return true;
   }
 
+  /** Entry `k` is the packed probe record of `len` bytes. */
+  #equalsProbe(k: number, len: number): boolean {
+    const s = this.#starts[k]!;
+    if (this.#starts[k + 1]! - s !== len || !this.#isPacked(k)) return false;
+    const pool = this.#pool;
+    const probe = this.#probe;
+    for (let i = 0; i < len; i++) if (pool[s + i] !== probe[i]) return false;
+    return true;
+  }
+
+  /** Entry `k` holds the raw bytes of `id`. */
   #equals(k: number, id: string): boolean {
+    if (this.#isPacked(k)) return false;
     const start = this.#starts[k]!;
     const end = this.#starts[k + 1]!;
     if (end - start !== id.length) return false;
@@ -186,14 +334,21 @@ export class CompactIdSet {
 
   #equalsBytes(k: number, buf: Uint8Array, start: number, end: number): boolean {
     const s = this.#starts[k]!;
-    if (this.#starts[k + 1]! - s !== end - start) return false;
+    if (this.#starts[k + 1]! - s !== end - start || this.#isPacked(k)) return false;
     const pool = this.#pool;
     for (let i = start; i < end; i++) if (pool[s + i - start] !== buf[i]) return false;
     return true;
   }
 
-  #append(id: string, h: number): void {
+  /** Appends `id` as entry `count`: the probe record's `packedLen` bytes, or (0) its raw bytes. */
+  #append(id: string, h: number, packedLen: number): void {
     const k = this.#count;
+    const bytes = packedLen > 0 ? packedLen : id.length;
+    if (this.#packed !== undefined && (k >> 3) >= this.#packed.length - 1) {
+      const bits = new Uint8Array(Math.max(64, this.#packed.length * 2));
+      bits.set(this.#packed);
+      this.#packed = bits;
+    }
     if (k + 1 >= this.#starts.length) {
       const starts = new Uint32Array(Math.max(32, this.#starts.length * 2));
       starts.set(this.#starts);
@@ -202,16 +357,22 @@ export class CompactIdSet {
       hashes.set(this.#hashes);
       this.#hashes = hashes;
     }
-    if (this.#poolUsed + id.length > this.#pool.length) {
+    if (this.#poolUsed + bytes > this.#pool.length) {
       // Doubling, except for a large pool (a loaded index adds a journal's tail): +25%.
       const grown = this.#pool.length >= 1 << 24 ? this.#pool.length + (this.#pool.length >> 2) : this.#pool.length * 2;
-      const pool = new Uint8Array(Math.max(grown, this.#poolUsed + id.length, 64));
+      const pool = new Uint8Array(Math.max(grown, this.#poolUsed + bytes, 64));
       pool.set(this.#pool.subarray(0, this.#poolUsed));
       this.#pool = pool;
     }
     const pool = this.#pool;
     let p = this.#poolUsed;
-    for (let i = 0; i < id.length; i++) pool[p++] = id.charCodeAt(i);
+    if (packedLen > 0) {
+      pool.set(this.#probe.subarray(0, packedLen), p);
+      p += packedLen;
+      this.#packed![k >> 3]! |= 1 << (k & 7);
+    } else {
+      for (let i = 0; i < id.length; i++) pool[p++] = id.charCodeAt(i);
+    }
     this.#poolUsed = p;
     this.#hashes[k] = h;
     this.#count = k + 1;
@@ -231,15 +392,13 @@ export class CompactIdSet {
 
   /** Every ID, in insertion order (pool entries first). */
   *[Symbol.iterator](): IterableIterator<string> {
-    for (let k = 0; k < this.#count; k++) {
-      yield String.fromCharCode(...this.#pool.subarray(this.#starts[k]!, this.#starts[k + 1]!));
-    }
+    for (let k = 0; k < this.poolEntries; k++) yield this.entryAt(k);
     yield* this.#wide;
   }
 
   /** Bytes held by the pool and the index (for benchmarks and logs). */
   get bytes(): number {
-    return this.#pool.byteLength + this.#starts.byteLength + this.#hashes.byteLength + this.#table.byteLength;
+    return this.#pool.byteLength + this.#starts.byteLength + this.#hashes.byteLength + this.#table.byteLength + (this.#packed?.byteLength ?? 0) + (this.#overflow?.bytes ?? 0);
   }
 }
 
@@ -258,6 +417,10 @@ export interface IdSetSections {
   readonly table: Uint32Array;
   /** IDs with characters above U+00FF. */
   readonly wide: readonly string[];
+  /** Pack mode only: one bit per entry (packed record or raw bytes), `(entries >> 3) + 1` bytes. */
+  readonly packed?: Uint8Array;
+  /** Pack mode only: the prefix of each code. */
+  readonly prefixes?: readonly string[];
 }
 
 function tableSizeFor(n: number): number {

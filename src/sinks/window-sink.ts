@@ -34,8 +34,9 @@ import type pl from 'nodejs-polars';
 import { InputError } from '../errors.js';
 import { isNotFound, nodeFs, type FsLayer } from '../fs/fs-layer.js';
 import { CompactIdSet } from './id-set.js';
+import { CANONICAL_ID_PACKER } from './key-packers.js';
 import { Journal, loadJournal } from './journal.js';
-import { loadCommittedWindows } from './committed-index.js';
+import { loadCommittedWindows, type CommittedWindows } from './committed-index.js';
 import { acquireLock, redactSecrets, type LockHandle } from '../run-folder/lock-file.js';
 import { CommitSink, itemsNamed, NOTHING_COMMITTED, recoverFolder, type SinkItems } from './commit-lifecycle.js';
 import { parquetFile, type DeferredParquet, type ParquetCompression } from './parquet.js';
@@ -60,6 +61,11 @@ export interface IngestState {
   readonly completed: CompactIdSet;
   /** Event IDs whose last attempt failed permanently (and that are not complete). */
   readonly failed: Map<string, WindowFailure>;
+  /**
+   * The load `completed` came from (absent when there is no state folder): what a later
+   * `loadCommittedWindows(..., { extend })` in this process extends instead of loading a second set.
+   */
+  readonly committed?: CommittedWindows;
 }
 
 /** Options of {@link WindowWriter.open}. */
@@ -286,7 +292,7 @@ export async function loadIngestState(outDir: string, opts?: { readonly fs?: FsL
   try {
     names = await fs.readdir(dir);
   } catch (err) {
-    if (isNotFound(err)) return { completed: new CompactIdSet(), failed: new Map() };
+    if (isNotFound(err)) return { completed: new CompactIdSet(1024, undefined, CANONICAL_ID_PACKER), failed: new Map() };
     throw toDiskError(err, 'listing', dir);
   }
   names.sort();
@@ -294,7 +300,8 @@ export async function loadIngestState(outDir: string, opts?: { readonly fs?: FsL
   // The committed index (committed-index.ts) plus the journal bytes it does not cover, parsed once,
   // keeping only the IDs in a compact set: the parsed lines of a 600k-line journal would cost
   // several hundred MB, a Set of their IDs ~100 MB.
-  const { ids: completed } = await loadCommittedWindows(dir, parts, { fs, ...(opts?.rewriteIndexAfterLines !== undefined ? { rewriteAfterLines: opts.rewriteIndexAfterLines } : {}) });
+  const committed = await loadCommittedWindows(dir, parts, { fs, ...(opts?.rewriteIndexAfterLines !== undefined ? { rewriteAfterLines: opts.rewriteIndexAfterLines } : {}) });
+  const completed = committed.ids;
   const failed = new Map<string, WindowFailure>();
   for (const n of journalNamesInOrder(names, FAILED_RE)) {
     const path = join(dir, n);
@@ -307,5 +314,5 @@ export async function loadIngestState(outDir: string, opts?: { readonly fs?: FsL
       },
     });
   }
-  return { completed, failed };
+  return { completed, failed, committed };
 }

@@ -111,6 +111,13 @@ export interface PooledWindow {
   release(): void;
 }
 
+/**
+ * Windows every running worker holds before another is started. Windows mostly wait on the rate
+ * limit; a worker's CPU is the parse and encode of their pages, which one thread keeps up with for
+ * this many (at `--concurrency 64` all workers still start within the first windows).
+ */
+export const WINDOWS_PER_SPAWN = 16;
+
 export class WindowPool {
   readonly #slots: Slot[] = [];
   #seq = 0;
@@ -119,16 +126,20 @@ export class WindowPool {
   static #shared = new Map<number, WindowPool>();
 
   /**
-   * A pool of `size` workers, started with the first window: a run with nothing to download (a
-   * resume whose windows are all done) never pays their memory or start-up.
+   * A pool of up to `size` workers, started as windows need them: none before the first window (a
+   * resume whose windows are all done never pays their memory or start-up), then one more whenever
+   * every running worker holds {@link WINDOWS_PER_SPAWN} windows. A worker costs ~15 MB of RSS (its
+   * V8 isolate and Polars' JS): a resume with 10 new events ran 2 for them at a peak of 218 MB.
    */
   constructor(readonly size: number) {
     checkWorkers(size, 'WindowPool size');
     if (size < 1) throw new InputError(`WindowPool size must be at least 1, got ${size}`);
   }
 
-  #start(): void {
-    if (this.#slots.length === 0) for (let i = 0; i < this.size; i++) this.#slots.push(this.#spawn());
+  /** Starts a worker when there is none, or when every running one is full and the pool is not. */
+  #grow(): void {
+    if (this.#slots.length >= this.size) return;
+    if (this.#slots.length === 0 || this.#slots.every((s) => s.windows >= WINDOWS_PER_SPAWN)) this.#slots.push(this.#spawn());
   }
 
   /**
@@ -158,7 +169,7 @@ export class WindowPool {
   /** A new window on the least busy worker; `bucketNs` downsamples its quotes (0 keeps all). */
   window(bucketNs: number): PooledWindow {
     if (this.#closed) throw new WorkerError('window pool is closed');
-    this.#start();
+    this.#grow();
     let slot = this.#slots[0]!;
     for (const s of this.#slots) if (s.windows < slot.windows) slot = s;
     const id = ++this.#ids;

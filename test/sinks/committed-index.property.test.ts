@@ -26,7 +26,7 @@ const ID = fc.constantFrom('A_x_20240102_144500_00000000', 'A_x_20240102_144500_
 type Op =
   | { kind: 'append'; part: 0 | 1; ids: string[]; trades: number }
   | { kind: 'torn'; part: 0 | 1 }
-  | { kind: 'load' }
+  | { kind: 'load'; extend: boolean }
   | { kind: 'delete-index' }
   | { kind: 'restore-older'; part: 0 | 1 }
   | { kind: 'rewrite-same-length'; part: 0 | 1 };
@@ -34,7 +34,8 @@ type Op =
 const OP: fc.Arbitrary<Op> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('append' as const), part: fc.constantFrom(0 as const, 1 as const), ids: fc.array(ID, { minLength: 1, maxLength: 5 }), trades: fc.nat(50) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('torn' as const), part: fc.constantFrom(0 as const, 1 as const) }) },
-  { weight: 3, arbitrary: fc.constant({ kind: 'load' as const }) },
+  // extend: the end-of-run summary extends the set the ingest loaded instead of loading a second one.
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('load' as const), extend: fc.boolean() }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'delete-index' as const }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('restore-older' as const), part: fc.constantFrom(0 as const, 1 as const) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('rewrite-same-length' as const), part: fc.constantFrom(0 as const, 1 as const) }) },
@@ -57,7 +58,7 @@ async function dropTornTail(path: string): Promise<void> {
   if (buf.length > 0 && buf[buf.length - 1] !== 0x0a) await truncate(path, buf.lastIndexOf(0x0a) + 1);
 }
 
-async function apply(dir: string, op: Op, backups: Map<number, string>, hash: typeof TINY): Promise<void> {
+async function apply(dir: string, op: Op, backups: Map<number, string>, hash: typeof TINY, loads: { last?: CommittedWindows }): Promise<void> {
   const path = (p: number): string => join(dir, NAMES[p]!);
   switch (op.kind) {
     case 'append': {
@@ -75,7 +76,9 @@ async function apply(dir: string, op: Op, backups: Map<number, string>, hash: ty
       return;
     case 'load': {
       const names = await existing(dir);
-      const got = await loadCommittedWindows(dir, names, { hash, rewriteAfterLines: 1 }).catch((e: Error) => e);
+      const extend = op.extend && loads.last ? { extend: loads.last } : {};
+      const got = await loadCommittedWindows(dir, names, { hash, rewriteAfterLines: 1, ...extend }).catch((e: Error) => e);
+      loads.last = got instanceof Error ? undefined : got; // an extended result must not be used again
       const want = await reference(dir, names);
       if (want instanceof Error) {
         expect(got).toBeInstanceOf(Error);
@@ -119,7 +122,7 @@ async function apply(dir: string, op: Op, backups: Map<number, string>, hash: ty
 
 describe('committed index (state/ingest/committed.idx)', () => {
   for (const hash of [TINY, FNV]) {
-    it(`always agrees with reading the journals from their start (${hash.name} hash): appends, torn tails, stale and deleted index`, async () => {
+    it(`always agrees with reading the journals from their start (${hash.name} hash): appends, torn tails, stale and deleted index, extended loads`, async () => {
       let n = 0;
       await fc.assert(
         fc.asyncProperty(fc.array(OP, { minLength: 1, maxLength: 25 }), async (ops) => {
@@ -127,7 +130,8 @@ describe('committed index (state/ingest/committed.idx)', () => {
           const backups = new Map<number, string>();
           try {
             await mkdir(dir, { recursive: true });
-            for (const op of [...ops, { kind: 'load' as const }]) await apply(dir, op, backups, hash);
+            const loads: { last?: CommittedWindows } = {};
+            for (const op of [...ops, { kind: 'load' as const, extend: true }]) await apply(dir, op, backups, hash, loads);
           } finally {
             await rm(dir, { recursive: true, force: true });
           }
@@ -150,5 +154,25 @@ describe('committed index (state/ingest/committed.idx)', () => {
     await writeFile(join(dir, 'part-0.jsonl'), line('A_1'));
     const third = await loadCommittedWindows(dir, ['part-0.jsonl']);
     expect([third.index, third.ids.has('A_2'), third.ids.size]).toEqual(['stale', false, 1]);
+  });
+});
+
+describe('extending an earlier load (the end-of-run summary)', () => {
+  it('reads only the bytes appended since, and starts afresh when a journal it read was replaced', async () => {
+    const dir = join(root, 'extend');
+    await mkdir(dir, { recursive: true });
+    const line = (id: string): string => `${JSON.stringify({ event: id, symbol: 'A', trades: 2, quotes: 3 })}\n`;
+    await writeFile(join(dir, 'part-0.jsonl'), line('A_x_20240102_144500_00000001') + line('A_2'));
+    const first = await loadCommittedWindows(dir, ['part-0.jsonl']);
+    await appendFile(join(dir, 'part-0.jsonl'), line('A_x_20240102_144500_00000003'));
+    await writeFile(join(dir, 'part-1.jsonl'), line('B_1'));
+    const second = await loadCommittedWindows(dir, ['part-0.jsonl', 'part-1.jsonl'], { extend: first });
+    expect(second.index).toBe('extended');
+    expect(second.ids).toBe(first.ids); // the same set, extended: one copy in memory
+    expect([second.lines, second.ids.size, second.trades, second.ids.has('A_x_20240102_144500_00000003'), second.ids.has('B_1')]).toEqual([4, 4, 8, true, true]);
+    await writeFile(join(dir, 'part-0.jsonl'), line('C_1') + line('C_2') + line('C_3'));
+    const third = await loadCommittedWindows(dir, ['part-0.jsonl', 'part-1.jsonl'], { extend: second });
+    expect(third.index).not.toBe('extended');
+    expect([...third.ids].sort()).toEqual(['B_1', 'C_1', 'C_2', 'C_3']);
   });
 });

@@ -12,7 +12,7 @@ import { InputError, WorkerError } from '../../src/errors.js';
 import { ingestStage } from '../../src/pipeline/ingest-stage.js';
 import { startSim, type SimServer } from '../../src/sim/index.js';
 import { PolygonClient } from '../../src/streams/polygon-client.js';
-import { WindowPool } from '../../src/workers/window-pool.js';
+import { WindowPool, WINDOWS_PER_SPAWN } from '../../src/workers/window-pool.js';
 
 const T0 = 1709818200000000000n;
 const quote = (sip: bigint, seq: number): string =>
@@ -31,6 +31,28 @@ afterAll(async () => {
 });
 
 describe('window pool', () => {
+  it('starts workers as windows need them: none before the first, another only when every one holds WINDOWS_PER_SPAWN', async () => {
+    const pool = new WindowPool(2);
+    try {
+      expect(pool.threads).toHaveLength(0);
+      const open = [pool.window(1e9)];
+      expect(pool.threads).toHaveLength(1);
+      while (open.length < WINDOWS_PER_SPAWN) open.push(pool.window(1e9));
+      expect(pool.threads).toHaveLength(1);
+      open.push(pool.window(1e9)); // the first worker is full
+      expect(pool.threads).toHaveLength(2);
+      while (open.length < 4 * WINDOWS_PER_SPAWN) open.push(pool.window(1e9));
+      expect(pool.threads).toHaveLength(2); // never more than the pool's size
+      // Windows still work on either worker.
+      const last = open[open.length - 1]!;
+      await last.quotes.scan(page([quote(T0, 1), quote(T0 + 2_000_000_000n, 2)]), 'GET q');
+      expect(await last.frames()).toEqual({ trades: 0, quotes: 2, repeatedRows: 0 });
+      for (const w of open) w.release();
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('a dead worker fails its windows with a retryable WorkerError, and is replaced for new windows', async () => {
     const pool = new WindowPool(1);
     try {

@@ -118,6 +118,14 @@ export interface PooledWindow {
  */
 export const WINDOWS_PER_SPAWN = 16;
 
+/**
+ * Requests (pages to scan, frames to build, files to write) a worker has queued when it counts as
+ * behind: then the next window starts another worker even if every one holds fewer than
+ * {@link WINDOWS_PER_SPAWN}. Dense pages at a low `--concurrency` (8 windows of in-play quotes) keep
+ * one thread busy; a resume's handful of small new windows does not.
+ */
+export const BACKLOG_TO_SPAWN = 2;
+
 export class WindowPool {
   readonly #slots: Slot[] = [];
   #seq = 0;
@@ -128,7 +136,8 @@ export class WindowPool {
   /**
    * A pool of up to `size` workers, started as windows need them: none before the first window (a
    * resume whose windows are all done never pays their memory or start-up), then one more whenever
-   * every running worker holds {@link WINDOWS_PER_SPAWN} windows. A worker costs ~15 MB of RSS (its
+   * every running worker holds {@link WINDOWS_PER_SPAWN} windows or has {@link BACKLOG_TO_SPAWN}
+   * requests queued. A worker costs ~15 MB of RSS (its
    * V8 isolate and Polars' JS): a resume with 10 new events ran 2 for them at a peak of 218 MB.
    */
   constructor(readonly size: number) {
@@ -136,10 +145,11 @@ export class WindowPool {
     if (size < 1) throw new InputError(`WindowPool size must be at least 1, got ${size}`);
   }
 
-  /** Starts a worker when there is none, or when every running one is full and the pool is not. */
+  /** Starts a worker when there is none, or when every running one is full or behind and the pool is not. */
   #grow(): void {
     if (this.#slots.length >= this.size) return;
-    if (this.#slots.length === 0 || this.#slots.every((s) => s.windows >= WINDOWS_PER_SPAWN)) this.#slots.push(this.#spawn());
+    const busy = (s: Slot): boolean => s.windows >= WINDOWS_PER_SPAWN || s.pending.size >= BACKLOG_TO_SPAWN;
+    if (this.#slots.length === 0 || this.#slots.every(busy)) this.#slots.push(this.#spawn());
   }
 
   /**

@@ -12,7 +12,7 @@ import { InputError, WorkerError } from '../../src/errors.js';
 import { ingestStage } from '../../src/pipeline/ingest-stage.js';
 import { startSim, type SimServer } from '../../src/sim/index.js';
 import { PolygonClient } from '../../src/streams/polygon-client.js';
-import { WindowPool, WINDOWS_PER_SPAWN } from '../../src/workers/window-pool.js';
+import { BACKLOG_TO_SPAWN, WindowPool, WINDOWS_PER_SPAWN } from '../../src/workers/window-pool.js';
 
 const T0 = 1709818200000000000n;
 const quote = (sip: bigint, seq: number): string =>
@@ -48,6 +48,27 @@ describe('window pool', () => {
       await last.quotes.scan(page([quote(T0, 1), quote(T0 + 2_000_000_000n, 2)]), 'GET q');
       expect(await last.frames()).toEqual({ trades: 0, quotes: 2, repeatedRows: 0 });
       for (const w of open) w.release();
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('starts another worker for a new window when the running one is behind (requests queued), however few windows it holds', async () => {
+    const pool = new WindowPool(2);
+    try {
+      const first = pool.window(1e9);
+      const second = pool.window(1e9);
+      expect(pool.threads).toHaveLength(1); // two windows, nothing queued: one worker is enough
+      // Pages sent and not yet answered: the worker is behind.
+      const rows = Array.from({ length: 2_000 }, (_, i) => quote(T0 + BigInt(i) * 1_000_000n, i + 1));
+      const scans = Array.from({ length: BACKLOG_TO_SPAWN }, (_, i) => (i % 2 === 0 ? first : second).quotes.scan(page(rows), 'GET q'));
+      const third = pool.window(1e9);
+      expect(pool.threads).toHaveLength(2);
+      // The new window goes to the new worker (the least busy) and works there.
+      await third.quotes.scan(page([quote(T0, 1), quote(T0 + 2_000_000_000n, 2)]), 'GET q');
+      expect(await third.frames()).toEqual({ trades: 0, quotes: 2, repeatedRows: 0 });
+      await Promise.all(scans);
+      for (const w of [first, second, third]) w.release();
     } finally {
       await pool.close();
     }

@@ -60,32 +60,34 @@ describe('TokenBucket marbles', () => {
     });
   });
 
-  it('without Retry-After a lone 429 pauses 100 ms, a run of them exponentially; 429s inside one pause window count once', () => {
+  it("without Retry-After a lone 429 pauses one token's interval, a run of them 100 ms, 200 ms, …; 429s inside one pause window count once", () => {
     const ts = newTs();
     ts.run(({ cold, expectObservable, flush }) => {
-      const bucket = new TokenBucket({ rate: 10, burst: 1, scheduler: ts });
-      ts.schedule(() => bucket.onRateLimited(), 0); // window 1: 100 ms
-      ts.schedule(() => bucket.onRateLimited(), 10); // same window: extends to 110, not counted
-      ts.schedule(() => bucket.onRateLimited(), 150); // window 2 (no success between): 200 ms → until 350
-      // The bucket restarts empty after each pause: a one token interval (100 ms) after 350.
-      expectObservable(cold('(abc|)').pipe(rateLimit(bucket))).toBe('450ms a 99ms b 99ms (c|)');
+      const bucket = new TokenBucket({ rate: 50, burst: 1, scheduler: ts });
+      ts.schedule(() => bucket.onRateLimited(), 0); // window 1: one interval at 50/s, 20 ms
+      ts.schedule(() => bucket.onRateLimited(), 10); // same window: extends to 30, not counted
+      ts.schedule(() => bucket.onRateLimited(), 40); // window 2 (no success between): 100 ms → until 140
+      // The bucket restarts empty after each pause: a one token interval (20 ms) after 140.
+      expectObservable(cold('(abc|)').pipe(rateLimit(bucket))).toBe('160ms a 19ms b 19ms (c|)');
       flush();
       expect(bucket.stats().pauses).toBe(2);
       expect(bucket.stats().rateLimited).toBe(3);
     });
   });
 
-  it('a success ends the run of consecutive 429s (next pause starts again at 100 ms)', () => {
+  it("a success ends the run of consecutive 429s (the next pause is one token's interval again)", () => {
     const ts = newTs();
     ts.run(({ flush }) => {
-      const bucket = new TokenBucket({ rate: 10, burst: 1, scheduler: ts });
-      ts.schedule(() => bucket.onRateLimited(), 0);
-      ts.schedule(() => bucket.onRateLimited(), 100); // window 2: 200 ms
-      ts.schedule(() => expect(bucket.stats().paused).toBe(true), 299);
+      const bucket = new TokenBucket({ rate: 4, burst: 1, scheduler: ts });
+      ts.schedule(() => bucket.onRateLimited(), 0); // lone: 250 ms at 4/s
+      ts.schedule(() => expect(bucket.stats().paused).toBe(true), 249);
+      ts.schedule(() => bucket.onRateLimited(), 300); // window 2: 100 ms
+      ts.schedule(() => bucket.onRateLimited(), 450); // window 3: 200 ms → until 650
+      ts.schedule(() => expect(bucket.stats().paused).toBe(true), 649);
       ts.schedule(() => bucket.onSuccess(), 1500);
-      ts.schedule(() => bucket.onRateLimited(), 2000);
-      ts.schedule(() => expect(bucket.stats().paused).toBe(true), 2099);
-      ts.schedule(() => expect(bucket.stats().paused).toBe(false), 2100);
+      ts.schedule(() => bucket.onRateLimited(), 2000); // lone again: 250 ms
+      ts.schedule(() => expect(bucket.stats().paused).toBe(true), 2249);
+      ts.schedule(() => expect(bucket.stats().paused).toBe(false), 2250);
       flush();
     });
   });

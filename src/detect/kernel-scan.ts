@@ -8,7 +8,7 @@ import { AH_END_MINUTE, PM_START_MINUTE, nyOffsetMinutes, rthEndMinute } from '.
 import { InputError } from '../errors.js';
 import type { Bar, EventRow } from '../types.js';
 import { REG_C, REG_H, REG_MINUTE, REG_T, REG_V, REG_VWAP, type BuiltinKernel } from './kernel.js';
-import { SLICE_BARS, badBar, isSorted, readOrder, yieldToLoop } from './prepare.js';
+import { SLICE_BARS, checkMinute, checkPrices, isSorted, readOrder, yieldToLoop } from './prepare.js';
 
 const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
@@ -78,9 +78,7 @@ function scanSlice(s: ScanState, from: number, to: number): number {
     const b = bars[i]!;
     const bt = b.t;
     if (fast && !(bt > prevT)) return UNSORTED;
-    if (typeof bt !== 'number' || !Number.isFinite(bt) || bt % MINUTE_MS !== 0) {
-      badBar(symbol, i, 't', bt, 'expected Unix ms on a whole minute (minute aggregates)');
-    }
+    checkMinute(symbol, i, bt);
     if (bt === prevT) continue;
     prevT = bt;
     let day = SAME_DAY;
@@ -88,12 +86,8 @@ function scanSlice(s: ScanState, from: number, to: number): number {
       day = clock.move(bt);
       if (day === OUTSIDE) continue;
     }
+    checkPrices(symbol, i, b);
     const bo = b.o, bh = b.h, bl = b.l, bc = b.c, bv = b.v;
-    if (!Number.isFinite(bo)) badBar(symbol, i, 'o', bo, 'expected a finite number');
-    if (!Number.isFinite(bh)) badBar(symbol, i, 'h', bh, 'expected a finite number');
-    if (!Number.isFinite(bl)) badBar(symbol, i, 'l', bl, 'expected a finite number');
-    if (!Number.isFinite(bc)) badBar(symbol, i, 'c', bc, 'expected a finite number');
-    if (!Number.isFinite(bv)) badBar(symbol, i, 'v', bv, 'expected a finite number');
     const bvw = Number.isFinite(b.vw) ? b.vw : bc;
     if (day === NEW_DAY) {
       k.newDay(clock.rthEnd);

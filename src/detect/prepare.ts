@@ -41,6 +41,25 @@ export function badBar(symbol: string, index: number, field: string, value: unkn
 }
 
 /**
+ * A bar's `t` must be Unix ms on a whole minute. Shared by this pass and the JS kernel's scan, which
+ * check the same fields in the same order so that a bad bar fails with the same error in both.
+ */
+export function checkMinute(symbol: string, index: number, t: unknown): void {
+  if (typeof t !== 'number' || !Number.isFinite(t) || t % MINUTE_MS !== 0) {
+    badBar(symbol, index, 't', t, 'expected Unix ms on a whole minute (minute aggregates)');
+  }
+}
+
+/** A bar's `o h l c v` must be finite numbers, checked in that order (see {@link checkMinute}). */
+export function checkPrices(symbol: string, index: number, b: Bar): void {
+  if (!Number.isFinite(b.o)) badBar(symbol, index, 'o', b.o, 'expected a finite number');
+  if (!Number.isFinite(b.h)) badBar(symbol, index, 'h', b.h, 'expected a finite number');
+  if (!Number.isFinite(b.l)) badBar(symbol, index, 'l', b.l, 'expected a finite number');
+  if (!Number.isFinite(b.c)) badBar(symbol, index, 'c', b.c, 'expected a finite number');
+  if (!Number.isFinite(b.v)) badBar(symbol, index, 'v', b.v, 'expected a finite number');
+}
+
+/**
  * Sorts, de-duplicates and annotates the bars in plain typed arrays.
  *
  * - Bars are sorted by `t`; of several bars with the same `t`, the first in input order is kept.
@@ -145,21 +164,15 @@ function* prepareSteps(bars: readonly Bar[], symbol: string, target: Target): Ge
     const i = order === undefined ? j : order[j]!;
     const b = bars[i]!;
     const bt = b.t;
-    if (typeof bt !== 'number' || !Number.isFinite(bt) || bt % MINUTE_MS !== 0) {
-      badBar(symbol, i, 't', bt, 'expected Unix ms on a whole minute (minute aggregates)');
-    }
+    checkMinute(symbol, i, bt);
     if (bt === prevT) continue;
     prevT = bt;
     const local = bt + nyOffsetMinutes(bt) * MINUTE_MS;
     const epochDay = Math.floor(local / DAY_MS);
     const mod = (local - epochDay * DAY_MS) / MINUTE_MS;
     if (mod < PM_START_MINUTE || mod >= AH_END_MINUTE) continue;
+    checkPrices(symbol, i, b);
     const bo = b.o, bh = b.h, bl = b.l, bc = b.c, bv = b.v;
-    if (!Number.isFinite(bo)) badBar(symbol, i, 'o', bo, 'expected a finite number');
-    if (!Number.isFinite(bh)) badBar(symbol, i, 'h', bh, 'expected a finite number');
-    if (!Number.isFinite(bl)) badBar(symbol, i, 'l', bl, 'expected a finite number');
-    if (!Number.isFinite(bc)) badBar(symbol, i, 'c', bc, 'expected a finite number');
-    if (!Number.isFinite(bv)) badBar(symbol, i, 'v', bv, 'expected a finite number');
     const bvw = Number.isFinite(b.vw) ? b.vw : bc;
     if (epochDay !== curEpochDay) {
       curEpochDay = epochDay;

@@ -1,4 +1,6 @@
 /** Bar builders for the detector tests. NY → UTC goes through Intl (ICU), not the code under test. */
+import pl from 'nodejs-polars';
+import { candidateColumns, type Detector } from '../../src/detect/index.js';
 import type { Bar } from '../../src/types.js';
 
 const fmt = new Intl.DateTimeFormat('en-US', {
@@ -44,3 +46,14 @@ export function plus(hhmm: string, k: number): string {
 export function run(day: string, start: string, count: number, f: (i: number) => Partial<Omit<Bar, 't'>> = () => ({})): Bar[] {
   return Array.from({ length: count }, (_, i) => bar(day, plus(start, i), f(i)));
 }
+
+const gain = pl.col('c').div(pl.col('c').shift(1)).sub(1).mul(100);
+
+/** A user detector with no `plan` part: Polars' per-symbol path, never the kernel. */
+export const jumpUp: Detector = {
+  name: 'jump_up',
+  description: 'close >= 1% above the previous close of the same NY day',
+  measure: 'gain_pct',
+  cooldownMinutes: 10,
+  candidates: (bars) => bars.filter(pl.col('day').shift(1).eq(pl.col('day')).and(gain.gtEq(1))).select(...candidateColumns(gain)),
+};

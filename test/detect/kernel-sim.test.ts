@@ -8,19 +8,12 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { builtinDetectorNames, builtinDetectors, detectEvents, detectEventsBatch, flush, openingRangeBreak, volumeSpike, vwapBreak, type Detector } from '../../src/detect/index.js';
 import { splitDetectors } from '../../src/detect/kernel-detect.js';
 import type { Bar, EventRow } from '../../src/types.js';
-import { simMinuteBars } from './sim-bars.js';
-
-const SEED = 7;
-const TICKERS = Array.from({ length: 25 }, (_, i) => `EQ${String.fromCharCode(65 + i)}`);
-const RANGES = [
-  ['2024-02-01', '2024-03-31'],
-  ['2024-11-01', '2024-12-31'],
-] as const;
+import { SYMBOL_MONTHS, countByType, simSymbolMonths } from './sim-bars.js';
 
 let input: { symbol: string; bars: Bar[] }[];
 
 beforeAll(() => {
-  input = TICKERS.map((symbol) => ({ symbol, bars: RANGES.flatMap(([from, to]) => simMinuteBars(SEED, symbol, from, to)) }));
+  input = simSymbolMonths();
 }, 120_000);
 
 /** Fails naming the first differing row and column. */
@@ -37,15 +30,9 @@ function expectSameRows(got: readonly EventRow[][], want: readonly EventRow[][])
   }
 }
 
-function countByType(rows: readonly EventRow[][]): Record<string, number> {
-  const n: Record<string, number> = {};
-  for (const r of rows.flat()) n[r.event_type] = (n[r.event_type] ?? 0) + 1;
-  return n;
-}
-
 describe('JS kernel = Polars shared plan on the simulator bars (25 tickers × 4 months)', () => {
   test('the input is 100 symbol-months of the simulator', () => {
-    expect(input.length * RANGES.length * 2).toBe(100);
+    expect(input.length * SYMBOL_MONTHS.ranges.length * 2).toBe(100);
     expect(input.reduce((a, x) => a + x.bars.length, 0)).toBeGreaterThan(100 * 5_000);
   });
 

@@ -4,12 +4,10 @@
  * holidays and the 13:00 early closes) = 100 symbol-months, built in-process from the market model.
  * Compared with toStrictEqual: every column of every row, exact (NaN only equals NaN, -0 is not 0).
  */
-import pl from 'nodejs-polars';
 import { beforeAll, describe, expect, test } from 'vitest';
 import {
   builtinDetectorNames,
   builtinDetectors,
-  candidateColumns,
   detectEvents,
   detectEventsBatch,
   detectEventsPerSymbol,
@@ -20,24 +18,8 @@ import {
   type Detector,
 } from '../../src/detect/index.js';
 import type { Bar, EventRow } from '../../src/types.js';
-import { simMinuteBars } from './sim-bars.js';
-
-const SEED = 7;
-const TICKERS = Array.from({ length: 25 }, (_, i) => `EQ${String.fromCharCode(65 + i)}`);
-const RANGES = [
-  ['2024-02-01', '2024-03-31'],
-  ['2024-11-01', '2024-12-31'],
-] as const;
-
-/** A legacy detector (no `plan` part): runs through the per-symbol fallback inside the batch path. */
-const gain = pl.col('c').div(pl.col('c').shift(1)).sub(1).mul(100);
-const jumpUp: Detector = {
-  name: 'jump_up',
-  description: 'close >= 1% above the previous close of the same NY day',
-  measure: 'gain_pct',
-  cooldownMinutes: 10,
-  candidates: (bars) => bars.filter(pl.col('day').shift(1).eq(pl.col('day')).and(gain.gtEq(1))).select(...candidateColumns(gain)),
-};
+import { jumpUp } from './helpers.js';
+import { SYMBOL_MONTHS, countByType, simSymbolMonths } from './sim-bars.js';
 
 const tuned = (): Detector[] => [
   flush({ dropPct: 2, lookbackMinutes: 30, cooldownMinutes: 5 }),
@@ -49,12 +31,7 @@ const tuned = (): Detector[] => [
 let input: { symbol: string; bars: Bar[] }[];
 
 beforeAll(() => {
-  input = [];
-  for (const symbol of TICKERS) {
-    const bars: Bar[] = [];
-    for (const [from, to] of RANGES) bars.push(...simMinuteBars(SEED, symbol, from, to));
-    input.push({ symbol, bars });
-  }
+  input = simSymbolMonths();
 }, 120_000);
 
 async function reference(detectors: readonly Detector[], count = input.length): Promise<EventRow[][]> {
@@ -63,15 +40,9 @@ async function reference(detectors: readonly Detector[], count = input.length): 
   return out;
 }
 
-function countByType(rows: readonly EventRow[][]): Record<string, number> {
-  const n: Record<string, number> = {};
-  for (const r of rows.flat()) n[r.event_type] = (n[r.event_type] ?? 0) + 1;
-  return n;
-}
-
 describe('shared plan = per-symbol pass on the simulator bars (25 tickers × 4 months)', () => {
   test('the input is 100 symbol-months of the simulator, with gaps between bars', () => {
-    expect(input.length * RANGES.length * 2).toBe(100);
+    expect(input.length * SYMBOL_MONTHS.ranges.length * 2).toBe(100);
     const bars = input.reduce((a, x) => a + x.bars.length, 0);
     expect(bars).toBeGreaterThan(100 * 5_000);
     // Not every minute has a bar: the time-based windows are exercised, not just bar counts.

@@ -2,7 +2,7 @@
 import { isSessionDay, parseDay } from '../../src/sim/calendar.js';
 import { aggRecord, minuteAgg } from '../../src/sim/json.js';
 import { getDayBars, type Density } from '../../src/sim/market.js';
-import type { Bar } from '../../src/types.js';
+import type { Bar, EventRow } from '../../src/types.js';
 
 /**
  * The bars the simulator's `/v2/aggs/.../1/minute/from/to` would serve for `ticker` over the session
@@ -19,4 +19,27 @@ export function simMinuteBars(seed: number, ticker: string, from: string, to: st
     for (let i = 0; i < b.count; i++) out.push(aggRecord(minuteAgg(b, i)));
   }
   return out;
+}
+
+/** The equivalence tests' input: 25 tickers × Feb–Mar and Nov–Dec 2024 (both DST switches, holidays, early closes). */
+export const SYMBOL_MONTHS = {
+  seed: 7,
+  tickers: Array.from({ length: 25 }, (_, i) => `EQ${String.fromCharCode(65 + i)}`),
+  ranges: [
+    ['2024-02-01', '2024-03-31'],
+    ['2024-11-01', '2024-12-31'],
+  ],
+} as const;
+
+/** 100 symbol-months of the simulator's bars ({@link SYMBOL_MONTHS}), one entry per ticker. */
+export function simSymbolMonths(): { symbol: string; bars: Bar[] }[] {
+  const { seed, tickers, ranges } = SYMBOL_MONTHS;
+  return tickers.map((symbol) => ({ symbol, bars: ranges.flatMap(([from, to]) => simMinuteBars(seed, symbol, from, to)) }));
+}
+
+/** Events per type over every symbol's rows. */
+export function countByType(rows: readonly EventRow[][]): Record<string, number> {
+  const n: Record<string, number> = {};
+  for (const r of rows.flat()) n[r.event_type] = (n[r.event_type] ?? 0) + 1;
+  return n;
 }

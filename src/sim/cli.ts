@@ -2,7 +2,7 @@
 import { UsageError } from '../errors.js';
 import { parseCommandLine, parseDuration, parseIntInRange, parseLatencyRange, parseProbability, parseRate } from '../args.js';
 import { startSim } from './index.js';
-import type { LatencyOption, SimOptions } from './options.js';
+import { MAX_PAGE_THREADS, type LatencyOption, type SimOptions } from './options.js';
 import { DENSITIES } from './market.js';
 
 export const SIM_HELP = `Usage: tickpipe sim [options]
@@ -33,6 +33,8 @@ Options:
   --eventiness X           0..1, how often days are in play: gaps, spikes, flushes (default 0.5)
   --tickers N              size of the reference ticker list (default 5000)
   --api-key KEY            the only valid key (default: any non-empty key)
+  --page-threads N         threads that build page bodies, 0 builds them on the thread that admits
+                           requests (default 1 with --quota-mode strict and a --rate, else 0)
   -h, --help               show this help`;
 
 const FLAGS = {
@@ -54,6 +56,7 @@ const FLAGS = {
   eventiness: { type: 'string' },
   tickers: { type: 'string' },
   'api-key': { type: 'string' },
+  'page-threads': { type: 'string' },
 } as const;
 
 function choice<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
@@ -109,6 +112,7 @@ export async function simMain(argv: string[], io: SimIo = {}): Promise<number> {
     eventiness: prob('eventiness') ?? 0.5,
     ...(v.tickers !== undefined ? { tickerCount: parseIntInRange('--tickers', v.tickers, 1, 100_000) } : {}),
     ...(v['api-key'] !== undefined ? { apiKey: v['api-key'] } : {}),
+    ...(v['page-threads'] !== undefined ? { pageThreads: parseIntInRange('--page-threads', v['page-threads'], 0, MAX_PAGE_THREADS) } : {}),
   };
   if (v['api-key'] === '') throw new UsageError('--api-key: expected a non-empty key, got "" (string)');
 

@@ -155,3 +155,8 @@ export class BodyWriter {
 export function str(s: string): string {
   return JSON.stringify(s);
 }
+
+/** The API's error body: `{"status":"ERROR","request_id":…,"error":…}`. */
+export function errorBody(requestId: string, message: string): string {
+  return `{"status":"ERROR","request_id":"${requestId}","error":${str(message)}}`;
+}

@@ -133,7 +133,18 @@ export interface SimOptions {
    * @default 5000
    */
   readonly tickerCount?: number;
+  /**
+   * Worker threads that build page bodies (0: on the server's own event loop). With threads, the
+   * loop that admits requests never waits for a dense page, so a `strict` quota counts requests
+   * when they arrive, as a real server does; built on the loop, requests arriving during a 30 ms
+   * page are admitted in a bunch and can draw 429s the client did not earn.
+   * @default 1 with a strict quota (`rate` and `quotaMode: 'strict'`), else 0
+   */
+  readonly pageThreads?: number;
 }
+
+/** The most page threads a simulator starts. */
+export const MAX_PAGE_THREADS = 16;
 
 export interface ResolvedSimOptions {
   readonly seed: number;
@@ -155,6 +166,7 @@ export interface ResolvedSimOptions {
   readonly echoKey: boolean;
   readonly eventiness: number;
   readonly tickerCount: number;
+  readonly pageThreads: number;
 }
 
 const KNOWN = [
@@ -177,6 +189,7 @@ const KNOWN = [
   'echoKey',
   'eventiness',
   'tickerCount',
+  'pageThreads',
 ] as const;
 
 function show(value: unknown): string {
@@ -226,7 +239,7 @@ export function resolveSimOptions(opts: SimOptions): ResolvedSimOptions {
   const o = opts as Record<string, unknown>;
   const opt = <T>(name: string, fallback: T, check: (v: unknown) => T): T => (o[name] === undefined ? fallback : check(o[name]));
   const rate = (name: string) => opt(name, 0, (v) => num(name, v, 0, 1));
-  const resolved: ResolvedSimOptions = {
+  const resolved: Omit<ResolvedSimOptions, 'pageThreads'> = {
     seed: opt('seed', 7, (v) => num('seed', v, 0, Number.MAX_SAFE_INTEGER, true)),
     host: opt('host', '127.0.0.1', (v) => (typeof v === 'string' && v.trim() !== '' ? v : fail('host', v, 'a host name or address'))),
     port: opt('port', 0, (v) => num('port', v, 0, 65535, true)),
@@ -257,11 +270,13 @@ export function resolveSimOptions(opts: SimOptions): ResolvedSimOptions {
     eventiness: opt('eventiness', 0.5, (v) => num('eventiness', v, 0, 1)),
     tickerCount: opt('tickerCount', 5000, (v) => num('tickerCount', v, 1, 100_000, true)),
   };
+  const strictQuota = resolved.rate !== undefined && resolved.quotaMode === 'strict';
+  const pageThreads = opt('pageThreads', strictQuota ? 1 : 0, (v) => num('pageThreads', v, 0, MAX_PAGE_THREADS, true));
   const faults = resolved.errorRate + resolved.resetRate + resolved.truncateRate + resolved.stallRate;
   if (faults > 1 + 1e-12) {
     throw new InputError(
       `sim options errorRate + resetRate + truncateRate + stallRate: expected at most 1 in total (they are exclusive outcomes of one draw), got ${faults} (number)`,
     );
   }
-  return resolved;
+  return { ...resolved, pageThreads };
 }

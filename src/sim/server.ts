@@ -5,15 +5,15 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { HttpError, NotFoundError } from '../errors.js';
-import { errorBody200, poisonTradesBody } from './data-faults.js';
+import { errorBody200 } from './data-faults.js';
 import { FaultInjector } from './faults.js';
 import { hashHex } from './prng.js';
 import { QuotaBucket, SlidingWindowQuota } from './quota.js';
-import { route } from './routes.js';
 import { StatsRecorder, type SimStats } from './stats.js';
-import { str } from './json.js';
+import { errorBody } from './json.js';
 import type { ResolvedSimOptions } from './options.js';
+import { renderPage, type PageDataOptions, type PageReply, type PageRequest } from './page.js';
+import { PageThreads } from './page-threads.js';
 
 export interface SimServer {
   /** `http://HOST:PORT` (the real port when 0 was asked for). */
@@ -33,10 +33,6 @@ function bearerKey(header: string | undefined): string | undefined {
   if (header === undefined) return undefined;
   const m = /^Bearer\s+(.+)$/i.exec(header.trim());
   return m ? m[1]!.trim() : undefined;
-}
-
-function errorBody(requestId: string, message: string): string {
-  return `{"status":"ERROR","request_id":"${requestId}","error":${str(message)}}`;
 }
 
 /** An error body (a small object with an `error` or `message` text) quoting `key`, as a leaky proxy would; other bodies as they are. */
@@ -78,10 +74,15 @@ class SimHandler {
   /** Responses whose error bodies quote the request's key (the `echoKey` option). */
   private readonly echoed = new WeakMap<ServerResponse, string>();
   private readonly bucket: QuotaBucket | SlidingWindowQuota | undefined;
+  private readonly data: PageDataOptions;
+  /** Threads building the pages, or undefined: pages are built on this loop (`pageThreads: 0`). */
+  readonly pages: PageThreads | undefined;
 
   constructor(private readonly opts: ResolvedSimOptions) {
     this.faults = new FaultInjector(opts);
     this.bucket = opts.rate === undefined ? undefined : opts.quotaMode === 'strict' ? new SlidingWindowQuota(opts.rate) : new QuotaBucket(opts.rate);
+    this.data = { seed: opts.seed, eventiness: opts.eventiness, density: opts.density, tickerCount: opts.tickerCount, poisonTrades: opts.poisonTrades };
+    this.pages = opts.pageThreads > 0 ? new PageThreads(opts.pageThreads, this.data) : undefined;
   }
 
   send(res: ServerResponse, status: number, body: string | Buffer, headers: Record<string, string> = {}): void {
@@ -173,26 +174,17 @@ class SimHandler {
       this.send(res, 200, errorBody200(requestId), headers);
       return;
     }
-    const { status, body } = this.routed(ctx, fault, origin);
-    if (fault.kind === 'truncate' || fault.kind === 'stall') this.sendCut(req, res, status, body, fault, headers);
-    else this.send(res, status, body, headers);
+    const page: PageRequest = { origin, requestId, pathAndQuery: `${ctx.url.pathname}${ctx.url.search}`, repeatCursor: fault.repeatCursor, echoKey: ctx.echoKey };
+    if (this.pages === undefined) this.deliver(req, res, ctx, fault, renderPage(this.data, page));
+    else void this.pages.build(page).then((reply) => this.deliver(req, res, ctx, fault, reply));
   }
 
-  /** The route's reply, or the API's error body for what the route threw. */
-  private routed(ctx: RequestContext, fault: Fault, origin: string): { status: number; body: string | Buffer } {
-    const { requestId, url } = ctx;
-    const o = this.opts;
-    try {
-      const r = route({ seed: o.seed, eventiness: o.eventiness, density: o.density, tickerCount: o.tickerCount, origin, requestId, url, repeatCursor: fault.repeatCursor, echoKey: ctx.echoKey });
-      if (r.repeatedCursor) this.stats.repeatedCursor();
-      return { status: r.status, body: r.status === 200 ? poisonTradesBody(url.pathname, o.poisonTrades, r.body) : r.body };
-    } catch (err) {
-      if (err instanceof NotFoundError) {
-        return { status: 404, body: `{"status":"NOT_FOUND","request_id":"${requestId}","message":${str(err.message)}}` };
-      }
-      if (err instanceof HttpError && err.status !== undefined) return { status: err.status, body: errorBody(requestId, err.message) };
-      return { status: 500, body: errorBody(requestId, `internal simulator error: ${err instanceof Error ? err.message : String(err)}`) };
-    }
+  /** Sends a built page, whole or cut by the fault; nothing when the server closed or the client left meanwhile. */
+  private deliver(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, fault: Fault, reply: PageReply): void {
+    if (this.closing || req.socket.destroyed) return;
+    if (reply.repeatedCursor) this.stats.repeatedCursor();
+    if (fault.kind === 'truncate' || fault.kind === 'stall') this.sendCut(req, res, reply.status, reply.body, fault, ctx.headers);
+    else this.send(res, reply.status, reply.body, ctx.headers);
   }
 
   /** A reply cut part-way: the connection reset after the part (truncate) or left hanging (stall). */
@@ -242,11 +234,12 @@ export async function startServer(opts: ResolvedSimOptions): Promise<SimServer> 
         h.closing = true;
         for (const t of h.timers) clearTimeout(t);
         h.timers.clear();
-        closed = new Promise<void>((resolve) => {
+        const listening = new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();
           for (const s of sockets) s.destroy();
         });
+        closed = Promise.all([listening, h.pages?.close()]).then(() => undefined);
       }
       return closed;
     },

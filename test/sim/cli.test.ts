@@ -42,6 +42,7 @@ describe('tickpipe sim (simMain)', () => {
     await expect(simMain(['--port', '70000'])).rejects.toBeInstanceOf(UsageError);
     await expect(simMain(['--latency', '400ms..50ms'])).rejects.toBeInstanceOf(UsageError);
     await expect(simMain(['--api-key', ''])).rejects.toBeInstanceOf(UsageError);
+    await expect(simMain(['--page-threads', '17'])).rejects.toThrow(/--page-threads.*17/);
   });
 
   it('parses both latency forms', () => {
@@ -73,6 +74,18 @@ describe('tickpipe sim (simMain)', () => {
       expect(process.listeners(sig).every((l) => before.has(l))).toBe(true);
     });
   }
+
+  it('--page-threads builds pages on threads: a strict quota with dense pages serves them', async () => {
+    const out = capture();
+    const ac = new AbortController();
+    const run = simMain(['--rate', '50/s', '--quota-mode', 'strict', '--density', 'in-play', '--page-threads', '2'], { stdout: out.stream, signal: ac.signal });
+    const url = (await out.firstLine).slice('tickpipe sim listening on '.length);
+    const r = await get(`${url}/v3/quotes/AAOI?timestamp=2024-03-11&limit=20000&apiKey=K`);
+    expect(r.status).toBe(200);
+    expect((JSON.parse(r.text) as { results: unknown[] }).results).toHaveLength(20_000);
+    ac.abort();
+    expect(await run).toBe(0);
+  });
 
   it('stops on an abort signal too', async () => {
     const out = capture();

@@ -25,7 +25,16 @@ describe('sim options are validated up front', () => {
       echoKey: false,
       eventiness: 0.5,
       tickerCount: 5000,
+      pageThreads: 0,
     });
+  });
+
+  it('builds pages on one thread by default only for a strict quota', () => {
+    expect(resolveSimOptions({ rate: 50, quotaMode: 'strict' }).pageThreads).toBe(1);
+    expect(resolveSimOptions({ rate: 50 }).pageThreads).toBe(0);
+    expect(resolveSimOptions({ quotaMode: 'strict' }).pageThreads).toBe(0);
+    expect(resolveSimOptions({ rate: 50, quotaMode: 'strict', pageThreads: 0 }).pageThreads).toBe(0);
+    expect(resolveSimOptions({ pageThreads: 3 }).pageThreads).toBe(3);
   });
 
   const bad: [Record<string, unknown>, RegExp][] = [
@@ -45,6 +54,8 @@ describe('sim options are validated up front', () => {
     [{ apiKey: '' }, /apiKey: .*"" \(string\)/],
     [{ eventiness: 2 }, /eventiness: .*2 \(number\)/],
     [{ tickerCount: 0 }, /tickerCount/],
+    [{ pageThreads: 1.5 }, /pageThreads: .*1\.5 \(number\)/],
+    [{ pageThreads: 17 }, /pageThreads: .*17 \(number\)/],
     [{ host: null }, /host: .*null \(null\)/],
     [{ errorRate: 0.6, resetRate: 0.6 }, /at most 1/],
     [{ errorrate: 0.1 }, /"errorrate" is unknown/],

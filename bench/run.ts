@@ -246,6 +246,13 @@ await withTmp('main', async (dir) => {
         }
       }
     }
+    // --adaptive over a server quota below the client's rate: busy data, 30-minute windows, both modes.
+    for (const quotaMode of ['strict', 'tolerant'] as const) {
+      const m = await measureQuota('tickpipe', { quota: 50, clientRate: 100, adaptive: true, warmMs: S.adaptWarmMs, measureMs: S.adaptMeasureMs, manifestPath: denseManifest, events, simMode, quotaMode, density: 'busy' });
+      log(`9 busy ${quotaMode} 50/s, client 100/s adaptive: use ${pct(m.quotaUse)}, 429 ${pct(m.share429, 2)}, final rate ${num(m.finalRate ?? NaN, 1)}/s`);
+      out[`busy_${quotaMode}_50_adaptive_100`] = m;
+      rows.push([`9 ${quotaMode}`, `busy, quota 50/s, client 100/s --adaptive, 30-min win: use / 429`, `${pct(m.quotaUse)} / ${pct(m.share429, 2)}`, `target ≥90% / <5%: ${m.quotaUse >= 0.9 && m.share429 < 0.05 ? 'met' : 'NOT met'}`]);
+    }
     results['9_strict_quota'] = out;
   }
 

@@ -92,6 +92,16 @@ describe('TokenBucket marbles', () => {
     });
   });
 
+  it('adaptive: a lowered rate also lowers the sliding-second cap, so the burst cannot carry more than the rate into one second', () => {
+    const ts = newTs();
+    ts.run(({ cold, expectObservable }) => {
+      const bucket = new TokenBucket({ rate: 10, burst: 10, scheduler: ts, adaptive: { decrease: 0.5, minRate: 1 } });
+      ts.schedule(() => bucket.onRateLimited(), 0); // rate 5; the bucket refills to its burst of 10 by 3 s
+      // 5 at once (not the 10 tokens held), the next 5 when those have left the 1,010 ms window.
+      expectObservable(cold('3000ms (abcdefghijkl|)').pipe(rateLimit(bucket))).toBe('3000ms (abcde) 1003ms (fghij) 1003ms (kl|)');
+    });
+  });
+
   it('adaptive: lowers the rate on a 429 window, recovers fast to 95% of that ceiling, then probes slowly', () => {
     const ts = newTs();
     ts.run(({ cold, expectObservable, flush }) => {
@@ -127,15 +137,26 @@ describe('TokenBucket marbles', () => {
       ts.schedule(() => {
         bucket.onRateLimited(10);
         expect(bucket.currentRate).toBe(5);
-        bucket.onRateLimited(0); // a later window (pause already over at 20)
       }, 20_000);
       ts.schedule(() => {
+        // The pause ended at 20,010, but a 429 within 250 ms of the one that lowered the rate
+        // answers a request sent at the old rate: same window, no second decrease.
         bucket.onRateLimited(0);
         bucket.onRateLimited(0);
+        expect(bucket.currentRate).toBe(5);
+      }, 20_249);
+      ts.schedule(() => {
+        bucket.onRateLimited(0); // a later window
+        expect(bucket.currentRate).toBe(2.5);
+      }, 20_250);
+      ts.schedule(() => {
         bucket.onRateLimited(0);
+        expect(bucket.currentRate).toBe(1.25);
+      }, 20_500);
+      ts.schedule(() => {
         bucket.onRateLimited(0);
         expect(bucket.currentRate).toBe(1); // floor = minRate
-      }, 20_050);
+      }, 20_750);
       flush();
       expect(bucket.stats().pauses).toBeGreaterThanOrEqual(3);
     });

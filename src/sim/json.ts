@@ -6,18 +6,8 @@
 import type { Bar, Quote, Trade } from '../types.js';
 import { conditionCodes, type DayBars, type DayTicks } from './market.js';
 
-/** Exact decimal ns of `baseMs` (whole ms) plus an integral ns offset (may be negative). */
-export function nsText(baseMs: number, offNs: number): string {
-  const baseSec = Math.floor(baseMs / 1000);
-  const extraNs = (baseMs - baseSec * 1000) * 1e6 + offNs;
-  const sec = Math.floor(extraNs / 1e9);
-  const nanos = extraNs - sec * 1e9;
-  // Nine in ten nanosecond parts need no padding; this is the hot path of every trade/quote row.
-  return nanos >= 1e8 ? `${baseSec + sec}${nanos}` : `${baseSec + sec}${String(nanos).padStart(9, '0')}`;
-}
-
-// "", ".0001" … ".9999" with trailing zeros dropped: what Number#toString gives for k / 1e4.
-const FRACTION: readonly string[] = Array.from({ length: 10_000 }, (_, k) =>
+/** "", ".0001" … ".9999" with trailing zeros dropped: what Number#toString gives for k / 1e4. */
+export const FRACTION: readonly string[] = Array.from({ length: 10_000 }, (_, k) =>
   k === 0 ? '' : `.${String(k).padStart(4, '0')}`.replace(/0+$/, ''),
 );
 
@@ -34,31 +24,6 @@ export function nsBigint(baseMs: number, offNs: number): bigint {
 /** E4 integer price → dollars as a JS number (the shortest decimal that round-trips). */
 export function dollars(e4: number): number {
   return e4 / 1e4;
-}
-
-const CONDITION_TEXT: string[] = Array.from({ length: 8 }, (_, bits) => {
-  const codes = conditionCodes(bits);
-  return codes.length === 0 ? '' : `"conditions":[${codes.join(',')}],`;
-});
-
-export function tradeJson(d: DayTicks, i: number): string {
-  const trf = d.tTrf[i]!;
-  const size = d.tSize[i]!;
-  const head =
-    `{${CONDITION_TEXT[d.tCond[i]!]}"exchange":${d.tExch[i]},"id":"${i + 1}",` +
-    `"participant_timestamp":${nsText(d.baseMs, d.tPart[i]!)},"price":${priceText(d.tPrice[i]!)},` +
-    `"sequence_number":${d.tSeq[i]},"sip_timestamp":${nsText(d.baseMs, d.tSip[i]!)},` +
-    `"size":${size},"decimal_size":"${size}.0","tape":${d.tape}`;
-  return trf === trf ? `${head},"trf_id":${d.tTrfId[i]},"trf_timestamp":${nsText(d.baseMs, trf)}}` : `${head}}`;
-}
-
-export function quoteJson(d: DayTicks, i: number): string {
-  return (
-    `{"ask_exchange":${d.qAskExch[i]},"ask_price":${priceText(d.qAsk[i]!)},"ask_size":${d.qAskSize[i]},` +
-    `"bid_exchange":${d.qBidExch[i]},"bid_price":${priceText(d.qBid[i]!)},"bid_size":${d.qBidSize[i]},` +
-    `"participant_timestamp":${nsText(d.baseMs, d.qPart[i]!)},"sequence_number":${d.qSeq[i]},` +
-    `"sip_timestamp":${nsText(d.baseMs, d.qSip[i]!)},"tape":${d.tape}}`
-  );
 }
 
 export function tradeRecord(d: DayTicks, i: number): Trade {

@@ -19,7 +19,8 @@ port.on('message', (job: PageJob) => {
     port.postMessage({ id: job.id, status: r.status, body: b, repeatedCursor: r.repeatedCursor } satisfies PageDone);
     return;
   }
-  // Transfer needs a buffer of its own: a pooled Buffer (small bodies) is copied out first.
-  const bytes = b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : new Uint8Array(b);
+  // Transferring hands over the whole ArrayBuffer: fine for a body's own buffer (a view keeps its
+  // offset and length), not for Node's shared pool of small Buffers (≤ Buffer.poolSize), copied out.
+  const bytes = b.buffer.byteLength > Buffer.poolSize ? b : new Uint8Array(b);
   port.postMessage({ id: job.id, status: r.status, body: bytes, repeatedCursor: r.repeatedCursor } satisfies PageDone, [bytes.buffer as ArrayBuffer]);
 });

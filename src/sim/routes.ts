@@ -14,7 +14,8 @@
 import { BadRequestError, NotFoundError } from '../errors.js';
 import { nyDayOfMs, nyMidnightMs, parseDay } from './calendar.js';
 import { cursorField, decodeCursor, encodeCursor } from './cursor.js';
-import { BodyWriter, aggJson, quoteJson, str, tradeJson } from './json.js';
+import { BodyWriter, aggJson, str } from './json.js';
+import { ByteWriter, COMMA, writeQuote, writeTrade } from './tick-bytes.js';
 import { aggPage, type Timespan } from './aggs.js';
 import { tickPage, type Order, type TickKind } from './ticks.js';
 import type { Density } from './market.js';
@@ -291,12 +292,13 @@ function ticks(ctx: RouteContext, kind: TickKind, rawTicker: string): RouteResul
     if (hi > MAX_NS) hi = MAX_NS;
   }
 
-  const w = new BodyWriter();
-  w.write('{"results":[');
-  const render = kind === 'trades' ? tradeJson : quoteJson;
+  const w = new ByteWriter(256 * 1024);
+  w.bytes(RESULTS_OPEN);
+  const row = kind === 'trades' ? writeTrade : writeQuote;
   let first = true;
   const page = tickPage({ seed: ctx.seed, eventiness: ctx.eventiness, density: ctx.density, ticker: t, kind, lo, hi, order, after }, limit, (d, i) => {
-    w.write(first ? render(d, i) : `,${render(d, i)}`);
+    if (!first) w.byte(COMMA);
+    row(w, d, i);
     first = false;
   });
 
@@ -311,9 +313,11 @@ function ticks(ctx: RouteContext, kind: TickKind, rawTicker: string): RouteResul
       repeated = true;
     }
   }
-  w.write(`],"status":"OK","request_id":"${ctx.requestId}"${nextUrl !== undefined ? `,"next_url":${str(nextUrl)}` : ''}}`);
+  w.text(`],"status":"OK","request_id":"${ctx.requestId}"${nextUrl !== undefined ? `,"next_url":${str(nextUrl)}` : ''}}`);
   return { status: 200, body: w.finish(), repeatedCursor: repeated };
 }
+
+const RESULTS_OPEN = Buffer.from('{"results":[', 'latin1');
 
 // ---------------------------------------------------------------------------------------------
 // /v3/reference/tickers

@@ -26,6 +26,7 @@
  * ```
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { hostname as osHostname, uptime } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { InputError, LockedError } from '../errors.js';
@@ -106,15 +107,39 @@ export interface LockHandle {
   release(): Promise<boolean>;
 }
 
-/** Default liveness check: signal 0. ESRCH → dead; EPERM → alive (another user's process). */
+/**
+ * Default liveness check: signal 0. ESRCH → dead; EPERM → alive (another user's process). On Linux
+ * a process that is exiting or has exited but is not yet reaped still answers signal 0; its
+ * `/proc/PID/stat` says so (state Z or X, or the PF_EXITING flag), and it counts as dead: a rerun
+ * started right after a SIGKILL must not be refused by the lock of a process that is going away.
+ */
 export function isProcessAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return errnoCode(err) !== 'ESRCH';
   }
+  return !isExiting(pid);
+}
+
+/** PF_EXITING in the flags of /proc/PID/stat (include/linux/sched.h). */
+const PF_EXITING = 0x4;
+
+/** Whether /proc shows `pid` exiting or exited (Linux only; false wherever it cannot tell). */
+export function isExiting(pid: number): boolean {
+  if (process.platform !== 'linux') return false;
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return false;
+  }
+  // "pid (comm) state ppid pgrp session tty_nr tpgid flags …": comm may hold spaces and parentheses.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const state = fields[0];
+  const flags = Number(fields[6]);
+  return state === 'Z' || state === 'X' || (Number.isFinite(flags) && (flags & PF_EXITING) !== 0);
 }
 
 /** Redacts API keys (flags, `apiKey=` query members, Bearer tokens) from text before it is stored anywhere: the one scrubber. */

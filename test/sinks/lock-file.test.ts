@@ -1,10 +1,11 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LockedError } from '../../src/errors.js';
-import { acquireLock, isProcessAlive, readLock, redactSecrets } from '../../src/run-folder/lock-file.js';
+import { acquireLock, isExiting, isProcessAlive, readLock, redactSecrets } from '../../src/run-folder/lock-file.js';
 import { tempDir } from './helpers.js';
 
 let dir: string;
@@ -20,6 +21,34 @@ function deadPid(): number {
   expect(isProcessAlive(pid)).toBe(false);
   return pid;
 }
+
+describe.runIf(process.platform === 'linux')('isProcessAlive on Linux', () => {
+  it('counts a process that has exited but is not reaped (a zombie) as dead, and takes its lock', async () => {
+    // `sleep 0.05` in the background of a shell that then becomes `sleep 5`, which never reaps it:
+    // for the next 5 s the first sleep is a zombie. Signal 0 still reaches it.
+    const parent = spawn('sh', ['-c', 'sleep 0.05 & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const pid = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (b: Buffer) => resolve(b.toString().trim()))));
+      const state = (): string => readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1]!.slice(0, 1);
+      for (let i = 0; i < 500 && state() !== 'Z'; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(state()).toBe('Z');
+      expect(() => process.kill(pid, 0)).not.toThrow();
+      expect(isExiting(pid)).toBe(true);
+      expect(isProcessAlive(pid)).toBe(false);
+      await writeFile(join(dir, 'part-0.lock'), JSON.stringify({ pid, host: hostname(), startedAt: new Date().toISOString(), token: 'zombie' }));
+      const lock = await acquireLock(join(dir, 'part-0.lock'));
+      expect(lock.recovered?.pid).toBe(pid);
+      await lock.release();
+    } finally {
+      parent.kill('SIGKILL');
+    }
+  });
+
+  it('counts a running process as alive', () => {
+    expect(isExiting(process.pid)).toBe(false);
+    expect(isProcessAlive(process.pid)).toBe(true);
+  });
+});
 
 describe('acquireLock', () => {
   it('creates the lock with pid, host, startedAt, command; release removes it', async () => {

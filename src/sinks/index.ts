@@ -70,6 +70,7 @@ export {
   readLock,
   describeLock,
   isProcessAlive,
+  isExiting,
   isLockStale,
   bootTimeMs,
   LOCK_SETTLE_MS,

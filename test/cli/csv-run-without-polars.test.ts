@@ -47,11 +47,11 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-/** `tickpipe run --stage ingest` with the probe; the exit status, stdout and the probe's answer. */
-async function ingest(manifest: string, out: string): Promise<{ code: number | null; stdout: string; stderr: string; polarsOnMain: boolean | undefined }> {
+/** `tickpipe run --stage ingest` (`--no-compact` unless `compact`) with the probe; the exit status, stdout and the probe's answer. */
+async function ingest(manifest: string, out: string, compact = false): Promise<{ code: number | null; stdout: string; stderr: string; polarsOnMain: boolean | undefined }> {
   const child = spawn(
     process.execPath,
-    ['--import', pathToFileURL(probe).href, BIN, 'run', '--stage', 'ingest', '--manifest', manifest, '--out', out, '--base-url', baseUrl, '--no-progress', '--no-compact'],
+    ['--import', pathToFileURL(probe).href, BIN, 'run', '--stage', 'ingest', '--manifest', manifest, '--out', out, '--base-url', baseUrl, '--no-progress', ...(compact ? [] : ['--no-compact'])],
     { cwd: ROOT, env: { ...process.env, POLYGON_API_KEY: 'test-key' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stdout = '';
@@ -69,10 +69,16 @@ const EVENTS = [
   ['NVDA', 'volume_spike', '2024-03-12 14:45:00'],
 ] as const;
 
+/** The three events as a CSV manifest in the test folder. */
+async function csvManifest(): Promise<string> {
+  const manifest = join(root, 'events.csv');
+  await writeFile(manifest, ['symbol,event_type,timestamp', ...EVENTS.map((e) => e.join(','))].join('\n') + '\n');
+  return manifest;
+}
+
 describe('a run over a CSV manifest', () => {
   it('fetches new windows and then skips them all without loading nodejs-polars on its main thread', async () => {
-    const manifest = join(root, 'events.csv');
-    await writeFile(manifest, ['symbol,event_type,timestamp', ...EVENTS.map((e) => e.join(','))].join('\n') + '\n');
+    const manifest = await csvManifest();
     const out = join(root, 'csv-run');
     const first = await ingest(manifest, out);
     expect(first.code, first.stderr).toBe(0);
@@ -80,6 +86,19 @@ describe('a run over a CSV manifest', () => {
     expect(first.polarsOnMain).toBe(false);
     // The restart: everything is done (the full skip pass of issue 17).
     const again = await ingest(manifest, out);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/3 events, 3 already done/);
+    expect(again.polarsOnMain).toBe(false);
+  }, 120_000);
+
+  it('restarted with the end-of-run compaction and nothing left to compact, does not load it either', async () => {
+    const manifest = await csvManifest();
+    const out = join(root, 'csv-run-compacted');
+    // The first run fetches and compacts the windows (Polars writes the parts: it is needed then).
+    const first = await ingest(manifest, out, true);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/windows\s+3 complete, 0 failed/);
+    const again = await ingest(manifest, out, true);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toMatch(/3 events, 3 already done/);
     expect(again.polarsOnMain).toBe(false);

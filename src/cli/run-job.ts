@@ -318,7 +318,7 @@ async function runStages(job: Job, view: ProgressView, paused$: Observable<boole
     if (signal.aborted) o.stoppedIn = 'ingest';
   }
   if (job.doIngest && job.compact && !signal.aborted) {
-    // Loaded only when compacting: the dataset code loads Polars (~27 MB of RSS) with it.
+    // Loaded only when compacting (it loads Polars, ~27 MB of RSS, only when it writes a part).
     const { compactAfterIngest, formatCompact } = await import('./compact.js');
     const c = await compactAfterIngest(job.out, { removeWindows: job.compact.removeWindows, command: 'tickpipe run' });
     view.line(c ? formatCompact(c) : 'compaction skipped: another process is compacting this folder');

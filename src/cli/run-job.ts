@@ -2,18 +2,19 @@ import { existsSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ReplaySubject, share, tap, type Observable } from 'rxjs';
-import type { Detector } from '../detect/index.js';
-import { parseDay } from '../detect/index.js';
-import { detectorSpec, loadDetectorModule, selectDetectors } from '../detect/module-loader.js';
+import { parseDay } from '../detect/calendar.js';
+import type { Detector } from '../detect/detector.js';
+import type { DetectorModule } from '../detect/module-loader.js';
 import { InputError, LockedError, UsageError } from '../errors.js';
 import { openRunLogs, type RunLogs } from '../log.js';
 import { TokenBucket } from '../operators/token-bucket.js';
-import { consolidate, manifestPath, type ConsolidateResult } from '../pipeline/consolidate.js';
 import { DEFAULT_WINDOW, type EventWindow } from '../pipeline/ingest-stage.js';
 import { detectCompleteness, incompleteDetection, refuseStaleManifest } from '../pipeline/manifest-freshness.js';
 import { ownedWorkers, parsePartition, WHOLE, type Partition } from '../pipeline/partition.js';
 import { runSummary, type RunSummary } from '../ops/summary.js';
-import { describeLock, ensureRunSpec, hashUniverse, isLockStale, isProcessAlive, readLock, shardPaths, type RunSpec } from '../sinks/index.js';
+import { describeLock, isLockStale, isProcessAlive, readLock } from '../run-folder/lock-file.js';
+import { ensureRunSpec, hashUniverse, type RunSpec } from '../run-folder/run-spec.js';
+import { shardPaths } from '../sinks/shard-sink.js';
 import { pauseFlag$ } from '../streams/pause-flag.js';
 import { openManifest } from '../streams/manifest.js';
 import { PolygonClient } from '../streams/polygon-client.js';
@@ -26,9 +27,8 @@ import { ProgressView } from './progress-view.js';
 import { parseWindow, usesEmbeddedSim, type RunValues as Values } from './run-flags.js';
 import { runDetect, runIngest, type Job } from './run-stages.js';
 import { formatSummary, type StopInfo } from '../ops/run-summary.js';
-import { compactAfterIngest, formatCompact } from './compact.js';
 import { datasetPaths } from '../dataset/layout.js';
-import { ingestPaths, JOURNAL_GLOBS, runLogPaths } from '../run-folder/layout.js';
+import { ingestPaths, JOURNAL_GLOBS, manifestPath, runLogPaths } from '../run-folder/layout.js';
 import { exitStatusForSignal, gracefulStop } from '../signals.js';
 import type { CommittedWindows } from '../sinks/committed-index.js';
 
@@ -76,7 +76,7 @@ interface CheckedRun {
   readonly window: EventWindow;
   readonly quotesHz: number;
   readonly detectors: readonly Detector[];
-  readonly detectorModule: Awaited<ReturnType<typeof loadDetectorModule>> | undefined;
+  readonly detectorModule: DetectorModule | undefined;
   readonly embedded: boolean;
   readonly apiKey: string | undefined;
   readonly manifest: string;
@@ -165,8 +165,10 @@ export async function runJob(values: Values, io: CommandIo): Promise<number> {
   // expressions) cost ≈ 0.4 s of CPU at every start (measured, issue 17). Still built and checked
   // when asked for by a flag, and for cluster mode, which records them.
   const needDetectors = c.doDetect || values.detectors !== undefined || values['detector-module'] !== undefined || values.cluster !== undefined || Boolean(io.env.TICKPIPE_REDIS_URL);
-  const detectorModule = !needDetectors || values['detector-module'] === undefined ? undefined : await loadDetectorModule(values['detector-module'], { label: '--detector-module' });
-  const detectors: readonly Detector[] = needDetectors ? selectDetectors(values.detectors?.split(',').map((s) => s.trim()), detectorModule) : [];
+  // The detectors (and Polars, which they are built with) are loaded only then: ~27 MB of RSS.
+  const loader = needDetectors ? await import('../detect/module-loader.js') : undefined;
+  const detectorModule = loader === undefined || values['detector-module'] === undefined ? undefined : await loader.loadDetectorModule(values['detector-module'], { label: '--detector-module' });
+  const detectors: readonly Detector[] = loader ? loader.selectDetectors(values.detectors?.split(',').map((s) => s.trim()), detectorModule) : [];
   // A key from any source (--api-key, --api-key-file, POLYGON_API_KEY) or --base-url means the real API, unless --sim.
   const embedded = usesEmbeddedSim(values, io.env);
   const apiKey = embedded ? undefined : resolveApiKey(values, io.env);
@@ -201,7 +203,12 @@ async function runWithSource(values: Values, io: CommandIo, c: CheckedRun, days:
       version: 1,
       source: source.spec,
       ...(c.doDetect
-        ? { universe: { hash: hashUniverse(days.symbols), count: days.symbols.length }, from: days.from, to: days.to, detectors: detectorSpec(c.detectors, c.detectorModule) as RunSpec['detectors'] }
+        ? {
+            universe: { hash: hashUniverse(days.symbols), count: days.symbols.length },
+            from: days.from,
+            to: days.to,
+            detectors: (await import('../detect/module-loader.js')).detectorSpec(c.detectors, c.detectorModule) as RunSpec['detectors'],
+          }
         : {}),
       ...(c.doIngest ? { window: c.window, quotesHz: c.quotesHz } : {}),
     };
@@ -295,7 +302,7 @@ async function runStages(job: Job, view: ProgressView, paused$: Observable<boole
   if (job.doDetect && !signal.aborted && job.partition.count > 1) {
     view.line(`detect: partition ${job.partition.index}/${job.partition.count} done; once every partition is, run \`tickpipe consolidate --out ${job.out}\``);
   } else if (job.doDetect && !signal.aborted) {
-    const consolidated: ConsolidateResult = await consolidate(job.out);
+    const consolidated = await (await import('../pipeline/consolidate.js')).consolidate(job.out);
     const incomplete = incompleteDetection(await detectCompleteness(job.out));
     view.line(`consolidated ${consolidated.events} events from ${consolidated.shards} shards (${consolidated.duplicates} duplicates)${consolidated.unchanged ? ', manifest unchanged' : ''}${incomplete ? `; ${incomplete}: rerun to retry them` : ''}`);
     job.logs.log.info({ ...consolidated }, 'consolidated');
@@ -311,6 +318,8 @@ async function runStages(job: Job, view: ProgressView, paused$: Observable<boole
     if (signal.aborted) o.stoppedIn = 'ingest';
   }
   if (job.doIngest && job.compact && !signal.aborted) {
+    // Loaded only when compacting (it loads Polars, ~27 MB of RSS, only when it writes a part).
+    const { compactAfterIngest, formatCompact } = await import('./compact.js');
     const c = await compactAfterIngest(job.out, { removeWindows: job.compact.removeWindows, command: 'tickpipe run' });
     view.line(c ? formatCompact(c) : 'compaction skipped: another process is compacting this folder');
     // The missing windows are counted and sampled, not listed: a folder whose 572,850 windows lack

@@ -5,10 +5,10 @@
  * the terminal and `tail` show the same smoothed rates, pause and 429 figures.
  */
 import { interval, lastValueFrom, map, merge, mergeMap, type Observable, scan, share, Subject, takeUntil, tap, finalize } from 'rxjs';
-import type { Detector } from '../detect/index.js';
+import type { Detector } from '../detect/detector.js';
 import type { RunLogs } from '../log.js';
 import type { TokenBucket } from '../operators/token-bucket.js';
-import { detectStage, type DetectProgress } from '../pipeline/detect-stage.js';
+import type { DetectProgress } from '../pipeline/detect-stage.js';
 import { ingestStage, type EventWindow, type IngestProgress } from '../pipeline/ingest-stage.js';
 import type { Partition } from '../pipeline/partition.js';
 import {
@@ -25,7 +25,6 @@ import type { PolygonClient } from '../streams/polygon-client.js';
 import type { CommandIo } from './command.js';
 import type { ProgressView } from './progress-view.js';
 import { renderDetect, renderIngest } from './run-view.js';
-import { ingestCompactor } from './compact.js';
 import type { CommittedWindows } from '../sinks/committed-index.js';
 import type { IngestState } from '../sinks/window-sink.js';
 
@@ -138,6 +137,8 @@ export async function runDetect(job: Job, view: ProgressView, paused$: Observabl
   const { logs } = job;
   const batches = new Map<number, { batch: number; totalBatches: number }>();
   let events = 0;
+  // Loaded by the detect stage only: it loads Polars, which an ingest-only run does not need here.
+  const { detectStage } = await import('../pipeline/detect-stage.js');
   const stage$ = detectStage({
     outDir: job.out,
     symbols: job.symbols,
@@ -227,7 +228,7 @@ export async function runIngest(job: Job, view: ProgressView, paused$: Observabl
   const totals = { trades: 0, quotes: 0, bytes: 0 };
   const failedBefore = { n: 0 };
   // Partitioned: symbols are shared between processes, so none can tell when one is finished.
-  const compactor = job.compact && job.partition.count === 1 ? ingestCompactor(job.out, job.compact.removeWindows, (s) => view.line(s), logs.log) : undefined;
+  const compactor = job.compact && job.partition.count === 1 ? (await import('./compact.js')).ingestCompactor(job.out, job.compact.removeWindows, (s) => view.line(s), logs.log) : undefined;
   // The committed set is handed to the summary only when no compaction follows: compaction holds its
   // own state of every window, and this set kept alive across it raised that step's peak (measured
   // +22 MB); the summary then reads the committed index again, after compaction.

@@ -22,13 +22,13 @@
  */
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import pl from 'nodejs-polars';
+import type pl from 'nodejs-polars';
 import { InputError, DiskError } from '../errors.js';
 import { nodeFs, isNotFound, type FsLayer } from '../fs/fs-layer.js';
 import { loadCommittedWindows as loadCommittedIds } from '../sinks/committed-index.js';
 import { Journal, loadJournal } from '../sinks/journal.js';
 import { acquireLock } from '../run-folder/lock-file.js';
-import { QUOTES_SCHEMA, TRADES_SCHEMA } from '../sinks/parquet.js';
+import { polars } from '../polars.js';
 import { CommitSink } from '../sinks/commit-lifecycle.js';
 import { toDiskError } from '../fs/paths.js';
 import { EventMetaResolver } from './event-meta.js';
@@ -272,8 +272,6 @@ interface PartEvents {
   readonly ms: readonly number[];
 }
 
-const SCHEMAS: Record<TableKind, Record<string, pl.DataType>> = { trades: TRADES_SCHEMA, quotes: QUOTES_SCHEMA };
-
 /**
  * Streams one table of one part to `tmp`: every window file of the symbol in one glob scan (Polars
  * lists a glob sorted, i.e. by event ID, and keeps file order, i.e. the API's timestamp order, so the
@@ -283,6 +281,11 @@ const SCHEMAS: Record<TableKind, Record<string, pl.DataType>> = { trades: TRADES
  * as long. Returns the rows written.
  */
 async function writePartTable(paths: DatasetPaths, symbol: string, kind: TableKind, events: PartEvents, tmp: string): Promise<number> {
+  // Polars (and the schemas, Polars types) only when a part is written: a restart with nothing to
+  // compact does not load it (~27 MB of RSS).
+  const pl = await polars();
+  const { QUOTES_SCHEMA, TRADES_SCHEMA } = await import('../sinks/parquet.js');
+  const schema: Record<string, pl.DataType> = kind === 'trades' ? TRADES_SCHEMA : QUOTES_SCHEMA;
   const glob = join(paths.windowsDir, `symbol=${symbol}`, '*', `${kind}.parquet`);
   const ids = [...events.ids];
   const id = pl.col('event_id');
@@ -292,7 +295,7 @@ async function writePartTable(paths: DatasetPaths, symbol: string, kind: TableKi
     .withColumns(id.replaceStrict(ids, [...events.types], pl.lit(null), pl.String).alias('event_type'))
     .filter(pl.col('event_type').isNotNull())
     .withColumns(id.replaceStrict(ids, [...events.ms], pl.lit(null), pl.Float64).cast(pl.Int64).cast(pl.Datetime('ms', 'UTC')).alias('event_timestamp'))
-    .select(...[...EVENT_COLUMNS, ...Object.keys(SCHEMAS[kind])].map((c) => pl.col(c)));
+    .select(...[...EVENT_COLUMNS, ...Object.keys(schema)].map((c) => pl.col(c)));
   await lf
     .sinkParquet(tmp, { compression: 'zstd', statistics: true, sinkOptions: { syncOnClose: 'none', maintainOrder: true, mkdir: false } })
     .collect();

@@ -6,7 +6,8 @@
  * `events/events.parquet` (its `event_id` column).
  */
 import { existsSync } from 'node:fs';
-import pl from 'nodejs-polars';
+import { createRequire } from 'node:module';
+import type { Polars } from '../polars.js';
 import { InputError } from '../errors.js';
 import { canonicalEventId } from '../streams/event-id.js';
 
@@ -54,6 +55,9 @@ export class EventMetaResolver {
     if (this.#manifest) return this.#manifest;
     const map = new Map<string, EventMeta>();
     if (existsSync(this.#manifestPath)) {
+      // Loaded here, synchronously (nodejs-polars is CommonJS), the first time an event ID is not
+      // canonical: a compaction of canonical IDs never loads Polars for this.
+      const pl = createRequire(import.meta.url)('nodejs-polars') as Polars;
       const df = pl.readParquet(this.#manifestPath);
       if (df.columns.includes('event_id')) {
         const ids = df.getColumn('event_id').toArray() as string[];

@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import pl from 'nodejs-polars';
 import { loadCommittedWindows, type CommittedWindows } from '../sinks/committed-index.js';
 import { loadJournal } from '../sinks/journal.js';
 import { committedShards, readShardJournals } from '../sinks/shard-sink.js';
 import { listJournals } from '../run-folder/folder.js';
 import { detectJournalName, manifestPath, runSpecPath, stateDirs } from '../run-folder/layout.js';
 import { DetectFold } from '../run-folder/model.js';
+import { polars } from '../polars.js';
 
 /**
  * The run summary: what `tickpipe run` prints at its end, read back from the run folder. It counts
@@ -58,6 +58,7 @@ async function detectCounts(outDir: string): Promise<DetectFold> {
 async function shardDuplicateRows(outDir: string): Promise<number> {
   const shards = (await committedShards(outDir)).filter((s) => s.rows > 0);
   if (shards.length === 0) return 0;
+  const pl = await polars();
   const all = pl.concat(shards.map((s) => pl.scanParquet(s.path)));
   const [total, unique] = await Promise.all([
     all.select(pl.len().alias('n')).collect(),
@@ -72,6 +73,7 @@ async function manifestCounts(outDir: string): Promise<{ events: number; eventsB
   const eventsByType: Record<string, number> = {};
   const mp = manifestPath(outDir);
   if (!existsSync(mp)) return { events, eventsByType };
+  const pl = await polars();
   const counts = await pl.scanParquet(mp).groupBy('event_type').agg(pl.len().alias('n')).sort('event_type').collect();
   const types = counts.getColumn('event_type').toArray() as string[];
   const ns = counts.getColumn('n').toArray() as Array<number | bigint>;

@@ -3,17 +3,17 @@ import { AbortedError, AuthError, DataError, HttpError, RowValueError, WorkerErr
 import { bucketNsForHz, downsampleQuotes } from '../operators/downsample-quotes.js';
 import { dropPageRepeats, type PageRepeatCount } from '../operators/drop-page-repeats.js';
 import type pl from 'nodejs-polars';
-import { columnsFrame } from '../streams/column-frame.js';
 import { TickColumns } from '../streams/column-scanner.js';
-import { WindowWriter, loadIngestState, type FsLayer, type IngestState } from '../sinks/index.js';
-import type { DeferredParquet } from '../sinks/parquet.js';
+import type { FsLayer } from '../fs/fs-layer.js';
+import { WindowWriter, loadIngestState, type IngestState } from '../sinks/window-sink.js';
+import type { DeferredParquet } from '../sinks/parquet-file.js';
 import { WindowPool, checkWorkers, defaultWorkers } from '../workers/window-pool.js';
 import { manifestRowCount, openManifest, readManifestBatches, type ManifestEvent } from '../streams/manifest.js';
 import type { PolygonClient } from '../streams/polygon-client.js';
 import { pullMap } from '../streams/pull.js';
 import type { Quote, Trade } from '../types.js';
 import { admission } from './gate.js';
-import { checkQuoteTimes, windowFrames } from './malformed-rows.js';
+import { checkQuoteTimes } from './malformed-rows.js';
 import { ManifestPass, openPassKeys, ownedRows, type ManifestCounts } from './manifest-pass.js';
 import { WHOLE, type Partition } from './partition.js';
 import { finiteNumber, wholeNumber } from '../options.js';
@@ -122,8 +122,10 @@ function fetchWindowFrames(client: WindowsClient, symbol: string, eventId: strin
     const trades = new TickColumns('trades');
     const quotes = new TickColumns('quotes', hz > 0 ? Number(bucketNsForHz(hz)) : 0);
     return forkJoin([client.tickColumns$!('trades', symbol, range, trades).pipe(reduce(() => 0, 0)), client.tickColumns$!('quotes', symbol, range, quotes).pipe(reduce(() => 0, 0))]).pipe(
-      map(() => {
+      concatMap(async () => {
         repeats.rows += trades.repeatedRows + quotes.repeatedRows;
+        // Loaded here, with Polars, by the first window built on this thread (none when a pool builds them).
+        const { columnsFrame } = await import('../streams/column-frame.js');
         return { trades: columnsFrame(trades), quotes: columnsFrame(quotes), tradeRows: trades.length, quoteRows: quotes.length };
       }),
       catchError((err: unknown) => throwError(() => (err instanceof RowValueError ? new DataError(`${symbol} ${eventId}: ${err.detail}`, { cause: err }) : err))),
@@ -190,7 +192,7 @@ export function windowFiles<T>(f: WindowFetch, w: WindowRange, repeats: PageRepe
     typeof client.tickColumns$ === 'function'
       ? fetchWindowFrames(client, w.symbol, w.eventId, w.gte, w.lte, hz, repeats)
       : forkJoin([fetchTrades(client, w.symbol, w.gte, w.lte, repeats), fetchQuotes(client, w.symbol, w.gte, w.lte, hz, repeats)]).pipe(
-          map(([t, q]) => ({ ...windowFrames(w.symbol, w.eventId, t, q), tradeRows: t.length, quoteRows: q.length })),
+          concatMap(async ([t, q]) => ({ ...(await import('./row-frames.js')).windowFrames(w.symbol, w.eventId, t, q), tradeRows: t.length, quoteRows: q.length })),
         );
   return frames$.pipe(concatMap(commit));
 }

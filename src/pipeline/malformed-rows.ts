@@ -3,12 +3,10 @@
  * Int64 or a minute bar without `v` threw an input error that ended the whole run with exit 2,
  * naming no symbol or event, and every rerun died at the same item. These helpers turn such a row
  * into a {@link DataError} naming the symbol, the event and the field, which the stages journal as
- * a failure of that item.
+ * a failure of that item. The frames of the row path, which need Polars, are in ./row-frames.ts.
  */
-import type pl from 'nodejs-polars';
-import { DataError, InputError } from '../errors.js';
-import { quotesFrame, tradesFrame } from '../sinks/parquet.js';
-import type { Bar, Quote, Trade } from '../types.js';
+import { DataError } from '../errors.js';
+import type { Bar, Quote } from '../types.js';
 
 const BAR_FIELDS = ['t', 'o', 'h', 'l', 'c', 'v'] as const;
 
@@ -34,20 +32,6 @@ export function checkMinuteBars(symbol: string, bars: readonly Bar[]): void {
       }
     }
   }
-}
-
-/** Both frames of a window; a row that cannot be stored becomes a {@link DataError} naming symbol, event and field. */
-export function windowFrames(symbol: string, eventId: string, trades: readonly Trade[], quotes: readonly Quote[]): { trades: pl.DataFrame; quotes: pl.DataFrame } {
-  const build = <T>(what: string, make: () => T): T => {
-    try {
-      return make();
-    } catch (err) {
-      // The frame builders name the field and row ("sip_timestamp: value does not fit in Int64 at row 3, got …").
-      if (err instanceof InputError) throw new DataError(`${symbol} ${eventId}: ${what} ${err.message}`, { cause: err });
-      throw err;
-    }
-  };
-  return { trades: build('trades', () => tradesFrame(trades as Trade[])), quotes: build('quotes', () => quotesFrame(quotes as Quote[])) };
 }
 
 /** The page itself, once every quote has an integer `sip_timestamp` (downsampling buckets by it). */

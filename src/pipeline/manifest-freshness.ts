@@ -7,8 +7,11 @@
 import { stat } from 'node:fs/promises';
 import { InputError } from '../errors.js';
 import { detectWorkerName, mayBeHeld, readLocks } from '../run-folder/index.js';
-import { committedShards, describeLock, loadCompletedSymbols, readRunSpec } from '../sinks/index.js';
-import { manifestPath } from './consolidate.js';
+import { manifestPath } from '../run-folder/layout.js';
+import { describeLock } from '../run-folder/lock-file.js';
+import { readRunSpec } from '../run-folder/run-spec.js';
+import { committedShards, loadCompletedSymbols } from '../sinks/shard-sink.js';
+import { polars } from '../polars.js';
 
 /** How far detection of a run folder has come. */
 export interface DetectCompleteness {
@@ -64,7 +67,7 @@ export async function refuseStaleManifest(outDir: string): Promise<void> {
 /** How many distinct events of the committed shards `manifest` lacks (by symbol, type and time). */
 async function shardEventsMissingFrom(manifest: string, shards: readonly string[]): Promise<number> {
   if (shards.length === 0) return 0;
-  const { default: pl } = await import('nodejs-polars');
+  const pl = await polars();
   const keys = ['symbol', 'event_type', 'timestamp'];
   const inShards = pl.concat(shards.map((p) => pl.scanParquet(p).select(...keys))).unique();
   const missing = await inShards.join(pl.scanParquet(manifest).select(...keys), { on: keys, how: 'anti' }).collect();

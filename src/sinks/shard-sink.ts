@@ -35,7 +35,7 @@ import { namesOrNone, nodeFs, type FsLayer } from '../fs/fs-layer.js';
 import { Journal, loadJournal } from './journal.js';
 import { acquireLock, type LockHandle } from '../run-folder/lock-file.js';
 import { CommitSink, itemsMatching, recoverFolder, type SinkItems } from './commit-lifecycle.js';
-import { parquetFile, type ParquetCompression } from './parquet.js';
+import { parquetFile, type ParquetCompression } from './parquet-file.js';
 import { toDiskError, validateNonNegInt, validateSymbol } from '../fs/paths.js';
 import { detectPaths, SHARD_FILE_RE, shardFileName, stateDirs, UNCOMMITTED_DIR, WORKER_JOURNAL_RE } from '../run-folder/layout.js';
 import { checkShardLine, type ShardJournalLine } from '../run-folder/lines.js';

@@ -39,7 +39,7 @@ import { Journal, loadJournal } from './journal.js';
 import { loadCommittedWindows, type CommittedWindows } from './committed-index.js';
 import { acquireLock, redactSecrets, type LockHandle } from '../run-folder/lock-file.js';
 import { CommitSink, itemsNamed, NOTHING_COMMITTED, recoverFolder, type SinkItems } from './commit-lifecycle.js';
-import { parquetFile, type DeferredParquet, type ParquetCompression } from './parquet.js';
+import { parquetFile, type DeferredParquet, type ParquetCompression } from './parquet-file.js';
 import { toDiskError, validateEventId, validateNonNegInt, validateSymbol } from '../fs/paths.js';
 import { FAILED_JOURNAL_RE, ingestPaths, journalNamesInOrder, PART_JOURNAL_RE, stateDirs, WINDOW_FILES, windowPaths as layoutWindowPaths } from '../run-folder/layout.js';
 import type { WindowFailureLine, WindowJournalLine } from '../run-folder/lines.js';

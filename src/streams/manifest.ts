@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { createInterface } from 'node:readline';
-import pl from 'nodejs-polars';
+import type pl from 'nodejs-polars';
 import { InputError } from '../errors.js';
 import type { KeyTimeUnit, ManifestKeys } from '../sinks/manifest-keys.js';
 import { canonicalEventIdAt, parsePythonTimestamp, pythonIsoformat, type UtcInstant } from './event-id.js';
@@ -10,6 +10,7 @@ import { symbolProblem } from './symbols.js';
 import { CsvRecordSplitter, findColumn } from './universe.js';
 import { wholeNumber } from '../options.js';
 import { parquetRowCount } from '../run-folder/parquet-footer.js';
+import { polars, type Polars } from '../polars.js';
 
 /** One row of the events manifest, with its canonical ID. */
 export interface ManifestEvent {
@@ -117,6 +118,8 @@ export async function openManifest(path: string): Promise<ManifestInfo> {
     if (missing) throw missing;
     return { path, format, columns };
   }
+  // Polars only from here: a CSV manifest is read in JS, and a run over one never loads it.
+  const pl = await polars();
   let schema: Record<string, { variant: string }>;
   try {
     schema = (await pl.scanParquet(path).slice(0, 0).collect()).schema as Record<string, { variant: string }>;
@@ -128,7 +131,7 @@ export async function openManifest(path: string): Promise<ManifestInfo> {
   if (missing) throw missing;
   const tsName = columns[findColumn(columns, ['timestamp'])]!;
   const timestampKind = classifyDtype(path, tsName, schema[tsName]!.variant);
-  if (timestampKind === 'int-ms') await checkIntegerUnit(path, tsName);
+  if (timestampKind === 'int-ms') await checkIntegerUnit(pl, path, tsName);
   return { path, format, columns, timestampKind };
 }
 
@@ -136,7 +139,7 @@ export async function openManifest(path: string): Promise<ManifestInfo> {
  * An integer column is refused before the first row is read when its smallest or largest value
  * cannot be Unix ms (epoch seconds read as ms would put every event in 1970). Native min/max: cheap.
  */
-async function checkIntegerUnit(path: string, tsName: string): Promise<void> {
+async function checkIntegerUnit(pl: Polars, path: string, tsName: string): Promise<void> {
   const df = await pl.scanParquet(path).select(pl.col(tsName).min().cast(pl.Float64).alias('lo'), pl.col(tsName).max().cast(pl.Float64).alias('hi')).collect();
   // Float64: nodejs-polars' Series.get() truncates an Int64 to 32 bits.
   for (const v of [df.getColumn('lo').get(0), df.getColumn('hi').get(0)] as unknown[]) {
@@ -317,7 +320,7 @@ function instantFromMs(v: unknown): UtcInstant {
 }
 
 /** Parquet-decoded timestamp column: the expression that brings it to JS, and how to read its cells. */
-function parquetTimestamp(ts: string, kind: TimestampKind): { expr: pl.Expr; toInstant: (t: unknown) => UtcInstant } {
+function parquetTimestamp(pl: Polars, ts: string, kind: TimestampKind): { expr: pl.Expr; toInstant: (t: unknown) => UtcInstant } {
   if (kind === 'datetime' || kind === 'date') {
     // Int64 of a ns Datetime exceeds 2^53 and would be rounded by toArray(); µs since the epoch is
     // exact in a double until year 2255 and is all the precision the IDs use.
@@ -350,10 +353,10 @@ interface ParquetFrame {
 }
 
 /** The expressions of a Parquet read: the row's columns, and its key parts when keys are in use. */
-function parquetExprs(info: ManifestInfo, keys: ManifestKeys | undefined): { cells: pl.Expr[]; key: pl.Expr[]; toInstant: (t: unknown) => UtcInstant; unit: KeyTimeUnit | undefined; coded: boolean } {
+function parquetExprs(pl: Polars, info: ManifestInfo, keys: ManifestKeys | undefined): { cells: pl.Expr[]; key: pl.Expr[]; toInstant: (t: unknown) => UtcInstant; unit: KeyTimeUnit | undefined; coded: boolean } {
   const col = (name: string): string => info.columns[findColumn(info.columns, [name])]!;
   const [sym, et, ts] = [col('symbol'), col('event_type'), col('timestamp')];
-  const { expr: tsExpr, toInstant } = parquetTimestamp(ts, info.timestampKind!);
+  const { expr: tsExpr, toInstant } = parquetTimestamp(pl, ts, info.timestampKind!);
   const symExpr = pl.col(sym).cast(pl.Utf8);
   const etExpr = pl.col(et).cast(pl.Utf8);
   const cells = [symExpr.alias('__sym'), etExpr.alias('__et'), tsExpr];
@@ -361,7 +364,7 @@ function parquetExprs(info: ManifestInfo, keys: ManifestKeys | undefined): { cel
   if (unit === undefined) return { cells, key: [], toInstant, unit, coded: false };
   // The key value is what the row's ID is computed from: µs of a Datetime/Date (the __ts column's
   // own cast), the raw value of an integer (ms) column; a null never matches (NaN).
-  const keyExpr = unit === 'us' ? parquetTimestamp(ts, 'datetime').expr : pl.col(ts).cast(pl.Float64);
+  const keyExpr = unit === 'us' ? parquetTimestamp(pl, ts, 'datetime').expr : pl.col(ts).cast(pl.Float64);
   const key = [keyExpr.fillNull(pl.lit(Number.NaN)).alias('__tk')];
   const coded = keys!.parquet.size > 0;
   if (coded) {
@@ -374,18 +377,18 @@ function parquetExprs(info: ManifestInfo, keys: ManifestKeys | undefined): { cel
 }
 
 /** Rows [offset, offset + rows) of the file through `exprs`. */
-async function scanSlice(path: string, exprs: pl.Expr[], offset: number, rows: number): Promise<pl.DataFrame> {
+async function scanSlice(pl: Polars, path: string, exprs: pl.Expr[], offset: number, rows: number): Promise<pl.DataFrame> {
   // A fresh scan per read: measured constant cost per slice at any offset (row-group pruning),
   // so a whole pass stays linear, and each collect() runs off the event loop.
   return pl.scanParquet(path).select(...exprs).slice(offset, rows).collect();
 }
 
-async function readParquetFrame(path: string, x: ReturnType<typeof parquetExprs>, keys: ManifestKeys | undefined, offset: number, rows: number): Promise<ParquetFrame> {
+async function readParquetFrame(pl: Polars, path: string, x: ReturnType<typeof parquetExprs>, keys: ManifestKeys | undefined, offset: number, rows: number): Promise<ParquetFrame> {
   let tsKey: Float64Array | undefined;
   let known: Int32Array | undefined;
   let slow = true;
   if (x.key.length > 0) {
-    const kf = await scanSlice(path, x.key, offset, rows);
+    const kf = await scanSlice(pl, path, x.key, offset, rows);
     // One getColumns() for all: each getColumn() wraps every column of the frame in a fresh Series
     // object (hundreds of closures each), ~2 MB of garbage per frame that grew the heap by ~20 MB.
     const [tk, scCol, tcCol] = kf.getColumns() as [pl.Series, pl.Series | undefined, pl.Series | undefined]; // x.key's order
@@ -398,7 +401,7 @@ async function readParquetFrame(path: string, x: ReturnType<typeof parquetExprs>
       for (let r = 0; r < known.length; r++) if ((known[r] = keys!.lookupParquet(sc[r]!, tc[r]!, x.unit!, tsKey[r]!)) < 0) slow = true;
     }
   }
-  const df = slow ? await scanSlice(path, x.cells, offset, rows) : undefined;
+  const df = slow ? await scanSlice(pl, path, x.cells, offset, rows) : undefined;
   const height = known?.length ?? df!.height;
   const cols = df?.getColumns() as [pl.Series, pl.Series, pl.Series] | undefined; // x.cells' order: __sym, __et, __ts
   const cells = cols ? { sym: cols[0], et: cols[1], ts: cols[2] } : undefined;
@@ -437,11 +440,12 @@ function parquetBatch(f: ParquetFrame, start: number, m: number, maker: RowMaker
 }
 
 async function* readParquetBatches(path: string, info: ManifestInfo, batchRows: number, keys: ManifestKeys | undefined): AsyncGenerator<ManifestBatch> {
-  const x = parquetExprs(info, keys);
+  const pl = await polars();
+  const x = parquetExprs(pl, info, keys);
   const maker = new RowMaker(path, false, x.toInstant);
   const frameRows = x.coded ? Math.max(batchRows, KEYED_FRAME_ROWS) : batchRows;
   for (let offset = 0; ; offset += frameRows) {
-    const f = await readParquetFrame(path, x, keys, offset, frameRows);
+    const f = await readParquetFrame(pl, path, x, keys, offset, frameRows);
     for (let start = 0; start < f.height; start += batchRows) yield parquetBatch(f, start, Math.min(batchRows, f.height - start), maker, x.unit);
     if (f.height < frameRows) return;
   }

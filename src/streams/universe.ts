@@ -1,8 +1,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
-import pl from 'nodejs-polars';
 import { InputError } from '../errors.js';
 import { validateSymbol } from './symbols.js';
+import { polars, type Polars } from '../polars.js';
 
 export type UniverseFormat = 'txt' | 'csv' | 'parquet';
 
@@ -166,7 +166,7 @@ function parseCsv(path: string, text: string): string[] {
   return out;
 }
 
-function parseParquet(path: string): string[] {
+function parseParquet(pl: Polars, path: string): string[] {
   let columns: string[];
   try {
     columns = pl.scanParquet(path).columns;
@@ -222,7 +222,8 @@ export async function readUniverse(path: string): Promise<Universe> {
   let raw: string[];
   if (ext === '.parquet' || ext === '.pq') {
     format = 'parquet';
-    raw = parseParquet(path);
+    // Polars is loaded for a Parquet universe only: this module also holds the CSV reader of manifests.
+    raw = parseParquet(await polars(), path);
   } else if (ext === '.csv') {
     format = 'csv';
     raw = parseCsv(path, decodeUniverseText(await readFile(source)));

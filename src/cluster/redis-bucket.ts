@@ -9,8 +9,9 @@ import { TokenBucket, type RateLimiter, type TokenBucketStats } from '../operato
  *   "theoretical arrival time" `tat` advances by 1/rate per grant and a grant needs
  *   `tat - now <= (burst - 1) / rate`; an idle bucket banks nothing beyond the burst;
  * - a sliding window: no `windowMs` span (1 s plus a guard for the jitter between the grant and the
- *   request reaching the server) holds more than `cap` grants. The list KEYS[2] keeps the last
- *   `cap` grant times, newest first; a grant needs the oldest of them to be `windowMs` old.
+ *   request reaching the server) holds more than `cap` grants, or in adaptive mode the whole part of
+ *   the lowered rate when that is less (as the one-process bucket). The list KEYS[2] keeps the last
+ *   `cap` grant times, newest first; a grant needs the `limit`-th newest to be `windowMs` old.
  * Nothing is reserved for later: a grant is for now, so a late timer on a host can only delay its
  * own request, never bunch it into the next second. `now` is Redis's clock (TIME: hosts with
  * skewed clocks share one timeline) unless ARGV[9] passes one (tests drive a virtual clock).
@@ -43,13 +44,15 @@ local interval = 1000 / rate
 local tolerance = (burst - 1) * interval
 local tat = math.max(tonumber(h[1]) or now, now)
 local n = redis.call('LLEN', KEYS[2])
+local limit = cap
+if adaptive and rate < cap then limit = math.max(1, math.floor(rate)) end
 local count = 0
 local wait = 0
 if now < paused then wait = paused - now end
 while wait == 0 and count < want do
   if tat - now > tolerance then wait = tat - tolerance - now; break end
-  if n >= cap then
-    local oldest = tonumber(redis.call('LINDEX', KEYS[2], cap - 1))
+  if n >= limit then
+    local oldest = tonumber(redis.call('LINDEX', KEYS[2], limit - 1))
     if now - oldest < windowMs then wait = oldest + windowMs - now; break end
   end
   redis.call('LPUSH', KEYS[2], stamp)
@@ -71,20 +74,25 @@ return {count, tostring(wait), tostring(rate), stamp}
  * loop was busy when the reply came): they are removed from the window and granted again at `now`
  * as far as the window allows (KEYS[2] stays newest first: `now` is the newest time). A grant sent
  * late but recorded early would let the grants of the next second go out less than a second after
- * it. ARGV: stamp, count, cap, windowMs, now ('' = TIME). Returns {regranted, newStamp}.
+ * it. ARGV: stamp, count, cap, windowMs, now ('' = TIME), adaptive. Returns {regranted, newStamp}.
  */
 const REDATE = `
 local now
 if ARGV[5] ~= '' then now = tonumber(ARGV[5]) else
   local t = redis.call('TIME'); now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000 end
 local count = tonumber(ARGV[2]); local cap = tonumber(ARGV[3]); local windowMs = tonumber(ARGV[4])
+local limit = cap
+if ARGV[6] == '1' then
+  local rate = tonumber(redis.call('HGET', KEYS[1], 'rate'))
+  if rate and rate < cap then limit = math.max(1, math.floor(rate)) end
+end
 for i = 1, count do redis.call('LREM', KEYS[2], 1, ARGV[1]) end
 local stamp = string.format('%.3f', now)
 local n = redis.call('LLEN', KEYS[2])
 local added = 0
 while added < count do
-  if n >= cap then
-    local oldest = tonumber(redis.call('LINDEX', KEYS[2], cap - 1))
+  if n >= limit then
+    local oldest = tonumber(redis.call('LINDEX', KEYS[2], limit - 1))
     if now - oldest < windowMs then break end
   end
   redis.call('LPUSH', KEYS[2], stamp)
@@ -197,6 +205,7 @@ export async function redateSharedGrants(
     spec.maxPerSecond,
     spec.windowMs,
     opts.now !== undefined ? String(opts.now) : '',
+    spec.adaptive ? '1' : '0',
   );
   return { granted: Number(r[0]), stamp: String(r[1]) };
 }

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { lastValueFrom } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { RedisTokenBucket, takeSharedGrants, type SharedBucketSpec } from '../../src/cluster/redis-bucket.js';
+import { RedisTokenBucket, redateSharedGrants, takeSharedGrants, type SharedBucketSpec } from '../../src/cluster/redis-bucket.js';
 import { TokenBucket } from '../../src/operators/token-bucket.js';
 import { findRedis } from './redis-env.js';
 
@@ -113,6 +113,32 @@ describe.skipIf(skip !== undefined)(`RedisTokenBucket (${skip ? `skipped: ${skip
     // 20 virtual seconds at 25/s: 500 is the quota; the 10 ms guard and the lateness cost ~1.5%.
     expect(times.length / (rate * 20)).toBeGreaterThanOrEqual(0.97);
   }, 120_000);
+
+  it('adaptive: a lowered shared rate also lowers the sliding-second cap, re-dated grants included (virtual clock)', async () => {
+    const redis = conn();
+    const spec: SharedBucketSpec = { key: `${key}-adaptive-cap`, rate: 40, burst: 40, maxPerSecond: 40, windowMs: 1010, adaptive: true };
+    // What a 429 at 11/s left behind: the shared rate lowered to 10.5/s, 11 remembered as the ceiling
+    // (the burst would still allow 40 at once).
+    await redis.hset(spec.key, 'rate', '10.5', 'ceiling', '11', 'ts', '1700000000000', 'tat', '1700000000000');
+    const times: number[] = [];
+    let now = 1_700_000_000_000;
+    for (let i = 0; i < 60; i++, now += 50) {
+      const r = await takeSharedGrants(redis, spec, 8, { now });
+      for (let k = 0; k < r.granted; k++) times.push(now);
+      // Half of each grant could not be sent at once: re-dated 20 ms later, within the same cap.
+      if (r.granted >= 2) {
+        const back = Math.floor(r.granted / 2);
+        times.splice(times.length - back, back);
+        const d = await redateSharedGrants(redis, spec, r.stamp, back, { now: now + 20 });
+        for (let k = 0; k < d.granted; k++) times.push(now + 20);
+      }
+    }
+    await redis.del(spec.key, `${spec.key}:grants`);
+    times.sort((a, b) => a - b);
+    // Near its ceiling the rate recovers by 0.4/s per second (1% of 40): under 12/s over these 3 s.
+    expect(maxInWindow(times, 1010)).toBeLessThanOrEqual(11);
+    expect(times.length).toBeGreaterThanOrEqual(25);
+  }, 60_000);
 
   it('a 429 reported by one host pauses every host', async () => {
     const k = `${key}-pause`;

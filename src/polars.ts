@@ -5,6 +5,7 @@
  * that only sometimes query Polars (a Parquet manifest, the summary's shard counts) call this at the
  * point of use and keep the types with `import type pl from 'nodejs-polars'`.
  */
+import { createRequire } from 'node:module';
 import type pl from 'nodejs-polars';
 
 export type Polars = typeof pl;
@@ -12,4 +13,12 @@ export type Polars = typeof pl;
 /** The nodejs-polars namespace (the module's default export); loaded once, then cached by Node. */
 export async function polars(): Promise<Polars> {
   return (await import('nodejs-polars')).default;
+}
+
+/**
+ * The same namespace, loaded synchronously (nodejs-polars is CommonJS), for code that must stay
+ * synchronous; prefer {@link polars}.
+ */
+export function polarsSync(): Polars {
+  return createRequire(import.meta.url)('nodejs-polars') as Polars;
 }

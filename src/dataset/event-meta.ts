@@ -6,8 +6,7 @@
  * `events/events.parquet` (its `event_id` column).
  */
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import type { Polars } from '../polars.js';
+import { polarsSync } from '../polars.js';
 import { InputError } from '../errors.js';
 import { canonicalEventId } from '../streams/event-id.js';
 
@@ -55,9 +54,9 @@ export class EventMetaResolver {
     if (this.#manifest) return this.#manifest;
     const map = new Map<string, EventMeta>();
     if (existsSync(this.#manifestPath)) {
-      // Loaded here, synchronously (nodejs-polars is CommonJS), the first time an event ID is not
-      // canonical: a compaction of canonical IDs never loads Polars for this.
-      const pl = createRequire(import.meta.url)('nodejs-polars') as Polars;
+      // Loaded here, the first time an event ID is not canonical: a compaction of canonical IDs
+      // never loads Polars for this.
+      const pl = polarsSync();
       const df = pl.readParquet(this.#manifestPath);
       if (df.columns.includes('event_id')) {
         const ids = df.getColumn('event_id').toArray() as string[];

@@ -14,7 +14,7 @@
 import { BadRequestError, NotFoundError } from '../errors.js';
 import { nyDayOfMs, nyMidnightMs, parseDay } from './calendar.js';
 import { cursorField, decodeCursor, encodeCursor } from './cursor.js';
-import { BodyWriter, aggJson, str } from './json.js';
+import { aggJson, str } from './json.js';
 import { ByteWriter, COMMA, writeQuote, writeTrade } from './tick-bytes.js';
 import { aggPage, type Timespan } from './aggs.js';
 import { tickPage, type Order, type TickKind } from './ticks.js';
@@ -188,15 +188,15 @@ function aggregates(ctx: RouteContext, m: RegExpExecArray): RouteResult {
       repeated = true;
     }
   }
-  const w = new BodyWriter();
-  w.write(`{"ticker":${str(t)},"queryCount":${page.queryCount},"resultsCount":${page.results.length},"adjusted":${adjusted},`);
+  const w = new ByteWriter();
+  w.text(`{"ticker":${str(t)},"queryCount":${page.queryCount},"resultsCount":${page.results.length},"adjusted":${adjusted},`);
   // Like the real API, an empty result has no `results` key at all.
   if (page.results.length > 0) {
-    w.write('"results":[');
-    page.results.forEach((a, i) => w.write(i === 0 ? aggJson(a) : `,${aggJson(a)}`));
-    w.write('],');
+    w.text('"results":[');
+    page.results.forEach((a, i) => w.text(i === 0 ? aggJson(a) : `,${aggJson(a)}`));
+    w.text('],');
   }
-  w.write(`"status":"OK","request_id":"${ctx.requestId}"${nextUrl !== undefined ? `,"next_url":${str(nextUrl)}` : ''}}`);
+  w.text(`"status":"OK","request_id":"${ctx.requestId}"${nextUrl !== undefined ? `,"next_url":${str(nextUrl)}` : ''}}`);
   return { status: 200, body: w.finish(), repeatedCursor: repeated };
 }
 

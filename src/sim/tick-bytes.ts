@@ -49,7 +49,7 @@ const ZERO = 48;
 export const COMMA = 44;
 const CLOSE = 125;
 
-/** A growing byte buffer for one reply body. */
+/** A growing byte buffer for one reply body (every page of the simulator's data routes). */
 export class ByteWriter {
   private buf: Buffer;
   private pos = 0;

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { Observable } from 'rxjs';
-import { TokenBucket, type RateLimiter, type TokenBucketStats } from '../operators/token-bucket.js';
+import { ADAPTIVE_DEFAULTS, ADAPTIVE_HOLD_MS, RATE_LIMIT_BACKOFF, TokenBucket, type RateLimiter, type TokenBucketStats } from '../operators/token-bucket.js';
 
 /**
  * Grants up to `want` requests on the cluster's one quota, to be sent at once, and records their
@@ -104,30 +104,47 @@ return {added, stamp}
 `;
 
 /**
- * A 429 somewhere: every host pauses until Redis's clock passes `paused`. 429s inside one pause
- * window count once; adaptive mode lowers the shared rate once per window.
- * ARGV: retryAfterMs (-1 = none), adaptive, decrease, minRate, basePauseMs, maxRate, now ('' = TIME).
+ * A 429 somewhere: every host pauses until Redis's clock passes `paused`, with the one-process
+ * TokenBucket's rules: 429s while paused, or in adaptive mode within `holdMs` of the one that
+ * opened the window (requests already in flight at the old rate), join that window; a new window
+ * counts one more in the run of 429 windows (reset by a success: TAKE's okSeen) and, adaptive,
+ * lowers the shared rate. The pause is Retry-After when given, else one token's interval for the
+ * first window of a run and backoffBaseMs × 2^(n−2) (at most backoffMaxMs) for the n-th.
+ * ARGV: retryAfterMs (-1 = none), adaptive, decrease, minRate, holdMs, maxRate, now ('' = TIME),
+ * backoffBaseMs, backoffMaxMs. Returns the pause left, ms.
  */
 const RATE_LIMITED = `
 local now
 if ARGV[7] ~= '' then now = tonumber(ARGV[7]) else
   local t = redis.call('TIME'); now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000 end
-local h = redis.call('HMGET', KEYS[1], 'rate', 'paused', 'consecutive')
-local rate = tonumber(h[1]) or tonumber(ARGV[6])
+local adaptive = ARGV[2] == '1'
+local maxRate = tonumber(ARGV[6])
+local h = redis.call('HMGET', KEYS[1], 'rate', 'paused', 'consecutive', 'wstart')
+local rate = tonumber(h[1]) or maxRate
 local paused = tonumber(h[2]) or 0
 local consecutive = tonumber(h[3]) or 0
-if now >= paused then
+local wstart = tonumber(h[4])
+local same = now < paused or (adaptive and wstart ~= nil and now - wstart < tonumber(ARGV[5]))
+if not same then
   consecutive = consecutive + 1
-  if ARGV[2] == '1' then
+  wstart = now
+  if adaptive then
     redis.call('HSET', KEYS[1], 'ceiling', tostring(rate))
     rate = math.max(tonumber(ARGV[4]), rate * tonumber(ARGV[3]))
   end
 end
+if consecutive < 1 then consecutive = 1 end
 local delay = tonumber(ARGV[1])
-if delay < 0 then delay = math.min(30000, tonumber(ARGV[5]) * 2 ^ (consecutive - 1)) end
+if delay < 0 then
+  if consecutive <= 1 then delay = 1000 / maxRate else delay = tonumber(ARGV[8]) * 2 ^ (consecutive - 2) end
+  delay = math.min(tonumber(ARGV[9]), delay)
+end
 local untilMs = now + delay
-if untilMs > paused then paused = untilMs end
-redis.call('HSET', KEYS[1], 'rate', tostring(rate), 'paused', string.format('%.3f', paused), 'consecutive', consecutive, 'tat', string.format('%.3f', paused), 'ts', string.format('%.3f', paused))
+if untilMs > paused then
+  paused = untilMs
+  redis.call('HSET', KEYS[1], 'tat', string.format('%.3f', paused), 'ts', string.format('%.3f', paused))
+end
+redis.call('HSET', KEYS[1], 'rate', tostring(rate), 'paused', string.format('%.3f', paused), 'consecutive', consecutive, 'wstart', string.format('%.3f', wstart))
 redis.call('PEXPIRE', KEYS[1], 86400000)
 return tostring(paused - now)
 `;
@@ -176,7 +193,7 @@ export async function takeSharedGrants(
     spec.rate,
     spec.burst,
     spec.adaptive ? '1' : '0',
-    spec.rate * 0.01,
+    spec.rate * ADAPTIVE_DEFAULTS.increaseShare,
     opts.okSeen ? '1' : '0',
     spec.maxPerSecond,
     spec.windowMs,
@@ -208,6 +225,32 @@ export async function redateSharedGrants(
     spec.adaptive ? '1' : '0',
   );
   return { granted: Number(r[0]), stamp: String(r[1]) };
+}
+
+/**
+ * Reports a 429 on the shared bucket (see {@link RATE_LIMITED}): every host pauses for the returned
+ * ms. `retryAfterMs` is the server's Retry-After, already capped; undefined when it sent none.
+ */
+export async function reportSharedRateLimited(
+  redis: Redis,
+  spec: SharedBucketSpec,
+  retryAfterMs: number | undefined,
+  opts: { readonly now?: number } = {},
+): Promise<number> {
+  defineScripts(redis);
+  const r = await (redis as unknown as { tickpipeRateLimited(k: string, ...a: unknown[]): Promise<string> }).tickpipeRateLimited(
+    spec.key,
+    retryAfterMs ?? -1,
+    spec.adaptive ? '1' : '0',
+    ADAPTIVE_DEFAULTS.decrease,
+    spec.rate * ADAPTIVE_DEFAULTS.minRateShare,
+    ADAPTIVE_HOLD_MS,
+    spec.rate,
+    opts.now !== undefined ? String(opts.now) : '',
+    RATE_LIMIT_BACKOFF.baseMs,
+    RATE_LIMIT_BACKOFF.maxMs,
+  );
+  return Number(r);
 }
 
 /** Options of {@link RedisTokenBucket}. */
@@ -394,10 +437,7 @@ export class RedisTokenBucket extends TokenBucket implements RateLimiter {
     this.#serverAskedLast = typeof retryAfterMs === 'number';
     // A Retry-After is capped as in the local bucket (issue 15: `Retry-After: 3600` must not stop every host for an hour).
     const ms = typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs) && retryAfterMs >= 0 ? Math.min(Math.round(retryAfterMs), MAX_SERVER_PAUSE_MS) : -1;
-    const rate = this.rate;
-    const args = [ms, this.#adaptive ? '1' : '0', 0.85, rate * 0.05, this.#adaptive ? 250 : 100, rate, this.#now ? String(this.#now()) : ''];
-    (this.#redis as unknown as { tickpipeRateLimited(k: string, ...a: unknown[]): Promise<number> })
-      .tickpipeRateLimited(this.#key, ...args)
+    reportSharedRateLimited(this.#redis, this.#spec, ms < 0 ? undefined : ms, this.#now ? { now: this.#now() } : {})
       .then((pauseMs) => {
         this.#pauses++;
         this.#pausedUntil = Date.now() + Number(pauseMs);

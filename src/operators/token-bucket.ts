@@ -24,6 +24,9 @@ export interface AdaptiveOptions {
   readonly minRate?: number;
 }
 
+/** The defaults of {@link AdaptiveOptions} (shares are of the configured rate); the shared Redis bucket uses them too. */
+export const ADAPTIVE_DEFAULTS = { decrease: 0.85, increaseShare: 0.01, minRateShare: 0.05 } as const;
+
 /**
  * Options of {@link TokenBucket}, validated by the constructor (a bad value throws an InputError, code E_INPUT, showing it).
  * @example new TokenBucket({ rate: 100, burst: 10, adaptive: { decrease: 0.5 } })
@@ -134,14 +137,24 @@ function positive(name: string, v: unknown, allowZero = false): number {
   return finiteNumber('TokenBucket', name, v, 0, allowZero);
 }
 
+/** How runs of 429 windows back off (the one-process bucket and the shared Redis bucket). */
+export const RATE_LIMIT_BACKOFF = {
+  /** The pause of the second 429 window in a row; it doubles with each further one. */
+  baseMs: 100,
+  /** The longest pause a run of 429 windows reaches (without Retry-After). */
+  maxMs: 30_000,
+} as const;
+
 /**
  * A lone 429 (the server counted one request more than we did, e.g. two requests that left a
  * second apart arrived closer together) costs one token's interval and the request is retried;
  * only a run of 429 windows backs off further. Measured against a strict sliding-second server
  * (benchmark 9, quiet): a 100 ms pause for every lone 429 cost 7–15% of the quota, one interval
  * 3–5% (see BENCHMARKS.md).
+ * The shared Redis bucket's Lua script computes the same pauses.
  */
-const defaultPause = (rate: number) => (n: number): number => Math.min(30_000, n <= 1 ? 1000 / rate : 100 * 2 ** (n - 2));
+export const defaultPause = (rate: number) => (n: number): number =>
+  Math.min(RATE_LIMIT_BACKOFF.maxMs, n <= 1 ? 1000 / rate : RATE_LIMIT_BACKOFF.baseMs * 2 ** (n - 2));
 
 /**
  * Adaptive mode: 429s within this many ms of the one that lowered the rate answer requests already
@@ -149,7 +162,7 @@ const defaultPause = (rate: number) => (n: number): number => Math.min(30_000, n
  * rate again. This used to be done by pausing 250 ms per 429 window, which cost 5–10% of a strict
  * server's quota (benchmark 9); the hold costs nothing.
  */
-const ADAPTIVE_HOLD_MS = 250;
+export const ADAPTIVE_HOLD_MS = 250;
 
 /**
  * The one token bucket shared by every request of a process: a request is sent only while it holds
@@ -224,12 +237,12 @@ export class TokenBucket implements RateLimiter {
       this.adaptive = undefined;
     } else if (a === true || (typeof a === 'object' && a !== null)) {
       const o: AdaptiveOptions = a === true ? {} : a;
-      const decrease = o.decrease ?? 0.85;
+      const decrease = o.decrease ?? ADAPTIVE_DEFAULTS.decrease;
       if (typeof decrease !== 'number' || !(decrease > 0 && decrease < 1)) {
         throw optionError('TokenBucket', 'adaptive.decrease', `a number in (0, 1)`, decrease);
       }
-      const increaseStep = positive('adaptive.increaseStep', o.increaseStep ?? this.rate * 0.01);
-      const minRate = positive('adaptive.minRate', o.minRate ?? this.rate * 0.05);
+      const increaseStep = positive('adaptive.increaseStep', o.increaseStep ?? this.rate * ADAPTIVE_DEFAULTS.increaseShare);
+      const minRate = positive('adaptive.minRate', o.minRate ?? this.rate * ADAPTIVE_DEFAULTS.minRateShare);
       if (minRate > this.rate) {
         throw optionError('TokenBucket', 'adaptive.minRate', `<= rate (${this.rate})`, minRate);
       }

@@ -10,8 +10,8 @@ import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { lastValueFrom } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { RedisTokenBucket, redateSharedGrants, takeSharedGrants, type SharedBucketSpec } from '../../src/cluster/redis-bucket.js';
-import { TokenBucket } from '../../src/operators/token-bucket.js';
+import { RedisTokenBucket, redateSharedGrants, reportSharedRateLimited, takeSharedGrants, type SharedBucketSpec } from '../../src/cluster/redis-bucket.js';
+import { ADAPTIVE_HOLD_MS, TokenBucket, defaultPause } from '../../src/operators/token-bucket.js';
 import { findRedis } from './redis-env.js';
 
 const found = await findRedis();
@@ -138,6 +138,46 @@ describe.skipIf(skip !== undefined)(`RedisTokenBucket (${skip ? `skipped: ${skip
     // Near its ceiling the rate recovers by 0.4/s per second (1% of 40): under 12/s over these 3 s.
     expect(maxInWindow(times, 1010)).toBeLessThanOrEqual(11);
     expect(times.length).toBeGreaterThanOrEqual(25);
+  }, 60_000);
+
+  it('429s back off as in the one-process bucket: one interval, then 100 ms doubling; a success ends the run (virtual clock)', async () => {
+    const redis = conn();
+    const spec: SharedBucketSpec = { key: `${key}-backoff`, rate: 25, burst: 3, maxPerSecond: 25, windowMs: 1010, adaptive: false };
+    const local = defaultPause(25);
+    const t = 1_700_000_000_000;
+    await takeSharedGrants(redis, spec, 1, { now: t });
+    // A lone 429 costs one token's interval (40 ms at 25/s), as the local bucket's pause.
+    expect(await reportSharedRateLimited(redis, spec, undefined, { now: t + 10 })).toBeCloseTo(local(1), 3);
+    // Another 429 inside that pause joins its window (one interval from now, not the 100 ms of a second window).
+    expect(await reportSharedRateLimited(redis, spec, undefined, { now: t + 30 })).toBeCloseTo(local(1), 3);
+    // After the pause, no success in between: the next windows back off 100 ms, then 200 ms.
+    expect(await reportSharedRateLimited(redis, spec, undefined, { now: t + 80 })).toBeCloseTo(local(2), 3);
+    expect(await reportSharedRateLimited(redis, spec, undefined, { now: t + 200 })).toBeCloseTo(local(3), 3);
+    // A success (reported with the next take) ends the run: a lone 429 again costs one interval.
+    await takeSharedGrants(redis, spec, 1, { now: t + 500, okSeen: true });
+    expect(await reportSharedRateLimited(redis, spec, undefined, { now: t + 510 })).toBeCloseTo(local(1), 3);
+    // Retry-After wins over the backoff.
+    expect(await reportSharedRateLimited(redis, spec, 1_500, { now: t + 600 })).toBeCloseTo(1_500, 3);
+    await redis.del(spec.key, `${spec.key}:grants`);
+  }, 60_000);
+
+  it('adaptive: 429s within the hold of the one that lowered the rate lower it once (virtual clock)', async () => {
+    const redis = conn();
+    const spec: SharedBucketSpec = { key: `${key}-hold`, rate: 40, burst: 4, maxPerSecond: 40, windowMs: 1010, adaptive: true };
+    const t = 1_700_000_000_000;
+    const rate = async () => Number(await redis.hget(spec.key, 'rate'));
+    await takeSharedGrants(redis, spec, 1, { now: t });
+    await reportSharedRateLimited(redis, spec, undefined, { now: t + 10 });
+    expect(await rate()).toBeCloseTo(40 * 0.85, 6);
+    // After its 25 ms pause but within ADAPTIVE_HOLD_MS: requests sent at the old rate, not a new window.
+    const late = await reportSharedRateLimited(redis, spec, undefined, { now: t + 10 + ADAPTIVE_HOLD_MS - 20 });
+    expect(await rate()).toBeCloseTo(40 * 0.85, 6);
+    expect(late).toBeCloseTo(defaultPause(40)(1), 3);
+    // Past the hold: a new window lowers the rate again (and, without a success between, backs off 100 ms).
+    const next = await reportSharedRateLimited(redis, spec, undefined, { now: t + 10 + ADAPTIVE_HOLD_MS + 20 });
+    expect(await rate()).toBeCloseTo(40 * 0.85 * 0.85, 6);
+    expect(next).toBeCloseTo(defaultPause(40)(2), 3);
+    await redis.del(spec.key, `${spec.key}:grants`);
   }, 60_000);
 
   it('a 429 reported by one host pauses every host', async () => {

@@ -240,7 +240,7 @@ await withTmp('main', async (dir) => {
       for (const quota of [50, 100]) {
         for (const quotaMode of ['strict', 'tolerant'] as const) {
           const m = await measureQuota('tickpipe', { quota, clientRate: quota, adaptive: false, warmMs: S.warmMs, measureMs: S.measureMs, manifestPath: density === 'sparse' ? manifestPath : denseManifest, events, simMode, quotaMode, density });
-          log(`9 ${density} ${quotaMode} ${quota}/s: use ${pct(m.quotaUse)}, 429 ${pct(m.share429, 2)}, loop p99 ${num(m.loopDelayP99Ms ?? NaN, 1)} ms, cpu ${num(m.cpuMsPerRequest ?? NaN, 1)} ms/req`);
+          log(`9 ${density} ${quotaMode} ${quota}/s: use ${pct(m.quotaUse)}, 429 ${pct(m.share429, 2)}, loop p99 ${num(m.loopDelayP99Ms ?? NaN, 1)} ms, cpu ${num(m.cpuMsPerRequest ?? NaN, 1)} ms/req, sim ${num(m.simCores ?? NaN, 2)} cores, host busy ${pct(m.hostBusy ?? NaN)} steal ${pct(m.hostSteal ?? NaN)}`);
           out[`${density}_${quotaMode}_${quota}`] = m;
           rows.push([`9 ${quotaMode}`, `${density}, quota ${quota}/s, 30-min win: use / 429 / loop p99`, `${pct(m.quotaUse)} / ${pct(m.share429, 2)} / ${num(m.loopDelayP99Ms ?? NaN, 0)} ms`, `target ≥98% / <1% / ≤50 ms: ${m.quotaUse >= 0.98 && m.share429 < 0.01 && (m.loopDelayP99Ms ?? Infinity) <= 50 ? 'met' : 'NOT met'}`]);
         }
@@ -279,7 +279,7 @@ await withTmp('main', async (dir) => {
       const m = await measureWireSpeed(density, denseManifest, denseEvents, simMode, S.tputWarmMs, S.tputMs);
       const p = m.pipeline;
       const b = m.bare;
-      log(`12 ${density}: pipeline ${num(p.windowsPerSec, 1)} w/s ${num(p.reqPerSec)} req/s ${us(p.cpuUsPerRow)} µs/row p99 ${num(p.loopP99Ms, 1)} ms sim ${num(p.simCores, 2)} cores; bare ${num(b.windowsPerSec, 1)} w/s ${num(b.reqPerSec)} req/s ${us(b.cpuUsPerRow)} µs/row p99 ${num(b.loopP99Ms, 1)} ms sim ${num(b.simCores, 2)} cores; load ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+      log(`12 ${density}: pipeline ${num(p.windowsPerSec, 1)} w/s ${num(p.reqPerSec)} req/s ${us(p.cpuUsPerRow)} µs/row p99 ${num(p.loopP99Ms, 1)} ms sim ${num(p.simCores, 2)} cores; bare ${num(b.windowsPerSec, 1)} w/s ${num(b.reqPerSec)} req/s ${us(b.cpuUsPerRow)} µs/row p99 ${num(b.loopP99Ms, 1)} ms sim ${num(b.simCores, 2)} cores; host steal ${pct(p.hostSteal ?? NaN)} / ${pct(b.hostSteal ?? NaN)}; load ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
       out[density] = m;
       rows.push([`12 wire ${density}`, `client CPU µs/row (all threads): pipeline / bare loop`, `${us(p.cpuUsPerRow)} / ${us(b.cpuUsPerRow)}`, `target ≤2 µs: ${p.cpuUsPerRow <= 2 ? 'met' : 'NOT met'}`]);
       rows.push([`12 wire ${density}`, `windows/s, req/s: pipeline vs bare (ratio)`, `${num(p.windowsPerSec, 1)} vs ${num(b.windowsPerSec, 1)} w/s, ${num(p.reqPerSec)} vs ${num(b.reqPerSec)} req/s`, `${m.windowsRatio.toFixed(2)} / ${m.requestsRatio.toFixed(2)} (target ≥0.8: ${m.windowsRatio >= 0.8 && m.requestsRatio >= 0.8 ? 'met' : 'NOT met'})`]);

@@ -7,6 +7,7 @@ import type { TokenBucket } from '../../src/operators/token-bucket.js';
 import type { SimStats } from '../../src/sim/index.js';
 import type { EventRow } from '../../src/types.js';
 import { sleep, withTmp } from './common.js';
+import { hostCpu, hostCpuShares } from './host-cpu.js';
 import { startIngest } from './ingest.js';
 import { startOldDesign } from './old-design.js';
 import { openSim, type SimMode } from './sim.js';
@@ -40,6 +41,11 @@ export interface QuotaMeasure {
   readonly loopDelayP99Ms?: number;
   /** Process CPU (all threads) per successful request in the window, ms. */
   readonly cpuMsPerRequest?: number;
+  /** CPU cores the simulator used in the window (its own process when `simMode` is 'child'). */
+  readonly simCores?: number;
+  /** The machine in the window (/proc/stat): share of both cores busy, and share stolen by the hypervisor. */
+  readonly hostBusy?: number;
+  readonly hostSteal?: number;
 }
 
 export interface QuotaSetup {
@@ -89,9 +95,13 @@ export async function measureQuota(design: 'tickpipe' | 'old', s: QuotaSetup): P
       const loop = monitorEventLoopDelay({ resolution: 10 });
       loop.enable();
       const cpu0 = process.cpuUsage();
+      const sim0 = await sim.cpuUs();
+      const host0 = hostCpu();
       const t0 = performance.now();
       await sleep(s.measureMs);
       const cpu = process.cpuUsage(cpu0);
+      const host = hostCpuShares(host0, hostCpu());
+      const simUs = (await sim.cpuUs()) - sim0;
       loop.disable();
       const b = await sim.stats();
       const ev1 = run.events();
@@ -118,6 +128,8 @@ export async function measureQuota(design: 'tickpipe' | 'old', s: QuotaSetup): P
         ...(s.density ? { density: s.density } : {}),
         loopDelayP99Ms: loop.percentile(99) / 1e6,
         cpuMsPerRequest: d.ok > 0 ? (cpu.user + cpu.system) / 1000 / d.ok : Number.NaN,
+        ...(s.simMode === 'child' ? { simCores: simUs / 1e6 / sec } : {}),
+        ...(host ? { hostBusy: host.busy, hostSteal: host.steal } : {}),
       };
     });
   } finally {

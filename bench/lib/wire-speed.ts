@@ -13,6 +13,7 @@ import { Pool } from 'undici';
 import type { Density } from '../../src/sim/market.js';
 import type { EventRow } from '../../src/types.js';
 import { sleep, withTmp } from './common.js';
+import { hostCpu, hostCpuShares } from './host-cpu.js';
 import { startIngest } from './ingest.js';
 import { openSim, type SimHandle, type SimMode } from './sim.js';
 
@@ -24,6 +25,9 @@ export interface WireSide {
   readonly loopP99Ms: number;
   /** Simulator CPU ÷ wall time (1 = one core busy). */
   readonly simCores: number;
+  /** The machine in the window (/proc/stat): share of both cores busy, share stolen by the hypervisor. */
+  readonly hostBusy?: number;
+  readonly hostSteal?: number;
   /** Bare loop only: windows lost to a failed request (not counted in windows/s). */
   readonly errors?: number;
 }
@@ -52,6 +56,7 @@ async function probe(sim: SimHandle, counters: () => { windows: number; requests
   const c0 = counters();
   const cpu0 = process.cpuUsage();
   const sim0 = await sim.cpuUs();
+  const host0 = hostCpu();
   const t0 = performance.now();
   h.enable();
   return {
@@ -59,6 +64,7 @@ async function probe(sim: SimHandle, counters: () => { windows: number; requests
       h.disable();
       const sec = (performance.now() - t0) / 1000;
       const cpu = process.cpuUsage(cpu0);
+      const host = hostCpuShares(host0, hostCpu());
       const simUs = (await sim.cpuUs()) - sim0;
       const c = counters();
       const rows = c.rows - c0.rows;
@@ -69,6 +75,7 @@ async function probe(sim: SimHandle, counters: () => { windows: number; requests
         cpuUsPerRow: (cpu.user + cpu.system) / Math.max(1, rows),
         loopP99Ms: h.percentile(99) / 1e6,
         simCores: simUs / 1e6 / sec,
+        ...(host ? { hostBusy: host.busy, hostSteal: host.steal } : {}),
       };
     },
   };

@@ -111,6 +111,16 @@ describe('run summary', () => {
     expect(text).toMatch(/429 to 10\.0% of requests: its limit is below --rate 100\/s; pass --adaptive or a lower --rate/);
   });
 
+  it('a few 429s while sending well below --rate are not blamed on a limit below --rate', () => {
+    const few = { ...summary, rateLimited: 8, rateLimitedShare: 0.02, requestsPerSec: 15.2 };
+    const text = formatSummary(few, { out: 'd', rate: 40, quota: undefined, adaptive: false, stop: undefined, partitioned: false });
+    expect(text).toMatch(/429 to 2\.0% of requests \(each retried\) while the run averaged 15\.2 of --rate 40\/s: it counted short bursts at the rate more strictly than they were paced; --adaptive lowers the rate when that happens\./);
+    expect(text).not.toMatch(/its limit is below/);
+    // The same share while sending at the rate: the limit is below it.
+    const atRate = formatSummary({ ...few, requestsPerSec: 39 }, { out: 'd', rate: 40, quota: undefined, adaptive: false, stop: undefined, partitioned: false });
+    expect(atRate).toMatch(/429 to 2\.0% of requests: its limit is below --rate 40\/s; pass --adaptive or a lower --rate/);
+  });
+
   it('on the simulator the quota is known and shown as such', () => {
     const text = formatSummary({ ...summary, rateLimited: 0, rateLimitedShare: 0 }, { out: 'd', rate: 100, quota: 100, adaptive: false, stop: undefined, partitioned: false });
     expect(text).toMatch(/share of quota used\s+45\.0% of the simulator's 100 req\/s/);

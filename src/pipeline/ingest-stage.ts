@@ -1,5 +1,5 @@
 import { EMPTY, catchError, concat, concatMap, defer, finalize, forkJoin, from, map, merge, mergeMap, of, reduce, retry, throwError, type Observable } from 'rxjs';
-import { AbortedError, AuthError, DataError, HttpError, RowValueError, WorkerError } from '../errors.js';
+import { AbortedError, AuthError, DataError, HttpError, PaginationLoopError, RowValueError, WorkerError } from '../errors.js';
 import { bucketNsForHz, downsampleQuotes } from '../operators/downsample-quotes.js';
 import { dropPageRepeats, type PageRepeatCount } from '../operators/drop-page-repeats.js';
 import type pl from 'nodejs-polars';
@@ -186,6 +186,21 @@ export interface WindowRange {
  * (a custom client) row objects. Rows re-served across pages are counted in `repeats`.
  */
 export function windowFiles<T>(f: WindowFetch, w: WindowRange, repeats: PageRepeatCount, commit: (files: WindowFiles) => Promise<T>): Observable<T> {
+  return windowFilesOnce(f, w, repeats, commit).pipe(
+    retry({ count: PAGINATION_LOOP_TRIES - 1, delay: (err: unknown) => (err instanceof PaginationLoopError ? of(0) : throwError(() => err)) }),
+  );
+}
+
+/**
+ * Tries of a window whose listing repeated a cursor (E_PAGINATION_LOOP), the first included. A loop
+ * may be the server's passing fault (the simulator's repeat-cursor fault is one request in N), and
+ * redoing the window from its first page costs its requests once; a listing that loops again is
+ * journaled as failed, as before (`--retry-failed` redoes it). Nothing is committed before a
+ * listing ends, so a redo never writes twice.
+ */
+const PAGINATION_LOOP_TRIES = 2;
+
+function windowFilesOnce<T>(f: WindowFetch, w: WindowRange, repeats: PageRepeatCount, commit: (files: WindowFiles) => Promise<T>): Observable<T> {
   const { client, pool, hz } = f;
   if (pool && typeof client.tickColumns$ === 'function') return pooledWindow(pool, client, w.symbol, w.eventId, w.gte, w.lte, hz, repeats, commit);
   const frames$ =

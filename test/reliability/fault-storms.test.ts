@@ -41,9 +41,16 @@ afterAll(async () => {
 type Fault = 'pass' | '429' | '429-retry-after' | '5xx' | 'reset' | 'truncate' | 'malformed';
 
 /** A proxy in front of the simulator that injects `plan(n)` into request n (0-based). */
-async function stormProxy(target: string, plan: (n: number) => Fault, loopSymbol: string): Promise<{ url: string; counts: Record<string, number>; close(): Promise<void> }> {
+async function stormProxy(
+  target: string,
+  plan: (n: number) => Fault,
+  loopSymbol: string,
+  loopOnceSymbol = '',
+): Promise<{ url: string; counts: Record<string, number>; firstPages: Map<string, number>; close(): Promise<void> }> {
   let n = 0;
   const counts: Record<string, number> = {};
+  /** Requests of each loop symbol's first trades page (path and query), by URL. */
+  const firstPages = new Map<string, number>();
   const server = http.createServer((req, res) => {
     const fault = plan(n++);
     counts[fault] = (counts[fault] ?? 0) + 1;
@@ -69,7 +76,13 @@ async function stormProxy(target: string, plan: (n: number) => Fault, loopSymbol
       .then(async (r) => {
         let body = await r.body.text();
         const u = new URL(req.url!, 'http://x');
-        if (u.pathname === `/v3/trades/${loopSymbol}` && r.statusCode === 200) {
+        const firstPage = !u.searchParams.has('cursor') && (u.pathname === `/v3/trades/${loopSymbol}` || u.pathname === `/v3/trades/${loopOnceSymbol}`);
+        const key = `${u.pathname}?${[...u.searchParams].filter(([k]) => k !== 'apiKey').map(([k, v]) => `${k}=${v}`).join('&')}`;
+        // Counted when the page reaches the client whole (a truncated one is retried as the same request).
+        if (firstPage && fault !== 'truncate') firstPages.set(key, (firstPages.get(key) ?? 0) + 1);
+        // loopOnceSymbol: only the first time a listing is started (a passing fault of the server).
+        const loops = u.pathname === `/v3/trades/${loopSymbol}` || (firstPage && u.pathname === `/v3/trades/${loopOnceSymbol}` && firstPages.get(key) === 1);
+        if (loops && r.statusCode === 200) {
           // next_url back to the very page just served: a client without cursor tracking loops forever.
           u.searchParams.delete('apiKey');
           const j = JSON.parse(body);
@@ -90,6 +103,7 @@ async function stormProxy(target: string, plan: (n: number) => Fault, loopSymbol
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     counts,
+    firstPages,
     close: () =>
       new Promise<void>((r) => {
         server.closeAllConnections();
@@ -113,16 +127,25 @@ function stormPlan(n: number): Fault {
 
 describe('fault storms', () => {
   it('real CLI through 429 bursts, 5xx runs, resets, truncated/malformed JSON and a pagination loop', async () => {
-    const proxy = await stormProxy(sim.url, stormPlan, 'LOOP');
+    const proxy = await stormProxy(sim.url, stormPlan, 'LOOP', 'ONCE');
     try {
-      writeFileSync(join(dir, 'storm.txt'), 'AAPL\nLOOP\n');
+      writeFileSync(join(dir, 'storm.txt'), 'AAPL\nLOOP\nONCE\n');
       const out = join(dir, 'storm');
       const r = await runCli(
         ['run', '--universe', join(dir, 'storm.txt'), '--from', '2024-03-04', '--to', '2024-03-08', '--out', out, '--no-progress', '--base-url', proxy.url, '--api-key', 'k', '--workers', '2', '--concurrency', '4', '--rate', '400/s'],
         { timeoutMs: 180_000 },
       );
       for (const f of ['429', '429-retry-after', '5xx', 'reset', 'truncate', 'malformed'] as const) expect(proxy.counts[f], f).toBeGreaterThan(0);
-      // LOOP's windows failed for good (exit 1); the run went on and finished AAPL's.
+      // LOOP's windows failed for good (exit 1), each after one redo from its first page; ONCE's
+      // listings looped only the first time, and the redo completed them; the run finished AAPL's.
+      const firsts = [...proxy.firstPages];
+      expect(firsts.filter(([k]) => k.startsWith('/v3/trades/LOOP?')).length, 'LOOP had windows').toBeGreaterThan(0);
+      expect(firsts.filter(([k]) => k.startsWith('/v3/trades/ONCE?')).length, 'ONCE had windows').toBeGreaterThan(0);
+      // Two tries per LOOP window (events at the same minute share a listing URL: 2 per event).
+      for (const [k, times] of firsts) {
+        if (k.startsWith('/v3/trades/LOOP?')) expect(times % 2, `${k}: ${times} requests`).toBe(0);
+        else expect(times, `${k}: looped once, then redone`).toBeGreaterThanOrEqual(2);
+      }
       expect(r.code, r.stderr).toBe(1);
       const failedLines = readdirSync(join(out, 'state', 'ingest'))
         .filter((f) => f.endsWith('.failed.jsonl'))
@@ -135,7 +158,7 @@ describe('fault storms', () => {
         expect(l.code).toBe('E_PAGINATION_LOOP');
         expect(l.reason).toMatch(/repeats a cursor/);
       }
-      const report = await verifyRunFolder({ out, seed: SEED, symbols: ['AAPL', 'LOOP'], truth: { simTrades, simQuotes } });
+      const report = await verifyRunFolder({ out, seed: SEED, symbols: ['AAPL', 'LOOP', 'ONCE'], truth: { simTrades, simQuotes } });
       expect(report.problems).toEqual([]);
       expect(report.ingest.failed).toBe(failedLines.length);
       expect(report.ingest.journaled).toBeGreaterThan(0);

@@ -289,9 +289,13 @@ async function writePartTable(paths: DatasetPaths, symbol: string, kind: TableKi
   const glob = join(paths.windowsDir, `symbol=${symbol}`, '*', `${kind}.parquet`);
   const ids = [...events.ids];
   const id = pl.col('event_id');
+  // The event ID is the window folder's name, `event=ID`: read as a Hive partition, it is one value
+  // per file, not a path string per row to match a pattern against (measured on 2,000 windows: 10–11.6 s
+  // of CPU against 13.1–13.3 s with `includeFilePaths` and a regex; a plain scan and write 6.5–7.9 s).
+  // Event IDs are letters, digits, '_', '.' and '-', so Hive's percent-decoding leaves them as they are.
   const lf = pl
-    .scanParquet(glob, { includeFilePaths: '__path', hivePartitioning: false })
-    .withColumns(pl.col('__path').str.extract(pl.lit(String.raw`event=([^/\\]+)[/\\][a-z]+\.parquet$`), 1).alias('event_id'))
+    .scanParquet(glob, { hivePartitioning: true })
+    .rename({ event: 'event_id' })
     .withColumns(id.replaceStrict(ids, [...events.types], pl.lit(null), pl.String).alias('event_type'))
     .filter(pl.col('event_type').isNotNull())
     .withColumns(id.replaceStrict(ids, [...events.ms], pl.lit(null), pl.Float64).cast(pl.Int64).cast(pl.Datetime('ms', 'UTC')).alias('event_timestamp'))

@@ -9,7 +9,14 @@
  * request's page, so the referee must not either.
  *
  * Each ticker goes to one thread (by a hash of the path's ticker), so a thread's day cache serves
- * every page of that ticker's windows. Bodies come back as transferred buffers (no copy).
+ * every page of that ticker's windows.
+ *
+ * Bodies come back in slabs: SharedArrayBuffers a thread shares with the loop once and reuses once
+ * the loop releases them (the reply is finished or its connection closed). Why not transferred
+ * buffers: every transferred ArrayBuffer is new external memory to the loop's isolate, and at
+ * 50 busy pages/s (~60 MB/s) V8 answered with a mark-compact of the loop every ~0.5 s (pauses
+ * of 10–50 ms, loaded; `--trace-gc`), during which arriving requests waited and were then
+ * admitted as one bunch: the jitter a strict quota counts as a burst.
  */
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
@@ -22,12 +29,31 @@ export interface PageJob {
   readonly req: PageRequest;
 }
 
-/** A page thread's answer: the reply, a page as bytes (transferred) or an error body as text. */
+/** Where a page thread put a body: `length` bytes at the start of its slab `slab` (`shared` the first time). */
+export interface SlabBody {
+  readonly slab: number;
+  readonly length: number;
+  readonly shared?: SharedArrayBuffer;
+}
+
+/** A page thread's answer: the reply, a page in a slab or an error body as text. */
 export interface PageDone {
   readonly id: number;
   readonly status: number;
-  readonly body: string | Uint8Array;
+  readonly body: string | SlabBody;
   readonly repeatedCursor: boolean;
+}
+
+/** The loop is done with a thread's slab. */
+export interface SlabRelease {
+  readonly release: number;
+}
+
+/** Size of a new slab for a body of `n` bytes: a power of two from 256 KB, so slabs fit later bodies too. */
+export function slabBytesFor(n: number): number {
+  let size = 256 * 1024;
+  while (size < n) size *= 2;
+  return size;
 }
 
 /** The thread script: next to this file once built; from the build when this file runs as TypeScript (tests). */
@@ -50,6 +76,8 @@ type Waiting = { resolve(r: PageReply): void; requestId: string };
 
 export class PageThreads {
   private readonly workers: Worker[] = [];
+  /** Each thread's slabs, as Buffers over the shared memory. */
+  private readonly slabs: Buffer[][] = [];
   private readonly waiting = new Map<number, Waiting>();
   private nextId = 1;
   private closed = false;
@@ -60,7 +88,8 @@ export class PageThreads {
   constructor(count: number, data: PageDataOptions) {
     for (let i = 0; i < count; i++) {
       const w = new Worker(threadScript(), { workerData: data });
-      w.on('message', (m: PageDone) => this.done(m));
+      this.slabs.push([]);
+      w.on('message', (m: PageDone) => this.done(i, m));
       // A thread that dies fails its requests with a 500 (the client retries); later requests to
       // it would hang, so the whole simulator's pages fall back to failing fast.
       w.on('error', (err) => this.failAll(err));
@@ -72,12 +101,23 @@ export class PageThreads {
     }
   }
 
-  private done(m: PageDone): void {
+  private done(thread: number, m: PageDone): void {
+    const b = m.body;
+    if (typeof b !== 'string' && b.shared !== undefined) this.slabs[thread]![b.slab] = Buffer.from(b.shared);
     const w = this.waiting.get(m.id);
-    if (w === undefined) return;
+    if (w === undefined) return; // failed meanwhile (closing): the slab stays taken, the thread is going
     this.waiting.delete(m.id);
-    const body = typeof m.body === 'string' ? m.body : Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength);
-    w.resolve({ status: m.status, body, repeatedCursor: m.repeatedCursor });
+    if (typeof b === 'string') {
+      w.resolve({ status: m.status, body: b, repeatedCursor: m.repeatedCursor });
+      return;
+    }
+    let released = false;
+    const release = (): void => {
+      if (released || this.closed) return;
+      released = true;
+      this.workers[thread]!.postMessage({ release: b.slab } satisfies SlabRelease);
+    };
+    w.resolve({ status: m.status, body: this.slabs[thread]![b.slab]!.subarray(0, b.length), repeatedCursor: m.repeatedCursor, release });
   }
 
   private failAll(err: Error): void {
@@ -86,6 +126,11 @@ export class PageThreads {
       this.waiting.delete(id);
       w.resolve(internalErrorReply(w.requestId, err));
     }
+  }
+
+  /** Slabs the threads have shared so far (they are reused, so this stays at the most bodies out at once). */
+  slabCount(): number {
+    return this.slabs.reduce((n, s) => n + s.length, 0);
   }
 
   /** The reply to `req`, built on its ticker's thread; a 500 reply if the thread failed. */

@@ -36,6 +36,8 @@ export interface PageReply {
   readonly body: string | Buffer;
   /** The next_url was pointed back at the page just served (fault injection). */
   readonly repeatedCursor: boolean;
+  /** Called once the body's bytes are no longer needed (a page thread's slab it may reuse). */
+  readonly release?: () => void;
 }
 
 /** The reply to `req`: a page, or the API's NOT_FOUND / ERROR body. Never throws. */

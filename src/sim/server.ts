@@ -181,7 +181,16 @@ class SimHandler {
 
   /** Sends a built page, whole or cut by the fault; nothing when the server closed or the client left meanwhile. */
   private deliver(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, fault: Fault, reply: PageReply): void {
-    if (this.closing || req.socket.destroyed) return;
+    if (this.closing || req.socket.destroyed) {
+      reply.release?.();
+      return;
+    }
+    // A slab is reused once the body is handed to the OS whole ('finish') or the connection is gone
+    // ('close': a reset, a cut reply's destroy, the client leaving a stalled one).
+    if (reply.release) {
+      res.once('finish', reply.release);
+      res.once('close', reply.release);
+    }
     if (reply.repeatedCursor) this.stats.repeatedCursor();
     if (fault.kind === 'truncate' || fault.kind === 'stall') this.sendCut(req, res, reply.status, reply.body, fault, ctx.headers);
     else this.send(res, reply.status, reply.body, ctx.headers);

@@ -1,7 +1,8 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSim, type SimOptions, type SimServer } from '../../src/sim/index.js';
-import { threadFor } from '../../src/sim/page-threads.js';
+import { PageThreads, threadFor } from '../../src/sim/page-threads.js';
+import { renderPage, type PageDataOptions, type PageReply, type PageRequest } from '../../src/sim/page.js';
 import { get, withKey } from '../support/sim-http.js';
 
 const KEY = 'test-key';
@@ -84,6 +85,40 @@ describe('sim page threads', () => {
     await sim.close();
     // The client sees its connection closed; the server does not hang on the thread.
     expect(await pending).toBeInstanceOf(Error);
+  });
+
+  it('bodies come back whole while many are out at once, and their slabs are reused once released', async () => {
+    const data: PageDataOptions = { seed: 13, eventiness: 0.5, density: 'busy', tickerCount: 5000, poisonTrades: undefined };
+    const threads = new PageThreads(1, data);
+    try {
+      // 16 pages of different sizes (a few KB to a few MB) on one thread, none released yet.
+      const reqs: PageRequest[] = Array.from({ length: 16 }, (_, i) => ({
+        origin: 'http://127.0.0.1:1',
+        requestId: `r${i}`,
+        pathAndQuery: `/v3/${i % 2 ? 'quotes' : 'trades'}/SLAB?timestamp=2024-03-${String(4 + (i % 5)).padStart(2, '0')}&limit=${[50, 5000, 50000][i % 3]}&order=asc`,
+        repeatCursor: false,
+        echoKey: undefined,
+      }));
+      const check = (r: PageReply, req: PageRequest): void => {
+        expect(r.status, req.pathAndQuery).toBe(200);
+        expect(Buffer.compare(r.body as Buffer, renderPage(data, req).body as Buffer), req.pathAndQuery).toBe(0);
+      };
+      const out = await Promise.all(reqs.map((q) => threads.build(q)));
+      out.forEach((r, i) => check(r, reqs[i]!));
+      expect(threads.slabCount()).toBe(16); // none reused while taken
+      for (const r of out) r.release!();
+      // The same pages again, one at a time, each released after use: they fit the free slabs.
+      for (let round = 0; round < 3; round++) {
+        for (const q of reqs) {
+          const r = await threads.build(q);
+          check(r, q);
+          r.release!();
+        }
+      }
+      expect(threads.slabCount()).toBe(16);
+    } finally {
+      await threads.close();
+    }
   });
 
   it('send every page of a ticker to one thread', () => {

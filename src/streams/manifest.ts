@@ -11,7 +11,8 @@ import { CsvRecordSplitter, findColumn } from './universe.js';
 import { wholeNumber } from '../options.js';
 import { parquetRowCount } from '../run-folder/parquet-footer.js';
 import { polars, type Polars } from '../polars.js';
-import { bindColumns, GroupRows, intColumnRange, JsDecodeError, planParquetManifest, type ParquetJsColumns } from './parquet-manifest.js';
+// The JS Parquet reader is loaded for a Parquet manifest only (hyparquet: ~3 MB of RSS a CSV run does not need).
+import type { ParquetJsColumns } from './parquet-manifest.js';
 
 /** One row of the events manifest, with its canonical ID. */
 export interface ManifestEvent {
@@ -125,8 +126,10 @@ async function openManifestPlan(path: string, js = true): Promise<{ info: Manife
     return { info: { path, format, columns }, js: undefined };
   }
   // The footer in JS first: a file the JS reader serves never loads Polars on this thread.
-  const planned = js ? await planParquetManifest(path) : undefined;
-  if (planned) {
+  const pq = js ? await import('./parquet-manifest.js') : undefined;
+  const planned = pq ? await pq.planParquetManifest(path) : undefined;
+  if (pq && planned) {
+    const { bindColumns, intColumnRange, JsDecodeError } = pq;
     const { columns } = planned;
     const missing = missingColumns(path, columns);
     if (missing) throw missing;
@@ -503,6 +506,7 @@ async function* readParquetBatches(path: string, info: ManifestInfo, batchRows: 
  * and then reads on from the first row not yet handed out.
  */
 async function* readParquetJsBatches(js: ParquetJsColumns, info: ManifestInfo, batchRows: number, keys: ManifestKeys | undefined): AsyncGenerator<ManifestBatch> {
+  const { GroupRows, JsDecodeError } = await import('./parquet-manifest.js');
   const maker = new RowMaker(info.path, false, parquetInstant(info.timestampKind!));
   const unit = keys ? keyUnit(info) : undefined;
   // The dictionary as it was at the start, as the Polars path's replaceStrict() has it: a symbol
@@ -539,7 +543,7 @@ function codeMap(list: readonly string[]): Map<string, number> {
 }
 
 /** Rows [offset, offset + m) of a row group read in JS as a batch (the twin of {@link parquetBatch}). */
-function jsBatch(g: GroupRows, offset: number, m: number, maker: RowMaker, unit: KeyTimeUnit | undefined, keys: ManifestKeys | undefined, codes: { sym: Map<string, number>; et: Map<string, number> } | undefined): ManifestBatch {
+function jsBatch(g: import('./parquet-manifest.js').GroupRows, offset: number, m: number, maker: RowMaker, unit: KeyTimeUnit | undefined, keys: ManifestKeys | undefined, codes: { sym: Map<string, number>; et: Map<string, number> } | undefined): ManifestBatch {
   const b = newBuilder(m, unit ? { unit } : undefined);
   b.length = m;
   for (let i = 0; i < m; i++) {

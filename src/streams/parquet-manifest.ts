@@ -19,10 +19,13 @@
  * names the damage in its own words.
  */
 import { isUtf8 } from 'node:buffer';
-import type { FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { decompress as zstdDecompress } from 'fzstd';
-import { asyncBufferFromFile, parquetMetadataAsync, type ColumnMetaData, type Compressors, type FileMetaData, type PageHeader, type SchemaElement } from 'hyparquet';
+// hyparquet's modules one by one: its index also loads GeoParquet, variant, query and filter code
+// (+6.9 MB of RSS at import against +3.1 MB for these).
+import type { AsyncBuffer, ColumnMetaData, Compressors, FileMetaData, PageHeader, SchemaElement } from 'hyparquet';
+import { parquetMetadataAsync } from 'hyparquet/src/metadata.js';
 import { parquetHeader } from 'hyparquet/src/column.js';
 import { DEFAULT_PARSERS } from 'hyparquet/src/convert.js';
 import { decompressPage, readDataPage, readDataPageV2 } from 'hyparquet/src/datapage.js';
@@ -84,6 +87,21 @@ function timestampCodec(e: SchemaElement): { kind: TimestampKind; codec: TsCodec
   return undefined;
 }
 
+/** The file as hyparquet's AsyncBuffer: positioned reads of a handle (the footer's few KB). */
+async function fileSlices(h: FileHandle): Promise<AsyncBuffer> {
+  const byteLength = (await h.stat()).size;
+  return {
+    byteLength,
+    async slice(start: number, end?: number): Promise<ArrayBuffer> {
+      const to = Math.min(end ?? byteLength, byteLength);
+      const buf = new Uint8Array(Math.max(0, to - start));
+      const { bytesRead } = await h.read(buf, 0, buf.length, start);
+      if (bytesRead !== buf.length) throw new Error(`short read at ${start}`);
+      return buf.buffer;
+    },
+  };
+}
+
 /**
  * Reads the footer in JS.
  * @returns undefined when hyparquet cannot read it; the Polars path then decides (and words the error).
@@ -91,7 +109,12 @@ function timestampCodec(e: SchemaElement): { kind: TimestampKind; codec: TsCodec
 export async function planParquetManifest(path: string): Promise<{ plan: ParquetJsPlan; columns: string[] } | undefined> {
   let metadata: FileMetaData;
   try {
-    metadata = await parquetMetadataAsync(await asyncBufferFromFile(path));
+    const h = await open(path, 'r');
+    try {
+      metadata = await parquetMetadataAsync(await fileSlices(h));
+    } finally {
+      await h.close();
+    }
   } catch {
     return undefined;
   }

@@ -140,19 +140,26 @@ export async function planParquetManifest(path: string): Promise<{ plan: Parquet
   return { plan: { path, metadata, columns, groups }, columns };
 }
 
-/** The schema element of a flat top-level column, or undefined. */
+/** The schema element of a flat top-level column, or undefined (a nested field of the same name is not it). */
 function flatColumn(md: FileMetaData, name: string): SchemaElement | undefined {
-  const e = md.schema.find((x, i) => i > 0 && x.name === name);
-  if (e === undefined || (e.num_children ?? 0) > 0 || e.repetition_type === 'REPEATED') return undefined;
+  let e: SchemaElement | undefined;
+  try {
+    const path = getSchemaPath(md.schema, [name]);
+    e = path.length === 2 ? path[1]!.element : undefined;
+  } catch {
+    return undefined; // a schema hyparquet cannot walk: Polars reads the file
+  }
+  if (e === undefined || e.name !== name || (e.num_children ?? 0) > 0 || e.repetition_type === 'REPEATED') return undefined;
   return e;
 }
 
-/** Whether every chunk of these columns uses a codec read here. */
-function codecsSupported(md: FileMetaData, names: readonly string[]): boolean {
+/** Whether every chunk of these columns is in this file and uses a codec read here. */
+function chunksSupported(md: FileMetaData, names: readonly string[]): boolean {
   for (const g of md.row_groups) {
     for (const c of g.columns) {
       const p = c.meta_data?.path_in_schema;
-      if (p && p.length === 1 && names.includes(p[0]!) && !CODECS.has(c.meta_data!.codec)) return false;
+      if (p === undefined) return false;
+      if (p.length === 1 && names.includes(p[0]!) && (c.file_path !== undefined || !CODECS.has(c.meta_data!.codec))) return false;
     }
   }
   return true;
@@ -173,7 +180,7 @@ export function bindColumns(plan: ParquetJsPlan, sym: string, et: string, ts: st
   const [s, e, t] = [flatColumn(md, sym), flatColumn(md, et), flatColumn(md, ts)];
   if (!s || !e || !t || !isString(s) || !isString(e)) return undefined;
   const tc = timestampCodec(t);
-  if (!tc || !codecsSupported(md, [sym, et, ts])) return undefined;
+  if (!tc || !chunksSupported(md, [sym, et, ts])) return undefined;
   return { plan, sym, et, ts, kind: tc.kind, codec: tc.codec };
 }
 

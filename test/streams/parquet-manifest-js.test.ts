@@ -163,6 +163,21 @@ describe('JS Parquet manifest reader = Polars reader', () => {
     expect((await compare(nulls, 10)).error).toMatch(/row 1: missing timestamp/);
   });
 
+  it('a struct column with a field named like a manifest column before the real ones', async () => {
+    const p = join(dir, 'struct.parquet');
+    pl.DataFrame({
+      meta: [{ symbol: '../bad', timestamp: 1 }, { symbol: 'also bad', timestamp: 2 }],
+      symbol: ['AAPL', 'MSFT'],
+      event_type: ['flush', 'flush'],
+      // A Datetime here and an Int64 in the struct: read with the struct field's type, the IDs would differ.
+      timestamp: pl.Series('timestamp', [BASE_MS, BASE_MS + 1], pl.Int64).cast(pl.Datetime('ms')),
+    }).writeParquet(p, { compression: 'zstd' });
+    expect(await jsReads(p)).toBe(true);
+    const o = await compare(p, 10);
+    expect(o.error).toBeUndefined();
+    expect(o.events.map((e) => e[2])).toEqual(['AAPL', 'MSFT']);
+  });
+
   it('refuses an integer column in Unix seconds up front, with the same words', async () => {
     const p = join(dir, 'seconds.parquet');
     pl.DataFrame({ symbol: ['A'], event_type: ['x'], timestamp: pl.Series('timestamp', [1_701_954_120], pl.Int64) }).writeParquet(p);

@@ -302,7 +302,10 @@ class ColumnCursor<T> {
   #dict: T[] | undefined;
   /** The current page's values when they are PLAIN strings, read in place. */
   #strings: { buf: Buffer; at: number } | undefined;
-  /** The current page's INT64 values as 32-bit halves (little-endian: low, high). */
+  /**
+   * The current page's INT64 values as 32-bit halves (low, high): Parquet stores them little-endian,
+   * and so does the machine (hyparquet's own BigInt64Array reads assume it too).
+   */
   #i32: Int32Array | undefined;
   #defs: ArrayLike<number> | undefined;
   #vals: ArrayLike<unknown> = [];

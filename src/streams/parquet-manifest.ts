@@ -20,6 +20,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { open, type FileHandle } from 'node:fs/promises';
+import { endianness } from 'node:os';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { decompress as zstdDecompress } from 'fzstd';
 // hyparquet's modules one by one: its index also loads GeoParquet, variant, query and filter code
@@ -107,6 +108,8 @@ async function fileSlices(h: FileHandle): Promise<AsyncBuffer> {
  * @returns undefined when hyparquet cannot read it; the Polars path then decides (and words the error).
  */
 export async function planParquetManifest(path: string): Promise<{ plan: ParquetJsPlan; columns: string[] } | undefined> {
+  // Typed-array views of Parquet's little-endian values (here and in hyparquet) need a little-endian host.
+  if (endianness() !== 'LE') return undefined;
   let metadata: FileMetaData;
   try {
     const h = await open(path, 'r');

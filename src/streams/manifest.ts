@@ -11,6 +11,8 @@ import { CsvRecordSplitter, findColumn } from './universe.js';
 import { wholeNumber } from '../options.js';
 import { parquetRowCount } from '../run-folder/parquet-footer.js';
 import { polars, type Polars } from '../polars.js';
+// The JS Parquet reader is loaded for a Parquet manifest only (hyparquet: ~3 MB of RSS a CSV run does not need).
+import type { ParquetJsColumns } from './parquet-manifest.js';
 
 /** One row of the events manifest, with its canonical ID. */
 export interface ManifestEvent {
@@ -103,6 +105,11 @@ async function firstCsvRecord(path: string): Promise<string[]> {
  * @throws {InputError} missing file, unknown type, missing columns (naming those found), bad dtype.
  */
 export async function openManifest(path: string): Promise<ManifestInfo> {
+  return (await openManifestPlan(path)).info;
+}
+
+/** {@link openManifest}, with the JS Parquet reader's plan when it can read the file (and `js` allows). */
+async function openManifestPlan(path: string, js = true): Promise<{ info: ManifestInfo; js: ParquetJsColumns | undefined }> {
   try {
     const st = await stat(path);
     if (!st.isFile()) throw new InputError(`manifest is not a regular file: ${path}`);
@@ -116,9 +123,37 @@ export async function openManifest(path: string): Promise<ManifestInfo> {
     const columns = (await firstCsvRecord(path)).map((c) => c.replace(/^\uFEFF/, ''));
     const missing = missingColumns(path, columns);
     if (missing) throw missing;
-    return { path, format, columns };
+    return { info: { path, format, columns }, js: undefined };
   }
-  // Polars only from here: a CSV manifest is read in JS, and a run over one never loads it.
+  // The footer in JS first: a file the JS reader serves never loads Polars on this thread.
+  const pq = js ? await import('./parquet-manifest.js') : undefined;
+  const planned = pq ? await pq.planParquetManifest(path) : undefined;
+  if (pq && planned) {
+    const { bindColumns, intColumnRange, JsDecodeError } = pq;
+    const { columns } = planned;
+    const missing = missingColumns(path, columns);
+    if (missing) throw missing;
+    const name = (c: string): string => columns[findColumn(columns, [c])]!;
+    const js = bindColumns(planned.plan, name('symbol'), name('event_type'), name('timestamp'));
+    let range: { lo: bigint; hi: bigint } | undefined | null = null;
+    if (js?.kind === 'int-ms') {
+      const h = await open(path, 'r');
+      try {
+        range = await intColumnRange(js, h);
+      } catch (err) {
+        if (!(err instanceof JsDecodeError)) throw err;
+        range = null; // a page the JS reader cannot decode: Polars checks (and reads) the file
+      } finally {
+        await h.close();
+      }
+    }
+    if (js && (js.kind !== 'int-ms' || range !== null)) {
+      if (range) checkUnitRange(path, js.ts, [Number(range.lo), Number(range.hi)]);
+      return { info: { path, format, columns, timestampKind: js.kind }, js };
+    }
+  }
+  // Polars from here: a file (or a column type, a codec) the JS reader leaves to it, and every
+  // unreadable file, so that the error is Polars' own words as before.
   const pl = await polars();
   let schema: Record<string, { variant: string }>;
   try {
@@ -132,7 +167,7 @@ export async function openManifest(path: string): Promise<ManifestInfo> {
   const tsName = columns[findColumn(columns, ['timestamp'])]!;
   const timestampKind = classifyDtype(path, tsName, schema[tsName]!.variant);
   if (timestampKind === 'int-ms') await checkIntegerUnit(pl, path, tsName);
-  return { path, format, columns, timestampKind };
+  return { info: { path, format, columns, timestampKind }, js: undefined };
 }
 
 /**
@@ -142,7 +177,12 @@ export async function openManifest(path: string): Promise<ManifestInfo> {
 async function checkIntegerUnit(pl: Polars, path: string, tsName: string): Promise<void> {
   const df = await pl.scanParquet(path).select(pl.col(tsName).min().cast(pl.Float64).alias('lo'), pl.col(tsName).max().cast(pl.Float64).alias('hi')).collect();
   // Float64: nodejs-polars' Series.get() truncates an Int64 to 32 bits.
-  for (const v of [df.getColumn('lo').get(0), df.getColumn('hi').get(0)] as unknown[]) {
+  checkUnitRange(path, tsName, [df.getColumn('lo').get(0), df.getColumn('hi').get(0)] as unknown[]);
+}
+
+/** The check of {@link checkIntegerUnit} on the column's min and max (as Float64; null: no values). */
+function checkUnitRange(path: string, tsName: string, loHi: readonly unknown[]): void {
+  for (const v of loHi) {
     if (v === null || v === undefined) continue; // an empty column, or nulls only: the row pass names the row
     try {
       instantFromMs(typeof v === 'number' && !Number.isInteger(v) ? Math.floor(v) : v);
@@ -319,15 +359,23 @@ function instantFromMs(v: unknown): UtcInstant {
   return instantFromMicros(n * 1000);
 }
 
+/** How a Parquet timestamp cell, as both readers hand it out (µs, ms or a string), becomes an instant. */
+function parquetInstant(kind: TimestampKind): (t: unknown) => UtcInstant {
+  if (kind === 'datetime' || kind === 'date') return (t) => instantFromMicros(t as number);
+  if (kind === 'string') return (t) => csvStringInstant(t as string);
+  return instantFromMs;
+}
+
 /** Parquet-decoded timestamp column: the expression that brings it to JS, and how to read its cells. */
 function parquetTimestamp(pl: Polars, ts: string, kind: TimestampKind): { expr: pl.Expr; toInstant: (t: unknown) => UtcInstant } {
+  const toInstant = parquetInstant(kind);
   if (kind === 'datetime' || kind === 'date') {
     // Int64 of a ns Datetime exceeds 2^53 and would be rounded by toArray(); µs since the epoch is
     // exact in a double until year 2255 and is all the precision the IDs use.
-    return { expr: pl.col(ts).cast(pl.Datetime('us', 'UTC')).cast(pl.Int64).cast(pl.Float64).alias('__ts'), toInstant: (t) => instantFromMicros(t as number) };
+    return { expr: pl.col(ts).cast(pl.Datetime('us', 'UTC')).cast(pl.Int64).cast(pl.Float64).alias('__ts'), toInstant };
   }
-  if (kind === 'string') return { expr: pl.col(ts).cast(pl.Utf8).alias('__ts'), toInstant: (t) => csvStringInstant(t as string) };
-  return { expr: pl.col(ts).alias('__ts'), toInstant: instantFromMs };
+  if (kind === 'string') return { expr: pl.col(ts).cast(pl.Utf8).alias('__ts'), toInstant };
+  return { expr: pl.col(ts).alias('__ts'), toInstant };
 }
 
 /** Rows per Parquet read when keys are probed: only typed columns come to JS, so a large read is cheap. */
@@ -439,16 +487,84 @@ function parquetBatch(f: ParquetFrame, start: number, m: number, maker: RowMaker
   return new ManifestBatch(f.offset + start, b);
 }
 
-async function* readParquetBatches(path: string, info: ManifestInfo, batchRows: number, keys: ManifestKeys | undefined): AsyncGenerator<ManifestBatch> {
+/** Rows from `from` on, through Polars (a file or a row group the JS reader leaves to it). */
+async function* readParquetBatches(path: string, info: ManifestInfo, batchRows: number, keys: ManifestKeys | undefined, from = 0): AsyncGenerator<ManifestBatch> {
   const pl = await polars();
   const x = parquetExprs(pl, info, keys);
   const maker = new RowMaker(path, false, x.toInstant);
   const frameRows = x.coded ? Math.max(batchRows, KEYED_FRAME_ROWS) : batchRows;
-  for (let offset = 0; ; offset += frameRows) {
+  for (let offset = from; ; offset += frameRows) {
     const f = await readParquetFrame(pl, path, x, keys, offset, frameRows);
     for (let start = 0; start < f.height; start += batchRows) yield parquetBatch(f, start, Math.min(batchRows, f.height - start), maker, x.unit);
     if (f.height < frameRows) return;
   }
+}
+
+/**
+ * The same rows as {@link readParquetBatches}, read in JS page by page (see parquet-manifest.ts):
+ * same cells, keys, row numbers and errors. Polars is never loaded unless a page does not decode,
+ * and then reads on from the first row not yet handed out.
+ */
+async function* readParquetJsBatches(js: ParquetJsColumns, info: ManifestInfo, batchRows: number, keys: ManifestKeys | undefined): AsyncGenerator<ManifestBatch> {
+  const { GroupRows, JsDecodeError } = await import('./parquet-manifest.js');
+  const maker = new RowMaker(info.path, false, parquetInstant(info.timestampKind!));
+  const unit = keys ? keyUnit(info) : undefined;
+  // The dictionary as it was at the start, as the Polars path's replaceStrict() has it: a symbol
+  // learned during this pass takes the slow path there, so it does here.
+  const codes = unit !== undefined && keys!.parquet.size > 0 ? { sym: codeMap(keys!.symbols), et: codeMap(keys!.types) } : undefined;
+  const h = await open(info.path, 'r');
+  let next = 0; // the first row not yet handed out
+  try {
+    for (let g = 0; g < js.plan.groups.length; g++) {
+      const { start, rows } = js.plan.groups[g]!;
+      if (rows === 0) continue;
+      try {
+        const group = await GroupRows.open(js, h, g);
+        for (let s = 0; s < rows; s += batchRows) {
+          const b = jsBatch(group, start + s, Math.min(batchRows, rows - s), maker, unit, keys, codes);
+          yield b;
+          next = b.offset + b.length;
+        }
+      } catch (err) {
+        if (!(err instanceof JsDecodeError)) throw err;
+        yield* readParquetBatches(info.path, info, batchRows, keys, next);
+        return;
+      }
+    }
+  } finally {
+    await h.close();
+  }
+}
+
+function codeMap(list: readonly string[]): Map<string, number> {
+  const m = new Map<string, number>();
+  list.forEach((v, i) => m.set(v, i));
+  return m;
+}
+
+/** Rows [offset, offset + m) of a row group read in JS as a batch (the twin of {@link parquetBatch}). */
+function jsBatch(g: import('./parquet-manifest.js').GroupRows, offset: number, m: number, maker: RowMaker, unit: KeyTimeUnit | undefined, keys: ManifestKeys | undefined, codes: { sym: Map<string, number>; et: Map<string, number> } | undefined): ManifestBatch {
+  const b = newBuilder(m, unit ? { unit } : undefined);
+  b.length = m;
+  for (let i = 0; i < m; i++) {
+    const s = g.sym.next();
+    const e = g.et.next();
+    const t = g.ts.next();
+    // The key value: µs (Datetime/Date) or ms (Int64) as a double; a null never matches (NaN).
+    const tk = typeof t === 'number' ? t : Number.NaN;
+    if (codes) {
+      const sc = s === null ? -1 : (codes.sym.get(s) ?? -1);
+      const tc = e === null ? -1 : (codes.et.get(e) ?? -1);
+      const k = keys!.lookupParquet(sc, tc, unit!, tk);
+      if (k >= 0) {
+        b.known[i] = k;
+        continue;
+      }
+    }
+    maker.push(b, i, offset + i + 1, s, e, t);
+    if (b.tsKeys) b.tsKeys[i] = tk;
+  }
+  return new ManifestBatch(offset, b);
 }
 
 const TWO_DIGITS = /^\d\d$/;
@@ -679,9 +795,20 @@ async function countCsvRecords(path: string): Promise<number> {
 export async function* readManifestBatches(path: string, options: ReadManifestOptions = {}): AsyncGenerator<ManifestBatch, void, undefined> {
   const batchRows = options.batchRows ?? 8192;
   wholeNumber('readManifest', 'batchRows', batchRows);
-  const info = await openManifest(path);
+  const { info, js } = await openManifestPlan(path);
   if (info.format === 'csv') yield* readCsvBatches(path, batchRows, options.keys);
+  else if (js) yield* readParquetJsBatches(js, info, batchRows, options.keys);
   else yield* readParquetBatches(path, info, batchRows, options.keys);
+}
+
+/**
+ * @internal {@link readManifestBatches} with Parquet read by Polars only (the reader the JS one
+ * replaces), for the test that compares the two on generated files. Not exported from the package.
+ */
+export async function* readManifestBatchesViaPolars(path: string, options: ReadManifestOptions = {}): AsyncGenerator<ManifestBatch, void, undefined> {
+  const { info } = await openManifestPlan(path, false);
+  if (info.format === 'csv') throw new InputError(`${path}: readManifestBatchesViaPolars reads Parquet only`);
+  yield* readParquetBatches(path, info, options.batchRows ?? 8192, options.keys);
 }
 
 /**

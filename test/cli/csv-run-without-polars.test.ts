@@ -1,10 +1,12 @@
 /**
- * A `run --stage ingest` over a CSV manifest reads the manifest in JS and has its windows encoded in
- * worker threads: its main thread must not load nodejs-polars, which cost ~27 MB of its peak RSS
- * (issue 17). The check is a module `--import`ed into the spawned CLI that, as the main thread
- * exits, reports whether nodejs-polars (CommonJS) is in that thread's module cache; the window
- * workers load Polars themselves and are not looked at. A Parquet manifest is the control: the
- * same probe must see Polars there, or the probe proves nothing.
+ * A `run --stage ingest` over a CSV manifest, or over a Parquet manifest the JS reader serves
+ * (parquet-manifest.ts), reads the manifest in JS and has its windows encoded in worker threads:
+ * its main thread must not load nodejs-polars, which cost ~27 MB of its peak RSS, and ~90 MB
+ * with a keyed Parquet pass (issue 17). The check is a module `--import`ed into the spawned CLI
+ * that, as the main thread exits, reports whether nodejs-polars (CommonJS) is in that thread's
+ * module cache; the window workers load Polars themselves and are not looked at. An LZ4 Parquet
+ * manifest, which the JS reader leaves to Polars, is the control: the same probe must see Polars
+ * there, or the probe proves nothing.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -104,10 +106,24 @@ describe('a run over a CSV manifest', () => {
     expect(again.polarsOnMain).toBe(false);
   }, 120_000);
 
-  it('control: the same probe sees Polars on the main thread of a run over a Parquet manifest', async () => {
+  it('a Parquet manifest read in JS: fetched, then skipped, without Polars on the main thread either', async () => {
     const manifest = join(root, 'events.parquet');
-    pl.DataFrame({ symbol: EVENTS.map((e) => e[0]), event_type: EVENTS.map((e) => e[1]), timestamp: EVENTS.map((e) => e[2]) }).writeParquet(manifest);
-    const r = await ingest(manifest, join(root, 'parquet-run'));
+    pl.DataFrame({ symbol: EVENTS.map((e) => e[0]), event_type: EVENTS.map((e) => e[1]), timestamp: EVENTS.map((e) => e[2]) }).writeParquet(manifest, { compression: 'zstd' });
+    const out = join(root, 'parquet-run');
+    const first = await ingest(manifest, out);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/windows\s+3 complete, 0 failed/);
+    expect(first.polarsOnMain).toBe(false);
+    const again = await ingest(manifest, out);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/3 events, 3 already done/);
+    expect(again.polarsOnMain).toBe(false);
+  }, 120_000);
+
+  it('control: the same probe sees Polars on the main thread of a run over an LZ4 Parquet manifest (left to Polars)', async () => {
+    const manifest = join(root, 'events-lz4.parquet');
+    pl.DataFrame({ symbol: EVENTS.map((e) => e[0]), event_type: EVENTS.map((e) => e[1]), timestamp: EVENTS.map((e) => e[2]) }).writeParquet(manifest, { compression: 'lz4' });
+    const r = await ingest(manifest, join(root, 'parquet-lz4-run'));
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/windows\s+3 complete, 0 failed/);
     expect(r.polarsOnMain).toBe(true);

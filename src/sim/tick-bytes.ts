@@ -65,9 +65,9 @@ export class ByteWriter {
 
   /** `sizeHint`: the expected body length (a good guess saves regrowing). */
   constructor(sizeHint = 64 * 1024) {
-    // A buffer of its own, larger than Node's shared pool of small Buffers: the page thread can
-    // tell it from a pool slice by its size alone and transfer it instead of copying.
-    this.buf = Buffer.allocUnsafeSlow(Math.max(2 * Buffer.poolSize, sizeHint));
+    // Not a slice of Node's shared pool of small Buffers: a finished body is kept (or copied into a
+    // page thread's slab) whole, and must not pin that pool.
+    this.buf = Buffer.allocUnsafeSlow(Math.max(1, sizeHint));
   }
 
   /** Room for `n` more bytes. */
@@ -185,7 +185,7 @@ export class ByteWriter {
     this.bytes(FRACTION_BYTES[e4 - whole * 1e4]!);
   }
 
-  /** The bytes written: a view of this writer's own buffer (not pooled; transferable). */
+  /** The bytes written: a view of this writer's own buffer (not pooled). */
   finish(): Buffer {
     return this.buf.subarray(0, this.pos);
   }

@@ -78,19 +78,28 @@ async function csvManifest(): Promise<string> {
   return manifest;
 }
 
+/** The manifest's events as Parquet with `compression` (zstd: read in JS; lz4: left to Polars). */
+function parquetManifest(name: string, compression: 'zstd' | 'lz4'): string {
+  const manifest = join(root, name);
+  pl.DataFrame({ symbol: EVENTS.map((e) => e[0]), event_type: EVENTS.map((e) => e[1]), timestamp: EVENTS.map((e) => e[2]) }).writeParquet(manifest, { compression });
+  return manifest;
+}
+
+/** A run fetches the 3 windows, a restart skips them all (issue 17's full skip pass); neither loads Polars on its main thread. */
+async function fetchThenSkipWithoutPolars(manifest: string, out: string): Promise<void> {
+  const first = await ingest(manifest, out);
+  expect(first.code, first.stderr).toBe(0);
+  expect(first.stdout).toMatch(/windows\s+3 complete, 0 failed/);
+  expect(first.polarsOnMain).toBe(false);
+  const again = await ingest(manifest, out);
+  expect(again.code, again.stderr).toBe(0);
+  expect(again.stderr).toMatch(/3 events, 3 already done/);
+  expect(again.polarsOnMain).toBe(false);
+}
+
 describe('a run over a CSV manifest', () => {
   it('fetches new windows and then skips them all without loading nodejs-polars on its main thread', async () => {
-    const manifest = await csvManifest();
-    const out = join(root, 'csv-run');
-    const first = await ingest(manifest, out);
-    expect(first.code, first.stderr).toBe(0);
-    expect(first.stdout).toMatch(/windows\s+3 complete, 0 failed/);
-    expect(first.polarsOnMain).toBe(false);
-    // The restart: everything is done (the full skip pass of issue 17).
-    const again = await ingest(manifest, out);
-    expect(again.code, again.stderr).toBe(0);
-    expect(again.stderr).toMatch(/3 events, 3 already done/);
-    expect(again.polarsOnMain).toBe(false);
+    await fetchThenSkipWithoutPolars(await csvManifest(), join(root, 'csv-run'));
   }, 120_000);
 
   it('restarted with the end-of-run compaction and nothing left to compact, does not load it either', async () => {
@@ -107,23 +116,11 @@ describe('a run over a CSV manifest', () => {
   }, 120_000);
 
   it('a Parquet manifest read in JS: fetched, then skipped, without Polars on the main thread either', async () => {
-    const manifest = join(root, 'events.parquet');
-    pl.DataFrame({ symbol: EVENTS.map((e) => e[0]), event_type: EVENTS.map((e) => e[1]), timestamp: EVENTS.map((e) => e[2]) }).writeParquet(manifest, { compression: 'zstd' });
-    const out = join(root, 'parquet-run');
-    const first = await ingest(manifest, out);
-    expect(first.code, first.stderr).toBe(0);
-    expect(first.stdout).toMatch(/windows\s+3 complete, 0 failed/);
-    expect(first.polarsOnMain).toBe(false);
-    const again = await ingest(manifest, out);
-    expect(again.code, again.stderr).toBe(0);
-    expect(again.stderr).toMatch(/3 events, 3 already done/);
-    expect(again.polarsOnMain).toBe(false);
+    await fetchThenSkipWithoutPolars(parquetManifest('events.parquet', 'zstd'), join(root, 'parquet-run'));
   }, 120_000);
 
   it('control: the same probe sees Polars on the main thread of a run over an LZ4 Parquet manifest (left to Polars)', async () => {
-    const manifest = join(root, 'events-lz4.parquet');
-    pl.DataFrame({ symbol: EVENTS.map((e) => e[0]), event_type: EVENTS.map((e) => e[1]), timestamp: EVENTS.map((e) => e[2]) }).writeParquet(manifest, { compression: 'lz4' });
-    const r = await ingest(manifest, join(root, 'parquet-lz4-run'));
+    const r = await ingest(parquetManifest('events-lz4.parquet', 'lz4'), join(root, 'parquet-lz4-run'));
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/windows\s+3 complete, 0 failed/);
     expect(r.polarsOnMain).toBe(true);

@@ -38,23 +38,31 @@ describe('sim tick rows as bytes', () => {
     let quotes = 0;
     let trf = 0;
     let conds = 0;
+    /**
+     * Every row of one kind of a day through ONE writer, as a page writes them (the second's digits
+     * carried from row to row, the buffer regrown from 16 bytes), each compared with the oracle.
+     */
+    const sameRows = (label: string, n: number, write: (w: ByteWriter, i: number) => void, oracle: (i: number) => string): void => {
+      const w = new ByteWriter(16);
+      let from = 0;
+      for (let i = 0; i < n; i++) {
+        write(w, i);
+        const all = w.finish();
+        const got = all.toString('latin1', from);
+        from = all.length;
+        const want = oracle(i);
+        if (got !== want) expect(got, `${label} ${i}`).toBe(want);
+      }
+    };
     for (const [ticker, day, density] of days) {
       const d = getDayTicks(7, ticker, parseDay(day)!, 0.5, density);
+      sameRows(`${ticker} ${day} trade`, d.tradeCount, (w, i) => writeTrade(w, d, i), (i) => tradeJson(d, i));
+      sameRows(`${ticker} ${day} quote`, d.quoteCount, (w, i) => writeQuote(w, d, i), (i) => quoteJson(d, i));
+      trades += d.tradeCount;
+      quotes += d.quoteCount;
       for (let i = 0; i < d.tradeCount; i++) {
-        const w = new ByteWriter(16);
-        writeTrade(w, d, i);
-        const want = tradeJson(d, i);
-        if (w.finish().toString('latin1') !== want) expect(w.finish().toString('latin1'), `${ticker} ${day} trade ${i}`).toBe(want);
-        trades++;
         if (d.tTrf[i] === d.tTrf[i]) trf++;
         if (d.tCond[i] !== 0) conds++;
-      }
-      for (let i = 0; i < d.quoteCount; i++) {
-        const w = new ByteWriter(16);
-        writeQuote(w, d, i);
-        const want = quoteJson(d, i);
-        if (w.finish().toString('latin1') !== want) expect(w.finish().toString('latin1'), `${ticker} ${day} quote ${i}`).toBe(want);
-        quotes++;
       }
     }
     // The days exercise every branch: TRF trades, conditions, many rows.

@@ -30,7 +30,6 @@ import { formatSummary, type StopInfo } from '../ops/run-summary.js';
 import { datasetPaths } from '../dataset/layout.js';
 import { ingestPaths, JOURNAL_GLOBS, manifestPath, runLogPaths } from '../run-folder/layout.js';
 import { exitStatusForSignal, gracefulStop } from '../signals.js';
-import type { CommittedWindows } from '../sinks/committed-index.js';
 
 interface Source {
   readonly baseUrl: string;
@@ -270,8 +269,6 @@ interface StagesOutcome {
   ingestActiveMs: number | undefined;
   stoppedIn: 'detect' | 'ingest' | undefined;
   failedBefore: number;
-  /** The committed set the ingest loaded, for the summary to extend (one set in memory, not two). */
-  committed?: CommittedWindows | undefined;
 }
 
 /** The PAUSE flag as a shared stream; a change is shown and logged once, whichever stage sees it. */
@@ -314,7 +311,6 @@ async function runStages(job: Job, view: ProgressView, paused$: Observable<boole
     o.failedBefore = r.failedBefore;
     // A resumed run with nothing left to fetch measures no rate: its one request is the preflight.
     if (r.windows + r.failed > 0) o.ingestActiveMs = r.activeMs;
-    o.committed = r.committed; // undefined when compaction follows (see runIngest)
     if (signal.aborted) o.stoppedIn = 'ingest';
   }
   if (job.doIngest && job.compact && !signal.aborted) {
@@ -339,7 +335,6 @@ async function finish(job: Job, started: number, o: StagesOutcome, sig: NodeJS.S
     quota: job.quota ?? job.rate,
     // Paused time is left out of the rate, as in the live view.
     ingestElapsedMs: o.ingestActiveMs,
-    committed: o.committed,
   });
   logs.log.info({ summary, signal: sig }, 'run finished');
   const stopInfo: StopInfo | undefined = sig ? { signal: sig, stage: o.stoppedIn ?? (job.doIngest ? 'ingest' : 'detect') } : undefined;

@@ -9,6 +9,7 @@ import type { Detector } from '../detect/detector.js';
 import type { RunLogs } from '../log.js';
 import type { TokenBucket } from '../operators/token-bucket.js';
 import type { DetectProgress } from '../pipeline/detect-stage.js';
+import { WindowPool } from '../workers/window-pool.js';
 import { ingestStage, type EventWindow, type IngestProgress } from '../pipeline/ingest-stage.js';
 import type { Partition } from '../pipeline/partition.js';
 import {
@@ -25,8 +26,6 @@ import type { PolygonClient } from '../streams/polygon-client.js';
 import type { CommandIo } from './command.js';
 import type { ProgressView } from './progress-view.js';
 import { renderDetect, renderIngest } from './run-view.js';
-import type { CommittedWindows } from '../sinks/committed-index.js';
-import type { IngestState } from '../sinks/window-sink.js';
 
 /** Everything a stage of `run` needs. */
 export interface Job {
@@ -229,12 +228,9 @@ export async function runIngest(job: Job, view: ProgressView, paused$: Observabl
   const failedBefore = { n: 0 };
   // Partitioned: symbols are shared between processes, so none can tell when one is finished.
   const compactor = job.compact && job.partition.count === 1 ? (await import('./compact.js')).ingestCompactor(job.out, job.compact.removeWindows, (s) => view.line(s), logs.log) : undefined;
-  // The committed set is handed to the summary only when no compaction follows: compaction holds its
-  // own state of every window, and this set kept alive across it raised that step's peak (measured
-  // +22 MB); the summary then reads the committed index again, after compaction.
-  let committed: CommittedWindows | undefined;
+  // The stage gives its committed set back when its manifest pass ends (ingest-stage.ts); the
+  // summary reads the committed index again at the end of the run.
   const stage$ = ingestStage({
-    ...(job.compact ? {} : { onState: (s: IngestState) => (committed = s.committed) }),
     outDir: job.out,
     manifestPath: job.manifest,
     client,
@@ -293,6 +289,8 @@ export async function runIngest(job: Job, view: ProgressView, paused$: Observabl
       { defaultValue: undefined },
     );
   } finally {
+    // The window workers are done: their memory is not kept through compaction and the summary.
+    await WindowPool.closeShared();
     await compactor?.finish();
     if (last) writeBeat(last, 'tick');
   }
@@ -300,7 +298,7 @@ export async function runIngest(job: Job, view: ProgressView, paused$: Observabl
     view.update(render);
     view.end();
   }
-  return { windows: last ? last.processed - last.failed : 0, failed: last?.failed ?? 0, failedBefore: job.retryFailed ? 0 : failedBefore.n, activeMs: last ? activeMs(last) : 0, committed };
+  return { windows: last ? last.processed - last.failed : 0, failed: last?.failed ?? 0, failedBefore: job.retryFailed ? 0 : failedBefore.n, activeMs: last ? activeMs(last) : 0 };
 }
 
 function logIngest(job: Job, p: IngestProgress, view: ProgressView, totals: { trades: number; quotes: number; bytes: number }): void {

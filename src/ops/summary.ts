@@ -89,12 +89,11 @@ async function manifestCounts(outDir: string): Promise<{ events: number; eventsB
  * the run's end does not parse the whole journal again (a fresh index is written for the next
  * start); failures of windows no journal commits.
  */
-async function windowCounts(outDir: string, extend: CommittedWindows | undefined): Promise<{ windows: CommittedWindows; failed: number }> {
+async function windowCounts(outDir: string): Promise<{ windows: CommittedWindows; failed: number }> {
   const journals = await listJournals(outDir);
   const windows = await loadCommittedWindows(
     stateDirs(outDir).ingest,
     journals.ingest.map((f) => f.name), // in reading order (by partition number)
-    extend ? { extend } : {},
   );
   const failed = new Set<string>();
   for (const f of journals.failed) {
@@ -105,13 +104,13 @@ async function windowCounts(outDir: string, extend: CommittedWindows | undefined
 
 export async function runSummary(
   outDir: string,
-  run: { wallMs: number; metrics: RequestCounts; quota: number; ingestElapsedMs: number | undefined; committed?: CommittedWindows | undefined },
+  run: { wallMs: number; metrics: RequestCounts; quota: number; ingestElapsedMs: number | undefined },
 ): Promise<RunSummary> {
   const spec = JSON.parse(await readFile(runSpecPath(outDir), 'utf8')) as { universe?: { count: number } };
   const detect = await detectCounts(outDir);
   const shardDuplicates = await shardDuplicateRows(outDir);
   const { events, eventsByType } = await manifestCounts(outDir);
-  const { windows, failed } = await windowCounts(outDir, run.committed);
+  const { windows, failed } = await windowCounts(outDir);
   const m = run.metrics;
   const elapsed = run.ingestElapsedMs ?? run.wallMs;
   const requestsPerSec = elapsed > 0 ? m.ok / (elapsed / 1000) : 0;

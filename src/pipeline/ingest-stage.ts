@@ -1,11 +1,11 @@
-import { EMPTY, catchError, concat, concatMap, defer, finalize, forkJoin, from, map, merge, mergeMap, of, reduce, retry, throwError, type Observable } from 'rxjs';
+import { EMPTY, Subject, catchError, concat, concatMap, defer, finalize, forkJoin, from, map, merge, mergeMap, of, reduce, retry, takeUntil, throwError, timer, type Observable } from 'rxjs';
 import { AbortedError, AuthError, DataError, HttpError, PaginationLoopError, RowValueError, WorkerError } from '../errors.js';
 import { bucketNsForHz, downsampleQuotes } from '../operators/downsample-quotes.js';
 import { dropPageRepeats, type PageRepeatCount } from '../operators/drop-page-repeats.js';
 import type pl from 'nodejs-polars';
 import { TickColumns } from '../streams/column-scanner.js';
 import type { FsLayer } from '../fs/fs-layer.js';
-import { WindowWriter, loadIngestState, type IngestState } from '../sinks/window-sink.js';
+import { WindowWriter, loadIngestState } from '../sinks/window-sink.js';
 import type { DeferredParquet } from '../sinks/parquet-file.js';
 import { WindowPool, checkWorkers, defaultWorkers } from '../workers/window-pool.js';
 import { manifestRowCount, openManifest, readManifestBatches, type ManifestEvent } from '../streams/manifest.js';
@@ -63,11 +63,6 @@ export interface IngestStageOptions {
    * `tickColumns$`. @default os.availableParallelism()
    */
   readonly threads?: number;
-  /**
-   * Called once with the stage-2 state loaded at the start (the committed set): the CLI hands it to
-   * the end-of-run summary, which extends it instead of loading a second copy.
-   */
-  readonly onState?: (state: IngestState) => void;
 }
 
 /** The end of the manifest pass: final counts of the owned partition (see {@link ManifestCounts}). */
@@ -297,6 +292,12 @@ function windowFailure(opts: IngestStageOptions, writer: WindowWriter, e: Manife
 }
 
 /**
+ * How long a CSV manifest's pass runs before a second read counts its records for the total (the
+ * views show "counting…" until then).
+ */
+export const CSV_COUNT_DELAY_MS = 750;
+
+/**
  * Stage 2 as a stream: manifest (streamed in record batches) → drop repeated IDs → owned partition → skip journaled →
  * pull-driven mergeMap(fetch window, concurrency) → both files published atomically → journal line.
  * At most `concurrency` windows are in memory, whatever the manifest's size. Options are validated
@@ -318,7 +319,6 @@ export function ingestStage(opts: IngestStageOptions): Observable<IngestProgress
   return defer(async () => {
     const fsOpt = opts.fs ? { fs: opts.fs } : {};
     const state = await loadIngestState(opts.outDir, fsOpt);
-    opts.onState?.(state);
     // The columns are checked (and a missing file refused) before the partition lock is taken.
     const info = await openManifest(opts.manifestPath);
     // Parquet: the footer's row count, at once. CSV: a raw byte count running beside the work.
@@ -328,23 +328,46 @@ export function ingestStage(opts: IngestStageOptions): Observable<IngestProgress
     const keys = opts.fs ? undefined : await openPassKeys(opts.outDir, state.completed);
     const pass = new ManifestPass(state, partition, opts.retryFailed ?? false, keys);
     const start: IngestProgress = { kind: 'start', total: rows === undefined ? null : ownedRows(rows, partition) };
-    return { writer, pass, info, start, keys };
+    // Once the pass is through, nothing here probes the committed set or the keys again: both are
+    // given back to the OS at once (~41 MB at 572,850 windows), before the window workers, started
+    // by the first new windows, load Polars (+40 MB). Measured on benchmark 8's restart with 10 new
+    // events at the end: peak RSS 176–181 MB → see BENCHMARKS.md, issue 17 seventh pass.
+    const release = (): void => {
+      keys?.keys.release();
+      state.completed.release();
+    };
+    return { writer, pass, info, start, keys, release };
   }).pipe(
-    mergeMap(({ writer, pass, info, start, keys }) => {
+    mergeMap(({ writer, pass, info, start, keys, release }) => {
       const fetchWindow = (e: ManifestEvent | Counted): Observable<IngestProgress> => ('eventId' in e ? windowWork(opts, { writer, pool, window, hz }, e) : of(e));
       // 4,096 rows: measured peak RSS of a 572,850-row pass 169 MB vs 218 MB at 16,384 (fewer rows'
       // strings alive across an await are promoted to the old generation).
       const batches = readManifestBatches(opts.manifestPath, { batchRows: 4096, ...(keys ? { keys: keys.keys } : {}) });
-      const source = until(pass.events(batches, (c): Counted => ({ kind: 'counted', ...c })), opts.signal);
-      // A CSV's total arrives from the concurrent count, unless the pass itself got there first.
+      const passDone$ = new Subject<void>();
+      const source = until(
+        pass.events(batches, (c): Counted => {
+          release();
+          passDone$.next();
+          return { kind: 'counted', ...c };
+        }),
+        opts.signal,
+      );
+      // A CSV's total comes from a second read of the file (a raw record count), unless the pass gets
+      // there first. Both run on this thread, so the count starts only when the pass is still going
+      // after CSV_COUNT_DELAY_MS: a pass shorter than that (a 572,850-line manifest with a key file:
+      // ~0.5 s) is not slowed by a count it does not need (~120 ms of this thread there, measured).
       const csvTotal$: Observable<IngestProgress> =
         info.format === 'csv'
-          ? from(manifestRowCount(info)).pipe(
+          ? timer(CSV_COUNT_DELAY_MS).pipe(
+              concatMap(() => from(manifestRowCount(info))),
               concatMap((rows) => (pass.finished ? EMPTY : of<IngestProgress>({ kind: 'total', total: ownedRows(rows, partition) }))),
               catchError(() => EMPTY), // the pass reports a broken file itself
+              takeUntil(passDone$),
             )
           : EMPTY;
-      const work = merge(pullMap(source, fetchWindow, concurrency, opts.paused$ ? { paused$: opts.paused$ } : {}), csvTotal$);
+      // The count also ends with the work (a pass stopped by the signal never reaches onFinished).
+      const windows$ = pullMap(source, fetchWindow, concurrency, opts.paused$ ? { paused$: opts.paused$ } : {}).pipe(finalize(() => passDone$.next()));
+      const work = merge(windows$, csvTotal$);
       const closeWriter = defer(() => writer.close()).pipe(mergeMap(() => EMPTY));
       return concat(of(start), work, closeWriter).pipe(
         catchError((err: unknown) => from(writer.close()).pipe(mergeMap(() => throwError(() => err)))),

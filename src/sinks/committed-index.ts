@@ -28,7 +28,7 @@ import { nodeFs, type FsLayer } from '../fs/fs-layer.js';
 import { CompactIdSet, hashString, type IdHash } from './id-set.js';
 import { CANONICAL_ID_PACKER } from './key-packers.js';
 import { scanWindowJournal, type ScanFrom } from '../run-folder/journal-reader.js';
-import { alignUp, cacheHeader, publishCacheFile, readCacheHeader } from './cache-file.js';
+import { alignUp, cacheHeader, publishCacheFile, readCacheBytes, readCacheHeader, type CacheBytes } from './cache-file.js';
 import { COMMITTED_INDEX_NAME, MANIFEST_KEYS_NAME, stateDirs } from '../run-folder/layout.js';
 
 /** File name of the index inside the stage-2 state folder (src/run-folder/layout.ts). */
@@ -45,7 +45,7 @@ export { MANIFEST_KEYS_NAME };
 // Version 2: canonical IDs packed (id-set.ts); a version-1 file is 'unreadable' and rebuilt once.
 const MAGIC = Buffer.from('TPCIDX\u0000\u0002', 'latin1');
 
-/** What a journal's covered prefix was when the index was written (or an earlier load read). */
+/** What a journal's covered prefix was when the index was written. */
 export interface CoveredJournal {
   readonly name: string;
   readonly bytes: number;
@@ -69,11 +69,8 @@ interface IndexHeader {
   readonly fileBytes: number;
 }
 
-/**
- * How the index was used by a load (for logs, tests and benchmarks). `extended`: an earlier load's
- * set was extended instead ({@link LoadCommittedOptions.extend}).
- */
-export type IndexUse = 'used' | 'absent' | 'stale' | 'unreadable' | 'not-used' | 'extended';
+/** How the index was used by a load (for logs, tests and benchmarks). */
+export type IndexUse = 'used' | 'absent' | 'stale' | 'unreadable' | 'not-used';
 
 /** Every committed window over the stage-2 journals. */
 export interface CommittedWindows {
@@ -86,8 +83,6 @@ export interface CommittedWindows {
   readonly index: IndexUse;
   /** Whether a fresh index was published by this load. */
   readonly indexWritten: boolean;
-  /** The journal prefixes this load read (what {@link LoadCommittedOptions.extend} starts from). */
-  readonly covered: readonly CoveredJournal[];
 }
 
 export interface LoadCommittedOptions {
@@ -97,14 +92,6 @@ export interface LoadCommittedOptions {
   readonly rewriteAfterLines?: number;
   /** The set's hash, named (tests force collisions with a tiny one). @default FNV-1a 32 */
   readonly hash?: { readonly name: string; readonly fn: IdHash };
-  /**
-   * An earlier load of the same folder in this process, to extend with the journal bytes appended
-   * since, instead of reading the index into a second set (the end-of-run summary after an ingest:
-   * two 572,850-ID sets would be alive at once). Checked like the index (every journal it read
-   * still starts with the same bytes); when that fails, the load starts afresh. Its set is extended
-   * in place: the earlier result must not be used afterwards.
-   */
-  readonly extend?: CommittedWindows;
 }
 
 const DEFAULT_HASH = { name: 'fnv1a32', fn: hashString };
@@ -118,8 +105,7 @@ export async function loadCommittedWindows(dir: string, names: readonly string[]
   const fs = opts.fs ?? nodeFs;
   const hash = opts.hash ?? DEFAULT_HASH;
   const useIndex = fs === nodeFs;
-  const extended = opts.extend && useIndex ? await reopen(dir, names, opts.extend) : undefined;
-  const loaded = extended ?? (useIndex ? await openIndex(dir, names, hash) : ({ use: 'not-used' } as const));
+  const loaded = useIndex ? await openIndex(dir, names, hash) : ({ use: 'not-used' } as const);
   const idx = 'header' in loaded ? loaded : undefined;
   let bytes = 0;
   if (!idx) for (const n of names) bytes += await fsp.stat(join(dir, n)).then((st) => st.size, () => 0);
@@ -151,16 +137,16 @@ export async function loadCommittedWindows(dir: string, names: readonly string[]
     covered.push({ name, bytes: r.end, lines: r.lines, sha1: digest.digest('hex') });
   }
   let indexWritten = false;
-  if (idx && !extended) ids.persistedEntries = idx.header.count;
+  if (idx) ids.persistedEntries = idx.header.count;
   if (useIndex && names.length > 0 && readLines >= (opts.rewriteAfterLines ?? 10_000)) {
     indexWritten = await writeIndex(dir, ids, { hash: hash.name, journals: covered, lines, trades, quotes });
     if (indexWritten) ids.persistedEntries = ids.poolEntries;
   }
-  return { ids, lines, trades, quotes, index: loaded.use, indexWritten, covered };
+  return { ids, lines, trades, quotes, index: loaded.use, indexWritten };
 }
 
 interface OpenedIndex {
-  readonly use: 'used' | 'extended';
+  readonly use: 'used';
   readonly header: Pick<IndexHeader, 'lines' | 'trades' | 'quotes' | 'count'>;
   readonly ids: CompactIdSet;
   /** Per covered journal: its record and a SHA-1 fed its covered prefix (to continue with the tail). */
@@ -169,40 +155,32 @@ interface OpenedIndex {
 
 /** The index if it matches the journals, else why not. Never throws for a bad index. */
 async function openIndex(dir: string, names: readonly string[], hash: { name: string; fn: IdHash }): Promise<OpenedIndex | { use: IndexUse }> {
-  let buf: Buffer;
+  let bytes: CacheBytes;
   try {
-    buf = await fsp.readFile(join(dir, COMMITTED_INDEX_NAME));
+    bytes = await readCacheBytes(join(dir, COMMITTED_INDEX_NAME));
   } catch {
     return { use: 'absent' };
   }
   let header: IndexHeader;
   let ids: CompactIdSet;
   try {
-    ({ header, ids } = decodeIndex(buf, hash));
+    ({ header, ids } = decodeIndex(bytes, hash));
   } catch {
+    bytes.release();
     return { use: 'unreadable' };
   }
   const prefixes = new Map<string, { covered: CoveredJournal; digest: Hash }>();
+  const stale = (): { use: IndexUse } => {
+    ids.release();
+    return { use: 'stale' };
+  };
   for (const c of header.journals) {
-    if (!names.includes(c.name)) return { use: 'stale' }; // a covered journal is gone: its IDs must not count
+    if (!names.includes(c.name)) return stale(); // a covered journal is gone: its IDs must not count
     const digest = await prefixDigest(join(dir, c.name), c.bytes);
-    if (digest === undefined || digest.copy().digest('hex') !== c.sha1) return { use: 'stale' };
+    if (digest === undefined || digest.copy().digest('hex') !== c.sha1) return stale();
     prefixes.set(c.name, { covered: c, digest });
   }
   return { use: 'used', header, ids, prefixes };
-}
-
-/** An earlier load as an opened index, if every journal it read still starts with the bytes it read. */
-async function reopen(dir: string, names: readonly string[], prior: CommittedWindows): Promise<OpenedIndex | undefined> {
-  const prefixes = new Map<string, { covered: CoveredJournal; digest: Hash }>();
-  for (const c of prior.covered) {
-    if (!names.includes(c.name)) return undefined;
-    const digest = await prefixDigest(join(dir, c.name), c.bytes);
-    if (digest === undefined || digest.copy().digest('hex') !== c.sha1) return undefined;
-    prefixes.set(c.name, { covered: c, digest });
-  }
-  const header = { lines: prior.lines, trades: Number.isNaN(prior.trades) ? null : prior.trades, quotes: Number.isNaN(prior.quotes) ? null : prior.quotes, count: prior.ids.persistedEntries };
-  return { use: 'extended', header, ids: prior.ids, prefixes };
 }
 
 /** SHA-1 fed the first `bytes` of the file, or undefined when the file is shorter or unreadable. */
@@ -232,10 +210,11 @@ async function prefixDigest(path: string, bytes: number): Promise<Hash | undefin
 
 const align4 = (n: number): number => alignUp(n, 4);
 
-function decodeIndex(buf: Buffer, hash: { name: string; fn: IdHash }): { header: IndexHeader; ids: CompactIdSet } {
+/** The set is views of `bytes` (released with it: {@link CompactIdSet.release}). */
+function decodeIndex(file: CacheBytes, hash: { name: string; fn: IdHash }): { header: IndexHeader; ids: CompactIdSet } {
+  const buf = file.buf; // byte offset 0: the views below are aligned
   const { header, bodyStart } = readCacheHeader<IndexHeader>(buf, MAGIC, 4);
   if (header.hash !== hash.name) throw new Error('index of another hash');
-  if (buf.byteOffset % 4 !== 0) buf = Buffer.from(buf); // typed-array views need 4-byte alignment
   let at = bodyStart;
   const u32 = (n: number): Uint32Array => {
     const a = new Uint32Array(buf.buffer, buf.byteOffset + at, n);
@@ -253,7 +232,7 @@ function decodeIndex(buf: Buffer, hash: { name: string; fn: IdHash }): { header:
   const hashes = u32(header.count);
   const table = u32(header.tableLength);
   if (at !== buf.length) throw new Error('index length mismatch');
-  return { header, ids: CompactIdSet.fromSections({ pool, starts, hashes, table, wide: header.wide, packed, prefixes: header.prefixes }, hash.fn, CANONICAL_ID_PACKER) };
+  return { header, ids: CompactIdSet.fromSections({ pool, starts, hashes, table, wide: header.wide, packed, prefixes: header.prefixes }, hash.fn, CANONICAL_ID_PACKER, file) };
 }
 
 /** Publishes the index atomically; false (and nothing changed) when it cannot be written. */

@@ -50,6 +50,10 @@ export class CompactIdSet {
   #prefixEnd = -1;
   /** Read back by {@link fromSections}: the arrays are views of a file's bytes, exactly full. */
   #frozen = false;
+  /** The file bytes the sections are views of ({@link fromSections}), given back by {@link release}. */
+  #backing: { release(): void } | undefined;
+  /** Set by {@link release}: every later use throws (an empty set would answer "not committed"). */
+  #released = false;
   /**
    * Entries added to a frozen set, numbered after its own: growing the views would copy pool,
    * starts and hashes (~20 MB at 572,850 IDs) while the file buffer stays pinned by the table, for
@@ -86,6 +90,7 @@ export class CompactIdSet {
    * what the committed index (`committed-index.ts`) writes to disk.
    */
   sections(): IdSetSections {
+    this.#live();
     this.#absorb();
     return {
       pool: this.#pool.subarray(0, this.#poolUsed),
@@ -102,7 +107,7 @@ export class CompactIdSet {
    * first `add` that needs room copies into larger arrays). The sections must come from a set built
    * with the same `hash`.
    */
-  static fromSections(s: IdSetSections, hash: IdHash = hashString, packer?: KeyPacker): CompactIdSet {
+  static fromSections(s: IdSetSections, hash: IdHash = hashString, packer?: KeyPacker, backing?: { release(): void }): CompactIdSet {
     const set = new CompactIdSet(16, hash, packer);
     const count = s.hashes.length;
     if (s.starts.length !== count + 1 || s.starts[count] !== s.pool.length || s.table.length < 32 || (s.table.length & (s.table.length - 1)) !== 0 || count * 2 > s.table.length) {
@@ -122,7 +127,40 @@ export class CompactIdSet {
     set.#table = s.table;
     for (const id of s.wide) set.#wide.add(id);
     set.#frozen = true;
+    set.#backing = backing;
     return set;
+  }
+
+  /**
+   * Gives the set's memory back at once: the file bytes it was read from (`backing` of
+   * {@link fromSections}) are released and its arrays dropped. For a holder that is done with a large
+   * set while the process goes on (the manifest pass's committed set, ~21 MB at 572,850 IDs, before
+   * the window workers load Polars). Any later use throws: a released set must never answer "absent".
+   */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#overflow?.release();
+    this.#overflow = undefined;
+    this.#backing?.release();
+    this.#backing = undefined;
+    this.#pool = new Uint8Array(0);
+    this.#starts = new Uint32Array(1);
+    this.#hashes = new Uint32Array(0);
+    this.#table = new Uint32Array(0);
+    this.#packed = undefined;
+    this.#count = 0;
+    this.#poolUsed = 0;
+    this.#wide.clear();
+  }
+
+  /** Whether {@link release} was called. */
+  get released(): boolean {
+    return this.#released;
+  }
+
+  #live(): void {
+    if (this.#released) throw new Error('CompactIdSet used after release()');
   }
 
   /** Moves the overflow's entries into the set's own arrays (copied into larger ones), same numbers. */
@@ -149,6 +187,7 @@ export class CompactIdSet {
    * one bit per entry (e.g. "seen in this manifest pass") instead of a second set.
    */
   indexOf(id: string): number {
+    this.#live();
     const h = this.#hash(id);
     if (h < 0) {
       if (!this.#wide.has(id)) return -1;
@@ -214,6 +253,7 @@ export class CompactIdSet {
    * Latin-1 reads it): no string is made, so a caller can probe raw file bytes.
    */
   indexOfBytes(buf: Uint8Array, start: number, end: number): number {
+    this.#live();
     const k = this.#indexOfBytesOwn(buf, start, end);
     if (k >= 0 || !this.#overflow) return k;
     const j = this.#overflow.indexOfBytes(buf, start, end);
@@ -238,6 +278,7 @@ export class CompactIdSet {
    * both sets. Undefined when the set has fewer than `n` byte-pool entries.
    */
   prefixDigest(n: number): string | undefined {
+    this.#live();
     if (n > this.#count) this.#absorb();
     if (!Number.isInteger(n) || n < 0 || n > this.#count) return undefined;
     const starts = this.#starts.subarray(0, n + 1);
@@ -259,6 +300,7 @@ export class CompactIdSet {
 
   /** The ID of byte-pool entry `k` (0 ≤ k < {@link poolEntries}). */
   entryAt(k: number): string {
+    this.#live();
     if (k >= this.#count && this.#overflow) return this.#overflow.entryAt(k - this.#count);
     const start = this.#starts[k]!;
     if (this.#isPacked(k)) return this.#prefixSet!.entryAt(readU32(this.#pool, start)) + this.#packer!.readTail(this.#pool, start + 4, this.#starts[k + 1]! - start - 4);
@@ -276,6 +318,7 @@ export class CompactIdSet {
 
   /** Adds `id`; returns true if it was not there yet. */
   add(id: string): boolean {
+    this.#live();
     const h = this.#hash(id);
     if (h < 0) {
       if (this.#wide.has(id)) return false;
@@ -392,6 +435,7 @@ export class CompactIdSet {
 
   /** Every ID, in insertion order (pool entries first). */
   *[Symbol.iterator](): IterableIterator<string> {
+    this.#live();
     for (let k = 0; k < this.poolEntries; k++) yield this.entryAt(k);
     yield* this.#wide;
   }

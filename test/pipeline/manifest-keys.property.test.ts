@@ -210,6 +210,21 @@ describe('manifest key file: exactness', () => {
       expect(second.known).toBe(290);
       expect(second.events).toEqual(rows.slice(290).map((r, i) => [290 + i, idOf(r)]));
       expect(second.counts).toEqual(first.counts);
+
+      // Released once the pass is over (as the ingest stage does): the keys find nothing, so a later
+      // probe can only take the slow path (the ID computed, the committed set decides), never skip.
+      const state = await loadIngestState(out);
+      const keys = await openPassKeys(out, state.completed);
+      expect(keys.keys.use).toBe('used');
+      const sizeBefore = keys.keys.parquet.size + keys.keys.csv.size;
+      expect(sizeBefore).toBeGreaterThanOrEqual(290);
+      keys.keys.release();
+      expect(keys.keys.parquet.size + keys.keys.csv.size).toBe(0);
+      expect(keys.keys.lookupParquet(0, 0, 'us', 0)).toBe(-1);
+      expect(keys.keys.csvHeaderMatches(keys.keys.csvHeader ?? '')).toBe(false);
+      state.completed.release();
+      const third = await pass(out, m, true); // the files on disk are untouched by a release
+      expect([third.keysUse, third.known, third.events]).toEqual(['used', 290, second.events]);
     }
   }, 120_000);
 });

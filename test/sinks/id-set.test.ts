@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
 import { CompactIdSet, hashString } from '../../src/sinks/id-set.js';
+import { readCacheBytes } from '../../src/sinks/cache-file.js';
+import { CANONICAL_ID_PACKER } from '../../src/sinks/key-packers.js';
 import { Journal, loadJournal } from '../../src/sinks/journal.js';
 import { scanWindowJournal } from '../../src/run-folder/journal-reader.js';
 import { loadIngestState } from '../../src/sinks/window-sink.js';
@@ -67,6 +69,66 @@ const LINE = fc.oneof(
   fc.string({ minLength: 1, maxLength: 8 }).map((e) => ` { "event" : ${JSON.stringify(e)} , "trades": 1 } `),
   fc.constant(''),
 );
+
+describe('CompactIdSet.release and the cache file bytes it is read from', () => {
+  it('gives the file bytes back, once, and refuses every later use rather than answer "absent"', async () => {
+    const ids = ['AAPL_flush_20231207_130200_1a2b3c4d', 'MSFT_flush_20231207_130200_00000001', 'odd id'];
+    const built = new CompactIdSet(4, hashString, CANONICAL_ID_PACKER);
+    for (const id of ids) built.add(id);
+    // Written and read back as the committed index does: views of one file's bytes.
+    const s = built.sections();
+    const parts = [s.pool, s.packed!, new Uint8Array(s.starts.buffer, s.starts.byteOffset, s.starts.byteLength), new Uint8Array(s.hashes.buffer, s.hashes.byteOffset, s.hashes.byteLength), new Uint8Array(s.table.buffer, s.table.byteOffset, s.table.byteLength)];
+    const path = join(dir, 'sections.bin');
+    await writeFile(path, Buffer.concat(parts.map((a) => Buffer.concat([a, Buffer.alloc((4 - (a.length % 4)) % 4)]))));
+    const file = await readCacheBytes(path);
+    let at = 0;
+    const take = <T>(C: new (b: ArrayBufferLike, o: number, n: number) => T, bytes: number, n: number): T => {
+      const v = new C(file.buf.buffer, at, n);
+      at += Math.ceil((n * bytes) / 4) * 4;
+      return v;
+    };
+    const pool = take(Uint8Array, 1, s.pool.length);
+    const packed = take(Uint8Array, 1, s.packed!.length);
+    const starts = take(Uint32Array, 4, s.starts.length);
+    const hashes = take(Uint32Array, 4, s.hashes.length);
+    const table = take(Uint32Array, 4, s.table.length);
+    let released = 0;
+    const backing = { release: () => (released++, file.release()) };
+    const set = CompactIdSet.fromSections({ pool, starts, hashes, table, wide: s.wide, packed, prefixes: s.prefixes! }, hashString, CANONICAL_ID_PACKER, backing);
+    expect([...set].sort()).toEqual([...ids].sort());
+    set.add('NVDA_flush_20231207_130200_00000002'); // an entry beyond the file's (the overflow)
+    expect(set.has('NVDA_flush_20231207_130200_00000002')).toBe(true);
+
+    set.release();
+    set.release();
+    expect(released, 'the backing is released once').toBe(1);
+    expect(file.buf.length, 'the file bytes are gone (a resizable buffer shrunk to 0)').toBe(0);
+    expect(set.released).toBe(true);
+    const uses: Array<() => unknown> = [
+      () => set.has(ids[0]!),
+      () => set.indexOf('nope'),
+      () => set.indexOfBytes(Buffer.from(ids[0]!, 'latin1'), 0, ids[0]!.length),
+      () => set.add('x'),
+      () => set.sections(),
+      () => set.prefixDigest(1),
+      () => set.entryAt(0),
+      () => [...set],
+    ];
+    for (const use of uses) expect(use).toThrow(/used after release/);
+  });
+
+  it('readCacheBytes reads the whole file, and a missing file rejects like readFile (ENOENT)', async () => {
+    const path = join(dir, 'bytes.bin');
+    const body = Buffer.from(Array.from({ length: 70_000 }, (_, i) => i % 251));
+    await writeFile(path, body);
+    const file = await readCacheBytes(path);
+    expect(file.buf.byteOffset).toBe(0);
+    expect(file.buf.equals(body)).toBe(true);
+    file.release();
+    expect(file.buf.length).toBe(0);
+    await expect(readCacheBytes(join(dir, 'absent.bin'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
 
 describe('scanWindowJournal', () => {
   it('reads the same events as loadJournal, with the same torn-tail rule', async () => {

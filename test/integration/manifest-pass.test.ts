@@ -9,10 +9,10 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pl from 'nodejs-polars';
-import { lastValueFrom, toArray } from 'rxjs';
+import { BehaviorSubject, lastValueFrom, tap, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventsToDataFrame } from '../../src/detect/index.js';
-import { ingestStage, type IngestProgress } from '../../src/pipeline/ingest-stage.js';
+import { CSV_COUNT_DELAY_MS, ingestStage, type IngestProgress } from '../../src/pipeline/ingest-stage.js';
 import { canonicalEventId } from '../../src/streams/event-id.js';
 import { PolygonClient } from '../../src/streams/polygon-client.js';
 import type { EventRow } from '../../src/types.js';
@@ -122,6 +122,37 @@ describe('tickpipe run --stage ingest: the manifest pass', () => {
       expect(notes.map((n: IngestProgress) => n.kind)).toEqual(['start', 'window', 'counted']);
       expect(notes[0]).toEqual({ kind: 'start', total: 20_001 });
       expect(notes[2]).toEqual({ kind: 'counted', total: 20_001, completed: 20_000, failedBefore: 0, duplicates: 0, pending: 1 });
+    } finally {
+      await client.close();
+    }
+  }, 180_000);
+
+  it('a CSV pass still going after CSV_COUNT_DELAY_MS gets its total from a count; a shorter one is not counted twice', async () => {
+    const rows = ['symbol,event_type,timestamp'];
+    for (let i = 0; i < 3; i++) rows.push(`ABCD,flush,2024-03-11 15:0${i}:00`);
+    const manifest = join(dir, 'count.csv');
+    await writeFile(manifest, rows.join('\n') + '\n');
+    const client = new PolygonClient({ baseUrl: sim.url, apiKey: KEY });
+    try {
+      // Paused from the start: the pass cannot move until resumed, so the count runs and reports.
+      const paused$ = new BehaviorSubject(true);
+      const started = Date.now();
+      const long = await lastValueFrom(
+        ingestStage({ outDir: join(dir, 'count-long'), manifestPath: manifest, client, concurrency: 1, window: { beforeMs: 60_000, afterMs: 60_000 }, paused$ }).pipe(
+          tap((n) => {
+            if (n.kind === 'total') paused$.next(false);
+          }),
+          toArray(),
+        ),
+      );
+      expect(long.map((n) => n.kind)).toEqual(['start', 'total', 'window', 'window', 'window', 'counted']);
+      expect(long[0]).toEqual({ kind: 'start', total: null });
+      expect(long[1]).toEqual({ kind: 'total', total: 3 });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(CSV_COUNT_DELAY_MS);
+      // Room for every row at once: the pass ends at once, and no count follows it (nor does the
+      // stage wait for one).
+      const short = await lastValueFrom(ingestStage({ outDir: join(dir, 'count-short'), manifestPath: manifest, client, concurrency: 4, window: { beforeMs: 60_000, afterMs: 60_000 } }).pipe(toArray()));
+      expect(short.map((n) => n.kind).sort()).toEqual(['counted', 'start', 'window', 'window', 'window']);
     } finally {
       await client.close();
     }

@@ -50,3 +50,13 @@ export function fromWire(w: WireError): Error {
   if (w.errno !== undefined) err.code = w.errno;
   return err;
 }
+
+/**
+ * How much a window worker raises its own thread's nice value on Linux, above the process's: the
+ * main thread (HTTP, the token bucket's timers, the commit) then gets a core first when the machine
+ * is short of them, and the workers take what is left. Benchmark 12 on 2 cores, alternating with
+ * the same code at +0 (BENCHMARKS.md, seventh pass): event-loop p99 busy 20–22 ms in four runs (27–66
+ * in six at +0), in-play 33–35 ms (32–100 at +0); windows/s within the runs' spread, in-play ~10%
+ * lower on average (the simulator on the same two cores then gets more of them).
+ */
+export const WINDOW_WORKER_NICE = 5;

@@ -4,12 +4,13 @@
  * as Parquet into tmp paths the main thread chose. All of the per-row work of stage 2 happens here,
  * off the main event loop; the main thread keeps HTTP, the token bucket, fsync/rename and the journal.
  */
+import { getPriority, setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import type pl from 'nodejs-polars';
 import { columnsFrame } from '../streams/column-frame.js';
 import { writeParquetFile } from '../sinks/parquet.js';
 import { TickColumns, scanPageInto, type TickKind } from '../streams/column-scanner.js';
-import { toWire, type FramesReply, type FromWorker, type ToWorker } from './window-protocol.js';
+import { WINDOW_WORKER_NICE, toWire, type FramesReply, type FromWorker, type ToWorker } from './window-protocol.js';
 
 interface HeldWindow {
   /** The window's columns until its frames are built (then they go back to {@link spare}). */
@@ -42,7 +43,22 @@ function recycle(c: TickColumns): void {
 
 const windows = new Map<number, HeldWindow>();
 const port = parentPort;
+lowerThisThreadsPriority();
 if (!port) throw new Error('window-worker: not started as a worker thread');
+
+/**
+ * Linux keeps a nice value per thread, and `setpriority(PRIO_PROCESS, 0)` (what `os.setPriority(0, n)`
+ * calls) sets the calling thread's only. Elsewhere the same call would lower the whole process, so
+ * nothing is done. Raising a nice value needs no privilege; a refusal (a sandbox) is ignored.
+ */
+function lowerThisThreadsPriority(): void {
+  if (process.platform !== 'linux') return;
+  try {
+    setPriority(0, Math.min(19, getPriority(0) + WINDOW_WORKER_NICE));
+  } catch {
+    // not allowed here: the worker runs at the main thread's priority, as before
+  }
+}
 
 function held(id: number): HeldWindow {
   const w = windows.get(id);

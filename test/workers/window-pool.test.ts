@@ -3,6 +3,7 @@
  * retryable WorkerError (nothing half-kept) and is replaced for new windows; ingestStage redoes a
  * window whose worker died and commits it once; a bad pool size is refused up front, naming it.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { ingestStage } from '../../src/pipeline/ingest-stage.js';
 import { startSim, type SimServer } from '../../src/sim/index.js';
 import { PolygonClient } from '../../src/streams/polygon-client.js';
 import { BACKLOG_TO_SPAWN, WindowPool, WINDOWS_PER_SPAWN } from '../../src/workers/window-pool.js';
+import { WINDOW_WORKER_NICE } from '../../src/workers/window-protocol.js';
 
 const T0 = 1709818200000000000n;
 const quote = (sip: bigint, seq: number): string =>
@@ -165,6 +167,25 @@ describe('window pool', () => {
         await fresh.close();
       }
       small.release();
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it.skipIf(process.platform !== 'linux')(`on Linux a worker lowers its own thread's priority by WINDOW_WORKER_NICE, never the main thread's`, async () => {
+    // /proc/self/task/TID/stat: the 19th field is the thread's nice value (after "(comm)", which may hold spaces).
+    const niceOf = (tid: string): number => Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
+    const niceByThread = (): Map<string, number> => new Map(readdirSync('/proc/self/task').map((t) => [t, niceOf(t)]));
+    const before = niceByThread();
+    const mainNice = before.get(String(process.pid))!;
+    const pool = new WindowPool(1);
+    try {
+      const w = pool.window(1e9);
+      await w.quotes.scan(page([quote(T0, 1)]), 'GET q'); // the worker is up and has run its start
+      const lowered = [...niceByThread()].filter(([tid, nice]) => !before.has(tid) && nice === Math.min(19, mainNice + WINDOW_WORKER_NICE));
+      expect(lowered.length, 'the worker thread runs at the lowered priority').toBeGreaterThanOrEqual(1);
+      expect(niceOf(String(process.pid)), "the main thread's priority is untouched").toBe(mainNice);
+      w.release();
     } finally {
       await pool.close();
     }

@@ -277,7 +277,7 @@ export async function runIngest(job: Job, view: ProgressView, paused$: Observabl
         tap(({ state, step }) => {
           last = state;
           const p = step?.source;
-          if (p) logIngest(job, p, view, totals);
+          if (p) logIngest(job, p, view, totals, state.processed);
           if (p?.kind === 'counted') failedBefore.n = p.failedBefore;
           if (p?.kind === 'window' || p?.kind === 'failed') compactor?.settled(p.symbol);
           const beat = step ? beatKind({ state, step }) : undefined;
@@ -301,7 +301,8 @@ export async function runIngest(job: Job, view: ProgressView, paused$: Observabl
   return { windows: last ? last.processed - last.failed : 0, failed: last?.failed ?? 0, failedBefore: job.retryFailed ? 0 : failedBefore.n, activeMs: last ? activeMs(last) : 0 };
 }
 
-function logIngest(job: Job, p: IngestProgress, view: ProgressView, totals: { trades: number; quotes: number; bytes: number }): void {
+/** `settledThisRun`: windows committed or failed by this run so far (the pass may end after many). */
+function logIngest(job: Job, p: IngestProgress, view: ProgressView, totals: { trades: number; quotes: number; bytes: number }, settledThisRun: number): void {
   const { logs } = job;
   switch (p.kind) {
     case 'start':
@@ -314,7 +315,9 @@ function logIngest(job: Job, p: IngestProgress, view: ProgressView, totals: { tr
       logs.log.info({ stage: 'ingest', ...p }, 'manifest counted');
       view.line(
         `ingest: ${p.total} events, ${p.completed} already done, ${p.failedBefore} failed before${job.retryFailed ? '' : ' (skipped; --retry-failed to retry)'}, ` +
-          `${p.duplicates} repeated event ID(s) dropped, ${p.pending} to go`,
+          `${p.duplicates} repeated event ID(s) dropped, ${p.pending} to go` +
+          // The pass is pulled as windows finish: on a long run it ends after many of them.
+          (settledThisRun > 0 ? ` (${settledThisRun} of them already settled by this run)` : ''),
       );
       break;
     case 'window':

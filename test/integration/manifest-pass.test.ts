@@ -69,6 +69,16 @@ describe('tickpipe run --stage ingest: the manifest pass', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toMatch(/ingest: 2 events, 2 already done, 0 failed before .*, 2 repeated event ID\(s\) dropped, 0 to go/);
     expect(await journalEvents(out)).toHaveLength(2);
+
+    // One window at a time: the pass is pulled as windows finish, so it ends (its last item pulled
+    // when the last window's slot frees) after all three are settled, and its line says so rather
+    // than leave "3 to go" standing when nothing is.
+    const slow = join(dir, 'slow');
+    const three = join(dir, 'three.csv');
+    await writeFile(three, 'symbol,event_type,timestamp\nABCD,flush,2024-03-11 15:00:00\nABCD,flush,2024-03-11 15:05:00\nWXYZ,vwap_break,2024-03-12T15:30:00Z\n');
+    const one = await ingest(slow, three, ['--concurrency', '1']);
+    expect(one.code, one.stderr).toBe(0);
+    expect(one.stderr).toMatch(/ingest: 3 events, 0 already done, 0 failed before .*, 0 repeated event ID\(s\) dropped, 3 to go \(3 of them already settled by this run\)/);
   }, 240_000);
 
   it('refuses an Int64 column of epoch seconds with one line and exit 2, fetching nothing', async () => {

@@ -321,7 +321,7 @@ export function ingestStage(opts: IngestStageOptions): Observable<IngestProgress
     const state = await loadIngestState(opts.outDir, fsOpt);
     // The columns are checked (and a missing file refused) before the partition lock is taken.
     const info = await openManifest(opts.manifestPath);
-    // Parquet: the footer's row count, at once. CSV: a raw byte count running beside the work.
+    // Parquet: the footer's row count, at once. CSV: a raw record count, later (see csvTotal$ below).
     const rows = info.format === 'parquet' ? await manifestRowCount(info) : undefined;
     const writer = await WindowWriter.open(opts.outDir, partition, { groupCommitMs: opts.groupCommitMs ?? 200, steal: opts.stealLocks ?? false, ...fsOpt });
     // The key file lets the pass skip done rows without computing their IDs (not with a test's fs layer, like the index).
@@ -331,7 +331,7 @@ export function ingestStage(opts: IngestStageOptions): Observable<IngestProgress
     // Once the pass is through, nothing here probes the committed set or the keys again: both are
     // given back to the OS at once (~41 MB at 572,850 windows), before the window workers, started
     // by the first new windows, load Polars (+40 MB). Measured on benchmark 8's restart with 10 new
-    // events at the end: peak RSS 176–181 MB → see BENCHMARKS.md, issue 17 seventh pass.
+    // events at the end: peak RSS 176–181 MB → 144–147 MB (BENCHMARKS.md, seventh pass).
     const release = (): void => {
       keys?.keys.release();
       state.completed.release();

@@ -360,8 +360,9 @@ export function ingestStage(opts: IngestStageOptions): Observable<IngestProgress
         info.format === 'csv'
           ? timer(CSV_COUNT_DELAY_MS).pipe(
               concatMap(() => from(manifestRowCount(info))),
-              concatMap((rows) => (pass.finished ? EMPTY : of<IngestProgress>({ kind: 'total', total: ownedRows(rows, partition) }))),
+              map((rows): IngestProgress => ({ kind: 'total', total: ownedRows(rows, partition) })),
               catchError(() => EMPTY), // the pass reports a broken file itself
+              // The pass ends with its own total (`counted`): a count still running is dropped then.
               takeUntil(passDone$),
             )
           : EMPTY;

@@ -71,7 +71,6 @@ export class ManifestPass {
   #failedBefore = 0;
   #duplicates = 0;
   #pending = 0;
-  #finished = false;
 
   constructor(state: IngestState, partition: Partition, retryFailed: boolean, keys?: PassKeys) {
     this.#state = state;
@@ -81,12 +80,7 @@ export class ManifestPass {
     this.#seenCommitted = new Uint8Array((state.completed.size >> 3) + 1);
   }
 
-  /** Whether the pass has reached the end of the manifest (the counts are then final). */
-  get finished(): boolean {
-    return this.#finished;
-  }
-
-  /** The counts so far (final once {@link finished}). */
+  /** The counts so far (final once the manifest is exhausted: the value passed to `onFinished`). */
   counts(): ManifestCounts {
     return { total: this.#total, completed: this.#completed, failedBefore: this.#failedBefore, duplicates: this.#duplicates, pending: this.#pending };
   }
@@ -144,7 +138,6 @@ export class ManifestPass {
       }
     }
     if (this.#keys) await saveManifestKeys(this.#keys.dir, this.#keys.keys, this.#state.completed, this.#keys.minLearned ?? MIN_LEARNED_KEYS);
-    this.#finished = true;
     yield onFinished(this.counts());
   }
 }

@@ -154,11 +154,6 @@ export class CompactIdSet {
     this.#wide.clear();
   }
 
-  /** Whether {@link release} was called. */
-  get released(): boolean {
-    return this.#released;
-  }
-
   #live(): void {
     if (this.#released) throw new Error('CompactIdSet used after release()');
   }

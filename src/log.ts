@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { makeDirsSync } from './fs/make-dirs.js';
 import { dirname } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { DiskError, toDiskError } from './errors.js';
@@ -55,8 +55,8 @@ function fileLogger(path: string, name: string, failed: Failed): Logger {
  * (`runLogPaths`: the one-host files, or a cluster slot's own; one writer per file).
  */
 export function openRunLogs(files: { readonly log: string; readonly heartbeat: string }): RunLogs {
-  mkdirSync(dirname(files.log), { recursive: true });
-  mkdirSync(dirname(files.heartbeat), { recursive: true });
+  makeDirsSync(dirname(files.log));
+  makeDirsSync(dirname(files.heartbeat));
   let first: Error | undefined;
   const waiting: Failed[] = [];
   const failed: Failed = (err) => {

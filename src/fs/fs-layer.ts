@@ -20,6 +20,7 @@
 import * as fsp from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
 import { errnoCode, toDiskError } from '../errors.js';
+import { makeDirs } from './make-dirs.js';
 
 /** An open file. Writes are complete (looped until every byte is written) or throw. */
 export interface FsFileHandle {
@@ -88,9 +89,7 @@ const OPEN_FLAGS: Record<OpenFlags, number | string> = {
 
 /** The real filesystem (node:fs/promises). */
 export const nodeFs: FsLayer = {
-  async mkdir(path) {
-    await fsp.mkdir(path, { recursive: true });
-  },
+  mkdir: (path) => makeDirs(path),
   async open(path, flags) {
     return wrapHandle(await fsp.open(path, OPEN_FLAGS[flags], 0o644));
   },

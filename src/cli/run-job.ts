@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { ReplaySubject, share, tap, type Observable } from 'rxjs';
 import { parseDay } from '../detect/calendar.js';
 import type { Detector } from '../detect/detector.js';
@@ -250,15 +250,25 @@ async function refuseHeldLocks(out: string, workers: readonly number[], ingestPa
   }
 }
 
-/** `--out` must be a folder (or not exist yet): a file there gets one line, not an ENOTDIR from deep inside. */
+/**
+ * `--out` must be a folder (or not exist yet, under folders): a file there, or a file where one of
+ * its parents belongs, gets one line, not an ENOTDIR from deep inside.
+ */
 function refuseFileAsFolder(flag: string, given: string, path: string): void {
-  let st;
-  try {
-    st = statSync(path);
-  } catch {
-    return;
+  for (let p = resolve(path); ; ) {
+    let st;
+    try {
+      st = statSync(p);
+    } catch {
+      const parent = dirname(p);
+      if (parent === p) return;
+      p = parent;
+      continue;
+    }
+    if (st.isDirectory()) return;
+    if (p === resolve(path)) throw new InputError(`${flag} ${given} is a file, not a folder: give a folder for the run (it is created if missing)`);
+    throw new InputError(`${flag} ${given}: ${p} is a file, not a folder, so the run folder cannot be created below it`);
   }
-  if (!st.isDirectory()) throw new InputError(`${flag} ${given} is a file, not a folder: give a folder for the run (it is created if missing)`);
 }
 
 const rssMB = () => Math.round(process.memoryUsage().rss / 1_048_576);

@@ -84,6 +84,14 @@ describe('first deviations from the demo', () => {
     expect(r.stderr.trim().split('\n')).toEqual([`tickpipe run: --out ${file} is a file, not a folder: give a folder for the run (it is created if missing)`]);
   });
 
+  it('--out below a file gets one clear line naming the file', async () => {
+    const file = join(root, 'a-file-parent');
+    await writeFile(file, 'x');
+    const r = await runCli(['run', '--out', join(file, 'sub', 'run1')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([`tickpipe run: --out ${join(file, 'sub', 'run1')}: ${file} is a file, not a folder, so the run folder cannot be created below it`]);
+  });
+
   it('a mistyped flag or command gets a "did you mean"', async () => {
     expect((await runCli(['run', '--workres', '2'])).stderr).toMatch(/did you mean --workers\?/);
     expect((await runCli(['stauts'])).stderr).toMatch(/did you mean status\?/);

@@ -16,7 +16,7 @@ import { describeLock, isLockStale, isProcessAlive, readLock } from '../run-fold
 import { ensureRunSpec, hashUniverse, type RunSpec } from '../run-folder/run-spec.js';
 import { shardPaths } from '../sinks/shard-sink.js';
 import { pauseFlag$ } from '../streams/pause-flag.js';
-import { openManifest } from '../streams/manifest.js';
+import { checkManifestHead, openManifest } from '../streams/manifest.js';
 import { PolygonClient } from '../streams/polygon-client.js';
 import { readUniverse } from '../streams/universe.js';
 import { resolveApiKey } from './api-key.js';
@@ -144,14 +144,22 @@ async function checkUniverse(values: Values, io: CommandIo, embedded: boolean): 
   return { symbols, from, to };
 }
 
+/** Rows of the ingest manifest decoded before anything is written (see checkManifestHead). */
+const MANIFEST_ROWS_CHECKED_FIRST = 1000;
+
 /** The manifest of the ingest stage: it exists, has its columns, and is not older than the shards. */
 async function checkManifest(values: Values, c: Pick<CheckedRun, 'out' | 'doDetect' | 'doIngest'>): Promise<string> {
   const manifest = values.manifest !== undefined ? resolve(values.manifest) : manifestPath(c.out);
   if (c.doIngest && !c.doDetect && values.manifest === undefined && !existsSync(manifest)) {
     throw new InputError(`no manifest at ${manifest}: run the detect stage first or pass --manifest`);
   }
-  // A manifest that is missing or lacks a column is refused before run.json, logs/ or state/ exist.
-  if (c.doIngest && (values.manifest !== undefined || !c.doDetect)) await openManifest(manifest);
+  // A manifest that is missing or lacks a column is refused before run.json, logs/ or state/ exist;
+  // so is one whose first rows hold values no event can be made of (seconds for milliseconds, an
+  // unparsable time): such a mistake is in every row. A bad row further down stops the run there.
+  if (c.doIngest && (values.manifest !== undefined || !c.doDetect)) {
+    await openManifest(manifest);
+    await checkManifestHead(manifest, MANIFEST_ROWS_CHECKED_FIRST);
+  }
   // A manifest consolidated before some shards were committed would silently leave their events out.
   if (c.doIngest && !c.doDetect && values.manifest === undefined) await refuseStaleManifest(c.out);
   return manifest;

@@ -76,6 +76,32 @@ describe('first deviations from the demo', () => {
     expect(existsSync(out) ? await readdir(out) : []).toEqual([]);
   });
 
+  it('a --manifest whose values are wrong in every row (seconds, not a time) is refused before anything is written', async () => {
+    for (const [name, cell, why] of [
+      ['secs.csv', '1710169200', /looks like Unix seconds/],
+      ['garbage.csv', 'notatime', /invalid timestamp "notatime"/],
+    ] as const) {
+      const out = join(root, `bad-values-${name}`);
+      const manifest = join(root, name);
+      await writeFile(manifest, `symbol,event_type,timestamp\nAAPL,volume_spike,${cell}\n`);
+      const r = await runCli(['run', '--stage', 'ingest', '--sim', '--no-progress', '--manifest', manifest, '--out', out]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(why);
+      expect(r.stdout, 'no progress lines before the error').toBe('');
+      expect(existsSync(out) ? await readdir(out) : []).toEqual([]);
+    }
+    // Parquet with integer seconds: the same line.
+    const { default: pl } = await import('nodejs-polars');
+    const pq = join(root, 'secs.parquet');
+    pl.DataFrame([pl.Series('symbol', ['AAPL']), pl.Series('event_type', ['volume_spike']), pl.Series('timestamp', [1710169200], pl.Int64)]).writeParquet(pq);
+    const out = join(root, 'bad-values-parquet');
+    const r = await runCli(['run', '--stage', 'ingest', '--sim', '--no-progress', '--manifest', pq, '--out', out]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/looks like Unix seconds/);
+    expect(existsSync(out) ? await readdir(out) : []).toEqual([]);
+  });
+
   it('--out pointing to a file gets one clear line', async () => {
     const file = join(root, 'a-file');
     await writeFile(file, 'x');

@@ -297,7 +297,7 @@ function watchPause(job: Job, view: ProgressView): Observable<boolean> {
     tap((p) => {
       if (p === wasPaused) return;
       wasPaused = p;
-      view.line(p ? `tickpipe: PAUSE flag found: no new requests until ${join(job.out, 'PAUSE')} is removed` : 'tickpipe: PAUSE flag removed: resuming');
+      view.line(p ? `tickpipe: PAUSE flag found: nothing new starts (work in flight finishes) until ${join(job.out, 'PAUSE')} is removed` : 'tickpipe: PAUSE flag removed: resuming');
       job.logs.log.info({ paused: p }, p ? 'paused' : 'resumed');
     }),
     // The stage and the progress fold both subscribe, at different times: a late one must still

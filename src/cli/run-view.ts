@@ -40,7 +40,7 @@ export function requestLine(s: ProgressState, o: Common): string {
 /** The pause line and the 429 advice, when they apply. */
 function notices(s: ProgressState, o: Common): string[] {
   const out: string[] = [];
-  if (s.paused) out.push(`  ${pausedText(s.pausedSince, s.now)}: no new requests; delete ${join(o.out, 'PAUSE')} to resume`);
+  if (s.paused) out.push(`  ${pausedText(s.pausedSince, s.now)}: nothing new starts; delete ${join(o.out, 'PAUSE')} to resume`);
   if (s.serverPausedUntil !== null && s.serverPausedUntil > s.now) out.push(`  paused by the server until ${new Date(s.serverPausedUntil).toISOString()} (429 Retry-After)`);
   const advice = throttleAdvice(s, o.adaptive);
   if (advice) out.push(`  WARNING: ${advice}`);

@@ -69,7 +69,13 @@ export interface ProgressState {
   readonly last: string;
   readonly paused: boolean;
   readonly pausedSince: number | null;
-  /** Paused time of pauses that ended, ms. */
+  /**
+   * While paused, since when no request has gone out: the paused time counted so far starts here.
+   * PAUSE stops new items; the windows in flight still fetch their remaining pages, and that time
+   * is active (the requests are in every rate), so this moves up with every tick that saw requests.
+   */
+  readonly idleSince: number | null;
+  /** Paused time of pauses that ended, ms (from each pause's idleSince to its end). */
   readonly pausedMs: number;
   readonly serverPausedUntil: number | null;
   readonly requests: number;
@@ -112,6 +118,7 @@ export function initialProgress(s: ProgressStart): ProgressState {
     last: '-',
     paused: false,
     pausedSince: null,
+    idleSince: null,
     pausedMs: 0,
     serverPausedUntil: null,
     requests: 0,
@@ -126,9 +133,9 @@ export function initialProgress(s: ProgressStart): ProgressState {
   };
 }
 
-/** Time the stage was not paused, from its start to `at`, ms. */
+/** Time the stage was not paused (or paused with requests still going out), from its start to `at`, ms. */
 export function activeMs(s: ProgressState, at: number = s.now): number {
-  const open = s.paused && s.pausedSince !== null ? Math.max(0, at - s.pausedSince) : 0;
+  const open = s.paused && s.idleSince !== null ? Math.max(0, at - s.idleSince) : 0;
   return Math.max(0, at - s.startedAt - s.pausedMs - open);
 }
 
@@ -142,7 +149,7 @@ export function reduceProgress(s: ProgressState, e: ProgressEvent): ProgressStat
   switch (e.kind) {
     case 'start': {
       const fresh = initialProgress({ ...e, stage: s.stage, configuredRate: s.configuredRate });
-      return s.paused ? { ...fresh, now, paused: true, pausedSince: Math.max(e.at, s.pausedSince ?? e.at) } : { ...fresh, now };
+      return s.paused ? { ...fresh, now, paused: true, pausedSince: Math.max(e.at, s.pausedSince ?? e.at), idleSince: Math.max(e.at, s.idleSince ?? e.at) } : { ...fresh, now };
     }
     case 'item': {
       const p = part(s, e.part);
@@ -154,7 +161,9 @@ export function reduceProgress(s: ProgressState, e: ProgressEvent): ProgressStat
       return { ...s, now, committed: s.committed + e.count, parts: { ...s.parts, [e.part]: { ...p, committed: p.committed + e.count } } };
     }
     case 'tick': {
-      if (s.paused) return { ...s, now, requests: e.requests, ok: e.ok, rateLimited: e.rateLimited, rate: e.rate };
+      if (s.paused && e.requests === s.requests) return { ...s, now, requests: e.requests, ok: e.ok, rateLimited: e.rateLimited, rate: e.rate };
+      // Paused, but the windows in flight sent requests since the last tick: not idle yet.
+      if (s.paused) s = { ...s, idleSince: now };
       const t = activeMs(s, now);
       const parts: Record<string, PartProgress> = {};
       for (const [k, p] of Object.entries(s.parts)) parts[k] = { ...p, rate: stepRate(p.rate, t, p.done) };
@@ -173,9 +182,9 @@ export function reduceProgress(s: ProgressState, e: ProgressEvent): ProgressStat
     }
     case 'pause': {
       if (e.paused === s.paused) return { ...s, now };
-      if (e.paused) return { ...s, now, paused: true, pausedSince: e.at };
-      const closed = s.pausedSince === null ? 0 : Math.max(0, e.at - s.pausedSince);
-      return { ...s, now, paused: false, pausedSince: null, pausedMs: s.pausedMs + closed };
+      if (e.paused) return { ...s, now, paused: true, pausedSince: e.at, idleSince: e.at };
+      const closed = s.idleSince === null ? 0 : Math.max(0, e.at - s.idleSince);
+      return { ...s, now, paused: false, pausedSince: null, idleSince: null, pausedMs: s.pausedMs + closed };
     }
     case 'server-pause':
       return { ...s, now, serverPausedUntil: e.until };
@@ -208,7 +217,7 @@ export interface ProgressFigures {
   readonly etaSec: number | null;
   readonly paused: boolean;
   readonly pausedSince: number | null;
-  /** Paused time so far (ended pauses and the current one), ms. */
+  /** Paused time so far (ended pauses and the current one, idle parts only: see ProgressState.idleSince), ms. */
   readonly pausedMs: number;
   /** 429s keep coming: the server's limit is below the configured rate. */
   readonly throttled: boolean;
@@ -229,7 +238,7 @@ export function progressFigures(s: ProgressState): ProgressFigures {
     etaSec: s.paused ? null : etaSeconds(remaining, itemsPerSec),
     paused: s.paused,
     pausedSince: s.pausedSince,
-    pausedMs: s.pausedMs + (s.paused && s.pausedSince !== null ? Math.max(0, s.now - s.pausedSince) : 0),
+    pausedMs: s.pausedMs + (s.paused && s.idleSince !== null ? Math.max(0, s.now - s.idleSince) : 0),
     throttled: s.rateLimited >= 10 && rateLimitedPerSec !== null && rateLimitedPerSec >= THROTTLED_429_PER_SEC,
   };
 }

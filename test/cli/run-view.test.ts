@@ -82,7 +82,7 @@ describe('run view on a terminal', () => {
     const lines = renderIngest(s, { rate: 50, quota: undefined, adaptive: false, out: '/data/run', trades: 0, quotes: 0, bytes: 0, metrics: { latencyP50Ms: 10, latencyP95Ms: 20 } as never });
     const text = lines.join('\n');
     expect(text).toMatch(/ETA paused/);
-    expect(text).toMatch(/PAUSED since \d\d:\d\d:\d\d \(1m03s\): no new requests; delete .*PAUSE to resume/);
+    expect(text).toMatch(/PAUSED since \d\d:\d\d:\d\d \(1m03s\): nothing new starts; delete .*PAUSE to resume/);
     expect(text).toMatch(/at --rate 50\/s/);
     expect(text).toMatch(/429s 2 /);
     expect(text).not.toMatch(/quota/);

@@ -68,6 +68,31 @@ describe('pause', () => {
   });
 });
 
+describe('pause with windows in flight', () => {
+  it('counts time as paused only once requests have stopped, so no rate is inflated by the windows that finish', () => {
+    let s = start();
+    // 20 requests/s and 5 windows/s for 30 s.
+    for (let i = 1; i <= 30; i++) s = fold(s, [...items(T0 + i * 1000 - 1, 5), tick(T0 + i * 1000, i * 20)]);
+    s = reduceProgress(s, { kind: 'pause', at: T0 + 30_500, paused: true });
+    // The windows in flight fetch their last pages for 5 more seconds at the same pace, then nothing.
+    for (let i = 31; i <= 35; i++) s = fold(s, [...items(T0 + i * 1000 - 1, 5), tick(T0 + i * 1000, i * 20)]);
+    for (let i = 36; i <= 60; i++) s = reduceProgress(s, tick(T0 + i * 1000, 700));
+    const paused = progressFigures(s);
+    expect(paused.paused).toBe(true);
+    expect(paused.pausedSince, 'PAUSED since: when the flag was found').toBe(T0 + 30_500);
+    expect(paused.pausedMs, 'paused time: from the last tick that saw requests').toBe(25_000);
+    expect(activeMs(s)).toBe(35_000);
+    expect(paused.okPerSec).toBeCloseTo(20, 6);
+    expect(paused.itemsPerSec).toBeCloseTo(5, 6);
+    // The summary's figure: requests over active time, not 700 requests over 30.5 s (23/s at a 20/s pace).
+    expect(s.requests / (activeMs(s) / 1000)).toBe(20);
+    s = reduceProgress(s, { kind: 'pause', at: T0 + 60_500, paused: false });
+    for (let i = 61; i <= 65; i++) s = fold(s, [...items(T0 + i * 1000 - 1, 5), tick(T0 + i * 1000, 700 + (i - 60) * 20)]);
+    expect(activeMs(s)).toBe(65_000 - 25_500);
+    expect(progressFigures(s).okPerSec).toBeCloseTo(20, 0);
+  });
+});
+
 describe('429s', () => {
   it('a steady stream of 429s gives the advice to use --adaptive or a lower --rate', () => {
     let s = start();

@@ -11,7 +11,9 @@ Refuses (exit 2) while a detect process holds a lock or symbols of the universe 
 yet, since stage 2 would then miss their events without a word.
 
 Options:
-  --partial   consolidate what is committed anyway (run it again once detection is done)`;
+  --out DIR   run folder (default ./tickpipe-data)
+  --partial   consolidate what is committed anyway (run it again once detection is done)
+  -h, --help  this help`;
 
 export const consolidateCommand = defineCommand({
   name: 'consolidate',

@@ -317,7 +317,7 @@ function logIngest(job: Job, p: IngestProgress, view: ProgressView, totals: { tr
         `ingest: ${p.total} events, ${p.completed} already done, ${p.failedBefore} failed before${job.retryFailed ? '' : ' (skipped; --retry-failed to retry)'}, ` +
           `${p.duplicates} repeated event ID(s) dropped, ${p.pending} to go` +
           // The pass is pulled as windows finish: on a long run it ends after many of them.
-          (settledThisRun > 0 ? ` (${settledThisRun} of them already settled by this run)` : ''),
+          (settledThisRun > 0 ? ` (${settledThisRun} of them finished while the manifest was being read)` : ''),
       );
       break;
     case 'window':

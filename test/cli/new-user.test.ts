@@ -118,6 +118,12 @@ describe('first deviations from the demo', () => {
     expect(r.stderr.trim().split('\n')).toEqual([`tickpipe run: --out ${join(file, 'sub', 'run1')}: ${file} is a file, not a folder, so the run folder cannot be created below it`]);
   });
 
+  it('report --output naming a folder gets one clear line before any work', async () => {
+    const r = await runCli(['report', '--out', join(root, 'no-run'), '--output', root]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([`tickpipe report: --output ${root} is a folder: give a file name, e.g. ${join(root, 'report.html')}`]);
+  });
+
   it('a mistyped flag or command gets a "did you mean"', async () => {
     expect((await runCli(['run', '--workres', '2'])).stderr).toMatch(/did you mean --workers\?/);
     expect((await runCli(['stauts'])).stderr).toMatch(/did you mean status\?/);

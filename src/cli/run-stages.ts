@@ -206,7 +206,7 @@ function logDetect(job: Job, p: DetectProgress, view: ProgressView, batches: Map
   switch (p.kind) {
     case 'start':
       logs.log.info({ stage: 'detect', ...p }, 'detect started');
-      view.line(`detect: ${p.owned} symbols owned by worker(s) ${p.workers.join(',')}, ${p.skipped} already done, ${p.pending} to go`);
+      view.line(`detect: ${p.owned} symbol(s) for worker${p.workers.length === 1 ? '' : 's'} ${p.workers.join(',')} of this process, ${p.skipped} already done, ${p.pending} to go`);
       break;
     case 'symbol':
       addEvents(p.events);

@@ -160,7 +160,7 @@ describe('bad inputs (real CLI)', () => {
     const args = ['run', '--universe', join(dir, 'ok.txt'), '--from', '2024-03-04', '--to', '2024-03-08', '--out', out, '--no-progress', '--base-url', slowSim.url, '--api-key', 'k', '--workers', '1', '--rate', '6/min'];
     const holder = spawnCli(args, { timeoutMs: 120_000 });
     try {
-      await holder.waitFor(/detect: \d+ symbols owned/, 60_000);
+      await holder.waitFor(/detect: \d+ symbol\(s\) for worker/, 60_000);
       expect(existsSync(join(out, 'state', 'detect', 'worker-0.lock'))).toBe(true);
       const msg = await refused(args, 2, /locked by pid \d+ on \S+/);
       expect(msg).toContain(`pid ${holder.pid} on `);

@@ -128,15 +128,41 @@ async function checkWindowRows(outDir: string, journal: CompactionJournal, windo
   for (const [e] of found) if (!journal.compacted.has(e)) add('dataset-rows-mismatch', `${e}: rows in dataset/ but no compaction line names it`);
 }
 
-/** Windows whose rows are in published parts, with the rows found there (for `reconcile`). */
-export async function compactedWindowsOnDisk(outDir: string): Promise<Map<string, { symbol: string; trades: number; quotes: number }>> {
+/** A window whose rows are in published parts (for `reconcile`). */
+export interface CompactedWindowRows {
+  readonly symbol: string;
+  readonly trades: number;
+  readonly quotes: number;
+  /**
+   * The files of the part whose compaction line names the window (relative to the run folder),
+   * when that part is published and both its files open: then the window's folder is a redundant
+   * copy. Undefined otherwise (no line names it, or the part is lost, staged or unreadable).
+   */
+  readonly part: readonly string[] | undefined;
+}
+
+/** Windows whose rows are in published parts, with the rows found there and the part holding them (for `reconcile`). */
+export async function compactedWindowsOnDisk(outDir: string): Promise<Map<string, CompactedWindowRows>> {
+  const p = datasetPaths(outDir);
   let journal: CompactionJournal;
   try {
-    journal = await loadCompactionJournal(datasetPaths(outDir));
+    journal = await loadCompactionJournal(p);
   } catch {
     return new Map(); // verify reports a corrupt compaction journal; reconcile then keeps only what is in windows/
   }
-  return rowsInParts(outDir, journal.lines);
+  const intact = new Set<CompactionJournal['lines'][number]>();
+  for (const c of await classifyCommittedParts(p, journal.lines)) {
+    if (c.state !== 'published') continue;
+    const opens = await Promise.all(TABLE_KINDS.map(async (k) => (await parquetRowCount(partPaths(p, c.line.symbol, c.line.part).final[k])).ok));
+    if (opens.every(Boolean)) intact.add(c.line);
+  }
+  const out = new Map<string, CompactedWindowRows>();
+  for (const [event, rows] of await rowsInParts(outDir, journal.lines)) {
+    const line = journal.compacted.get(event);
+    const part = line === undefined || !intact.has(line) ? undefined : TABLE_KINDS.map((k) => relative(outDir, partPaths(p, line.symbol, line.part).final[k]));
+    out.set(event, { ...rows, part });
+  }
+  return out;
 }
 
 /**

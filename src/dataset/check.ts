@@ -3,9 +3,10 @@
  * per-window row counts the published parts hold (so a window removed after compaction still counts
  * as present).
  */
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import pl from 'nodejs-polars';
 import { parquetRowCount } from '../run-folder/index.js';
+import { isTmpName } from '../fs/publish-atomically.js';
 import { nodeFs as nodeFsLike } from '../fs/fs-layer.js';
 import { datasetPaths, PART_FILE_RE, partPaths, SYMBOL_DIR_RE, TABLE_KINDS, type TableKind } from './layout.js';
 import {
@@ -83,7 +84,8 @@ export async function verifyDataset(outDir: string, add: ProblemSink): Promise<{
     else await checkPartCounts(p, part.line, windows, add, rel);
     for (const k of TABLE_KINDS) published.add(partPaths(p, part.line.symbol, part.line.part).final[k]);
   }
-  for (const f of await classifyStaging(p, journal.lines)) if (f.state !== 'committed') add('dataset-uncommitted-part', rel(f.path));
+  // A tmp file in staging is verify's `orphan-tmp` (found by its walk of the folder): reported once, there.
+  for (const f of await classifyStaging(p, journal.lines)) if (f.state !== 'committed' && !isTmpName(basename(f.path))) add('dataset-uncommitted-part', rel(f.path));
   for (const k of TABLE_KINDS) {
     for (const d of await listOrEmpty(nodeFsLike, join(p.datasetDir, k))) {
       if (!SYMBOL_DIR_RE.test(d)) continue;

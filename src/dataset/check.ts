@@ -158,11 +158,13 @@ export async function compactedWindowsOnDisk(outDir: string): Promise<Map<string
     const opens = await Promise.all(TABLE_KINDS.map(async (k) => (await parquetRowCount(partPaths(p, c.line.symbol, c.line.part).final[k])).ok));
     if (opens.every(Boolean)) intact.add(c.line);
   }
+  const partOf = (line: CompactionJournal['lines'][number] | undefined): readonly string[] | undefined =>
+    line === undefined || !intact.has(line) ? undefined : TABLE_KINDS.map((k) => relative(outDir, partPaths(p, line.symbol, line.part).final[k]));
   const out = new Map<string, CompactedWindowRows>();
-  for (const [event, rows] of await rowsInParts(outDir, journal.lines)) {
-    const line = journal.compacted.get(event);
-    const part = line === undefined || !intact.has(line) ? undefined : TABLE_KINDS.map((k) => relative(outDir, partPaths(p, line.symbol, line.part).final[k]));
-    out.set(event, { ...rows, part });
+  for (const [event, rows] of await rowsInParts(outDir, journal.lines)) out.set(event, { ...rows, part: partOf(journal.compacted.get(event)) });
+  // A window without trades or quotes has no row in its part, yet an intact part that names it holds all of it (nothing).
+  for (const [event, line] of journal.compacted) {
+    if (!out.has(event) && intact.has(line)) out.set(event, { symbol: line.symbol, trades: 0, quotes: 0, part: partOf(line) });
   }
   return out;
 }

@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { lastValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compact } from '../../src/dataset/compact.js';
+import { datasetPaths } from '../../src/dataset/layout.js';
+import { acquireLock } from '../../src/run-folder/lock-file.js';
 import { TokenBucket } from '../../src/operators/token-bucket.js';
 import { ingestStage } from '../../src/pipeline/ingest-stage.js';
 import { loadIngestState } from '../../src/sinks/index.js';
@@ -123,5 +125,38 @@ describe('reconcile on compacted windows', () => {
     expect(v.stdout).toContain('OK');
     expect(v.code).toBe(0);
     expect((await loadIngestState(dir)).completed.size).toBe(lines.length);
+  }, 120_000);
+
+  it('keeps the folder when it may be the only copy: its part does not open', async () => {
+    const dir = copyRun(base);
+    dirs.push(dir);
+    await compact(dir);
+    const [a] = readLines<WindowLine>(join(dir, 'state', 'ingest', 'part-0.jsonl')) as [WindowLine];
+    unlinkSync(join(winDir(dir, a), 'quotes.parquet'));
+    truncateSync(join(dir, part('quotes', a.symbol)), 100);
+    const rec = await cli(['reconcile', '--out', dir]);
+    expect(rec.code).toBe(0);
+    expect(rec.stdout).not.toContain('removed damaged folders');
+    expect(statSync(join(winDir(dir, a), 'trades.parquet')).isFile()).toBe(true);
+  }, 120_000);
+
+  it('refuses to remove a folder while a compaction may be active (exit 2, nothing changed)', async () => {
+    const dir = copyRun(base);
+    dirs.push(dir);
+    await compact(dir);
+    const [a] = readLines<WindowLine>(join(dir, 'state', 'ingest', 'part-0.jsonl')) as [WindowLine];
+    unlinkSync(join(winDir(dir, a), 'quotes.parquet'));
+    const lock = await acquireLock(datasetPaths(dir).lock, { command: 'test compaction' });
+    try {
+      const snapshot = listing(dir);
+      const rec = await cli(['reconcile', '--out', dir]);
+      expect(rec.code).toBe(2);
+      expect(rec.stderr).toContain(`refusing to remove the damaged folder ${join('windows', `symbol=${a.symbol}`, `event=${a.event}`)} of a compacted window while a compaction may be active`);
+      expect(listing(dir)).toEqual(snapshot);
+    } finally {
+      await lock.release();
+    }
+    expect((await cli(['reconcile', '--out', dir])).stdout).toContain('removed damaged folders of compacted windows (still done): 1');
+    expect(existsSync(winDir(dir, a))).toBe(false);
   }, 120_000);
 });

@@ -1,4 +1,4 @@
-import type { ReconcileChange, ReconcileResult } from '../ops/reconcile.js';
+import type { ReconcileChange, ReconcileResult, RemovedWindowFolder } from '../ops/reconcile.js';
 import { ingestJournalName } from '../run-folder/layout.js';
 import { commandHelp, defineCommand, JSON_FLAG, OUT_FLAG, OUT_OPTION, outDir } from './command.js';
 
@@ -11,7 +11,9 @@ Rebuilds the journals from what is on disk (refused while a run holds a lock):
   symbol list is unknown): it stays uncommitted and 'tickpipe clean' removes it.
 - ingest: drops lines whose window is incomplete or unreadable (downloaded again), repeats; corrects
   counts; journals complete windows found on disk (into ${ingestJournalName(0)}).
-- drops torn tails and corrupt lines. Each journal is replaced atomically; files are not touched.`,
+- a window compacted into dataset/ stays done: an incomplete or unreadable folder of it is a broken
+  copy of rows its part holds, so it is removed (as 'compact --remove-windows' would).
+- drops torn tails and corrupt lines. Each journal is replaced atomically; no other file is touched.`,
   14,
   [
     OUT_OPTION,
@@ -39,6 +41,15 @@ function list(title: string, changes: readonly ReconcileChange[], max = 10): str
   return out;
 }
 
+/** One line per removed folder of a compacted window, naming the part that holds its rows. */
+function removedFolders(removed: readonly RemovedWindowFolder[], max = 10): string[] {
+  if (removed.length === 0) return [];
+  const out = [`  removed damaged folders of compacted windows (still done): ${removed.length}`];
+  for (const r of removed.slice(0, max)) out.push(`    ${r.folder}: ${r.damage}; its rows are in ${r.part.join(' and ')}`);
+  if (removed.length > max) out.push(`    … and ${removed.length - max} more`);
+  return out;
+}
+
 /** One line on the dataset's unfinished states (reported, never changed by reconcile). */
 function formatDatasetStates(d: NonNullable<ReconcileResult['dataset']>): string {
   const notes = [
@@ -61,6 +72,7 @@ export function formatReconcile(r: ReconcileResult): string {
     ...list('added', r.ingest.added),
     ...list('dropped', r.ingest.dropped),
     ...list('corrected', r.ingest.corrected),
+    ...removedFolders(r.ingest.removedFolders),
     ...list('failure-journal lines dropped', r.failedDropped),
     ...(r.dataset ? [formatDatasetStates(r.dataset)] : []),
     r.rewritten.length ? `rewrote ${r.rewritten.join(', ')}` : 'journals already agree with the disk: nothing rewritten',

@@ -3,9 +3,10 @@
  * per-window row counts the published parts hold (so a window removed after compaction still counts
  * as present).
  */
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import pl from 'nodejs-polars';
 import { parquetRowCount } from '../run-folder/index.js';
+import { isTmpName } from '../fs/publish-atomically.js';
 import { nodeFs as nodeFsLike } from '../fs/fs-layer.js';
 import { datasetPaths, PART_FILE_RE, partPaths, SYMBOL_DIR_RE, TABLE_KINDS, type TableKind } from './layout.js';
 import {
@@ -83,7 +84,8 @@ export async function verifyDataset(outDir: string, add: ProblemSink): Promise<{
     else await checkPartCounts(p, part.line, windows, add, rel);
     for (const k of TABLE_KINDS) published.add(partPaths(p, part.line.symbol, part.line.part).final[k]);
   }
-  for (const f of await classifyStaging(p, journal.lines)) if (f.state !== 'committed') add('dataset-uncommitted-part', rel(f.path));
+  // A tmp file in staging is verify's `orphan-tmp` (found by its walk of the folder): reported once, there.
+  for (const f of await classifyStaging(p, journal.lines)) if (f.state !== 'committed' && !isTmpName(basename(f.path))) add('dataset-uncommitted-part', rel(f.path));
   for (const k of TABLE_KINDS) {
     for (const d of await listOrEmpty(nodeFsLike, join(p.datasetDir, k))) {
       if (!SYMBOL_DIR_RE.test(d)) continue;
@@ -128,15 +130,43 @@ async function checkWindowRows(outDir: string, journal: CompactionJournal, windo
   for (const [e] of found) if (!journal.compacted.has(e)) add('dataset-rows-mismatch', `${e}: rows in dataset/ but no compaction line names it`);
 }
 
-/** Windows whose rows are in published parts, with the rows found there (for `reconcile`). */
-export async function compactedWindowsOnDisk(outDir: string): Promise<Map<string, { symbol: string; trades: number; quotes: number }>> {
+/** A window whose rows are in published parts (for `reconcile`). */
+export interface CompactedWindowRows {
+  readonly symbol: string;
+  readonly trades: number;
+  readonly quotes: number;
+  /**
+   * The files of the part whose compaction line names the window (relative to the run folder),
+   * when that part is published and both its files open: then the window's folder is a redundant
+   * copy. Undefined otherwise (no line names it, or the part is lost, staged or unreadable).
+   */
+  readonly part: readonly string[] | undefined;
+}
+
+/** Windows whose rows are in published parts, with the rows found there and the part holding them (for `reconcile`). */
+export async function compactedWindowsOnDisk(outDir: string): Promise<Map<string, CompactedWindowRows>> {
+  const p = datasetPaths(outDir);
   let journal: CompactionJournal;
   try {
-    journal = await loadCompactionJournal(datasetPaths(outDir));
+    journal = await loadCompactionJournal(p);
   } catch {
     return new Map(); // verify reports a corrupt compaction journal; reconcile then keeps only what is in windows/
   }
-  return rowsInParts(outDir, journal.lines);
+  const intact = new Set<CompactionJournal['lines'][number]>();
+  for (const c of await classifyCommittedParts(p, journal.lines)) {
+    if (c.state !== 'published') continue;
+    const opens = await Promise.all(TABLE_KINDS.map(async (k) => (await parquetRowCount(partPaths(p, c.line.symbol, c.line.part).final[k])).ok));
+    if (opens.every(Boolean)) intact.add(c.line);
+  }
+  const partOf = (line: CompactionJournal['lines'][number] | undefined): readonly string[] | undefined =>
+    line === undefined || !intact.has(line) ? undefined : TABLE_KINDS.map((k) => relative(outDir, partPaths(p, line.symbol, line.part).final[k]));
+  const out = new Map<string, CompactedWindowRows>();
+  for (const [event, rows] of await rowsInParts(outDir, journal.lines)) out.set(event, { ...rows, part: partOf(journal.compacted.get(event)) });
+  // A window without trades or quotes has no row in its part, yet an intact part that names it holds all of it (nothing).
+  for (const [event, line] of journal.compacted) {
+    if (!out.has(event) && intact.has(line)) out.set(event, { symbol: line.symbol, trades: 0, quotes: 0, part: partOf(line) });
+  }
+  return out;
 }
 
 /**

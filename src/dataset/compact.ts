@@ -321,20 +321,30 @@ async function removeCompactedWindows(paths: DatasetPaths, fs: FsLayer): Promise
   for (const line of lines) {
     for (const event of line.events) {
       if (!committed.has(event)) continue;
-      const dir = join(paths.windowsDir, `symbol=${line.symbol}`, `event=${event}`);
-      let any = false;
-      for (const k of TABLE_KINDS) {
-        try {
-          await fs.unlink(join(dir, `${k}.parquet`));
-          any = true;
-        } catch (err) {
-          if (!isNotFound(err)) throw toDiskError(err, 'removing', dir);
-        }
-      }
-      // Tmp leftovers and the folder itself: not a commit step, so plain fs (an empty folder left by a crash is harmless).
-      await rm(dir, { recursive: true, force: true });
-      if (any) removed++;
+      if (await removeWindowFolder(join(paths.windowsDir, `symbol=${line.symbol}`, `event=${event}`), fs)) removed++;
     }
   }
   return removed;
+}
+
+/**
+ * Removes the folder of a compacted window (compacted → removed: its rows are in its part, and its
+ * stage-2 journal line keeps it done). Also what `reconcile` does with a damaged folder of a
+ * compacted window. Returns whether a window file was there. Idempotent.
+ *
+ * @throws DiskError naming the folder when a file cannot be removed.
+ */
+export async function removeWindowFolder(dir: string, fs: FsLayer = nodeFs): Promise<boolean> {
+  let any = false;
+  for (const k of TABLE_KINDS) {
+    try {
+      await fs.unlink(join(dir, `${k}.parquet`));
+      any = true;
+    } catch (err) {
+      if (!isNotFound(err)) throw toDiskError(err, 'removing', dir);
+    }
+  }
+  // Tmp leftovers and the folder itself: not a commit step, so plain fs (an empty folder left by a crash is harmless).
+  await rm(dir, { recursive: true, force: true });
+  return any;
 }

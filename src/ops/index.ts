@@ -14,7 +14,7 @@
 export { runStatus, type StatusReport, type StatusLock, type StatusOptions } from './status.js';
 export { verifyRun, VERIFY_PROBLEMS, type VerifyResult, type VerifyProblem, type VerifyProblemKind, type VerifyOptions } from './verify.js';
 export { cleanRun, type CleanResult, type CleanAction, type CleanActionKind, type CleanOptions } from './clean.js';
-export { reconcileRun, type ReconcileResult, type ReconcileChange, type ReconcileOptions } from './reconcile.js';
+export { reconcileRun, type ReconcileResult, type ReconcileChange, type ReconcileOptions, type RemovedWindowFolder } from './reconcile.js';
 export { adopt, parseEventId, type AdoptOptions, type AdoptResult, type AdoptedWindow, type ParsedEventId } from './adopt.js';
 export { buildReport, renderReportHtml, writeReport, type ReportData, type BuildReportOptions, type WriteReportOptions } from './report.js';
 export { emptyTailState, foldHeartbeat, tailView, renderTail, FileFollower, StateReader, type TailState, type TailViewData, type WorkerView } from './tail.js';

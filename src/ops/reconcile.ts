@@ -14,11 +14,17 @@
  *   counts are corrected to the files'. Dropped: lines whose window is incomplete or unreadable
  *   (downloaded again by the next run) and repeats of an event. Complete windows on disk that no
  *   line names are added to partition 0's journal (`loadIngestState` reads every partition's).
+ * - A compacted window (its rows in a published part whose files open) is on disk in dataset/:
+ *   its line is kept with the part's counts, whatever its folder holds. A damaged or incomplete
+ *   folder of such a window is only a broken redundant copy, so it is removed the way
+ *   `compact --remove-windows` removes folders (compacted → removed; the line keeps it done), and
+ *   reported with the part that holds its rows. Without that, the folder would stay broken forever:
+ *   the window is done, so no resume downloads it again.
  * - Torn tails and corrupt lines are dropped from every journal, failure journals included.
  * - Refuses while a running process may hold any lock; holds every partition lock itself while it
  *   works, so no run starts meanwhile. Each changed journal is written with publishAtomically: a
  *   crash leaves the old or the new journal, never a mix. Unchanged journals are not rewritten.
- * - Files are never deleted or changed (that is `clean`'s job).
+ * - Files are never deleted or changed (that is `clean`'s job), except those damaged folders.
  * - The dataset (its compaction journal, staging, the published parts) is reported, not changed:
  *   journaled parts still staged (the next `tickpipe compact` publishes them), staged files no
  *   line names (`clean` removes them), lost parts, and compacted windows still in windows/.
@@ -34,7 +40,10 @@ import { open } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import pl from 'nodejs-polars';
 import { compactedWindowsOnDisk, datasetStates, type DatasetStates } from '../dataset/check.js';
-import { InputError } from '../errors.js';
+import { removeWindowFolder } from '../dataset/compact.js';
+import { datasetPaths } from '../dataset/layout.js';
+import { compactionHolder } from '../dataset/state.js';
+import { InputError, LockedError } from '../errors.js';
 import { acquireLock, classify, publishAtomically, publishedState, SHARD_ITEMS, type LockHandle } from '../sinks/index.js';
 import {
   asShardLine,
@@ -68,6 +77,17 @@ export interface ReconcileChange {
   readonly reason: string;
 }
 
+/** A damaged or incomplete folder of a compacted window, removed by reconcile (its line stays). */
+export interface RemovedWindowFolder {
+  /** The window folder, relative to the run folder. */
+  readonly folder: string;
+  readonly event: string;
+  /** What was wrong with it. */
+  readonly damage: string;
+  /** The part's files that hold the window's rows (relative). */
+  readonly part: readonly string[];
+}
+
 /** What {@link reconcileRun} did. */
 export interface ReconcileResult {
   readonly detect: {
@@ -82,6 +102,8 @@ export interface ReconcileResult {
     readonly added: readonly ReconcileChange[];
     readonly dropped: readonly ReconcileChange[];
     readonly corrected: readonly ReconcileChange[];
+    /** Damaged folders of compacted windows, removed (their lines are kept: still done). */
+    readonly removedFolders: readonly RemovedWindowFolder[];
   };
   /** Failure-journal lines dropped (torn tails, corrupt lines). */
   readonly failedDropped: readonly ReconcileChange[];
@@ -285,24 +307,35 @@ class Reconciler {
     return notAdopted;
   }
 
-  /** Stage 2, the files: every complete window on disk (or compacted into dataset/), and why the others are not. */
-  async windowsOnDisk(concurrency: number, onProgress: ((m: string) => void) | undefined): Promise<{ onDisk: Map<string, WindowCounts>; broken: Map<string, string>; dataset: DatasetStates | null }> {
+  /**
+   * Stage 2, the files: every complete window on disk (or compacted into dataset/), why the others
+   * are not, and the damaged folders of compacted windows (see the module comment).
+   */
+  async windowsOnDisk(
+    concurrency: number,
+    onProgress: ((m: string) => void) | undefined,
+  ): Promise<{ onDisk: Map<string, WindowCounts>; broken: Map<string, string>; redundant: RemovedWindowFolder[]; dataset: DatasetStates | null }> {
     const progress = throttled(onProgress);
     const onDisk = new Map<string, WindowCounts>();
     const broken = new Map<string, string>();
+    const brokenFolders: Array<{ event: string; symbol: string; dir: string; damage: string }> = [];
     let seen = 0;
     await forEachConcurrent(walkWindows(this.dir), concurrency, async (w) => {
       seen++;
       progress(() => `reconcile: ${seen.toLocaleString('en-US')} window folders read`);
       const hasT = w.names.includes('trades.parquet');
       const hasQ = w.names.includes('quotes.parquet');
+      const brokenAs = (damage: string): void => {
+        broken.set(w.event, damage);
+        brokenFolders.push({ event: w.event, symbol: w.symbol, dir: w.dir, damage });
+      };
       if (!hasT || !hasQ) {
-        broken.set(w.event, hasT || hasQ ? `${hasT ? 'quotes' : 'trades'}.parquet is missing` : 'window files are gone');
+        brokenAs(hasT || hasQ ? `${hasT ? 'quotes' : 'trades'}.parquet is missing` : 'window files are gone');
         return;
       }
       const [t, q] = await Promise.all([parquetRowCount(join(w.dir, 'trades.parquet')), parquetRowCount(join(w.dir, 'quotes.parquet'))]);
       if (!t.ok || !q.ok) {
-        broken.set(w.event, `${!t.ok ? 'trades' : 'quotes'}.parquet does not open: ${(!t.ok ? t : (q as { reason: string })).reason}`);
+        brokenAs(`${!t.ok ? 'trades' : 'quotes'}.parquet does not open: ${(!t.ok ? t : (q as { reason: string })).reason}`);
         return;
       }
       onDisk.set(w.event, { symbol: w.symbol, trades: t.rows, quotes: q.rows });
@@ -310,17 +343,32 @@ class Reconciler {
     // The dataset's unfinished states, reported as found (compact finishes them, clean removes the rest).
     const dataset = await datasetStates(this.dir, new Set(onDisk.keys()));
     // Windows removed after compaction are on disk in dataset/: journal them with the parts' counts.
-    for (const [event, c] of await compactedWindowsOnDisk(this.dir)) {
+    const compacted = await compactedWindowsOnDisk(this.dir);
+    for (const [event, c] of compacted) {
       if (!onDisk.has(event)) {
-        onDisk.set(event, c);
+        onDisk.set(event, { symbol: c.symbol, trades: c.trades, quotes: c.quotes });
         broken.delete(event);
       }
     }
-    return { onDisk, broken, dataset };
+    const redundant: RemovedWindowFolder[] = [];
+    for (const b of brokenFolders) {
+      const c = compacted.get(b.event);
+      if (c?.part !== undefined && c.symbol === b.symbol) redundant.push({ folder: this.rel(b.dir), event: b.event, damage: b.damage, part: c.part });
+    }
+    redundant.sort((a, b) => (a.folder < b.folder ? -1 : 1));
+    return { onDisk, broken, redundant, dataset };
+  }
+
+  /** Removes the damaged folders of compacted windows (see the module comment); refused while a compaction may be active, as in `clean`. */
+  async removeRedundant(redundant: readonly RemovedWindowFolder[]): Promise<void> {
+    if (redundant.length === 0) return;
+    const compacting = await compactionHolder(datasetPaths(this.dir));
+    if (compacting) throw new LockedError(`refusing to remove the damaged folder ${redundant[0]!.folder} of a compacted window while a compaction may be active: ${compacting}; stop it first`);
+    for (const r of redundant) await removeWindowFolder(join(this.dir, r.folder));
   }
 
   /** Stage 2, the journals: one line per window on disk with the files' counts; windows no journal named go to part-0. */
-  async ingest(journals: Journals, onDisk: ReadonlyMap<string, WindowCounts>, broken: ReadonlyMap<string, string>): Promise<ReconcileResult['ingest']> {
+  async ingest(journals: Journals, onDisk: ReadonlyMap<string, WindowCounts>, broken: ReadonlyMap<string, string>): Promise<Omit<ReconcileResult['ingest'], 'removedFolders'>> {
     const r = { kept: 0, added: [] as ReconcileChange[], dropped: [] as ReconcileChange[], corrected: [] as ReconcileChange[] };
     // The model's rule: the first line of an event commits it, a later one is a repeat.
     const lines = new IngestFold(false);
@@ -387,8 +435,10 @@ class Reconciler {
 async function reconcileLocked(dir: string, journals: Journals, concurrency: number, onProgress: ((m: string) => void) | undefined): Promise<ReconcileResult> {
   const r = new Reconciler(dir);
   const detect = await r.detect(journals);
-  const { onDisk, broken, dataset } = await r.windowsOnDisk(concurrency, onProgress);
+  const { onDisk, broken, redundant, dataset } = await r.windowsOnDisk(concurrency, onProgress);
+  // Before the journals: a refusal (compaction active) then leaves stage 2 as it was.
+  await r.removeRedundant(redundant);
   const ingest = await r.ingest(journals, onDisk, broken);
   const failedDropped = await r.failed(journals);
-  return { detect, ingest, failedDropped, rewritten: r.rewritten, dataset };
+  return { detect, ingest: { ...ingest, removedFolders: redundant }, failedDropped, rewritten: r.rewritten, dataset };
 }

@@ -61,6 +61,16 @@ describe('dataset states in report, reconcile and clean', () => {
       expect(section).toContain('<td>1 committed windows (tickpipe compact)</td>');
       expect(section).toContain('1 committed part(s) not yet published, 2 uncommitted staged file(s)');
 
+      // verify: each leftover once: the tmp as orphan-tmp, the staged part no line names as uncommitted.
+      const v = await verifyRun(out);
+      const { 'dataset-rows-mismatch': unpublishedRows, ...others } = v.problems;
+      expect(unpublishedRows?.examples.every((e) => e.startsWith(ids[2]!))).toBe(true); // BOXL's rows, not in dataset/ until published
+      expect(others).toEqual({
+        'dataset-part-unpublished': { count: 1, examples: ['BOXL part 0'] },
+        'dataset-uncommitted-part': { count: 1, examples: [join('state', 'compact', 'staging', 'symbol=CYCN', 'part-000000.trades.parquet')] },
+        'orphan-tmp': { count: 1, examples: [join('state', 'compact', 'staging', 'symbol=CYCN', 'part-000000.quotes.parquet.tmp-0123456789ab')] },
+      });
+
       // reconcile: reports, changes nothing in the dataset.
       const rec = await reconcileRun(out);
       expect(rec.dataset).toEqual({

@@ -41,4 +41,24 @@ describe('windows removed after compaction', () => {
       await cleanup();
     }
   }, 120_000);
+
+  it('a removed window without trades or quotes stays journaled too (no row in its part, which is intact)', async () => {
+    const { dir: out, cleanup } = await fastTempDir('tickpipe-removed-empty-');
+    try {
+      await ensureRunSpec(out, { version: 1, source: { baseUrl: 'http://127.0.0.1:1' }, universe: { hash: 'b'.repeat(64), count: 1 }, from: '2024-03-04', to: '2024-03-06', detectors: {} });
+      const ids = [0, 1].map((i) => canonicalEventId('ABVC', 'volume_spike', Date.UTC(2024, 2, 4, 15, i)));
+      const w = await WindowWriter.open(out, { index: 0, count: 1 });
+      await w.commit({ symbol: 'ABVC', eventId: ids[0]!, trades: tradesFrame(fakeTrades(2)), quotes: quotesFrame(fakeQuotes(3)) });
+      await w.commit({ symbol: 'ABVC', eventId: ids[1]!, trades: tradesFrame(fakeTrades(0)), quotes: quotesFrame(fakeQuotes(0)) });
+      await w.close();
+      expect(await compact(out, { removeWindows: true })).toMatchObject({ windows: 2, windowsRemoved: 2 });
+      expect((await verifyRun(out)).ok).toBe(true);
+      const rec = await reconcileRun(out);
+      expect(rec.ingest.dropped).toEqual([]);
+      expect(rec.rewritten).toEqual([]);
+      expect([...(await loadIngestState(out)).completed].sort()).toEqual([...ids].sort());
+    } finally {
+      await cleanup();
+    }
+  }, 120_000);
 });

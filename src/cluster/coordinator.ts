@@ -149,6 +149,7 @@ export async function advancePhase(ctx: PhaseContext): Promise<ClusterPhase | nu
     if (stage === 'ingest') {
       await compactAtEnd(ctx);
       await redis.set(keys.phase, 'done');
+      await expireDoneRun(redis, keys);
       ctx.note('cluster: ingest finished; run done');
       return 'done';
     }
@@ -156,6 +157,7 @@ export async function advancePhase(ctx: PhaseContext): Promise<ClusterPhase | nu
     ctx.note(`consolidated ${c.events} events from ${c.shards} shards (${c.duplicates} duplicates)`, { ...c });
     if (!ctx.meta.doIngest) {
       await redis.set(keys.phase, 'done');
+      await expireDoneRun(redis, keys);
       return 'done';
     }
     await redis.del(keys.enqueued('ingest'));
@@ -229,17 +231,38 @@ export async function startClusterRun(args: {
 
 export { clusterKeys };
 
-/** Deletes every Redis key of run `runId` (queues, phase, bucket): for tests and benchmarks on a shared Redis. */
-export async function dropClusterRun(redis: Redis, runId: string, namespace = 'tickpipe'): Promise<number> {
-  const keys = clusterKeys(runId, namespace);
+/** Calls `each` with every batch of the run's Redis keys ({@link ClusterKeys.patterns}); returns the sum. */
+async function forRunKeys(redis: Redis, keys: ClusterKeys, each: (found: string[]) => Promise<number>): Promise<number> {
   let n = 0;
-  for (const pattern of [`${namespace}:${runId}:*`, `${keys.prefix}:${runId}-*`]) {
+  for (const pattern of keys.patterns) {
     let cursor = '0';
     do {
       const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
       cursor = next;
-      if (found.length > 0) n += await redis.del(...found);
+      if (found.length > 0) n += await each(found);
     } while (cursor !== '0');
   }
   return n;
+}
+
+/** Deletes every Redis key of run `runId` (queues, phase, bucket): for tests and benchmarks on a shared Redis. */
+export function dropClusterRun(redis: Redis, runId: string, namespace = 'tickpipe'): Promise<number> {
+  return forRunKeys(redis, clusterKeys(runId, namespace), (found) => redis.del(...found));
+}
+
+/**
+ * How long a finished run's keys stay in Redis. A team's Redis outlives its runs: a finished run
+ * leaves nothing behind for good, yet for a day a late `worker` or a rerun of `run --cluster` still
+ * reads "done" (and after that, a rerun finds the journals complete and enqueues nothing).
+ */
+export const DONE_RUN_TTL_MS = 24 * 3600 * 1000;
+
+/** Sets {@link DONE_RUN_TTL_MS} on every key of a finished run. */
+async function expireDoneRun(redis: Redis, keys: ClusterKeys): Promise<void> {
+  await forRunKeys(redis, keys, async (found) => {
+    const m = redis.multi();
+    for (const k of found) m.pexpire(k, DONE_RUN_TTL_MS);
+    await m.exec();
+    return found.length;
+  });
 }

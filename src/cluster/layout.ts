@@ -41,13 +41,16 @@ export interface ClusterKeys {
   readonly bucket: string;
   /** Short-lived claim of the process about to journal an item (see the worker's commit). */
   readonly claim: (item: string) => string;
+  /** SCAN patterns that together match every key of the run: its own and its BullMQ queues'. */
+  readonly patterns: readonly string[];
 }
 
 /** The keys of run `runId`; `namespace` (default `tickpipe`) lets tests and teams share one Redis. */
 export function clusterKeys(runId: string, namespace = 'tickpipe'): ClusterKeys {
   const base = `${namespace}:${runId}`;
+  const prefix = `${namespace}-bull`;
   return {
-    prefix: `${namespace}-bull`,
+    prefix,
     detectQueue: `${runId}-detect`,
     ingestQueue: `${runId}-ingest`,
     phase: `${base}:phase`,
@@ -57,6 +60,7 @@ export function clusterKeys(runId: string, namespace = 'tickpipe'): ClusterKeys 
     slots: `${base}:slots`,
     bucket: `${base}:bucket`,
     claim: (item) => `${base}:claim:${item}`,
+    patterns: [`${base}:*`, `${prefix}:${runId}-*`],
   };
 }
 

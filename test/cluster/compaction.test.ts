@@ -17,7 +17,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_UNIVERSE } from '../../src/cli/demo.js';
-import { connectRedis, dropClusterRun } from '../../src/cluster/coordinator.js';
+import { connectRedis, DONE_RUN_TTL_MS, dropClusterRun } from '../../src/cluster/coordinator.js';
+import { clusterKeys } from '../../src/cluster/layout.js';
 import { startSim, type SimServer } from '../../src/sim/index.js';
 import { runCli, spawnCli } from '../support/cli.js';
 import { expectDatasetExactlyOnce, hostLines, jsonl, windowLines } from './dataset-check.js';
@@ -100,6 +101,21 @@ describe.skipIf(skip !== undefined)(`cluster: compaction and the run summary (${
     expect(hostRequests.every((n) => n > 0), 'both hosts downloaded').toBe(true);
     expect(ra.stdout).toMatch(/Dataset: .*every committed window compacted/);
     expect(ra.stdout).toMatch(/dataset\/\{trades,quotes\}\/symbol=…\//);
+
+    // A finished run leaves nothing in the team's Redis for good: every key of it expires within a day.
+    const { runId } = JSON.parse(readFileSync(join(out, 'state', 'cluster', 'cluster.json'), 'utf8')) as { runId: string };
+    const conn = connectRedis(url);
+    try {
+      const ttls: Record<string, number> = {};
+      for (const pattern of clusterKeys(runId).patterns) {
+        for (const k of await conn.keys(pattern)) ttls[k] = await conn.pttl(k);
+      }
+      expect(Object.keys(ttls).length, 'the run had keys').toBeGreaterThan(0);
+      const forever = Object.entries(ttls).filter(([, t]) => t < 0 || t > DONE_RUN_TTL_MS);
+      expect(forever, 'keys without an expiry after the run').toEqual([]);
+    } finally {
+      conn.disconnect();
+    }
   }, 400_000);
 
   it('--no-compact leaves dataset/ alone; the same command without it compacts what the journals hold', async () => {

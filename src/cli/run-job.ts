@@ -285,6 +285,8 @@ const rssMB = () => Math.round(process.memoryUsage().rss / 1_048_576);
 interface StagesOutcome {
   failures: number;
   ingestActiveMs: number | undefined;
+  /** Events of the ingest manifest as the stage counted them (a `--manifest` outside the folder has no events/events.parquet). */
+  manifestEvents: number | undefined;
   stoppedIn: 'detect' | 'ingest' | undefined;
   failedBefore: number;
 }
@@ -308,7 +310,7 @@ function watchPause(job: Job, view: ProgressView): Observable<boolean> {
 
 /** Detect, consolidate, ingest and compact, as the job asks, until done or `signal` aborts. */
 async function runStages(job: Job, view: ProgressView, paused$: Observable<boolean>, signal: AbortSignal): Promise<StagesOutcome> {
-  const o: StagesOutcome = { failures: 0, ingestActiveMs: undefined, stoppedIn: undefined, failedBefore: 0 };
+  const o: StagesOutcome = { failures: 0, ingestActiveMs: undefined, stoppedIn: undefined, failedBefore: 0, manifestEvents: undefined };
   if (job.doDetect) {
     const r = await runDetect(job, view, paused$, signal, rssMB);
     o.failures += r.failed;
@@ -327,6 +329,7 @@ async function runStages(job: Job, view: ProgressView, paused$: Observable<boole
     // Failures journaled by an earlier run and skipped now are still failures: exit 1 until retried.
     o.failures += r.failed + r.failedBefore;
     o.failedBefore = r.failedBefore;
+    o.manifestEvents = r.manifestEvents;
     // A resumed run with nothing left to fetch measures no rate: its one request is the preflight.
     if (r.windows + r.failed > 0) o.ingestActiveMs = r.activeMs;
     if (signal.aborted) o.stoppedIn = 'ingest';
@@ -353,11 +356,12 @@ async function finish(job: Job, started: number, o: StagesOutcome, sig: NodeJS.S
     quota: job.quota ?? job.rate,
     // Paused time is left out of the rate, as in the live view.
     ingestElapsedMs: o.ingestActiveMs,
+    manifestEvents: o.manifestEvents,
   });
   logs.log.info({ summary, signal: sig }, 'run finished');
   const stopInfo: StopInfo | undefined = sig ? { signal: sig, stage: o.stoppedIn ?? (job.doIngest ? 'ingest' : 'detect') } : undefined;
   const dataset = existsSync(datasetPaths(job.out).datasetDir);
-  io.stdout.write(formatSummary(summary, { out: job.out, rate: job.rate, quota: job.quota, adaptive: job.adaptive, stop: stopInfo, partitioned: job.partition.count > 1, dataset }) + '\n');
+  io.stdout.write(formatSummary(summary, { out: job.out, rate: job.rate, quota: job.quota, adaptive: job.adaptive, stop: stopInfo, partitioned: job.partition.count > 1, dataset, manifestInFolder: existsSync(manifestPath(job.out)) }) + '\n');
   const logFailure = logs.failure();
   if (logFailure) {
     io.stderr.write(`tickpipe run: ${logFailure.message}\n`);

@@ -298,7 +298,13 @@ export async function runIngest(job: Job, view: ProgressView, paused$: Observabl
     view.update(render);
     view.end();
   }
-  return { windows: last ? last.processed - last.failed : 0, failed: last?.failed ?? 0, failedBefore: job.retryFailed ? 0 : failedBefore.n, activeMs: last ? activeMs(last) : 0 };
+  return {
+    windows: last ? last.processed - last.failed : 0,
+    failed: last?.failed ?? 0,
+    failedBefore: job.retryFailed ? 0 : failedBefore.n,
+    activeMs: last ? activeMs(last) : 0,
+    manifestEvents: last?.total ?? undefined,
+  };
 }
 
 /** `settledThisRun`: windows committed or failed by this run so far (the pass may end after many). */

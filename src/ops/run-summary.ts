@@ -24,6 +24,8 @@ export interface SummaryContext {
   readonly partitioned: boolean;
   /** The run folder has a compacted dataset (`dataset/`): the Output line names it. @default false */
   readonly dataset?: boolean;
+  /** The folder holds events/events.parquet (not so for an ingest over a `--manifest` elsewhere). @default true */
+  readonly manifestInFolder?: boolean;
   /** Lines printed between the table and what to run next (a cluster run: what each host committed). */
   readonly details?: readonly string[];
 }
@@ -77,7 +79,7 @@ function nextSteps(s: RunSummary, c: SummaryContext): string[] {
         : `The server answered 429 to ${(s.rateLimitedShare * 100).toFixed(1)}% of requests: its limit is below --rate ${c.rate}/s; pass --adaptive or a lower --rate.`,
     );
   }
-  const parts = s.events > 0 ? ['events/events.parquet', 'windows/symbol=…/event=…/', ...(c.dataset ? ['dataset/{trades,quotes}/symbol=…/ to query'] : [])] : [];
+  const parts = s.events > 0 ? [...(c.manifestInFolder === false ? [] : ['events/events.parquet']), 'windows/symbol=…/event=…/', ...(c.dataset ? ['dataset/{trades,quotes}/symbol=…/ to query'] : [])] : [];
   lines.push(`Output: ${c.out}${parts.length > 0 ? ` (${parts.join(', ')})` : ''}`);
   lines.push(`Next: tickpipe tail --out ${out} (live view) · tickpipe report --out ${out} (HTML report) · tickpipe verify --out ${out} (integrity check)`);
   return lines;
@@ -85,7 +87,8 @@ function nextSteps(s: RunSummary, c: SummaryContext): string[] {
 
 export function formatSummary(s: RunSummary, c: SummaryContext): string {
   const rows: Array<[string, string]> = [
-    ['symbols', `${fmt(s.symbolsDone)} done of ${fmt(s.symbols)}`],
+    // No universe and nothing detected: an ingest over a given manifest has no symbols to count.
+    ['symbols', s.symbols === 0 && s.symbolsDone === 0 ? '- (no detect stage: events from the manifest)' : `${fmt(s.symbolsDone)} done of ${fmt(s.symbols)}`],
     ['events', `${fmt(s.events)}${Object.keys(s.eventsByType).length ? ` (${Object.entries(s.eventsByType).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')})` : ''}`],
     ['windows', `${fmt(s.windows)} complete, ${fmt(s.windowsFailed)} failed`],
     ['rows', `trades ${fmt(s.tradeRows)}, quotes ${fmt(s.quoteRows)}`],

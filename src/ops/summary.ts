@@ -104,12 +104,14 @@ async function windowCounts(outDir: string): Promise<{ windows: CommittedWindows
 
 export async function runSummary(
   outDir: string,
-  run: { wallMs: number; metrics: RequestCounts; quota: number; ingestElapsedMs: number | undefined },
+  run: { wallMs: number; metrics: RequestCounts; quota: number; ingestElapsedMs: number | undefined; manifestEvents?: number | undefined },
 ): Promise<RunSummary> {
   const spec = JSON.parse(await readFile(runSpecPath(outDir), 'utf8')) as { universe?: { count: number } };
   const detect = await detectCounts(outDir);
   const shardDuplicates = await shardDuplicateRows(outDir);
-  const { events, eventsByType } = await manifestCounts(outDir);
+  const inFolder = await manifestCounts(outDir);
+  // A --manifest elsewhere (no events/events.parquet here): the events the ingest stage counted in it.
+  const { events, eventsByType } = !existsSync(manifestPath(outDir)) && run.manifestEvents !== undefined ? { events: run.manifestEvents, eventsByType: {} } : inFolder;
   const { windows, failed } = await windowCounts(outDir);
   const m = run.metrics;
   const elapsed = run.ingestElapsedMs ?? run.wallMs;

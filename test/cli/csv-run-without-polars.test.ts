@@ -90,6 +90,10 @@ async function fetchThenSkipWithoutPolars(manifest: string, out: string): Promis
   const first = await ingest(manifest, out);
   expect(first.code, first.stderr).toBe(0);
   expect(first.stdout).toMatch(/windows\s+3 complete, 0 failed/);
+  // The summary counts the given manifest's events and does not claim a folder manifest or symbols.
+  expect(first.stdout).toMatch(/events\s+3\n/);
+  expect(first.stdout).toMatch(/symbols\s+- \(no detect stage: events from the manifest\)/);
+  expect(first.stdout).not.toMatch(/events\/events\.parquet/);
   expect(first.polarsOnMain).toBe(false);
   const again = await ingest(manifest, out);
   expect(again.code, again.stderr).toBe(0);

@@ -39,7 +39,8 @@ export function ingestCompactor(
     removeWindows,
     command: 'tickpipe run (incremental compaction)',
     onCompacted: (r, symbols) => {
-      line(`during ingest: ${formatCompact(r)} (${symbols.length} finished symbol(s))`);
+      // Symbols whose windows all failed compact nothing: no line saying "0 windows into 0 part(s)".
+      if (r.windows > 0 || r.rolledForward > 0 || r.discarded > 0 || r.missingWindows.length > 0) line(`during ingest: ${formatCompact(r)} (${symbols.length} finished symbol(s))`);
       log.info({ compaction: r, symbols: symbols.length, incremental: true }, 'compacted during ingest');
     },
     onError: (err, symbols) => {

@@ -89,7 +89,8 @@ export function formatSummary(s: RunSummary, c: SummaryContext): string {
   const rows: Array<[string, string]> = [
     // No universe and nothing detected: an ingest over a given manifest has no symbols to count.
     ['symbols', s.symbols === 0 && s.symbolsDone === 0 ? '- (no detect stage: events from the manifest)' : `${fmt(s.symbolsDone)} done of ${fmt(s.symbols)}`],
-    ['events', `${fmt(s.events)}${Object.keys(s.eventsByType).length ? ` (${Object.entries(s.eventsByType).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')})` : ''}`],
+    // A partition's detect run before `consolidate`: there is no manifest yet, not zero events.
+    ['events', c.manifestInFolder === false && s.events === 0 && s.symbolsDone > 0 ? '- (not consolidated yet: tickpipe consolidate)' : `${fmt(s.events)}${Object.keys(s.eventsByType).length ? ` (${Object.entries(s.eventsByType).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')})` : ''}`],
     ['windows', `${fmt(s.windows)} complete, ${fmt(s.windowsFailed)} failed`],
     ['rows', `trades ${fmt(s.tradeRows)}, quotes ${fmt(s.quoteRows)}`],
     ['duplicates found', fmt(s.duplicates)],

@@ -39,8 +39,10 @@ describe('two processes, two partitions, one folder', () => {
     const detect = await both('detect');
     for (const r of detect) expect(r.code, r.stderr).toBe(0);
     // Each process ran its own workers: 0 and 2 for 0/2, 1 and 3 for 1/2.
-    expect(detect[0]!.stderr).toMatch(/worker\(s\) 0,2\b/);
-    expect(detect[1]!.stderr).toMatch(/worker\(s\) 1,3\b/);
+    expect(detect[0]!.stderr).toMatch(/for workers 0,2 of this process\b/);
+    expect(detect[1]!.stderr).toMatch(/for workers 1,3 of this process\b/);
+    // Before consolidate there is no manifest: the summary says so rather than "events 0".
+    for (const r of detect) expect(r.stdout).toMatch(/events\s+- \(not consolidated yet: tickpipe consolidate\)/);
     expect(readdirSync(join(out, 'state', 'detect')).filter((f) => f.endsWith('.jsonl')).sort()).toEqual(['worker-0.jsonl', 'worker-1.jsonl', 'worker-2.jsonl', 'worker-3.jsonl']);
 
     const cons = await runCli(['consolidate', '--out', out]);

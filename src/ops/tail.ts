@@ -62,6 +62,13 @@ export interface WorkerState {
   reqPerSec: number | undefined;
   /** The configured client rate (version 1 lines called it `quota`). */
   rate: number | undefined;
+  /**
+   * The last line came from a writer that smooths its own rates (version 2): its items/s and ETA
+   * are shown as they are, null included. A null there means "no rate yet" (e.g. a resume that
+   * skipped every window and downloaded none); computing one here from `done` would count items
+   * this process only found already committed as its own throughput.
+   */
+  writerRates: boolean;
   /** The writer's smoothed items/s and ETA (version 2 lines), used instead of local rates. */
   smoothedItemsPerSec: number | null;
   smoothedEtaSec: number | null;
@@ -226,6 +233,7 @@ function newWorker(hb: Heartbeat): WorkerState {
     rateLimited: 0,
     reqPerSec: undefined,
     rate: undefined,
+    writerRates: false,
     smoothedItemsPerSec: null,
     smoothedEtaSec: null,
     paused: false,
@@ -244,6 +252,7 @@ function newWorker(hb: Heartbeat): WorkerState {
 /** The stage's own fields of a heartbeat line (v1 lines have no per-worker counts or rates). */
 function applyStageFields(w: WorkerState, hb: Heartbeat): void {
   const v2 = hb.v >= 2;
+  w.writerRates = v2;
   if (hb.stage === 'detect') {
     // Version 1 wrote one line per symbol and no per-worker count; version 2 also writes timer lines.
     if (v2) w.done = hb.workerDone;
@@ -390,7 +399,7 @@ function localRow(state: TailState, w: WorkerState, now: number, stallAfterMs: n
   const end = status === 'running' || status === 'stalled' ? Math.max(now, w.lastSeenMs) : w.lastSeenMs;
   const r = windowRates(w.samples, end, windowMs);
   // The writer's smoothed rate when the line has one (the same figure as the run view).
-  const smoothed = w.smoothedItemsPerSec !== null;
+  const smoothed = w.writerRates;
   const itemsPerSec = smoothed ? w.smoothedItemsPerSec : r.itemsPerSec;
   const remaining = w.total !== undefined ? Math.max(0, w.total - w.done) : undefined;
   const eta =
@@ -510,7 +519,7 @@ function clusterRow(w: WorkerState, now: number, stallAfterMs: number, windowMs:
     total: null,
     batch: null,
     totalBatches: null,
-    itemsPerSec: round1(w.smoothedItemsPerSec ?? r.itemsPerSec),
+    itemsPerSec: round1(w.writerRates ? w.smoothedItemsPerSec : r.itemsPerSec),
     reqPerSec: w.reqPerSec ?? null,
     rate: w.rate ?? null,
     rateLimited: w.rateLimited,

@@ -63,6 +63,21 @@ describe('tail model', () => {
     expect([w.pid, w.done]).toEqual([200, 105]);
   });
 
+  it('a resume that skipped every window shows the writer\'s rate (none), not the skipped windows as throughput', () => {
+    // The two lines `run` writes when the journals already commit all 2132 windows: itemsPerSec null.
+    const v2 = (ms: number, o: Record<string, unknown>) =>
+      ingest(ms, { v: 2, beat: 'tick', failed: 0, total: null, itemsPerSec: null, etaSec: null, reqPerSec: null, configuredRate: 100, rate: 100, requests: 0, processed: 0, skipped: 0, done: 0, ...o });
+    const s = emptyTailState();
+    foldHeartbeat(s, v2(0, {}));
+    foldHeartbeat(s, v2(145, { done: 2132, total: 2132, skipped: 2132 }));
+    const v = tailView(s, T0 + 1_000);
+    expect(v.workers[0]).toMatchObject({ done: 2132, total: 2132, itemsPerSec: null, status: 'finished' });
+    expect(v.stages.ingest).toMatchObject({ itemsPerSec: null, finished: true });
+    const text = renderTail(v).join('\n');
+    expect(text).toMatch(/^ingest .* 2132\/2132 windows {2}- windows\/s /m);
+    expect(text).toMatch(/part-0 .* 2132\/2132 {2}-\/s /);
+  });
+
   it('windowRates uses the newest sample at or before the window start as the base', () => {
     const samples = [0, 30_000, 60_000, 90_000].map((t, i) => ({ t, done: i * 60, failed: 0, rateLimited: i, reqPerSec: 10 * (i + 1) }));
     const r = windowRates(samples, 90_000, 60_000);

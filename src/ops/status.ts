@@ -11,11 +11,10 @@
  * ```
  */
 import { hostRows, type HostRow } from './hosts-view.js';
-import { open, stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { parseHeartbeat, type Heartbeat } from '../progress/heartbeat.js';
 import { datasetSummary, type DatasetSummary } from '../dataset/check.js';
-import { heartbeatFiles, mayBeHeld, parquetRowCount, readRunFolder, type LockStateKind, type ReadLocksOptions, type RunFolderModel } from '../run-folder/index.js';
-import { manifestPath } from '../run-folder/layout.js';
+import { heartbeatFiles, mayBeHeld, readRunFolder, stageTotals, type LockStateKind, type ReadLocksOptions, type RunFolderModel, type StageTotals } from '../run-folder/index.js';
 
 
 /** A lock as status reports it. */
@@ -110,19 +109,9 @@ async function lastHeartbeat(path: string): Promise<Record<string, unknown> | nu
   }
 }
 
-function detectStatus(m: RunFolderModel): StatusReport['detect'] {
+function detectStatus(m: RunFolderModel, totals: StageTotals): StatusReport['detect'] {
   if (m.journals.detect.length === 0 && !m.spec.universe) return null;
-  return { symbolsDone: m.detect.symbols.size, symbolsTotal: m.spec.universe?.count ?? null, shards: m.detect.shards.size, eventRows: m.detect.eventRows };
-}
-
-async function manifestStatus(manifestFile: string): Promise<StatusReport['manifest']> {
-  try {
-    await stat(manifestFile);
-    const c = await parquetRowCount(manifestFile);
-    return { path: manifestFile, events: c.ok ? c.rows : null };
-  } catch {
-    return null;
-  }
+  return { symbolsDone: m.detect.symbols.size, symbolsTotal: totals.symbols, shards: m.detect.shards.size, eventRows: m.detect.eventRows };
 }
 
 /** Stage 2 as the model sees it: committed windows (first line wins), open failures (last line wins). */
@@ -171,10 +160,9 @@ function lastActivity(beats: ReadonlyArray<Record<string, unknown> | null>, late
 export async function runStatus(outDir: string, opts?: StatusOptions): Promise<StatusReport> {
   const model = await readRunFolder(outDir, { windowDetail: false, ...(opts ? { locks: opts } : {}) });
   const { dir, spec, journals } = model;
-  const detect = detectStatus(model);
-  // The consolidated manifest (events/events.parquet). A run given --manifest FILE reads that file;
-  // run.json does not record it (a manifest may change between runs without changing the run).
-  const manifest = await manifestStatus(manifestPath(dir));
+  const totals = await stageTotals(dir, spec);
+  const detect = detectStatus(model, totals);
+  const manifest = totals.manifest;
   const ingest = ingestStatus(model, manifest?.events ?? null);
   const beats = await Promise.all((await heartbeatFiles(dir)).map((f) => lastHeartbeat(f)));
   const lockStates = model.locks;

@@ -28,7 +28,8 @@ import { bar, formatDuration, pausedText } from '../progress/format.js';
 import { parseHeartbeat as parseHeartbeatLine, readSlotBeat, type Heartbeat as HeartbeatLine } from '../progress/heartbeat.js';
 import { InputError } from '../errors.js';
 import { CompactIdSet } from '../sinks/id-set.js';
-import { FAILED_JOURNAL_RE, lineItems, namesIn, PART_JOURNAL_RE, readLocks, stateDirs, WORKER_JOURNAL_RE } from '../run-folder/index.js';
+import { FAILED_JOURNAL_RE, lineItems, namesIn, PART_JOURNAL_RE, readLocks, stageTotals, stateDirs, WORKER_JOURNAL_RE } from '../run-folder/index.js';
+import { readRunSpec } from '../run-folder/run-spec.js';
 import { detectWorkerName, ingestPartName, REL_PATHS } from '../run-folder/layout.js';
 
 /** Stage of a heartbeat line. */
@@ -106,6 +107,9 @@ export interface DiskState {
   readonly windowsCommitted: number;
   /** Distinct windows with a failure line that no journal commits. */
   readonly windowsFailed: number;
+  /** Symbols of the universe and rows of the manifest (src/run-folder/model.ts `stageTotals`, as `status` reads them); null when unknown. */
+  readonly symbolsTotal: number | null;
+  readonly windowsTotal: number | null;
 }
 
 /** The accumulator of {@link foldHeartbeat}. */
@@ -163,10 +167,20 @@ export interface WorkerView {
   readonly status: WorkerStatus;
 }
 
-/** Progress of one stage, summed over the processes currently owning its workers. */
+/**
+ * Progress of one stage, summed over the processes currently owning its workers; or, when none of
+ * them is alive any more (`fromJournals`), what the journals committed of the run's total.
+ */
 export interface StageView {
   readonly done: number;
-  readonly total: number;
+  /** Null while nobody knows it yet (the manifest pass still counting, no manifest on disk). */
+  readonly total: number | null;
+  /**
+   * Every worker of the stage stopped or stalled: `done`/`total` are the journals' committed
+   * items and the run's totals (what `status` shows), not the heartbeats' counts, which include
+   * items detected or failed but never committed.
+   */
+  readonly fromJournals: boolean;
   readonly itemsPerSec: number | null;
   readonly etaSec: number | null;
   readonly finished: boolean;
@@ -451,9 +465,20 @@ function stageView(state: TailState, stage: Stage, rows: readonly WorkerView[]):
   const itemsPerSec = rates.length ? round1(rates.reduce((a, b) => a + b, 0)) : null;
   const live = rows.filter((w) => w.status !== 'finished');
   const paused = live.length > 0 && live.every((w) => w.status === 'paused');
-  const etaSec = finished ? 0 : paused ? null : itemsPerSec && itemsPerSec > 0 ? Math.round(Math.max(0, total - done) / itemsPerSec) : null;
   const hosts = new Set(rows.filter((w) => w.host !== null).map((w) => w.id)).size;
-  return { done, total, itemsPerSec, etaSec: hosts > 0 && !finished ? null : etaSec, finished, paused, hosts };
+  const disk = state.disk;
+  // Nobody will commit what a dead process counted in its heartbeats: from then on the stage is
+  // what the journals say, by the run-folder model's rule, as `status` counts it. (A cluster stage
+  // has its queue in Redis and no total here: it keeps its hosts' counts.)
+  if (disk !== undefined && hosts === 0 && rows.every((w) => w.status === 'stopped' || w.status === 'stalled')) {
+    const committed = stage === 'detect' ? disk.symbolsCommitted : disk.windowsCommitted;
+    const runTotal = stage === 'detect' ? disk.symbolsTotal : disk.windowsTotal;
+    return { done: committed, total: runTotal, fromJournals: true, itemsPerSec, etaSec: null, finished: false, paused: false, hosts };
+  }
+  // A process's total is 0 until it knows it (the manifest pass still counting): unknown, not "all done".
+  const known = total > 0 || finished ? total : null;
+  const etaSec = finished ? 0 : paused || known === null ? null : itemsPerSec && itemsPerSec > 0 ? Math.round(Math.max(0, known - done) / itemsPerSec) : null;
+  return { done, total: known, fromJournals: false, itemsPerSec, etaSec: hosts > 0 && !finished ? null : etaSec, finished, paused, hosts };
 }
 
 /**
@@ -583,9 +608,8 @@ export function renderTail(v: TailViewData): string[] {
       out.push(...renderClusterStage(v, stage, s, unit));
       continue;
     }
-    out.push(
-      `${stage.padEnd(6)} ${bar(s.done, s.total)} ${s.done}/${s.total} ${unit}  ${fmt(s.itemsPerSec)} ${unit}/s  ETA ${eta(s.etaSec, s.paused)}${s.finished ? '  finished' : s.paused ? '  PAUSED' : ''}`,
-    );
+    const state = s.finished ? '  finished' : s.paused ? '  PAUSED' : s.fromJournals ? '  stopped: committed in the journals' : '';
+    out.push(`${stage.padEnd(6)} ${bar(s.done, s.total)} ${s.done}/${s.total ?? '?'} ${unit}  ${fmt(s.itemsPerSec)} ${unit}/s  ETA ${eta(s.etaSec, s.paused)}${state}`);
     const now = Date.parse(v.at);
     for (const w of v.workers.filter((x) => x.stage === stage)) {
       const progress =
@@ -753,7 +777,16 @@ export class StateReader {
     const locks = (await readLocks(this.dir)).map((l) => ({ stage: l.stage, index: l.index, state: l.state, pid: l.info?.pid }));
     let windowsFailed = 0;
     for (const event of this.#items.failed) if (!this.#items.ingest.has(event)) windowsFailed++;
-    return { locks, symbolsCommitted: this.#items.detect.size, windowsCommitted: this.#items.ingest.size, windowsFailed };
+    // run.json is re-read: a later stage extends it (detect writes the universe).
+    const totals = await stageTotals(this.dir, await readRunSpec(this.dir));
+    return {
+      locks,
+      symbolsCommitted: this.#items.detect.size,
+      windowsCommitted: this.#items.ingest.size,
+      windowsFailed,
+      symbolsTotal: totals.symbols,
+      windowsTotal: totals.manifest?.events ?? null,
+    };
   }
 
   async #journalFiles(): Promise<Array<{ path: string; kind: JournalKind }>> {

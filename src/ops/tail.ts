@@ -110,6 +110,11 @@ export interface DiskState {
   /** Symbols of the universe and rows of the manifest (src/run-folder/model.ts `stageTotals`, as `status` reads them); null when unknown. */
   readonly symbolsTotal: number | null;
   readonly windowsTotal: number | null;
+  /**
+   * Per journal (`worker-K.jsonl`, `part-K.jsonl`): the items it committed first (so they sum to
+   * the distinct counts above) and its commit lines (detect: batches).
+   */
+  readonly journals: ReadonlyArray<{ readonly stage: Stage; readonly index: number; readonly committed: number; readonly lines: number }>;
 }
 
 /** The accumulator of {@link foldHeartbeat}. */
@@ -409,6 +414,10 @@ function localRow(state: TailState, w: WorkerState, now: number, stallAfterMs: n
   const silentMs = Math.max(0, now - w.lastSeenMs);
   const status: WorkerStatus = finished ? 'finished' : lockGone ? 'stopped' : w.paused ? 'paused' : silentMs > stallAfterMs ? 'stalled' : 'running';
   const name = w.stage === 'detect' ? detectWorkerName(Number(w.id)) : ingestPartName(Number(w.id));
+  // A dead worker's own journal is its progress: what it detected or fetched but never committed is lost.
+  const dead = disk !== undefined && (status === 'stopped' || status === 'stalled');
+  const journal = dead ? disk.journals.find((j) => j.stage === w.stage && j.index === w.id) : undefined;
+  const done = dead ? (journal?.committed ?? 0) : w.done;
   // A finished or stopped worker keeps the rates of its last minute of work.
   const end = status === 'running' || status === 'stalled' ? Math.max(now, w.lastSeenMs) : w.lastSeenMs;
   const r = windowRates(w.samples, end, windowMs);
@@ -418,7 +427,7 @@ function localRow(state: TailState, w: WorkerState, now: number, stallAfterMs: n
   const remaining = w.total !== undefined ? Math.max(0, w.total - w.done) : undefined;
   const eta =
     finished ? 0
-    : status === 'paused' ? null
+    : status === 'paused' || dead ? null
     : smoothed ? w.smoothedEtaSec
     : remaining !== undefined && itemsPerSec !== null && itemsPerSec > 0 ? Math.round(remaining / itemsPerSec) : null;
   return {
@@ -428,9 +437,9 @@ function localRow(state: TailState, w: WorkerState, now: number, stallAfterMs: n
     host: null,
     pid: w.pid,
     last: w.last,
-    done: w.done,
+    done,
     total: w.total ?? null,
-    batch: w.stage === 'detect' ? w.batch : null,
+    batch: w.stage === 'detect' ? (dead ? (journal?.lines ?? 0) : w.batch) : null,
     totalBatches: w.stage === 'detect' ? w.totalBatches : null,
     itemsPerSec: round1(itemsPerSec),
     reqPerSec: smoothed ? w.reqPerSec ?? null : round1(r.reqPerSec),
@@ -756,7 +765,7 @@ export class FileFollower {
  */
 export class StateReader {
   readonly dir: string;
-  readonly #followers = new Map<string, { f: FileFollower; kind: JournalKind }>();
+  readonly #followers = new Map<string, Followed>();
   #items = emptyItems();
 
   constructor(dir: string) {
@@ -786,29 +795,41 @@ export class StateReader {
       windowsFailed,
       symbolsTotal: totals.symbols,
       windowsTotal: totals.manifest?.events ?? null,
+      journals: [...this.#followers.values()]
+        .filter((e) => e.kind !== 'failed')
+        .map((e) => ({ stage: e.kind === 'detect' ? ('detect' as const) : ('ingest' as const), index: e.index, committed: e.committed, lines: e.lines }))
+        .sort((a, b) => (a.stage === b.stage ? a.index - b.index : a.stage === 'detect' ? -1 : 1)),
     };
   }
 
-  async #journalFiles(): Promise<Array<{ path: string; kind: JournalKind }>> {
+  async #journalFiles(): Promise<JournalRef[]> {
     const s = stateDirs(this.dir);
     const [dn, inames] = await Promise.all([namesIn(s.detect), namesIn(s.ingest)]);
-    return [
-      ...dn.filter((n) => WORKER_JOURNAL_RE.test(n)).map((n) => ({ path: join(s.detect, n), kind: 'detect' as const })),
-      ...inames.filter((n) => PART_JOURNAL_RE.test(n)).map((n) => ({ path: join(s.ingest, n), kind: 'ingest' as const })),
-      ...inames.filter((n) => FAILED_JOURNAL_RE.test(n)).map((n) => ({ path: join(s.ingest, n), kind: 'failed' as const })),
-    ];
+    const refs = (dir: string, names: readonly string[], re: RegExp, kind: JournalKind): JournalRef[] =>
+      names.flatMap((n) => {
+        const m = re.exec(n);
+        return m ? [{ path: join(dir, n), kind, index: Number(m[1]) }] : [];
+      });
+    return [...refs(s.detect, dn, WORKER_JOURNAL_RE, 'detect'), ...refs(s.ingest, inames, PART_JOURNAL_RE, 'ingest'), ...refs(s.ingest, inames, FAILED_JOURNAL_RE, 'failed')];
   }
 
   /** Folds what each journal gained since the last poll; true when one was truncated or replaced. */
-  async #poll(files: ReadonlyArray<{ path: string; kind: JournalKind }>): Promise<boolean> {
+  async #poll(files: readonly JournalRef[]): Promise<boolean> {
     let reset = false;
-    for (const { path, kind } of files) {
+    for (const { path, kind, index } of files) {
       let e = this.#followers.get(path);
-      if (!e) this.#followers.set(path, (e = { f: new FileFollower(path), kind }));
+      if (!e) this.#followers.set(path, (e = { f: new FileFollower(path), kind, index, committed: 0, lines: 0 }));
+      const followed = e;
       const items = this.#items[kind];
       await e.f.poll(
         (line) => {
-          for (const item of lineItems(kind, line)) items.add(item);
+          const named = lineItems(kind, line);
+          if (named.length > 0) followed.lines++;
+          for (const item of named) {
+            if (items.has(item)) continue;
+            items.add(item);
+            followed.committed++;
+          }
         },
         () => (reset = true),
       );
@@ -818,6 +839,20 @@ export class StateReader {
 }
 
 type JournalKind = 'detect' | 'ingest' | 'failed';
+interface JournalRef {
+  readonly path: string;
+  readonly kind: JournalKind;
+  /** Worker (detect) or partition (ingest, failed) of the journal's name. */
+  readonly index: number;
+}
+/** A followed journal, with the items it committed first and its commit lines so far. */
+interface Followed {
+  readonly f: FileFollower;
+  readonly kind: JournalKind;
+  readonly index: number;
+  committed: number;
+  lines: number;
+}
 
 /**
  * Distinct items per journal kind: the run-folder model's count (a repeated line counts once).

@@ -85,6 +85,7 @@ describe('tickpipe tail', () => {
     expect(status.ingest.windowsTotal).toBeGreaterThan(status.ingest.windowsDone);
     const v = JSON.parse((await runCli(['tail', '--out', dir, '--once', '--json'])).stdout) as TailViewData;
     expect(v.stages.ingest).toMatchObject({ done: status.ingest.windowsDone, total: status.ingest.windowsTotal, fromJournals: true, finished: false });
+    expect(v.workers.find((w) => w.stage === 'ingest')).toMatchObject({ name: 'part-0', done: status.ingest.windowsDone, etaSec: null, status: 'stopped' });
     const text = await runCli(['tail', '--out', dir, '--once']);
     const { windowsDone: d, windowsTotal: n } = status.ingest;
     expect(text.stdout).toMatch(new RegExp(`^ingest \\[[#.]{20}\\] ${d}/${n} windows .*stopped: committed in the journals$`, 'm'));

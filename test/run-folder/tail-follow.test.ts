@@ -27,7 +27,13 @@ it('counts distinct windows across journals, and starts over when a journal is r
   expect((await r.refresh()).windowsCommitted).toBe(2);
   writeFileSync(p2, line('A')); // a repeat in another partition
   appendFileSync(p0, '\n' + line('C')); // the torn line becomes a corrupt one, then C commits
-  expect((await r.refresh()).windowsCommitted).toBe(3);
+  const both = await r.refresh();
+  expect(both.windowsCommitted).toBe(3);
+  // per journal, what it committed first (the repeat in part-2 is not its window) and its commit lines
+  expect(both.journals).toEqual([
+    { stage: 'ingest', index: 0, committed: 3, lines: 3 },
+    { stage: 'ingest', index: 2, committed: 0, lines: 1 },
+  ]);
   // reconcile-like: the journal is replaced by one without B
   writeFileSync(`${p0}.new`, line('A') + line('C'));
   renameSync(`${p0}.new`, p0);

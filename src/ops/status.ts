@@ -114,6 +114,14 @@ function detectStatus(m: RunFolderModel, totals: StageTotals): StatusReport['det
   return { symbolsDone: m.detect.symbols.size, symbolsTotal: totals.symbols, shards: m.detect.shards.size, eventRows: m.detect.eventRows };
 }
 
+/**
+ * A failure's reason with its own event ID taken out: errors name the window they failed on, which
+ * would make every reason distinct and the grouping by reason a list of `1 x …` lines.
+ */
+function reasonWithoutEvent(f: { readonly event: string; readonly reason: string }): string {
+  return f.event === '' ? f.reason : f.reason.split(f.event).join('<event>');
+}
+
 /** Stage 2 as the model sees it: committed windows (first line wins), open failures (last line wins). */
 function ingestStatus(m: RunFolderModel, windowsTotal: number | null): StatusReport['ingest'] {
   if (m.journals.ingest.length === 0 && m.journals.failed.length === 0) return null;
@@ -121,7 +129,8 @@ function ingestStatus(m: RunFolderModel, windowsTotal: number | null): StatusRep
   const byReason = new Map<string, number>();
   for (const f of m.failures.values()) {
     byCode[f.code] = (byCode[f.code] ?? 0) + 1;
-    byReason.set(f.reason, (byReason.get(f.reason) ?? 0) + 1);
+    const reason = reasonWithoutEvent(f);
+    byReason.set(reason, (byReason.get(reason) ?? 0) + 1);
   }
   return {
     windowsDone: m.ingest.windows.size,

@@ -44,6 +44,8 @@ describe('status', () => {
     fail('AAOI_flush_20240304_130000_00000001', 'E_NOT_FOUND', 'not found');
     fail('AAOI_flush_20240304_130000_00000002', 'E_NOT_FOUND', 'not found');
     fail('AAOI_flush_20240304_130000_00000003', 'E_BAD_REQUEST', 'bad');
+    // reasons that name their window's event group as one reason
+    for (const n of ['4', '5', '6']) fail(`AAOI_flush_20240304_130000_0000000${n}`, 'E_HTTP', `HTTP 500 for event AAOI_flush_20240304_130000_0000000${n} after 5 attempts`);
     const lock = await acquireLock(join(dir, 'state', 'ingest', 'part-0.lock'), { command: 'tickpipe run --partition 0/1' });
     try {
       const before = listing(dir);
@@ -53,12 +55,16 @@ describe('status', () => {
       expect(s.locks).toEqual([
         { stage: 'ingest', index: 0, state: 'live', pid: process.pid, host: hostname(), since: lock.info.startedAt, command: 'tickpipe run --partition 0/1' },
       ]);
-      expect(s.ingest!.failed).toBe(3);
-      expect(s.ingest!.failuresByCode).toEqual({ E_NOT_FOUND: 2, E_BAD_REQUEST: 1 });
-      expect(s.ingest!.failuresByReason[0]).toEqual({ reason: 'not found', count: 2 });
+      expect(s.ingest!.failed).toBe(6);
+      expect(s.ingest!.failuresByCode).toEqual({ E_NOT_FOUND: 2, E_BAD_REQUEST: 1, E_HTTP: 3 });
+      expect(s.ingest!.failuresByReason.slice(0, 2)).toEqual([
+        { reason: 'HTTP 500 for event <event> after 5 attempts', count: 3 },
+        { reason: 'not found', count: 2 },
+      ]);
       const text = await cli(['status', '--out', dir]);
       expect(text.stdout).toContain(`part-0: live pid ${process.pid} on ${hostname()}`);
       expect(text.stdout).toContain('running        yes');
+      expect(text.stdout).toMatch(/^ +3 x HTTP 500 for event <event> after 5 attempts$/m);
     } finally {
       await lock.release();
     }

@@ -14,12 +14,13 @@ import { hostRows, type HostRow } from './hosts-view.js';
 import { open } from 'node:fs/promises';
 import { parseHeartbeat, type Heartbeat } from '../progress/heartbeat.js';
 import { datasetSummary, type DatasetSummary } from '../dataset/check.js';
-import { heartbeatFiles, mayBeHeld, readRunFolder, stageTotals, type LockStateKind, type ReadLocksOptions, type RunFolderModel, type StageTotals } from '../run-folder/index.js';
+import { heartbeatFiles, mayBeHeld, readCompactLock, readRunFolder, stageTotals, type LockStateKind, type ReadLocksOptions, type RunFolderModel, type StageTotals } from '../run-folder/index.js';
 
 
 /** A lock as status reports it. */
 export interface StatusLock {
-  readonly stage: 'detect' | 'ingest';
+  /** `compact`: state/compact/compact.lock (index 0). */
+  readonly stage: 'detect' | 'ingest' | 'compact';
   readonly index: number;
   readonly state: LockStateKind;
   readonly pid: number | null;
@@ -174,7 +175,8 @@ export async function runStatus(outDir: string, opts?: StatusOptions): Promise<S
   const manifest = totals.manifest;
   const ingest = ingestStatus(model, manifest?.events ?? null);
   const beats = await Promise.all((await heartbeatFiles(dir)).map((f) => lastHeartbeat(f)));
-  const lockStates = model.locks;
+  const compactLock = await readCompactLock(dir, opts);
+  const lockStates = [...model.locks, ...(compactLock ? [{ ...compactLock, stage: 'compact' as const, index: 0 }] : [])];
   const locks: StatusLock[] = lockStates.map((l) => ({
     stage: l.stage,
     index: l.index,

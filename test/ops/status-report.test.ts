@@ -76,6 +76,29 @@ describe('status', () => {
     expect(s2.locks.map((l) => l.state)).toEqual(['stale']);
   });
 
+  it('lists the compaction\'s lock: stale after a kill during compaction, live while one runs', async () => {
+    const dir = copyRun(base);
+    dirs.push(dir);
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    mkdirSync(join(dir, 'state', 'compact'), { recursive: true });
+    // pid above Linux's pid_max: never a running process
+    writeFileSync(join(dir, 'state', 'compact', 'compact.lock'), JSON.stringify({ pid: 2 ** 22 + 12345, host: hostname(), startedAt: '2024-01-01T00:00:00Z', token: 'x', command: 'tickpipe compact' }));
+    const text = await cli(['status', '--out', dir]);
+    expect(text.stdout).not.toMatch(/locks +none/);
+    expect(text.stdout).toMatch(new RegExp(`^  locks +compact: stale pid ${2 ** 22 + 12345} on ${hostname()} since 2024-01-01T00:00:00Z \\(tickpipe compact\\)$`, 'm'));
+    expect(text.stdout).toContain('running        no');
+    const { rmSync } = await import('node:fs');
+    rmSync(join(dir, 'state', 'compact', 'compact.lock'));
+    const lock = await acquireLock(join(dir, 'state', 'compact', 'compact.lock'), { command: 'tickpipe compact' });
+    try {
+      const s = await runStatus(dir);
+      expect(s.locks).toMatchObject([{ stage: 'compact', index: 0, state: 'live', pid: process.pid }]);
+      expect(s.live).toBe(true);
+    } finally {
+      await lock.release();
+    }
+  });
+
   it('refuses a folder without run.json (exit 2)', async () => {
     const r = await cli(['status', '--out', join(base, 'logs')]);
     expect(r.code).toBe(2);

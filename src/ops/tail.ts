@@ -28,7 +28,7 @@ import { bar, formatDuration, pausedText } from '../progress/format.js';
 import { parseHeartbeat as parseHeartbeatLine, readSlotBeat, type Heartbeat as HeartbeatLine } from '../progress/heartbeat.js';
 import { InputError } from '../errors.js';
 import { CompactIdSet } from '../sinks/id-set.js';
-import { FAILED_JOURNAL_RE, lineItems, namesIn, PART_JOURNAL_RE, readLocks, stageTotals, stateDirs, WORKER_JOURNAL_RE } from '../run-folder/index.js';
+import { FAILED_JOURNAL_RE, lineItems, namesIn, PART_JOURNAL_RE, readCompactLock, readLocks, stageTotals, stateDirs, WORKER_JOURNAL_RE } from '../run-folder/index.js';
 import { readRunSpec } from '../run-folder/run-spec.js';
 import { detectWorkerName, ingestPartName, REL_PATHS } from '../run-folder/layout.js';
 
@@ -115,6 +115,11 @@ export interface DiskState {
    * the distinct counts above) and its commit lines (detect: batches).
    */
   readonly journals: ReadonlyArray<{ readonly stage: Stage; readonly index: number; readonly committed: number; readonly lines: number }>;
+  /**
+   * The holder state of `state/compact/compact.lock`, null without one: while it is there the
+   * dataset is not complete even when ingest is (live: compacting; else a compaction was killed).
+   */
+  readonly compactLock: 'live' | 'stale' | 'foreign' | 'unreadable' | null;
 }
 
 /** The accumulator of {@link foldHeartbeat}. */
@@ -603,6 +608,13 @@ function renderClusterStage(v: TailViewData, stage: Stage, s: StageView, unit: s
   return out;
 }
 
+/** After "ingest … finished": a compaction that is running or was killed (its lock is still there). */
+function compactionNote(disk: DiskState | null): string {
+  const l = disk?.compactLock ?? null;
+  if (l === null) return '';
+  return l === 'live' || l === 'foreign' ? '; compacting' : '; compaction incomplete (killed, stale state/compact/compact.lock): run tickpipe compact';
+}
+
 /** Plain text lines of a view (the TTY block and the `--once` output). */
 export function renderTail(v: TailViewData): string[] {
   const out: string[] = [];
@@ -617,7 +629,7 @@ export function renderTail(v: TailViewData): string[] {
       out.push(...renderClusterStage(v, stage, s, unit));
       continue;
     }
-    const state = s.finished ? '  finished' : s.paused ? '  PAUSED' : s.fromJournals ? '  stopped: committed in the journals' : '';
+    const state = s.finished ? `  finished${stage === 'ingest' ? compactionNote(v.disk) : ''}` : s.paused ? '  PAUSED' : s.fromJournals ? '  stopped: committed in the journals' : '';
     out.push(`${stage.padEnd(6)} ${bar(s.done, s.total)} ${s.done}/${s.total ?? '?'} ${unit}  ${fmt(s.itemsPerSec)} ${unit}/s  ETA ${eta(s.etaSec, s.paused)}${state}`);
     const now = Date.parse(v.at);
     for (const w of v.workers.filter((x) => x.stage === stage)) {
@@ -784,6 +796,7 @@ export class StateReader {
       await this.#poll(files);
     }
     const locks = (await readLocks(this.dir)).map((l) => ({ stage: l.stage, index: l.index, state: l.state, pid: l.info?.pid }));
+    const compactLock = (await readCompactLock(this.dir))?.state ?? null;
     let windowsFailed = 0;
     for (const event of this.#items.failed) if (!this.#items.ingest.has(event)) windowsFailed++;
     // run.json is re-read: a later stage extends it (detect writes the universe).
@@ -799,6 +812,7 @@ export class StateReader {
         .filter((e) => e.kind !== 'failed')
         .map((e) => ({ stage: e.kind === 'detect' ? ('detect' as const) : ('ingest' as const), index: e.index, committed: e.committed, lines: e.lines }))
         .sort((a, b) => (a.stage === b.stage ? a.index - b.index : a.stage === 'detect' ? -1 : 1)),
+      compactLock,
     };
   }
 

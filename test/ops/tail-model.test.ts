@@ -97,9 +97,9 @@ describe('tail model', () => {
     expect(v.workers[0]!.status).toBe('stalled');
     expect(renderTail(v).join('\n')).toMatch(/STALLED: silent 1m01s/);
     // the lock is gone: the process ended, it is not stalled
-    withDisk(s, { locks: [], symbolsCommitted: 0, windowsCommitted: 0, windowsFailed: 0, symbolsTotal: null, windowsTotal: null, journals: [] });
+    withDisk(s, { locks: [], symbolsCommitted: 0, windowsCommitted: 0, windowsFailed: 0, symbolsTotal: null, windowsTotal: null, journals: [], compactLock: null });
     expect(tailView(s, T0 + 61_000).workers[0]!.status).toBe('stopped');
-    withDisk(s, { locks: [{ stage: 'ingest', index: 0, state: 'live', pid: 100 }], symbolsCommitted: 0, windowsCommitted: 0, windowsFailed: 0, symbolsTotal: null, windowsTotal: null, journals: [] });
+    withDisk(s, { locks: [{ stage: 'ingest', index: 0, state: 'live', pid: 100 }], symbolsCommitted: 0, windowsCommitted: 0, windowsFailed: 0, symbolsTotal: null, windowsTotal: null, journals: [], compactLock: null });
     expect(tailView(s, T0 + 61_000).workers[0]!.status).toBe('stalled');
     foldHeartbeat(s, ingest(70_000, { processed: 1000 }));
     expect(tailView(s, T0 + 500_000).workers[0]!.status).toBe('finished');
@@ -113,7 +113,7 @@ describe('tail model', () => {
     const live = tailView(s, T0 + 1_000);
     expect(live.stages.ingest).toMatchObject({ done: 0, total: null, fromJournals: false, finished: false });
     expect(renderTail(live).join('\n')).toMatch(/^ingest \[\.{20}\] 0\/\? windows /m);
-    const disk = { locks: [{ stage: 'ingest' as const, index: 0, state: 'stale' as const, pid: 100 }], symbolsCommitted: 25, windowsCommitted: 5, windowsFailed: 0, symbolsTotal: 25, windowsTotal: 517, journals: [{ stage: 'ingest' as const, index: 0, committed: 5, lines: 5 }] };
+    const disk = { locks: [{ stage: 'ingest' as const, index: 0, state: 'stale' as const, pid: 100 }], symbolsCommitted: 25, windowsCommitted: 5, windowsFailed: 0, symbolsTotal: 25, windowsTotal: 517, journals: [{ stage: 'ingest' as const, index: 0, committed: 5, lines: 5 }], compactLock: null };
     withDisk(s, disk);
     const dead = tailView(s, T0 + 2_000);
     expect(dead.workers[0]!.status).toBe('stopped');
@@ -130,13 +130,23 @@ describe('tail model', () => {
     for (const w of [0, 1, 2]) foldHeartbeat(s, v2(1_000 * w, w, 4));
     expect(tailView(s, T0 + 3_000).stages.detect).toMatchObject({ done: 12, total: 40, fromJournals: false });
     const stale = (index: number) => ({ stage: 'detect' as const, index, state: 'stale' as const, pid: 100 });
-    withDisk(s, { locks: [stale(0), stale(1), stale(2)], symbolsCommitted: 9, windowsCommitted: 0, windowsFailed: 0, symbolsTotal: 40, windowsTotal: null, journals: [0, 1, 2].map((index) => ({ stage: 'detect' as const, index, committed: 3, lines: 1 })) });
+    withDisk(s, { locks: [stale(0), stale(1), stale(2)], symbolsCommitted: 9, windowsCommitted: 0, windowsFailed: 0, symbolsTotal: 40, windowsTotal: null, journals: [0, 1, 2].map((index) => ({ stage: 'detect' as const, index, committed: 3, lines: 1 })), compactLock: null });
     const v = tailView(s, T0 + 4_000);
     expect(v.stages.detect).toMatchObject({ done: 9, total: 40, fromJournals: true, etaSec: null });
     expect(renderTail(v).join('\n')).toMatch(/^detect \[#{5}\.{15}\] 9\/40 symbols .*stopped: committed in the journals$/m);
     // each worker's row: its journal's symbols and batches, no ETA
     expect(v.workers.map((w) => [w.name, w.done, w.batch, w.etaSec, w.status])).toEqual([0, 1, 2].map((i) => [`worker-${i}`, 3, 1, null, 'stopped']));
     expect(renderTail(v).join('\n')).toMatch(/^ {2}worker-0 3 symbols {2}batch 1\/5 .* ETA - {2}last S {2}stopped$/m);
+  });
+
+  it('a finished ingest says when the compaction after it was killed (its lock is still there) or is running', () => {
+    const s = emptyTailState();
+    foldHeartbeat(s, ingest(0, { v: 2, beat: 'tick', done: 10, total: 10, processed: 10, itemsPerSec: 2, etaSec: 0 }));
+    const disk = (compactLock: 'live' | 'stale' | null) => ({ locks: [], symbolsCommitted: 0, windowsCommitted: 10, windowsFailed: 0, symbolsTotal: null, windowsTotal: 10, journals: [], compactLock });
+    const line = (l: 'live' | 'stale' | null) => renderTail(tailView(withDisk(s, disk(l)), T0 + 1_000)).find((x) => x.startsWith('ingest'));
+    expect(line(null)).toMatch(/ finished$/);
+    expect(line('stale')).toMatch(/ finished; compaction incomplete \(killed, stale state\/compact\/compact\.lock\): run tickpipe compact$/);
+    expect(line('live')).toMatch(/ finished; compacting$/);
   });
 
   it('a detect worker whose process went on to ingest is finished, not stalled', () => {

@@ -116,11 +116,14 @@ function detectStatus(m: RunFolderModel, totals: StageTotals): StatusReport['det
 }
 
 /**
- * A failure's reason with its own event ID taken out: errors name the window they failed on, which
- * would make every reason distinct and the grouping by reason a list of `1 x …` lines.
+ * A failure's reason as a group key: errors name the window they failed on (its event ID, or its
+ * symbol in the request path: `GET /v3/quotes/AIRI: …`), which made every reason distinct and the
+ * grouping by reason a list of `1 x …` lines. Both are taken out, the symbol only as a whole word.
  */
-function reasonWithoutEvent(f: { readonly event: string; readonly reason: string }): string {
-  return f.event === '' ? f.reason : f.reason.split(f.event).join('<event>');
+function reasonGroup(f: { readonly event: string; readonly symbol: string; readonly reason: string }): string {
+  let r = f.event === '' ? f.reason : f.reason.split(f.event).join('<event>');
+  if (f.symbol !== '') r = r.replace(new RegExp(`(?<![A-Za-z0-9.])${f.symbol.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![A-Za-z0-9])`, 'g'), '<symbol>');
+  return r;
 }
 
 /** Stage 2 as the model sees it: committed windows (first line wins), open failures (last line wins). */
@@ -130,7 +133,7 @@ function ingestStatus(m: RunFolderModel, windowsTotal: number | null): StatusRep
   const byReason = new Map<string, number>();
   for (const f of m.failures.values()) {
     byCode[f.code] = (byCode[f.code] ?? 0) + 1;
-    const reason = reasonWithoutEvent(f);
+    const reason = reasonGroup(f);
     byReason.set(reason, (byReason.get(reason) ?? 0) + 1);
   }
   return {

@@ -39,12 +39,13 @@ describe('status', () => {
     const dir = copyRun(base);
     dirs.push(dir);
     const { appendFileSync } = await import('node:fs');
-    const fail = (event: string, code: string, reason: string) =>
-      appendFileSync(join(dir, 'state', 'ingest', 'part-0.failed.jsonl'), `${JSON.stringify({ event, symbol: 'AAOI', status: 404, code, reason, at: '2024-01-01T00:00:00Z' })}\n`);
+    const fail = (event: string, code: string, reason: string, symbol = 'AAOI') =>
+      appendFileSync(join(dir, 'state', 'ingest', 'part-0.failed.jsonl'), `${JSON.stringify({ event, symbol, status: 404, code, reason, at: '2024-01-01T00:00:00Z' })}\n`);
     fail('AAOI_flush_20240304_130000_00000001', 'E_NOT_FOUND', 'not found');
     fail('AAOI_flush_20240304_130000_00000002', 'E_NOT_FOUND', 'not found');
     fail('AAOI_flush_20240304_130000_00000003', 'E_BAD_REQUEST', 'bad');
-    // reasons that name their window's event group as one reason
+    // reasons that name their window (its event, its symbol in the request path) group as one reason
+    for (const sym of ['ABVC', 'AEHL']) fail(`${sym}_flush_20240304_130000_00000009`, 'E_PROTOCOL', `GET /v3/quotes/${sym}: HTTP 200 with status "ERROR": please retry`, sym);
     for (const n of ['4', '5', '6']) fail(`AAOI_flush_20240304_130000_0000000${n}`, 'E_HTTP', `HTTP 500 for event AAOI_flush_20240304_130000_0000000${n} after 5 attempts`);
     const lock = await acquireLock(join(dir, 'state', 'ingest', 'part-0.lock'), { command: 'tickpipe run --partition 0/1' });
     try {
@@ -55,11 +56,13 @@ describe('status', () => {
       expect(s.locks).toEqual([
         { stage: 'ingest', index: 0, state: 'live', pid: process.pid, host: hostname(), since: lock.info.startedAt, command: 'tickpipe run --partition 0/1' },
       ]);
-      expect(s.ingest!.failed).toBe(6);
-      expect(s.ingest!.failuresByCode).toEqual({ E_NOT_FOUND: 2, E_BAD_REQUEST: 1, E_HTTP: 3 });
-      expect(s.ingest!.failuresByReason.slice(0, 2)).toEqual([
+      expect(s.ingest!.failed).toBe(8);
+      expect(s.ingest!.failuresByCode).toEqual({ E_NOT_FOUND: 2, E_BAD_REQUEST: 1, E_HTTP: 3, E_PROTOCOL: 2 });
+      expect(s.ingest!.failuresByReason).toEqual([
         { reason: 'HTTP 500 for event <event> after 5 attempts', count: 3 },
+        { reason: 'GET /v3/quotes/<symbol>: HTTP 200 with status "ERROR": please retry', count: 2 },
         { reason: 'not found', count: 2 },
+        { reason: 'bad', count: 1 },
       ]);
       const text = await cli(['status', '--out', dir]);
       expect(text.stdout).toContain(`part-0: live pid ${process.pid} on ${hostname()}`);

@@ -59,7 +59,7 @@ export function formatStatus(s: StatusReport): string {
   rows.push(['last activity', a.at === null ? 'none' : `${a.at} (${formatDuration((a.agoSec ?? 0) * 1000)} ago)`]);
   if (s.locks.length === 0) rows.push(['locks', 'none']);
   for (const l of s.locks) {
-    const name = `${l.stage === 'detect' ? 'worker' : 'part'}-${l.index}`;
+    const name = l.stage === 'compact' ? 'compact' : `${l.stage === 'detect' ? 'worker' : 'part'}-${l.index}`;
     rows.push([l === s.locks[0] ? 'locks' : '', `${name}: ${l.state}${l.pid !== null ? ` pid ${l.pid} on ${l.host} since ${l.since}` : ''}${l.command ? ` (${l.command})` : ''}`]);
   }
   rows.push(['running', s.live ? 'yes: a live process holds a lock' : 'no']);

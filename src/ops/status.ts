@@ -11,16 +11,16 @@
  * ```
  */
 import { hostRows, type HostRow } from './hosts-view.js';
-import { open, stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { parseHeartbeat, type Heartbeat } from '../progress/heartbeat.js';
 import { datasetSummary, type DatasetSummary } from '../dataset/check.js';
-import { heartbeatFiles, mayBeHeld, parquetRowCount, readRunFolder, type LockStateKind, type ReadLocksOptions, type RunFolderModel } from '../run-folder/index.js';
-import { manifestPath } from '../run-folder/layout.js';
+import { heartbeatFiles, mayBeHeld, readCompactLock, readRunFolder, stageTotals, type LockStateKind, type ReadLocksOptions, type RunFolderModel, type StageTotals } from '../run-folder/index.js';
 
 
 /** A lock as status reports it. */
 export interface StatusLock {
-  readonly stage: 'detect' | 'ingest';
+  /** `compact`: state/compact/compact.lock (index 0). */
+  readonly stage: 'detect' | 'ingest' | 'compact';
   readonly index: number;
   readonly state: LockStateKind;
   readonly pid: number | null;
@@ -110,19 +110,20 @@ async function lastHeartbeat(path: string): Promise<Record<string, unknown> | nu
   }
 }
 
-function detectStatus(m: RunFolderModel): StatusReport['detect'] {
+function detectStatus(m: RunFolderModel, totals: StageTotals): StatusReport['detect'] {
   if (m.journals.detect.length === 0 && !m.spec.universe) return null;
-  return { symbolsDone: m.detect.symbols.size, symbolsTotal: m.spec.universe?.count ?? null, shards: m.detect.shards.size, eventRows: m.detect.eventRows };
+  return { symbolsDone: m.detect.symbols.size, symbolsTotal: totals.symbols, shards: m.detect.shards.size, eventRows: m.detect.eventRows };
 }
 
-async function manifestStatus(manifestFile: string): Promise<StatusReport['manifest']> {
-  try {
-    await stat(manifestFile);
-    const c = await parquetRowCount(manifestFile);
-    return { path: manifestFile, events: c.ok ? c.rows : null };
-  } catch {
-    return null;
-  }
+/**
+ * A failure's reason as a group key: errors name the window they failed on (its event ID, or its
+ * symbol in the request path: `GET /v3/quotes/AIRI: …`), which made every reason distinct and the
+ * grouping by reason a list of `1 x …` lines. Both are taken out, the symbol only as a whole word.
+ */
+function reasonGroup(f: { readonly event: string; readonly symbol: string; readonly reason: string }): string {
+  let r = f.event === '' ? f.reason : f.reason.split(f.event).join('<event>');
+  if (f.symbol !== '') r = r.replace(new RegExp(`(?<![A-Za-z0-9.])${f.symbol.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![A-Za-z0-9])`, 'g'), '<symbol>');
+  return r;
 }
 
 /** Stage 2 as the model sees it: committed windows (first line wins), open failures (last line wins). */
@@ -132,7 +133,8 @@ function ingestStatus(m: RunFolderModel, windowsTotal: number | null): StatusRep
   const byReason = new Map<string, number>();
   for (const f of m.failures.values()) {
     byCode[f.code] = (byCode[f.code] ?? 0) + 1;
-    byReason.set(f.reason, (byReason.get(f.reason) ?? 0) + 1);
+    const reason = reasonGroup(f);
+    byReason.set(reason, (byReason.get(reason) ?? 0) + 1);
   }
   return {
     windowsDone: m.ingest.windows.size,
@@ -171,13 +173,13 @@ function lastActivity(beats: ReadonlyArray<Record<string, unknown> | null>, late
 export async function runStatus(outDir: string, opts?: StatusOptions): Promise<StatusReport> {
   const model = await readRunFolder(outDir, { windowDetail: false, ...(opts ? { locks: opts } : {}) });
   const { dir, spec, journals } = model;
-  const detect = detectStatus(model);
-  // The consolidated manifest (events/events.parquet). A run given --manifest FILE reads that file;
-  // run.json does not record it (a manifest may change between runs without changing the run).
-  const manifest = await manifestStatus(manifestPath(dir));
+  const totals = await stageTotals(dir, spec);
+  const detect = detectStatus(model, totals);
+  const manifest = totals.manifest;
   const ingest = ingestStatus(model, manifest?.events ?? null);
   const beats = await Promise.all((await heartbeatFiles(dir)).map((f) => lastHeartbeat(f)));
-  const lockStates = model.locks;
+  const compactLock = await readCompactLock(dir, opts);
+  const lockStates = [...model.locks, ...(compactLock ? [{ ...compactLock, stage: 'compact' as const, index: 0 }] : [])];
   const locks: StatusLock[] = lockStates.map((l) => ({
     stage: l.stage,
     index: l.index,

@@ -28,7 +28,8 @@ import { bar, formatDuration, pausedText } from '../progress/format.js';
 import { parseHeartbeat as parseHeartbeatLine, readSlotBeat, type Heartbeat as HeartbeatLine } from '../progress/heartbeat.js';
 import { InputError } from '../errors.js';
 import { CompactIdSet } from '../sinks/id-set.js';
-import { FAILED_JOURNAL_RE, lineItems, namesIn, PART_JOURNAL_RE, readLocks, stateDirs, WORKER_JOURNAL_RE } from '../run-folder/index.js';
+import { FAILED_JOURNAL_RE, lineItems, namesIn, PART_JOURNAL_RE, readCompactLock, readLocks, stageTotals, stateDirs, WORKER_JOURNAL_RE } from '../run-folder/index.js';
+import { readRunSpec } from '../run-folder/run-spec.js';
 import { detectWorkerName, ingestPartName, REL_PATHS } from '../run-folder/layout.js';
 
 /** Stage of a heartbeat line. */
@@ -62,6 +63,13 @@ export interface WorkerState {
   reqPerSec: number | undefined;
   /** The configured client rate (version 1 lines called it `quota`). */
   rate: number | undefined;
+  /**
+   * The last line came from a writer that smooths its own rates (version 2): its items/s and ETA
+   * are shown as they are, null included. A null there means "no rate yet" (e.g. a resume that
+   * skipped every window and downloaded none); computing one here from `done` would count items
+   * this process only found already committed as its own throughput.
+   */
+  writerRates: boolean;
   /** The writer's smoothed items/s and ETA (version 2 lines), used instead of local rates. */
   smoothedItemsPerSec: number | null;
   smoothedEtaSec: number | null;
@@ -99,6 +107,19 @@ export interface DiskState {
   readonly windowsCommitted: number;
   /** Distinct windows with a failure line that no journal commits. */
   readonly windowsFailed: number;
+  /** Symbols of the universe and rows of the manifest (src/run-folder/model.ts `stageTotals`, as `status` reads them); null when unknown. */
+  readonly symbolsTotal: number | null;
+  readonly windowsTotal: number | null;
+  /**
+   * Per journal (`worker-K.jsonl`, `part-K.jsonl`): the items it committed first (so they sum to
+   * the distinct counts above) and its commit lines (detect: batches).
+   */
+  readonly journals: ReadonlyArray<{ readonly stage: Stage; readonly index: number; readonly committed: number; readonly lines: number }>;
+  /**
+   * The holder state of `state/compact/compact.lock`, null without one: while it is there the
+   * dataset is not complete even when ingest is (live: compacting; else a compaction was killed).
+   */
+  readonly compactLock: 'live' | 'stale' | 'foreign' | 'unreadable' | null;
 }
 
 /** The accumulator of {@link foldHeartbeat}. */
@@ -156,10 +177,20 @@ export interface WorkerView {
   readonly status: WorkerStatus;
 }
 
-/** Progress of one stage, summed over the processes currently owning its workers. */
+/**
+ * Progress of one stage, summed over the processes currently owning its workers; or, when none of
+ * them is alive any more (`fromJournals`), what the journals committed of the run's total.
+ */
 export interface StageView {
   readonly done: number;
-  readonly total: number;
+  /** Null while nobody knows it yet (the manifest pass still counting, no manifest on disk). */
+  readonly total: number | null;
+  /**
+   * Every worker of the stage stopped or stalled: `done`/`total` are the journals' committed
+   * items and the run's totals (what `status` shows), not the heartbeats' counts, which include
+   * items detected or failed but never committed.
+   */
+  readonly fromJournals: boolean;
   readonly itemsPerSec: number | null;
   readonly etaSec: number | null;
   readonly finished: boolean;
@@ -226,6 +257,7 @@ function newWorker(hb: Heartbeat): WorkerState {
     rateLimited: 0,
     reqPerSec: undefined,
     rate: undefined,
+    writerRates: false,
     smoothedItemsPerSec: null,
     smoothedEtaSec: null,
     paused: false,
@@ -244,6 +276,7 @@ function newWorker(hb: Heartbeat): WorkerState {
 /** The stage's own fields of a heartbeat line (v1 lines have no per-worker counts or rates). */
 function applyStageFields(w: WorkerState, hb: Heartbeat): void {
   const v2 = hb.v >= 2;
+  w.writerRates = v2;
   if (hb.stage === 'detect') {
     // Version 1 wrote one line per symbol and no per-worker count; version 2 also writes timer lines.
     if (v2) w.done = hb.workerDone;
@@ -386,16 +419,20 @@ function localRow(state: TailState, w: WorkerState, now: number, stallAfterMs: n
   const silentMs = Math.max(0, now - w.lastSeenMs);
   const status: WorkerStatus = finished ? 'finished' : lockGone ? 'stopped' : w.paused ? 'paused' : silentMs > stallAfterMs ? 'stalled' : 'running';
   const name = w.stage === 'detect' ? detectWorkerName(Number(w.id)) : ingestPartName(Number(w.id));
+  // A dead worker's own journal is its progress: what it detected or fetched but never committed is lost.
+  const dead = disk !== undefined && (status === 'stopped' || status === 'stalled');
+  const journal = dead ? disk.journals.find((j) => j.stage === w.stage && j.index === w.id) : undefined;
+  const done = dead ? (journal?.committed ?? 0) : w.done;
   // A finished or stopped worker keeps the rates of its last minute of work.
   const end = status === 'running' || status === 'stalled' ? Math.max(now, w.lastSeenMs) : w.lastSeenMs;
   const r = windowRates(w.samples, end, windowMs);
   // The writer's smoothed rate when the line has one (the same figure as the run view).
-  const smoothed = w.smoothedItemsPerSec !== null;
+  const smoothed = w.writerRates;
   const itemsPerSec = smoothed ? w.smoothedItemsPerSec : r.itemsPerSec;
   const remaining = w.total !== undefined ? Math.max(0, w.total - w.done) : undefined;
   const eta =
     finished ? 0
-    : status === 'paused' ? null
+    : status === 'paused' || dead ? null
     : smoothed ? w.smoothedEtaSec
     : remaining !== undefined && itemsPerSec !== null && itemsPerSec > 0 ? Math.round(remaining / itemsPerSec) : null;
   return {
@@ -405,9 +442,9 @@ function localRow(state: TailState, w: WorkerState, now: number, stallAfterMs: n
     host: null,
     pid: w.pid,
     last: w.last,
-    done: w.done,
+    done,
     total: w.total ?? null,
-    batch: w.stage === 'detect' ? w.batch : null,
+    batch: w.stage === 'detect' ? (dead ? (journal?.lines ?? 0) : w.batch) : null,
     totalBatches: w.stage === 'detect' ? w.totalBatches : null,
     itemsPerSec: round1(itemsPerSec),
     reqPerSec: smoothed ? w.reqPerSec ?? null : round1(r.reqPerSec),
@@ -442,9 +479,20 @@ function stageView(state: TailState, stage: Stage, rows: readonly WorkerView[]):
   const itemsPerSec = rates.length ? round1(rates.reduce((a, b) => a + b, 0)) : null;
   const live = rows.filter((w) => w.status !== 'finished');
   const paused = live.length > 0 && live.every((w) => w.status === 'paused');
-  const etaSec = finished ? 0 : paused ? null : itemsPerSec && itemsPerSec > 0 ? Math.round(Math.max(0, total - done) / itemsPerSec) : null;
   const hosts = new Set(rows.filter((w) => w.host !== null).map((w) => w.id)).size;
-  return { done, total, itemsPerSec, etaSec: hosts > 0 && !finished ? null : etaSec, finished, paused, hosts };
+  const disk = state.disk;
+  // Nobody will commit what a dead process counted in its heartbeats: from then on the stage is
+  // what the journals say, by the run-folder model's rule, as `status` counts it. (A cluster stage
+  // has its queue in Redis and no total here: it keeps its hosts' counts.)
+  if (disk !== undefined && hosts === 0 && rows.every((w) => w.status === 'stopped' || w.status === 'stalled')) {
+    const committed = stage === 'detect' ? disk.symbolsCommitted : disk.windowsCommitted;
+    const runTotal = stage === 'detect' ? disk.symbolsTotal : disk.windowsTotal;
+    return { done: committed, total: runTotal, fromJournals: true, itemsPerSec, etaSec: null, finished: false, paused: false, hosts };
+  }
+  // A process's total is 0 until it knows it (the manifest pass still counting): unknown, not "all done".
+  const known = total > 0 || finished ? total : null;
+  const etaSec = finished ? 0 : paused || known === null ? null : itemsPerSec && itemsPerSec > 0 ? Math.round(Math.max(0, known - done) / itemsPerSec) : null;
+  return { done, total: known, fromJournals: false, itemsPerSec, etaSec: hosts > 0 && !finished ? null : etaSec, finished, paused, hosts };
 }
 
 /**
@@ -510,7 +558,7 @@ function clusterRow(w: WorkerState, now: number, stallAfterMs: number, windowMs:
     total: null,
     batch: null,
     totalBatches: null,
-    itemsPerSec: round1(w.smoothedItemsPerSec ?? r.itemsPerSec),
+    itemsPerSec: round1(w.writerRates ? w.smoothedItemsPerSec : r.itemsPerSec),
     reqPerSec: w.reqPerSec ?? null,
     rate: w.rate ?? null,
     rateLimited: w.rateLimited,
@@ -560,6 +608,13 @@ function renderClusterStage(v: TailViewData, stage: Stage, s: StageView, unit: s
   return out;
 }
 
+/** After "ingest … finished": a compaction that is running or was killed (its lock is still there). */
+function compactionNote(disk: DiskState | null): string {
+  const l = disk?.compactLock ?? null;
+  if (l === null) return '';
+  return l === 'live' || l === 'foreign' ? '; compacting' : '; compaction incomplete (killed, stale state/compact/compact.lock): run tickpipe compact';
+}
+
 /** Plain text lines of a view (the TTY block and the `--once` output). */
 export function renderTail(v: TailViewData): string[] {
   const out: string[] = [];
@@ -574,9 +629,8 @@ export function renderTail(v: TailViewData): string[] {
       out.push(...renderClusterStage(v, stage, s, unit));
       continue;
     }
-    out.push(
-      `${stage.padEnd(6)} ${bar(s.done, s.total)} ${s.done}/${s.total} ${unit}  ${fmt(s.itemsPerSec)} ${unit}/s  ETA ${eta(s.etaSec, s.paused)}${s.finished ? '  finished' : s.paused ? '  PAUSED' : ''}`,
-    );
+    const state = s.finished ? `  finished${stage === 'ingest' ? compactionNote(v.disk) : ''}` : s.paused ? '  PAUSED' : s.fromJournals ? '  stopped: committed in the journals' : '';
+    out.push(`${stage.padEnd(6)} ${bar(s.done, s.total)} ${s.done}/${s.total ?? '?'} ${unit}  ${fmt(s.itemsPerSec)} ${unit}/s  ETA ${eta(s.etaSec, s.paused)}${state}`);
     const now = Date.parse(v.at);
     for (const w of v.workers.filter((x) => x.stage === stage)) {
       const progress =
@@ -723,7 +777,7 @@ export class FileFollower {
  */
 export class StateReader {
   readonly dir: string;
-  readonly #followers = new Map<string, { f: FileFollower; kind: JournalKind }>();
+  readonly #followers = new Map<string, Followed>();
   #items = emptyItems();
 
   constructor(dir: string) {
@@ -742,31 +796,54 @@ export class StateReader {
       await this.#poll(files);
     }
     const locks = (await readLocks(this.dir)).map((l) => ({ stage: l.stage, index: l.index, state: l.state, pid: l.info?.pid }));
+    const compactLock = (await readCompactLock(this.dir))?.state ?? null;
     let windowsFailed = 0;
     for (const event of this.#items.failed) if (!this.#items.ingest.has(event)) windowsFailed++;
-    return { locks, symbolsCommitted: this.#items.detect.size, windowsCommitted: this.#items.ingest.size, windowsFailed };
+    // run.json is re-read: a later stage extends it (detect writes the universe).
+    const totals = await stageTotals(this.dir, await readRunSpec(this.dir));
+    return {
+      locks,
+      symbolsCommitted: this.#items.detect.size,
+      windowsCommitted: this.#items.ingest.size,
+      windowsFailed,
+      symbolsTotal: totals.symbols,
+      windowsTotal: totals.manifest?.events ?? null,
+      journals: [...this.#followers.values()]
+        .filter((e) => e.kind !== 'failed')
+        .map((e) => ({ stage: e.kind === 'detect' ? ('detect' as const) : ('ingest' as const), index: e.index, committed: e.committed, lines: e.lines }))
+        .sort((a, b) => (a.stage === b.stage ? a.index - b.index : a.stage === 'detect' ? -1 : 1)),
+      compactLock,
+    };
   }
 
-  async #journalFiles(): Promise<Array<{ path: string; kind: JournalKind }>> {
+  async #journalFiles(): Promise<JournalRef[]> {
     const s = stateDirs(this.dir);
     const [dn, inames] = await Promise.all([namesIn(s.detect), namesIn(s.ingest)]);
-    return [
-      ...dn.filter((n) => WORKER_JOURNAL_RE.test(n)).map((n) => ({ path: join(s.detect, n), kind: 'detect' as const })),
-      ...inames.filter((n) => PART_JOURNAL_RE.test(n)).map((n) => ({ path: join(s.ingest, n), kind: 'ingest' as const })),
-      ...inames.filter((n) => FAILED_JOURNAL_RE.test(n)).map((n) => ({ path: join(s.ingest, n), kind: 'failed' as const })),
-    ];
+    const refs = (dir: string, names: readonly string[], re: RegExp, kind: JournalKind): JournalRef[] =>
+      names.flatMap((n) => {
+        const m = re.exec(n);
+        return m ? [{ path: join(dir, n), kind, index: Number(m[1]) }] : [];
+      });
+    return [...refs(s.detect, dn, WORKER_JOURNAL_RE, 'detect'), ...refs(s.ingest, inames, PART_JOURNAL_RE, 'ingest'), ...refs(s.ingest, inames, FAILED_JOURNAL_RE, 'failed')];
   }
 
   /** Folds what each journal gained since the last poll; true when one was truncated or replaced. */
-  async #poll(files: ReadonlyArray<{ path: string; kind: JournalKind }>): Promise<boolean> {
+  async #poll(files: readonly JournalRef[]): Promise<boolean> {
     let reset = false;
-    for (const { path, kind } of files) {
+    for (const { path, kind, index } of files) {
       let e = this.#followers.get(path);
-      if (!e) this.#followers.set(path, (e = { f: new FileFollower(path), kind }));
+      if (!e) this.#followers.set(path, (e = { f: new FileFollower(path), kind, index, committed: 0, lines: 0 }));
+      const followed = e;
       const items = this.#items[kind];
       await e.f.poll(
         (line) => {
-          for (const item of lineItems(kind, line)) items.add(item);
+          const named = lineItems(kind, line);
+          if (named.length > 0) followed.lines++;
+          for (const item of named) {
+            if (items.has(item)) continue;
+            items.add(item);
+            followed.committed++;
+          }
         },
         () => (reset = true),
       );
@@ -776,6 +853,20 @@ export class StateReader {
 }
 
 type JournalKind = 'detect' | 'ingest' | 'failed';
+interface JournalRef {
+  readonly path: string;
+  readonly kind: JournalKind;
+  /** Worker (detect) or partition (ingest, failed) of the journal's name. */
+  readonly index: number;
+}
+/** A followed journal, with the items it committed first and its commit lines so far. */
+interface Followed {
+  readonly f: FileFollower;
+  readonly kind: JournalKind;
+  readonly index: number;
+  committed: number;
+  lines: number;
+}
 
 /**
  * Distinct items per journal kind: the run-folder model's count (a repeated line counts once).

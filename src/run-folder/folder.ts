@@ -18,6 +18,7 @@ import { InputError, LockedError } from '../errors.js';
 import { describeLock, isLockStale, isProcessAlive, readLock, type LockInfo } from './lock-file.js';
 import { readRunSpec, type StoredRunSpec } from './run-spec.js';
 import {
+  datasetPaths,
   EVENT_DIR_PREFIX,
   HEARTBEAT_FILE_RE,
   LOG_NAMES,
@@ -135,14 +136,37 @@ export async function readLocks(dir: string, opts?: ReadLocksOptions): Promise<L
   for (const { stage, f } of found) {
     const info = await readLock(f.path);
     if (info === undefined) continue; // released meanwhile
-    const state: LockStateKind = info === null ? 'unreadable' : info.host !== host ? 'foreign' : isLockStale(info, { host, alive }) ? 'stale' : 'live';
-    out.push({ stage, index: f.index, path: f.path, state, info });
+    out.push({ stage, index: f.index, path: f.path, state: holderState(info, host, alive), info });
   }
   return out;
 }
 
+function holderState(info: LockInfo | null, host: string, alive: (pid: number) => boolean): LockStateKind {
+  return info === null ? 'unreadable' : info.host !== host ? 'foreign' : isLockStale(info, { host, alive }) ? 'stale' : 'live';
+}
+
+/** The compaction's lock, `state/compact/compact.lock` (one compaction at a time). */
+export interface CompactLockState {
+  readonly path: string;
+  readonly state: LockStateKind;
+  readonly info: LockInfo | null;
+}
+
+/**
+ * The compaction's lock with the state of its holder, or undefined when there is none. Apart from
+ * {@link readLocks}, whose locks are one per worker or partition and which `run`, `clean` and
+ * `reconcile` refuse on; a stale one is left by a compaction that was killed, and the next one
+ * finishes or discards its staged parts.
+ */
+export async function readCompactLock(dir: string, opts?: ReadLocksOptions): Promise<CompactLockState | undefined> {
+  const path = datasetPaths(dir).lock;
+  const info = await readLock(path);
+  if (info === undefined) return undefined;
+  return { path, state: holderState(info, opts?.host ?? hostname(), opts?.processAlive ?? isProcessAlive), info };
+}
+
 /** Whether a lock may belong to a running process (live, or on another host). */
-export function mayBeHeld(l: LockState): boolean {
+export function mayBeHeld(l: Pick<LockState, 'state'>): boolean {
   return l.state === 'live' || l.state === 'foreign';
 }
 

@@ -25,9 +25,11 @@
  * Cluster processes write journals named like a one-host worker's (`worker-K.jsonl`, `part-K.jsonl`
  * with K >= 1000), so they are read here like any other.
  */
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StoredRunSpec } from './run-spec.js';
-import { SHARD_FILE_RE, shardsRoot, WORKER_DIR_RE } from './layout.js';
+import { manifestPath, SHARD_FILE_RE, shardsRoot, WORKER_DIR_RE } from './layout.js';
+import { parquetRowCount } from './parquet-footer.js';
 import { listJournals, namesIn, openRunFolder, readLocks, type JournalFile, type JournalFiles, type LockState, type ReadLocksOptions } from './folder.js';
 import { streamJournal, type JournalScan } from './journal-reader.js';
 import { asFailureLine, asShardLine, asWindowLine, type ShardJournalLine, type WindowFailureLine, type WindowJournalLine } from './lines.js';
@@ -315,6 +317,34 @@ class ModelReader {
     for (const c of s.corrupt) this.corrupt.push({ file: f, line: c.line, text: c.text });
     this.observer.onJournal?.(f, s);
   }
+}
+
+/** What each stage of a run has to do, as every view counts it (see {@link stageTotals}). */
+export interface StageTotals {
+  /** Symbols of the universe (run.json's `universe.count`); null when the run has no detect spec. */
+  readonly symbols: number | null;
+  /** The consolidated manifest and its rows (the windows of stage 2); null when there is no manifest. */
+  readonly manifest: { readonly path: string; readonly events: number | null } | null;
+}
+
+/**
+ * The totals `status` and `tail` put under what the journals committed: the one place both read
+ * them, so a stopped run shows the same `done/total` in both. Cheap: run.json is already read, and
+ * the manifest's row count comes from its Parquet footer. A run given `--manifest FILE` reads that
+ * file, but run.json does not record it (a manifest may change between runs without changing the
+ * run), so the total is the consolidated one's.
+ */
+export async function stageTotals(dir: string, spec: StoredRunSpec | undefined): Promise<StageTotals> {
+  const path = manifestPath(dir);
+  let manifest: StageTotals['manifest'] = null;
+  try {
+    await stat(path);
+    const c = await parquetRowCount(path);
+    manifest = { path, events: c.ok ? c.rows : null };
+  } catch {
+    // no manifest yet (or it vanished while being replaced): no total
+  }
+  return { symbols: spec?.universe?.count ?? null, manifest };
 }
 
 /** The items one journal line names, by journal kind: symbols (detect) or the event (ingest, failed); [] for a line that is not a commit. */

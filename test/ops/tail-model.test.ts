@@ -63,6 +63,21 @@ describe('tail model', () => {
     expect([w.pid, w.done]).toEqual([200, 105]);
   });
 
+  it('a resume that skipped every window shows the writer\'s rate (none), not the skipped windows as throughput', () => {
+    // The two lines `run` writes when the journals already commit all 2132 windows: itemsPerSec null.
+    const v2 = (ms: number, o: Record<string, unknown>) =>
+      ingest(ms, { v: 2, beat: 'tick', failed: 0, total: null, itemsPerSec: null, etaSec: null, reqPerSec: null, configuredRate: 100, rate: 100, requests: 0, processed: 0, skipped: 0, done: 0, ...o });
+    const s = emptyTailState();
+    foldHeartbeat(s, v2(0, {}));
+    foldHeartbeat(s, v2(145, { done: 2132, total: 2132, skipped: 2132 }));
+    const v = tailView(s, T0 + 1_000);
+    expect(v.workers[0]).toMatchObject({ done: 2132, total: 2132, itemsPerSec: null, status: 'finished' });
+    expect(v.stages.ingest).toMatchObject({ itemsPerSec: null, finished: true });
+    const text = renderTail(v).join('\n');
+    expect(text).toMatch(/^ingest .* 2132\/2132 windows {2}- windows\/s /m);
+    expect(text).toMatch(/part-0 .* 2132\/2132 {2}-\/s /);
+  });
+
   it('windowRates uses the newest sample at or before the window start as the base', () => {
     const samples = [0, 30_000, 60_000, 90_000].map((t, i) => ({ t, done: i * 60, failed: 0, rateLimited: i, reqPerSec: 10 * (i + 1) }));
     const r = windowRates(samples, 90_000, 60_000);
@@ -82,13 +97,56 @@ describe('tail model', () => {
     expect(v.workers[0]!.status).toBe('stalled');
     expect(renderTail(v).join('\n')).toMatch(/STALLED: silent 1m01s/);
     // the lock is gone: the process ended, it is not stalled
-    withDisk(s, { locks: [], symbolsCommitted: 0, windowsCommitted: 0, windowsFailed: 0 });
+    withDisk(s, { locks: [], symbolsCommitted: 0, windowsCommitted: 0, windowsFailed: 0, symbolsTotal: null, windowsTotal: null, journals: [], compactLock: null });
     expect(tailView(s, T0 + 61_000).workers[0]!.status).toBe('stopped');
-    withDisk(s, { locks: [{ stage: 'ingest', index: 0, state: 'live', pid: 100 }], symbolsCommitted: 0, windowsCommitted: 0, windowsFailed: 0 });
+    withDisk(s, { locks: [{ stage: 'ingest', index: 0, state: 'live', pid: 100 }], symbolsCommitted: 0, windowsCommitted: 0, windowsFailed: 0, symbolsTotal: null, windowsTotal: null, journals: [], compactLock: null });
     expect(tailView(s, T0 + 61_000).workers[0]!.status).toBe('stalled');
     foldHeartbeat(s, ingest(70_000, { processed: 1000 }));
     expect(tailView(s, T0 + 500_000).workers[0]!.status).toBe('finished');
     expect(nextStallAt(s, T0 + 500_000, 60_000)).toBeUndefined();
+  });
+
+  it('a killed ingest counts what the journals committed of the manifest, as status does, not an unknown total as a full bar', () => {
+    // Killed while the manifest pass was still counting: the heartbeat knows no total yet.
+    const s = emptyTailState();
+    foldHeartbeat(s, ingest(0, { v: 2, beat: 'tick', done: 0, total: null, itemsPerSec: null, etaSec: null, configuredRate: 5 }));
+    const live = tailView(s, T0 + 1_000);
+    expect(live.stages.ingest).toMatchObject({ done: 0, total: null, fromJournals: false, finished: false });
+    expect(renderTail(live).join('\n')).toMatch(/^ingest \[\.{20}\] 0\/\? windows /m);
+    const disk = { locks: [{ stage: 'ingest' as const, index: 0, state: 'stale' as const, pid: 100 }], symbolsCommitted: 25, windowsCommitted: 5, windowsFailed: 0, symbolsTotal: 25, windowsTotal: 517, journals: [{ stage: 'ingest' as const, index: 0, committed: 5, lines: 5 }], compactLock: null };
+    withDisk(s, disk);
+    const dead = tailView(s, T0 + 2_000);
+    expect(dead.workers[0]!.status).toBe('stopped');
+    expect(dead.stages.ingest).toMatchObject({ done: 5, total: 517, fromJournals: true, finished: false, etaSec: null });
+    expect(renderTail(dead).join('\n')).toMatch(/^ingest \[\.{20}\] 5\/517 windows .*ETA - {2}stopped: committed in the journals$/m);
+    expect(dead.workers[0]).toMatchObject({ done: 5, etaSec: null });
+  });
+
+  it('a killed detect counts the symbols the journals committed, not those its heartbeats saw detected', () => {
+    // 3 workers each detected 4 symbols (12), but only 9 were committed (their batch lines) before the kill.
+    const v2 = (ms: number, worker: number, workerDone: number) =>
+      JSON.stringify({ level: 30, time: iso(ms), pid: 100, name: 'heartbeat', v: 2, stage: 'detect', beat: 'item', worker, symbol: 'S', workerDone, workerTotal: 14, workerItemsPerSec: 1, batch: 2, totalBatches: 5, done: 12, total: 40, itemsPerSec: 1, etaSec: 28 });
+    const s = emptyTailState();
+    for (const w of [0, 1, 2]) foldHeartbeat(s, v2(1_000 * w, w, 4));
+    expect(tailView(s, T0 + 3_000).stages.detect).toMatchObject({ done: 12, total: 40, fromJournals: false });
+    const stale = (index: number) => ({ stage: 'detect' as const, index, state: 'stale' as const, pid: 100 });
+    withDisk(s, { locks: [stale(0), stale(1), stale(2)], symbolsCommitted: 9, windowsCommitted: 0, windowsFailed: 0, symbolsTotal: 40, windowsTotal: null, journals: [0, 1, 2].map((index) => ({ stage: 'detect' as const, index, committed: 3, lines: 1 })), compactLock: null });
+    const v = tailView(s, T0 + 4_000);
+    expect(v.stages.detect).toMatchObject({ done: 9, total: 40, fromJournals: true, etaSec: null });
+    expect(renderTail(v).join('\n')).toMatch(/^detect \[#{5}\.{15}\] 9\/40 symbols .*stopped: committed in the journals$/m);
+    // each worker's row: its journal's symbols and batches, no ETA
+    expect(v.workers.map((w) => [w.name, w.done, w.batch, w.etaSec, w.status])).toEqual([0, 1, 2].map((i) => [`worker-${i}`, 3, 1, null, 'stopped']));
+    expect(renderTail(v).join('\n')).toMatch(/^ {2}worker-0 3 symbols {2}batch 1\/5 .* ETA - {2}last S {2}stopped$/m);
+  });
+
+  it('a finished ingest says when the compaction after it was killed (its lock is still there) or is running', () => {
+    const s = emptyTailState();
+    foldHeartbeat(s, ingest(0, { v: 2, beat: 'tick', done: 10, total: 10, processed: 10, itemsPerSec: 2, etaSec: 0 }));
+    const disk = (compactLock: 'live' | 'stale' | null) => ({ locks: [], symbolsCommitted: 0, windowsCommitted: 10, windowsFailed: 0, symbolsTotal: null, windowsTotal: 10, journals: [], compactLock });
+    const line = (l: 'live' | 'stale' | null) => renderTail(tailView(withDisk(s, disk(l)), T0 + 1_000)).find((x) => x.startsWith('ingest'));
+    expect(line(null)).toMatch(/ finished$/);
+    expect(line('stale')).toMatch(/ finished; compaction incomplete \(killed, stale state\/compact\/compact\.lock\): run tickpipe compact$/);
+    expect(line('live')).toMatch(/ finished; compacting$/);
   });
 
   it('a detect worker whose process went on to ingest is finished, not stalled', () => {

@@ -4,7 +4,7 @@
  * tail) is counted again from its start.
  */
 import { appendFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { StateReader } from '../../src/ops/tail.js';
@@ -27,7 +27,13 @@ it('counts distinct windows across journals, and starts over when a journal is r
   expect((await r.refresh()).windowsCommitted).toBe(2);
   writeFileSync(p2, line('A')); // a repeat in another partition
   appendFileSync(p0, '\n' + line('C')); // the torn line becomes a corrupt one, then C commits
-  expect((await r.refresh()).windowsCommitted).toBe(3);
+  const both = await r.refresh();
+  expect(both.windowsCommitted).toBe(3);
+  // per journal, what it committed first (the repeat in part-2 is not its window) and its commit lines
+  expect(both.journals).toEqual([
+    { stage: 'ingest', index: 0, committed: 3, lines: 3 },
+    { stage: 'ingest', index: 2, committed: 0, lines: 1 },
+  ]);
   // reconcile-like: the journal is replaced by one without B
   writeFileSync(`${p0}.new`, line('A') + line('C'));
   renameSync(`${p0}.new`, p0);
@@ -35,4 +41,9 @@ it('counts distinct windows across journals, and starts over when a journal is r
   writeFileSync(ingestPaths(dir, 0).failed, JSON.stringify({ event: 'B', symbol: 'S', status: 404, code: 'E_NOT_FOUND', reason: 'x', at: '' }) + '\n' + JSON.stringify({ event: 'A', symbol: 'S', status: 404, code: 'E_NOT_FOUND', reason: 'x', at: '' }) + '\n');
   const s = await r.refresh();
   expect({ windows: s.windowsCommitted, failed: s.windowsFailed }).toEqual({ windows: 2, failed: 1 }); // A is committed: its failure is void
+  expect(s.compactLock).toBeNull();
+  // a compaction killed midway leaves its lock (pid above Linux's pid_max: dead)
+  mkdirSync(join(dir, 'state', 'compact'), { recursive: true });
+  writeFileSync(join(dir, 'state', 'compact', 'compact.lock'), JSON.stringify({ pid: 2 ** 22 + 12345, host: hostname(), startedAt: '2024-01-01T00:00:00Z', token: 'x' }));
+  expect((await r.refresh()).compactLock).toBe('stale');
 });

@@ -154,8 +154,8 @@ describe('fault storms', () => {
         .map((l) => JSON.parse(l));
       expect(failedLines.length).toBeGreaterThan(0);
       for (const l of failedLines) {
-        expect(l.symbol).toBe('LOOP');
-        expect(l.code).toBe('E_PAGINATION_LOOP');
+        expect(l.symbol, JSON.stringify(l)).toBe('LOOP');
+        expect(l.code, JSON.stringify(l)).toBe('E_PAGINATION_LOOP');
         expect(l.reason).toMatch(/repeats a cursor/);
       }
       const report = await verifyRunFolder({ out, seed: SEED, symbols: ['AAPL', 'LOOP', 'ONCE'], truth: { simTrades, simQuotes } });

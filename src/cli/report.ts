@@ -7,9 +7,6 @@
  * tickpipe report --out ./tickpipe-data --output /tmp/r.html
  * ```
  */
-import { statSync } from 'node:fs';
-import { join } from 'node:path';
-import { InputError } from '../errors.js';
 import { commandHelp, defineCommand, OUT_FLAG, OUT_OPTION, outDir } from './command.js';
 
 const HELP = commandHelp(
@@ -31,10 +28,6 @@ export const reportCommand = defineCommand({
   flags: { ...OUT_FLAG, output: { type: 'string' } },
   async run(values, io) {
     const { writeReport } = await import('../ops/report.js');
-    // A folder as --output would otherwise fail at the final rename (EISDIR), after all the work.
-    if (values.output !== undefined && statSync(values.output, { throwIfNoEntry: false })?.isDirectory()) {
-      throw new InputError(`--output ${values.output} is a folder: give a file name, e.g. ${join(values.output, 'report.html')}`);
-    }
     const { path, data } = await writeReport(outDir(values), values.output === undefined ? {} : { output: values.output });
     io.stdout.write(`report written to ${path} (${data.heartbeatLines} heartbeat lines, ${data.events} events, ${data.workers.length} workers)\n`);
     return 0;

@@ -16,7 +16,7 @@ import { describeLock, isLockStale, isProcessAlive, readLock } from '../run-fold
 import { ensureRunSpec, hashUniverse, type RunSpec } from '../run-folder/run-spec.js';
 import { shardPaths } from '../sinks/shard-sink.js';
 import { pauseFlag$ } from '../streams/pause-flag.js';
-import { checkManifestHead, openManifest } from '../streams/manifest.js';
+import { checkManifestHead } from '../streams/manifest.js';
 import { PolygonClient } from '../streams/polygon-client.js';
 import { readUniverse } from '../streams/universe.js';
 import { resolveApiKey } from './api-key.js';
@@ -156,10 +156,7 @@ async function checkManifest(values: Values, c: Pick<CheckedRun, 'out' | 'doDete
   // A manifest that is missing or lacks a column is refused before run.json, logs/ or state/ exist;
   // so is one whose first rows hold values no event can be made of (seconds for milliseconds, an
   // unparsable time): such a mistake is in every row. A bad row further down stops the run there.
-  if (c.doIngest && (values.manifest !== undefined || !c.doDetect)) {
-    await openManifest(manifest);
-    await checkManifestHead(manifest, MANIFEST_ROWS_CHECKED_FIRST);
-  }
+  if (c.doIngest && (values.manifest !== undefined || !c.doDetect)) await checkManifestHead(manifest, MANIFEST_ROWS_CHECKED_FIRST);
   // A manifest consolidated before some shards were committed would silently leave their events out.
   if (c.doIngest && !c.doDetect && values.manifest === undefined) await refuseStaleManifest(c.out);
   return manifest;

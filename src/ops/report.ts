@@ -14,7 +14,7 @@
  * ```
  */
 import { createReadStream, existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import pl from 'nodejs-polars';
@@ -470,6 +470,10 @@ export interface WriteReportOptions extends BuildReportOptions {
 
 /** Builds and atomically writes the report; returns its path. */
 export async function writeReport(outDir: string, opts?: WriteReportOptions): Promise<{ path: string; data: ReportData }> {
+  // A folder as the output would fail only at the final rename (EISDIR), after all the reading.
+  if (opts?.output !== undefined && (await stat(opts.output).catch(() => undefined))?.isDirectory()) {
+    throw new InputError(`--output ${opts.output} is a folder: give a file name, e.g. ${join(opts.output, 'report.html')}`);
+  }
   const data = await buildReport(outDir, opts);
   const path = resolve(opts?.output ?? join(data.dir, 'report.html'));
   const html = renderReportHtml(data);

@@ -109,9 +109,8 @@ export async function runSummary(
   const spec = JSON.parse(await readFile(runSpecPath(outDir), 'utf8')) as { universe?: { count: number } };
   const detect = await detectCounts(outDir);
   const shardDuplicates = await shardDuplicateRows(outDir);
-  const inFolder = await manifestCounts(outDir);
   // A --manifest elsewhere (no events/events.parquet here): the events the ingest stage counted in it.
-  const { events, eventsByType } = !existsSync(manifestPath(outDir)) && run.manifestEvents !== undefined ? { events: run.manifestEvents, eventsByType: {} } : inFolder;
+  const { events, eventsByType } = !existsSync(manifestPath(outDir)) && run.manifestEvents !== undefined ? { events: run.manifestEvents, eventsByType: {} } : await manifestCounts(outDir);
   const { windows, failed } = await windowCounts(outDir);
   const m = run.metrics;
   const elapsed = run.ingestElapsedMs ?? run.wallMs;

@@ -163,12 +163,12 @@ export function reduceProgress(s: ProgressState, e: ProgressEvent): ProgressStat
     case 'tick': {
       if (s.paused && e.requests === s.requests) return { ...s, now, requests: e.requests, ok: e.ok, rateLimited: e.rateLimited, rate: e.rate };
       // Paused, but the windows in flight sent requests since the last tick: not idle yet.
-      if (s.paused) s = { ...s, idleSince: now };
-      const t = activeMs(s, now);
+      const active = s.paused ? { ...s, idleSince: now } : s;
+      const t = activeMs(active, now);
       const parts: Record<string, PartProgress> = {};
       for (const [k, p] of Object.entries(s.parts)) parts[k] = { ...p, rate: stepRate(p.rate, t, p.done) };
       return {
-        ...s,
+        ...active,
         now,
         requests: e.requests,
         ok: e.ok,

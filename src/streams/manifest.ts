@@ -802,8 +802,9 @@ export async function* readManifestBatches(path: string, options: ReadManifestOp
 }
 
 /**
- * Decodes the first `rows` events of a manifest and throws the InputError the full pass would throw
- * on them (a unit mistaken, an unparsable time): a check before anything is written, at a few ms
+ * {@link openManifest}'s checks (the file, its format, its columns), then the first `rows` events
+ * decoded, throwing the InputError the full pass would throw on them (a unit mistaken, an
+ * unparsable time): a check before anything is written, at a few ms
  * for any file size (a CSV is read in small chunks here, not the pass's 1 MiB ones: 25,000 lines
  * decoded cost ~300 ms).
  */

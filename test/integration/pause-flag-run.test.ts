@@ -5,22 +5,14 @@
  * "share of --rate 142%" at --rate 20/s after a 19 s pause: 137 requests made during the pause over
  * a clock that had stopped at the flag).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { heartbeats, journaled } from './run-files.js';
 import { startCli, startSimProcess, waitFor } from './spawn.js';
 
-const heartbeats = (out: string): Array<Record<string, unknown>> => {
-  const p = join(out, 'logs', 'heartbeat.ndjson');
-  if (!existsSync(p)) return [];
-  return readFileSync(p, 'utf8').split('\n').filter((l) => l.endsWith('}')).map((l) => JSON.parse(l) as Record<string, unknown>);
-};
-const journaled = (out: string): number => {
-  const p = join(out, 'state', 'ingest', 'part-0.jsonl');
-  return existsSync(p) ? readFileSync(p, 'utf8').split('\n').filter((l) => l.endsWith('}')).length : 0;
-};
 
 describe('PAUSE during ingest (real CLI, simulator process)', () => {
   let sim: { url: string; stop(): Promise<void> };
@@ -40,7 +32,7 @@ describe('PAUSE during ingest (real CLI, simulator process)', () => {
     const rate = 20;
     const r = startCli(['run', '--universe', join(dir, 'u.txt'), '--from', '2024-03-11', '--to', '2024-03-22', '--out', out, '--base-url', sim.url, '--api-key', 'k', '--rate', `${rate}/s`, '--no-progress']);
     try {
-      await waitFor(() => journaled(out) >= 3, 120_000, 'three windows committed');
+      await waitFor(() => journaled(out).length >= 3, 120_000, 'three windows committed');
       await writeFile(join(out, 'PAUSE'), '');
       await waitFor(() => heartbeats(out).some((h) => h.stage === 'ingest' && h.paused === true), 30_000, 'a paused heartbeat');
       // The windows in flight finish (at --rate 20/s, a few seconds), then nothing moves: the

@@ -13,18 +13,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { heartbeats, journaled } from './run-files.js';
 import { runCli, startCli, startSimProcess, waitFor } from './spawn.js';
 
-const journaled = (out: string): string[] => {
-  const p = join(out, 'state', 'ingest', 'part-0.jsonl');
-  if (!existsSync(p)) return [];
-  return readFileSync(p, 'utf8').split('\n').filter((l) => l.endsWith('}')).map((l) => (JSON.parse(l) as { event: string }).event);
-};
-const heartbeats = (out: string): Array<Record<string, unknown>> => {
-  const p = join(out, 'logs', 'heartbeat.ndjson');
-  if (!existsSync(p)) return [];
-  return readFileSync(p, 'utf8').split('\n').filter((l) => l.endsWith('}')).map((l) => JSON.parse(l) as Record<string, unknown>);
-};
 
 describe('Retry-After: 3600 (issue 15 point 6)', () => {
   let sim: { url: string; stop(): Promise<void> };

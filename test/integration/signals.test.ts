@@ -1,15 +1,11 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { journaled } from './run-files.js';
 import { runCli, startCli, startSimProcess, waitFor } from './spawn.js';
 
-const journaled = (out: string): string[] => {
-  const p = join(out, 'state', 'ingest', 'part-0.jsonl');
-  if (!existsSync(p)) return [];
-  return readFileSync(p, 'utf8').split('\n').filter((l) => l.endsWith('}')).map((l) => (JSON.parse(l) as { event: string }).event);
-};
 
 describe('SIGINT during a run', () => {
   let sim: { url: string; stop(): Promise<void> };

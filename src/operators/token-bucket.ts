@@ -56,7 +56,8 @@ export interface TokenBucketOptions {
    * consecutive rate-limit windows (1, 2, …).
    * @default a lone 429 (n = 1) waits one token's interval (`1000 / rate` ms: the server counted
    * one request more than we did, and its window frees a place about that much later); a run of
-   * them 100 ms, 200 ms, … (`100 * 2 ** (n - 2)`), at most 30 s. The same with `adaptive`,
+   * them 100 ms, 200 ms, … (`100 * 2 ** (n - 2)`), at most 30 s. After any pause the bucket
+   * restarts with one token: the first request goes when the pause ends. The same with `adaptive`,
    * where 429s within 250 ms of the one that lowered the rate join its window (they answer
    * requests sent at the old rate) instead of lowering it again.
    */
@@ -412,10 +413,15 @@ export class TokenBucket implements RateLimiter {
       this.pauseByServer = retryAfterMs !== undefined;
       this.serverAsked = asked !== undefined && asked > this.maxServerPauseMs ? asked : undefined;
     }
-    // Whatever accrued was evidently too much for the server: restart from empty after the pause.
+    // Whatever accrued was evidently too much for the server: drop it, and restart with one token
+    // when the pause ends (the refill clock set one interval before the end, never before now: no
+    // token is made faster than the rate). The first request goes at the pause's end (Retry-After:
+    // N s means "at N s", not one interval later), the next ones paced from there, so a lone 429
+    // costs one interval of dispatch, not two (against a strict server, benchmark 9 busy, 0.5–0.9%
+    // of requests draw one: each interval is ~0.5–0.9% of the quota).
     this.tokens = 0;
-    this.lastRefill = Math.max(now, this.pausedUntil);
-    this.lastIncrease = this.lastRefill;
+    this.lastIncrease = Math.max(now, this.pausedUntil);
+    this.lastRefill = Math.max(now, this.lastIncrease - 1000 / this.rateNow);
     this.dropIfPaused();
     this.rearm(true);
   }

@@ -49,12 +49,12 @@ describe('TokenBucket marbles', () => {
     });
   });
 
-  it('pauses all dispatch for Retry-After, then resumes at the rate from an empty bucket', () => {
+  it('pauses all dispatch for Retry-After, then resumes at the rate: the first request when the pause ends', () => {
     const ts = newTs();
     ts.run(({ cold, expectObservable, flush }) => {
       const bucket = new TokenBucket({ rate: 10, burst: 1, scheduler: ts });
       ts.schedule(() => bucket.onRateLimited(1000), 50);
-      expectObservable(cold('(abc|)').pipe(rateLimit(bucket))).toBe('a 1149ms b 99ms (c|)');
+      expectObservable(cold('(abc|)').pipe(rateLimit(bucket))).toBe('a 1049ms b 99ms (c|)');
       flush();
       expect(bucket.stats().pauses).toBe(1);
     });
@@ -67,8 +67,9 @@ describe('TokenBucket marbles', () => {
       ts.schedule(() => bucket.onRateLimited(), 0); // window 1: one interval at 50/s, 20 ms
       ts.schedule(() => bucket.onRateLimited(), 10); // same window: extends to 30, not counted
       ts.schedule(() => bucket.onRateLimited(), 40); // window 2 (no success between): 100 ms → until 140
-      // The bucket restarts empty after each pause: a one token interval (20 ms) after 140.
-      expectObservable(cold('(abc|)').pipe(rateLimit(bucket))).toBe('160ms a 19ms b 19ms (c|)');
+      // The bucket restarts with one token when a pause ends: a at 30 (the end of window 1), b at
+      // 140 (the end of window 2), c one interval (20 ms) later.
+      expectObservable(cold('(abc|)').pipe(rateLimit(bucket))).toBe('30ms a 109ms b 19ms (c|)');
       flush();
       expect(bucket.stats().pauses).toBe(2);
       expect(bucket.stats().rateLimited).toBe(3);
@@ -116,8 +117,9 @@ describe('TokenBucket marbles', () => {
         bucket.onRateLimited(100); // same window: one decrease
         expect(bucket.currentRate).toBe(5);
       }, 0);
-      // Rate 5 after the pause ends at 100: tokens 200 ms apart.
-      expectObservable(cold('(abc|)').pipe(rateLimit(bucket))).toBe('300ms a 199ms b 199ms (c|)');
+      // Rate 5: one token 200 ms after the 429 (the pause ended at 100, a token is never made
+      // faster than the rate), then tokens 200 ms apart.
+      expectObservable(cold('(abc|)').pipe(rateLimit(bucket))).toBe('200ms a 199ms b 199ms (c|)');
       ts.schedule(() => {
         bucket.onSuccess(); // 0.7 s since the pause ended at 100, below 95% of the ceiling 10: +5 × 0.5 tokens/s per s
         expect(bucket.currentRate).toBeCloseTo(6.75, 9);

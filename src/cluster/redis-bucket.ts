@@ -1,6 +1,8 @@
 import type { Redis } from 'ioredis';
 import { Observable } from 'rxjs';
-import { ADAPTIVE_DEFAULTS, ADAPTIVE_HOLD_MS, RATE_LIMIT_BACKOFF, TokenBucket, type RateLimiter, type TokenBucketStats } from '../operators/token-bucket.js';
+import { ADAPTIVE_DEFAULTS, ADAPTIVE_HOLD_MS, RATE_LIMIT_BACKOFF, TokenBucket, type RateLimiter, type SendReport, type TokenBucketStats } from '../operators/token-bucket.js';
+
+const UNTRACKED: SendReport = Object.freeze({ sent: () => {}, unsent: () => {} });
 
 /**
  * Grants up to `want` requests on the cluster's one quota, to be sent at once, and records their
@@ -407,6 +409,14 @@ export class RedisTokenBucket extends TokenBucket implements RateLimiter {
       pausedByServer: paused && this.#serverAskedLast,
       serverAskedMs: undefined,
     };
+  }
+
+  /**
+   * Not tracked here: the cluster's window is counted in Redis by grant time, and a grant a host
+   * could not send at once is re-dated there ({@link REDATE}); a send delayed inside undici is not.
+   */
+  override trackSend(): SendReport {
+    return UNTRACKED;
   }
 
   override acquire(): Observable<void> {

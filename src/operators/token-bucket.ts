@@ -126,6 +126,21 @@ export interface RateLimiter {
   onRateLimited(retryAfterMs?: number): void;
   /** The Retry-After (ms) the limiter will honour for a server asking `retryAfterMs`. */
   capRetryAfter(retryAfterMs: number | undefined): number | undefined;
+  /**
+   * Optional. Called synchronously when a token was just granted, by a caller that will say when
+   * that request actually leaves ({@link SendReport.sent}) or that it never will
+   * ({@link SendReport.unsent}); the limiter then also counts its sliding window by those times.
+   * Undefined where the limiter does not use it.
+   */
+  trackSend?(): SendReport;
+}
+
+/** What a caller of {@link RateLimiter.trackSend} reports about one granted request (each at most once; later calls do nothing). */
+export interface SendReport {
+  /** The request's first byte is being written now. */
+  readonly sent: () => void;
+  /** The request will not be sent (failed or cancelled before it was written). */
+  readonly unsent: () => void;
 }
 
 interface Waiter {
@@ -137,6 +152,9 @@ interface Waiter {
 function positive(name: string, v: unknown, allowZero = false): number {
   return finiteNumber('TokenBucket', name, v, 0, allowZero);
 }
+
+/** The report of a limiter with nothing to track. */
+const NO_REPORT: SendReport = Object.freeze({ sent: () => {}, unsent: () => {} });
 
 /** How runs of 429 windows back off (the one-process bucket and the shared Redis bucket). */
 export const RATE_LIMIT_BACKOFF = {
@@ -192,6 +210,16 @@ export class TokenBucket implements RateLimiter {
   /** Grant times of the last `maxPerSecond` grants (ring; -Infinity = none yet). */
   private readonly grants: Float64Array;
   private grantNext = 0;
+  /**
+   * Send times of the last `maxPerSecond` requests whose callers report sends ({@link trackSend}),
+   * in the order they left (ring; -Infinity = none yet), and how many granted requests have not
+   * reported yet. A request can leave later than its grant (a new connection, a busy event loop:
+   * up to ~30 ms measured); counted by grant time, the request after it a second later could
+   * reach the server less than a second after it, and a strict server refuses that one.
+   */
+  private readonly sends: Float64Array;
+  private sendNext = 0;
+  private unsent = 0;
   private rateLimitedCount = 0;
   private pauseByServer = false;
   private serverAsked: number | undefined;
@@ -263,6 +291,7 @@ export class TokenBucket implements RateLimiter {
     this.maxPerSecond = cap;
     this.windowMs = 1000 + positive('windowGuardMs', options.windowGuardMs ?? 10, true);
     this.grants = new Float64Array(cap === false ? 0 : cap).fill(-Infinity);
+    this.sends = new Float64Array(cap === false ? 0 : cap).fill(-Infinity);
     this.maxServerPauseMs = positive('maxServerPauseMs', options.maxServerPauseMs ?? 60_000, true);
 
     this.tokens = this.burst;
@@ -345,6 +374,35 @@ export class TokenBucket implements RateLimiter {
         }
       };
     });
+  }
+
+  /**
+   * The request granted just now will report when it leaves: until it does it counts as sent now
+   * and later, and once sent it counts at its send time, so no sliding window holds more than
+   * `maxPerSecond` requests by the time they left, whatever delayed them after their grant.
+   * Without a window cap (`maxPerSecond: false`) there is nothing to track.
+   */
+  trackSend(): SendReport {
+    if (this.sends.length === 0) return NO_REPORT;
+    this.unsent++;
+    let open = true;
+    return {
+      sent: () => {
+        if (!open) return;
+        open = false;
+        this.unsent--;
+        this.sends[this.sendNext] = this.scheduler.now();
+        this.sendNext = (this.sendNext + 1) % this.sends.length;
+        // Counted as sent before and after: no room freed, but the wake-up may now be a timer.
+        this.rearm(false);
+      },
+      unsent: () => {
+        if (!open) return;
+        open = false;
+        this.unsent--;
+        this.drain();
+      },
+    };
   }
 
   /** Promise form of {@link acquire}; rejects with AbortedError if `signal` fires first. */
@@ -482,9 +540,21 @@ export class TokenBucket implements RateLimiter {
     this.rearm(false);
   }
 
-  /** Whether granting now would put more than the window's cap ({@link windowCap}) grants into one window. */
+  /**
+   * Whether granting now would put more than the window's cap ({@link windowCap}) grants into one
+   * window, or (for requests that report sends) more than the cap of requests leaving in one.
+   */
   private windowFull(now: number): boolean {
-    return this.grants.length > 0 && now - this.oldestInWindow() < this.windowMs;
+    if (this.grants.length === 0) return false;
+    if (now - this.oldestInWindow() < this.windowMs) return true;
+    const room = this.windowCap() - this.unsent;
+    return room <= 0 || now - this.nthNewestSend(room) < this.windowMs;
+  }
+
+  /** Send time of the `k`-th newest reported send (k >= 1; -Infinity when there were fewer). */
+  private nthNewestSend(k: number): number {
+    const n = this.sends.length;
+    return this.sends[(this.sendNext - k + n) % n]!;
   }
 
   /**
@@ -546,8 +616,18 @@ export class TokenBucket implements RateLimiter {
     } else {
       // ceil: waking a hair early would only re-arm; at least 1 ms so float dust can't spin.
       due = this.tokens >= 1 ? now : now + Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / this.rateNow));
-      // The oldest grant of a full window must have left it.
-      if (this.grants.length > 0) due = Math.max(due, Math.ceil(this.oldestInWindow() + this.windowMs));
+      // The oldest grant of a full window must have left it, and so must the oldest send.
+      if (this.grants.length > 0) {
+        const room = this.windowCap() - this.unsent;
+        if (room <= 0) {
+          // Every place in the window is held by a request not sent yet: its sent/unsent re-arms.
+          this.wake?.unsubscribe();
+          this.wake = undefined;
+          this.wakeDue = Infinity;
+          return;
+        }
+        due = Math.max(due, Math.ceil(this.oldestInWindow() + this.windowMs), Math.ceil(this.nthNewestSend(room) + this.windowMs));
+      }
       if (due <= now) due = now + 1;
     }
     // Waking early is harmless (the wake re-arms), so keep an earlier pending wake-up.

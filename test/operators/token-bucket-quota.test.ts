@@ -96,6 +96,79 @@ describe('TokenBucket sliding-second cap', () => {
   });
 });
 
+describe('TokenBucket counting sends (trackSend)', () => {
+  /** Acquires `n` tokens; each grant reports its send `delayOf(i)` ms later (or never: `unsent` then). */
+  function tracked(bucket: TokenBucket, vts: VirtualTimeScheduler, n: number, delayOf: (i: number) => number | 'unsent'): { grants: number[]; sends: number[] } {
+    const grants: number[] = [];
+    const sends: number[] = [];
+    for (let i = 0; i < n; i++) {
+      bucket.acquire().subscribe(() => {
+        grants.push(vts.now());
+        const report = bucket.trackSend();
+        const d = delayOf(i);
+        if (d === 'unsent') vts.schedule(() => report.unsent(), 0);
+        else
+          vts.schedule(() => {
+            sends.push(vts.now());
+            report.sent();
+            report.sent(); // a second report changes nothing
+          }, d);
+      });
+    }
+    vts.flush();
+    return { grants, sends };
+  }
+
+  it('a request that left late holds its place in the window from when it left, not from its grant', () => {
+    const vts = new VirtualTimeScheduler();
+    const bucket = new TokenBucket({ rate: 2, burst: 2, windowGuardMs: 0, scheduler: vts });
+    // a and b granted at 0; a leaves at once, b 300 ms late. Counted by grant, c and d would both
+    // go at 1000; counted by send, d waits until b's place frees at 1300.
+    const { grants, sends } = tracked(bucket, vts, 4, (i) => (i === 1 ? 300 : 0));
+    expect(grants).toEqual([0, 0, 1000, 1300]);
+    expect(sends).toEqual([0, 300, 1000, 1300]);
+  });
+
+  it('a granted request not sent yet holds its place; one that will never be sent gives it back', () => {
+    const vts = new VirtualTimeScheduler();
+    const bucket = new TokenBucket({ rate: 1, burst: 1, windowGuardMs: 0, scheduler: vts });
+    // a is granted at 0 and reports nothing until 1500: b may not go at 1000 (a may leave any
+    // moment), and once a left at 1500, b waits for a second after that.
+    const late = tracked(bucket, vts, 2, (i) => (i === 0 ? 1500 : 0));
+    expect(late.grants).toEqual([0, 2500]);
+    const vts2 = new VirtualTimeScheduler();
+    const bucket2 = new TokenBucket({ rate: 1, burst: 1, windowGuardMs: 0, scheduler: vts2 });
+    let reportA: ReturnType<TokenBucket['trackSend']> | undefined;
+    const grants: number[] = [];
+    bucket2.acquire().subscribe(() => {
+      grants.push(vts2.now());
+      reportA = bucket2.trackSend();
+    });
+    bucket2.acquire().subscribe(() => grants.push(vts2.now()));
+    vts2.schedule(() => reportA!.unsent(), 1500);
+    vts2.flush();
+    expect(grants).toEqual([0, 1500]);
+  });
+
+  it('no sliding window holds more than the cap of sends, whatever the delay of each request after its grant (fast-check)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 120 }),
+        fc.array(fc.oneof(fc.integer({ min: 0, max: 80 }), fc.constant('unsent' as const)), { minLength: 1, maxLength: 40 }),
+        (rate, delays) => {
+          const vts = new VirtualTimeScheduler();
+          const bucket = new TokenBucket({ rate, scheduler: vts });
+          const n = rate * 4;
+          const { grants, sends } = tracked(bucket, vts, n, (i) => delays[i % delays.length]!);
+          expect(grants.length).toBe(n);
+          expect(peakIn(sends, bucket.windowMs)).toBeLessThanOrEqual(bucket.maxPerSecond as number);
+        },
+      ),
+      { numRuns: 80 },
+    );
+  });
+});
+
 describe('TokenBucket 429 handling', () => {
   it('a lone 429 pauses dispatch for one interval (100 ms at 10/s), not a second', () => {
     const ts = newTs();

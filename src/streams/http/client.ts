@@ -76,7 +76,7 @@ export class HttpClient {
    * says, and emits `decode(body)` of the 2xx reply once. Unsubscribing aborts the try in flight.
    */
   get$<T>(target: string, label: string, decode: (body: Buffer, status: number) => T | Promise<T>, retry: RetryBackoffOptions | false = this.#retry): Observable<T> {
-    return gateByBucket(this.#bucket, () => this.#try$<T>(target, label, decode)).pipe(retryLayer<T>(retry, this.#bucket !== undefined, label, this.metrics, this.#logger));
+    return gateByBucket(this.#bucket, (onSent) => this.#try$<T>(target, label, decode, onSent)).pipe(retryLayer<T>(retry, this.#bucket !== undefined, label, this.metrics, this.#logger));
   }
 
   /** A paged listing whose every page is a {@link get$} (see pagination.ts). */
@@ -89,7 +89,7 @@ export class HttpClient {
     return this.#transport.close();
   }
 
-  #try$<T>(target: string, label: string, decode: (body: Buffer, status: number) => T | Promise<T>): Observable<T> {
+  #try$<T>(target: string, label: string, decode: (body: Buffer, status: number) => T | Promise<T>, onSent?: () => void): Observable<T> {
     return new Observable<T>((subscriber) => {
       if (this.#transport.closed) {
         subscriber.error(new AbortedError(`GET ${label}: client closed`));
@@ -97,7 +97,7 @@ export class HttpClient {
       }
       const ac = new AbortController();
       let settled = false;
-      this.#dispatch({ target, label, signal: ac.signal, headers: ACCEPT_JSON, decode, redact: unredacted }).then(
+      this.#dispatch({ target, label, signal: ac.signal, headers: ACCEPT_JSON, decode, redact: unredacted, onSent }).then(
         (res) => {
           settled = true;
           subscriber.next(res.value as T);

@@ -31,6 +31,8 @@ export interface HttpRequest {
   readonly redact: (text: string) => string;
   /** Told the byte count of each response body read (set by metrics). */
   readonly onBodyBytes?: ((bytes: number) => void) | undefined;
+  /** Told once, synchronously, when the request is about to be written to its socket (set for the bucket by the rate-limit layer). */
+  readonly onSent?: (() => void) | undefined;
 }
 
 /** A response as the transport read it, and after the decode layer, its meaning. */

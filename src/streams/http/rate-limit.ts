@@ -12,7 +12,7 @@
  * `mergeMap(window)` would take one token per window and let its other pages and all retries through
  * unpaced. The `rateLimit` operator stays for streams where one value is one request.
  */
-import { defer, Observable, of, concatMap } from 'rxjs';
+import { concatMap, defer, finalize, Observable } from 'rxjs';
 import { RateLimitedError } from '../../errors.js';
 import type { RateLimiter } from '../../operators/token-bucket.js';
 import type { HttpLogger, Interceptor } from './layer.js';
@@ -21,9 +21,21 @@ import type { HttpMetrics } from './metrics.js';
 /** Longest Retry-After honoured when there is no bucket to cap it (the bucket's own default cap). */
 const UNBUCKETED_RETRY_AFTER_CAP_MS = 60_000;
 
-/** `try$` subscribed only once `bucket` grants a token (at once without a bucket). */
-export function gateByBucket<T>(bucket: RateLimiter | undefined, try$: () => Observable<T>): Observable<T> {
-  return defer(() => (bucket ? bucket.acquire() : of(undefined))).pipe(concatMap(try$));
+/**
+ * `try$` subscribed only once `bucket` grants a token (at once without a bucket). `try$` gets the
+ * callback to call when its request is written (the transport calls it): a bucket that tracks sends
+ * counts its sliding second by when requests left, not when they were granted; a try that ends
+ * without sending tells the bucket so.
+ */
+export function gateByBucket<T>(bucket: RateLimiter | undefined, try$: (onSent?: () => void) => Observable<T>): Observable<T> {
+  if (!bucket) return defer(() => try$());
+  return defer(() => bucket.acquire()).pipe(
+    concatMap(() => {
+      // Synchronously inside the grant: the bucket counts this request before it grants the next.
+      const report = bucket.trackSend?.();
+      return report ? defer(() => try$(report.sent)).pipe(finalize(report.unsent)) : try$();
+    }),
+  );
 }
 
 /** Feeds every reply of the layers below back to `bucket`, counting and logging 429s. */

@@ -3,7 +3,7 @@
  * the whole body, and turns what undici throws into tickpipe's typed errors. It knows nothing of
  * keys, statuses or pages.
  */
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import { AbortedError, NetworkError, ProtocolError, TimeoutError, type TickpipeError } from '../../errors.js';
 import type { Dispatch, HttpRequest, HttpResponse } from './layer.js';
 
@@ -47,9 +47,45 @@ export function transportError(e: unknown, label: string, phase: 'request' | 'bo
   return new NetworkError(`GET ${label}: transport failure (${what})`, { cause });
 }
 
+/** The `onSent` of each request in flight, by the options object undici's interceptor sees. */
+const ON_SENT = new WeakMap<object, () => void>();
+
+/**
+ * Calls a request's `onSent` when undici is about to write it. undici's HTTP/1 writer (undici 7,
+ * client-h1.js `writeH1`) starts a request's handler (`onRequestStart`; `onConnect` in the older
+ * handler form) right before the request line goes to the socket, which can be well after
+ * `request()` was called (a new connection, a busy event loop: up to ~30 ms measured at 50 busy
+ * pages/s). Interceptors get the newer handler form; both names are wrapped so either works. Only
+ * requests with an `onSent` are wrapped; one aborted before its turn is never reported (undici
+ * starts its handler only to end it).
+ */
+const reportSent: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (opts, handler) => {
+  const onSent = ON_SENT.get(opts);
+  if (onSent === undefined) return dispatch(opts, handler);
+  return dispatch(
+    opts,
+    new Proxy(handler, {
+      get(target, prop) {
+        const v: unknown = Reflect.get(target, prop);
+        if (typeof v !== 'function') return v;
+        const f = v as (...a: unknown[]) => unknown;
+        if (prop === 'onRequestStart' || prop === 'onConnect') {
+          return (...a: unknown[]): unknown => {
+            // undici starts an aborted request's handler too when its turn comes, only to end it.
+            if (!(opts as { signal?: AbortSignal }).signal?.aborted) onSent();
+            return f.apply(target, a);
+          };
+        }
+        return f.bind(target);
+      },
+    }),
+  );
+};
+
 /** The undici pool and the dispatch that sends through it. */
 export class PoolTransport {
   readonly #pool: Pool;
+  readonly #dispatcher: Dispatcher;
   #closed = false;
 
   constructor(origin: string, o: TransportOptions) {
@@ -59,6 +95,7 @@ export class PoolTransport {
       headersTimeout: o.headersTimeoutMs,
       bodyTimeout: o.bodyTimeoutMs,
     });
+    this.#dispatcher = this.#pool.compose(reportSent);
   }
 
   get closed(): boolean {
@@ -69,7 +106,9 @@ export class PoolTransport {
   readonly dispatch: Dispatch = async (req: HttpRequest): Promise<HttpResponse> => {
     let res: Awaited<ReturnType<Pool['request']>>;
     try {
-      res = await this.#pool.request({ method: 'GET', path: req.target, headers: { ...req.headers }, signal: req.signal });
+      const opts = { method: 'GET' as const, path: req.target, headers: { ...req.headers }, signal: req.signal };
+      if (req.onSent) ON_SENT.set(opts, req.onSent);
+      res = await this.#dispatcher.request(opts);
     } catch (e) {
       throw transportError(e, req.label, 'request', req.signal.aborted);
     }

@@ -16,6 +16,47 @@ const req = (target: string, signal = new AbortController().signal, onBodyBytes?
   onBodyBytes,
 });
 
+describe('PoolTransport reports each send (for the bucket)', () => {
+  it('onSent fires once per request, when undici writes it: not before the connection is free, never for one aborted before it was written', async () => {
+    const { createServer } = await import('node:http');
+    const arrived: string[] = [];
+    const events: string[] = [];
+    let releaseFirst: () => void = () => {};
+    const server = createServer((rq, rs) => {
+      arrived.push(rq.url!);
+      events.push(`arrived ${rq.url}`);
+      if (rq.url === '/a') releaseFirst = () => rs.end('a');
+      else rs.end('x');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const origin = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    // One connection: b and c wait in undici's queue behind a until a's reply ends.
+    const t = new PoolTransport(origin, { ...opts, connections: 1 });
+    const sent = (name: string) => (): void => void events.push(`sent ${name}`);
+    try {
+      const a = t.dispatch({ ...req('/a'), onSent: sent('/a') });
+      const cAbort = new AbortController();
+      const b = t.dispatch({ ...req('/b'), onSent: sent('/b') });
+      const c = t.dispatch({ ...req('/c', cAbort.signal), onSent: sent('/c') });
+      while (arrived.length === 0) await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 50));
+      const before = [...events]; // b and c not written yet: no send reported
+      cAbort.abort();
+      await new Promise((r) => setTimeout(r, 20));
+      releaseFirst();
+      expect((await a).status).toBe(200);
+      expect((await b).status).toBe(200);
+      // undici ends the aborted c only when its turn comes, after b
+      await expect(c).rejects.toBeInstanceOf(AbortedError);
+      expect(before).toEqual(['sent /a', 'arrived /a']);
+      expect(events).toEqual(['sent /a', 'arrived /a', 'sent /b', 'arrived /b']);
+    } finally {
+      await t.close();
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
+
 describe('PoolTransport', () => {
   const sims: SimServer[] = [];
   const sim = async (o: Parameters<typeof startSim>[0]): Promise<SimServer> => {

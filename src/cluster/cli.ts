@@ -242,6 +242,6 @@ export async function runWorkerCommand(a: WorkerArgs): Promise<WorkerResult | un
 /** Stops this process's share of the Redis quota, says what it was granted, and closes the HTTP client. */
 async function closeQuotaClient(bucket: RedisTokenBucket, client: { close(): Promise<void> }, say: (line: string) => void): Promise<void> {
   bucket.close();
-  say(`quota bucket: ${bucket.stats().granted} requests granted here, ${bucket.redated} of the grants re-dated (Redis's reply handled late)`);
+  say(`quota bucket: ${bucket.stats().granted} requests granted here, ${bucket.redated} of the grants re-dated (Redis's reply handled late), ${bucket.sentLate} requests re-dated when they left late`);
   await client.close();
 }

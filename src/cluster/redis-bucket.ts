@@ -76,7 +76,9 @@ return {count, tostring(wait), tostring(rate), stamp}
  * loop was busy when the reply came): they are removed from the window and granted again at `now`
  * as far as the window allows (KEYS[2] stays newest first: `now` is the newest time). A grant sent
  * late but recorded early would let the grants of the next second go out less than a second after
- * it. ARGV: stamp, count, cap, windowMs, now ('' = TIME), adaptive. Returns {regranted, newStamp}.
+ * it. With ARGV[7] = '1' (forced) the requests have already left (undici wrote them late): all
+ * `count` are re-dated whatever the window holds, since they count at the server whatever happens.
+ * ARGV: stamp, count, cap, windowMs, now ('' = TIME), adaptive, forced. Returns {regranted, newStamp}.
  */
 const REDATE = `
 local now
@@ -92,8 +94,9 @@ for i = 1, count do redis.call('LREM', KEYS[2], 1, ARGV[1]) end
 local stamp = string.format('%.3f', now)
 local n = redis.call('LLEN', KEYS[2])
 local added = 0
+local forced = ARGV[7] == '1'
 while added < count do
-  if n >= limit then
+  if n >= limit and not forced then
     local oldest = tonumber(redis.call('LINDEX', KEYS[2], limit - 1))
     if now - oldest < windowMs then break end
   end
@@ -213,7 +216,7 @@ export async function redateSharedGrants(
   spec: SharedBucketSpec,
   stamp: string,
   count: number,
-  opts: { readonly now?: number } = {},
+  opts: { readonly now?: number; readonly forced?: boolean } = {},
 ): Promise<{ granted: number; stamp: string }> {
   defineScripts(redis);
   const r = await (redis as unknown as { tickpipeRedate(k: string, g: string, ...a: unknown[]): Promise<Array<number | string>> }).tickpipeRedate(
@@ -225,6 +228,7 @@ export async function redateSharedGrants(
     spec.windowMs,
     opts.now !== undefined ? String(opts.now) : '',
     spec.adaptive ? '1' : '0',
+    opts.forced ? '1' : '0',
   );
   return { granted: Number(r[0]), stamp: String(r[1]) };
 }
@@ -326,6 +330,10 @@ export class RedisTokenBucket extends TokenBucket implements RateLimiter {
   readonly #now: (() => number) | undefined;
   readonly #lateMs: number;
   #redated = 0;
+  /** Requests undici wrote late, re-dated in Redis after they left ({@link trackSend}). */
+  #sentLate = 0;
+  /** The grant just handed to a waiter (its Redis stamp, when), for the trackSend that follows it synchronously. */
+  #lastGrant: { readonly stamp: string; readonly at: number } | undefined;
   #live = 0;
   #waitingFrom = 0;
   readonly #busy: Array<[number, number]> = [];
@@ -373,6 +381,11 @@ export class RedisTokenBucket extends TokenBucket implements RateLimiter {
     return this.#redated;
   }
 
+  /** Requests undici wrote more than `windowGuardMs / 2` after their grant, re-dated in Redis when they left. */
+  get sentLate(): number {
+    return this.#sentLate;
+  }
+
   /**
    * Spans (epoch ms, at least a second long) during which requests of this process waited for the
    * shared quota without a break: then the quota, not this host's CPU or its work, set the pace.
@@ -412,11 +425,28 @@ export class RedisTokenBucket extends TokenBucket implements RateLimiter {
   }
 
   /**
-   * Not tracked here: the cluster's window is counted in Redis by grant time, and a grant a host
-   * could not send at once is re-dated there ({@link REDATE}); a send delayed inside undici is not.
+   * A grant whose request undici writes more than `windowGuardMs / 2` after this process was
+   * granted it (a new connection, a busy event loop) is re-dated in Redis to when it left, forced
+   * (it counts at the server whatever the window holds), so the grants of the next second on every
+   * host wait for it. Nothing to do for one never sent: its grant only cost quota.
    */
   override trackSend(): SendReport {
-    return UNTRACKED;
+    const g = this.#lastGrant;
+    if (!g) return UNTRACKED;
+    this.#lastGrant = undefined;
+    let open = true;
+    return {
+      sent: () => {
+        if (!open) return;
+        open = false;
+        if (performance.now() - g.at <= this.#lateMs) return;
+        this.#sentLate++;
+        redateSharedGrants(this.#redis, this.#spec, g.stamp, 1, { forced: true, ...(this.#now ? { now: this.#now() } : {}) }).catch(this.#onError);
+      },
+      unsent: () => {
+        open = false;
+      },
+    };
   }
 
   override acquire(): Observable<void> {
@@ -461,8 +491,8 @@ export class RedisTokenBucket extends TokenBucket implements RateLimiter {
     if (this.#timer) clearTimeout(this.#timer);
   }
 
-  /** A grant: to the oldest live waiter (none left: the grant goes unused). */
-  #grantOne(): void {
+  /** A grant stamped `stamp` by Redis: to the oldest live waiter (none left: the grant goes unused). */
+  #grantOne(stamp: string): void {
     for (;;) {
       const w = this.#queue.shift();
       if (!w) return;
@@ -470,7 +500,9 @@ export class RedisTokenBucket extends TokenBucket implements RateLimiter {
       w.live = false;
       this.#demandChanged(-1);
       this.#granted++;
+      this.#lastGrant = { stamp, at: performance.now() };
       w.grant();
+      this.#lastGrant = undefined;
       return;
     }
   }
@@ -480,7 +512,7 @@ export class RedisTokenBucket extends TokenBucket implements RateLimiter {
    * more than `windowGuardMs / 2` after asking is re-dated first (the grants would otherwise leave
    * later than Redis recorded them); a few tries, then the grants are given back.
    */
-  async #take(want: number): Promise<{ granted: number; waitMs: number }> {
+  async #take(want: number): Promise<{ granted: number; waitMs: number; stamp: string }> {
     const okSeen = this.#okSeen;
     this.#okSeen = false;
     const clock = () => (this.#now ? { now: this.#now() } : {});
@@ -497,7 +529,7 @@ export class RedisTokenBucket extends TokenBucket implements RateLimiter {
         ({ granted, stamp } = await redateSharedGrants(this.#redis, this.#spec, stamp, granted, clock()));
       }
     }
-    return { granted, waitMs: granted < want ? Math.max(1, r.waitMs) : 0 };
+    return { granted, waitMs: granted < want ? Math.max(1, r.waitMs) : 0, stamp };
   }
 
   async #pump(): Promise<void> {
@@ -511,8 +543,9 @@ export class RedisTokenBucket extends TokenBucket implements RateLimiter {
         let granted = 0;
         let waitMs: number;
         try {
-          ({ granted, waitMs } = await this.#take(want));
-          for (let i = 0; i < granted; i++) this.#grantOne();
+          let stamp: string;
+          ({ granted, waitMs, stamp } = await this.#take(want));
+          for (let i = 0; i < granted; i++) this.#grantOne(stamp);
         } catch (err) {
           this.#onError(err);
           waitMs = 500;

@@ -230,7 +230,7 @@ async function closeSlotRun(r: SlotRun, workers: ReadonlyArray<{ close(): Promis
   await Promise.allSettled([r.shards.close(), r.windows.close()]);
   const bucket = o.client.bucket;
   if (bucket instanceof RedisTokenBucket) {
-    logs.log.info({ slot, granted: bucket.stats().granted, redated: bucket.redated, quotaBoundSpans: bucket.quotaBoundSpans }, 'quota bucket');
+    logs.log.info({ slot, granted: bucket.stats().granted, redated: bucket.redated, sentLate: bucket.sentLate, quotaBoundSpans: bucket.quotaBoundSpans }, 'quota bucket');
   }
   logs.log.info({ slot, ...r.heartbeat.counts, phase: r.phase }, 'cluster worker stopped');
   logs.flush();

@@ -114,6 +114,25 @@ describe.skipIf(skip !== undefined)(`RedisTokenBucket (${skip ? `skipped: ${skip
     expect(times.length / (rate * 20)).toBeGreaterThanOrEqual(0.97);
   }, 120_000);
 
+  it('a request undici wrote late is re-dated to when it left, even into a full window: the next grants wait for it (virtual clock)', async () => {
+    const redis = conn();
+    const spec: SharedBucketSpec = { key: `${key}-sent-late`, rate: 2, burst: 2, maxPerSecond: 2, windowMs: 1000, adaptive: false };
+    const t0 = 1_700_000_000_000;
+    const first = await takeSharedGrants(redis, spec, 2, { now: t0 });
+    expect(first.granted).toBe(2);
+    // One of the two left 300 ms late; another host took nothing meanwhile. Forced: the window
+    // (2 grants) is full, the request is re-dated all the same.
+    const late = await redateSharedGrants(redis, spec, first.stamp, 1, { now: t0 + 300, forced: true });
+    expect(late.granted).toBe(1);
+    // At t0 + 1000 only the one that left at t0 has aged out; the late one holds its place until t0 + 1300.
+    expect((await takeSharedGrants(redis, spec, 2, { now: t0 + 1000 })).granted).toBe(1);
+    const blocked = await takeSharedGrants(redis, spec, 1, { now: t0 + 1100 });
+    expect(blocked.granted).toBe(0);
+    expect(blocked.waitMs).toBeCloseTo(200, 0);
+    expect((await takeSharedGrants(redis, spec, 1, { now: t0 + 1300 })).granted).toBe(1);
+    await redis.del(spec.key, `${spec.key}:grants`);
+  }, 60_000);
+
   it('adaptive: a lowered shared rate also lowers the sliding-second cap, re-dated grants included (virtual clock)', async () => {
     const redis = conn();
     const spec: SharedBucketSpec = { key: `${key}-adaptive-cap`, rate: 40, burst: 40, maxPerSecond: 40, windowMs: 1010, adaptive: true };

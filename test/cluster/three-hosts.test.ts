@@ -21,6 +21,7 @@ import { DEMO_UNIVERSE } from '../../src/cli/demo.js';
 import { connectRedis, dropClusterRun } from '../../src/cluster/coordinator.js';
 import { startSim, type SimServer } from '../../src/sim/index.js';
 import { BIN } from '../support/cli.js';
+import { hostCpu, hostCpuShares } from '../../bench/lib/host-cpu.js';
 import { expectDatasetExactlyOnce, hostLines } from './dataset-check.js';
 import { setupHosts, type Hosts } from './netns.js';
 import { findRedis, hasRedisServer, startRedisServer, type OwnRedis } from './redis-env.js';
@@ -63,6 +64,14 @@ function start(prefix: readonly string[], args: readonly string[]): Proc {
  * and the simulator), so up to 12 the tight bounds below apply, loose ones above.
  */
 const SPEC_LOAD = 12;
+/**
+ * With the machine left to this test (load average up to this, and both cores at most
+ * `QUIET_BUSY` busy over the run: the test alone kept them 22% busy; beside other test files they
+ * are near 100%) the issue's exact quota bounds are asserted. The 1-minute load average
+ * lags behind a test file that starts alongside; the busy share over the run does not.
+ */
+const QUIET_LOAD = 3;
+const QUIET_BUSY = 0.5;
 const loads: number[] = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -142,6 +151,7 @@ describe.skipIf(skip !== undefined)(`cluster: three hosts on one run (${skip ? `
   it('SIGKILL one host mid-ingest, another joins late: every window exactly once, verify clean, quota held', async () => {
     const sampler = setInterval(() => loads.push(loadavg()[0]!), 2_000);
     loads.push(loadavg()[0]!);
+    const cpu0 = hostCpu();
     const universe = join(out, '..', `${out.split('/').pop()}-universe.txt`);
     writeFileSync(universe, [...DEMO_UNIVERSE].sort().slice(0, 16).join('\n') + '\n');
     const prefix = (k: number) => hosts?.prefixes[k] ?? [];
@@ -171,6 +181,7 @@ describe.skipIf(skip !== undefined)(`cluster: three hosts on one run (${skip ? `
     procs.push(c);
     const [ra, rc] = await Promise.all([a.done, c.done]);
     clearInterval(sampler);
+    const hostBusy = hostCpuShares(cpu0, hostCpu())?.busy;
     expect(ra.code, a.out).toBe(0);
     expect(rc.code, c.out).toBe(0);
 
@@ -256,7 +267,7 @@ describe.skipIf(skip !== undefined)(`cluster: three hosts on one run (${skip ? `
     console.log(
       `[cluster ${mode}] windows ${ids.size}, B committed ${bCommitted} before SIGKILL, first re-delivered job taken ${takeoverMs ?? '-'} ms after the kill; ` +
         `server: requests arriving per second max ${Math.max(...sentPerSec)}, 200s completing per second max ${Math.max(...perSec)}, 429s ${stats.rateLimited}; quota-bound seconds ${boundCounts.length} of ${perSec.length}, ` +
-        `${(share * 100).toFixed(1)}% of the ${QUOTA}/s quota used in them; per second ${JSON.stringify(perSec.map((n, i) => (bound[i] ? n : `(${n})`)))}`,
+        `${(share * 100).toFixed(1)}% of the ${QUOTA}/s quota used in them; load average up to ${Math.max(...loads).toFixed(1)}, both cores ${hostBusy === undefined ? '?' : (hostBusy * 100).toFixed(0)}% busy; per second ${JSON.stringify(perSec.map((n, i) => (bound[i] ? n : `(${n})`)))}`,
     );
     // Visibility from this real run folder: tail, status and report name every host's slot.
     await checkHostViews(out, { bSlot: bSlot!, netns: hosts !== undefined });
@@ -264,7 +275,16 @@ describe.skipIf(skip !== undefined)(`cluster: three hosts on one run (${skip ? `
     const load = Math.max(...loads);
     const why = `load average up to ${load.toFixed(1)} on ${cpus().length} cores`;
     expect(boundCounts.length, 'enough seconds in which the quota set the pace to judge its use').toBeGreaterThanOrEqual(10);
-    if (load <= SPEC_LOAD) {
+    if (load <= QUIET_LOAD && hostBusy !== undefined && hostBusy <= QUIET_BUSY) {
+      // A machine left to this test (the test itself makes load ~2-3): the issue's own bounds. No
+      // whole second over the quota + 1% (25.25 at 25/s: 25), and >= 97% of it while requests waited.
+      // Measured 2026-12-03 19:15-19:25 alone, five runs: max 25, 0-3 429s, 97.7-97.8%, the killed
+      // host's jobs taken in 3.9-7.1 s (with the buckets counting requests by when undici wrote
+      // them; before that, quiet runs showed 26 and 27 now and then).
+      expect(Math.max(...sentPerSec), `no whole second in which more requests than the quota + 1% reached the server (${why})`).toBeLessThanOrEqual(Math.floor(QUOTA * 1.01));
+      expect(share, `share of the quota used while requests waited for it (${why})`).toBeGreaterThanOrEqual(0.97);
+      expect(stats.rateLimited, `429s from the strict server (${why})`).toBeLessThanOrEqual(0.01 * stats.ok);
+    } else if (load <= SPEC_LOAD) {
       // Measured at load 10.6: max 25, 25 429s of ~1,900 (1.3%), share 85.9%. The issue's 0.97 and
       // 0 429s were met only by the bench's steady state (97.0%, max 25, 0.9% 429s), not here:
       // see notes/cluster.md. These bounds are what this machine showed, with a margin.

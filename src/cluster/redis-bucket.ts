@@ -1,8 +1,6 @@
 import type { Redis } from 'ioredis';
 import { Observable } from 'rxjs';
-import { ADAPTIVE_DEFAULTS, ADAPTIVE_HOLD_MS, RATE_LIMIT_BACKOFF, TokenBucket, type RateLimiter, type SendReport, type TokenBucketStats } from '../operators/token-bucket.js';
-
-const UNTRACKED: SendReport = Object.freeze({ sent: () => {}, unsent: () => {} });
+import { ADAPTIVE_DEFAULTS, ADAPTIVE_HOLD_MS, NO_REPORT, RATE_LIMIT_BACKOFF, TokenBucket, type RateLimiter, type SendReport, type TokenBucketStats } from '../operators/token-bucket.js';
 
 /**
  * Grants up to `want` requests on the cluster's one quota, to be sent at once, and records their
@@ -432,7 +430,7 @@ export class RedisTokenBucket extends TokenBucket implements RateLimiter {
    */
   override trackSend(): SendReport {
     const g = this.#lastGrant;
-    if (!g) return UNTRACKED;
+    if (!g) return NO_REPORT;
     this.#lastGrant = undefined;
     let open = true;
     return {

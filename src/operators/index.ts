@@ -5,7 +5,7 @@
  * @example
  * import { TokenBucket, rateLimit, retryBackoff, stridePartition } from 'tickpipe/operators';
  */
-export { TokenBucket, type TokenBucketOptions, type AdaptiveOptions, type TokenBucketStats, type RateLimiter } from './token-bucket.js';
+export { TokenBucket, type TokenBucketOptions, type AdaptiveOptions, type TokenBucketStats, type RateLimiter, type SendReport } from './token-bucket.js';
 export { rateLimit } from './rate-limit.js';
 export { retryBackoff, backoffCeiling, type RetryBackoffOptions } from './retry-backoff.js';
 export { stridePartition } from './stride-partition.js';

@@ -153,8 +153,8 @@ function positive(name: string, v: unknown, allowZero = false): number {
   return finiteNumber('TokenBucket', name, v, 0, allowZero);
 }
 
-/** The report of a limiter with nothing to track. */
-const NO_REPORT: SendReport = Object.freeze({ sent: () => {}, unsent: () => {} });
+/** The report of a limiter with nothing to track (the one-process bucket without a window cap, the cluster's bucket for a request it does not track). */
+export const NO_REPORT: SendReport = Object.freeze({ sent: () => {}, unsent: () => {} });
 
 /** How runs of 429 windows back off (the one-process bucket and the shared Redis bucket). */
 export const RATE_LIMIT_BACKOFF = {
@@ -592,10 +592,14 @@ export class TokenBucket implements RateLimiter {
     return undefined;
   }
 
-  private disarm(): void {
+  private cancelWake(): void {
     this.wake?.unsubscribe();
     this.wake = undefined;
     this.wakeDue = Infinity;
+  }
+
+  private disarm(): void {
+    this.cancelWake();
     // Cancelled waiters leave holes; with nobody live the whole queue can go.
     if (this.live === 0) {
       this.queue = [];
@@ -621,9 +625,7 @@ export class TokenBucket implements RateLimiter {
         const room = this.windowCap() - this.unsent;
         if (room <= 0) {
           // Every place in the window is held by a request not sent yet: its sent/unsent re-arms.
-          this.wake?.unsubscribe();
-          this.wake = undefined;
-          this.wakeDue = Infinity;
+          this.cancelWake();
           return;
         }
         due = Math.max(due, Math.ceil(this.oldestInWindow() + this.windowMs), Math.ceil(this.nthNewestSend(room) + this.windowMs));

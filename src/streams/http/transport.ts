@@ -3,6 +3,8 @@
  * the whole body, and turns what undici throws into tickpipe's typed errors. It knows nothing of
  * keys, statuses or pages.
  */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
 import { AbortedError, NetworkError, ProtocolError, TimeoutError, type TickpipeError } from '../../errors.js';
 import type { Dispatch, HttpRequest, HttpResponse } from './layer.js';
@@ -50,36 +52,58 @@ export function transportError(e: unknown, label: string, phase: 'request' | 'bo
 /** The `onSent` of each request in flight, by the options object undici's interceptor sees. */
 const ON_SENT = new WeakMap<object, () => void>();
 
+type Controller = Dispatcher.DispatchController;
+
 /**
- * Calls a request's `onSent` when undici is about to write it. undici's HTTP/1 writer (undici 7,
- * client-h1.js `writeH1`) starts a request's handler (`onRequestStart`; `onConnect` in the older
- * handler form) right before the request line goes to the socket, which can be well after
- * `request()` was called (a new connection, a busy event loop: up to ~30 ms measured at 50 busy
- * pages/s). Interceptors get the newer handler form; both names are wrapped so either works. Only
- * requests with an `onSent` are wrapped; one aborted before its turn is never reported (undici
- * starts its handler only to end it).
+ * A handler that calls `onSent` when undici starts the request, then passes every call on. undici's
+ * HTTP/1 writer (undici 7, client-h1.js `writeH1`) starts a request's handler (`onRequestStart`)
+ * right before the request line goes to the socket, which can be well after `request()` was called
+ * (a new connection, a busy event loop: up to ~30 ms measured at 50 busy pages/s). Interceptors
+ * always get this (newer) handler form: `compose` wraps the caller's handler into it. A plain class,
+ * not a Proxy: `onResponseData` runs for every body chunk of a multi-MB page.
  */
+class SentReporter implements Dispatcher.DispatchHandler {
+  constructor(
+    private readonly next: Dispatcher.DispatchHandler,
+    private readonly signal: AbortSignal | undefined,
+    private readonly onSent: () => void,
+  ) {}
+
+  onRequestStart(controller: Controller, context: unknown): void {
+    // undici starts an aborted request's handler too when its turn comes, only to end it.
+    if (this.signal?.aborted !== true) this.onSent();
+    this.next.onRequestStart?.(controller, context);
+  }
+
+  onRequestUpgrade(controller: Controller, statusCode: number, headers: IncomingHttpHeaders, socket: Duplex): void {
+    this.next.onRequestUpgrade?.(controller, statusCode, headers, socket);
+  }
+
+  onResponseStarted(): void {
+    this.next.onResponseStarted?.();
+  }
+
+  onResponseStart(controller: Controller, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
+    this.next.onResponseStart?.(controller, statusCode, headers, statusMessage);
+  }
+
+  onResponseData(controller: Controller, chunk: Buffer): void {
+    this.next.onResponseData?.(controller, chunk);
+  }
+
+  onResponseEnd(controller: Controller, trailers: IncomingHttpHeaders): void {
+    this.next.onResponseEnd?.(controller, trailers);
+  }
+
+  onResponseError(controller: Controller, error: Error): void {
+    this.next.onResponseError?.(controller, error);
+  }
+}
+
+/** Wraps the handler of each request that has an `onSent` ({@link SentReporter}); the others pass untouched. */
 const reportSent: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (opts, handler) => {
   const onSent = ON_SENT.get(opts);
-  if (onSent === undefined) return dispatch(opts, handler);
-  return dispatch(
-    opts,
-    new Proxy(handler, {
-      get(target, prop) {
-        const v: unknown = Reflect.get(target, prop);
-        if (typeof v !== 'function') return v;
-        const f = v as (...a: unknown[]) => unknown;
-        if (prop === 'onRequestStart' || prop === 'onConnect') {
-          return (...a: unknown[]): unknown => {
-            // undici starts an aborted request's handler too when its turn comes, only to end it.
-            if (!(opts as { signal?: AbortSignal }).signal?.aborted) onSent();
-            return f.apply(target, a);
-          };
-        }
-        return f.bind(target);
-      },
-    }),
-  );
+  return dispatch(opts, onSent === undefined ? handler : new SentReporter(handler, (opts as { signal?: AbortSignal }).signal, onSent));
 };
 
 /** The undici pool and the dispatch that sends through it. */

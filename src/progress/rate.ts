@@ -54,9 +54,14 @@ export function rateValue(r: SmoothedRate): number | null {
   return r.weight > 0 ? r.sum / r.weight : null;
 }
 
-/** Seconds to do `remaining` items at `perSec`, or null when unknown (no rate, no total). */
+/**
+ * Seconds to do `remaining` items at `perSec`, or null when unknown (no rate, no total). Nothing
+ * remaining is 0 even without a rate: a stage that finished before its first rate sample (25 demo
+ * symbols detected in one batch) showed `ETA ?` on its last line.
+ */
 export function etaSeconds(remaining: number | null, perSec: number | null): number | null {
-  if (remaining === null || perSec === null) return null;
+  if (remaining === null) return null;
   if (remaining <= 0) return 0;
+  if (perSec === null) return null;
   return perSec > 0 ? Math.round(remaining / perSec) : null;
 }

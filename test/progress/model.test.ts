@@ -126,6 +126,20 @@ describe('unknown total', () => {
   });
 });
 
+describe('finished before any rate', () => {
+  it('a stage whose items all arrived before its first tick shows ETA 0, not unknown', () => {
+    const s = fold(start(25), items(T0 + 200, 25));
+    const f = progressFigures(s);
+    expect(f.itemsPerSec).toBeNull();
+    expect(f.remaining).toBe(0);
+    expect(f.etaSec).toBe(0);
+  });
+  it('with items left and no rate yet the ETA stays unknown', () => {
+    const f = progressFigures(fold(start(25), items(T0 + 200, 5)));
+    expect(f.etaSec).toBeNull();
+  });
+});
+
 describe('progressScan (marble)', () => {
   it('folds items, ticks and a pause into one state per event', () => {
     const ts = new TestScheduler((a, b) => expect(a).toEqual(b));

@@ -58,8 +58,15 @@ export async function rowsInParts(outDir: string, lines: CompactionJournal['line
   return out;
 }
 
-/** Checks the dataset against the compaction and ingest journals; reports through `add`. */
-export async function verifyDataset(outDir: string, add: ProblemSink): Promise<{ parts: number; compacted: ReadonlySet<string> }> {
+/**
+ * Checks the dataset against the compaction and ingest journals; reports through `add`. With
+ * `compactionRunning` (a live process holds the compaction lock: `tickpipe compact`, or `run`
+ * compacting during ingest) the files a compaction has in flight are not problems and are skipped:
+ * staged parts with or without their journal line yet, and parts renamed into `dataset/` after this
+ * check read the journal. Everything committed and published is still checked.
+ */
+export async function verifyDataset(outDir: string, add: ProblemSink, opts?: { readonly compactionRunning?: boolean }): Promise<{ parts: number; compacted: ReadonlySet<string> }> {
+  const running = opts?.compactionRunning === true;
   const p = datasetPaths(outDir);
   const rel = (x: string): string => relative(outDir, x);
   let journal: CompactionJournal;
@@ -77,16 +84,20 @@ export async function verifyDataset(outDir: string, add: ProblemSink): Promise<{
     if (!w || w.symbol !== l.symbol) add('dataset-window-not-committed', `${e} (part ${l.part} of ${l.symbol})`);
   }
   const published = new Set<string>();
+  const inFlight = new Set<string>(); // events of committed parts a running compaction is still renaming
   for (const part of await classifyCommittedParts(p, journal.lines)) {
     const name = `${part.line.symbol} part ${part.line.part}`;
     if (part.state === 'lost') add('dataset-part-missing', `${name}: ${part.missing.join(', ')}`);
-    else if (part.state === 'committed') add('dataset-part-unpublished', name);
+    else if (part.state === 'committed') {
+      if (running) for (const e of part.line.events) inFlight.add(e);
+      else add('dataset-part-unpublished', name);
+    }
     else await checkPartCounts(p, part.line, windows, add, rel);
     for (const k of TABLE_KINDS) published.add(partPaths(p, part.line.symbol, part.line.part).final[k]);
   }
   // A tmp file in staging is verify's `orphan-tmp` (found by its walk of the folder): reported once, there.
-  for (const f of await classifyStaging(p, journal.lines)) if (f.state !== 'committed' && !isTmpName(basename(f.path))) add('dataset-uncommitted-part', rel(f.path));
-  for (const k of TABLE_KINDS) {
+  if (!running) for (const f of await classifyStaging(p, journal.lines)) if (f.state !== 'committed' && !isTmpName(basename(f.path))) add('dataset-uncommitted-part', rel(f.path));
+  for (const k of running ? [] : TABLE_KINDS) {
     for (const d of await listOrEmpty(nodeFsLike, join(p.datasetDir, k))) {
       if (!SYMBOL_DIR_RE.test(d)) continue;
       for (const n of await listOrEmpty(nodeFsLike, join(p.datasetDir, k, d))) {
@@ -95,7 +106,7 @@ export async function verifyDataset(outDir: string, add: ProblemSink): Promise<{
       }
     }
   }
-  await checkWindowRows(outDir, journal, windows, add);
+  await checkWindowRows(outDir, journal, windows, add, running ? inFlight : undefined);
   return { parts: journal.lines.length, compacted: new Set(journal.compacted.keys()) };
 }
 
@@ -117,11 +128,15 @@ async function checkPartCounts(
 }
 
 /** Every compacted window's rows are in the parts exactly once: per-event counts match the ingest journals. */
-async function checkWindowRows(outDir: string, journal: CompactionJournal, windows: ReadonlyMap<string, CommittedWindow>, add: ProblemSink): Promise<void> {
+/**
+ * `inFlight` (a compaction is running): the events of parts it has committed but not yet renamed,
+ * whose rows are not in `dataset/` yet.
+ */
+async function checkWindowRows(outDir: string, journal: CompactionJournal, windows: ReadonlyMap<string, CommittedWindow>, add: ProblemSink, inFlight?: ReadonlySet<string>): Promise<void> {
   const found = await rowsInParts(outDir, journal.lines);
   for (const [e] of journal.compacted) {
     const w = windows.get(e);
-    if (!w) continue;
+    if (!w || inFlight?.has(e)) continue;
     const f = found.get(e) ?? { trades: 0, quotes: 0 };
     for (const k of TABLE_KINDS as readonly TableKind[]) {
       if (f[k] !== w[k]) add('dataset-rows-mismatch', `${e}: ${f[k]} ${k} rows in dataset/, ingest journal says ${w[k]}`);

@@ -26,6 +26,7 @@ import {
   namesIn,
   openRunFolder,
   parquetRowCount,
+  readCompactLock,
   readRunFolder,
   throttled,
   walkFiles,
@@ -34,11 +35,12 @@ import {
   type DetectFold,
   uncommittedShards,
   type CommittedWindowLine,
+  type CompactLockState,
   type IngestFold,
   type LockState,
   type ModelObserver,
 } from '../run-folder/index.js';
-import { eventsDir, MANIFEST_FILE, manifestPath, REL_PATHS, shardPath, windowRelPath, windowsRoot } from '../run-folder/layout.js';
+import { datasetPaths, eventsDir, MANIFEST_FILE, manifestPath, REL_PATHS, shardPath, windowRelPath, windowsRoot } from '../run-folder/layout.js';
 
 /** Every kind of problem verify reports, in report order, with what it means. */
 export const VERIFY_PROBLEMS = {
@@ -88,6 +90,11 @@ export interface VerifyResult {
   readonly committed: { readonly symbols: number; readonly shards: number; readonly windows: number; readonly failed: number };
   /** Locks that a running process may hold (in-flight files may then show as problems). */
   readonly heldLocks: readonly LockState[];
+  /**
+   * The compaction lock when a running process may hold it: its staged files (in
+   * `state/compact/staging/`) were then skipped, not reported, as they are in flight.
+   */
+  readonly runningCompaction?: CompactLockState;
   readonly elapsedMs: number;
 }
 
@@ -149,6 +156,8 @@ class RunVerifier {
     private readonly concurrency: number,
     maxExamples: number,
     onProgress: ((message: string) => void) | undefined,
+    /** A live process holds the compaction lock: its staged files are in flight, not problems. */
+    readonly compactionRunning = false,
   ) {
     this.problems = new Problems(maxExamples);
     this.progress = throttled(onProgress);
@@ -287,15 +296,16 @@ class RunVerifier {
   /** Journaled windows that are neither on disk nor in the compacted dataset. */
   async goneWindows(journaled: IngestFold['windows'], seen: ReadonlySet<string>): Promise<void> {
     // A window removed after compaction is present in the dataset, not gone.
-    const dataset = await verifyDataset(this.dir, (kind, example, n) => this.problems.add(kind, example, n));
+    const dataset = await verifyDataset(this.dir, (kind, example, n) => this.problems.add(kind, example, n), { compactionRunning: this.compactionRunning });
     for (const [event, j] of journaled) {
       if (j && !seen.has(event) && !dataset.compacted.has(event)) this.problems.add('journal-line-without-files', `${j.where}: ${windowRelPath(j.symbol, event)} is gone`);
     }
   }
 
-  /** tmp leftovers outside the window folders. */
+  /** tmp leftovers outside the window folders (and outside staging while a compaction runs there). */
   async tmpLeftovers(): Promise<void> {
-    for await (const p of walkFiles(this.dir, new Set([windowsRoot(this.dir)]))) {
+    const skip = new Set([windowsRoot(this.dir), ...(this.compactionRunning ? [datasetPaths(this.dir).stagingDir] : [])]);
+    for await (const p of walkFiles(this.dir, skip)) {
       if (isTmpName(basename(p))) this.problems.add('orphan-tmp', this.rel(p));
     }
   }
@@ -310,7 +320,9 @@ export async function verifyRun(outDir: string, opts?: VerifyOptions): Promise<V
   const { concurrency, maxExamples } = validateOptions(opts);
   const started = Date.now();
   const { dir } = await openRunFolder(outDir);
-  const v = new RunVerifier(dir, concurrency, maxExamples, opts?.onProgress);
+  const compactLock = await readCompactLock(dir);
+  const runningCompaction = compactLock && mayBeHeld(compactLock) ? compactLock : undefined;
+  const v = new RunVerifier(dir, concurrency, maxExamples, opts?.onProgress, runningCompaction !== undefined);
   const model = await readRunFolder(dir, { observer: v.observer() });
   const heldLocks = model.locks.filter(mayBeHeld);
   const { journals } = model;
@@ -339,6 +351,7 @@ export async function verifyRun(outDir: string, opts?: VerifyOptions): Promise<V
     },
     committed: { symbols: model.detect.symbols.size, shards: model.detect.shards.size, windows: model.ingest.windows.size, failed: model.failures.size },
     heldLocks,
+    ...(runningCompaction ? { runningCompaction } : {}),
     elapsedMs: Date.now() - started,
   };
 }

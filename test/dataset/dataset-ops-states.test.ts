@@ -5,7 +5,8 @@
  * line names (killed before the line); a tmp file in staging (killed while writing).
  * report shows the same figures as status; reconcile reports them and changes nothing; clean
  * removes exactly the uncommitted files (and refuses while a compaction holds the lock); the next
- * compaction publishes the committed part and compacts the rest; verify is then clean.
+ * compaction publishes the committed part and compacts the rest; verify is then clean. While a
+ * live process holds the compaction lock, verify skips the files that compaction has in flight.
  */
 import { copyFileSync, existsSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
@@ -70,6 +71,18 @@ describe('dataset states in report, reconcile and clean', () => {
         'dataset-uncommitted-part': { count: 1, examples: [join('state', 'compact', 'staging', 'symbol=CYCN', 'part-000000.trades.parquet')] },
         'orphan-tmp': { count: 1, examples: [join('state', 'compact', 'staging', 'symbol=CYCN', 'part-000000.quotes.parquet.tmp-0123456789ab')] },
       });
+
+      // verify while a compaction runs (this process holds its lock): the staged files and the
+      // committed part still being renamed are in flight, not problems; the published part is checked.
+      const running = await acquireLock(p.lock, { command: 'test compaction' });
+      try {
+        const live = await verifyRun(out);
+        expect(live.problems).toEqual({});
+        expect(live.runningCompaction?.info?.pid).toBe(process.pid);
+      } finally {
+        await running.release();
+      }
+      expect((await verifyRun(out)).runningCompaction).toBeUndefined();
 
       // reconcile: reports, changes nothing in the dataset.
       const rec = await reconcileRun(out);

@@ -11,6 +11,8 @@
  * (count and sum(size) by symbol; a join to events.parquet on the event ID), the size on disk of
  * both, compaction time and peak RSS (in a child process), and two baselines of moving the same
  * data: copying the window files' bytes into one file, and a Polars read + write of the same rows.
+ * Last, {@link layoutBounds}: the count query over other layouts of the same rows (DuckDB-written
+ * Parquet, an in-memory table), i.e. what no layout of `dataset/` could beat on this machine.
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -38,6 +40,7 @@ export interface DatasetBench {
   readonly disk: { windowsBytes: number; windowsAllocated: number; datasetBytes: number; datasetAllocated: number; files: { windows: number; dataset: number } };
   readonly compaction: { ms: number; maxRssMB: number; parts: number };
   readonly baselines: { byteCopyMs: number; polarsReadWriteMs: number; bytes: number };
+  readonly layoutBounds?: LayoutBounds;
 }
 
 function prng(seed: number): () => number {
@@ -345,6 +348,65 @@ export async function polarsQueries(out: string, one: string, duck: Record<strin
   return res;
 }
 
+/**
+ * How fast the count query can get on this machine, whatever the layout: the same SQL (warm, median
+ * of 5 in one DuckDB instance) over the dataset's trades rewritten by DuckDB's own Parquet writer,
+ * one file per symbol as in `dataset/` (its writer dictionary-encodes `size`, which Polars' writer
+ * stores plain: the fastest of the variants tried), uncompressed the same way, and over the same
+ * rows loaded into a DuckDB in-memory table (no Parquet at all; `symbol` then is a column, not a
+ * per-file constant). If none of them is 100x faster than the per-window files, no layout of
+ * `dataset/` can be.
+ */
+export interface LayoutBounds {
+  readonly windowsMs: number;
+  readonly datasetMs: number;
+  readonly duckdbZstdMs: number;
+  readonly duckdbUncompressedMs: number;
+  readonly inMemoryTableMs: number;
+}
+
+export async function layoutBounds(out: string): Promise<LayoutBounds> {
+  const db = await DuckDBInstance.create(':memory:');
+  const con = await db.connect();
+  try {
+    const trades = join(out, 'dataset', 'trades');
+    const symbols = (await readdir(trades)).filter((d) => d.startsWith('symbol='));
+    for (const [name, codec] of [['duck-zstd', 'zstd'], ['duck-none', 'uncompressed']] as const) {
+      for (const s of symbols) {
+        mkdirSync(join(out, name, s), { recursive: true });
+        await con.run(`COPY (SELECT * FROM read_parquet('${trades}/${s}/*.parquet')) TO '${join(out, name, s, 'part-000000.parquet')}' (FORMAT parquet, COMPRESSION ${codec})`);
+      }
+    }
+    await con.run(`CREATE TABLE t AS SELECT symbol, size FROM read_parquet('${trades}/*/*.parquet', hive_partitioning = true)`); // a columnar table: other columns would not be read
+    const sql = (from: string): string => `SELECT symbol, count(*) AS n, sum(size) AS s FROM ${from} GROUP BY symbol ORDER BY symbol`;
+    const hive = (glob: string): string => `read_parquet('${glob}', hive_partitioning = true)`;
+    const warm = async (from: string): Promise<{ ms: number; rows: string }> => {
+      const ms: number[] = [];
+      let rows = '';
+      await con.runAndReadAll(sql(from));
+      for (let i = 0; i < 5; i++) {
+        const t0 = performance.now();
+        const r = await con.runAndReadAll(sql(from));
+        ms.push(performance.now() - t0);
+        rows = JSON.stringify(r.getRows(), (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
+      }
+      return { ms: ms.sort((a, b) => a - b)[2]!, rows };
+    };
+    const w = await warm(hive(`${out}/windows/*/*/trades.parquet`));
+    const sides = {
+      datasetMs: await warm(hive(`${trades}/*/*.parquet`)),
+      duckdbZstdMs: await warm(hive(`${out}/duck-zstd/*/*.parquet`)),
+      duckdbUncompressedMs: await warm(hive(`${out}/duck-none/*/*.parquet`)),
+      inMemoryTableMs: await warm('t'),
+    };
+    for (const [k, v] of Object.entries(sides)) if (v.rows !== w.rows) throw new Error(`bench 11: ${k} gave another answer than the window files`);
+    return { windowsMs: w.ms, datasetMs: sides.datasetMs.ms, duckdbZstdMs: sides.duckdbZstdMs.ms, duckdbUncompressedMs: sides.duckdbUncompressedMs.ms, inMemoryTableMs: sides.inMemoryTableMs.ms };
+  } finally {
+    con.closeSync();
+    db.closeSync();
+  }
+}
+
 async function byteCopy(out: string): Promise<{ ms: number; bytes: number }> {
   const t0 = performance.now();
   const h = await open(join(out, 'bytecopy.bin'), 'w');
@@ -389,6 +451,8 @@ export async function measureDataset(out: string, nWindows: number, nSymbols: nu
   const qp = await polarsQueries(out, one, answers);
   const w = await diskUse(join(out, 'windows'));
   const d = await diskUse(join(out, 'dataset'));
+  log('11 dataset: layout bounds (the count query on other layouts of the same rows)');
+  const lb = await layoutBounds(out);
   return {
     windows: nWindows,
     symbols: nSymbols,
@@ -400,6 +464,7 @@ export async function measureDataset(out: string, nWindows: number, nSymbols: nu
     disk: { windowsBytes: w.bytes, windowsAllocated: w.allocated, datasetBytes: d.bytes, datasetAllocated: d.allocated, files: { windows: w.files, dataset: d.files } },
     compaction: c,
     baselines: { byteCopyMs: bc.ms, polarsReadWriteMs: rw, bytes: bc.bytes },
+    layoutBounds: lb,
   };
 }
 
@@ -426,6 +491,16 @@ export function datasetRows(d: DatasetBench, num: (x: number, digits?: number) =
     }
   }
   rows.push(['11 dataset', `disk (allocated), ${num(d.disk.files.dataset)} vs ${num(d.disk.files.windows)} files`, `${mb(d.disk.datasetAllocated)} dataset`, `${mb(d.disk.windowsAllocated)} windows (bytes ${mb(d.disk.datasetBytes)} vs ${mb(d.disk.windowsBytes)})`]);
+  const lb = d.layoutBounds;
+  if (lb) {
+    const x = (v: number): string => `${ms(v)} (${num(lb.windowsMs / v, 0)}x)`;
+    rows.push([
+      '11 dataset',
+      `count+sum(size) by symbol, warm median of 5, other layouts of the same rows (x: vs per-window ${ms(lb.windowsMs)})`,
+      `dataset ${x(lb.datasetMs)}; DuckDB-written zstd ${x(lb.duckdbZstdMs)}`,
+      `DuckDB-written uncompressed ${x(lb.duckdbUncompressedMs)}; DuckDB in-memory table ${x(lb.inMemoryTableMs)}`,
+    ]);
+  }
   rows.push(['11 dataset', `compaction of ${num(d.trades + d.quotes)} rows, ${num(d.compaction.parts)} parts`, `${ms(d.compaction.ms)}, peak RSS ${num(d.compaction.maxRssMB)} MB`, `byte copy ${ms(d.baselines.byteCopyMs)} (${num(d.baselines.byteCopyMs / d.compaction.ms, 2)}x), Polars read+write ${ms(d.baselines.polarsReadWriteMs)} (${num(d.baselines.polarsReadWriteMs / d.compaction.ms, 2)}x)`]);
   return rows;
 }

@@ -32,7 +32,8 @@ export const statusCommand = defineCommand({
 export function formatStatus(s: StatusReport): string {
   const fmt = (n: number) => n.toLocaleString('en-US');
   const rows: Array<[string, string]> = [
-    ['run', `${s.run.from ?? '?'} .. ${s.run.to ?? '?'} from ${s.run.source}`],
+    // No dates: an ingest-only run over a given --manifest (run.json records dates only for detect).
+    ['run', `${s.run.from === null && s.run.to === null ? 'events of a given --manifest' : `${s.run.from ?? '?'} .. ${s.run.to ?? '?'}`} from ${s.run.source}`],
     ['stages', s.stages.length ? s.stages.join(', ') : 'none yet'],
   ];
   if (s.detect) {

@@ -64,6 +64,9 @@ describe('tickpipe run --stage ingest: the manifest pass', () => {
     expect(r.stderr.match(/already done/g)).toHaveLength(1);
     const v = await runCli(['verify', '--out', out]);
     expect(v.code, v.stdout + v.stderr).toBe(0);
+    // status of an ingest-only run: no dates to show (run.json has none), the source named.
+    const st = await runCli(['status', '--out', out]);
+    expect(st.stdout).toMatch(/^  run +events of a given --manifest from http:\/\/127\.0\.0\.1:\d+$/m);
 
     const again = await ingest(out, manifest);
     expect(again.code, again.stderr).toBe(0);

@@ -355,7 +355,8 @@ export async function polarsQueries(out: string, one: string, duck: Record<strin
  * stores plain: the fastest of the variants tried), uncompressed the same way, and over the same
  * rows loaded into a DuckDB in-memory table (no Parquet at all; `symbol` then is a column, not a
  * per-file constant). If none of them is 100x faster than the per-window files, no layout of
- * `dataset/` can be.
+ * `dataset/` can be. Plus `count(*)` alone over `dataset/`, which DuckDB answers from the files'
+ * footers: what opening the parts costs before any column is read.
  */
 export interface LayoutBounds {
   readonly windowsMs: number;
@@ -363,6 +364,8 @@ export interface LayoutBounds {
   readonly duckdbZstdMs: number;
   readonly duckdbUncompressedMs: number;
   readonly inMemoryTableMs: number;
+  /** `SELECT count(*)` over `dataset/` alone: DuckDB answers it from the footers, reading no data page. */
+  readonly footersOnlyMs: number;
 }
 
 export async function layoutBounds(out: string): Promise<LayoutBounds> {
@@ -380,13 +383,13 @@ export async function layoutBounds(out: string): Promise<LayoutBounds> {
     await con.run(`CREATE TABLE t AS SELECT symbol, size FROM read_parquet('${trades}/*/*.parquet', hive_partitioning = true)`); // a columnar table: other columns would not be read
     const sql = (from: string): string => `SELECT symbol, count(*) AS n, sum(size) AS s FROM ${from} GROUP BY symbol ORDER BY symbol`;
     const hive = (glob: string): string => `read_parquet('${glob}', hive_partitioning = true)`;
-    const warm = async (from: string): Promise<{ ms: number; rows: string }> => {
+    const warm = async (from: string, query = sql(from)): Promise<{ ms: number; rows: string }> => {
       const ms: number[] = [];
       let rows = '';
-      await con.runAndReadAll(sql(from));
+      await con.runAndReadAll(query);
       for (let i = 0; i < 5; i++) {
         const t0 = performance.now();
-        const r = await con.runAndReadAll(sql(from));
+        const r = await con.runAndReadAll(query);
         ms.push(performance.now() - t0);
         rows = JSON.stringify(r.getRows(), (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
       }
@@ -400,7 +403,8 @@ export async function layoutBounds(out: string): Promise<LayoutBounds> {
       inMemoryTableMs: await warm('t'),
     };
     for (const [k, v] of Object.entries(sides)) if (v.rows !== w.rows) throw new Error(`bench 11: ${k} gave another answer than the window files`);
-    return { windowsMs: w.ms, datasetMs: sides.datasetMs.ms, duckdbZstdMs: sides.duckdbZstdMs.ms, duckdbUncompressedMs: sides.duckdbUncompressedMs.ms, inMemoryTableMs: sides.inMemoryTableMs.ms };
+    const footers = await warm('', `SELECT count(*) FROM read_parquet('${trades}/*/*.parquet')`);
+    return { windowsMs: w.ms, datasetMs: sides.datasetMs.ms, duckdbZstdMs: sides.duckdbZstdMs.ms, duckdbUncompressedMs: sides.duckdbUncompressedMs.ms, inMemoryTableMs: sides.inMemoryTableMs.ms, footersOnlyMs: footers.ms };
   } finally {
     con.closeSync();
     db.closeSync();
@@ -500,6 +504,7 @@ export function datasetRows(d: DatasetBench, num: (x: number, digits?: number) =
       `dataset ${x(lb.datasetMs)}; DuckDB-written zstd ${x(lb.duckdbZstdMs)}`,
       `DuckDB-written uncompressed ${x(lb.duckdbUncompressedMs)}; DuckDB in-memory table ${x(lb.inMemoryTableMs)}`,
     ]);
+    rows.push(['11 dataset', 'count(*) alone over dataset/ (from the footers: no data page read)', x(lb.footersOnlyMs), 'a lower bound for any query reading its files']);
   }
   rows.push(['11 dataset', `compaction of ${num(d.trades + d.quotes)} rows, ${num(d.compaction.parts)} parts`, `${ms(d.compaction.ms)}, peak RSS ${num(d.compaction.maxRssMB)} MB`, `byte copy ${ms(d.baselines.byteCopyMs)} (${num(d.baselines.byteCopyMs / d.compaction.ms, 2)}x), Polars read+write ${ms(d.baselines.polarsReadWriteMs)} (${num(d.baselines.polarsReadWriteMs / d.compaction.ms, 2)}x)`]);
   return rows;

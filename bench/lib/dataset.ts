@@ -295,11 +295,13 @@ const strip = (s: QuerySide & { rows: string }): QuerySide => ({ cold: s.cold, w
  * (Polars keeps no Parquet metadata between queries), "warm" its second.
  */
 export async function polarsQueries(out: string, one: string, duck: Record<string, string>): Promise<Record<string, QueryResult>> {
-  const scan = (glob: string, hive: boolean): pl.LazyDataFrame => pl.scanParquet(glob, hive ? { hivePartitioning: true } : {});
+  // The README's scan: Hive partitioning with `symbol` as Categorical (a group-by on it ~2x faster
+  // than on the default String, on both layouts; the per-window files also have `event` in their path).
+  const scan = (glob: string, hiveSchema?: Record<string, pl.DataType>): pl.LazyDataFrame => pl.scanParquet(glob, hiveSchema ? { hivePartitioning: true, hiveSchema } : {});
   const inputs = {
-    windows: { lf: () => scan(`${out}/windows/*/*/trades.parquet`, true), event: 'event' },
-    dataset: { lf: () => scan(`${out}/dataset/trades/*/*.parquet`, true), event: 'event_id' },
-    oneFile: { lf: () => scan(one, false), event: 'event_id' },
+    windows: { lf: () => scan(`${out}/windows/*/*/trades.parquet`, { symbol: pl.Categorical, event: pl.String }), event: 'event' },
+    dataset: { lf: () => scan(`${out}/dataset/trades/*/*.parquet`, { symbol: pl.Categorical }), event: 'event_id' },
+    oneFile: { lf: () => scan(one), event: 'event_id' },
   };
   const events = (): pl.LazyDataFrame => pl.scanParquet(`${out}/events/events.parquet`).select('event_id', 'event_type');
   const qs: Record<string, (i: { lf: () => pl.LazyDataFrame; event: string }) => pl.LazyDataFrame> = {

@@ -42,7 +42,7 @@ describe('reading the compacted dataset', () => {
   it('README example: Polars scan with hive partitioning, exact nanoseconds, rows sorted by event then time', async () => {
     const r = await compact(out);
     expect(r).toMatchObject({ parts: 1, windows: 2, trades: 8, quotes: BIG + 2 });
-    const trades = pl.scanParquet(join(out, 'dataset/trades/*/*.parquet'), { hivePartitioning: true });
+    const trades = pl.scanParquet(join(out, 'dataset/trades/*/*.parquet'), { hivePartitioning: true, hiveSchema: { symbol: pl.Categorical } });
     const bySymbol = await trades.groupBy('symbol').agg(pl.len().alias('trades'), pl.col('size').sum()).collect();
     expect(bySymbol.toRecords()).toEqual([{ symbol: 'AAOI', trades: 8, size: 800 }]);
     const all = await trades.collect();

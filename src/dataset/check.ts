@@ -85,7 +85,10 @@ export async function verifyDataset(outDir: string, add: ProblemSink, opts?: { r
   }
   const published = new Set<string>();
   const inFlight = new Set<string>(); // events of committed parts a running compaction is still renaming
-  for (const part of await classifyCommittedParts(p, journal.lines)) {
+  for (let part of await classifyCommittedParts(p, journal.lines)) {
+    // A running compaction may rename a file between the check of its final and its staged path:
+    // look once more before calling the part lost.
+    if (running && part.state === 'lost') part = (await classifyCommittedParts(p, [part.line]))[0]!;
     const name = `${part.line.symbol} part ${part.line.part}`;
     if (part.state === 'lost') add('dataset-part-missing', `${name}: ${part.missing.join(', ')}`);
     else if (part.state === 'committed') {

@@ -79,6 +79,14 @@ describe('dataset states in report, reconcile and clean', () => {
         const live = await verifyRun(out);
         expect(live.problems).toEqual({});
         expect(live.runningCompaction?.info?.pid).toBe(process.pid);
+        // A published part that lost a file is still a problem while a compaction runs.
+        const abvc = partPaths(p, 'ABVC', 0).final.trades;
+        renameSync(abvc, `${abvc}.away`);
+        try {
+          expect((await verifyRun(out)).problems['dataset-part-missing']).toEqual({ count: 1, examples: ['ABVC part 0: trades'] });
+        } finally {
+          renameSync(`${abvc}.away`, abvc);
+        }
       } finally {
         await running.release();
       }

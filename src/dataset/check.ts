@@ -62,8 +62,9 @@ export async function rowsInParts(outDir: string, lines: CompactionJournal['line
  * Checks the dataset against the compaction and ingest journals; reports through `add`. With
  * `compactionRunning` (a live process holds the compaction lock: `tickpipe compact`, or `run`
  * compacting during ingest) the files a compaction has in flight are not problems and are skipped:
- * staged parts with or without their journal line yet, and parts renamed into `dataset/` after this
- * check read the journal. Everything committed and published is still checked.
+ * staged parts with or without their journal line yet, a committed part not renamed yet (and its
+ * windows' rows), and the listing of `dataset/` for parts no line names (one may be renamed there
+ * after this check read the journal). Every part the journal names is still checked.
  */
 export async function verifyDataset(outDir: string, add: ProblemSink, opts?: { readonly compactionRunning?: boolean }): Promise<{ parts: number; compacted: ReadonlySet<string> }> {
   const running = opts?.compactionRunning === true;
@@ -130,10 +131,10 @@ async function checkPartCounts(
   }
 }
 
-/** Every compacted window's rows are in the parts exactly once: per-event counts match the ingest journals. */
 /**
- * `inFlight` (a compaction is running): the events of parts it has committed but not yet renamed,
- * whose rows are not in `dataset/` yet.
+ * Every compacted window's rows are in the parts exactly once: per-event counts match the ingest
+ * journals. `inFlight` (a compaction is running): the events of parts it has committed but not yet
+ * renamed, whose rows are not in `dataset/` yet, are not checked.
  */
 async function checkWindowRows(outDir: string, journal: CompactionJournal, windows: ReadonlyMap<string, CommittedWindow>, add: ProblemSink, inFlight?: ReadonlySet<string>): Promise<void> {
   const found = await rowsInParts(outDir, journal.lines);

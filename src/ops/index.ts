@@ -18,4 +18,4 @@ export { reconcileRun, type ReconcileResult, type ReconcileChange, type Reconcil
 export { adopt, parseEventId, type AdoptOptions, type AdoptResult, type AdoptedWindow, type ParsedEventId } from './adopt.js';
 export { buildReport, renderReportHtml, writeReport, type ReportData, type BuildReportOptions, type WriteReportOptions } from './report.js';
 export { emptyTailState, foldHeartbeat, tailView, renderTail, FileFollower, StateReader, type TailState, type TailViewData, type WorkerView } from './tail.js';
-export { openRunFolder, listJournals, parquetRowCount, readLocks, readRunFolder, type RunFolder, type RunFolderModel, type LockState } from '../run-folder/index.js';
+export { openRunFolder, listJournals, parquetRowCount, readLocks, readRunFolder, type RunFolder, type RunFolderModel, type LockState, type CompactLockState } from '../run-folder/index.js';

@@ -32,24 +32,34 @@ export interface SummaryContext {
 
 const fmt = thousands; // toLocaleString's first call loads ICU data (~130 ms of a start)
 
+/**
+ * Fewer requests than this many seconds at --rate measure start-up, not the rate: a resume that
+ * had 3 windows left showed "share of --rate 16.2%". The shares are then `-`.
+ */
+const FEW_REQUESTS_SECONDS = 2;
+
 function rateRows(s: RunSummary, c: SummaryContext): Array<[string, string]> {
   const limited = `${fmt(s.rateLimited)} 429s = ${(s.rateLimitedShare * 100).toFixed(2)}%`;
   if (s.quotaShare === undefined) {
     return [['requests/s', `- (${fmt(s.requests)} requests, ${limited}; nothing was downloaded)`]];
   }
   const rows: Array<[string, string]> = [['requests/s', `${s.requestsPerSec.toFixed(1)} while not paused (${fmt(s.requests)} requests, ${limited})`]];
+  if (s.requests < c.rate * FEW_REQUESTS_SECONDS) {
+    rows.push(['share of --rate', `- (${fmt(s.requests)} requests: too few to measure against ${Math.round(c.rate * 10) / 10} req/s)`]);
+    return rows;
+  }
   rows.push(['share of --rate', `${((s.requestsPerSec / c.rate) * 100).toFixed(1)}% of ${Math.round(c.rate * 10) / 10} req/s`]);
   if (c.quota !== undefined) rows.push(['share of quota used', `${((s.requestsPerSec / c.quota) * 100).toFixed(1)}% of the simulator's ${c.quota} req/s`]);
   return rows;
 }
 
-/** What to say after a stop, and what to run next. */
 /**
  * From this share of 429s on, or when the run sent at ≥ 90% of --rate on average, the server's limit
  * is taken to be below --rate (the advice names --adaptive or a lower --rate).
  */
 const LIMIT_BELOW_RATE_429_SHARE = 0.05;
 
+/** What to say after a stop, and what to run next. */
 function nextSteps(s: RunSummary, c: SummaryContext): string[] {
   const out = /^[\w/.:\\-]+$/.test(c.out) ? c.out : `"${c.out}"`;
   const lines: string[] = [];

@@ -121,6 +121,14 @@ describe('run summary', () => {
     expect(atRate).toMatch(/429 to 2\.0% of requests: its limit is below --rate 40\/s; pass --adaptive or a lower --rate/);
   });
 
+  it('a resume with a few requests left shows no share of the rate (3 requests are not a rate)', () => {
+    const resumed = { ...summary, requests: 3, rateLimited: 0, rateLimitedShare: 0, requestsPerSec: 8.1 };
+    const text = formatSummary(resumed, { out: 'd', rate: 50, quota: 100, adaptive: false, stop: undefined, partitioned: false });
+    expect(text).toMatch(/share of --rate\s+- \(3 requests: too few to measure against 50 req\/s\)/);
+    expect(text).not.toMatch(/share of quota/);
+    expect(text).toMatch(/requests\/s\s+8\.1 while not paused \(3 requests/);
+  });
+
   it('on the simulator the quota is known and shown as such', () => {
     const text = formatSummary({ ...summary, rateLimited: 0, rateLimitedShare: 0 }, { out: 'd', rate: 100, quota: 100, adaptive: false, stop: undefined, partitioned: false });
     expect(text).toMatch(/share of quota used\s+45\.0% of the simulator's 100 req\/s/);

@@ -385,7 +385,7 @@ export async function layoutBounds(out: string): Promise<LayoutBounds> {
     await con.run(`CREATE TABLE t AS SELECT symbol, size FROM read_parquet('${trades}/*/*.parquet', hive_partitioning = true)`); // a columnar table: other columns would not be read
     const sql = (from: string): string => `SELECT symbol, count(*) AS n, sum(size) AS s FROM ${from} GROUP BY symbol ORDER BY symbol`;
     const hive = (glob: string): string => `read_parquet('${glob}', hive_partitioning = true)`;
-    const warm = async (from: string, query = sql(from)): Promise<{ ms: number; rows: string }> => {
+    const warm = async (query: string): Promise<{ ms: number; rows: string }> => {
       const ms: number[] = [];
       let rows = '';
       await con.runAndReadAll(query);
@@ -397,15 +397,15 @@ export async function layoutBounds(out: string): Promise<LayoutBounds> {
       }
       return { ms: ms.sort((a, b) => a - b)[2]!, rows };
     };
-    const w = await warm(hive(`${out}/windows/*/*/trades.parquet`));
+    const w = await warm(sql(hive(`${out}/windows/*/*/trades.parquet`)));
     const sides = {
-      datasetMs: await warm(hive(`${trades}/*/*.parquet`)),
-      duckdbZstdMs: await warm(hive(`${out}/duck-zstd/*/*.parquet`)),
-      duckdbUncompressedMs: await warm(hive(`${out}/duck-none/*/*.parquet`)),
-      inMemoryTableMs: await warm('t'),
+      datasetMs: await warm(sql(hive(`${trades}/*/*.parquet`))),
+      duckdbZstdMs: await warm(sql(hive(`${out}/duck-zstd/*/*.parquet`))),
+      duckdbUncompressedMs: await warm(sql(hive(`${out}/duck-none/*/*.parquet`))),
+      inMemoryTableMs: await warm(sql('t')),
     };
     for (const [k, v] of Object.entries(sides)) if (v.rows !== w.rows) throw new Error(`bench 11: ${k} gave another answer than the window files`);
-    const footers = await warm('', `SELECT count(*) FROM read_parquet('${trades}/*/*.parquet')`);
+    const footers = await warm(`SELECT count(*) FROM read_parquet('${trades}/*/*.parquet')`);
     return { windowsMs: w.ms, datasetMs: sides.datasetMs.ms, duckdbZstdMs: sides.duckdbZstdMs.ms, duckdbUncompressedMs: sides.duckdbUncompressedMs.ms, inMemoryTableMs: sides.inMemoryTableMs.ms, footersOnlyMs: footers.ms };
   } finally {
     con.closeSync();

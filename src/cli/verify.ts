@@ -30,8 +30,8 @@ export const verifyCommand = defineCommand({
       io.stderr.write(`tickpipe verify: warning: a run may be active (${r.heldLocks.length} lock(s) held): files in flight can show as problems\n`);
     }
     if (r.runningCompaction) {
-      const who = r.runningCompaction.info ? `pid ${r.runningCompaction.info.pid} on ${r.runningCompaction.info.host}` : 'another process';
-      io.stderr.write(`tickpipe verify: a compaction is running (${who}): its staged files in state/compact/staging/ were not checked; verify again when it ends\n`);
+      const { describeHolder } = await import('../run-folder/index.js'); // loaded already by ops/verify
+      io.stderr.write(`tickpipe verify: a compaction is running (${describeHolder(r.runningCompaction)}): the files it has in flight were not checked; verify again when it ends\n`);
     }
     io.stdout.write((values.json ? JSON.stringify({ ok: r.ok, problems: r.problems, checked: r.checked }) : formatVerify(r, VERIFY_PROBLEMS)) + '\n');
     return r.ok ? 0 : 1;

@@ -171,7 +171,7 @@ export function mayBeHeld(l: Pick<LockState, 'state'>): boolean {
 }
 
 /** "state/ingest/part-0.lock is held by pid 123 on host-a since …". */
-export function describeHolder(l: LockState): string {
+export function describeHolder(l: Pick<LockState, 'path' | 'state' | 'info'>): string {
   const who = l.info ? describeLock(l.info) : 'an unreadable lock file';
   const why = l.state === 'foreign' ? ' (another host: liveness cannot be checked)' : '';
   return `${l.path} is held by ${who}${why}`;

@@ -25,6 +25,7 @@ import { ensureRunSpec } from '../../src/run-folder/run-spec.js';
 import { WindowWriter } from '../../src/sinks/window-sink.js';
 import { canonicalEventId } from '../../src/streams/event-id.js';
 import { fastTempDir } from '../sinks/crash-fs.js';
+import { runCli } from '../support/cli.js';
 import { fakeQuotes, fakeTrades } from '../sinks/helpers.js';
 
 describe('dataset states in report, reconcile and clean', () => {
@@ -79,6 +80,9 @@ describe('dataset states in report, reconcile and clean', () => {
         const live = await verifyRun(out);
         expect(live.problems).toEqual({});
         expect(live.runningCompaction?.info?.pid).toBe(process.pid);
+        const cli = await runCli(['verify', '--out', out]);
+        expect(cli.code, cli.stdout + cli.stderr).toBe(0);
+        expect(cli.stderr).toMatch(new RegExp(`^tickpipe verify: a compaction is running \\(.*compact\\.lock is held by pid ${process.pid} on .*\\(test compaction\\)\\): the files it has in flight were not checked; verify again when it ends$`, 'm'));
         // A published part that lost a file is still a problem while a compaction runs.
         const abvc = partPaths(p, 'ABVC', 0).final.trades;
         renameSync(abvc, `${abvc}.away`);
